@@ -1,0 +1,50 @@
+"""Write-then-rename helpers: a reader never sees a half-written file or folder, and a crash leaves
+only hidden temp names behind (never something that looks finished)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _hidden_sibling(path: Path, tag: str) -> Path:
+    return path.parent / f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success it is renamed onto `path`, on failure removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _hidden_sibling(path, "tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty temp folder beside `path`; on success it replaces `path` whole.
+
+    An existing `path` is moved aside first and deleted after the swap, so the window in which
+    `path` is absent is two renames long and an old store is never mixed with a new one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _hidden_sibling(path, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            old = _hidden_sibling(path, "old")
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""One module per command group; each imports its heavy dependencies inside the command body."""

@@ -1,0 +1,130 @@
+"""`hmrec data ...`: make, ingest and describe data sets."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hmrec_cli.commands.options import DataDir, Json, Quiet, reports_input_errors
+
+data_app = typer.Typer(help="Ingest Kaggle-format files into a store, describe it, or write a test fixture.", no_args_is_help=True)
+
+FileOption = Annotated[Optional[Path], typer.Option(help="Use this file instead of finding it in RAW.", show_default=False)]
+
+
+@data_app.command()
+@reports_input_errors
+def ingest(
+    raw: Annotated[Optional[Path], typer.Argument(help="Folder with articles.csv, customers.csv, transactions_train.csv (.csv, .csv.gz or .parquet).", show_default=False)] = None,
+    data: DataDir = Path("hm"),
+    transactions: FileOption = None,
+    customers: FileOption = None,
+    articles: FileOption = None,
+    sample_submission: FileOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the store already holds this input.")] = False,
+    quiet: Quiet = False,
+    json: Json = False,
+) -> None:
+    """Read the Kaggle CSV (or Parquet) files into a typed Parquet store with dense ids."""
+    from hmrec_cli import console
+    from hmrec_cli.ingest import ingest as run_ingest
+    from hmrec_cli.ingest import locate_sources
+
+    explicit = {"transactions": transactions, "customers": customers, "articles": articles, "sample_submission": sample_submission}
+    sources = locate_sources(raw, explicit)
+    with console.stages(quiet or json) as stage:
+        report = run_ingest(sources, data, force=force, on_stage=stage)
+    if json:
+        console.emit_json({"store": str(report.store), "skipped": report.skipped, "rows": report.rows, "warnings": report.warnings, "seconds": report.seconds})
+        return
+    for message in report.warnings:
+        console.warn(message)
+    if report.skipped:
+        console.out.print(f"{data} already holds this input (use --force to rebuild)")
+        return
+    rows = [[name, n] for name, n in report.rows.items()]
+    console.show(f"Store written to {data} in {report.seconds:.1f} s", ["table", "rows"], rows)
+
+
+@data_app.command()
+@reports_input_errors
+def info(
+    data: DataDir = Path("hm"),
+    weeks: Annotated[int, typer.Option(help="How many recent weeks to list.", min=1)] = 8,
+    json: Json = False,
+) -> None:
+    """Rows, customers, articles, date range and buyers per week of a store."""
+    import polars as pl
+
+    from hmrec_cli import console
+    from hmrec_cli.splits import weeks_back
+    from hmrec_cli.store import Store
+
+    store = Store.open(data)
+    tx = store.transactions
+    days = (store.last_date - store.first_date).days + 1
+    per_week = (
+        tx.with_columns(week=weeks_back(store.last_date))
+        .filter(pl.col("week") < weeks)
+        .group_by("week")
+        .agg(
+            start=pl.col("t_dat").min(),
+            rows=pl.len(),
+            buyers=pl.col("customer").n_unique(),
+            articles=pl.col("article").n_unique(),
+        )
+        .sort("week")
+    )
+    summary = {
+        "store": str(data),
+        "fingerprint": store.fingerprint,
+        "rows": tx.height,
+        "customers": store.customers.height,
+        "customers_without_metadata": int((~store.customers["known"]).sum()),
+        "buyers": int(tx["customer"].n_unique()),
+        "articles": store.articles.height,
+        "articles_without_metadata": int((~store.articles["known"]).sum()),
+        "first_date": store.first_date.isoformat(),
+        "last_date": store.last_date.isoformat(),
+        "days": days,
+        "whole_weeks": days // 7,
+        "ingest_warnings": store.manifest.get("warnings", []),
+        "recent_weeks": [
+            {"week": "last" if w == 0 else str(w), "start": str(s), "rows": r, "buyers": b, "articles": a}
+            for w, s, r, b, a in per_week.iter_rows()
+        ],
+    }
+    if json:
+        console.emit_json(summary)
+        return
+    overview = [[k.replace("_", " "), summary[k]] for k in ("rows", "customers", "customers_without_metadata", "buyers", "articles", "articles_without_metadata", "first_date", "last_date", "days", "whole_weeks", "fingerprint")]
+    console.show(f"Store {data}", ["", "value"], overview)
+    recent = [[w["week"], w["start"], w["rows"], w["buyers"], w["articles"]] for w in summary["recent_weeks"]]
+    console.show("Recent weeks (week `last` ends on the last date)", ["week", "starts", "rows", "buyers", "articles sold"], recent)
+    for message in summary["ingest_warnings"]:
+        console.warn(f"at ingest: {message}")
+
+
+class FixtureSizeName(str, Enum):
+    tiny = "tiny"
+    small = "small"
+    full = "full"
+
+
+@data_app.command()
+@reports_input_errors
+def fixture(
+    out: Annotated[Path, typer.Option(help="Folder to write the four Kaggle-format CSV files into.")],
+    size: Annotated[FixtureSizeName, typer.Option(help="tiny: 2k customers; small: 50k; full: Kaggle's 1.37M customers, 31.8M rows.")] = FixtureSizeName.tiny,
+    seed: Annotated[int, typer.Option(help="Random seed; equal seeds write equal files.")] = 0,
+) -> None:
+    """Write a quick random data set in the Kaggle file format (for smoke tests and ingest timing)."""
+    from hmrec_cli import console
+    from hmrec_cli.fixture import SIZES, write_fixture
+
+    with console.err.status(f"writing {size.value} fixture to {out}"):
+        write_fixture(out, SIZES[size.value], seed=seed)
+    console.out.print(f"wrote {out}/articles.csv, customers.csv, transactions_train.csv, sample_submission.csv")

@@ -1,0 +1,69 @@
+"""`hmrec evaluate`: MAP@12 of predictions on one week, or pooled over rolling weeks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hmrec_cli.commands.options import DataDir, Json
+
+
+def evaluate(
+    data: DataDir = Path("hm"),
+    week: Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")] = "last",
+    predictions: Annotated[Optional[Path], typer.Option(help="A Kaggle-format submission file (customer_id,prediction).", show_default=False)] = None,
+    weeks: Annotated[int, typer.Option(help="Rolling back-test: this many consecutive weeks ending at --week.", min=1)] = 1,
+    predictions_dir: Annotated[Optional[Path], typer.Option(help="Folder with one submission file per week, named <week start>.csv (e.g. 2020-09-16.csv).", show_default=False)] = None,
+    json: Json = False,
+) -> None:
+    """Score predictions with the Kaggle MAP@12 against the week's purchases (history cut at the week's start)."""
+    from hmrec_cli import console
+    from hmrec_cli.errors import InputError
+    from hmrec_cli.evaluation import evaluate_week, pooled, read_submission
+    from hmrec_cli.splits import resolve_week, rolling_weeks
+    from hmrec_cli.store import Store
+
+    if (predictions is None) == (predictions_dir is None):
+        raise InputError("give exactly one of --predictions FILE or --predictions-dir DIR")
+    if predictions is not None and weeks > 1:
+        raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv)")
+    store = Store.open(data)
+    target = resolve_week(week, store.first_date, store.last_date)
+    results = []
+    for w in rolling_weeks(target, weeks):
+        path = predictions if predictions is not None else predictions_dir / f"{w.start.isoformat()}.csv"
+        if not path.is_file():
+            raise InputError(f"{path}: no such file (predictions for the week {w})")
+        result = evaluate_week(store, w, read_submission(path, store))
+        if result.predictions.unknown_customers:
+            console.warn(f"{path.name}: {result.predictions.unknown_customers} customers not in the store were ignored")
+        results.append(result)
+
+    if weeks == 1:
+        summary = results[0].summary()
+        if json:
+            console.emit_json(summary)
+            return
+        _print_week(console, summary, results[0].week)
+        return
+    report = pooled(results)
+    if json:
+        console.emit_json(report)
+        return
+    rows = [[w["week"], w["week_end"], w["scored_customers"], w["map@12"], w["recall@12"]] for w in report["weeks"]]
+    rows.append(["pooled", "", report["customer_weeks"], report["map@12"], ""])
+    console.show(f"Rolling back-test, {weeks} weeks ending {target}", ["week", "ends", "scored customers", "MAP@12", "recall@12"], rows)
+    console.out.print(f"pooled MAP@12 {report['map@12']:.5f} ± {report['stderr']:.5f} (standard error over {report['customer_weeks']:,} customer-weeks)")
+
+
+def _print_week(console, s: dict, week) -> None:
+    rows = [
+        ["all buyers", s["scored_customers"], s["map@12"], s["recall@12"]],
+        ["with history", s["customers_with_history"], s["map@12_with_history"], ""],
+        ["without history", s["customers_without_history"], s["map@12_without_history"], ""],
+    ]
+    title = f"Week {week}: MAP@12 over customers who bought in the week"
+    console.show(title, ["customers", "scored", "MAP@12", "recall@12"], rows)
+    console.out.print(f"{s['predicted_customers']:,} customers in the predictions file")

@@ -1,0 +1,35 @@
+"""Options every command spells the same way."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data", envvar="HMREC_DATA", help="The store folder written by `hmrec data ingest`.", show_default=True),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+Command = TypeVar("Command", bound=Callable)
+
+
+def reports_input_errors(command: Command) -> Command:
+    """Wrap a command so an InputError becomes one line on stderr and exit code 2 (not a traceback)."""
+    from hmrec_cli.errors import InputError
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            print(f"hmrec: error: {error}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return run  # type: ignore[return-value]

@@ -1,0 +1,78 @@
+"""Terminal output shared by the commands: result tables on stdout, progress and warnings on stderr,
+and `--json` as exactly one JSON object on stdout."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def emit_json(obj: dict) -> None:
+    """Print one JSON object (NaN becomes null, so every JSON parser accepts it)."""
+    out.file.write(json.dumps(_finite(obj), indent=2, default=str) + "\n")
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def show(title: str, columns: list[str], rows: list[list[object]]) -> None:
+    """Print a bold heading line, then a table (the heading is not squeezed to the table's width)."""
+    out.print(f"[bold]{title}[/]", highlight=False)
+    out.print(_table(columns, rows))
+
+
+def _table(columns: list[str], rows: list[list[object]]) -> Table:
+    t = Table(header_style="bold")
+    for i, name in enumerate(columns):
+        t.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*(fmt(v) for v in row))
+    return t
+
+
+def fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "-" if not math.isfinite(value) else f"{value:.5f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+@contextmanager
+def stages(quiet: bool) -> Iterator:
+    """A spinner naming the current stage, with each finished stage's seconds printed on stderr."""
+    if quiet:
+        yield lambda stage: None
+        return
+    current: list = [None, 0.0]
+    with err.status("starting") as status:
+
+        def advance(stage: str) -> None:
+            now = time.perf_counter()
+            if current[0]:
+                err.print(f"  {current[0]:<14} {now - current[1]:6.1f} s", highlight=False)
+            current[:] = [stage, now]
+            status.update(f"{stage} ...")
+
+        yield advance
+        advance("")

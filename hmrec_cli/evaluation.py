@@ -1,0 +1,123 @@
+"""Scoring predictions against a week's purchases: one week or a rolling back-test.
+
+Predictions come in the Kaggle submission format (`customer_id,prediction`, prediction = article
+ids separated by spaces, with or without the leading zero). Customers unknown to the store are
+counted and ignored; article ids unknown to the store take their slot and never match.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.kaggle_tables import SAMPLE_SUBMISSION, RawTable
+from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.store import Store
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Long-format predictions read from a file, plus what could not be matched to the store."""
+
+    frame: pl.DataFrame  # customer u32, article i64 (negative: unknown id), rank u32
+    customers: int
+    unknown_customers: int
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    """Per-customer scores of one week: columns customer, ap, recall, has_history."""
+
+    week: Week
+    scores: pl.DataFrame
+    predictions: Predictions
+
+    def summary(self) -> dict:
+        s = self.scores
+        with_history = s.filter("has_history")
+        without = s.filter(~pl.col("has_history"))
+        return {
+            "week": self.week.start.isoformat(),
+            "week_end": self.week.end.isoformat(),
+            "label": self.week.label,
+            f"map@{K}": _mean(s["ap"]),
+            f"recall@{K}": _mean(s["recall"]),
+            "scored_customers": s.height,
+            "customers_with_history": with_history.height,
+            f"map@{K}_with_history": _mean(with_history["ap"]),
+            "customers_without_history": without.height,
+            f"map@{K}_without_history": _mean(without["ap"]),
+            "predicted_customers": self.predictions.customers,
+            "unknown_customers_ignored": self.predictions.unknown_customers,
+        }
+
+
+def read_submission(path: Path, store: Store) -> Predictions:
+    """Read a Kaggle-format submission file into long form, mapped onto the store's ids."""
+    with tempfile.TemporaryDirectory(prefix=".hmrec-read-") as scratch:
+        raw = RawTable(path, SAMPLE_SUBMISSION, Path(scratch))
+        if "prediction" not in raw.header:
+            raise InputError(f"{path.name}: missing column 'prediction' (found: {', '.join(raw.header)})")
+        df = raw.collect(raw.frame()).with_row_index("row", offset=1)
+    if df["customer_id"].null_count():
+        raise InputError(f"{path.name}, row {df.filter(pl.col('customer_id').is_null())['row'][0]}: missing customer_id")
+    duplicated = df["customer_id"].is_duplicated()
+    if duplicated.any():
+        row = df.filter(duplicated)["row"][1]
+        raise InputError(f"{path.name}, row {row}: customer_id listed twice")
+    tokens = (
+        df.select("row", "customer_id", token=pl.col("prediction").fill_null("").str.split(" "))
+        .explode("token")
+        .with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+        .filter(pl.col("token").str.strip_chars() != "")
+        .with_columns(article_id=pl.col("token").str.strip_chars().cast(pl.Int64, strict=False))
+    )
+    bad = tokens.filter(pl.col("article_id").is_null() | (pl.col("article_id") < 0))
+    if bad.height:
+        row, token = bad.select("row", "token").row(0)
+        raise InputError(f"{path.name}, row {row}: {token!r} is not an article id")
+    known = df.join(store.customers.select("customer_id", "customer"), on="customer_id", how="inner")
+    articles = store.articles.select(pl.col("article_id").cast(pl.Int64), pl.col("article").cast(pl.Int64))
+    frame = (
+        tokens.join(known.select("row", "customer"), on="row", how="inner")
+        .join(articles, on="article_id", how="left")
+        .select("customer", pl.coalesce("article", -pl.col("article_id")).alias("article"), "rank")
+    )
+    return Predictions(frame, customers=known.height, unknown_customers=df.height - known.height)
+
+
+def evaluate_week(store: Store, week: Week, predictions: Predictions) -> WeekResult:
+    """Score `predictions` on `week`'s purchases, marking which scored customers had history."""
+    tx = store.transactions
+    target = truth(tx, week)
+    seen = history(tx, week).select("customer").unique().with_columns(has_history=pl.lit(True))
+    ap = average_precision(predictions.frame, target)
+    hits = recall(predictions.frame, target, K).select("customer", "recall")
+    scores = (
+        ap.join(hits, on="customer")
+        .join(seen, on="customer", how="left")
+        .with_columns(pl.col("has_history").fill_null(False))
+    )
+    return WeekResult(week, scores, predictions)
+
+
+def pooled(results: list[WeekResult]) -> dict:
+    """MAP@12 pooled over every customer-week, with the standard error of that mean.
+
+    The error treats customer-weeks as independent; the same customer in two weeks is mildly
+    correlated, so read it as a lower bound on the true uncertainty.
+    """
+    ap = pl.concat([r.scores["ap"] for r in results])
+    n = ap.len()
+    se = float(ap.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
+    return {f"map@{K}": _mean(ap), "stderr": se, "customer_weeks": n, "weeks": [r.summary() for r in results]}
+
+
+def _mean(values: pl.Series) -> float:
+    return float(values.mean()) if values.len() else 0.0

@@ -1,0 +1,75 @@
+"""Kaggle MAP@12 and candidate recall, vectorised over customers.
+
+Predictions are long frames `customer, article, rank` (lower rank = earlier in the list; ties
+keep row order). Only the first `k` *distinct* articles of a customer count. An article the store
+does not know is given a negative id by the reader: it takes a slot and never matches.
+
+For a customer with truth set T (distinct articles bought in the week) and predictions P:
+AP@k = sum_{i<=k} precision(i) * rel(i) / min(k, |T|). MAP@k is the mean over customers with a
+purchase in the week; such a customer with no predictions scores 0, customers without purchases
+are not scored. Every figure is a per-customer value, so results are invariant to chunking.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+K = 12
+
+
+def first_distinct(predictions: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Each customer's first `k` distinct articles in rank order, numbered `pos` = 1..k."""
+    return (
+        predictions.sort("customer", "rank", maintain_order=True)
+        .unique(subset=["customer", "article"], keep="first", maintain_order=True)
+        .with_columns(pos=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("customer"))
+        .filter(pl.col("pos") <= k)
+    )
+
+
+def _marked(predictions: pl.DataFrame, truth: pl.DataFrame, k: int) -> pl.DataFrame:
+    top = first_distinct(predictions.select("customer", pl.col("article").cast(pl.Int64), "rank"), k)
+    hits = truth.select("customer", pl.col("article").cast(pl.Int64), hit=pl.lit(True))
+    return top.join(hits, on=["customer", "article"], how="left").with_columns(pl.col("hit").fill_null(False))
+
+
+def _truth_sizes(truth: pl.DataFrame) -> pl.DataFrame:
+    return truth.group_by("customer").agg(n_truth=pl.len())
+
+
+def average_precision(predictions: pl.DataFrame, truth: pl.DataFrame, k: int = K) -> pl.DataFrame:
+    """AP@k for every customer in `truth` (columns customer, ap), sorted by customer."""
+    marked = _marked(predictions, truth, k).sort("customer", "pos")
+    per_customer = (
+        marked.with_columns(cum_hits=pl.col("hit").cast(pl.UInt32).cum_sum().over("customer"))
+        .filter("hit")
+        .group_by("customer")
+        .agg(precision_sum=(pl.col("cum_hits") / pl.col("pos")).sum())
+    )
+    return (
+        _truth_sizes(truth)
+        .join(per_customer, on="customer", how="left")
+        .select(
+            "customer",
+            ap=pl.col("precision_sum").fill_null(0.0) / pl.min_horizontal(pl.col("n_truth"), pl.lit(k)),
+        )
+        .sort("customer")
+    )
+
+
+def map_at_k(predictions: pl.DataFrame, truth: pl.DataFrame, k: int = K) -> float:
+    """Kaggle MAP@k: mean AP@k over the customers who bought something (0.0 when nobody did)."""
+    ap = average_precision(predictions, truth, k)
+    return float(ap["ap"].mean()) if ap.height else 0.0
+
+
+def recall(predictions: pl.DataFrame, truth: pl.DataFrame, k: int) -> pl.DataFrame:
+    """|T ∩ first k distinct| / |T| per customer in truth (columns customer, recall, hits, n_truth)."""
+    hits = _marked(predictions, truth, k).group_by("customer").agg(hits=pl.col("hit").sum())
+    return (
+        _truth_sizes(truth)
+        .join(hits, on="customer", how="left")
+        .with_columns(pl.col("hits").fill_null(0))
+        .with_columns(recall=pl.col("hits") / pl.col("n_truth"))
+        .sort("customer")
+    )

@@ -1,0 +1,105 @@
+"""Time: the one module that names weeks and filters rows by date.
+
+The data ends on its last date D. Week `last` (= `0`) is the 7 days D-6 .. D; week `k` is k weeks
+earlier; `YYYY-MM-DD` names a week by its first day; `next` is D+1 .. D+7 (the submission week, no
+truth). For a target week W everything fitted sees only rows with `t_dat < W.start` (`history`);
+the truth is the distinct articles each customer bought in W's 7 days (`truth`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TypeVar
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+
+DAYS = 7
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+@dataclass(frozen=True)
+class Week:
+    """Seven days starting at `start`; `label` is how the user named it."""
+
+    start: date
+    label: str
+    has_truth: bool = True
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=DAYS - 1)
+
+    def earlier(self, weeks: int) -> Week:
+        """The week `weeks` whole weeks before this one (always with truth)."""
+        start = self.start - timedelta(days=DAYS * weeks)
+        return Week(start, start.isoformat())
+
+    def __str__(self) -> str:
+        named = "" if self.label == self.start.isoformat() else f" ({self.label})"
+        return f"{self.start} .. {self.end}{named}"
+
+
+def resolve_week(spec: str, first_date: date, last_date: date) -> Week:
+    """Turn `--week` text into a Week of this data set, or raise InputError saying why not."""
+    text = spec.strip().lower()
+    last_start = last_date - timedelta(days=DAYS - 1)
+    if text == "next":
+        return Week(last_date + timedelta(days=1), "next", has_truth=False)
+    if text in ("last", "0"):
+        return Week(last_start, "last")
+    if text.isdigit():
+        week = Week(last_start - timedelta(days=DAYS * int(text)), text)
+    else:
+        try:
+            start = date.fromisoformat(text)
+        except ValueError:
+            raise InputError(
+                f"--week {spec!r}: expected last, next, a number of weeks back (0, 1, ...) or a date YYYY-MM-DD"
+            ) from None
+        if start == last_date + timedelta(days=1):
+            return Week(start, "next", has_truth=False)
+        week = Week(start, start.isoformat())
+        if week.end > last_date:
+            raise InputError(
+                f"--week {spec}: the week {week.start} .. {week.end} runs past the data's last date {last_date}"
+            )
+    if week.start <= first_date:
+        raise InputError(
+            f"--week {spec}: the week starts {week.start}, but the data starts {first_date}; no history to learn from"
+        )
+    return week
+
+
+def rolling_weeks(target: Week, count: int) -> list[Week]:
+    """`count` consecutive weeks ending with `target`, oldest first (for rolling back-tests)."""
+    if count < 1:
+        raise InputError(f"--weeks {count}: must be at least 1")
+    if count > 1 and not target.has_truth:
+        raise InputError("--weeks needs weeks with truth; week `next` has none")
+    return [target.earlier(k) if k else target for k in range(count - 1, -1, -1)]
+
+
+def weeks_back(last_date: date) -> pl.Expr:
+    """Per row, which week it falls in counted back from `last` (0 = last week, 1 = the one before)."""
+    last_start = last_date - timedelta(days=DAYS - 1)
+    return ((pl.lit(last_start) - pl.col("t_dat")).dt.total_days() + DAYS - 1) // DAYS
+
+
+def history(transactions: Frame, week: Week) -> Frame:
+    """Rows strictly before the week starts: all any model may see when predicting `week`."""
+    return transactions.filter(pl.col("t_dat") < week.start)
+
+
+def in_week(transactions: Frame, week: Week) -> Frame:
+    """The week's own rows (its 7 days)."""
+    return transactions.filter(pl.col("t_dat").is_between(week.start, week.end))
+
+
+def truth(transactions: Frame, week: Week) -> Frame:
+    """Distinct (customer, article) pairs bought in the week, sorted: what MAP@12 scores against."""
+    if not week.has_truth:
+        raise InputError(f"week {week} has no purchases to score against (it is after the data ends)")
+    return in_week(transactions, week).select("customer", "article").unique().sort("customer", "article")

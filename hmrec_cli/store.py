@@ -1,0 +1,99 @@
+"""The Parquet store that `hmrec data ingest` writes and every other command reads.
+
+Layout of a store folder:
+- `transactions.parquet`: t_dat (Date), customer (u32), article (u32), price (f32), channel (u8:
+  1 store, 2 online, 0 unknown); sorted by t_dat; duplicate rows kept (they are quantities).
+- `customers.parquet`: customer (u32 dense index, ordered by customer_id), customer_id (the original
+  64-hex id), FN, Active (bool), club_member_status, fashion_news_frequency (Enum), age (u8),
+  postal_code, known (false for customers that only appeared in transactions).
+- `articles.parquet`: article (u32 dense index, ordered by article_id), article_id (u32, the Kaggle
+  id), every Kaggle article column (codes Int32, names Enum, prod_name/detail_desc text), known.
+- `submission_customers.parquet` (when the input had a sample submission): its customers in order.
+- `manifest.json`: schema version, sources, row counts, date range, ingest warnings, fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+
+MANIFEST = "manifest.json"
+SCHEMA_VERSION = 1
+
+
+def content_fingerprint(folder: Path, tables: list[str]) -> str:
+    """sha256 over the store's table files: any change of content gives a new fingerprint, so cache
+    keys built on it never serve results computed from other data."""
+    digest = hashlib.sha256(f"hmrec-store-v{SCHEMA_VERSION}".encode())
+    for name in sorted(tables):
+        digest.update(name.encode())
+        with open(folder / f"{name}.parquet", "rb") as fh:
+            while chunk := fh.read(8 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Store:
+    """An ingested data set. Tables are read on first use and kept."""
+
+    path: Path
+    manifest: dict
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise InputError(
+                f"{path}: no hmrec store here (run `hmrec data ingest RAW_FOLDER --data {path}` first)"
+            )
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise InputError(
+                f"{path}: store schema {manifest.get('schema_version')} is not {SCHEMA_VERSION}; "
+                "run `hmrec data ingest --force` again"
+            )
+        return cls(path, manifest)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest["fingerprint"]
+
+    @property
+    def first_date(self) -> date:
+        return date.fromisoformat(self.manifest["first_date"])
+
+    @property
+    def last_date(self) -> date:
+        return date.fromisoformat(self.manifest["last_date"])
+
+    def scan(self, table: str) -> pl.LazyFrame:
+        return pl.scan_parquet(self.path / f"{table}.parquet")
+
+    @cached_property
+    def transactions(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path / "transactions.parquet")
+
+    @cached_property
+    def customers(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path / "customers.parquet")
+
+    @cached_property
+    def articles(self) -> pl.DataFrame:
+        return pl.read_parquet(self.path / "articles.parquet")
+
+    @cached_property
+    def submission_customers(self) -> pl.Series:
+        """Customers a submission must list, in order: the sample submission's, else all of them."""
+        path = self.path / "submission_customers.parquet"
+        if path.is_file():
+            return pl.read_parquet(path)["customer"]
+        return self.customers["customer"]

@@ -1,0 +1,43 @@
+"""`hmrec --help` must stay fast and must not load model frameworks (they take seconds to import)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+HEAVY = ("torch", "implicit", "annoy", "polars")
+PROBE = """
+import sys
+from hmrec_cli.cli import main
+sys.argv = ["hmrec", *{args!r}]
+try:
+    main()
+except SystemExit as done:
+    assert done.code in (0, None), done.code
+loaded = [m for m in {heavy!r} if m in sys.modules]
+assert not loaded, f"--help imported {{loaded}}"
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["data", "--help"], ["data", "ingest", "--help"], ["evaluate", "--help"]])
+def test_help_imports_no_heavy_library(args: list[str]) -> None:
+    code = PROBE.format(args=args, heavy=HEAVY)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_help_answers_well_under_a_second() -> None:
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "hmrec_cli.cli", "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    assert sorted(times)[1] < 1.0, times
+
+
+def test_version(cli) -> None:
+    code, out, _ = cli("--version")
+    assert code == 0 and out.startswith("hmrec ")
