@@ -2,7 +2,8 @@
 
 The transactions file is streamed: only five compact columns (17 bytes a row) are ever held, so the
 full 31.8M-row competition file ingests in bounded memory. Customer ids become dense u32 indexes by
-a hash lookup inside the streaming scan; article ids (which fit in u32) are mapped afterwards.
+a streaming, order-keeping join (`replace_strict` was as fast but held 4.6 GiB at full scale, the
+join 1.4 GiB); article ids, which fit in u32, are mapped afterwards.
 
 Real-data quirks handled here, each counted in a warning:
 - transactions whose article is missing from the articles file: the article is kept, with null
@@ -139,7 +140,7 @@ def ingest(
             "first_date": str(tx["t_dat"].min()),
             "last_date": str(tx["t_dat"].max()),
             "warnings": report.warnings,
-            "fingerprint": content_fingerprint(out, list(tables)),
+            "fingerprint": content_fingerprint(tables),
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     Store.open(dest)  # the finished store must open; fail loudly here rather than in a later command
@@ -262,12 +263,11 @@ def _read_transactions(
         channel = (
             pl.col("sales_channel_id") if "sales_channel_id" in lf.collect_schema() else pl.lit(UNKNOWN_CHANNEL)
         )
-        return lf.select(
+        ids = customers.select("customer_id", "customer").lazy()
+        return lf.join(ids, on="customer_id", how="left", maintain_order="left").select(
             "t_dat",
-            pl.col("customer_id")
-            .replace_strict(customers["customer_id"], customers["customer"], default=None, return_dtype=pl.UInt32)
-            .alias("customer"),
-            pl.col("article_id"),
+            "customer",
+            "article_id",
             pl.col("price").cast(pl.Float32),
             channel.alias("channel"),
         )

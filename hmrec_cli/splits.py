@@ -85,7 +85,7 @@ def rolling_weeks(target: Week, count: int) -> list[Week]:
 def weeks_back(last_date: date) -> pl.Expr:
     """Per row, which week it falls in counted back from `last` (0 = last week, 1 = the one before)."""
     last_start = last_date - timedelta(days=DAYS - 1)
-    return ((pl.lit(last_start) - pl.col("t_dat")).dt.total_days() + DAYS - 1) // DAYS
+    return (((pl.lit(last_start) - pl.col("t_dat")).dt.total_days() + DAYS - 1) // DAYS).alias("week")
 
 
 def history(transactions: Frame, week: Week) -> Frame:

@@ -29,15 +29,15 @@ MANIFEST = "manifest.json"
 SCHEMA_VERSION = 1
 
 
-def content_fingerprint(folder: Path, tables: list[str]) -> str:
-    """sha256 over the store's table files: any change of content gives a new fingerprint, so cache
-    keys built on it never serve results computed from other data."""
+def content_fingerprint(tables: dict[str, pl.DataFrame]) -> str:
+    """sha256 over the tables' schemas and row hashes: any change of content (values, order, types)
+    gives a new fingerprint, so cache keys built on it never serve results computed from other
+    data. It hashes values, not file bytes, because Parquet bytes depend on chunk layout."""
     digest = hashlib.sha256(f"hmrec-store-v{SCHEMA_VERSION}".encode())
     for name in sorted(tables):
-        digest.update(name.encode())
-        with open(folder / f"{name}.parquet", "rb") as fh:
-            while chunk := fh.read(8 << 20):
-                digest.update(chunk)
+        frame = tables[name]
+        digest.update(f"{name}:{frame.height}:{frame.schema}".encode())
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
 

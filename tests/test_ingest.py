@@ -184,3 +184,16 @@ def test_explicit_file_options_override_the_folder(cli, raw: Path, tmp_path: Pat
     assert code == 2 and "no articles file in" in err
     code, _, err = cli("data", "ingest", raw, "--articles", moved, "--data", tmp_path / "hm", "-q")
     assert code == 0, err
+
+
+def test_fingerprint_depends_on_content_not_memory_layout(store_dir: Path) -> None:
+    from hmrec_cli.store import content_fingerprint
+
+    store = Store.open(store_dir)
+    tables = {"transactions": store.transactions, "customers": store.customers, "articles": store.articles}
+    tx = store.transactions
+    chunked = pl.concat([tx.slice(0, 1000), tx.slice(1000)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    assert content_fingerprint({**tables, "transactions": chunked}) == content_fingerprint(tables)
+    changed = tx.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(pl.col("price") + 0.01).otherwise("price").alias("price"))
+    assert content_fingerprint({**tables, "transactions": changed}) != content_fingerprint(tables)

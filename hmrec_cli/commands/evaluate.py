@@ -31,6 +31,8 @@ def evaluate(
         raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv)")
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
+    if not target.has_truth:
+        raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
     results = []
     for w in rolling_weeks(target, weeks):
         path = predictions if predictions is not None else predictions_dir / f"{w.start.isoformat()}.csv"
