@@ -1,7 +1,7 @@
 """Write a last-week-popularity submission with the hmrec store API, for `hmrec evaluate`.
 
 Every customer gets the 12 articles sold most often in the 7 days before the target week starts;
-only history before the week is read (splits.history), so the score is an honest back-test.
+only history before the week is read (splits.recent_history), so the score is an honest back-test.
 
     python examples/popularity_submission.py --data hm --week last --out submission.csv
     python examples/popularity_submission.py --data hm --week last --weeks 4 --out-dir preds/
@@ -10,19 +10,18 @@ only history before the week is read (splits.history), so the score is an honest
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
 from hmrec_cli.atomic import atomic_file
-from hmrec_cli.splits import Week, history, resolve_week, rolling_weeks
+from hmrec_cli.splits import Week, recent_history, resolve_week, rolling_weeks
 from hmrec_cli.store import Store
 
 
 def popularity_submission(store: Store, week: Week) -> pl.DataFrame:
     """Kaggle-format rows (customer_id, prediction) for every customer the store lists."""
-    recent = history(store.transactions, week).filter(pl.col("t_dat") >= week.start - timedelta(days=7))
+    recent = recent_history(store.transactions, week, days=7)
     top = (
         recent.group_by("article")
         .agg(n=pl.len())

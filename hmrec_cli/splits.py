@@ -93,6 +93,11 @@ def history(transactions: Frame, week: Week) -> Frame:
     return transactions.filter(pl.col("t_dat") < week.start)
 
 
+def recent_history(transactions: Frame, week: Week, days: int) -> Frame:
+    """The last `days` days of history before the week (e.g. last week's sales for popularity)."""
+    return history(transactions, week).filter(pl.col("t_dat") >= week.start - timedelta(days=days))
+
+
 def in_week(transactions: Frame, week: Week) -> Frame:
     """The week's own rows (its 7 days)."""
     return transactions.filter(pl.col("t_dat").is_between(week.start, week.end))

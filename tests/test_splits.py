@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.splits import Week, history, in_week, resolve_week, rolling_weeks, truth, weeks_back
+from hmrec_cli.splits import Week, history, in_week, recent_history, resolve_week, rolling_weeks, truth, weeks_back
 
 FIRST, LAST = date(2020, 1, 1), date(2020, 9, 22)
 
@@ -83,3 +83,9 @@ def test_no_truth_for_next_week() -> None:
 def test_weeks_back_numbers_weeks_from_the_last_date() -> None:
     got = tx_frame().select(weeks_back(LAST))["week"].to_list()
     assert got == [1, 1, 0, 0, 0, 0]
+
+
+def test_recent_history_is_the_days_just_before_the_week() -> None:
+    week = Week(date(2020, 9, 16), "last")
+    assert recent_history(tx_frame(), week, days=1)["t_dat"].to_list() == [date(2020, 9, 15)]
+    assert recent_history(tx_frame(), week, days=7).height == 2

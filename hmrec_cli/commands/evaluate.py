@@ -66,6 +66,6 @@ def _print_week(console, s: dict, week) -> None:
         ["with history", s["customers_with_history"], s["map@12_with_history"], ""],
         ["without history", s["customers_without_history"], s["map@12_without_history"], ""],
     ]
-    title = f"Week {week}: MAP@12 over customers who bought in the week"
+    title = f"Week {week}: MAP@12 of the week's buyers"
     console.show(title, ["customers", "scored", "MAP@12", "recall@12"], rows)
     console.out.print(f"{s['predicted_customers']:,} customers in the predictions file")
