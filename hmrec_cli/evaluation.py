@@ -32,11 +32,16 @@ class Predictions:
 
 @dataclass(frozen=True)
 class WeekResult:
-    """Per-customer scores of one week: columns customer, ap, recall, has_history."""
+    """Per-customer scores of one week: columns customer, ap, recall, has_history, and oracle_ap
+    (the synthetic oracle's AP, when the store has an oracle for the week)."""
 
     week: Week
     scores: pl.DataFrame
     predictions: Predictions
+
+    @property
+    def has_oracle(self) -> bool:
+        return "oracle_ap" in self.scores.columns
 
     def summary(self) -> dict:
         s = self.scores
@@ -55,6 +60,7 @@ class WeekResult:
             f"map@{K}_without_history": _mean(without["ap"]),
             "predicted_customers": self.predictions.customers,
             "unknown_customers_ignored": self.predictions.unknown_customers,
+            **(_ceiling(s["ap"], s["oracle_ap"]) if self.has_oracle else {}),
         }
 
 
@@ -104,6 +110,9 @@ def evaluate_week(store: Store, week: Week, predictions: Predictions) -> WeekRes
         .join(seen, on="customer", how="left")
         .with_columns(pl.col("has_history").fill_null(False))
     )
+    oracle = store.oracle(week.start)
+    if oracle is not None:
+        scores = scores.join(average_precision(oracle, target).rename({"ap": "oracle_ap"}), on="customer")
     return WeekResult(week, scores, predictions)
 
 
@@ -116,7 +125,16 @@ def pooled(results: list[WeekResult]) -> dict:
     ap = pl.concat([r.scores["ap"] for r in results])
     n = ap.len()
     se = float(ap.std(ddof=1)) / math.sqrt(n) if n > 1 else float("nan")
-    return {f"map@{K}": _mean(ap), "stderr": se, "customer_weeks": n, "weeks": [r.summary() for r in results]}
+    ceiling = {}
+    if all(r.has_oracle for r in results):
+        ceiling = _ceiling(ap, pl.concat([r.scores["oracle_ap"] for r in results]))
+    return {f"map@{K}": _mean(ap), "stderr": se, "customer_weeks": n, **ceiling, "weeks": [r.summary() for r in results]}
+
+
+def _ceiling(ap: pl.Series, oracle_ap: pl.Series) -> dict:
+    """The oracle's MAP@12 (the best any method can expect) and the result as a share of it."""
+    best = _mean(oracle_ap)
+    return {f"oracle_map@{K}": best, "share_of_oracle": _mean(ap) / best if best > 0 else float("nan")}
 
 
 def _mean(values: pl.Series) -> float:

@@ -13,6 +13,10 @@ Real-data quirks handled here, each counted in a warning:
   the same way, with null metadata;
 - a transactions file without `sales_channel_id`: every row gets channel 0 (= unknown);
 - extra columns (such as a pandas index column) are ignored.
+
+A synthetic world (`hmrec data synth`) also leaves `oracle.parquet` beside its CSV files: the true
+top-100 articles of each buyer in its last weeks. Ingest keeps it in the store, so `evaluate` can
+show the best achievable score beside every result.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from hmrec_cli.kaggle_tables import (
     TableSpec,
     find_table,
 )
-from hmrec_cli.store import MANIFEST, SCHEMA_VERSION, Store, content_fingerprint
+from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint
 
 ARTICLE_NAME_COLUMNS = tuple(
     c.name for c in ARTICLES.columns if c.parse == pl.String() and c.name not in ("prod_name", "detail_desc")
@@ -75,7 +79,28 @@ def locate_sources(folder: Path | None, overrides: dict[str, Path | None]) -> di
             )
         if path is not None:
             found[spec.name] = path
+    oracle = overrides.get("oracle") or (folder / ORACLE_FILE if folder and (folder / ORACLE_FILE).is_file() else None)
+    if oracle is not None:
+        found["oracle"] = oracle
     return found
+
+
+def _read_oracle(path: Path, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
+    """The synthetic world's true top-100 lists, mapped onto the store's dense ids."""
+    oracle = pl.read_parquet(path)
+    expected = {"week", "customer_id", "article_id", "probability"}
+    if not expected <= set(oracle.columns):
+        raise InputError(f"{path.name}: expected columns {', '.join(sorted(expected))}")
+    mapped = oracle.join(customers.select("customer_id", "customer"), on="customer_id", how="inner")
+    if mapped.height < oracle.height:
+        report.warnings.append(f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped")
+    ids, idx = articles["article_id"].cast(pl.Int64), articles["article"]
+    return mapped.select(
+        pl.col("week").cast(pl.Date),
+        "customer",
+        pl.col("article_id").list.eval(pl.element().replace_strict(ids, idx, return_dtype=pl.UInt32)).alias("article"),
+        pl.col("probability").cast(pl.List(pl.Float32)),
+    ).sort("week", "customer")
 
 
 def source_signature(sources: dict[str, Path]) -> dict[str, dict]:
@@ -128,6 +153,9 @@ def ingest(
         tables = {"transactions": tx, "customers": customers, "articles": articles}
         if submission_ids is not None:
             tables["submission_customers"] = _submission_order(submission_ids, customers)
+        oracle_path = sources.get("oracle")
+        if oracle_path is not None:
+            tables["oracle"] = _read_oracle(oracle_path, customers, articles, report)
         for name, frame in tables.items():
             frame.write_parquet(out / f"{name}.parquet", statistics=True)
         report.rows = {name: frame.height for name, frame in tables.items()}

@@ -9,6 +9,8 @@ Layout of a store folder:
 - `articles.parquet`: article (u32 dense index, ordered by article_id), article_id (u32, the Kaggle
   id), every Kaggle article column (codes Int32, names Enum, prod_name/detail_desc text), known.
 - `submission_customers.parquet` (when the input had a sample submission): its customers in order.
+- `oracle.parquet` (synthetic worlds only): week, customer, article (list, best first),
+  probability (list): the true top-100 of every buyer of the world's last weeks.
 - `manifest.json`: schema version, sources, row counts, date range, ingest warnings, fingerprint.
 """
 
@@ -26,6 +28,7 @@ import polars as pl
 from hmrec_cli.errors import InputError
 
 MANIFEST = "manifest.json"
+ORACLE_FILE = "oracle.parquet"
 SCHEMA_VERSION = 1
 
 
@@ -97,3 +100,18 @@ class Store:
         if path.is_file():
             return pl.read_parquet(path)["customer"]
         return self.customers["customer"]
+
+    def oracle(self, week_start: date) -> pl.DataFrame | None:
+        """The synthetic oracle's ranking for the week as predictions (customer, article, rank), or
+        None when the store has none for that week (real data never has one)."""
+        path = self.path / ORACLE_FILE
+        if not path.is_file():
+            return None
+        lists = pl.scan_parquet(path).filter(pl.col("week") == week_start).select("customer", "article").collect()
+        if lists.height == 0:
+            return None
+        return (
+            lists.with_columns(rank=pl.int_ranges(pl.col("article").list.len(), dtype=pl.UInt32))
+            .explode("article", "rank")
+            .select("customer", "article", "rank")
+        )

@@ -128,3 +128,67 @@ def fixture(
     with console.err.status(f"writing {size.value} fixture to {out}"):
         write_fixture(out, SIZES[size.value], seed=seed)
     console.out.print(f"wrote {out}/articles.csv, customers.csv, transactions_train.csv, sample_submission.csv")
+
+
+class ScaleName(str, Enum):
+    tiny = "tiny"
+    small = "small"
+    medium = "medium"
+    full = "full"
+
+
+@data_app.command()
+@reports_input_errors
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder to write the Kaggle-format files and oracle.parquet into.")],
+    scale: Annotated[ScaleName, typer.Option(help="tiny: 2k customers, 20 weeks; small: 50k, 40 weeks; medium: 300k, 52 weeks; full: the competition's size.")] = ScaleName.small,
+    seed: Annotated[int, typer.Option(help="Random seed; equal seeds write identical files.")] = 0,
+    report: Annotated[bool, typer.Option("--report", help="Then ingest it to a temporary store and print `hmrec data report`.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Simulate an H&M-like shop and write its files, with the true top-100 of the last weeks' buyers."""
+    import tempfile
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from hmrec_cli import console
+    from hmrec_cli.synth.world import SCALES, synthesize
+
+    columns = (TextColumn("simulating weeks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn())
+    with Progress(*columns, console=console.err, disable=quiet) as progress:
+        task = progress.add_task("synth", total=SCALES[scale.value].weeks, rows=0)
+        summary = synthesize(out, SCALES[scale.value], seed=seed, on_week=lambda w, n, rows: progress.update(task, completed=w + 1, rows=rows))
+    console.out.print(
+        f"wrote {out}: {summary.rows:,} transactions, {summary.customers:,} customers, {summary.articles:,} articles, "
+        f"{summary.first_date} .. {summary.last_date}; oracle for {summary.oracle_rows:,} customer-weeks"
+    )
+    if report:
+        from hmrec_cli.ingest import ingest as run_ingest
+        from hmrec_cli.ingest import locate_sources
+
+        with tempfile.TemporaryDirectory(prefix=".report-", dir=out) as tmp:
+            run_ingest(locate_sources(out, {}), Path(tmp) / "hm")
+            _print_report(Path(tmp) / "hm", json=False)
+
+
+@data_app.command("report")
+@reports_input_errors
+def report_command(data: DataDir = Path("hm"), json: Json = False) -> None:
+    """Compare a store with the real competition data: volumes, customers, repurchase, popularity, recency."""
+    _print_report(data, json)
+
+
+def _print_report(data: Path, json: bool) -> None:
+    from hmrec_cli import console
+    from hmrec_cli.data_report import describe
+    from hmrec_cli.store import Store
+
+    facts = describe(Store.open(data))
+    if json:
+        console.emit_json({"facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok} for f in facts]})
+        return
+    mark = {True: "[green]ok[/]", False: "[red]off[/]", None: ""}
+    rows = [[f.name, f.real_text, f.text(f.value), mark[f.ok]] for f in facts]
+    console.show(f"{data} beside the real H&M data (ok: within 25% of the real value)", ["fact", "real H&M", "this data", ""], rows)
+    passed = sum(1 for f in facts if f.ok)
+    console.out.print(f"{passed} of {sum(1 for f in facts if f.ok is not None)} facts within 25%")

@@ -58,6 +58,7 @@ def evaluate(
     rows.append(["pooled", "", report["customer_weeks"], report["map@12"], ""])
     console.show(f"Rolling back-test, {weeks} weeks ending {target}", ["week", "ends", "scored customers", "MAP@12", "recall@12"], rows)
     console.out.print(f"pooled MAP@12 {report['map@12']:.5f} ± {report['stderr']:.5f} (standard error over {report['customer_weeks']:,} customer-weeks)")
+    _print_ceiling(console, report)
 
 
 def _print_week(console, s: dict, week) -> None:
@@ -69,3 +70,12 @@ def _print_week(console, s: dict, week) -> None:
     title = f"Week {week}: MAP@12 of the week's buyers"
     console.show(title, ["customers", "scored", "MAP@12", "recall@12"], rows)
     console.out.print(f"{s['predicted_customers']:,} customers in the predictions file")
+    _print_ceiling(console, s)
+
+
+def _print_ceiling(console, s: dict) -> None:
+    if "oracle_map@12" in s:
+        console.out.print(
+            f"ceiling: the synthetic world's true ranking scores MAP@12 {s['oracle_map@12']:.5f}; "
+            f"this is {100 * s['share_of_oracle']:.1f}% of it"
+        )

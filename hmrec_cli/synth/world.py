@@ -1,0 +1,201 @@
+"""`hmrec data synth`: simulate the shop week by week and write the Kaggle files plus the oracle.
+
+Each week: the calendar sets demand; every customer shops with a probability driven by their rate,
+the demand and how recently they last bought (first-time shoppers appear in their first week);
+each shopper picks a basket from their `Choice` distribution (see choice.py); baskets land on one
+or two days, with a channel and a price (list price, marked down late in an article's life and in
+sales); repeated units of an article are repeated rows, as in the real file.
+
+For the last `oracle_weeks` weeks the true top-100 of every shopper is written to oracle.parquet.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from hmrec_cli.synth import calendar
+from hmrec_cli.synth.catalogue import ProductTypes, build_catalogue
+from hmrec_cli.synth.choice import MEMORY_WEEKS, build_choice
+from hmrec_cli.synth.kaggle_csv import TRANSACTIONS_HEADER, hex_ids, write_transactions_chunk
+from hmrec_cli.synth.population import build_population, group_segment_taste
+
+EXCITEMENT = 3.0  # a purchase multiplies the shopping rate by up to 1 + this, fading over weeks
+EXCITEMENT_WEEKS = 3.0
+EXTRA_UNITS = 0.06  # share of picked articles bought in several units (duplicate rows)
+SECOND_DAY = 0.15  # share of shopping weeks spread over two days
+ORACLE_K = 100
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Size of a synthetic world. `activity` scales shopping rates: the smaller worlds cover fewer
+    weeks, so they shop more per week to reach a useful number of rows."""
+
+    customers: int
+    articles: int
+    weeks: int
+    activity: float
+    oracle_weeks: int = 5
+
+
+SCALES = {
+    "tiny": Scale(2_000, 1_000, 20, 2.0, 2),
+    "small": Scale(50_000, 8_000, 40, 2.3),
+    "medium": Scale(300_000, 30_000, 52, 1.8),
+    "full": Scale(1_371_980, 105_542, 105, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    rows: int
+    customers: int
+    articles: int
+    first_date: date
+    last_date: date
+    oracle_rows: int
+
+
+class PurchaseLog:
+    """Distinct (customer, article, week) purchases so far, in growable arrays."""
+
+    def __init__(self, capacity: int):
+        self.customer = np.empty(capacity, dtype=np.int64)
+        self.article = np.empty(capacity, dtype=np.int64)
+        self.week = np.empty(capacity, dtype=np.int32)
+        self.size = 0
+
+    def add(self, customer: np.ndarray, article: np.ndarray, week: int) -> None:
+        pairs = np.unique(customer * (1 << 32) + article)
+        n = pairs.size
+        if self.size + n > self.customer.size:
+            grow = max(self.customer.size, n) * 2
+            for name in ("customer", "article", "week"):
+                old = getattr(self, name)
+                new = np.empty(grow, dtype=old.dtype)
+                new[: self.size] = old[: self.size]
+                setattr(self, name, new)
+        self.customer[self.size : self.size + n] = pairs >> 32
+        self.article[self.size : self.size + n] = pairs & 0xFFFFFFFF
+        self.week[self.size : self.size + n] = week
+        self.size += n
+
+    def since(self, week: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Purchases from `week` on (the log is in week order, so this is a tail slice)."""
+        lo = int(np.searchsorted(self.week[: self.size], week))
+        return self.customer[lo : self.size], self.article[lo : self.size], self.week[lo : self.size]
+
+
+def synthesize(
+    out: Path, scale: Scale, seed: int = 0, on_week: Callable[[int, int, int], None] = lambda w, n, rows: None
+) -> SynthSummary:
+    """Write articles.csv, customers.csv, transactions_train.csv, sample_submission.csv and
+    oracle.parquet to `out`; each file appears whole (written aside, then renamed)."""
+    rng = np.random.default_rng(seed)
+    starts = calendar.week_starts(scale.weeks)
+    first_day = max(starts[0], calendar.FULL_START)
+    catalogue = build_catalogue(rng, scale.articles, scale.weeks)
+    segment_size = np.bincount(catalogue.segment, minlength=catalogue.segment_group.size)
+    taste = group_segment_taste(catalogue.segment_group, catalogue.segment_type, ProductTypes.build().demand, segment_size)
+    population = build_population(rng, hex_ids(rng, scale.customers), scale.weeks, scale.activity, taste)
+    customer_ids, article_ids = pl.Series(population.ids), pl.Series(catalogue.article_id)
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".synth-", dir=out) as tmp_name:
+        tmp = Path(tmp_name)
+        catalogue.table.write_csv(tmp / "articles.csv")
+        population.table.write_csv(tmp / "customers.csv")
+        last_bought = np.full(population.size, -(10**6))
+        log = PurchaseLog(capacity=max(1024, scale.customers * 16))
+        oracle_parts: list[pl.DataFrame] = []
+        rows_total = 0
+        last_week_rows = None
+        with open(tmp / "transactions_train.csv", "wb") as fh:
+            fh.write(TRANSACTIONS_HEADER)
+            for w, start in enumerate(starts):
+                demand = calendar.demand(start)
+                pop = catalogue.popularity(w, calendar.season_phase(start + timedelta(days=3)))
+                since = w - last_bought
+                p = 1 - np.exp(-population.rate * demand * (1 + EXCITEMENT * np.exp(-since / EXCITEMENT_WEEKS)))
+                first = population.first_week == w
+                shop = (rng.random(population.size) < p) & (population.arrives_early | (population.first_week <= w))
+                shop |= first & (last_bought < 0)  # nobody is in customers.csv without a purchase
+                shoppers = np.flatnonzero(shop)
+                choice = build_choice(shoppers, w, pop, catalogue, population, taste, log.since(w - MEMORY_WEEKS))
+                basket_mean = population.basket[shoppers] * min(demand, 1.5) ** 0.5
+                picks = 1 + rng.poisson(basket_mean)
+                draws = np.repeat(np.arange(shoppers.size), picks)
+                article = choice.sample(rng, draws)
+                rows = _rows(rng, shoppers, draws, article, catalogue, population, w, start, first_day, demand)
+                write_transactions_chunk(fh, rows, start, customer_ids, article_ids)
+                rows_total += rows.height
+                log.add(shoppers[draws], article, w)
+                last_bought[shoppers] = w
+                if w >= scale.weeks - scale.oracle_weeks:
+                    oracle_parts.append(_oracle(choice, start, basket_mean, customer_ids, catalogue.article_id))
+                if w == scale.weeks - 1:
+                    last_week_rows = rows
+                on_week(w, scale.weeks, rows_total)
+        _write_sample_submission(tmp / "sample_submission.csv", population.ids, last_week_rows, catalogue.article_id)
+        oracle = pl.concat(oracle_parts)
+        oracle.write_parquet(tmp / "oracle.parquet")
+        for path in tmp.iterdir():
+            os.replace(path, out / path.name)
+    return SynthSummary(rows_total, population.size, catalogue.size, first_day, starts[-1] + timedelta(days=6), oracle.height)
+
+
+def _rows(rng, shoppers, draws, article, catalogue, population, week, start, first_day, demand) -> pl.DataFrame:
+    """Transaction rows for the week: days, channels, prices and repeated units."""
+    offsets, weights = calendar.days_of_week(start, first_day)
+    n = shoppers.size
+    day1 = offsets[rng.choice(offsets.size, p=weights, size=n)]
+    day2 = offsets[rng.choice(offsets.size, p=weights, size=n)]
+    two_days = rng.random(n) < SECOND_DAY
+    day = np.where(two_days[draws] & (rng.random(draws.size) < 0.5), day2[draws], day1[draws])
+    online = rng.random(n) < population.online[shoppers]
+    units = 1 + (rng.random(draws.size) < EXTRA_UNITS) * rng.geometric(0.6, draws.size)
+    age = week - catalogue.launch[article]
+    late = age > 1.3 * catalogue.lifetime[article]
+    sale = demand > 1.4 or demand < 0.8
+    markdown = np.where(late, 0.3, 0.0) + np.where(sale & (age > 2), 0.2, 0.0)
+    price = catalogue.list_price[article] * (1 - markdown)
+    rows = pl.DataFrame(
+        {
+            "day": np.repeat(day, units).astype(np.int32),
+            "customer": np.repeat(shoppers[draws], units).astype(np.uint32),
+            "article": np.repeat(article, units).astype(np.uint32),
+            "price": np.repeat(price, units),
+            "channel": np.repeat(np.where(online[draws], 2, 1), units).astype(np.int8),
+        }
+    )
+    return rows.sort("day", "customer", maintain_order=True)
+
+
+def _oracle(choice, start: date, basket_mean: np.ndarray, customer_ids: pl.Series, article_ids: np.ndarray) -> pl.DataFrame:
+    """Each shopper's true top-100 with P(bought this week | shops) = 1 - (1 - q) exp(-mu q)."""
+    articles, q = choice.top(ORACLE_K)
+    mu = basket_mean[:, None].astype(np.float32)
+    prob = 1 - (1 - q) * np.exp(-mu * q)
+    shape = (choice.size, articles.shape[1])
+    return pl.DataFrame(
+        {
+            "week": pl.Series([start] * choice.size, dtype=pl.Date),
+            "customer_id": customer_ids.gather(choice.customers),
+            "article_id": pl.Series(article_ids[articles].ravel()).reshape(shape).cast(pl.List(pl.Int64)),
+            "probability": pl.Series(prob.ravel()).reshape(shape).cast(pl.List(pl.Float32)),
+        }
+    )
+
+
+def _write_sample_submission(path: Path, ids: np.ndarray, last_week: pl.DataFrame, article_ids: np.ndarray) -> None:
+    top = last_week.group_by("article").len().sort(["len", "article"], descending=[True, False]).head(12)["article"]
+    text = " ".join(f"{a:010d}" for a in article_ids[top.to_numpy()])
+    pl.DataFrame({"customer_id": ids, "prediction": text}).write_csv(path)
