@@ -1,4 +1,4 @@
-# Two set-up commands: `make demo` (install, then run the main job on data the project writes itself)
+# Two set-up commands: `make demo` (install, then run the main job on the synthetic H&M world)
 # and `make test` (install with test extras, then run the test suite). Both work on a fresh clone.
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	rm -rf $(DEMO)
-	$(HMREC) data fixture --size small --out $(DEMO)/raw
+	$(HMREC) data synth --scale small --out $(DEMO)/raw
 	$(HMREC) data ingest $(DEMO)/raw --data $(DEMO)/hm
 	$(HMREC) data info --data $(DEMO)/hm
 	$(PY) examples/popularity_submission.py --data $(DEMO)/hm --week last --out $(DEMO)/submission.csv

@@ -1,9 +1,9 @@
 """Time `hmrec data ingest` on Kaggle-sized files (31.8M transaction rows) and report peak memory.
 
     python benchmarks/ingest_full.py                    # full scale, 3 runs
-    python benchmarks/ingest_full.py --size small --runs 5
+    python benchmarks/ingest_full.py --scale small --runs 5
 
-Writes the Kaggle-format fixture once into --workdir (3.6 GB at full scale), then runs the real
+Writes the synthetic world once into --workdir (3.3 GB of CSV at full scale), then runs the real
 command line under `/usr/bin/time -v` and prints the machine, each run and the medians. The bars
 the project holds itself to: under 2 minutes and under 8 GiB peak RSS on a 2-core machine.
 """
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from hmrec_cli.fixture import SIZES, write_fixture
+from hmrec_cli.synth.world import SCALES, synthesize
 
 
 def machine() -> str:
@@ -34,28 +34,33 @@ def timed_ingest(raw: Path, store: Path) -> tuple[float, float]:
     hmrec = Path(sys.executable).parent / "hmrec"
     cmd = ["/usr/bin/time", "-v", str(hmrec), "data", "ingest", str(raw), "--data", str(store), "--force", "-q"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
+    return parse_time(done.stderr)
+
+
+def parse_time(report: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS GiB) from the output of `/usr/bin/time -v`."""
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", report).group(1)
     seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(wall.split(":"))))
-    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", report).group(1))
     return seconds, peak_kib / 2**20
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="ingest benchmark")
-    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out"))
     args = parser.parse_args()
-    raw = args.workdir / f"raw-{args.size}"
+    raw = args.workdir / f"raw-{args.scale}"
     if not (raw / "transactions_train.csv").is_file():
         start = time.perf_counter()
-        write_fixture(raw, SIZES[args.size], seed=0)
-        print(f"wrote the {args.size} fixture in {time.perf_counter() - start:.0f} s")
+        synthesize(raw, SCALES[args.scale], seed=0)
+        print(f"wrote the {args.scale} synthetic world in {time.perf_counter() - start:.0f} s")
     size_gb = (raw / "transactions_train.csv").stat().st_size / 1e9
     rows = sum(1 for _ in open(raw / "transactions_train.csv", "rb")) - 1
     print(f"machine: {machine()}")
     print(f"input: {raw}/transactions_train.csv, {rows:,} rows, {size_gb:.2f} GB")
-    results = [timed_ingest(raw, args.workdir / f"store-{args.size}") for _ in range(args.runs)]
+    results = [timed_ingest(raw, args.workdir / f"store-{args.scale}") for _ in range(args.runs)]
     for i, (seconds, peak) in enumerate(results, 1):
         print(f"run {i}: {seconds:6.1f} s  peak RSS {peak:5.2f} GiB")
     print(

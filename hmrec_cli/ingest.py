@@ -95,12 +95,20 @@ def _read_oracle(path: Path, customers: pl.DataFrame, articles: pl.DataFrame, re
     if mapped.height < oracle.height:
         report.warnings.append(f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped")
     ids, idx = articles["article_id"].cast(pl.Int64), articles["article"]
-    return mapped.select(
-        pl.col("week").cast(pl.Date),
-        "customer",
-        pl.col("article_id").list.eval(pl.element().replace_strict(ids, idx, return_dtype=pl.UInt32)).alias("article"),
-        pl.col("probability").cast(pl.List(pl.Float32)),
-    ).sort("week", "customer")
+    long = (
+        mapped.select(pl.col("week").cast(pl.Date), "customer", "article_id", pl.col("probability").cast(pl.List(pl.Float32)))
+        .explode("article_id", "probability")
+        .with_columns(article=pl.col("article_id").replace_strict(ids, idx, default=None, return_dtype=pl.UInt32))
+    )
+    unknown = long["article"].null_count()
+    if unknown:
+        report.warnings.append(f"{path.name}: {unknown} entries name articles missing from the articles file; dropped")
+    return (
+        long.drop_nulls("article")
+        .group_by("week", "customer", maintain_order=True)
+        .agg("article", "probability")
+        .sort("week", "customer")
+    )
 
 
 def source_signature(sources: dict[str, Path]) -> dict[str, dict]:

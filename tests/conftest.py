@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hmrec_cli.cli import app
-from hmrec_cli.fixture import FixtureSize, write_fixture
+from hmrec_cli.synth.world import SCALES, synthesize
 
-SMALL = FixtureSize(customers=600, articles=300, rows=8_000, days=70)
+TINY = SCALES["tiny"]
 REAL_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "hm_real_sample"
 
 
@@ -37,14 +37,16 @@ def cli() -> Cli:
 @pytest.fixture(scope="session")
 def raw_master(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("raw") / "kaggle"
-    write_fixture(folder, SMALL, seed=7)
+    synthesize(folder, TINY, seed=7)
     return folder
 
 
 @pytest.fixture
 def raw(raw_master: Path, tmp_path: Path) -> Path:
-    """A private copy of the fixture folder, free to be edited by the test."""
-    return Path(shutil.copytree(raw_master, tmp_path / "kaggle"))
+    """A private copy of the world's Kaggle files (no oracle), free to be edited by the test."""
+    copy = Path(shutil.copytree(raw_master, tmp_path / "kaggle"))
+    (copy / "oracle.parquet").unlink()
+    return copy
 
 
 @pytest.fixture(scope="session")

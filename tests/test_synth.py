@@ -136,3 +136,10 @@ def test_report_on_the_small_world(cli, small_store: Path) -> None:
     facts = {f["fact"]: f for f in cli.json("data", "report", "--data", small_store)["facts"]}
     assert facts["index groups"]["ok"] and facts["FN missing"]["ok"]
     assert facts["buyers with no history"]["value"] > 0
+
+
+def test_synth_command_writes_the_files(cli, tmp_path: Path) -> None:
+    code, out, _ = cli("data", "synth", "--scale", "tiny", "--seed", "1", "--out", tmp_path / "raw", "-q")
+    assert code == 0 and "transactions" in out
+    names = sorted(p.name for p in (tmp_path / "raw").iterdir())
+    assert names == ["articles.csv", "customers.csv", "oracle.parquet", "sample_submission.csv", "transactions_train.csv"]

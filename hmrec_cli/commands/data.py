@@ -10,7 +10,7 @@ import typer
 
 from hmrec_cli.commands.options import DataDir, Json, Quiet, reports_input_errors
 
-data_app = typer.Typer(help="Ingest Kaggle-format files into a store, describe it, or write a test fixture.", no_args_is_help=True)
+data_app = typer.Typer(help="Make a synthetic H&M world, ingest Kaggle-format files into a store, describe a store.", no_args_is_help=True)
 
 FileOption = Annotated[Optional[Path], typer.Option(help="Use this file instead of finding it in RAW.", show_default=False)]
 
@@ -106,28 +106,6 @@ def info(
     console.show("Recent weeks (week `last` ends on the last date)", ["week", "starts", "rows", "buyers", "articles sold"], recent)
     for message in summary["ingest_warnings"]:
         console.warn(f"at ingest: {message}")
-
-
-class FixtureSizeName(str, Enum):
-    tiny = "tiny"
-    small = "small"
-    full = "full"
-
-
-@data_app.command()
-@reports_input_errors
-def fixture(
-    out: Annotated[Path, typer.Option(help="Folder to write the four Kaggle-format CSV files into.")],
-    size: Annotated[FixtureSizeName, typer.Option(help="tiny: 2k customers; small: 50k; full: Kaggle's 1.37M customers, 31.8M rows.")] = FixtureSizeName.tiny,
-    seed: Annotated[int, typer.Option(help="Random seed; equal seeds write equal files.")] = 0,
-) -> None:
-    """Write a quick random data set in the Kaggle file format (for smoke tests and ingest timing)."""
-    from hmrec_cli import console
-    from hmrec_cli.fixture import SIZES, write_fixture
-
-    with console.err.status(f"writing {size.value} fixture to {out}"):
-        write_fixture(out, SIZES[size.value], seed=seed)
-    console.out.print(f"wrote {out}/articles.csv, customers.csv, transactions_train.csv, sample_submission.csv")
 
 
 class ScaleName(str, Enum):

@@ -113,7 +113,7 @@ def build_catalogue(rng: np.random.Generator, n_articles: int, n_weeks: int) -> 
     long_lived = np.isin(np.array(types.garment)[ptype], list(LONG_LIVED))
     lifetime = (rng.gamma(2.0, 3.5, n_products) + 1.5) * np.where(long_lived, 4.0, 1.0)
     launch = rng.integers(-30, n_weeks, size=n_products)
-    product_appeal = rng.lognormal(0.0, 1.0, n_products)
+    product_appeal = rng.lognormal(0.0, 0.85, n_products)
     premium = (rng.random(n_products) < 0.01) * rng.integers(2, 6, n_products)  # leather, wool coats, ...
     tier = np.clip(types.tier[ptype] + rng.integers(-1, 2, n_products) - (ig == 3) - (ig == 1) + premium, 0, len(voc.PRICE_TIERS) - 1)
     codes = np.sort(rng.choice(np.arange(108_775, 959_462), size=n_products, replace=False))
@@ -126,7 +126,7 @@ def build_catalogue(rng: np.random.Generator, n_articles: int, n_weeks: int) -> 
     group_weight = master_share[group_master] / np.bincount(group_master, minlength=master_share.size)[group_master]
     colour_group = rng.choice(len(voc.COLOUR_GROUPS), p=group_weight / group_weight.sum(), size=n_articles)
     colour = group_master[colour_group]
-    appeal = product_appeal[product] * rng.lognormal(0.0, 0.6, n_articles) * (master_share[colour] / master_share.mean()) ** 0.3
+    appeal = product_appeal[product] * rng.lognormal(0.0, 0.5, n_articles) * (master_share[colour] / master_share.mean()) ** 0.3
 
     pairs, product_segment = np.unique(np.stack([ig, ptype], axis=1), axis=0, return_inverse=True)
     segment = product_segment.ravel()[product]

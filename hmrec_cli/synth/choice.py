@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-REPURCHASE = 0.015  # weight of R for customers with history
+REPURCHASE = 0.005  # weight of R for customers with history
 SIBLINGS = 0.015  # weight of S for customers whose bought products have other live colours
 RECENCY_WEEKS = 6.0
 MEMORY_WEEKS = 26  # purchases older than this no longer drive R and S (their weight would be < 1.3%)

@@ -76,7 +76,7 @@ def build_population(
     group = np.where(female, 0, 5) + band
 
     rate = rng.gamma(1.2, 0.042 / 1.2, n) * activity
-    basket = np.minimum(1.1 * rate / (0.042 * activity), 30.0)
+    basket = np.minimum(1.2 * rate / (0.042 * activity), 40.0)
     early = rng.random(n) < 0.6
     first_week = rng.integers(0, n_weeks, n)
     online = np.where(rng.random(n) < 0.68, rng.beta(9, 1.5, n), rng.beta(1.5, 3.5, n))

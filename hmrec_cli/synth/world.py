@@ -123,12 +123,7 @@ def synthesize(
             for w, start in enumerate(starts):
                 demand = calendar.demand(start)
                 pop = catalogue.popularity(w, calendar.season_phase(start + timedelta(days=3)))
-                since = w - last_bought
-                p = 1 - np.exp(-population.rate * demand * (1 + EXCITEMENT * np.exp(-since / EXCITEMENT_WEEKS)))
-                first = population.first_week == w
-                shop = (rng.random(population.size) < p) & (population.arrives_early | (population.first_week <= w))
-                shop |= first & (last_bought < 0)  # nobody is in customers.csv without a purchase
-                shoppers = np.flatnonzero(shop)
+                shoppers = _shoppers(rng, population, w, demand, last_bought)
                 choice = build_choice(shoppers, w, pop, catalogue, population, taste, log.since(w - MEMORY_WEEKS))
                 basket_mean = population.basket[shoppers] * min(demand, 1.5) ** 0.5
                 picks = 1 + rng.poisson(basket_mean)
@@ -150,6 +145,17 @@ def synthesize(
         for path in tmp.iterdir():
             os.replace(path, out / path.name)
     return SynthSummary(rows_total, population.size, catalogue.size, first_day, starts[-1] + timedelta(days=6), oracle.height)
+
+
+def _shoppers(rng, population, week: int, demand: float, last_bought: np.ndarray) -> np.ndarray:
+    """Who shops this week: rate x demand, excited by a recent purchase; newcomers from their
+    first week on; anyone still without a purchase in their first week buys then."""
+    excitement = 1 + EXCITEMENT * np.exp(-(week - last_bought) / EXCITEMENT_WEEKS)
+    p = 1 - np.exp(-population.rate * demand * excitement)
+    arrived = population.arrives_early | (population.first_week <= week)
+    shop = (rng.random(population.size) < p) & arrived
+    shop |= (population.first_week == week) & (last_bought < 0)
+    return np.flatnonzero(shop)
 
 
 def _rows(rng, shoppers, draws, article, catalogue, population, week, start, first_day, demand) -> pl.DataFrame:
