@@ -7,8 +7,12 @@ import typer
 
 from hmrec_cli import __version__
 from hmrec_cli.commands.data import data_app
+from hmrec_cli.commands.cache import cache_app
 from hmrec_cli.commands.evaluate import evaluate
 from hmrec_cli.commands.options import reports_input_errors
+from hmrec_cli.commands.plugins import plugins_app
+from hmrec_cli.commands.recall import recall
+from hmrec_cli.commands.submit import submit
 
 app = typer.Typer(
     name="hmrec",
@@ -18,7 +22,11 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(data_app, name="data")
+app.command()(reports_input_errors(recall))
 app.command()(reports_input_errors(evaluate))
+app.command()(reports_input_errors(submit))
+app.add_typer(plugins_app, name="plugins")
+app.add_typer(cache_app, name="cache")
 
 
 def _version(value: bool) -> None:

@@ -44,7 +44,8 @@ def show(title: str, columns: list[str], rows: list[list[object]]) -> None:
 def _table(columns: list[str], rows: list[list[object]]) -> Table:
     t = Table(header_style="bold")
     for i, name in enumerate(columns):
-        t.add_column(name, justify="left" if i == 0 else "right")
+        numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows if r[i] != "")
+        t.add_column(name, justify="right" if numeric else "left")
     for row in rows:
         t.add_row(*(fmt(v) for v in row))
     return t
@@ -76,3 +77,20 @@ def stages(quiet: bool) -> Iterator:
 
         yield advance
         advance("")
+
+
+@contextmanager
+def progress_bar(quiet: bool) -> Iterator:
+    """A progress bar on stderr driven by callbacks (stage, done, total)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if quiet:
+        yield lambda stage, done, total: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        yield report

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import DataDir, Json
+from hmrec_cli.commands.options import CacheDir, DataDir, Json, PluginOptions, Quiet, Seed
 
 
 def evaluate(
@@ -16,17 +16,28 @@ def evaluate(
     predictions: Annotated[Optional[Path], typer.Option(help="A Kaggle-format submission file (customer_id,prediction).", show_default=False)] = None,
     weeks: Annotated[int, typer.Option(help="Rolling back-test: this many consecutive weeks ending at --week.", min=1)] = 1,
     predictions_dir: Annotated[Optional[Path], typer.Option(help="Folder with one submission file per week, named <week start>.csv (e.g. 2020-09-16.csv).", show_default=False)] = None,
+    candidates: Annotated[Optional[str], typer.Option(help="Compare candidate sets instead: comma-separated methods (method@key names one cached set); missing ones are built.", show_default=False)] = None,
+    option: PluginOptions = [],
+    cache: CacheDir = Path("cache"),
+    seed: Seed = 0,
+    quiet: Quiet = False,
     json: Json = False,
 ) -> None:
-    """Score predictions with the Kaggle MAP@12 against the week's purchases (history cut at the week's start)."""
+    """Score predictions with the Kaggle MAP@12 against the week's purchases (history cut at the week's start),
+    or compare candidate sets (recall@K, MAP@12 of their own order, coverage, by buyer segment)."""
     from hmrec_cli import console
     from hmrec_cli.errors import InputError
     from hmrec_cli.evaluation import evaluate_week, pooled, read_submission
     from hmrec_cli.splits import resolve_week, rolling_weeks
     from hmrec_cli.store import Store
 
+    if candidates is not None:
+        if predictions is not None or predictions_dir is not None:
+            raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
+        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json)
+        return
     if (predictions is None) == (predictions_dir is None):
-        raise InputError("give exactly one of --predictions FILE or --predictions-dir DIR")
+        raise InputError("give exactly one of --predictions FILE, --predictions-dir DIR or --candidates A,B")
     if predictions is not None and weeks > 1:
         raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv)")
     store = Store.open(data)
@@ -79,3 +90,29 @@ def _print_ceiling(console, s: dict) -> None:
             f"ceiling: the synthetic world's true ranking scores MAP@12 {s['oracle_map@12']:.5f}; "
             f"this is {100 * s['share_of_oracle']:.1f}% of it"
         )
+
+
+def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool) -> None:
+    from hmrec_cli import console
+    from hmrec_cli.cache import Cache
+    from hmrec_cli.candidates_report import compare, segment_rows, table_rows
+    from hmrec_cli.errors import InputError
+    from hmrec_cli.splits import resolve_week, rolling_weeks
+    from hmrec_cli.store import Store
+
+    store = Store.open(data)
+    target = resolve_week(week, store.first_date, store.last_date)
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    if not wanted:
+        raise InputError("--candidates: name at least one method, e.g. popular,repurchase")
+    with console.progress_bar(quiet or json) as report:
+        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report)
+    rows, by_segment = table_rows(results), segment_rows(segments)
+    if json:
+        console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment})
+        return
+    columns = ["set", "recall@12", "recall@50", "recall@100", "recall@all", "MAP@12", "cands/customer", "pairs covered"]
+    table = [[r["set"], r["recall@12"], r["recall@50"], r["recall@100"], r["recall@all"], r["map@12"] if r["set"] != "union" else float("nan"), r["candidates_per_customer"], r["pairs_covered"]] for r in rows]
+    console.show(f"Candidate sets on the buyers of {weeks} week(s) ending {target} (macro means; MAP@12 of each set's own order)", columns, table)
+    seg = [[r["set"], r["segment"], r["buyers"], r["recall_100"], r["recall_all"], r["map12"]] for r in by_segment]
+    console.show("By buyer segment", ["set", "segment", "buyer-weeks", "recall@100", "recall@all", "MAP@12"], seg)

@@ -15,6 +15,12 @@ DataDir = Annotated[
     typer.Option("--data", envvar="HMREC_DATA", help="The store folder written by `hmrec data ingest`.", show_default=True),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+CacheDir = Annotated[
+    Path, typer.Option("--cache", envvar="HMREC_CACHE", help="Folder for cached candidate sets and models.", show_default=True)
+]
+Seed = Annotated[int, typer.Option(help="Random seed; equal seeds give equal results.")]
+Week = Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, its first day YYYY-MM-DD, or next.")]
+PluginOptions = Annotated[list[str], typer.Option("--option", "-o", help="A plugin parameter as key=value (repeatable); see `hmrec plugins show NAME`.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 Command = TypeVar("Command", bound=Callable)

@@ -1,0 +1,113 @@
+"""`hmrec evaluate --candidates`: candidate sets side by side, and their union, on rolling weeks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from hmrec_cli.cache import Cache, Entry
+from hmrec_cli.errors import InputError
+from hmrec_cli.recall import Request, candidate_scores, run, summarise
+from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.store import Store
+
+SEGMENTS = ("bought in last 4 weeks", "bought earlier", "never bought")
+
+
+@dataclass
+class SetResult:
+    name: str  # method@key of every week used, or "union" / "oracle"
+    scores: list[pl.DataFrame]
+
+    def pooled(self) -> pl.DataFrame:
+        return pl.concat(self.scores)
+
+
+def split_options(options: list[str], method: str) -> tuple[str, ...]:
+    """Options for one method: `method:key=value` for it, plain `key=value` for every method."""
+    mine = []
+    for option in options:
+        prefix, sep, rest = option.partition(":")
+        if sep and "=" not in prefix:
+            if prefix == method:
+                mine.append(rest)
+        else:
+            mine.append(option)
+    return tuple(mine)
+
+
+def buyer_segments(store: Store, week: Week) -> pl.DataFrame:
+    """Each of the week's buyers with their segment by their last purchase before the week."""
+    buyers = truth(store.transactions, week).select("customer").unique()
+    last = history(store.transactions, week).group_by("customer").agg(last=pl.col("t_dat").max())
+    days = (pl.lit(week.start) - pl.col("last")).dt.total_days()
+    return buyers.join(last, on="customer", how="left").select(
+        "customer",
+        segment=pl.when(pl.col("last").is_null()).then(pl.lit(SEGMENTS[2])).when(days <= 28).then(pl.lit(SEGMENTS[0])).otherwise(pl.lit(SEGMENTS[1])),
+    )
+
+
+def compare(
+    store: Store,
+    cache: Cache,
+    names: list[str],
+    weeks: list[Week],
+    options: list[str],
+    seed: int,
+    on_progress: Callable[[str, int, int], None],
+) -> tuple[list[SetResult], pl.DataFrame]:
+    """Per named set (plus union, plus the oracle when known): per-customer-week scores pooled over
+    `weeks`; and per set the pooled scores by buyer segment."""
+    results = {name: SetResult(name, []) for name in names}
+    labels: dict[str, set[str]] = {name: set() for name in names}
+    union, oracle = SetResult("union", []), SetResult("oracle (true top-100)", [])
+    segments = []
+    for week in weeks:
+        if not week.has_truth:
+            raise InputError("--candidates needs weeks with purchases; week next has none")
+        target = truth(store.transactions, week)
+        buyers = target["customer"].unique()
+        week_segments = buyer_segments(store, week)
+        sets = []
+        for name in names:
+            entry = _entry(store, cache, name, week, options, seed, on_progress)
+            labels[name].add(entry.label)
+            cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
+            scores = candidate_scores(cands, target)
+            results[name].scores.append(scores)
+            segments.append(scores.join(week_segments, on="customer").with_columns(set=pl.lit(name)))
+            sets.append(cands)
+        merged = pl.concat([s.select("customer", "article", "score") for s in sets]).group_by("customer", "article").agg(pl.col("score").max())
+        union.scores.append(candidate_scores(merged, target))
+        truth_oracle = store.oracle(week.start)
+        if truth_oracle is not None:
+            scored = truth_oracle.with_columns(score=(1000 - pl.col("rank")).cast(pl.Float32)).select("customer", "article", "score")
+            oracle.scores.append(candidate_scores(scored, target))
+    out = [SetResult(" ".join(sorted(labels[n])), results[n].scores) for n in names]
+    out.append(union)
+    if len(oracle.scores) == len(weeks):
+        out.append(oracle)
+    return out, pl.concat(segments)
+
+
+def _entry(store: Store, cache: Cache, name: str, week: Week, options: list[str], seed: int, on_progress) -> Entry:
+    method = name.partition("@")[0]
+    mine = split_options(options, method)
+    if not mine:
+        found = cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
+        if found is not None:
+            return found
+    return run(store, cache, Request(method, week, 100, mine, "buyers"), seed=seed, on_progress=on_progress)
+
+
+def table_rows(results: list[SetResult]) -> list[dict]:
+    return [{"set": r.name, **summarise(r.pooled())} for r in results]
+
+
+def segment_rows(segments: pl.DataFrame) -> list[dict]:
+    grouped = segments.group_by("set", "segment", maintain_order=True).agg(
+        buyers=pl.len(), recall_all=pl.col("recall@all").mean(), recall_100=pl.col("recall@100").mean(), map12=pl.col("ap").mean()
+    )
+    return grouped.sort("set", "segment").to_dicts()

@@ -1,0 +1,51 @@
+"""`hmrec recall`: run one retriever for a week and cache its candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hmrec_cli.commands.options import CacheDir, DataDir, Json, PluginOptions, Quiet, Seed, Week
+
+
+def recall(
+    method: Annotated[str, typer.Option(help="Retriever name (see `hmrec plugins`).")],
+    data: DataDir = Path("hm"),
+    cache: CacheDir = Path("cache"),
+    week: Week = "last",
+    k: Annotated[int, typer.Option(help="Candidates per customer.", min=1)] = 100,
+    option: PluginOptions = [],
+    customers: Annotated[str, typer.Option(help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids.")] = "auto",
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when cached.")] = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    json: Json = False,
+) -> None:
+    """Fit a retriever on the history before the week and write its top-k candidates to the cache."""
+    from hmrec_cli import console
+    from hmrec_cli.cache import Cache
+    from hmrec_cli.recall import Request, run
+    from hmrec_cli.splits import resolve_week
+    from hmrec_cli.store import Store
+
+    store = Store.open(data)
+    target = resolve_week(week, store.first_date, store.last_date)
+    request = Request(method, target, k, tuple(option), customers)
+    with console.progress_bar(quiet or json) as report:
+        entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report)
+    m = entry.manifest
+    if json:
+        console.emit_json({"candidates": entry.label, "path": str(entry.path), **m})
+        return
+    console.out.print(
+        f"{entry.label}: {m['rows']:,} rows for {m['customer_count']:,} customers ({m['customers']}), "
+        f"week {target}, {m['seconds']:.1f} s to compute",
+        highlight=False,
+    )
+    if "figures" in m:
+        f = m["figures"]
+        rows = [[f"recall@{n}", f[f"recall@{n}"]] for n in (12, 50, 100) if f"recall@{n}" in f]
+        rows += [["recall@all", f["recall@all"]], ["MAP@12 of its own order", f["map@12"]], ["candidates per customer", f["candidates_per_customer"]]]
+        console.show("On the week's buyers", ["figure", "value"], rows)

@@ -1,0 +1,169 @@
+"""What a plugin implements and what it is given: the contract between hmrec and its plugins.
+
+A retriever proposes candidate articles for customers. It is a class registered under the entry
+point group `hmrec.retrievers` with:
+
+- `name`, `version`, `summary` (one line) as class attributes;
+- `Params`: a dataclass whose fields have defaults; each field's one-line doc is given with
+  `field(metadata={"doc": ...})`. The CLI lists them (`hmrec plugins show NAME`) and parses
+  `-o key=value` into them;
+- `fit(ctx)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
+- `retrieve(customers, k)`: for a Series of customer indexes, at most `k` articles each as a frame
+  `customer (u32), article (u32), score (f32)`, distinct per customer, higher score = better.
+
+Customers with no history must still get candidates (fall back to something global).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.splits import Week
+
+CANDIDATE_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a plugin may see when fitting for `week`: history is already cut at its start."""
+
+    history: pl.DataFrame  # t_dat, customer, article, price, channel; rows before week.start only
+    articles: pl.DataFrame
+    customers: pl.DataFrame
+    week: Week
+    seed: int = 0
+    device: str = "cpu"
+    scratch: Path | None = None
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """A plugin without parameters."""
+
+
+class Retriever(ABC):
+    name: typing.ClassVar[str]
+    version: typing.ClassVar[str] = "1"
+    summary: typing.ClassVar[str] = ""
+    Params: typing.ClassVar[type] = NoParams
+
+    def __init__(self, params=None):
+        self.params = params if params is not None else self.Params()
+
+    @abstractmethod
+    def fit(self, ctx: Context) -> None:
+        """Learn from ctx.history (rows before ctx.week)."""
+
+    @abstractmethod
+    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
+        """At most k distinct articles per customer: columns customer, article, score."""
+
+
+def param_docs(params_type: type) -> list[dict]:
+    """Name, type, default and one-line doc of each parameter, for `hmrec plugins show`."""
+    hints = typing.get_type_hints(params_type)
+    return [
+        {
+            "name": f.name,
+            "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
+            "default": f.default,
+            "doc": f.metadata.get("doc", ""),
+        }
+        for f in dataclasses.fields(params_type)
+    ]
+
+
+def parse_params(params_type: type, options: list[str], plugin: str):
+    """Build the parameter dataclass from `-o key=value` strings, converting each to its type."""
+    hints = typing.get_type_hints(params_type)
+    names = {f.name for f in dataclasses.fields(params_type)}
+    values: dict[str, object] = {}
+    for option in options:
+        key, sep, text = option.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise InputError(f"-o {option!r}: expected key=value")
+        if key not in names:
+            known = ", ".join(sorted(names)) or "none"
+            raise InputError(f"-o {key}: {plugin} has no such parameter (parameters: {known})")
+        values[key] = _convert(hints[key], text.strip(), key)
+    return params_type(**values)
+
+
+def _convert(kind: type, text: str, key: str):
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        return kind(text)
+    except ValueError:
+        raise InputError(f"-o {key}={text}: expected a {kind.__name__}") from None
+
+
+def check_candidates(frame: pl.DataFrame, plugin: str, k: int) -> pl.DataFrame:
+    """Assert the retriever contract at the boundary: schema, at most k per customer, distinct."""
+    missing = [c for c in CANDIDATE_SCHEMA if c not in frame.columns]
+    if missing:
+        raise RuntimeError(f"retriever {plugin} returned no column {missing[0]!r}")
+    frame = frame.select(pl.col(c).cast(t) for c, t in CANDIDATE_SCHEMA.items())
+    per_customer = frame.group_by("customer").len()["len"]
+    if per_customer.len() and per_customer.max() > k:
+        raise RuntimeError(f"retriever {plugin} returned {per_customer.max()} candidates for one customer (k = {k})")
+    if frame.select("customer", "article").is_duplicated().any():
+        raise RuntimeError(f"retriever {plugin} returned an article twice for one customer")
+    return frame
+
+
+# Helpers every retriever may use; vectorised over customers.
+
+
+def recency_weight(week: Week, half_life_days: float) -> pl.Expr:
+    """Per history row, 0.5 ** (days before the week / half life); 1 when half life is 0."""
+    if half_life_days <= 0:
+        return pl.lit(1.0)
+    days = (pl.lit(week.start) - pl.col("t_dat")).dt.total_days()
+    return 0.5 ** ((days - 1) / half_life_days)
+
+
+def top_k(frame: pl.DataFrame, k: int, by: str = "customer") -> pl.DataFrame:
+    """The k highest-scoring rows per `by` (ties broken by article id), best first."""
+    return (
+        frame.sort([by, "score", "article"], descending=[False, True, False])
+        .group_by(by, maintain_order=True)
+        .head(k)
+    )
+
+
+def recent_popularity(history: pl.DataFrame, week: Week, days: int = 7) -> pl.DataFrame:
+    """Articles sold in the `days` before the week with their share of sales, best first."""
+    from hmrec_cli.splits import recent_history
+
+    recent = recent_history(history, week, days)
+    if recent.height == 0:  # a quiet week: fall back to the whole history
+        recent = history
+    return (
+        recent.group_by("article")
+        .agg(score=pl.len().cast(pl.Float32))
+        .with_columns(pl.col("score") / pl.col("score").sum())
+        .sort(["score", "article"], descending=[True, False])
+    )
+
+
+def fill_cold(candidates: pl.DataFrame, customers: pl.Series, popular: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Customers without any candidate get the popular articles, scored below every real score
+    (scores of the fill are the popularity share times 1e-6)."""
+    cold = customers.filter(~customers.is_in(candidates["customer"].unique().implode()))
+    if cold.len() == 0:
+        return candidates
+    fill = pl.DataFrame({"customer": cold.cast(pl.UInt32)}).join(
+        popular.head(k).select(pl.col("article").cast(pl.UInt32), (pl.col("score") * 1e-6).cast(pl.Float32)), how="cross"
+    )
+    return pl.concat([candidates.select(CANDIDATE_SCHEMA.names()), fill.select(CANDIDATE_SCHEMA.names())])

@@ -1,0 +1,146 @@
+"""Running a retriever for a week: fit on the history before it, retrieve in customer chunks,
+cache the candidate set, and measure it when the week has purchases."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.plugin_api import Context, check_candidates, parse_params
+from hmrec_cli.registry import find
+from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.store import Store
+
+CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
+
+
+@dataclass(frozen=True)
+class Request:
+    """One candidate set to produce: which retriever, with what, for whom."""
+
+    method: str
+    week: Week
+    k: int = 100
+    options: tuple[str, ...] = ()
+    customers: str = "auto"  # auto | buyers | all | a file of customer ids
+
+
+def select_customers(store: Store, week: Week, spec: str) -> tuple[pl.Series, str]:
+    """The customers to retrieve for, and a description for the manifest."""
+    if spec == "auto":
+        spec = "buyers" if week.has_truth else "all"
+    if spec == "buyers":
+        if not week.has_truth:
+            raise InputError("--customers buyers: week next has no buyers; use all or a file")
+        return truth(store.transactions, week)["customer"].unique().sort(), "buyers"
+    if spec == "all":
+        return store.submission_customers.sort(), "all"
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"--customers {spec}: expected buyers, all or a file of customer ids")
+    ids = pl.read_csv(path, has_header=False, new_columns=["customer_id"], infer_schema=False)["customer_id"]
+    known = store.customers.filter(pl.col("customer_id").is_in(ids.implode()))["customer"]
+    if known.len() == 0:
+        raise InputError(f"{path}: none of its customer ids are in the store")
+    return known.sort(), f"file {path.name} ({known.len()} customers)"
+
+
+def ordered(candidates: pl.DataFrame) -> pl.DataFrame:
+    """Candidates with `rank` (0 = best) by descending score, ties broken by article id."""
+    return candidates.sort(["customer", "score", "article"], descending=[False, True, False]).with_columns(
+        rank=pl.int_range(pl.len(), dtype=pl.UInt32).over("customer")
+    )
+
+
+def candidate_scores(candidates: pl.DataFrame, target: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
+    """Per buyer in `target`: AP@12 of the set's own order, recall@k for each k and for the whole
+    set, hits, purchases and candidates. Poolable over weeks (one row per customer-week)."""
+    ranked = ordered(candidates)
+    out = average_precision(ranked, target)
+    for k in ks:
+        out = out.join(recall(ranked, target, k).select("customer", pl.col("recall").alias(f"recall@{k}")), on="customer")
+    whole = recall(ranked, target, 10**9).select("customer", pl.col("recall").alias("recall@all"), "hits", "n_truth")
+    sizes = candidates.group_by("customer").agg(n_candidates=pl.len())
+    return out.join(whole, on="customer").join(sizes, on="customer", how="left").with_columns(pl.col("n_candidates").fill_null(0))
+
+
+def summarise(scores: pl.DataFrame) -> dict:
+    """Means of candidate_scores: macro recall@k, MAP@12, pairs covered (micro), set size."""
+    out = {c: float(scores[c].mean()) for c in scores.columns if c.startswith("recall@")}
+    out[f"map@{K}"] = float(scores["ap"].mean())
+    out["pairs_covered"] = float(scores["hits"].sum() / max(scores["n_truth"].sum(), 1))
+    out["candidates_per_customer"] = float(scores["n_candidates"].mean())
+    return out
+
+
+def figures(candidates: pl.DataFrame, target: pl.DataFrame) -> dict:
+    return summarise(candidate_scores(candidates, target))
+
+
+def run(
+    store: Store,
+    cache: Cache,
+    request: Request,
+    seed: int = 0,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> Entry:
+    """Produce (or fetch from the cache) the candidate set for `request`."""
+    plugin = find("retriever", request.method)
+    cls = plugin.load()
+    params = parse_params(cls.Params, list(request.options), request.method)
+    customers, described = select_customers(store, request.week, request.customers)
+    week_name = request.week.start.isoformat()
+    key = cache_key(
+        plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
+        week=week_name, k=request.k, customers=customers_digest(customers), seed=seed,
+    )
+    if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
+        return hit
+
+    start = time.perf_counter()
+    on_progress("fit", 0, 1)
+    past = history(store.transactions, request.week)
+    model = cls(params)
+    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week, seed=seed))
+    manifest = {
+        "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
+        "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
+        "seed": seed,
+    }
+    target = truth(store.transactions, request.week) if request.week.has_truth else None
+    buyers = target["customer"].unique() if target is not None else None
+    parts = []
+    with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
+        writer = None
+        rows = 0
+        try:
+            for lo in range(0, customers.len(), CHUNK):
+                on_progress("retrieve", lo, customers.len())
+                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), request.k), request.method, request.k)
+                chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
+                table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += chunk.height
+                if buyers is not None:
+                    parts.append(chunk.filter(pl.col("customer").is_in(buyers.implode())))
+            on_progress("retrieve", customers.len(), customers.len())
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32}).write_parquet(tmp)
+        manifest.update(rows=rows, seconds=round(time.perf_counter() - start, 3))
+        if target is not None:
+            manifest["figures"] = figures(pl.concat(parts), target)
+    return cache.get("candidates", request.method, week_name, key)

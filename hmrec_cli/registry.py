@@ -1,0 +1,64 @@
+"""Finding plugins: entry points `hmrec.retrievers` and `hmrec.rankers`, loaded only when used.
+
+Built-in plugins are declared in hmrec's own pyproject exactly as a third-party package declares
+its own, so the core never imports a plugin by name. `HMREC_LOAD_PLUGINS=a,b` restricts loading
+to those names (how to debug a broken install). A plugin that fails to import is reported as
+broken and the others keep working.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from hmrec_cli.errors import InputError
+
+GROUPS = {"retriever": "hmrec.retrievers", "ranker": "hmrec.rankers"}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A registered plugin; `error` is set when importing it failed."""
+
+    kind: str
+    name: str
+    entry_point: EntryPoint
+    distribution: str
+    version: str
+
+    def load(self) -> type:
+        try:
+            return self.entry_point.load()
+        except Exception as error:  # a broken plugin must not take the CLI down
+            raise PluginBroken(self.name, f"{type(error).__name__}: {error}") from error
+
+
+class PluginBroken(InputError):
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"plugin {name} is broken ({reason})")
+        self.reason = reason
+
+
+def discover(kind: str | None = None) -> list[PluginInfo]:
+    """Every registered plugin (of `kind`), sorted, without importing any of them."""
+    allowed = os.environ.get("HMREC_LOAD_PLUGINS")
+    only = {n.strip() for n in allowed.split(",") if n.strip()} if allowed else None
+    found = []
+    for plugin_kind, group in GROUPS.items():
+        if kind and plugin_kind != kind:
+            continue
+        for ep in entry_points(group=group):
+            if only is not None and ep.name not in only:
+                continue
+            dist = ep.dist
+            found.append(PluginInfo(plugin_kind, ep.name, ep, dist.name if dist else "?", dist.version if dist else "?"))
+    return sorted(found, key=lambda p: (p.kind, p.name))
+
+
+def find(kind: str, name: str) -> PluginInfo:
+    plugins = {p.name: p for p in discover(kind)}
+    if name not in plugins:
+        known = ", ".join(sorted(plugins)) or "none"
+        raise InputError(f"no {kind} named {name!r} (installed: {known})")
+    return plugins[name]

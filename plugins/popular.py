@@ -1,0 +1,66 @@
+"""`popular`: the articles bought most in the days before the week, optionally time-decayed and
+kept separately per age band and per the customer's usual channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from hmrec_cli.plugin_api import Context, Retriever, recency_weight, top_k
+from hmrec_cli.splits import recent_history
+
+AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
+
+
+@dataclass(frozen=True)
+class PopularParams:
+    window_days: int = field(default=7, metadata={"doc": "days of history before the week that count"})
+    half_life_days: float = field(default=0.0, metadata={"doc": "a sale's weight halves every this many days back (0: no decay)"})
+    by_age: bool = field(default=False, metadata={"doc": "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)"})
+    by_channel: bool = field(default=False, metadata={"doc": "separate lists per customer's usual channel (store, online, none yet)"})
+
+
+class Popular(Retriever):
+    name = "popular"
+    version = "1"
+    summary = "Most-bought articles of the last days; time decay; per age band and channel"
+    Params = PopularParams
+
+    def fit(self, ctx: Context) -> None:
+        p = self.params
+        self.segments = self._segments(ctx)
+        recent = recent_history(ctx.history, ctx.week, p.window_days).with_columns(w=recency_weight(ctx.week, p.half_life_days))
+        buyers = recent.join(self.segments, on="customer", how="left").with_columns(pl.col("segment").fill_null(""))
+        per_segment = buyers.group_by("segment", "article").agg(score=pl.col("w").sum())
+        overall = buyers.group_by("article").agg(score=pl.col("w").sum()).with_columns(segment=pl.lit(None, pl.String))
+        self.lists = pl.concat([per_segment, overall.select(per_segment.columns)]).with_columns(
+            score=(pl.col("score") / pl.col("score").sum().over("segment")).cast(pl.Float32)
+        )
+
+    def _segments(self, ctx: Context) -> pl.DataFrame:
+        parts = []
+        if self.params.by_age:
+            band = pl.col("age").cut(AGE_BANDS, labels=["16-24", "25-34", "35-44", "45-54", "55+"], left_closed=True)
+            parts.append(band.cast(pl.String).fill_null("unknown"))
+        segments = ctx.customers.select("customer", *[p.alias(f"s{i}") for i, p in enumerate(parts)])
+        if self.params.by_channel:
+            usual = ctx.history.group_by("customer").agg(channel=(pl.col("channel") == 2).mean().round().cast(pl.Int8).cast(pl.String))
+            segments = segments.join(usual, on="customer", how="left").with_columns(pl.col("channel").fill_null("none"))
+        names = [c for c in segments.columns if c != "customer"]
+        return segments.select("customer", segment=pl.concat_str(names, separator="|") if names else pl.lit(""))
+
+    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
+        segment_lists = self._segment_lists(k)
+        who = pl.DataFrame({"customer": customers}).join(self.segments, on="customer", how="left")
+        who = who.with_columns(pl.col("segment").fill_null(""))
+        return who.join(segment_lists, on="segment").select("customer", "article", "score")
+
+    def _segment_lists(self, k: int) -> pl.DataFrame:
+        """Each segment's top k, topped up from the overall list (scored below any own share)."""
+        own = top_k(self.lists.filter(pl.col("segment").is_not_null()), k, by="segment")
+        overall = top_k(self.lists.filter(pl.col("segment").is_null()).with_columns(segment=pl.lit("")), k, by="segment")
+        names = pl.concat([self.segments.select("segment").unique(), pl.DataFrame({"segment": [""]})]).unique()
+        fallback = names.join(overall.drop("segment").with_columns(pl.col("score") * 1e-3), how="cross")
+        both = pl.concat([own.select("segment", "article", "score"), fallback.select("segment", "article", "score")])
+        return top_k(both.group_by("segment", "article").agg(pl.col("score").max()), k, by="segment")

@@ -1,0 +1,50 @@
+"""`same-product`: other articles (colours, variants) of the product codes a customer bought,
+scored by how recently they bought the product and how well the article sells now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recency_weight, recent_popularity, top_k
+from hmrec_cli.splits import recent_history
+
+
+@dataclass(frozen=True)
+class SameProductParams:
+    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back"})
+    window_days: int = field(default=365, metadata={"doc": "only products bought in the last this many days (0: all history)"})
+    popularity_days: int = field(default=28, metadata={"doc": "days of sales that rank the variants of a product"})
+
+
+class SameProduct(Retriever):
+    name = "same-product"
+    version = "1"
+    summary = "Other colours of products the customer bought, by recency and article popularity"
+    Params = SameProductParams
+
+    def fit(self, ctx: Context) -> None:
+        p = self.params
+        product = ctx.articles.select("article", "product_code")
+        past = recent_history(ctx.history, ctx.week, p.window_days) if p.window_days > 0 else ctx.history
+        self.owned = past.select("customer", "article").unique()
+        self.products = (
+            past.join(product, on="article")
+            .group_by("customer", "product_code")
+            .agg(w=recency_weight(ctx.week, p.half_life_days).sum())
+        )
+        sales = recent_history(ctx.history, ctx.week, p.popularity_days).group_by("article").agg(n=pl.len())
+        self.variants = product.join(sales, on="article", how="left").with_columns(
+            pop=(pl.col("n").fill_null(0) + 1).cast(pl.Float32)  # +1: an unsold colour still ranks, last
+        )
+        self.popular = recent_popularity(ctx.history, ctx.week)
+
+    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
+        mine = self.products.filter(pl.col("customer").is_in(customers.implode()))
+        candidates = (
+            mine.join(self.variants, on="product_code")
+            .join(self.owned, on=["customer", "article"], how="anti")
+            .select("customer", "article", score=(pl.col("w") * pl.col("pop")).cast(pl.Float32))
+        )
+        return fill_cold(top_k(candidates, k), customers, self.popular, k)

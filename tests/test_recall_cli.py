@@ -1,0 +1,126 @@
+"""`hmrec recall`, `plugins`, `cache`, `evaluate --candidates`, `submit`, and the example plugin."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmrec_cli.plugin_api import Context
+from hmrec_cli.store import Store
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hmrec-example-plugin"
+
+
+def test_recall_caches_and_reports(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = ["recall", "--method", "repurchase", "--data", store_dir, "--cache", tmp_path, "--k", "50"]
+    start = time.perf_counter()
+    first = cli.json(*args)
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    second = cli.json(*args)
+    warm = time.perf_counter() - start
+    assert first["key"] == second["key"] and first["created"] == second["created"]  # served from the cache
+    assert warm < cold
+    assert 0 < first["figures"]["recall@all"] <= 1 and first["figures"]["candidates_per_customer"] <= 50
+    assert first["customers"] == "buyers"
+    forced = cli.json(*args, "--force")
+    assert forced["created"] != first["created"] and forced["rows"] == first["rows"]
+    other = cli.json(*args, "-o", "half_life_days=7")
+    assert other["key"] != first["key"] and other["params"]["half_life_days"] == 7.0
+
+
+def test_cache_ls_and_clear(cli, store_dir: Path, tmp_path: Path) -> None:
+    cli.json("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path, "--k", "12")
+    cli.json("recall", "--method", "repurchase", "--data", store_dir, "--cache", tmp_path, "--k", "12")
+    listed = cli.json("cache", "ls", "--cache", tmp_path)["entries"]
+    assert sorted(e["method"] for e in listed) == ["popular", "repurchase"]
+    code, out, _ = cli("cache", "clear", "--cache", tmp_path, "--method", "popular")
+    assert code == 0 and "removed 1" in out
+    assert [e["method"] for e in cli.json("cache", "ls", "--cache", tmp_path)["entries"]] == ["repurchase"]
+
+
+def test_bad_plugin_options_are_one_line_errors(cli, store_dir: Path, tmp_path: Path) -> None:
+    base = ["recall", "--data", store_dir, "--cache", tmp_path]
+    code, _, err = cli(*base, "--method", "nope")
+    assert code == 2 and "no retriever named 'nope'" in err
+    code, _, err = cli(*base, "--method", "popular", "-o", "windw=3")
+    assert code == 2 and "popular has no such parameter (parameters: by_age, by_channel, half_life_days, window_days)" in err
+    code, _, err = cli(*base, "--method", "popular", "-o", "window_days=soon")
+    assert code == 2 and "expected a int" in err
+
+
+def test_plugins_list_and_show(cli) -> None:
+    names = {p["name"]: p for p in cli.json("plugins")["plugins"]}
+    assert {"popular", "repurchase", "same-product"} <= set(names)
+    assert names["popular"]["distribution"].startswith("hmrec ")
+    shown = cli.json("plugins", "show", "popular")
+    assert [p["name"] for p in shown["parameters"]] == ["window_days", "half_life_days", "by_age", "by_channel"]
+    assert shown["parameters"][0]["default"] == 7 and shown["parameters"][0]["doc"]
+
+
+def test_load_plugins_restricts_and_broken_plugins_are_reported(cli, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HMREC_LOAD_PLUGINS", "popular")
+    assert [p["name"] for p in cli.json("plugins")["plugins"]] == ["popular"]
+    monkeypatch.delenv("HMREC_LOAD_PLUGINS")
+    _register(monkeypatch, tmp_path, "broken-one", "hmrec_missing_module:Nothing")
+    rows = {p["name"]: p for p in cli.json("plugins")["plugins"]}
+    assert rows["broken-one"]["summary"].startswith("broken: ModuleNotFoundError")
+    assert rows["popular"]["summary"]
+
+
+def _register(monkeypatch, root: Path, name: str, target: str, package_dir: Path | None = None) -> None:
+    """Register an entry point the way an installed distribution does (a dist-info on sys.path)."""
+    info = root / f"hmrec_test_{name.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: hmrec-test-{name}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(f"[hmrec.retrievers]\n{name} = {target}\n")
+    monkeypatch.syspath_prepend(str(root))
+    if package_dir is not None:
+        monkeypatch.syspath_prepend(str(package_dir))
+
+
+def test_example_plugin_runs_through_the_cli(cli, monkeypatch, store_dir: Path, tmp_path: Path) -> None:
+    _register(monkeypatch, tmp_path / "site", "newest", "hmrec_example_plugin:Newest", package_dir=EXAMPLE)
+    assert "newest" in {p["name"] for p in cli.json("plugins")["plugins"]}
+    result = cli.json("recall", "--method", "newest", "--data", store_dir, "--cache", tmp_path / "cache", "--k", "10", "-o", "min_sales=2")
+    assert result["rows"] == 10 * result["customer_count"] and result["params"] == {"min_sales": 2}
+
+
+def test_evaluate_candidates_side_by_side(cli, store_dir: Path, tmp_path: Path) -> None:
+    report = cli.json("evaluate", "--data", store_dir, "--cache", tmp_path, "--candidates", "popular,repurchase,same-product", "--weeks", "2")
+    sets = {r["set"].split("@")[0]: r for r in report["sets"]}
+    assert set(sets) == {"popular", "repurchase", "same-product", "union", "oracle (true top-100)"}
+    assert sets["union"]["recall@all"] >= max(sets[m]["recall@all"] for m in ("popular", "repurchase", "same-product")) - 1e-12
+    assert sets["oracle (true top-100)"]["map@12"] > sets["popular"]["map@12"]
+    segments = {(r["set"], r["segment"]) for r in report["segments"]}
+    assert ("repurchase", "never bought") in segments
+    again = cli.json("evaluate", "--data", store_dir, "--cache", tmp_path, "--candidates", "popular", "--weeks", "2")
+    assert again["sets"][0]["set"] == sets["popular"]["set"]  # the cached sets were reused and named
+
+
+def test_submit_writes_a_valid_kaggle_file(cli, store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "submission.csv"
+    code, text, err = cli("submit", "--candidates", "repurchase,popular", "--data", store_dir, "--cache", tmp_path, "--out", out, "-q")
+    assert code == 0, err
+    store = Store.open(store_dir)
+    sub = pl.read_csv(out, infer_schema=False)
+    assert sub["customer_id"].to_list() == store.customers["customer_id"].gather(store.submission_customers).to_list()
+    tokens = sub["prediction"].str.split(" ")
+    assert (tokens.list.len() == 12).all() and tokens.explode().str.contains(r"^0\d{9}$").all()
+
+
+def test_popular_known_answer(store_dir: Path) -> None:
+    from hmrec_plugins.popular import Popular
+    from hmrec_cli.splits import recent_history, resolve_week
+
+    store = Store.open(store_dir)
+    week = resolve_week("last", store.first_date, store.last_date)
+    past = store.transactions.filter(pl.col("t_dat") < week.start)
+    model = Popular()
+    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week))
+    got = model.retrieve(pl.Series([0], dtype=pl.UInt32), 3)["article"].to_list()
+    counts = recent_history(past, week, 7).group_by("article").len().sort(["len", "article"], descending=[True, False])
+    assert got == counts["article"].head(3).to_list()

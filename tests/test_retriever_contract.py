@@ -1,0 +1,93 @@
+"""One contract for every registered retriever: schema, determinism, no leakage, cold customers.
+
+Runs over whatever `hmrec.retrievers` holds, so a new plugin is checked without a new test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmrec_cli.cache import Cache
+from hmrec_cli.ingest import ingest, locate_sources
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context
+from hmrec_cli.recall import Request, run
+from hmrec_cli.registry import discover
+from hmrec_cli.splits import history, resolve_week
+from hmrec_cli.store import Store
+
+RETRIEVERS = [p.name for p in discover("retriever")]
+K = 20
+
+
+@pytest.fixture(scope="module")
+def altered_store(raw_master: Path, tmp_path_factory) -> Path:
+    """The same world with every row from week 1 on changed (articles shifted, some rows dropped)."""
+    folder = tmp_path_factory.mktemp("future") / "raw"
+    shutil.copytree(raw_master, folder)
+    (folder / "oracle.parquet").unlink()
+    store = Store.open(_ingest(raw_master, folder.parent / "original"))
+    cut = resolve_week("1", store.first_date, store.last_date).start.isoformat()
+    tx = pl.read_csv(folder / "transactions_train.csv", infer_schema=False)
+    articles = tx["article_id"].unique().sort()
+    future = pl.col("t_dat") >= cut
+    shifted = tx.with_columns(
+        pl.when(future).then(pl.col("article_id").replace_strict(articles, articles.shift(1).fill_null(articles[-1]))).otherwise("article_id").alias("article_id")
+    ).filter(~future | (pl.int_range(pl.len()) % 3 != 0))
+    shifted.write_csv(folder / "transactions_train.csv")
+    return _ingest(folder, folder.parent / "altered")
+
+
+def _ingest(raw: Path, dest: Path) -> Path:
+    if not dest.exists():
+        ingest(locate_sources(raw, {}), dest)
+    return dest
+
+
+@pytest.mark.parametrize("method", RETRIEVERS)
+def test_output_schema_and_limits(method: str, store_dir: Path, tmp_path: Path) -> None:
+    store = Store.open(store_dir)
+    week = resolve_week("1", store.first_date, store.last_date)
+    entry = run(store, Cache(tmp_path), Request(method, week, K, (), "all"))
+    cands = entry.read()
+    assert cands.schema == CANDIDATE_SCHEMA
+    assert cands.group_by("customer").len()["len"].max() <= K
+    assert not cands.select("customer", "article").is_duplicated().any()
+    assert cands["article"].is_in(store.articles["article"].implode()).all()
+    assert set(cands["customer"].unique()) == set(store.submission_customers)  # everyone, cold ones included
+
+
+@pytest.mark.parametrize("method", RETRIEVERS)
+def test_deterministic_per_seed(method: str, store_dir: Path, tmp_path: Path) -> None:
+    store = Store.open(store_dir)
+    week = resolve_week("2", store.first_date, store.last_date)
+    first = run(store, Cache(tmp_path / "a"), Request(method, week, K), seed=5).read()
+    second = run(store, Cache(tmp_path / "b"), Request(method, week, K), seed=5).read()
+    assert first.equals(second)
+
+
+@pytest.mark.parametrize("method", RETRIEVERS)
+def test_no_leakage_from_the_target_week_or_later(method: str, store_dir: Path, altered_store: Path, tmp_path: Path) -> None:
+    original, altered = Store.open(altered_store.parent / "original"), Store.open(altered_store)
+    assert original.fingerprint != altered.fingerprint
+    week = resolve_week("1", original.first_date, original.last_date)
+    a = run(original, Cache(tmp_path), Request(method, week, K, (), "all")).read()
+    b = run(altered, Cache(tmp_path), Request(method, week, K, (), "all")).read()
+    assert a.equals(b)
+
+
+@pytest.mark.parametrize("method", RETRIEVERS)
+def test_customers_without_history_get_candidates(method: str, store_dir: Path) -> None:
+    store = Store.open(store_dir)
+    week = resolve_week("3", store.first_date, store.last_date)
+    past = history(store.transactions, week)
+    cold = store.customers.filter(~pl.col("customer").is_in(past["customer"].implode()))["customer"]
+    assert cold.len() > 0
+    plugin = next(p for p in discover("retriever") if p.name == method).load()
+    model = plugin()
+    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week))
+    got = model.retrieve(cold, K)
+    assert got["customer"].n_unique() == cold.len()
