@@ -62,7 +62,7 @@ def compare(
     `weeks`; and per set the pooled scores by buyer segment."""
     results = {name: SetResult(name, []) for name in names}
     labels: dict[str, set[str]] = {name: set() for name in names}
-    union, oracle = SetResult("union", []), SetResult("oracle (true top-100)", [])
+    union, oracle = SetResult("union", []), SetResult("oracle", [])
     segments = []
     for week in weeks:
         if not week.has_truth:

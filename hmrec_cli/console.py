@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -42,7 +43,7 @@ def show(title: str, columns: list[str], rows: list[list[object]]) -> None:
 
 
 def _table(columns: list[str], rows: list[list[object]]) -> Table:
-    t = Table(header_style="bold")
+    t = Table(header_style="bold", box=box.SIMPLE_HEAD)
     for i, name in enumerate(columns):
         numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows if r[i] != "")
         t.add_column(name, justify="right" if numeric else "left")
@@ -53,7 +54,9 @@ def _table(columns: list[str], rows: list[list[object]]) -> Table:
 
 def fmt(value: object) -> str:
     if isinstance(value, float):
-        return "-" if not math.isfinite(value) else f"{value:.5f}"
+        if not math.isfinite(value):
+            return "-"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -87,7 +90,7 @@ def progress_bar(quiet: bool) -> Iterator:
     if quiet:
         yield lambda stage, done, total: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("starting", total=None)
 
         def report(stage: str, done: int, total: int) -> None:

@@ -111,8 +111,20 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if json:
         console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment})
         return
-    columns = ["set", "recall@12", "recall@50", "recall@100", "recall@all", "MAP@12", "cands/customer", "pairs covered"]
-    table = [[r["set"], r["recall@12"], r["recall@50"], r["recall@100"], r["recall@all"], r["map@12"] if r["set"] != "union" else float("nan"), r["candidates_per_customer"], r["pairs_covered"]] for r in rows]
-    console.show(f"Candidate sets on the buyers of {weeks} week(s) ending {target} (macro means; MAP@12 of each set's own order)", columns, table)
+    columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
+    table = [
+        [_method(r["set"]), *(("", "", "") if r["set"] == "union" else (r["recall@12"], r["recall@50"], r["recall@100"])),
+         r["recall@all"], "" if r["set"] == "union" else r["map@12"], r["candidates_per_customer"], r["pairs_covered"]]
+        for r in rows
+    ]
+    console.show(f"Candidate sets on the buyers of {weeks} week(s) ending {target}", columns, table)
+    console.out.print("R@K: share of a buyer's purchases among the set's top K (macro); MAP@12 of the set's own order; pairs: micro recall; the union has no order of its own", highlight=False)
+    for r in rows:
+        if "@" in r["set"]:
+            console.out.print(f"  {_method(r['set'])}: cached sets {r['set']}", highlight=False)
     seg = [[r["set"], r["segment"], r["buyers"], r["recall_100"], r["recall_all"], r["map12"]] for r in by_segment]
-    console.show("By buyer segment", ["set", "segment", "buyer-weeks", "recall@100", "recall@all", "MAP@12"], seg)
+    console.show("By buyer segment", ["set", "segment", "buyer-weeks", "R@100", "R@all", "MAP@12"], seg)
+
+
+def _method(label: str) -> str:
+    return label.split("@")[0]
