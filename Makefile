@@ -24,8 +24,8 @@ demo: install
 	$(HMREC) data synth --scale small --out $(DEMO)/raw
 	$(HMREC) data ingest $(DEMO)/raw --data $(DEMO)/hm
 	$(HMREC) data info --data $(DEMO)/hm
-	$(PY) examples/popularity_submission.py --data $(DEMO)/hm --week last --out $(DEMO)/submission.csv
-	$(HMREC) evaluate --data $(DEMO)/hm --week last --predictions $(DEMO)/submission.csv
+	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --weeks 2 --candidates popular,repurchase,same-product
+	$(HMREC) submit --data $(DEMO)/hm --cache $(DEMO)/cache --candidates repurchase,same-product,popular --out $(DEMO)/submission.csv
 	$(PY) examples/popularity_submission.py --data $(DEMO)/hm --week last --weeks 4 --out-dir $(DEMO)/preds
 	$(HMREC) evaluate --data $(DEMO)/hm --week last --weeks 4 --predictions-dir $(DEMO)/preds
 

@@ -12,45 +12,64 @@ from hmrec_cli.candidates_report import split_options
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import recent_popularity
-from hmrec_cli.recall import Request, ordered, run
+from hmrec_cli.recall import CHUNK, Request, ordered, run
 from hmrec_cli.splits import history, resolve_week
 from hmrec_cli.store import Store
 
 
 def build_submission(data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress) -> int:
+    """Fit each method on all data for week next, merge per customer (methods in the order given,
+    each by its own score), top up with last week's most popular, validate, write atomically."""
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
     store = Store.open(data)
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
-    parts = []
-    for order, method in enumerate(methods):
-        entry = run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress)
-        parts.append(ordered(entry.read()).select("customer", "article", source=pl.lit(order), rank="rank"))
+    entries = [
+        run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress)
+        for method in methods
+    ]
     popular = recent_popularity(history(store.transactions, week), week).head(K)
-    customers = pl.DataFrame({"customer": store.submission_customers}).with_row_index("position")
-    fill = customers.select("customer").join(popular.select("article").with_row_index("rank"), how="cross").select(
-        "customer", pl.col("article").cast(pl.UInt32), source=pl.lit(len(methods)), rank=pl.col("rank").cast(pl.UInt32)
-    )
-    top = (
-        pl.concat(parts + [fill])
-        .sort("customer", "source", "rank")
-        .unique(subset=["customer", "article"], keep="first", maintain_order=True)
-        .group_by("customer", maintain_order=True)
-        .head(K)
-    )
+    customers = store.submission_customers.sort()
+    lists = []
+    for lo in range(0, customers.len(), CHUNK):
+        on_progress("merge", lo, customers.len())
+        chunk = customers.slice(lo, CHUNK)
+        lists.append(_merge(entries, chunk, popular))
     ids = store.articles.select("article", pl.col("article_id").cast(pl.String).str.zfill(10))
-    lists = top.join(ids, on="article").group_by("customer", maintain_order=True).agg(prediction=pl.col("article_id").str.join(" "))
+    merged = pl.concat(lists).join(ids, on="article").group_by("customer", maintain_order=True).agg(
+        prediction=pl.col("article_id").str.join(" ")
+    )
     submission = (
-        customers.join(lists, on="customer", how="left")
-        .join(store.customers.select("customer", "customer_id"), on="customer")
-        .sort("position")
+        pl.DataFrame({"customer": store.submission_customers})
+        .join(merged, on="customer", how="left", maintain_order="left")
+        .join(store.customers.select("customer", "customer_id"), on="customer", maintain_order="left")
         .select("customer_id", "prediction")
     )
     validate(submission, store)
     with atomic_file(out) as tmp:
         submission.write_csv(tmp)
     return submission.height
+
+
+def _merge(entries, customers: pl.Series, popular: pl.DataFrame) -> pl.DataFrame:
+    """Top K per customer of `customers` (sorted): sources in order, then the popular fill."""
+    lo, hi = customers[0], customers[-1]
+    parts = []
+    for order, entry in enumerate(entries):
+        cands = pl.scan_parquet(entry.path).filter(pl.col("customer").is_between(lo, hi)).collect()
+        parts.append(ordered(cands).select("customer", "article", source=pl.lit(order), rank="rank"))
+    fill = pl.DataFrame({"customer": customers}).join(popular.select("article").with_row_index("rank"), how="cross")
+    parts.append(fill.select("customer", pl.col("article").cast(pl.UInt32), source=pl.lit(len(entries)), rank=pl.col("rank").cast(pl.UInt32)))
+    return (
+        pl.concat(parts)
+        .filter(pl.col("customer").is_in(customers.implode()))
+        .sort("customer", "source", "rank")
+        .unique(subset=["customer", "article"], keep="first", maintain_order=True)
+        .group_by("customer", maintain_order=True)
+        .head(K)
+        .select("customer", "article")
+    )
 
 
 def validate(submission: pl.DataFrame, store: Store) -> None:
