@@ -41,3 +41,9 @@ def test_help_answers_well_under_a_second() -> None:
 def test_version(cli) -> None:
     code, out, _ = cli("--version")
     assert code == 0 and out.startswith("hmrec ")
+
+
+def test_listing_plugins_imports_no_model_framework() -> None:
+    code = PROBE.format(args=["plugins"], heavy=("torch", "implicit", "annoy"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

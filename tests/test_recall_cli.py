@@ -124,3 +124,11 @@ def test_popular_known_answer(store_dir: Path) -> None:
     got = model.retrieve(pl.Series([0], dtype=pl.UInt32), 3)["article"].to_list()
     counts = recent_history(past, week, 7).group_by("article").len().sort(["len", "article"], descending=[True, False])
     assert got == counts["article"].head(3).to_list()
+
+
+def test_recall_for_customers_listed_in_a_file(cli, store_dir: Path, tmp_path: Path) -> None:
+    store = Store.open(store_dir)
+    chosen = store.customers["customer_id"].head(5)
+    (tmp_path / "who.txt").write_text("\n".join(chosen) + "\n")
+    result = cli.json("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "c", "--k", "7", "--customers", tmp_path / "who.txt")
+    assert result["customer_count"] == 5 and result["rows"] == 35 and result["customers"].startswith("file who.txt")
