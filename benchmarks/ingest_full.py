@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path("benchmarks/out"))
     args = parser.parse_args()
-    raw = args.workdir / f"raw-{args.scale}"
+    raw = args.workdir / f"synth-{args.scale}"  # shared with synth_full.py
     if not (raw / "transactions_train.csv").is_file():
         start = time.perf_counter()
         synthesize(raw, SCALES[args.scale], seed=0)

@@ -2,7 +2,7 @@
 
 The real values were measured on the full competition data (the synthetic-world issue lists them).
 A fact passes when the store's value is within +-25% of the real one, or inside the real range.
-Weekly facts are averaged over the last eight whole weeks (those with 13 weeks of history before).
+Weekly dynamics (repurchase, popularity, recency) are averaged over the last eight weeks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from hmrec_cli.splits import weeks_back
 from hmrec_cli.store import Store
 
 WEEKS = 8
-LOOKBACK = 13
 
 
 @dataclass(frozen=True)

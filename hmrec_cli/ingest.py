@@ -95,20 +95,19 @@ def _read_oracle(path: Path, customers: pl.DataFrame, articles: pl.DataFrame, re
     if mapped.height < oracle.height:
         report.warnings.append(f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped")
     ids, idx = articles["article_id"].cast(pl.Int64), articles["article"]
-    long = (
-        mapped.select(pl.col("week").cast(pl.Date), "customer", "article_id", pl.col("probability").cast(pl.List(pl.Float32)))
-        .explode("article_id", "probability")
-        .with_columns(article=pl.col("article_id").replace_strict(ids, idx, default=None, return_dtype=pl.UInt32))
-    )
-    unknown = long["article"].null_count()
+    weeks, unknown = [], 0
+    for week in mapped["week"].unique().sort():  # a week at a time: 100 entries a buyer add up
+        long = (
+            mapped.filter(pl.col("week") == week)
+            .select(pl.col("week").cast(pl.Date), "customer", "article_id", pl.col("probability").cast(pl.List(pl.Float32)))
+            .explode("article_id", "probability")
+            .with_columns(article=pl.col("article_id").replace_strict(ids, idx, default=None, return_dtype=pl.UInt32))
+        )
+        unknown += long["article"].null_count()
+        weeks.append(long.drop_nulls("article").group_by("week", "customer", maintain_order=True).agg("article", "probability"))
     if unknown:
         report.warnings.append(f"{path.name}: {unknown} entries name articles missing from the articles file; dropped")
-    return (
-        long.drop_nulls("article")
-        .group_by("week", "customer", maintain_order=True)
-        .agg("article", "probability")
-        .sort("week", "customer")
-    )
+    return pl.concat(weeks).sort("week", "customer")
 
 
 def source_signature(sources: dict[str, Path]) -> dict[str, dict]:

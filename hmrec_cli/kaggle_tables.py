@@ -89,8 +89,6 @@ SAMPLE_SUBMISSION = TableSpec(
     "sample_submission", ("sample_submission",), _cols(("customer_id",), customer_id=S, prediction=S)
 )
 
-TABLES = (TRANSACTIONS, CUSTOMERS, ARTICLES, SAMPLE_SUBMISSION)
-
 
 def find_table(folder: Path, spec: TableSpec) -> Path | None:
     """The one file in `folder` holding `spec`, matched by stem (`transactions_train*.csv` etc.).

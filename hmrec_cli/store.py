@@ -78,9 +78,6 @@ class Store:
     def last_date(self) -> date:
         return date.fromisoformat(self.manifest["last_date"])
 
-    def scan(self, table: str) -> pl.LazyFrame:
-        return pl.scan_parquet(self.path / f"{table}.parquet")
-
     @cached_property
     def transactions(self) -> pl.DataFrame:
         return pl.read_parquet(self.path / "transactions.parquet")

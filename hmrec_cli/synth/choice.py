@@ -80,8 +80,7 @@ class Choice:
     live: np.ndarray  # live article indexes, sorted by cell
     live_cell: np.ndarray
     live_pop: np.ndarray
-    segment_of: np.ndarray  # segment per article (whole catalogue)
-    colour_of: np.ndarray
+    catalogue_size: int
 
     @property
     def size(self) -> int:
@@ -148,7 +147,7 @@ class Choice:
         k = min(k, self.live.size)
         articles = np.empty((self.size, k), dtype=np.int64)
         probs = np.empty((self.size, k), dtype=np.float32)
-        column = np.full(self.segment_of.size, -1, dtype=np.int64)
+        column = np.full(self.catalogue_size, -1, dtype=np.int64)
         column[self.live] = np.arange(self.live.size)
         live_cell = torch.from_numpy(self.live_cell.astype(np.int64))
         live_pop = torch.from_numpy(self.live_pop.astype(np.float32))
@@ -204,7 +203,7 @@ def build_choice(
         customers=customers, pi=pi, repurchase=repurchase, siblings=siblings, segment_taste=taste,
         group=population.group[customers], loyalty=loyalty, favourites=fav, favourite_live=fav_live,
         colour_weight=colour_weight, popsum=popsum, live=live, live_cell=cell, live_pop=pop[live],
-        segment_of=catalogue.segment, colour_of=catalogue.colour,
+        catalogue_size=catalogue.size,
     )
 
 
