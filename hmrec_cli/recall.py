@@ -143,4 +143,8 @@ def run(
         manifest.update(rows=rows, seconds=round(time.perf_counter() - start, 3))
         if target is not None:
             manifest["figures"] = figures(pl.concat(parts), target)
+            oracle = store.oracle(request.week.start)
+            if oracle is not None:  # the synthetic world's true top-100, scored the same way
+                best = oracle.with_columns(score=(1000 - pl.col("rank")).cast(pl.Float32)).drop("rank")
+                manifest["oracle_figures"] = figures(best, target)
     return cache.get("candidates", request.method, week_name, key)

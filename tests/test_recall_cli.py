@@ -26,6 +26,7 @@ def test_recall_caches_and_reports(cli, store_dir: Path, tmp_path: Path) -> None
     assert warm < cold
     assert 0 < first["figures"]["recall@all"] <= 1 and first["figures"]["candidates_per_customer"] <= 50
     assert first["customers"] == "buyers"
+    assert first["oracle_figures"]["map@12"] > first["figures"]["map@12"]  # the synthetic ceiling is shown
     forced = cli.json(*args, "--force")
     assert forced["created"] != first["created"] and forced["rows"] == first["rows"]
     other = cli.json(*args, "-o", "half_life_days=7")
@@ -132,3 +133,56 @@ def test_recall_for_customers_listed_in_a_file(cli, store_dir: Path, tmp_path: P
     (tmp_path / "who.txt").write_text("\n".join(chosen) + "\n")
     result = cli.json("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "c", "--k", "7", "--customers", tmp_path / "who.txt")
     assert result["customer_count"] == 5 and result["rows"] == 35 and result["customers"].startswith("file who.txt")
+
+
+def _tiny_store(tmp_path: Path) -> Store:
+    """A hand-made store: two customers, two products in two colours each, known histories."""
+    from hmrec_cli.ingest import ingest, locate_sources
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    ids = {c: c * 64 for c in "abc"}
+    (raw / "customers.csv").write_text("customer_id\n" + "\n".join(ids.values()) + "\n")
+    (raw / "articles.csv").write_text("article_id,product_code\n0100000001,0100000\n0100000002,0100000\n0200000001,0200000\n0200000002,0200000\n0300000001,0300000\n")
+    rows = [
+        ("2020-09-01", "a", "0100000001"), ("2020-09-10", "a", "0200000001"), ("2020-09-10", "a", "0200000001"),
+        ("2020-09-12", "b", "0300000001"), ("2020-09-13", "b", "0300000001"), ("2020-09-14", "b", "0100000002"),
+        ("2020-09-15", "b", "0300000001"), ("2020-09-16", "a", "0300000001"),
+    ]
+    (raw / "transactions_train.csv").write_text(
+        "t_dat,customer_id,article_id,price,sales_channel_id\n" + "".join(f"{d},{ids[c]},{a},0.01,2\n" for d, c, a in rows)
+    )
+    ingest(locate_sources(raw, {}), tmp_path / "hm")
+    return Store.open(tmp_path / "hm")
+
+
+def _fit(plugin, store: Store, **params):
+    from hmrec_cli.splits import history, resolve_week
+
+    week = resolve_week("last", store.first_date, store.last_date)  # 2020-09-10 .. 2020-09-16
+    model = plugin(plugin.Params(**params))
+    model.fit(Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week))
+    return model
+
+
+def _ids(store: Store, frame: pl.DataFrame, customer: int) -> list[int]:
+    arts = frame.filter(pl.col("customer") == customer).sort("score", "article", descending=[True, False])["article"]
+    return store.articles["article_id"].gather(arts).to_list()
+
+
+def test_repurchase_known_answer(tmp_path: Path) -> None:
+    from hmrec_plugins.repurchase import Repurchase
+
+    store = _tiny_store(tmp_path)
+    got = _fit(Repurchase, store, half_life_days=30.0).retrieve(pl.Series([0, 1, 2], dtype=pl.UInt32), 5)
+    assert _ids(store, got, 0) == [100000001]  # a's only purchase before the week (09-10 onwards is the week)
+    assert _ids(store, got, 1) == [100000001]  # b bought only inside the week: cold, gets the popular fill ...
+    assert got.filter(pl.col("customer") == 1)["score"].max() < 1e-5  # ... scored below any own article
+
+
+def test_same_product_known_answer(tmp_path: Path) -> None:
+    from hmrec_plugins.same_product import SameProduct
+
+    store = _tiny_store(tmp_path)
+    got = _fit(SameProduct, store).retrieve(pl.Series([0], dtype=pl.UInt32), 5)
+    assert _ids(store, got, 0) == [100000002]  # the other colour of the product a bought, not a's own

@@ -45,7 +45,8 @@ def recall(
         highlight=False,
     )
     if "figures" in m:
-        f = m["figures"]
-        rows = [[f"recall@{n}", f[f"recall@{n}"]] for n in (12, 50, 100) if f"recall@{n}" in f]
-        rows += [["recall@all", f["recall@all"]], ["MAP@12 of its own order", f["map@12"]], ["candidates per customer", f["candidates_per_customer"]]]
-        console.show("On the week's buyers", ["figure", "value"], rows)
+        f, best = m["figures"], m.get("oracle_figures")
+        names = [f"recall@{n}" for n in (12, 50, 100)] + ["recall@all", "map@12", "candidates_per_customer"]
+        rows = [[n, f[n], *([best[n]] if best else [])] for n in names]
+        columns = ["figure", "this set", *(["oracle (ceiling)"] if best else [])]
+        console.show("On the week's buyers (map@12: of the set's own order)", columns, rows)
