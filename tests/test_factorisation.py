@@ -70,3 +70,20 @@ def test_annoy_search_option_gives_candidates(store_dir: Path) -> None:
     who = pl.Series(np.flatnonzero(exact.active)[:100].astype(np.uint32))
     a, b = exact.retrieve(who, 20), approx.retrieve(who, 20)
     assert a.join(b, on=["customer", "article"]).height / a.height >= 0.9
+
+
+def test_an_orientation_mistake_at_the_implicit_boundary_fails_loudly(store_dir: Path) -> None:
+    """Regression guard: handing implicit an articles x customers matrix must not pass silently."""
+    import pytest
+
+    from hmrec_plugins.matrix_factorisation import ALS
+
+    class Transposed(ALS):
+        def _confidence(self, weights):
+            return super()._confidence(weights).T.tocsr()
+
+    store = Store.open(store_dir)
+    week = resolve_week("last", store.first_date, store.last_date)
+    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    with pytest.raises(RuntimeError, match="expected 2000 customers x 1000 articles"):
+        Transposed(ALS.Params(embedding_size=4, epochs=1)).fit(ctx)
