@@ -83,8 +83,7 @@ def compare(
         union.scores.append(candidate_scores(merged, target))
         truth_oracle = store.oracle(week.start)
         if truth_oracle is not None:
-            scored = truth_oracle.with_columns(score=(1000 - pl.col("rank")).cast(pl.Float32)).drop("rank")
-            oracle.scores.append(candidate_scores(scored, target))
+            oracle.scores.append(candidate_scores(truth_oracle.drop("rank"), target))
     out = [SetResult(" ".join(sorted(labels[n])), results[n].scores) for n in names]
     out.append(union)
     if len(oracle.scores) == len(weeks):

@@ -34,14 +34,14 @@ class Request:
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
 
 
-def select_customers(store: Store, week: Week, spec: str) -> tuple[pl.Series, str]:
-    """The customers to retrieve for, and a description for the manifest."""
+def select_customers(store: Store, week: Week, spec: str, target: pl.DataFrame | None) -> tuple[pl.Series, str]:
+    """The customers to retrieve for, and a description for the manifest (`target`: the week's truth)."""
     if spec == "auto":
-        spec = "buyers" if week.has_truth else "all"
+        spec = "buyers" if target is not None else "all"
     if spec == "buyers":
-        if not week.has_truth:
+        if target is None:
             raise InputError("--customers buyers: week next has no buyers; use all or a file")
-        return truth(store.transactions, week)["customer"].unique().sort(), "buyers"
+        return target["customer"].unique().sort(), "buyers"
     if spec == "all":
         return store.submission_customers.sort(), "all"
     path = Path(spec)
@@ -98,7 +98,8 @@ def run(
     plugin = find("retriever", request.method)
     cls = plugin.load()
     params = parse_params(cls.Params, list(request.options), request.method)
-    customers, described = select_customers(store, request.week, request.customers)
+    target = truth(store.transactions, request.week) if request.week.has_truth else None
+    customers, described = select_customers(store, request.week, request.customers, target)
     week_name = request.week.start.isoformat()
     key = cache_key(
         plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
@@ -117,7 +118,6 @@ def run(
         "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed,
     }
-    target = truth(store.transactions, request.week) if request.week.has_truth else None
     buyers = target["customer"].unique() if target is not None else None
     parts = []
     with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
@@ -145,6 +145,5 @@ def run(
             manifest["figures"] = figures(pl.concat(parts), target)
             oracle = store.oracle(request.week.start)
             if oracle is not None:  # the synthetic world's true top-100, scored the same way
-                best = oracle.with_columns(score=(1000 - pl.col("rank")).cast(pl.Float32)).drop("rank")
-                manifest["oracle_figures"] = figures(best, target)
+                manifest["oracle_figures"] = figures(oracle.drop("rank"), target)
     return cache.get("candidates", request.method, week_name, key)

@@ -99,8 +99,8 @@ class Store:
         return self.customers["customer"]
 
     def oracle(self, week_start: date) -> pl.DataFrame | None:
-        """The synthetic oracle's ranking for the week as predictions (customer, article, rank), or
-        None when the store has none for that week (real data never has one)."""
+        """The synthetic oracle's ranking for the week as predictions (customer, article, rank) and as
+        a candidate set (score falls with rank), or None when the store has none for that week."""
         path = self.path / ORACLE_FILE
         if not path.is_file():
             return None
@@ -110,5 +110,5 @@ class Store:
         return (
             lists.with_columns(rank=pl.int_ranges(pl.col("article").list.len(), dtype=pl.UInt32))
             .explode("article", "rank")
-            .select("customer", "article", "rank")
+            .select("customer", "article", "rank", score=(1000 - pl.col("rank")).cast(pl.Float32))
         )
