@@ -11,6 +11,7 @@ from hmrec_cli.commands.cache import cache_app
 from hmrec_cli.commands.evaluate import evaluate
 from hmrec_cli.commands.options import reports_input_errors
 from hmrec_cli.commands.plugins import plugins_app
+from hmrec_cli.commands.rank import rank
 from hmrec_cli.commands.recall import recall
 from hmrec_cli.commands.submit import submit
 
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.command()(reports_input_errors(recall))
+app.command()(reports_input_errors(rank))
 app.command()(reports_input_errors(evaluate))
 app.command()(reports_input_errors(submit))
 app.add_typer(plugins_app, name="plugins")

@@ -98,6 +98,21 @@ def read_submission(path: Path, store: Store) -> Predictions:
     return Predictions(frame, customers=known.height, unknown_customers=df.height - known.height)
 
 
+def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) -> tuple[Predictions, str]:
+    """A cached ranking as predictions: `din` is the newest `din` ranking of this week and data,
+    `din@KEY` one in particular. Returns the predictions and the entry's label."""
+    from hmrec_cli.cache import Cache
+
+    entry = Cache(cache_root).resolve("rankings", name, week.start.isoformat(), store.fingerprint)
+    if entry is None:
+        raise InputError(
+            f"--predictions {name}: no cached {name} ranking for the week {week} "
+            f"(run `hmrec rank --ranker {name.partition('@')[0]} --week {week.start} --candidates ...` first)"
+        )
+    frame = entry.read().select("customer", pl.col("article").cast(pl.Int64), "rank")
+    return Predictions(frame, customers=frame["customer"].n_unique(), unknown_customers=0), entry.label
+
+
 def evaluate_week(store: Store, week: Week, predictions: Predictions) -> WeekResult:
     """Score `predictions` on `week`'s purchases, marking which scored customers had history."""
     tx = store.transactions

@@ -73,3 +73,24 @@ def recall(predictions: pl.DataFrame, truth: pl.DataFrame, k: int) -> pl.DataFra
         .with_columns(recall=pl.col("hits") / pl.col("n_truth"))
         .sort("customer")
     )
+
+
+def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
+    """MAP@k of ordering a labelled week's candidates by `scores` (ties by article id).
+
+    `candidates`: customer, article, label (1 = bought that week), bought (how many distinct
+    articles the customer bought that week, candidates or not): exactly the Kaggle MAP@k of the
+    week's buyers listed, for training rankers and picking their epochs without the truth table.
+    """
+    top = (
+        candidates.select("customer", "article", "label", "bought", score=pl.Series(scores, dtype=pl.Float64))
+        .sort(["customer", "score", "article"], descending=[False, True, False])
+        .group_by("customer", maintain_order=True)
+        .head(k)
+        .with_columns(pos=pl.int_range(1, pl.len() + 1).over("customer"), hits=pl.col("label").cast(pl.UInt32).cum_sum().over("customer"))
+    )
+    ap = top.group_by("customer").agg(
+        ap=(pl.col("hits") / pl.col("pos") * pl.col("label")).sum() / pl.min_horizontal(pl.col("bought").first(), pl.lit(k))
+    )
+    customers = candidates["customer"].n_unique()
+    return float(ap["ap"].sum() / customers) if customers else 0.0

@@ -12,6 +12,15 @@ point group `hmrec.retrievers` with:
   `customer (u32), article (u32), score (f32)`, distinct per customer, higher score = better.
 
 Customers with no history must still get candidates (fall back to something global).
+
+A ranker re-orders the union of several candidate sets. It is registered under `hmrec.rankers`
+with the same `name`, `version`, `summary` and `Params`, and:
+
+- `fit(train, run)`: learn from `train`, a list of `RankingWeek`s (oldest first), each holding one
+  earlier week's labelled candidates and a Context whose history is cut at that week's start;
+  returns a small dict (training log) for the manifest;
+- `score(week)`: one float per row of `week.candidates` (higher = better), for a week it did not
+  see. It is called once per customer chunk, so it must not assume it sees every customer.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from hmrec_cli.errors import InputError
@@ -64,6 +74,54 @@ class Retriever(ABC):
     @abstractmethod
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         """At most k distinct articles per customer: columns customer, article, score."""
+
+
+@dataclass(frozen=True)
+class RankingWeek:
+    """One week's union of candidate sets, as a ranker sees it.
+
+    `candidates`: customer (u32), article (u32), and per source `<source>_score` (f32; 0 when the
+    source did not propose the article) and `<source>_rank` (u16, 0 = its best; `k` when it did
+    not propose it), sorted by customer then article; on training weeks also `label` (u8: 1 when
+    the customer bought the article that week) and `bought` (u16: how many distinct articles the
+    customer bought that week, so `metrics.map_of_scores` gives the exact MAP@12).
+    `ctx.history` ends before the week starts.
+    """
+
+    ctx: Context
+    candidates: pl.DataFrame
+    sources: tuple[str, ...]
+    k: int
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a ranker should train: seed, device (auto|cpu|cuda), where to keep its checkpoint,
+    whether to resume from it, and a progress callback (stage, done, total)."""
+
+    seed: int = 0
+    device: str = "auto"
+    checkpoint: Path | None = None
+    resume: bool = False
+    on_progress: typing.Callable[[str, int, int], None] = lambda stage, done, total: None
+
+
+class Ranker(ABC):
+    name: typing.ClassVar[str]
+    version: typing.ClassVar[str] = "1"
+    summary: typing.ClassVar[str] = ""
+    Params: typing.ClassVar[type] = NoParams
+
+    def __init__(self, params=None):
+        self.params = params if params is not None else self.Params()
+
+    @abstractmethod
+    def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
+        """Learn from labelled earlier weeks (oldest first); return a training log."""
+
+    @abstractmethod
+    def score(self, week: RankingWeek) -> np.ndarray:
+        """One score per row of week.candidates, higher = better."""
 
 
 def param_docs(params_type: type) -> list[dict]:

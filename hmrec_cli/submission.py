@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -12,23 +13,41 @@ from hmrec_cli.candidates_report import split_options
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import recent_popularity
+from hmrec_cli.ranking import RankRequest, rank
 from hmrec_cli.recall import CHUNK, Request, ordered, run
 from hmrec_cli.splits import history, resolve_week
 from hmrec_cli.store import Store
 
 
-def build_submission(data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress) -> int:
-    """Fit each method on all data for week next, merge per customer (methods in the order given,
-    each by its own score), top up with last week's most popular, validate, write atomically."""
+@dataclass(frozen=True)
+class RankWith:
+    """Rank the candidates with a ranker instead of concatenating them in order."""
+
+    ranker: str
+    train_weeks: int = 4
+    k: int = 100
+    device: str = "auto"
+
+
+def build_submission(
+    data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress, rank_with: RankWith | None = None
+) -> int:
+    """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
+    in the order given (each by its own score); top up with last week's most popular, validate,
+    write atomically."""
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
     store = Store.open(data)
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
-    entries = [
-        run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress)
-        for method in methods
-    ]
+    if rank_with is not None:
+        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all")
+        entries = [rank(store, cache, request, seed=seed, device=rank_with.device, on_progress=on_progress)]
+    else:
+        entries = [
+            run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress)
+            for method in methods
+        ]
     popular = recent_popularity(history(store.transactions, week), week).head(K)
     customers = store.submission_customers.sort()
     lists = []

@@ -6,10 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from hmrec_cli.cli import app
+from hmrec_cli.ingest import ingest, locate_sources
+from hmrec_cli.splits import resolve_week
+from hmrec_cli.store import Store
 from hmrec_cli.synth.world import SCALES, synthesize
 
 TINY = SCALES["tiny"]
@@ -51,8 +55,31 @@ def raw(raw_master: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def store_dir(raw_master: Path, tmp_path_factory) -> Path:
-    from hmrec_cli.ingest import ingest, locate_sources
-
     dest = tmp_path_factory.mktemp("store") / "hm"
     ingest(locate_sources(raw_master, {}), dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def altered_store(raw_master: Path, tmp_path_factory) -> Path:
+    """The same world with every row from week 1 on changed (articles shifted, some rows dropped);
+    the unchanged world's store is beside it, at `altered_store.parent / "original"`."""
+    folder = tmp_path_factory.mktemp("future") / "raw"
+    shutil.copytree(raw_master, folder)
+    (folder / "oracle.parquet").unlink()
+    store = Store.open(_ingest(raw_master, folder.parent / "original"))
+    cut = resolve_week("1", store.first_date, store.last_date).start.isoformat()
+    tx = pl.read_csv(folder / "transactions_train.csv", infer_schema=False)
+    articles = tx["article_id"].unique().sort()
+    future = pl.col("t_dat") >= cut
+    shifted = tx.with_columns(
+        pl.when(future).then(pl.col("article_id").replace_strict(articles, articles.shift(1).fill_null(articles[-1]))).otherwise("article_id").alias("article_id")
+    ).filter(~future | (pl.int_range(pl.len()) % 3 != 0))
+    shifted.write_csv(folder / "transactions_train.csv")
+    return _ingest(folder, folder.parent / "altered")
+
+
+def _ingest(raw: Path, dest: Path) -> Path:
+    if not dest.exists():
+        ingest(locate_sources(raw, {}), dest)
     return dest

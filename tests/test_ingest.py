@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from conftest import TINY
 from hmrec_cli.ingest import ingest, locate_sources

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from hmrec_cli.plugin_api import Context
 from hmrec_cli.store import Store

@@ -5,14 +5,12 @@ Runs over whatever `hmrec.retrievers` holds, so a new plugin is checked without 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from hmrec_cli.cache import Cache
-from hmrec_cli.ingest import ingest, locate_sources
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context
 from hmrec_cli.recall import Request, run
 from hmrec_cli.registry import discover
@@ -21,30 +19,6 @@ from hmrec_cli.store import Store
 
 RETRIEVERS = [p.name for p in discover("retriever")]
 K = 20
-
-
-@pytest.fixture(scope="module")
-def altered_store(raw_master: Path, tmp_path_factory) -> Path:
-    """The same world with every row from week 1 on changed (articles shifted, some rows dropped)."""
-    folder = tmp_path_factory.mktemp("future") / "raw"
-    shutil.copytree(raw_master, folder)
-    (folder / "oracle.parquet").unlink()
-    store = Store.open(_ingest(raw_master, folder.parent / "original"))
-    cut = resolve_week("1", store.first_date, store.last_date).start.isoformat()
-    tx = pl.read_csv(folder / "transactions_train.csv", infer_schema=False)
-    articles = tx["article_id"].unique().sort()
-    future = pl.col("t_dat") >= cut
-    shifted = tx.with_columns(
-        pl.when(future).then(pl.col("article_id").replace_strict(articles, articles.shift(1).fill_null(articles[-1]))).otherwise("article_id").alias("article_id")
-    ).filter(~future | (pl.int_range(pl.len()) % 3 != 0))
-    shifted.write_csv(folder / "transactions_train.csv")
-    return _ingest(folder, folder.parent / "altered")
-
-
-def _ingest(raw: Path, dest: Path) -> Path:
-    if not dest.exists():
-        ingest(locate_sources(raw, {}), dest)
-    return dest
 
 
 @pytest.mark.parametrize("method", RETRIEVERS)

@@ -13,7 +13,7 @@ from hmrec_cli.commands.options import CacheDir, DataDir, Json, PluginOptions, Q
 def evaluate(
     data: DataDir = Path("hm"),
     week: Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")] = "last",
-    predictions: Annotated[Optional[Path], typer.Option(help="A Kaggle-format submission file (customer_id,prediction).", show_default=False)] = None,
+    predictions: Annotated[Optional[str], typer.Option(help="A Kaggle-format submission file (customer_id,prediction), or a cached ranking: din (the newest for the week) or din@KEY.", show_default=False)] = None,
     weeks: Annotated[int, typer.Option(help="Rolling back-test: this many consecutive weeks ending at --week.", min=1)] = 1,
     predictions_dir: Annotated[Optional[Path], typer.Option(help="Folder with one submission file per week, named <week start>.csv (e.g. 2020-09-16.csv).", show_default=False)] = None,
     candidates: Annotated[Optional[str], typer.Option(help="Compare candidate sets instead: comma-separated methods (method@key names one cached set); missing ones are built.", show_default=False)] = None,
@@ -27,7 +27,7 @@ def evaluate(
     or compare candidate sets (recall@K, MAP@12 of their own order, coverage, by buyer segment)."""
     from hmrec_cli import console
     from hmrec_cli.errors import InputError
-    from hmrec_cli.evaluation import evaluate_week, pooled, read_submission
+    from hmrec_cli.evaluation import cached_predictions, evaluate_week, pooled, read_submission
     from hmrec_cli.splits import resolve_week, rolling_weeks
     from hmrec_cli.store import Store
 
@@ -38,15 +38,22 @@ def evaluate(
         return
     if (predictions is None) == (predictions_dir is None):
         raise InputError("give exactly one of --predictions FILE, --predictions-dir DIR or --candidates A,B")
-    if predictions is not None and weeks > 1:
-        raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv)")
+    ranking = predictions is not None and _names_a_ranking(predictions)
+    if predictions is not None and weeks > 1 and not ranking:
+        raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv), or a cached ranking name (--predictions din)")
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     if not target.has_truth:
         raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
     results = []
     for w in rolling_weeks(target, weeks):
-        path = predictions if predictions is not None else predictions_dir / f"{w.start.isoformat()}.csv"
+        if ranking:
+            found, label = cached_predictions(cache, predictions, w, store)
+            if not json:
+                console.err.print(f"week {w.start}: ranking {label}", highlight=False)
+            results.append(evaluate_week(store, w, found))
+            continue
+        path = Path(predictions) if predictions is not None else predictions_dir / f"{w.start.isoformat()}.csv"
         if not path.is_file():
             raise InputError(f"{path}: no such file (predictions for the week {w})")
         result = evaluate_week(store, w, read_submission(path, store))
@@ -70,6 +77,11 @@ def evaluate(
     console.show(f"Rolling back-test, {weeks} weeks ending {target}", ["week", "ends", "scored customers", "MAP@12", "recall@12"], rows)
     console.out.print(f"pooled MAP@12 {report['map@12']:.5f} ± {report['stderr']:.5f} (standard error over {report['customer_weeks']:,} customer-weeks)")
     _print_ceiling(console, report)
+
+
+def _names_a_ranking(text: str) -> bool:
+    """`din` or `din@KEY` (no such file here): a cached ranking rather than a submission file."""
+    return not Path(text).exists() and "/" not in text and not text.endswith((".csv", ".gz", ".parquet"))
 
 
 def _print_week(console, s: dict, week) -> None:

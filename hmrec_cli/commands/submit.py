@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, PluginOptions, Quiet, Seed
+from hmrec_cli.commands.options import CacheDir, DataDir, Device, PluginOptions, Quiet, Seed
 
 
 def submit(
-    candidates: Annotated[str, typer.Option(help="Comma-separated methods, in order of trust: each customer gets the first's best, then the next's, ...")],
+    candidates: Annotated[str, typer.Option(help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ...")],
+    ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before.", show_default=False)] = None,
+    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1)] = 4,
+    device: Device = "auto",
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
@@ -21,8 +24,10 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
     from hmrec_cli import console
-    from hmrec_cli.submission import build_submission
+    from hmrec_cli.submission import RankWith, build_submission
 
+    rank_with = RankWith(ranker, train_weeks, device=device) if ranker else None
+    methods = [n.strip() for n in candidates.split(",") if n.strip()]
     with console.progress_bar(quiet) as report:
-        rows = build_submission(data, cache, [n.strip() for n in candidates.split(",") if n.strip()], option, seed, out, report)
+        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with)
     console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")

@@ -1,0 +1,62 @@
+"""`hmrec rank`: learn to order the union of candidate sets from earlier weeks, rank a week."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hmrec_cli.commands.options import CacheDir, DataDir, Device, Json, Quiet, Seed, Week
+
+
+def rank(
+    candidates: Annotated[str, typer.Option(help="Comma-separated retrievers whose candidates are ranked (their scores and ranks become features).")],
+    ranker: Annotated[str, typer.Option(help="Ranker name (see `hmrec plugins`).")] = "din",
+    data: DataDir = Path("hm"),
+    cache: CacheDir = Path("cache"),
+    week: Week = "last",
+    train_weeks: Annotated[int, typer.Option(help="Earlier weeks to learn from; the newest of them picks the epoch (early stopping).", min=1)] = 4,
+    k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1)] = 100,
+    option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
+    customers: Annotated[str, typer.Option(help="buyers (default when the week has purchases), all (default for next), or a file of customer ids.")] = "auto",
+    device: Device = "auto",
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when cached.")] = False,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    json: Json = False,
+) -> None:
+    """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache."""
+    from hmrec_cli import console
+    from hmrec_cli.cache import Cache
+    from hmrec_cli.ranking import RankRequest
+    from hmrec_cli.ranking import rank as run_rank
+    from hmrec_cli.splits import resolve_week
+    from hmrec_cli.store import Store
+
+    store = Store.open(data)
+    target = resolve_week(week, store.first_date, store.last_date)
+    sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
+    request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers)
+    with console.progress_bar(quiet or json) as report:
+        entry = run_rank(store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report)
+    m = entry.manifest
+    if json:
+        console.emit_json({"ranking": entry.label, "path": str(entry.path), **m})
+        return
+    console.out.print(
+        f"{entry.label}: top 12 for {m['customer_count']:,} customers ({m['customers']}), week {target}; "
+        f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows) in {m['fit_seconds']:.1f} s, "
+        f"scored in {m['score_seconds']:.1f} s on {m['device']}",
+        highlight=False,
+    )
+    if "figures" in m:
+        f = m["figures"]
+        rows = [[entry.label, f["map@12"], f["recall@12"]]]
+        rows += [[f"{s} (own order)", v, ""] for s, v in f["sources_map@12"].items() if v is not None]
+        rows.append(["union of the sources (R@all)", "", f["union_recall@all"]])
+        if "oracle_map@12" in f:
+            rows.append(["oracle (ceiling)", f["oracle_map@12"], ""])
+        console.show(f"Week {target}: the week's buyers", ["ranking", "MAP@12", "recall@12"], rows)
+    console.out.print(f"score it with: hmrec evaluate --week {target.start} --predictions {entry.label}", highlight=False)

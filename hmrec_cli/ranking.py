@@ -1,0 +1,217 @@
+"""Running a ranker for a week: build labelled candidate unions for the weeks before it, fit, score
+the target week's union in customer chunks, cache the top 12 per customer and measure it.
+
+Every training week is built exactly as the target week is: each source fitted on the history
+before *that* week (through `recall.run`, so cached), its candidates for that week's buyers, and
+a Context whose history is cut at that week's start. Labels are that week's purchases. Nothing
+fitted or computed for a week sees a row on or after its first day.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, parse_params
+from hmrec_cli.recall import Request, ordered, run, select_customers
+from hmrec_cli.registry import find
+from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.store import Store
+
+RANK_CHUNK = 50_000  # customers per scoring call: ~15M candidate rows with features at 300 per customer
+RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """One ranking to produce. `options`: `key=value` for the ranker, `source:key=value` for a source."""
+
+    ranker: str
+    sources: tuple[str, ...]
+    week: Week
+    train_weeks: int = 4
+    k: int = 100
+    options: tuple[str, ...] = ()
+    customers: str = "auto"
+
+
+def route_options(options: tuple[str, ...], ranker: str, sources: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Split `-o` values: `source:key=value` goes to that source, anything else to the ranker."""
+    mine, theirs = [], {s: [] for s in sources}
+    for option in options:
+        prefix, sep, rest = option.partition(":")
+        if sep and "=" not in prefix:
+            if prefix == ranker:
+                mine.append(rest)
+            elif prefix in theirs:
+                theirs[prefix].append(rest)
+            else:
+                raise InputError(f"-o {option}: {prefix} is neither the ranker nor one of the sources ({', '.join(sources)})")
+        else:
+            mine.append(option)
+    return tuple(mine), {s: tuple(v) for s, v in theirs.items()}
+
+
+def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None) -> pl.DataFrame:
+    """The candidate sets of one week side by side: per source its score and rank, sentinels
+    (score 0, rank k) where it did not propose the article; sorted by customer, article."""
+    frame = None
+    for source, entry in zip(sources, entries, strict=True):
+        scan = pl.scan_parquet(entry.path)
+        if customers is not None:
+            scan = scan.filter(pl.col("customer").is_between(customers.min(), customers.max())).filter(pl.col("customer").is_in(customers.implode()))
+        part = ordered(scan.collect()).select(
+            "customer", "article", pl.col("score").alias(f"{source}_score"), pl.col("rank").cast(pl.UInt16).alias(f"{source}_rank")
+        )
+        frame = part if frame is None else frame.join(part, on=["customer", "article"], how="full", coalesce=True)
+    return frame.with_columns(
+        *(pl.col(f"{s}_score").fill_null(0.0) for s in sources),
+        *(pl.col(f"{s}_rank").fill_null(k) for s in sources),
+    ).sort("customer", "article")
+
+
+def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
+    """Add `label` (bought this week) and `bought` (distinct articles the customer bought)."""
+    hits = target.select("customer", "article", label=pl.lit(1, pl.UInt8))
+    sizes = target.group_by("customer").agg(bought=pl.len().cast(pl.UInt16))
+    return (
+        candidates.join(hits, on=["customer", "article"], how="left")
+        .join(sizes, on="customer", how="left")
+        .with_columns(pl.col("label").fill_null(0), pl.col("bought").fill_null(0))
+        .sort("customer", "article")
+    )
+
+
+def context(store: Store, week: Week, seed: int, device: str) -> Context:
+    return Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week, seed=seed, device=device)
+
+
+def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) -> pl.DataFrame:
+    """The n best-scored articles per customer (ties broken by article id), with rank 0..n-1."""
+    return (
+        candidates.select("customer", "article", score=pl.Series(scores.astype(np.float32)))
+        .sort(["customer", "score", "article"], descending=[False, True, False])
+        .group_by("customer", maintain_order=True)
+        .head(n)
+        .with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32).over("customer"))
+    )
+
+
+def rank(
+    store: Store,
+    cache: Cache,
+    request: RankRequest,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> Entry:
+    """Produce (or fetch from the cache) the ranking for `request`."""
+    if request.train_weeks < 1:
+        raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")
+    if not request.sources:
+        raise InputError("--candidates: name at least one retriever, e.g. popular,repurchase")
+    if len(set(request.sources)) != len(request.sources):
+        raise InputError(f"--candidates {','.join(request.sources)}: a source is named twice")
+    plugin = find("ranker", request.ranker)
+    cls: type[Ranker] = plugin.load()
+    ranker_options, source_options = route_options(request.options, request.ranker, request.sources)
+    params = parse_params(cls.Params, list(ranker_options), request.ranker)
+    train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
+    if train_weeks[0].start <= store.first_date:
+        raise InputError(f"--train-weeks {request.train_weeks}: the oldest training week {train_weeks[0]} starts before the data has history")
+    target = truth(store.transactions, request.week) if request.week.has_truth else None
+    customers, described = select_customers(store, request.week, request.customers, target)
+    from hmrec_cli.training import resolve_device
+
+    device_kind = resolve_device(device).type
+    week_name = request.week.start.isoformat()
+    key = cache_key(
+        ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
+        train_weeks=request.train_weeks, sources=request.sources, source_options=source_options, k=request.k,
+        customers=customers_digest(customers), seed=seed, device=device_kind,
+    )
+    if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
+        return hit
+
+    started = time.perf_counter()
+    sources = request.sources
+    training = []
+    for w in train_weeks:
+        entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers"), seed=seed, on_progress=on_progress) for s in sources]
+        on_progress(f"union {w.start}", 0, 1)
+        week_truth = truth(store.transactions, w)
+        training.append(RankingWeek(context(store, w, seed, device), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
+    target_entries = [
+        run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers), seed=seed, on_progress=on_progress) for s in sources
+    ]
+    model = cls(params)
+    checkpoint = cache.root / "models" / request.ranker / week_name / f"{key}.pt"
+    fit_started = time.perf_counter()
+    log = model.fit(training, RunSettings(seed=seed, device=device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
+    fit_seconds = time.perf_counter() - fit_started
+    training_rows = sum(t.candidates.height for t in training)
+    del training
+
+    manifest = {
+        "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
+        "fingerprint": store.fingerprint, "sources": list(sources), "source_options": {s: list(o) for s, o in source_options.items()},
+        "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
+        "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
+        "seed": seed, "device": device_kind, "training": log,
+    }
+    target_ctx = context(store, request.week, seed, device)
+    score_started = time.perf_counter()
+    buyers = target["customer"].unique().implode() if target is not None else None
+    buyers_parts, union_hits = [], []
+    with cache.put("rankings", request.ranker, week_name, key, manifest) as tmp:
+        writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=RANKING_SCHEMA).to_arrow().schema)
+        rows = 0
+        try:
+            for lo in range(0, customers.len(), RANK_CHUNK):
+                on_progress("rank", lo, customers.len())
+                chunk = customers.slice(lo, RANK_CHUNK)
+                cands = union(target_entries, sources, request.k, chunk)
+                scores = np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32)
+                if scores.shape != (cands.height,) or not np.isfinite(scores).all():
+                    raise RuntimeError(f"ranker {request.ranker} returned {scores.shape} scores (finite: {np.isfinite(scores).all()}) for {cands.height} candidates")
+                top = top_predictions(cands, scores).select(RANKING_SCHEMA.names()).cast(dict(RANKING_SCHEMA))
+                writer.write_table(top.to_arrow())
+                rows += top.height
+                if target is not None:
+                    buyers_parts.append(top.filter(pl.col("customer").is_in(buyers)))
+                    union_hits.append(cands.filter(pl.col("customer").is_in(buyers)).select("customer", "article"))
+            on_progress("rank", customers.len(), customers.len())
+        finally:
+            writer.close()
+        manifest.update(rows=rows, fit_seconds=round(fit_seconds, 3), score_seconds=round(time.perf_counter() - score_started, 3), seconds=round(time.perf_counter() - started, 3))
+        if target is not None:
+            manifest["figures"] = ranking_figures(store, request.week, pl.concat(buyers_parts), pl.concat(union_hits), target, sources, target_entries)
+    return cache.get("rankings", request.ranker, week_name, key)
+
+
+def ranking_figures(store: Store, week: Week, top: pl.DataFrame, candidates: pl.DataFrame, target: pl.DataFrame, sources, entries) -> dict:
+    """MAP@12 and recall@12 of the ranking on the week's buyers, next to each source's own order,
+    the union's recall (the most any ranker of these candidates can reach) and the oracle's MAP@12."""
+    predictions = top.select("customer", pl.col("article").cast(pl.Int64), "rank")
+    out = {
+        "map@12": float(average_precision(predictions, target)["ap"].mean()),
+        "recall@12": float(recall(predictions, target, K)["recall"].mean()),
+        "union_recall@all": float(recall(candidates.with_columns(rank=pl.lit(0, pl.UInt32)), target, 10**9)["recall"].mean()),
+        "union_candidates_per_customer": candidates.height / max(candidates["customer"].n_unique(), 1),
+        "sources_map@12": {s: e.manifest.get("figures", {}).get("map@12") for s, e in zip(sources, entries, strict=True)},
+    }
+    oracle = store.oracle(week.start)
+    if oracle is not None:
+        out["oracle_map@12"] = float(average_precision(oracle, target)["ap"].mean())
+    return out

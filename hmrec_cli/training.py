@@ -1,0 +1,165 @@
+"""The torch training loop every neural plugin shares: device choice with one fallback warning,
+seeding, bf16 autocast on CUDA, progress with loss and examples/s, early stopping on a validation
+figure, and checkpoints after every epoch so `--resume` continues exactly where a run stopped.
+
+Checkpoints hold state dicts and plain values only (model, optimizer, epoch, best weights, RNG
+states) and are read with `weights_only=True`; they are written to a temp file and renamed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hmrec_cli.atomic import atomic_file
+
+Progress = Callable[[str, int, int], None]
+
+
+def resolve_device(spec: str, warn: Callable[[str], None] | None = None) -> torch.device:
+    """`auto`: CUDA when present, else CPU. `cuda` without a GPU falls back to CPU with one warning."""
+    spec = spec.strip().lower()
+    if spec not in ("auto", "cpu", "cuda") and not spec.startswith("cuda:"):
+        from hmrec_cli.errors import InputError
+
+        raise InputError(f"--device {spec}: expected auto, cpu or cuda")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda" if spec == "auto" else spec)
+    if spec != "auto" and warn is not None:
+        warn(f"--device {spec}: no CUDA device is available; running on the CPU")
+    return torch.device("cpu")
+
+
+def seeded_generator(seed: int, epoch: int = 0) -> torch.Generator:
+    """A CPU generator for one epoch's shuffling: the order depends only on (seed, epoch), which
+    is what makes a resumed run draw the same batches as an uninterrupted one."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+@dataclass(frozen=True)
+class Settings:
+    epochs: int
+    learning_rate: float
+    weight_decay: float = 0.0
+    patience: int = 2  # epochs without a better validation figure before stopping
+    seed: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+
+@dataclass
+class Log:
+    """What happened, per epoch: mean loss, validation figure, examples/s, seconds."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_epoch: int = -1
+    best: float = -math.inf
+    stopped_early: bool = False
+    resumed_from: int = 0
+
+    def as_dict(self) -> dict:
+        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "best": self.best, "stopped_early": self.stopped_early, "resumed_from": self.resumed_from}
+
+
+def train(
+    model: torch.nn.Module,
+    loss_of: Callable[[torch.Tensor], torch.Tensor],
+    batches: Callable[[int], Iterable[torch.Tensor]],
+    examples: int,
+    settings: Settings,
+    validate: Callable[[], float] | None = None,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    on_progress: Progress = lambda stage, done, total: None,
+    param_groups: list[dict] | None = None,
+) -> Log:
+    """Train `model` by minimising `loss_of(batch)` over `batches(epoch)` (each batch a tensor of
+    example indexes). After each epoch `validate()` (higher is better) picks the best weights and
+    stops after `patience` epochs without improvement; the best weights are loaded at the end.
+    `param_groups` (AdamW groups) lets a model exempt parameters from weight decay.
+
+    On the CPU, deterministic kernels are enforced (embedding-gradient accumulation is otherwise
+    threaded in a varying order), so equal seeds give equal weights. On CUDA, atomics in the
+    backward pass may still differ in the last bits between runs."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(settings.device.type == "cpu" or previous)
+    try:
+        return _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups)
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups) -> Log:
+    torch.manual_seed(settings.seed)
+    groups = param_groups if param_groups is not None else model.parameters()
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    log, best_state, stale, start = Log(), None, 0, 0
+    if resume and checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng_cpu"])
+        if settings.device.type == "cuda" and saved.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(saved["rng_cuda"], settings.device)
+        start, stale, best_state = saved["epoch"], saved["stale"], saved["best_state"]
+        log = Log(saved["log"], saved["best_epoch"], saved["best"], False, saved["epoch"])
+    amp = settings.device.type == "cuda"
+    for epoch in range(start, settings.epochs):
+        if stale >= settings.patience:
+            log.stopped_early = True
+            break
+        model.train()
+        began, seen, steps = time.perf_counter(), 0, 0
+        total_loss = torch.zeros((), device=settings.device)
+        for batch in batches(epoch):
+            with torch.autocast(settings.device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = loss_of(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.detach().float()
+            seen += batch.numel()
+            steps += 1
+            if steps % 20 == 1:  # reading the loss syncs the GPU; do it now and then
+                rate = seen / max(time.perf_counter() - began, 1e-9)
+                on_progress(f"epoch {epoch + 1}/{settings.epochs}  loss {float(loss.detach()):.4f}  {rate:,.0f} examples/s", seen, examples)
+        seconds = time.perf_counter() - began
+        model.eval()
+        with torch.no_grad():
+            figure = validate() if validate is not None else -float(epoch)  # no validation: keep the last epoch
+        entry = {"epoch": epoch + 1, "loss": float(total_loss) / max(steps, 1), "validation": figure, "examples_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+        log.epochs.append(entry)
+        if figure > log.best or validate is None:
+            log.best, log.best_epoch, stale = figure, epoch + 1, 0
+            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if checkpoint is not None:
+            _save(checkpoint, model, optimizer, settings, epoch + 1, stale, best_state, log)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return log
+
+
+def _save(path: Path, model, optimizer, settings: Settings, epoch: int, stale: int, best_state, log: Log) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "stale": stale,
+        "best_state": best_state,
+        "best": log.best,
+        "best_epoch": log.best_epoch,
+        "log": log.epochs,
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state(settings.device) if settings.device.type == "cuda" else None,
+    }
+    with atomic_file(path) as tmp:
+        torch.save(state, tmp)

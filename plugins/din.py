@@ -1,0 +1,57 @@
+"""`din`: the Deep Interest Network ranker. Learns, from the labelled candidates of earlier weeks,
+which of a customer's candidates they buy, attending over their recent purchases with the
+candidate as the query; the newest training week picks the epoch (early stopping).
+
+The model is in din_model.py, its inputs in din_inputs.py, training and scoring in
+din_training.py (imported on first use: `hmrec plugins` must not load torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
+
+
+@dataclass(frozen=True)
+class DINParams:
+    history_length: int = field(default=32, metadata={"doc": "purchases of the customer's history the model attends over (most recent first)"})
+    history: str = field(default="attention", metadata={"doc": "attention (DIN), mean (average of the history) or none (history-blind ablation)"})
+    id_dim: int = field(default=32, metadata={"doc": "article id embedding size"})
+    side_dim: int = field(default=8, metadata={"doc": "embedding size of each side feature (product type, colour, ..., customer fields)"})
+    attention_hidden: int = field(default=36, metadata={"doc": "hidden units of the local activation unit"})
+    hidden: str = field(default="200,80", metadata={"doc": "hidden layer widths of the scoring MLP"})
+    epochs: int = field(default=8, metadata={"doc": "maximum training epochs"})
+    patience: int = field(default=2, metadata={"doc": "stop after this many epochs without a better validation MAP@12"})
+    batch_size: int = field(default=2048, metadata={"doc": "rows per training step"})
+    learning_rate: float = field(default=0.002, metadata={"doc": "AdamW learning rate"})
+    weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on the dense layers"})
+    l2_embedding: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings (each row / its frequency)"})
+    negatives: float = field(default=0.25, metadata={"doc": "share of negative rows kept for training (positives are all kept)"})
+    loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)"})
+    valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch"})
+
+
+class DINRanker(Ranker):
+    name = "din"
+    version = "1"
+    summary = "Deep Interest Network: attention over purchase history, side features, source scores"
+    Params = DINParams
+
+    def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
+        p = self.params
+        if p.history not in ("attention", "mean", "none"):
+            raise InputError(f"-o history={p.history}: expected attention, mean or none")
+        if p.loss not in ("bce", "listwise"):
+            raise InputError(f"-o loss={p.loss}: expected bce or listwise")
+        if not 0 < p.negatives <= 1:
+            raise InputError(f"-o negatives={p.negatives}: expected a share in (0, 1]")
+        from hmrec_plugins.din_training import Trained
+
+        self.trained = Trained(p)
+        return self.trained.fit(train, run)
+
+    def score(self, week: RankingWeek) -> np.ndarray:
+        return self.trained.score(week)

@@ -1,0 +1,170 @@
+"""Training and scoring DIN (imported only when a DIN runs, so listing plugins never loads torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import torch
+
+from hmrec_cli import console
+from hmrec_cli.errors import InputError
+from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
+from hmrec_cli.metrics import map_of_scores
+from hmrec_cli.plugin_api import RankingWeek, RunSettings
+from hmrec_cli.training import Settings, resolve_device, seeded_generator, train
+from hmrec_plugins.din import DINParams
+from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, select, week_inputs
+from hmrec_plugins.din_model import DIN, Shape
+
+SCORE_BATCH = 16_384
+
+
+class Trained:
+    """A DIN fitted on labelled weeks (`fit`), scoring new weeks (`score`)."""
+
+    def __init__(self, params: DINParams):
+        self.params = params
+
+    def fit(self, train_weeks: list[RankingWeek], run: RunSettings) -> dict:
+        p = self.params
+        self.device = resolve_device(run.device, console.warn)
+        rng = np.random.default_rng(run.seed)
+        fitted, valid, valid_week = [], None, None
+        for i, week in enumerate(train_weeks):
+            run.on_progress(f"features {week.ctx.week.start}", i, len(train_weeks))
+            inputs = week_inputs(week, p.history_length)
+            if i == len(train_weeks) - 1 and len(train_weeks) > 1:
+                valid_week, valid = self._validation(week, inputs, rng)
+                continue
+            fitted.append(self._sampled(inputs, rng))
+        data = concat(fitted)
+        if data.label is None or data.label.sum() == 0:
+            raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
+        torch.manual_seed(run.seed)
+        self.model = self._build(train_weeks[0], data).to(self.device)
+        tensors = _to_device(data, self.device)
+        frequency = torch.bincount(tensors["article"], minlength=self.model.shape.articles).float().clamp(min=1)
+        validate = None
+        if valid is not None:
+            valid_tensors = _to_device(valid, self.device)
+            validate = lambda: map_of_scores(valid_week, self._predict(valid_tensors))  # noqa: E731
+
+        def loss_of(idx: torch.Tensor) -> torch.Tensor:
+            logits = self._forward(tensors, idx)
+            labels = tensors["label"][idx]
+            if p.loss == "bce":
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+            else:
+                loss = _listwise(logits.float(), labels, tensors["group"][idx])
+            ids = tensors["article"][idx]
+            return loss + p.l2_embedding * (self.model.article_id(ids).float().pow(2).sum(-1) / frequency[ids]).sum()
+
+        embeddings = [m.weight for m in self.model.modules() if isinstance(m, torch.nn.Embedding)]
+        others = [q for q in self.model.parameters() if all(q is not e for e in embeddings)]
+        groups = [{"params": embeddings, "weight_decay": 0.0}, {"params": others}]
+        settings = Settings(p.epochs, p.learning_rate, p.weight_decay, p.patience, run.seed, self.device)
+        log = train(
+            self.model, loss_of, lambda epoch: _batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
+            validate=validate, checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress, param_groups=groups,
+        )
+        positives = int(data.label.sum())
+        return {
+            **log.as_dict(), "training_rows": int(data.article.size), "positives": positives, "device": self.device.type,
+            "validation": "MAP@12 of the newest training week's buyers" if valid is not None else "none (one training week)",
+            "dense_features": dense_names(train_weeks[0].sources),
+        }
+
+    def _validation(self, week: RankingWeek, inputs: WeekInputs, rng) -> tuple:
+        """The newest training week's candidates of at most `valid_customers` buyers, every row kept."""
+        customers = np.unique(inputs.group)
+        if customers.size > self.params.valid_customers:
+            customers = np.sort(rng.choice(customers, self.params.valid_customers, replace=False))
+        keep = np.isin(inputs.group, customers)
+        frame = week.candidates.select("customer", "article", "label", "bought").filter(pl.Series(keep))
+        return frame, select(inputs, keep)
+
+    def _sampled(self, inputs: WeekInputs, rng) -> WeekInputs:
+        """Rows of customers with at least one purchase among their candidates: all positives, a
+        `negatives` share of the negatives (drawn with the run's seed)."""
+        positive = inputs.label > 0
+        has_positive = np.isin(inputs.group, inputs.group[positive])
+        keep = has_positive & (positive | (rng.random(positive.size) < self.params.negatives))
+        return select(inputs, keep)
+
+    def _build(self, week: RankingWeek, data: WeekInputs) -> DIN:
+        p = self.params
+        articles, customers = article_codes(week.ctx.articles), customer_codes(week.ctx.customers)
+        article_table = np.vstack([np.zeros((1, len(articles.fields)), dtype=np.int64), articles.values])
+        shape = Shape(
+            articles=article_table.shape[0], article_fields=articles.sizes, customer_fields=customers.sizes,
+            price_bands=PRICE_BANDS + 1, dense=data.dense.shape[1], id_dim=p.id_dim, side_dim=p.side_dim,
+            attention_hidden=p.attention_hidden, hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()), history=p.history,
+        )
+        model = DIN(shape, torch.from_numpy(article_table), torch.from_numpy(customers.values))
+        model.dense_mean.copy_(torch.from_numpy(data.dense.mean(0)))
+        model.dense_std.copy_(torch.from_numpy(data.dense.std(0)).clamp(min=1e-3))
+        return model
+
+    def _forward(self, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
+        seq = t["seq_row"][idx]
+        items = t["items"][seq]
+        return self.model(
+            t["article"][idx], t["customer"][idx], items, t["age_days"][seq], items > 0, t["price_band"][idx], t["dense"][idx]
+        )
+
+    def _predict(self, t: dict[str, torch.Tensor]) -> np.ndarray:
+        self.model.eval()
+        n = t["article"].shape[0]
+        out = []
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            for lo in range(0, n, SCORE_BATCH):
+                idx = torch.arange(lo, min(lo + SCORE_BATCH, n), device=self.device)
+                out.append(self._forward(t, idx).float().cpu())
+        return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+    def score(self, week: RankingWeek) -> np.ndarray:
+        key = week.ctx.week.start
+        if getattr(self, "_activity_week", None) != key:  # article features once per week, not per chunk
+            self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
+            self._activity_week = key
+        inputs = week_inputs(week, self.params.history_length, self._activity)
+        return self._predict(_to_device(inputs, self.device))
+
+
+def _to_device(inputs: WeekInputs, device: torch.device) -> dict[str, torch.Tensor]:
+    arrays = {
+        "article": inputs.article, "customer": inputs.customer, "seq_row": inputs.seq_row, "price_band": inputs.price_band,
+        "dense": inputs.dense, "items": inputs.items.astype(np.int64), "age_days": inputs.age_days.astype(np.int64), "group": inputs.group,
+    }
+    if inputs.label is not None:
+        arrays["label"] = inputs.label
+    # polars hands out read-only views; torch wants writable memory (copied only when needed)
+    return {k: torch.from_numpy(np.require(v, requirements=["C", "W"])).to(device) for k, v in arrays.items()}
+
+
+def _batches(t: dict[str, torch.Tensor], p: DINParams, seed: int, epoch: int, device: torch.device):
+    """Shuffled index batches; for the listwise loss whole customers stay in one batch."""
+    n = t["article"].shape[0]
+    generator = seeded_generator(seed, epoch)
+    if p.loss == "bce":
+        order = torch.randperm(n, generator=generator).to(device)
+        yield from order.split(p.batch_size)
+        return
+    groups = t["group"].cpu()
+    _, inverse = torch.unique(groups, return_inverse=True)
+    shuffled = torch.randperm(int(inverse.max()) + 1, generator=generator)[inverse]
+    order = torch.argsort(shuffled * n + torch.arange(n), stable=True)
+    sizes = torch.bincount(shuffled[order].diff(prepend=torch.tensor([-1])).ne(0).cumsum(0) - 1)
+    batch_of_group = torch.cumsum(sizes, 0).sub(sizes).div(p.batch_size, rounding_mode="floor")
+    cut = torch.bincount(batch_of_group, weights=sizes.double()).long()
+    yield from (b.to(device) for b in order.split(cut[cut > 0].tolist()))
+
+
+def _listwise(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Mean over positives of -log softmax within the customer's candidates in the batch."""
+    _, local = torch.unique(groups, return_inverse=True)
+    count = int(local.max()) + 1
+    top = torch.full((count,), -torch.inf, device=logits.device).scatter_reduce(0, local, logits.detach(), "amax")
+    sums = torch.zeros(count, device=logits.device).index_add(0, local, torch.exp(logits - top[local]))
+    log_norm = torch.log(sums) + top
+    return -(labels * (logits - log_norm[local])).sum() / labels.sum().clamp(min=1)

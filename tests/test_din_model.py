@@ -1,0 +1,70 @@
+"""The DIN network itself: the local activation unit is the paper's, and padding never counts."""
+
+from __future__ import annotations
+
+import torch
+
+from hmrec_plugins.din_model import AGE_BUCKETS, DIN, Dice, Shape
+
+ARTICLES = 30
+
+
+def _model(history: str = "attention") -> DIN:
+    torch.manual_seed(0)
+    shape = Shape(articles=ARTICLES + 1, article_fields=(4, 3), customer_fields=(5,), price_bands=11, dense=3, id_dim=6, side_dim=4, attention_hidden=7, hidden=(9,), history=history)
+    codes = torch.randint(0, 3, (ARTICLES + 1, 2))
+    codes[0] = 0
+    model = DIN(shape, codes, torch.randint(0, 5, (10, 1)))
+    for module in model.modules():  # non-trivial Dice: running statistics and slopes
+        if isinstance(module, Dice):
+            module.norm.running_mean.uniform_(-0.5, 0.5)
+            module.norm.running_var.uniform_(0.5, 2.0)
+            torch.nn.init.uniform_(module.alpha, 0.1, 0.5)
+    return model.eval()
+
+
+def _batch(length: int = 5, batch: int = 8):
+    g = torch.Generator().manual_seed(1)
+    history = torch.randint(1, ARTICLES + 1, (batch, length), generator=g)
+    lengths = torch.randint(0, length + 1, (batch,), generator=g)
+    mask = torch.arange(length) < lengths.unsqueeze(1)
+    history = torch.where(mask, history, 0)
+    age = torch.where(mask, torch.randint(1, 400, (batch, length), generator=g), 0)
+    return dict(
+        article=torch.randint(1, ARTICLES + 1, (batch,), generator=g), customer=torch.randint(0, 10, (batch,), generator=g),
+        history=history, age_days=age, mask=mask, price_band=torch.randint(0, 11, (batch,), generator=g), dense=torch.randn(batch, 3, generator=g),
+    )
+
+
+def test_activation_unit_is_an_mlp_over_history_candidate_difference_product_and_age() -> None:
+    model, b = _model(), _batch()
+    table = model.item_table()
+    items, query = table[b["history"]], table[b["article"]].unsqueeze(1).expand(-1, b["history"].shape[1], -1)
+    bucket = torch.where(b["mask"], torch.log2(b["age_days"].clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0)
+    unit_in = torch.cat([items, query, items - query, items * query, model.age(bucket)], dim=-1)
+    weights = model.attention(unit_in) * b["mask"].unsqueeze(-1)  # the paper's form, no softmax
+    expected = (weights * items).sum(1)
+    got = model.interest(table, table[b["article"]], b["history"], b["age_days"], b["mask"])
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_padding_never_changes_a_score() -> None:
+    model, b = _model(), _batch()
+    base = model(**b)
+    garbage = dict(b)
+    garbage["history"] = torch.where(b["mask"], b["history"], torch.randint(1, ARTICLES + 1, b["history"].shape))
+    garbage["age_days"] = torch.where(b["mask"], b["age_days"], 77)
+    torch.testing.assert_close(model(**garbage), base)
+    longer = dict(b)  # three more padding columns
+    longer["history"] = torch.cat([b["history"], torch.randint(1, ARTICLES + 1, (8, 3))], dim=1)
+    longer["age_days"] = torch.cat([b["age_days"], torch.full((8, 3), 5)], dim=1)
+    longer["mask"] = torch.cat([b["mask"], torch.zeros(8, 3, dtype=torch.bool)], dim=1)
+    torch.testing.assert_close(model(**longer), base)
+
+
+def test_the_history_changes_the_score_unless_the_model_is_history_blind() -> None:
+    b = _batch()
+    other = dict(b, history=torch.where(b["mask"], (b["history"] % ARTICLES) + 1, 0))
+    assert not torch.allclose(_model()(**b), _model()(**other))
+    blind = _model("none")
+    torch.testing.assert_close(blind(**b), blind(**other))
