@@ -7,6 +7,7 @@ HMREC := $(VENV)/bin/hmrec
 # Elsewhere set TORCH= (empty) to let pip choose, or e.g. TORCH=torch==2.5.1.
 TORCH ?= torch==2.13.0
 DEMO  ?= demo
+SOURCES := popular,repurchase,same-product,itemcf
 
 .PHONY: install demo test clean
 
@@ -26,6 +27,9 @@ demo: install
 	$(HMREC) data info --data $(DEMO)/hm
 	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --weeks 2 --candidates popular,repurchase,same-product
 	$(HMREC) submit --data $(DEMO)/hm --cache $(DEMO)/cache --candidates repurchase,same-product,popular --out $(DEMO)/submission.csv
+	$(HMREC) rank --data $(DEMO)/hm --cache $(DEMO)/cache --ranker merge --candidates $(SOURCES) --week last --train-weeks 4
+	$(HMREC) rank --data $(DEMO)/hm --cache $(DEMO)/cache --ranker din --candidates $(SOURCES) --week last --train-weeks 4
+	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --predictions din
 	$(PY) examples/popularity_submission.py --data $(DEMO)/hm --week last --weeks 4 --out-dir $(DEMO)/preds
 	$(HMREC) evaluate --data $(DEMO)/hm --week last --weeks 4 --predictions-dir $(DEMO)/preds
 

@@ -84,10 +84,11 @@ def stages(quiet: bool) -> Iterator:
 
 @contextmanager
 def progress_bar(quiet: bool) -> Iterator:
-    """A progress bar on stderr driven by callbacks (stage, done, total)."""
+    """A progress bar on stderr driven by callbacks (stage, done, total); none when stderr is not a
+    terminal (a log file gets no redraw noise, and an error stays one line)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if quiet:
+    if quiet or not err.is_terminal:
         yield lambda stage, done, total: None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:

@@ -29,9 +29,9 @@ class DINParams:
     learning_rate: float = field(default=0.002, metadata={"doc": "AdamW learning rate"})
     weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on the dense layers"})
     l2_embedding: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings (each row / its frequency)"})
-    negatives: float = field(default=0.25, metadata={"doc": "share of negative rows kept for training (positives are all kept)"})
+    negatives: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)"})
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)"})
-    valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch"})
+    valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch"})
 
 
 class DINRanker(Ranker):

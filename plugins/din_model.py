@@ -91,7 +91,7 @@ class DIN(nn.Module):
         """
         if self.shape.history == "none":
             return candidate.new_zeros(candidate.shape[0], 0)
-        items = table[history]  # [batch, length, E]
+        items = nn.functional.embedding(history, table)  # [batch, length, E]; faster than table[history]
         weights_mask = mask.to(items.dtype).unsqueeze(-1)
         if self.shape.history == "mean":
             return (items * weights_mask).sum(1) / weights_mask.sum(1).clamp(min=1)
@@ -100,10 +100,10 @@ class DIN(nn.Module):
         w1, w2, w3, w4, w5 = first.weight.split([e, e, e, e, self.shape.side_dim], dim=1)
         bucket = torch.where(mask, torch.log2(age_days.clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0)
         hidden = (
-            (table @ (w1 + w3).T)[history]
+            nn.functional.embedding(history, table @ (w1 + w3).T)
             + (candidate @ (w2 - w3).T + first.bias).unsqueeze(1)
-            + torch.bmm(items, candidate.unsqueeze(-1) * w4.T)
-            + (self.age.weight @ w5.T)[bucket]
+            + (items * candidate.unsqueeze(1)) @ w4.T
+            + nn.functional.embedding(bucket, self.age.weight @ w5.T)
         )
         weights = self.attention[1:](hidden) * weights_mask
         return (weights * items).sum(1)
@@ -111,7 +111,7 @@ class DIN(nn.Module):
     def forward(self, article, customer, history, age_days, mask, price_band, dense) -> torch.Tensor:
         """Logits for a batch of (customer, candidate) rows; history/age_days/mask are [batch, length]."""
         table = self.item_table()
-        candidate = table[article]
+        candidate = nn.functional.embedding(article, table)
         pooled = self.interest(table, candidate, history, age_days, mask)
         codes = self.customer_codes[customer]
         parts = [pooled, candidate, *(e(codes[:, i]) for i, e in enumerate(self.customer_side)), self.price_band(price_band)]

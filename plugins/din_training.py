@@ -16,7 +16,7 @@ from hmrec_plugins.din import DINParams
 from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, select, week_inputs
 from hmrec_plugins.din_model import DIN, Shape
 
-SCORE_BATCH = 16_384
+SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
 
 
 class Trained:

@@ -1,0 +1,85 @@
+"""`hmrec rank`, `evaluate --predictions RANKER` and `submit --ranker` as a user types them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmrec_cli.store import Store
+
+QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "id_dim=8", "-o", "side_dim=4"]
+
+
+@pytest.fixture
+def ranked(cli, store_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
+    cache = tmp_path / "cache"
+    m = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
+                 "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    return cache, m
+
+
+def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Path, ranked) -> None:
+    cache, m = ranked
+    assert m["ranking"].startswith("din@") and len(m["train_weeks"]) == 2 and m["train_weeks"] < [m["source_sets"][0]]
+    assert set(m["figures"]["sources_map@12"]) == {"popular", "repurchase"}
+    assert m["training"]["epochs"][0]["examples_per_s"] > 0 and m["device"] == "cpu"
+    evaluated = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "din")
+    assert evaluated["map@12"] == pytest.approx(m["figures"]["map@12"])
+    by_key = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["ranking"])
+    assert by_key["map@12"] == evaluated["map@12"]
+    code, out, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "din")
+    assert code == 0 and f"ranking {m['ranking']}" in err  # says which ranking it scored
+    again = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
+                     "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    assert again["ranking"] == m["ranking"] and again["created"] == m["created"]  # served from the cache
+
+
+def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: Path) -> None:
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path, "--week", "2", "--predictions", "din")
+    assert code == 2 and err.count("\n") == 1 and "no cached din ranking" in err and "hmrec rank --ranker din" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ranker", "nope"], "no ranker named 'nope'"),
+        (["-o", "depth=3"], "din has no such parameter"),
+        (["-o", "itemcf:window_days=3"], "neither the ranker nor one of the sources"),
+        (["-o", "history=lstm"], "-o history=lstm"),
+        (["--train-weeks", "400"], "--train-weeks 400"),
+        (["--candidates", "popular,popular"], "named twice"),
+        (["--device", "tpu"], "--device tpu"),
+    ],
+)
+def test_bad_rank_options_fail_in_one_line(cli, store_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    base = {"--ranker": "din", "--candidates": "popular,repurchase"}
+    for flag in ("--ranker", "--candidates"):
+        if flag in args:
+            base[flag] = args[args.index(flag) + 1]
+            args = args[: args.index(flag)] + args[args.index(flag) + 2 :]
+    flat = [x for pair in base.items() for x in pair]
+    code, _, err = cli("rank", *flat, "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", *args)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_submit_with_a_ranker_writes_a_valid_submission(cli, store_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sub.csv"
+    code, stdout, err = cli("submit", "--ranker", "merge", "--candidates", "repurchase,popular", "--data", store_dir,
+                            "--cache", tmp_path / "cache", "--train-weeks", "2", "-o", "passes=1", "--out", out, "-q")
+    assert code == 0, err
+    sub = pl.read_csv(out, infer_schema=False)
+    store = Store.open(store_dir)
+    assert sub.height == store.submission_customers.len()
+    assert (sub["prediction"].str.split(" ").list.len() == 12).all()
+    ranking = next((tmp_path / "cache" / "rankings" / "merge").glob("*/*.parquet"))
+    assert ranking.parent.name == (store.last_date + timedelta(days=1)).isoformat()  # week next
+
+
+def test_plugins_lists_rankers_and_their_parameters(cli) -> None:
+    listed = cli.json("plugins")["plugins"]
+    assert {("ranker", "din"), ("ranker", "merge")} <= {(p["kind"], p["name"]) for p in listed}
+    shown = cli.json("plugins", "show", "din")
+    assert shown["kind"] == "ranker" and {"history_length", "negatives", "loss"} <= {p["name"] for p in shown["parameters"]}
