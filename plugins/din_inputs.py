@@ -105,11 +105,3 @@ def concat(weeks: list[WeekInputs]) -> WeekInputs:
         label=np.concatenate([w.label for w in weeks]) if all(w.label is not None for w in weeks) else None,
         group=np.concatenate([w.group + o for w, o in zip(weeks, group_offsets)]),
     )
-
-
-def select(inputs: WeekInputs, keep: np.ndarray) -> WeekInputs:
-    """The rows `keep` (a boolean mask or index array); sequences are shared, not copied."""
-    return WeekInputs(
-        inputs.article[keep], inputs.customer[keep], inputs.seq_row[keep], inputs.price_band[keep], inputs.dense[keep],
-        inputs.items, inputs.age_days, None if inputs.label is None else inputs.label[keep], inputs.group[keep],
-    )

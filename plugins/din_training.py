@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import torch
@@ -13,7 +15,7 @@ from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, seeded_generator, train
 from hmrec_plugins.din import DINParams
-from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, select, week_inputs
+from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, week_inputs
 from hmrec_plugins.din_model import DIN, Shape
 
 SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
@@ -32,11 +34,12 @@ class Trained:
         fitted, valid, valid_week = [], None, None
         for i, week in enumerate(train_weeks):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train_weeks))
-            inputs = week_inputs(week, p.history_length)
             if i == len(train_weeks) - 1 and len(train_weeks) > 1:
-                valid_week, valid = self._validation(week, inputs, rng)
+                valid_week = self._validation(week.candidates, rng)
+                valid = week_inputs(replace(week, candidates=valid_week), p.history_length)
                 continue
-            fitted.append(self._sampled(inputs, rng))
+            # sample first, then compute features for the kept rows only
+            fitted.append(week_inputs(replace(week, candidates=self._sampled(week.candidates, rng)), p.history_length))
         data = concat(fitted)
         if data.label is None or data.label.sum() == 0:
             raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
@@ -74,22 +77,19 @@ class Trained:
             "dense_features": dense_names(train_weeks[0].sources),
         }
 
-    def _validation(self, week: RankingWeek, inputs: WeekInputs, rng) -> tuple:
+    def _validation(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
         """The newest training week's candidates of at most `valid_customers` buyers, every row kept."""
-        customers = np.unique(inputs.group)
+        customers = candidates["customer"].unique().sort().to_numpy()
         if customers.size > self.params.valid_customers:
             customers = np.sort(rng.choice(customers, self.params.valid_customers, replace=False))
-        keep = np.isin(inputs.group, customers)
-        frame = week.candidates.select("customer", "article", "label", "bought").filter(pl.Series(keep))
-        return frame, select(inputs, keep)
+        return candidates.filter(pl.col("customer").is_in(pl.Series(customers).implode()))
 
-    def _sampled(self, inputs: WeekInputs, rng) -> WeekInputs:
+    def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
         """Rows of customers with at least one purchase among their candidates: all positives, a
         `negatives` share of the negatives (drawn with the run's seed)."""
-        positive = inputs.label > 0
-        has_positive = np.isin(inputs.group, inputs.group[positive])
-        keep = has_positive & (positive | (rng.random(positive.size) < self.params.negatives))
-        return select(inputs, keep)
+        draw = pl.Series(rng.random(candidates.height) < self.params.negatives)
+        positive = pl.col("label") > 0
+        return candidates.filter(positive.any().over("customer") & (positive | draw))
 
     def _build(self, week: RankingWeek, data: WeekInputs) -> DIN:
         p = self.params
