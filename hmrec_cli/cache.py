@@ -1,6 +1,7 @@
-"""Content-addressed cache of candidate sets (and, later, models and rankings).
+"""Content-addressed cache of candidate sets and rankings, and the rankers' model checkpoints.
 
-Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` beside it. The key
+Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` beside it (kinds:
+`candidates`, `rankings`); a ranking's training checkpoint is `CACHE/models/<ranker>/<week>/<key>.pt`. The key
 hashes everything that decides the content: plugin, plugin version, parameters, the store's
 fingerprint, the week, k and the customer set. A new ingest changes the fingerprint, so stale sets
 are never served. Parquet is written to a temp file and renamed, then the manifest is written the
@@ -105,6 +106,7 @@ class Cache:
         for entry in entries:
             entry.path.unlink(missing_ok=True)
             entry.path.with_suffix(".json").unlink(missing_ok=True)
+            (self.root / "models" / entry.manifest["method"] / entry.manifest["week"] / f"{entry.manifest['key']}.pt").unlink(missing_ok=True)
         for folder in sorted(self.root.glob("*/*/*"), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 shutil.rmtree(folder)

@@ -83,3 +83,13 @@ def test_plugins_lists_rankers_and_their_parameters(cli) -> None:
     assert {("ranker", "din"), ("ranker", "merge")} <= {(p["kind"], p["name"]) for p in listed}
     shown = cli.json("plugins", "show", "din")
     assert shown["kind"] == "ranker" and {"history_length", "negatives", "loss"} <= {p["name"] for p in shown["parameters"]}
+
+
+def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked) -> None:
+    cache, m = ranked
+    listed = cli.json("cache", "ls", "--cache", cache)["entries"]
+    assert any(e["kind"] == "rankings" and e["name"] == m["ranking"] for e in listed)
+    assert len(list((cache / "models" / "din").glob("*/*.pt"))) == 1
+    code, out, _ = cli("cache", "clear", "--cache", cache, "--method", "din")
+    assert code == 0 and "removed 1" in out
+    assert not list((cache / "models" / "din").glob("*/*.pt")) and not list((cache / "rankings").glob("*/*/*.parquet"))
