@@ -75,19 +75,19 @@ class DIN(nn.Module):
         width = item * (1 if shape.history == "none" else 2) + shape.side_dim * (len(shape.customer_fields) + 1) + shape.dense
         self.head = mlp([width, *shape.hidden])
 
-    def item_table(self) -> torch.Tensor:
-        """Every article's vector (id embedding and side-feature embeddings, concatenated), row 0 =
-        padding. Built once per batch so the history is one gather instead of seven."""
-        codes = self.article_codes
-        return torch.cat([self.article_id.weight, *(e(codes[:, i]) for i, e in enumerate(self.article_side))], dim=-1)
+    def item_vectors(self, articles: torch.Tensor) -> torch.Tensor:
+        """Articles' vectors (id embedding and side-feature embeddings, concatenated); 0 = padding."""
+        codes = self.article_codes[articles]
+        return torch.cat([self.article_id(articles), *(e(codes[..., i]) for i, e in enumerate(self.article_side))], dim=-1)
 
     def interest(self, table: torch.Tensor, candidate: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pooled history: attention-weighted sum (weights unnormalised, 0 on padding), plain mean, or none.
+        `history` indexes rows of `table` (the vectors of the batch's distinct articles).
 
         The activation unit's first layer is linear in [h, q, h - q, h * q, age], so it is applied
         as W_h h + W_q q + W_p (h * q) + W_a age with W_h = W1 + W3 and W_q = W2 - W3: the same
         function without building the (batch x length x 4E) concatenation; W_h h is computed once
-        per article for the whole table and gathered.
+        per distinct article and gathered.
         """
         if self.shape.history == "none":
             return candidate.new_zeros(candidate.shape[0], 0)
@@ -110,9 +110,12 @@ class DIN(nn.Module):
 
     def forward(self, article, customer, history, age_days, mask, price_band, dense) -> torch.Tensor:
         """Logits for a batch of (customer, candidate) rows; history/age_days/mask are [batch, length]."""
-        table = self.item_table()
-        candidate = nn.functional.embedding(article, table)
-        pooled = self.interest(table, candidate, history, age_days, mask)
+        # vectors of the batch's distinct articles only: a full-catalogue table per step costs more
+        # than the step itself on a CPU
+        distinct, where = torch.unique(torch.cat([article.unsqueeze(1), history], dim=1), return_inverse=True)
+        table = self.item_vectors(distinct)
+        candidate = nn.functional.embedding(where[:, 0], table)
+        pooled = self.interest(table, candidate, where[:, 1:], age_days, mask)
         codes = self.customer_codes[customer]
         parts = [pooled, candidate, *(e(codes[:, i]) for i, e in enumerate(self.customer_side)), self.price_band(price_band)]
         parts.append((dense - self.dense_mean) / self.dense_std)

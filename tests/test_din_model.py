@@ -38,7 +38,7 @@ def _batch(length: int = 5, batch: int = 8):
 
 def test_activation_unit_is_an_mlp_over_history_candidate_difference_product_and_age() -> None:
     model, b = _model(), _batch()
-    table = model.item_table()
+    table = model.item_vectors(torch.arange(ARTICLES + 1))
     items, query = table[b["history"]], table[b["article"]].unsqueeze(1).expand(-1, b["history"].shape[1], -1)
     bucket = torch.where(b["mask"], torch.log2(b["age_days"].clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0)
     unit_in = torch.cat([items, query, items - query, items * query, model.age(bucket)], dim=-1)
