@@ -63,7 +63,7 @@ def main() -> None:
     for back in range(args.weeks - 1, -1, -1):
         for ranker, options in (("merge", []), ("din", [x for o in args.options for x in ("-o", o)])):
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
-            runs.append({"ranker": ranker, "week": manifest["train_weeks"][-1], "map@12": manifest["figures"]["map@12"],
+            runs.append({"ranker": ranker, "week": manifest["week"], "map@12": manifest["figures"]["map@12"],
                          "fit_s": manifest["fit_seconds"], "score_s": manifest["score_seconds"], **usage,
                          "epochs": [(e["epoch"], round(e["validation"], 5)) for e in manifest["training"].get("epochs", [])]})
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)

@@ -82,6 +82,8 @@ def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
     articles the customer bought that week, candidates or not): exactly the Kaggle MAP@k of the
     week's buyers listed, for training rankers and picking their epochs without the truth table.
     """
+    if candidates.height and candidates["bought"].min() == 0:
+        raise ValueError("map_of_scores: every listed customer must be a buyer of the week (bought >= 1)")
     top = (
         candidates.select("customer", "article", "label", "bought", score=pl.Series(scores, dtype=pl.Float64))
         .sort(["customer", "score", "article"], descending=[False, True, False])

@@ -24,7 +24,7 @@ from hmrec_cli.metrics import K, average_precision, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, parse_params
 from hmrec_cli.recall import Request, ordered, run, select_customers
 from hmrec_cli.registry import find
-from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.splits import Week, history_prefix, truth
 from hmrec_cli.store import Store
 
 RANK_CHUNK = 50_000  # customers per scoring call: ~15M candidate rows with features at 300 per customer
@@ -92,7 +92,7 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
 
 
 def context(store: Store, week: Week, seed: int, device: str) -> Context:
-    return Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week, seed=seed, device=device)
+    return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week, seed=seed, device=device)
 
 
 def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) -> pl.DataFrame:
@@ -125,6 +125,7 @@ def rank(
         raise InputError(f"--candidates {','.join(request.sources)}: a source is named twice")
     plugin = find("ranker", request.ranker)
     cls: type[Ranker] = plugin.load()
+    source_versions = {s: find("retriever", s).load().version for s in request.sources}  # unknown names fail now
     ranker_options, source_options = route_options(request.options, request.ranker, request.sources)
     params = parse_params(cls.Params, list(ranker_options), request.ranker)
     train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
@@ -138,7 +139,7 @@ def rank(
     week_name = request.week.start.isoformat()
     key = cache_key(
         ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
-        train_weeks=request.train_weeks, sources=request.sources, source_options=source_options, k=request.k,
+        train_weeks=request.train_weeks, sources=source_versions, source_options=source_options, k=request.k,
         customers=customers_digest(customers), seed=seed, device=device_kind,
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:

@@ -19,17 +19,13 @@ class Sequences:
     """Row i holds the last `length` purchases of `customers[i]`, most recent first.
 
     `items`: article index + 1 (0 = padding), int32 [n, length]; `age_days`: days between the
-    purchase and the week's start (>= 1), int16 [n, length], 0 on padding; `mask`: True where a
-    purchase is. Customers without history get an all-padding row.
+    purchase and the week's start (>= 1), int16 [n, length], 0 on padding. Customers without
+    history get an all-padding row.
     """
 
     customers: pl.Series  # u32, sorted, distinct
     items: np.ndarray
     age_days: np.ndarray
-
-    @property
-    def mask(self) -> np.ndarray:
-        return self.items > 0
 
     def rows(self, customers: pl.Series) -> np.ndarray:
         """Row index of each of `customers` (every one must be among this batch's customers)."""

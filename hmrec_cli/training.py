@@ -8,7 +8,6 @@ states) and are read with `weights_only=True`; they are written to a temp file a
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,7 +58,7 @@ class Log:
 
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int = -1
-    best: float = -math.inf
+    best: float | None = None  # best validation figure; None without validation
     stopped_early: bool = False
     resumed_from: int = 0
 
@@ -132,10 +131,10 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
         seconds = time.perf_counter() - began
         model.eval()
         with torch.no_grad():
-            figure = validate() if validate is not None else -float(epoch)  # no validation: keep the last epoch
+            figure = validate() if validate is not None else None  # no validation: keep the last epoch
         entry = {"epoch": epoch + 1, "loss": float(total_loss) / max(steps, 1), "validation": figure, "examples_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
         log.epochs.append(entry)
-        if figure > log.best or validate is None:
+        if figure is None or log.best is None or figure > log.best:
             log.best, log.best_epoch, stale = figure, epoch + 1, 0
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:

@@ -27,11 +27,29 @@ class DINParams:
     patience: int = field(default=2, metadata={"doc": "stop after this many epochs without a better validation MAP@12"})
     batch_size: int = field(default=2048, metadata={"doc": "rows per training step"})
     learning_rate: float = field(default=0.002, metadata={"doc": "AdamW learning rate"})
-    weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on the dense layers"})
-    l2_embedding: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings (each row / its frequency)"})
+    weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on everything but the article id embeddings"})
+    l2_embedding: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency"})
     negatives: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)"})
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)"})
     valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch"})
+
+    def __post_init__(self) -> None:
+        """Refuse bad values when the options are parsed, before any source is fitted."""
+        checks = {
+            "history": (self.history in ("attention", "mean", "none"), "attention, mean or none"),
+            "loss": (self.loss in ("bce", "listwise"), "bce or listwise"),
+            "negatives": (0 < self.negatives <= 1, "a share in (0, 1]"),
+            "hidden": (all(h.strip().isdigit() and int(h) > 0 for h in self.hidden.split(",")), "positive widths like 200,80"),
+            "epochs": (self.epochs >= 1, "at least 1"),
+            "patience": (self.patience >= 1, "at least 1"),
+            "batch_size": (self.batch_size >= 2, "at least 2"),
+            "valid_customers": (self.valid_customers >= 1, "at least 1"),
+            "history_length": (self.history_length >= 1, "at least 1"),
+            "learning_rate": (self.learning_rate > 0, "above 0"),
+        }
+        for name, (ok, expected) in checks.items():
+            if not ok:
+                raise InputError(f"-o {name}={getattr(self, name)}: expected {expected}")
 
 
 class DINRanker(Ranker):
@@ -41,16 +59,9 @@ class DINRanker(Ranker):
     Params = DINParams
 
     def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
-        p = self.params
-        if p.history not in ("attention", "mean", "none"):
-            raise InputError(f"-o history={p.history}: expected attention, mean or none")
-        if p.loss not in ("bce", "listwise"):
-            raise InputError(f"-o loss={p.loss}: expected bce or listwise")
-        if not 0 < p.negatives <= 1:
-            raise InputError(f"-o negatives={p.negatives}: expected a share in (0, 1]")
         from hmrec_plugins.din_training import Trained
 
-        self.trained = Trained(p)
+        self.trained = Trained(self.params)
         return self.trained.fit(train, run)
 
     def score(self, week: RankingWeek) -> np.ndarray:

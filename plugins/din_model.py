@@ -105,8 +105,12 @@ class DIN(nn.Module):
             + (items * candidate.unsqueeze(1)) @ w4.T
             + nn.functional.embedding(bucket, self.age.weight @ w5.T)
         )
-        weights = self.attention[1:](hidden) * weights_mask
-        return (weights * items).sum(1)
+        # the rest of the unit runs on real positions only, so padding never enters Dice's statistics
+        weights = hidden.new_zeros(mask.shape)
+        real = int(mask.sum())  # batch norm needs two rows to train on
+        if real > 1 or (real == 1 and not self.training):
+            weights[mask] = self.attention[1:](hidden[mask]).squeeze(-1).to(weights.dtype)
+        return (weights.unsqueeze(-1) * items).sum(1)
 
     def forward(self, article, customer, history, age_days, mask, price_band, dense) -> torch.Tensor:
         """Logits for a batch of (customer, candidate) rows; history/age_days/mask are [batch, length]."""
@@ -119,4 +123,6 @@ class DIN(nn.Module):
         codes = self.customer_codes[customer]
         parts = [pooled, candidate, *(e(codes[:, i]) for i, e in enumerate(self.customer_side)), self.price_band(price_band)]
         parts.append((dense - self.dense_mean) / self.dense_std)
-        return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
+        features = torch.cat(parts, dim=-1)
+        with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many candidates
+            return self.head(features.float()).squeeze(-1)

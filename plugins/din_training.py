@@ -46,7 +46,7 @@ class Trained:
         torch.manual_seed(run.seed)
         self.model = self._build(train_weeks[0], data).to(self.device)
         tensors = _to_device(data, self.device)
-        frequency = torch.bincount(tensors["article"], minlength=self.model.shape.articles).float().clamp(min=1)
+        frequency = _article_frequency(tensors, self.model.shape.articles)
         validate = None
         if valid is not None:
             valid_tensors = _to_device(valid, self.device)
@@ -59,12 +59,13 @@ class Trained:
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
             else:
                 loss = _listwise(logits.float(), labels, tensors["group"][idx])
-            ids = tensors["article"][idx]
-            return loss + p.l2_embedding * (self.model.article_id(ids).float().pow(2).sum(-1) / frequency[ids]).sum()
+            # mini-batch-aware L2 (paper eq. 4): each article id the batch uses, over its frequency
+            used = torch.unique(torch.cat([tensors["article"][idx], tensors["items"][tensors["seq_row"][idx]].flatten()]))
+            used = used[used > 0]
+            return loss + p.l2_embedding * (self.model.article_id(used).float().pow(2).sum(-1) / frequency[used]).sum()
 
-        embeddings = [m.weight for m in self.model.modules() if isinstance(m, torch.nn.Embedding)]
-        others = [q for q in self.model.parameters() if all(q is not e for e in embeddings)]
-        groups = [{"params": embeddings, "weight_decay": 0.0}, {"params": others}]
+        ids = self.model.article_id.weight  # regularised above; everything else by AdamW's weight decay
+        groups = [{"params": [ids], "weight_decay": 0.0}, {"params": [q for q in self.model.parameters() if q is not ids]}]
         settings = Settings(p.epochs, p.learning_rate, p.weight_decay, p.patience, run.seed, self.device)
         log = train(
             self.model, loss_of, lambda epoch: _batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
@@ -143,21 +144,34 @@ def _to_device(inputs: WeekInputs, device: torch.device) -> dict[str, torch.Tens
 
 
 def _batches(t: dict[str, torch.Tensor], p: DINParams, seed: int, epoch: int, device: torch.device):
-    """Shuffled index batches; for the listwise loss whole customers stay in one batch."""
+    """Shuffled index batches; for the listwise loss whole customers stay in one batch. A last
+    batch of one row joins the one before (batch norm cannot train on a single row)."""
     n = t["article"].shape[0]
     generator = seeded_generator(seed, epoch)
     if p.loss == "bce":
-        order = torch.randperm(n, generator=generator).to(device)
-        yield from order.split(p.batch_size)
-        return
-    groups = t["group"].cpu()
-    _, inverse = torch.unique(groups, return_inverse=True)
-    shuffled = torch.randperm(int(inverse.max()) + 1, generator=generator)[inverse]
-    order = torch.argsort(shuffled * n + torch.arange(n), stable=True)
-    sizes = torch.bincount(shuffled[order].diff(prepend=torch.tensor([-1])).ne(0).cumsum(0) - 1)
-    batch_of_group = torch.cumsum(sizes, 0).sub(sizes).div(p.batch_size, rounding_mode="floor")
-    cut = torch.bincount(batch_of_group, weights=sizes.double()).long()
-    yield from (b.to(device) for b in order.split(cut[cut > 0].tolist()))
+        order = torch.randperm(n, generator=generator)
+        sizes = [p.batch_size] * (n // p.batch_size) + ([n % p.batch_size] if n % p.batch_size else [])
+    else:
+        groups = t["group"].cpu()
+        _, inverse = torch.unique(groups, return_inverse=True)
+        shuffled = torch.randperm(int(inverse.max()) + 1, generator=generator)[inverse]
+        order = torch.argsort(shuffled * n + torch.arange(n), stable=True)
+        runs = torch.bincount(shuffled[order].diff(prepend=torch.tensor([-1])).ne(0).cumsum(0) - 1)
+        batch_of_group = torch.cumsum(runs, 0).sub(runs).div(p.batch_size, rounding_mode="floor")
+        cut = torch.bincount(batch_of_group, weights=runs.double()).long()
+        sizes = cut[cut > 0].tolist()
+    if len(sizes) > 1 and sizes[-1] == 1:
+        sizes[-2:] = [sizes[-2] + 1]
+    yield from (b.to(device) for b in order.split(sizes))
+
+
+def _article_frequency(t: dict[str, torch.Tensor], articles: int) -> torch.Tensor:
+    """In how many training rows each article id occurs, as the candidate or in the history."""
+    as_candidate = torch.bincount(t["article"], minlength=articles)
+    rows_per_sequence = torch.bincount(t["seq_row"], minlength=t["items"].shape[0])
+    weights = rows_per_sequence.unsqueeze(1).expand_as(t["items"]).flatten().double()
+    in_history = torch.bincount(t["items"].flatten(), weights=weights, minlength=articles)
+    return (as_candidate + in_history).float().clamp(min=1)
 
 
 def _listwise(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from hmrec_plugins.din_model import AGE_BUCKETS, DIN, Dice, Shape
@@ -48,8 +49,11 @@ def test_activation_unit_is_an_mlp_over_history_candidate_difference_product_and
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_padding_never_changes_a_score() -> None:
+@pytest.mark.parametrize("training", [False, True])
+def test_padding_never_changes_a_score(training: bool) -> None:
+    """Also in training mode: padding stays out of the batch statistics of Dice."""
     model, b = _model(), _batch()
+    model.train(training)
     base = model(**b)
     garbage = dict(b)
     garbage["history"] = torch.where(b["mask"], b["history"], torch.randint(1, ARTICLES + 1, b["history"].shape))

@@ -49,6 +49,7 @@ def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: 
         (["-o", "depth=3"], "din has no such parameter"),
         (["-o", "itemcf:window_days=3"], "neither the ranker nor one of the sources"),
         (["-o", "history=lstm"], "-o history=lstm"),
+        (["--candidates", "popular,nosuch"], "no retriever named 'nosuch'"),
         (["--train-weeks", "400"], "--train-weeks 400"),
         (["--candidates", "popular,popular"], "named twice"),
         (["--device", "tpu"], "--device tpu"),
@@ -93,3 +94,10 @@ def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked
     code, out, _ = cli("cache", "clear", "--cache", cache, "--method", "din")
     assert code == 0 and "removed 1" in out
     assert not list((cache / "models" / "din").glob("*/*.pt")) and not list((cache / "rankings").glob("*/*/*.parquet"))
+
+
+@pytest.mark.parametrize("option", ["epochs=0", "hidden=200,x", "negatives=0", "batch_size=1"])
+def test_bad_din_parameters_fail_before_any_work(cli, store_dir: Path, tmp_path: Path, option: str) -> None:
+    code, _, err = cli("rank", "--ranker", "din", "--candidates", "popular", "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", "-o", option)
+    assert code == 2 and err.count("\n") == 1 and f"-o {option.split('=')[0]}=" in err, err
+    assert not (tmp_path / "candidates").exists()  # refused before any source was fitted
