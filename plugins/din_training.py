@@ -18,6 +18,7 @@ from hmrec_plugins.din import DINParams
 from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, week_inputs
 from hmrec_plugins.din_model import DIN, Shape
 
+FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
 SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
 
 
@@ -41,8 +42,11 @@ class Trained:
             # sample first, then compute features for the kept rows only
             fitted.append(week_inputs(replace(week, candidates=self._sampled(week.candidates, rng)), p.history_length))
         data = concat(fitted)
-        if data.label is None or data.label.sum() == 0:
+        positives = int(data.label.sum()) if data.label is not None else 0
+        if positives == 0:
             raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
+        if positives < FEW_POSITIVES:
+            console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
         torch.manual_seed(run.seed)
         self.model = self._build(train_weeks[0], data).to(self.device)
         tensors = _to_device(data, self.device)
@@ -71,7 +75,6 @@ class Trained:
             self.model, loss_of, lambda epoch: _batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
             validate=validate, checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress, param_groups=groups,
         )
-        positives = int(data.label.sum())
         return {
             **log.as_dict(), "training_rows": int(data.article.size), "positives": positives, "device": self.device.type,
             "validation": "MAP@12 of the newest training week's buyers" if valid is not None else "none (one training week)",
