@@ -58,7 +58,10 @@ class NoParams:
     """A plugin without parameters."""
 
 
-class Retriever(ABC):
+class Plugin(ABC):
+    """What every plugin declares: a name, a version (part of every cache key), a one-line
+    summary and its parameter dataclass; it is built from parsed parameters."""
+
     name: typing.ClassVar[str]
     version: typing.ClassVar[str] = "1"
     summary: typing.ClassVar[str] = ""
@@ -67,6 +70,8 @@ class Retriever(ABC):
     def __init__(self, params=None):
         self.params = params if params is not None else self.Params()
 
+
+class Retriever(Plugin):
     @abstractmethod
     def fit(self, ctx: Context) -> None:
         """Learn from ctx.history (rows before ctx.week)."""
@@ -106,15 +111,7 @@ class RunSettings:
     on_progress: typing.Callable[[str, int, int], None] = lambda stage, done, total: None
 
 
-class Ranker(ABC):
-    name: typing.ClassVar[str]
-    version: typing.ClassVar[str] = "1"
-    summary: typing.ClassVar[str] = ""
-    Params: typing.ClassVar[type] = NoParams
-
-    def __init__(self, params=None):
-        self.params = params if params is not None else self.Params()
-
+class Ranker(Plugin):
     @abstractmethod
     def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
         """Learn from labelled earlier weeks (oldest first); return a training log."""
