@@ -22,6 +22,8 @@ Seed = Annotated[int, typer.Option(help="Random seed; equal seeds give equal res
 Week = Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, its first day YYYY-MM-DD, or next.")]
 PluginOptions = Annotated[list[str], typer.Option("--option", "-o", help="A plugin parameter as key=value (repeatable); see `hmrec plugins show NAME`.")]
 Device = Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")]
+Customers = Annotated[str, typer.Option(help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids.")]
+Force = Annotated[bool, typer.Option("--force", help="Recompute even when cached.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 Command = TypeVar("Command", bound=Callable)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Device, Json, Quiet, Seed, Week
+from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Device, Force, Json, Quiet, Seed, Week
 
 
 def rank(
@@ -19,10 +19,10 @@ def rank(
     train_weeks: Annotated[int, typer.Option(help="Earlier weeks to learn from (din trains on all but the newest, which picks its epoch; merge tunes on all).", min=1)] = 4,
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=65_535)] = 100,
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
-    customers: Annotated[str, typer.Option(help="buyers (default when the week has purchases), all (default for next), or a file of customer ids.")] = "auto",
+    customers: Customers = "auto",
     device: Device = "auto",
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Recompute even when cached.")] = False,
+    force: Force = False,
     seed: Seed = 0,
     quiet: Quiet = False,
     json: Json = False,

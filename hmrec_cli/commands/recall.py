@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Json, PluginOptions, Quiet, Seed, Week
+from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Force, Json, PluginOptions, Quiet, Seed, Week
 
 
 def recall(
@@ -17,8 +17,8 @@ def recall(
     week: Week = "last",
     k: Annotated[int, typer.Option(help="Candidates per customer.", min=1)] = 100,
     option: PluginOptions = [],
-    customers: Annotated[str, typer.Option(help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids.")] = "auto",
-    force: Annotated[bool, typer.Option("--force", help="Recompute even when cached.")] = False,
+    customers: Customers = "auto",
+    force: Force = False,
     seed: Seed = 0,
     quiet: Quiet = False,
     json: Json = False,
