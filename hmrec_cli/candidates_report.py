@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec_cli.cache import Cache, Entry
+from hmrec_cli.cache import Cache, Entry, split_name
 from hmrec_cli.errors import InputError
+from hmrec_cli.plugin_api import route_options
 from hmrec_cli.recall import Request, candidate_scores, run, summarise
 from hmrec_cli.splits import Week, history, truth
 from hmrec_cli.store import Store
@@ -23,19 +24,6 @@ class SetResult:
 
     def pooled(self) -> pl.DataFrame:
         return pl.concat(self.scores)
-
-
-def split_options(options: list[str], method: str) -> tuple[str, ...]:
-    """Options for one method: `method:key=value` for it, plain `key=value` for every method."""
-    mine = []
-    for option in options:
-        prefix, sep, rest = option.partition(":")
-        if sep and "=" not in prefix:
-            if prefix == method:
-                mine.append(rest)
-        else:
-            mine.append(option)
-    return tuple(mine)
 
 
 def buyer_segments(store: Store, week: Week) -> pl.DataFrame:
@@ -60,6 +48,8 @@ def compare(
 ) -> tuple[list[SetResult], pl.DataFrame]:
     """Per named set (plus union, plus the oracle when known): per-customer-week scores pooled over
     `weeks`; and per set the pooled scores by buyer segment."""
+    methods = [split_name(name)[0] for name in names]
+    _, per_method = route_options(options, tuple(dict.fromkeys(methods)))
     results = {name: SetResult(name, []) for name in names}
     labels: dict[str, set[str]] = {name: set() for name in names}
     union, oracle = SetResult("union", []), SetResult("oracle", [])
@@ -72,7 +62,7 @@ def compare(
         week_segments = buyer_segments(store, week)
         sets = []
         for name in names:
-            entry = _entry(store, cache, name, week, options, seed, on_progress)
+            entry = _entry(store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress)
             labels[name].add(entry.label)
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
             scores = candidate_scores(cands, target)
@@ -91,9 +81,8 @@ def compare(
     return out, pl.concat(segments)
 
 
-def _entry(store: Store, cache: Cache, name: str, week: Week, options: list[str], seed: int, on_progress) -> Entry:
-    method = name.partition("@")[0]
-    mine = split_options(options, method)
+def _entry(store: Store, cache: Cache, name: str, week: Week, mine: tuple[str, ...], seed: int, on_progress) -> Entry:
+    method = split_name(name)[0]
     if not mine:
         found = cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
         if found is not None:

@@ -103,7 +103,7 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
     `din@KEY` one in particular. Returns the predictions and the entry's label."""
     from hmrec_cli.cache import Cache
 
-    entry = Cache(cache_root).resolve("rankings", name, week.start.isoformat(), store.fingerprint)
+    entry = Cache(cache_root).resolve("rankings", name, week.start.isoformat(), store.fingerprint, "--predictions")
     if entry is None:
         raise InputError(
             f"--predictions {name}: no cached {name} ranking for the week {week} "
@@ -129,6 +129,15 @@ def evaluate_week(store: Store, week: Week, predictions: Predictions) -> WeekRes
     if oracle is not None:
         scores = scores.join(average_precision(oracle, target).rename({"ap": "oracle_ap"}), on="customer")
     return WeekResult(week, scores, predictions)
+
+
+def flag_leak(summary: dict, reason: str | None) -> dict:
+    """Add `leaked` and `leak_reason` to a week's summary: the predictions' provenance says they
+    saw the week (`reason`), or, whatever the provenance, they beat the synthetic oracle."""
+    share = summary.get("share_of_oracle", float("nan"))
+    if reason is None and share > 1:
+        reason = f"MAP@12 is {100 * share:.0f}% of the synthetic oracle's, which no prediction made before the week reaches"
+    return {**summary, "leaked": reason is not None, "leak_reason": reason}
 
 
 def pooled(results: list[WeekResult]) -> dict:

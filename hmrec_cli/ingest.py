@@ -22,11 +22,12 @@ show the best achievable score beside every result.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -44,7 +45,8 @@ from hmrec_cli.kaggle_tables import (
     TableSpec,
     find_table,
 )
-from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint
+from hmrec_cli.integrity import DAY, remove_orphans
+from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, read_manifest
 
 ARTICLE_NAME_COLUMNS = tuple(
     c.name for c in ARTICLES.columns if c.parse == pl.String() and c.name not in ("prod_name", "detail_desc")
@@ -70,6 +72,10 @@ def locate_sources(folder: Path | None, overrides: dict[str, Path | None]) -> di
     if folder is not None and not folder.is_dir():
         raise InputError(f"{folder}: not a folder (give the folder that holds the Kaggle CSV files)")
     found: dict[str, Path] = {}
+    for name, path in overrides.items():
+        if path is not None and not path.is_file():
+            problem = "is a folder, not a file" if path.is_dir() else "no such file"
+            raise InputError(f"--{name.replace('_', '-')} {path}: {problem}")
     for spec in (TRANSACTIONS, CUSTOMERS, ARTICLES, SAMPLE_SUBMISSION):
         path = overrides.get(spec.name) or (find_table(folder, spec) if folder else None)
         if path is None and spec is not SAMPLE_SUBMISSION:
@@ -119,28 +125,54 @@ def source_signature(sources: dict[str, Path]) -> dict[str, dict]:
     return sig
 
 
+@dataclass(frozen=True)
+class DataChecks:
+    """What ingest refuses or warns about beyond the file format: a gap of more than `max_gap_days`
+    between consecutive dates is refused unless `allow_gaps` (then a warning); prices above
+    `max_price` are kept with a warning (the Kaggle prices are below 1)."""
+
+    allow_gaps: bool = False
+    max_gap_days: int = 28
+    max_price: float = 1e6
+
+
 def ingest(
     sources: dict[str, Path],
     dest: Path,
     force: bool = False,
     on_stage: Callable[[str], None] = lambda stage: None,
+    checks: DataChecks = DataChecks(),
 ) -> IngestReport:
     """Build the store at `dest` from `sources`; skip when `dest` already holds exactly this input."""
     start = time.perf_counter()
     report = IngestReport(store=dest)
     signature = source_signature(sources)
+    if dest.is_file():
+        raise InputError(f"--data {dest}: is a file; give a folder for the store")
     if dest.exists():
         if not (dest / MANIFEST).is_file():
             if any(dest.iterdir()):
                 raise InputError(f"{dest}: folder exists and is not an hmrec store; choose another --data")
         elif not force:
-            old = json.loads((dest / MANIFEST).read_text())
-            if old.get("schema_version") == SCHEMA_VERSION and old.get("sources") == signature:
+            old = read_manifest(dest / MANIFEST) or {}  # an unreadable manifest: the store is rebuilt
+            if old.get("schema_version") == SCHEMA_VERSION and old.get("sources") == signature and "rows" in old:
                 report.skipped = True
                 report.rows = old["rows"]
                 return report
+    try:
+        _build(sources, dest, signature, report, checks, on_stage)
+    except OSError as error:  # a read-only or full disk: name what could not be written
+        raise InputError(f"cannot write the store {dest}: {error.strerror or error}") from None
+    Store.open(dest)  # the finished store must open; fail loudly here rather than in a later command
+    report.seconds = time.perf_counter() - start
+    return report
 
-    with tempfile.TemporaryDirectory(prefix=".hmrec-ingest-", dir=dest.parent if dest.parent.exists() else None) as scratch, atomic_dir(dest) as out:
+
+def _build(sources: dict[str, Path], dest: Path, signature: dict, report: IngestReport, checks: DataChecks, on_stage) -> None:
+    if dest.parent.is_dir():  # what a killed ingest left beside the store a day ago
+        remove_orphans([p for pattern in (f".{dest.name}.*-*", ".hmrec-ingest-*") for p in dest.parent.glob(pattern)], DAY)
+    scratch_parent = dest.parent if dest.parent.exists() else None
+    with tempfile.TemporaryDirectory(prefix=f".hmrec-ingest-{os.getpid()}-", dir=scratch_parent) as scratch, atomic_dir(dest) as out:
         scratch_dir = Path(scratch)
         on_stage("customers")
         customers = _read_customers(RawTable(sources["customers"], CUSTOMERS, scratch_dir), report)
@@ -154,7 +186,7 @@ def ingest(
         on_stage("transactions")
         tx_raw = RawTable(sources["transactions"], TRANSACTIONS, scratch_dir)
         _note_ignored(tx_raw, report)
-        tx, customers = _read_transactions(tx_raw, customers, report)
+        tx, customers = _read_transactions(tx_raw, customers, report, checks)
         tx, articles = _map_articles(tx, articles, report)
         on_stage("write")
         tables = {"transactions": tx, "customers": customers, "articles": articles}
@@ -178,9 +210,6 @@ def ingest(
             "fingerprint": content_fingerprint(tables),
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    Store.open(dest)  # the finished store must open; fail loudly here rather than in a later command
-    report.seconds = time.perf_counter() - start
-    return report
 
 
 def _note_ignored(raw: RawTable, report: IngestReport) -> None:
@@ -290,7 +319,7 @@ def _add_unknown_customers(
 
 
 def _read_transactions(
-    raw: RawTable, customers: pl.DataFrame, report: IngestReport
+    raw: RawTable, customers: pl.DataFrame, report: IngestReport, checks: DataChecks = DataChecks()
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Stream the transactions into the compact store schema; returns (transactions, customers)."""
 
@@ -317,7 +346,8 @@ def _read_transactions(
     _require_present(raw, tx, ["t_dat", "article_id", "price", "channel"])
     _check_range(raw, tx, "article_id", 0, 2**32 - 1)
     _check_range(raw, tx, "channel", 0, 255)
-    _check_range(raw, tx, "price", 0, float("inf"))
+    _check_prices(raw, tx, checks.max_price, report)
+    _check_dates(raw, tx, checks, report)
     tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("channel").cast(pl.UInt8))
     if not tx["t_dat"].is_sorted():
         tx = tx.sort("t_dat", maintain_order=True)
@@ -329,6 +359,48 @@ def _check_range(raw: RawTable, tx: pl.DataFrame, column: str, low: float, high:
     if not ok.all():
         row = int((~ok).arg_max()) + 1
         raise InputError(f"{raw.path.name}, row {row}: {column} {tx[column][row - 1]} is out of range")
+
+
+def _first_row(tx: pl.DataFrame, mask: pl.Series) -> int:
+    return int(mask.arg_max()) + 1
+
+
+def _check_prices(raw: RawTable, tx: pl.DataFrame, ceiling: float, report: IngestReport) -> None:
+    """Non-finite prices are refused, negative ones too; absurdly high ones are kept with a warning."""
+    price = tx["price"]
+    infinite = price.is_infinite()
+    if infinite.any():
+        row = _first_row(tx, infinite)
+        raise InputError(f"{raw.path.name}, row {row}: price {price[row - 1]} is not a finite number")
+    _check_range(raw, tx, "price", 0, float("inf"))
+    high = price > ceiling
+    if high.any():
+        row = _first_row(tx, high)
+        report.warnings.append(
+            f"{raw.path.name}: {int(high.sum())} prices above {ceiling:g} (first at row {row}: {price[row - 1]:g}); "
+            "kept; check the units (--max-price sets this ceiling)"
+        )
+
+
+def _check_dates(raw: RawTable, tx: pl.DataFrame, checks: DataChecks, report: IngestReport) -> None:
+    """Refuse dates after today; a gap of more than `checks.max_gap_days` between consecutive dates
+    (a stray row far past the rest would become the whole last week) is refused unless allowed."""
+    today = date.today()
+    future = tx["t_dat"] > today
+    if future.any():
+        row = _first_row(tx, future)
+        raise InputError(f"{raw.path.name}, row {row}: t_dat {tx['t_dat'][row - 1]} is after today ({today})")
+    days = tx["t_dat"].unique().sort()
+    gaps = (days.diff().dt.total_days() > checks.max_gap_days).fill_null(False)
+    if not gaps.any():
+        return
+    at = int(gaps.arg_max())
+    late, previous = days[at], days[at - 1]
+    row = _first_row(tx, tx["t_dat"] == late)
+    text = f"{raw.path.name}, row {row}: t_dat {late} is {(late - previous).days} days after the previous date ({previous})"
+    if not checks.allow_gaps:
+        raise InputError(f"{text}; --allow-gaps accepts it")
+    report.warnings.append(f"{text}; accepted (--allow-gaps)")
 
 
 def _map_articles(tx: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -159,7 +159,10 @@ class RawTable:
         return df
 
     def raise_first_bad_row(self, fallback: str = "unreadable value") -> None:
-        """Find the first row whose value cannot be parsed (or is missing where required) and raise."""
+        """Find the first row that cannot be read (bytes that are not UTF-8, more fields than the
+        header) or whose value cannot be parsed (or is missing where required), and raise."""
+        if not self.is_parquet:
+            self._raise_unreadable_row()
         if self.is_parquet:
             lf = pl.scan_parquet(self.source).select(pl.col(c.name).cast(pl.String) for c in self.present)
         else:
@@ -183,6 +186,39 @@ class RawTable:
         parse = self.spec.column(column).parse
         problem = "missing value" if value is None or not value.strip() else f"{value!r} is not a valid {_type_word(parse)}"
         raise InputError(f"{self.path.name}, row {row}: column {column}: {problem}")
+
+
+    def _raise_unreadable_row(self) -> None:
+        line = first_invalid_utf8_line(self.source)
+        if line is not None:
+            raise InputError(f"{self.path.name}, row {line - 1}: bytes that are not UTF-8 text (save the file as UTF-8)")
+        lines = pl.scan_csv(self.source, has_header=False, separator="\x1f", quote_char=None, new_columns=["line"], infer_schema=False)
+        fields = pl.col("line").str.replace_all(r'"(?:[^"]|"")*"', "").str.count_matches(",") + 1
+        ragged = lines.with_row_index("row").filter(fields > len(self.header)).select("row", fields.alias("fields")).head(1).collect()
+        if ragged.height:
+            row, n = ragged.row(0)
+            raise InputError(f"{self.path.name}, row {row}: {n} fields, the header has {len(self.header)}")
+
+
+def first_invalid_utf8_line(path: Path, block_size: int = 16 << 20) -> int | None:
+    """The 1-based line of the first byte sequence that is not UTF-8, or None; reads in blocks."""
+    carry, newlines = b"", 0
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(block_size)
+            data = carry + block
+            if not data:
+                return None
+            try:
+                data.decode("utf-8")
+                cut, carry = len(data), b""
+            except UnicodeDecodeError as error:
+                if not (block and error.reason == "unexpected end of data"):
+                    return newlines + data[: error.start].count(b"\n") + 1
+                cut, carry = error.start, data[error.start :]  # a character split by the block end
+            newlines += data[:cut].count(b"\n")
+            if not block:
+                return None
 
 
 def _cast(expr: pl.Expr, to: pl.DataType, strict: bool) -> pl.Expr:

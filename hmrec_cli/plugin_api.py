@@ -26,6 +26,7 @@ with the same `name`, `version`, `summary` and `Params`, and:
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ class Plugin(ABC):
     Params: typing.ClassVar[type] = NoParams
 
     def __init__(self, params=None):
-        self.params = params if params is not None else self.Params()
+        self.params = check_params(params, self.name) if params is not None else self.Params()
 
 
 class Retriever(Plugin):
@@ -122,13 +123,14 @@ class Ranker(Plugin):
 
 
 def param_docs(params_type: type) -> list[dict]:
-    """Name, type, default and one-line doc of each parameter, for `hmrec plugins show`."""
+    """Name, type, default, allowed values and one-line doc of each parameter, for `hmrec plugins show`."""
     hints = typing.get_type_hints(params_type)
     return [
         {
             "name": f.name,
             "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
             "default": f.default,
+            "valid": describe_valid(f.metadata["valid"]) if "valid" in f.metadata else "",
             "doc": f.metadata.get("doc", ""),
         }
         for f in dataclasses.fields(params_type)
@@ -136,7 +138,8 @@ def param_docs(params_type: type) -> list[dict]:
 
 
 def parse_params(params_type: type, options: list[str], plugin: str):
-    """Build the parameter dataclass from `-o key=value` strings, converting each to its type."""
+    """Build the parameter dataclass from `-o key=value` strings, converting each to its type and
+    checking it against the field's declared `valid` values (see `check_params`)."""
     hints = typing.get_type_hints(params_type)
     names = {f.name for f in dataclasses.fields(params_type)}
     values: dict[str, object] = {}
@@ -149,7 +152,84 @@ def parse_params(params_type: type, options: list[str], plugin: str):
             known = ", ".join(sorted(names)) or "none"
             raise InputError(f"-o {key}: {plugin} has no such parameter (parameters: {known})")
         values[key] = _convert(hints[key], text.strip(), key)
-    return params_type(**values)
+    return check_params(params_type(**values), plugin)
+
+
+def check_params(params, plugin: str):
+    """Refuse a value outside its field's declared `valid` metadata, naming the parameter and what
+    is allowed. `valid` is `(low, high)` (inclusive; None for no bound), an interval string such as
+    `"(0, 1]"` (a parenthesis excludes its end), or a tuple of allowed strings. Floats must also
+    be finite. Returns `params`."""
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"-o {f.name}={value}: {plugin} needs a finite number")
+        if "valid" in f.metadata and not _allowed(value, f.metadata["valid"]):
+            raise InputError(f"-o {f.name}={value}: {plugin}'s {f.name} must be {describe_valid(f.metadata['valid'])}")
+    return params
+
+
+def _bounds(valid) -> tuple[float | None, float | None, bool, bool]:
+    """(low, high, low excluded, high excluded) of a range or interval string."""
+    if isinstance(valid, str):
+        text = valid.strip()
+        low, high = (part.strip() for part in text[1:-1].split(","))
+        to_number = lambda part: None if part in ("", "inf", "-inf") else float(part)  # noqa: E731
+        return to_number(low), to_number(high), text[0] == "(", text[-1] == ")"
+    low, high = valid
+    return low, high, False, False
+
+
+def _is_choices(valid) -> bool:
+    return not isinstance(valid, str) and all(isinstance(v, str) for v in valid)
+
+
+def _allowed(value, valid) -> bool:
+    if _is_choices(valid):
+        return value in valid
+    low, high, low_open, high_open = _bounds(valid)
+    above = low is None or (value > low if low_open else value >= low)
+    below = high is None or (value < high if high_open else value <= high)
+    return above and below
+
+
+def describe_valid(valid) -> str:
+    """Allowed values in words: `one of a, b`, `1 or more`, `from 0 to 1`, or the interval as written."""
+    if _is_choices(valid):
+        return "one of " + ", ".join(valid)
+    if isinstance(valid, str):
+        return f"in {valid}"
+    low, high = valid
+    if high is None:
+        return f"{low} or more"
+    if low is None:
+        return f"{high} or less"
+    return f"from {low} to {high}"
+
+
+def route_options(options, sources, ranker: str | None = None) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Split `-o` values between a ranker and its sources, the same way for every command:
+    `name:key=value` goes to that plugin and a name that is neither the ranker nor a source is
+    refused; a plain `key=value` goes to the ranker, or, without one, to every source."""
+    mine: list[str] = []
+    theirs: dict[str, list[str]] = {s: [] for s in sources}
+    for option in options:
+        prefix, sep, rest = option.partition(":")
+        if sep and "=" not in prefix:
+            if ranker is not None and prefix == ranker:
+                mine.append(rest)
+            elif prefix in theirs:
+                theirs[prefix].append(rest)
+            elif ranker is not None:
+                raise InputError(f"-o {option}: {prefix} is neither the ranker nor one of the sources (ranker: {ranker}; sources: {', '.join(sources)})")
+            else:
+                raise InputError(f"-o {option}: {prefix} is not one of the methods ({', '.join(sources)})")
+        elif ranker is not None:
+            mine.append(option)
+        else:
+            for plugin_options in theirs.values():
+                plugin_options.append(option)
+    return tuple(mine), {s: tuple(v) for s, v in theirs.items()}
 
 
 def _convert(kind: type, text: str, key: str):

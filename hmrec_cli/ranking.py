@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, parse_params
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, parse_params, route_options
 from hmrec_cli.recall import Request, ordered, run, select_customers
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history_prefix, truth
@@ -42,23 +42,6 @@ class RankRequest:
     k: int = 100
     options: tuple[str, ...] = ()
     customers: str = "auto"
-
-
-def route_options(options: tuple[str, ...], ranker: str, sources: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    """Split `-o` values: `source:key=value` goes to that source, anything else to the ranker."""
-    mine, theirs = [], {s: [] for s in sources}
-    for option in options:
-        prefix, sep, rest = option.partition(":")
-        if sep and "=" not in prefix:
-            if prefix == ranker:
-                mine.append(rest)
-            elif prefix in theirs:
-                theirs[prefix].append(rest)
-            else:
-                raise InputError(f"-o {option}: {prefix} is neither the ranker nor one of the sources ({', '.join(sources)})")
-        else:
-            mine.append(option)
-    return tuple(mine), {s: tuple(v) for s, v in theirs.items()}
 
 
 def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None) -> pl.DataFrame:
@@ -126,7 +109,7 @@ def rank(
     plugin = find("ranker", request.ranker)
     cls: type[Ranker] = plugin.load()
     source_versions = {s: find("retriever", s).load().version for s in request.sources}  # unknown names fail now
-    ranker_options, source_options = route_options(request.options, request.ranker, request.sources)
+    ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
     params = parse_params(cls.Params, list(ranker_options), request.ranker)
     train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
     if train_weeks[0].start <= store.first_date:
@@ -157,7 +140,7 @@ def rank(
         run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers), seed=seed, on_progress=on_progress) for s in sources
     ]
     model = cls(params)
-    checkpoint = cache.root / "models" / request.ranker / week_name / f"{key}.pt"
+    checkpoint = cache.checkpoint(request.ranker, week_name, key)
     fit_started = time.perf_counter()
     log = model.fit(training, RunSettings(seed=seed, device=device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
     fit_seconds = time.perf_counter() - fit_started
@@ -198,7 +181,7 @@ def rank(
         manifest.update(rows=rows, fit_seconds=round(fit_seconds, 3), score_seconds=round(time.perf_counter() - score_started, 3), seconds=round(time.perf_counter() - started, 3))
         if target is not None:
             manifest["figures"] = ranking_figures(store, request.week, pl.concat(buyers_parts), pl.concat(union_hits), target, sources, target_entries)
-    return cache.get("rankings", request.ranker, week_name, key)
+    return cache.committed("rankings", request.ranker, week_name, key)
 
 
 def ranking_figures(store: Store, week: Week, top: pl.DataFrame, candidates: pl.DataFrame, target: pl.DataFrame, sources, entries) -> dict:

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
+from hmrec_cli.kaggle_tables import first_invalid_utf8_line
 from hmrec_cli.metrics import K, average_precision, recall
 from hmrec_cli.plugin_api import Context, check_candidates, parse_params
 from hmrec_cli.registry import find
@@ -47,11 +48,40 @@ def select_customers(store: Store, week: Week, spec: str, target: pl.DataFrame |
     path = Path(spec)
     if not path.is_file():
         raise InputError(f"--customers {spec}: expected buyers, all or a file of customer ids")
-    ids = pl.read_csv(path, has_header=False, new_columns=["customer_id"], infer_schema=False)["customer_id"]
+    ids = read_customer_ids(path)
     known = store.customers.filter(pl.col("customer_id").is_in(ids.implode()))["customer"]
     if known.len() == 0:
         raise InputError(f"{path}: none of its customer ids are in the store")
+    unknown = ids.filter(~ids.is_in(store.customers["customer_id"].implode())).unique(maintain_order=True)
+    if unknown.len():
+        from hmrec_cli import console
+
+        first = ", ".join(unknown.head(3).to_list())
+        console.warn(f"--customers {path.name}: {unknown.len():,} ids are not in the store and were left out (first: {first})")
     return known.sort(), f"file {path.name} ({known.len()} customers)"
+
+
+def read_customer_ids(path: Path) -> pl.Series:
+    """The ids of a customers file: one per line, a `customer_id` header allowed; anything else
+    (no ids, bytes that are not text, several columns) is one line naming the file and line."""
+    if path.stat().st_size == 0:
+        raise InputError(f"--customers {path}: file is empty (expected one customer id per line)")
+    line = first_invalid_utf8_line(path)
+    if line is not None:
+        raise InputError(f"--customers {path}, line {line}: not text (expected one customer id per line)")
+    lines = (
+        pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None, new_columns=["id"], infer_schema=False)
+        .with_row_index("line", offset=1)
+        .with_columns(pl.col("id").str.strip_chars())
+        .filter(pl.col("id") != "")
+    )
+    bad = lines.filter(pl.col("id").str.contains(r"[,;\t\x00]"))
+    if bad.height:
+        raise InputError(f"--customers {path}, line {bad['line'][0]}: several columns (expected one customer id per line)")
+    ids = lines.filter(~((pl.col("line") == 1) & (pl.col("id") == "customer_id")))["id"]
+    if ids.len() == 0:
+        raise InputError(f"--customers {path}: no customer ids in it")
+    return ids
 
 
 def ordered(candidates: pl.DataFrame) -> pl.DataFrame:
@@ -146,4 +176,4 @@ def run(
             oracle = store.oracle(request.week.start)
             if oracle is not None:  # the synthetic world's true top-100, scored the same way
                 manifest["oracle_figures"] = figures(oracle.drop("rank"), target)
-    return cache.get("candidates", request.method, week_name, key)
+    return cache.committed("candidates", request.method, week_name, key)

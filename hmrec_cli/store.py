@@ -44,6 +44,20 @@ def content_fingerprint(tables: dict[str, pl.DataFrame]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _damaged(path: Path, error: Exception) -> InputError:
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return InputError(f"{path}: damaged store table ({first}); run `hmrec data ingest --force` again")
+
+
+def read_manifest(path: Path) -> dict | None:
+    """A store manifest's content, or None when it is empty, unreadable or not a JSON object."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
 @dataclass(frozen=True)
 class Store:
     """An ingested data set. Tables are read on first use and kept."""
@@ -54,11 +68,15 @@ class Store:
     @classmethod
     def open(cls, path: Path) -> Store:
         manifest_path = path / MANIFEST
+        if path.is_file():
+            raise InputError(f"--data {path}: is a file; give the store folder written by `hmrec data ingest`")
         if not manifest_path.is_file():
             raise InputError(
                 f"{path}: no hmrec store here (run `hmrec data ingest RAW_FOLDER --data {path}` first)"
             )
-        manifest = json.loads(manifest_path.read_text())
+        manifest = read_manifest(manifest_path)
+        if manifest is None or not {"fingerprint", "first_date", "last_date"} <= manifest.keys():
+            raise InputError(f"{manifest_path}: not a readable store manifest; run `hmrec data ingest --force` again")
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise InputError(
                 f"{path}: store schema {manifest.get('schema_version')} is not {SCHEMA_VERSION}; "
@@ -78,24 +96,32 @@ class Store:
     def last_date(self) -> date:
         return date.fromisoformat(self.manifest["last_date"])
 
+    def _table(self, name: str) -> pl.DataFrame:
+        """A table of the store; a missing or damaged file is one line naming it."""
+        path = self.path / name
+        try:
+            return pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise _damaged(path, error) from None
+
     @cached_property
     def transactions(self) -> pl.DataFrame:
-        return pl.read_parquet(self.path / "transactions.parquet")
+        return self._table("transactions.parquet")
 
     @cached_property
     def customers(self) -> pl.DataFrame:
-        return pl.read_parquet(self.path / "customers.parquet")
+        return self._table("customers.parquet")
 
     @cached_property
     def articles(self) -> pl.DataFrame:
-        return pl.read_parquet(self.path / "articles.parquet")
+        return self._table("articles.parquet")
 
     @cached_property
     def submission_customers(self) -> pl.Series:
         """Customers a submission must list, in order: the sample submission's, else all of them."""
         path = self.path / "submission_customers.parquet"
         if path.is_file():
-            return pl.read_parquet(path)["customer"]
+            return self._table(path.name)["customer"]
         return self.customers["customer"]
 
     def oracle(self, week_start: date) -> pl.DataFrame | None:
@@ -104,7 +130,10 @@ class Store:
         path = self.path / ORACLE_FILE
         if not path.is_file():
             return None
-        lists = pl.scan_parquet(path).filter(pl.col("week") == week_start).select("customer", "article").collect()
+        try:
+            lists = pl.scan_parquet(path).filter(pl.col("week") == week_start).select("customer", "article").collect()
+        except (OSError, pl.exceptions.PolarsError) as error:
+            raise _damaged(path, error) from None
         if lists.height == 0:
             return None
         return (

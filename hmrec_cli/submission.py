@@ -7,12 +7,12 @@ from pathlib import Path
 
 import polars as pl
 
+from hmrec_cli import provenance
 from hmrec_cli.atomic import atomic_file
 from hmrec_cli.cache import Cache
-from hmrec_cli.candidates_report import split_options
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
-from hmrec_cli.plugin_api import recent_popularity
+from hmrec_cli.plugin_api import recent_popularity, route_options
 from hmrec_cli.ranking import RankRequest, rank
 from hmrec_cli.recall import CHUNK, Request, ordered, run
 from hmrec_cli.splits import history, resolve_week
@@ -30,13 +30,16 @@ class RankWith:
 
 
 def build_submission(
-    data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress, rank_with: RankWith | None = None
+    data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
+    rank_with: RankWith | None = None, command: dict | None = None,
 ) -> int:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with last week's most popular, validate,
     write atomically."""
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
     store = Store.open(data)
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
@@ -44,10 +47,8 @@ def build_submission(
         request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all")
         entries = [rank(store, cache, request, seed=seed, device=rank_with.device, on_progress=on_progress)]
     else:
-        entries = [
-            run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress)
-            for method in methods
-        ]
+        _, per_method = route_options(options, tuple(methods))
+        entries = [run(store, cache, Request(method, week, K, per_method[method], "all"), seed=seed, on_progress=on_progress) for method in methods]
     popular = recent_popularity(history(store.transactions, week), week).head(K)
     customers = store.submission_customers.sort()
     lists = []
@@ -70,8 +71,12 @@ def build_submission(
         .select("customer_id", "prediction")
     )
     validate(submission, store)
-    with atomic_file(out) as tmp:
-        submission.write_csv(tmp)
+    try:
+        with atomic_file(out) as tmp:
+            submission.write_csv(tmp)
+        provenance.write(out, store.fingerprint, store.last_date, week.start, command)
+    except OSError as error:
+        raise InputError(f"cannot write {out}: {error.strerror or error}") from None
     return submission.height
 
 

@@ -8,6 +8,7 @@ states) and are read with `weights_only=True`; they are written to a temp file a
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import torch
 
+from hmrec_cli import console
 from hmrec_cli.atomic import atomic_file
+from hmrec_cli.integrity import damage, digest
 
 Progress = Callable[[str, int, int], None]
 
@@ -99,13 +102,7 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
     groups = param_groups if param_groups is not None else model.parameters()
     optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
     log, best_state, stale, start = Log(), None, 0, 0
-    if resume and checkpoint is not None and checkpoint.is_file():
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng_cpu"])
-        if settings.device.type == "cuda" and saved.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(saved["rng_cuda"], settings.device)
+    if resume and checkpoint is not None and checkpoint.is_file() and (saved := _load(checkpoint, model, optimizer, settings)):
         start, stale, best_state = saved["epoch"], saved["stale"], saved["best_state"]
         log = Log(saved["log"], saved["best_epoch"], saved["best"], False, saved["epoch"])
     amp = settings.device.type == "cuda"
@@ -147,6 +144,30 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
     return log
 
 
+def _load(path: Path, model, optimizer, settings: Settings) -> dict | None:
+    """Restore a checkpoint into `model` and `optimizer`; a damaged one (size or hash not as
+    written, or unreadable) is one warning and None, so training starts afresh."""
+    sidecar = path.with_suffix(".pt.json")
+    try:
+        recorded = json.loads(sidecar.read_text()) if sidecar.is_file() else None
+        problem = damage(path, recorded if isinstance(recorded, dict) else None)
+        if problem is None:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            missing = {"model", "optimizer", "rng_cpu", "epoch", "stale", "best_state", "log", "best_epoch", "best"} - set(saved)
+            if missing:
+                raise ValueError(f"no {', '.join(sorted(missing))}")
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            torch.set_rng_state(saved["rng_cpu"])
+            if settings.device.type == "cuda" and saved.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state(saved["rng_cuda"], settings.device)
+            return saved
+    except Exception as error:  # whatever a damaged file makes torch or json raise
+        problem = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    console.warn(f"checkpoint {path} is damaged ({problem}); training from the start")
+    return None
+
+
 def _save(path: Path, model, optimizer, settings: Settings, epoch: int, stale: int, best_state, log: Log) -> None:
     state = {
         "model": model.state_dict(),
@@ -162,3 +183,6 @@ def _save(path: Path, model, optimizer, settings: Settings, epoch: int, stale: i
     }
     with atomic_file(path) as tmp:
         torch.save(state, tmp)
+        recorded = digest(tmp)
+    with atomic_file(path.with_suffix(".pt.json")) as tmp:
+        tmp.write_text(json.dumps(recorded) + "\n")

@@ -23,11 +23,11 @@ NORMALISATIONS = ("cosine", "conditional", "bm25")
 
 @dataclass(frozen=True)
 class ItemCFParams:
-    window_days: int = field(default=28, metadata={"doc": "days of history whose co-purchases make neighbours (0: all)"})
-    half_life_days: float = field(default=14.0, metadata={"doc": "a purchase's weight halves every this many days back"})
-    history_days: int = field(default=56, metadata={"doc": "the customer's own purchases of these last days are scored from (0: all)"})
-    normalisation: str = field(default="conditional", metadata={"doc": "cosine, conditional (P(j | i), asymmetric) or bm25 (BM25-weighted cosine)"})
-    neighbours: int = field(default=50, metadata={"doc": "strongest neighbours kept per article"})
+    window_days: int = field(default=28, metadata={"doc": "days of history whose co-purchases make neighbours (0: all)", "valid": (0, None)})
+    half_life_days: float = field(default=14.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None)})
+    history_days: int = field(default=56, metadata={"doc": "the customer's own purchases of these last days are scored from (0: all)", "valid": (0, None)})
+    normalisation: str = field(default="conditional", metadata={"doc": "cosine, conditional (P(j | i), asymmetric) or bm25 (BM25-weighted cosine)", "valid": NORMALISATIONS})
+    neighbours: int = field(default=50, metadata={"doc": "strongest neighbours kept per article", "valid": (1, None)})
 
 
 class ItemCF(Retriever):

@@ -21,15 +21,15 @@ from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recent_popularit
 
 @dataclass(frozen=True)
 class FactorisationParams:
-    embedding_size: int = field(default=64, metadata={"doc": "factors per customer and article"})
-    epochs: int = field(default=15, metadata={"doc": "training iterations"})
-    reg: float = field(default=0.01, metadata={"doc": "L2 regularisation"})
-    learning_rate: float = field(default=0.01, metadata={"doc": "step size (bpr only)"})
-    alpha: float = field(default=10.0, metadata={"doc": "confidence = 1 + alpha * weight (als only)"})
-    window_days: int = field(default=182, metadata={"doc": "days of history in the matrix (0: all)"})
-    half_life_days: float = field(default=60.0, metadata={"doc": "a purchase's weight halves every this many days back"})
-    search: str = field(default="exact", metadata={"doc": "exact (brute force) or annoy (approximate index)"})
-    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)"})
+    embedding_size: int = field(default=64, metadata={"doc": "factors per customer and article", "valid": (1, None)})
+    epochs: int = field(default=15, metadata={"doc": "training iterations", "valid": (1, None)})
+    reg: float = field(default=0.01, metadata={"doc": "L2 regularisation", "valid": (0, None)})
+    learning_rate: float = field(default=0.01, metadata={"doc": "step size (bpr only)", "valid": "(0, inf)"})
+    alpha: float = field(default=10.0, metadata={"doc": "confidence = 1 + alpha * weight (als only)", "valid": (0, None)})
+    window_days: int = field(default=182, metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, None)})
+    half_life_days: float = field(default=60.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None)})
+    search: str = field(default="exact", metadata={"doc": "exact (brute force) or annoy (approximate index)", "valid": ("exact", "annoy")})
+    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, None)})
 
 
 class _Factorisation(Retriever):

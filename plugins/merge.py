@@ -22,16 +22,10 @@ C_GRID = (0.0, 2.0, 10.0, 60.0)
 @dataclass(frozen=True)
 class MergeParams:
     weights: str = field(default="", metadata={"doc": "source=weight pairs, comma-separated (e.g. repurchase=2,popular=0.5); unnamed sources weigh 1"})
-    c: float = field(default=10.0, metadata={"doc": "rank offset: small values trust each source's top ranks more"})
+    c: float = field(default=10.0, metadata={"doc": "rank offset: small values trust each source's top ranks more", "valid": (0, None)})
     tune: bool = field(default=True, metadata={"doc": "pick weights and c by coordinate ascent on the training weeks' MAP@12"})
-    passes: int = field(default=2, metadata={"doc": "coordinate-ascent passes over the sources when tuning"})
-    tune_customers: int = field(default=20_000, metadata={"doc": "tune on at most this many buyers per week (those with a purchase among the candidates)"})
-
-    def __post_init__(self) -> None:
-        if self.c < 0:
-            raise InputError(f"-o c={self.c}: expected 0 or more")
-        if self.passes < 0 or self.tune_customers < 1:
-            raise InputError("-o passes must be 0 or more and -o tune_customers at least 1")
+    passes: int = field(default=2, metadata={"doc": "coordinate-ascent passes over the sources when tuning", "valid": (0, None)})
+    tune_customers: int = field(default=20_000, metadata={"doc": "tune on at most this many buyers per week (those with a purchase among the candidates)", "valid": (1, None)})
 
 
 class Merge(Ranker):

@@ -13,8 +13,8 @@ from hmrec_cli.splits import recent_history
 
 @dataclass(frozen=True)
 class RepurchaseParams:
-    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back"})
-    window_days: int = field(default=0, metadata={"doc": "only purchases of the last this many days count (0: all history)"})
+    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None)})
+    window_days: int = field(default=0, metadata={"doc": "only purchases of the last this many days count (0: all history)", "valid": (0, None)})
 
 
 class Repurchase(Retriever):

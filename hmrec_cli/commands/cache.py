@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, Json, reports_input_errors
+from hmrec_cli.commands.options import CacheDir, DataDir, Json, reports_input_errors
 
 cache_app = typer.Typer(help="List or clear cached candidate sets and rankings.", no_args_is_help=True)
 
@@ -15,16 +15,30 @@ cache_app = typer.Typer(help="List or clear cached candidate sets and rankings."
 @cache_app.command("ls")
 @reports_input_errors
 def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
-    """Every cached entry, newest first: kind, method@key, week, k, customers, rows, seconds."""
+    """Every cached entry, newest first: kind, method@key, week, k, customers, rows, seconds, size on
+    disk, and whether it is damaged (file missing, or its size or sha256 not as written)."""
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
 
     entries = Cache(cache).entries()
+    listed = [(e, e.path.stat().st_size if e.path.is_file() else 0, e.damage()) for e in entries]
     if json:
-        console.emit_json({"entries": [{"name": e.label, "path": str(e.path), **e.manifest} for e in entries]})
+        console.emit_json({"entries": [{"name": e.label, "path": str(e.path), "bytes": size, "damaged": problem, **e.manifest} for e, size, problem in listed]})
         return
-    rows = [[e.manifest["kind"], e.label, e.manifest["week"], e.manifest.get("k", ""), e.manifest.get("customers", ""), e.manifest.get("rows", 0), e.manifest.get("seconds", 0.0)] for e in entries]
-    console.show(f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "seconds"], rows)
+    rows = [
+        [e.kind, e.label, e.week, e.manifest.get("k", ""), e.manifest.get("customers", ""), e.manifest.get("rows", 0),
+         e.manifest.get("seconds", 0.0), _size(size), f"[red]damaged: {problem}[/]" if problem else "ok"]
+        for e, size, problem in listed
+    ]
+    console.show(f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "seconds", "size", "state"], rows)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
 
 
 @cache_app.command("clear")
@@ -32,10 +46,20 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
 def cache_clear(
     cache: CacheDir = Path("cache"),
     method: Annotated[Optional[str], typer.Option(help="Only this method's entries.", show_default=False)] = None,
+    orphans: Annotated[bool, typer.Option("--orphans", help="Only remove temp files that killed runs left (in the cache and beside the --data store); keep every entry.")] = False,
+    data: DataDir = Path("hm"),
 ) -> None:
-    """Delete cached entries (all, or one method's), with the model checkpoints of cleared rankings."""
+    """Delete cached entries (all, or one method's), with the model checkpoints of cleared rankings,
+    and the temp files that killed runs left (in the cache and beside the store)."""
     from hmrec_cli import console
-    from hmrec_cli.cache import Cache
+    from hmrec_cli.cache import Cache, check_name
+    from hmrec_cli.integrity import remove_orphans
 
-    removed = Cache(cache).clear(method)
-    console.out.print(f"removed {removed} cached entries")
+    store = Cache(cache)
+    if method is not None:
+        check_name(method)
+    removed = 0 if orphans else store.clear(method)
+    temps = store.sweep()
+    if data.parent.is_dir():
+        temps += len(remove_orphans(p for pattern in (f".{data.name}.*-*", ".hmrec-ingest-*") for p in data.parent.glob(pattern)))
+    console.out.print(f"removed {removed} cached entries and {temps} leftover temp files")

@@ -25,18 +25,20 @@ def ingest(
     articles: FileOption = None,
     sample_submission: FileOption = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the store already holds this input.")] = False,
+    allow_gaps: Annotated[bool, typer.Option("--allow-gaps", help="Accept dates more than 28 days after the previous date (refused otherwise: a stray late row would become the whole last week).")] = False,
+    max_price: Annotated[float, typer.Option(help="Warn about prices above this (the Kaggle prices are below 1).", min=0)] = 1e6,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
     """Read the Kaggle CSV (or Parquet) files into a typed Parquet store with dense ids."""
     from hmrec_cli import console
+    from hmrec_cli.ingest import DataChecks, locate_sources
     from hmrec_cli.ingest import ingest as run_ingest
-    from hmrec_cli.ingest import locate_sources
 
     explicit = {"transactions": transactions, "customers": customers, "articles": articles, "sample_submission": sample_submission}
     sources = locate_sources(raw, explicit)
     with console.stages(quiet or json) as stage:
-        report = run_ingest(sources, data, force=force, on_stage=stage)
+        report = run_ingest(sources, data, force=force, on_stage=stage, checks=DataChecks(allow_gaps=allow_gaps, max_price=max_price))
     if json:
         console.emit_json({"store": str(report.store), "skipped": report.skipped, "rows": report.rows, "warnings": report.warnings, "seconds": report.seconds})
         return

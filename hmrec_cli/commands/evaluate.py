@@ -25,9 +25,9 @@ def evaluate(
 ) -> None:
     """Score predictions with the Kaggle MAP@12 against the week's purchases (history cut at the week's start),
     or compare candidate sets (recall@K, MAP@12 of their own order, coverage, by buyer segment)."""
-    from hmrec_cli import console
+    from hmrec_cli import console, provenance
     from hmrec_cli.errors import InputError
-    from hmrec_cli.evaluation import cached_predictions, evaluate_week, pooled, read_submission
+    from hmrec_cli.evaluation import cached_predictions, evaluate_week, flag_leak, pooled, read_submission
     from hmrec_cli.splits import resolve_week, rolling_weeks
     from hmrec_cli.store import Store
 
@@ -45,13 +45,14 @@ def evaluate(
     target = resolve_week(week, store.first_date, store.last_date)
     if not target.has_truth:
         raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
-    results = []
+    results, seen = [], []
     for w in rolling_weeks(target, weeks):
         if ranking:
             found, label = cached_predictions(cache, predictions, w, store)
             if not json:
                 console.err.print(f"week {w.start}: ranking {label}", highlight=False)
             results.append(evaluate_week(store, w, found))
+            seen.append((label, None))  # a cached ranking is fitted for its week by construction
             continue
         path = Path(predictions) if predictions is not None else predictions_dir / f"{w.start.isoformat()}.csv"
         if not path.is_file():
@@ -60,15 +61,22 @@ def evaluate(
         if result.predictions.unknown_customers:
             console.warn(f"{path.name}: {result.predictions.unknown_customers} customers not in the store were ignored")
         results.append(result)
+        seen.append((path.name, provenance.leak(provenance.read(path), w.start)))
 
+    summaries = [flag_leak(r.summary(), reason) for r, (_, reason) in zip(results, seen, strict=True)]
+    for s, (name, _) in zip(summaries, seen, strict=True):
+        if s["leaked"]:
+            console.err.print(f"[red]warning: {name} on the week from {s['week']}: {s['leak_reason']}; the score means nothing[/]", highlight=False)
     if weeks == 1:
-        summary = results[0].summary()
+        summary = summaries[0]
         if json:
             console.emit_json(summary)
             return
         _print_week(console, summary, results[0].week)
         return
     report = pooled(results)
+    report["weeks"] = summaries
+    report["leaked"] = any(s["leaked"] for s in summaries)
     if json:
         console.emit_json(report)
         return

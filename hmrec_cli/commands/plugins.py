@@ -54,4 +54,4 @@ def plugins_show(name: Annotated[str, typer.Argument(help="Plugin name, e.g. pop
         console.emit_json({"kind": info.kind, "name": name, "version": cls.version, "distribution": f"{info.distribution} {info.version}", "summary": cls.summary, "parameters": params})
         return
     console.out.print(f"[bold]{name}[/] {cls.version} ({info.kind}, from {info.distribution} {info.version}): {cls.summary}", highlight=False)
-    console.show("Parameters (-o key=value)", ["name", "type", "default", "doc"], [[p["name"], p["type"], str(p["default"]), p["doc"]] for p in params])
+    console.show("Parameters (-o key=value)", ["name", "type", "default", "allowed", "doc"], [[p["name"], p["type"], str(p["default"]), p["valid"], p["doc"]] for p in params])

@@ -26,8 +26,9 @@ def submit(
     from hmrec_cli import console
     from hmrec_cli.submission import RankWith, build_submission
 
+    command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks, device=device) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     with console.progress_bar(quiet) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with)
+        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command)
     console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")
