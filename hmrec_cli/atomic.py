@@ -4,6 +4,7 @@ only hidden temp names behind (never something that looks finished)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -48,3 +49,12 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             os.rename(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_failure(error: BaseException) -> str | None:
+    """The operating system's words when `error` is a failed write (read-only folder, full disk,
+    file too large), also when a Parquet writer wraps it in its own error; None for anything else."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    found = re.search(r"([A-Za-z][^:]*\(os error \d+\))", str(error))
+    return found.group(1) if found else None

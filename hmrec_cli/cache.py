@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.atomic import atomic_file
+from hmrec_cli.atomic import atomic_file, write_failure
 from hmrec_cli.errors import InputError
 from hmrec_cli.integrity import DAY, damage, digest, remove_orphans
 
@@ -148,7 +148,10 @@ class Cache:
     def committed(self, kind: str, method: str, week: str, key: str) -> Entry | None:
         """The entry whose manifest is in place, unverified (None when there is none)."""
         manifest = self._path(kind, method, week, f"{key}.json")
-        return self._load(manifest) if manifest.is_file() else None
+        if not manifest.is_file():
+            return None
+        self.inside(manifest.with_suffix(".parquet"))
+        return self._load(manifest)
 
     def get(self, kind: str, method: str, week: str, key: str) -> Entry | None:
         """An intact entry, or None: a damaged one is reported and removed, so the caller rebuilds it."""
@@ -179,8 +182,10 @@ class Cache:
             )
             with atomic_file(data.with_suffix(".json")) as tmp_manifest:
                 tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        except OSError as error:
-            raise InputError(f"cannot write the cache entry {data}: {error.strerror or error}") from None
+        except Exception as error:
+            if (why := write_failure(error)) is None:
+                raise
+            raise InputError(f"cannot write the cache entry {data}: {why}") from None
 
     def entries(self, kind: str | None = None, method: str | None = None, week: str | None = None) -> list[Entry]:
         """Entries whose manifest is in place (damaged ones included: see `Entry.damage`), newest

@@ -33,7 +33,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec_cli import __version__
-from hmrec_cli.atomic import atomic_dir
+from hmrec_cli.atomic import atomic_dir, write_failure
 from hmrec_cli.errors import InputError
 from hmrec_cli.kaggle_tables import (
     ARTICLES,
@@ -161,8 +161,10 @@ def ingest(
                 return report
     try:
         _build(sources, dest, signature, report, checks, on_stage)
-    except OSError as error:  # a read-only or full disk: name what could not be written
-        raise InputError(f"cannot write the store {dest}: {error.strerror or error}") from None
+    except Exception as error:  # a read-only or full disk: name what could not be written
+        if (why := write_failure(error)) is None:
+            raise
+        raise InputError(f"cannot write the store {dest}: {why}") from None
     Store.open(dest)  # the finished store must open; fail loudly here rather than in a later command
     report.seconds = time.perf_counter() - start
     return report

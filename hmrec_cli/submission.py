@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec_cli import provenance
-from hmrec_cli.atomic import atomic_file
+from hmrec_cli.atomic import atomic_file, write_failure
 from hmrec_cli.cache import Cache
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
@@ -75,8 +75,10 @@ def build_submission(
         with atomic_file(out) as tmp:
             submission.write_csv(tmp)
         provenance.write(out, store.fingerprint, store.last_date, week.start, command)
-    except OSError as error:
-        raise InputError(f"cannot write {out}: {error.strerror or error}") from None
+    except Exception as error:
+        if (why := write_failure(error)) is None:
+            raise
+        raise InputError(f"cannot write {out}: {why}") from None
     return submission.height
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from hmrec_cli import console
-from hmrec_cli.atomic import atomic_file
+from hmrec_cli.atomic import atomic_file, write_failure
 from hmrec_cli.integrity import damage, digest
 
 Progress = Callable[[str, int, int], None]
@@ -181,8 +181,15 @@ def _save(path: Path, model, optimizer, settings: Settings, epoch: int, stale: i
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state(settings.device) if settings.device.type == "cuda" else None,
     }
-    with atomic_file(path) as tmp:
-        torch.save(state, tmp)
-        recorded = digest(tmp)
-    with atomic_file(path.with_suffix(".pt.json")) as tmp:
-        tmp.write_text(json.dumps(recorded) + "\n")
+    try:
+        with atomic_file(path) as tmp:
+            torch.save(state, tmp)
+            recorded = digest(tmp)
+        with atomic_file(path.with_suffix(".pt.json")) as tmp:
+            tmp.write_text(json.dumps(recorded) + "\n")
+    except Exception as error:
+        if (why := write_failure(error)) is None:
+            raise
+        from hmrec_cli.errors import InputError
+
+        raise InputError(f"cannot write the checkpoint {path}: {why}") from None

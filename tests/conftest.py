@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +21,29 @@ from hmrec_cli.synth.world import SCALES, synthesize
 
 TINY = SCALES["tiny"]
 REAL_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "hm_real_sample"
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "bad_input(case): the test covers this row of the README's table of bad input")
+
+
+@pytest.fixture
+def file_size_limit():
+    """A context manager that makes every file this process writes stop at `size` bytes (EFBIG),
+    which is how a full disk looks to a writer."""
+
+    @contextmanager
+    def limit(size: int):
+        handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, handler)
+
+    return limit
 
 
 class Cli:

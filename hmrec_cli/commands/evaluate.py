@@ -66,7 +66,7 @@ def evaluate(
     summaries = [flag_leak(r.summary(), reason) for r, (_, reason) in zip(results, seen, strict=True)]
     for s, (name, _) in zip(summaries, seen, strict=True):
         if s["leaked"]:
-            console.err.print(f"[red]warning: {name} on the week from {s['week']}: {s['leak_reason']}; the score means nothing[/]", highlight=False)
+            console.err.print(f"[red]warning: {name} on the week from {s['week']}: {s['leak_reason']}; the score means nothing[/]", highlight=False, soft_wrap=True)
     if weeks == 1:
         summary = summaries[0]
         if json:
