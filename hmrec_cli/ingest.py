@@ -171,6 +171,7 @@ def ingest(
 
 
 def _build(sources: dict[str, Path], dest: Path, signature: dict, report: IngestReport, checks: DataChecks, on_stage) -> None:
+    """Read the sources and write the store beside `dest`, then swap it in whole."""
     if dest.parent.is_dir():  # what a killed ingest left beside the store a day ago
         remove_orphans([p for pattern in (f".{dest.name}.*-*", ".hmrec-ingest-*") for p in dest.parent.glob(pattern)], DAY)
     scratch_parent = dest.parent if dest.parent.exists() else None

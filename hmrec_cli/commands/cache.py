@@ -15,8 +15,8 @@ cache_app = typer.Typer(help="List or clear cached candidate sets and rankings."
 @cache_app.command("ls")
 @reports_input_errors
 def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
-    """Every cached entry, newest first: kind, method@key, week, k, customers, rows, seconds, size on
-    disk, and whether it is damaged (file missing, or its size or sha256 not as written)."""
+    """Every cached entry, newest first: kind, method@key, week, k, customers, rows, size on disk, and
+    whether it is damaged (file missing, or its size or sha256 not as written); --json adds seconds."""
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
 
@@ -27,10 +27,13 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
         return
     rows = [
         [e.kind, e.label, e.week, e.manifest.get("k", ""), e.manifest.get("customers", ""), e.manifest.get("rows", 0),
-         e.manifest.get("seconds", 0.0), _size(size), f"[red]damaged: {problem}[/]" if problem else "ok"]
+         _size(size), "[red]damaged[/]" if problem else "ok"]
         for e, size, problem in listed
     ]
-    console.show(f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "seconds", "size", "state"], rows)
+    console.show(f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "size", "state"], rows)
+    for e, _, problem in listed:
+        if problem:
+            console.warn(f"{e.label} ({e.kind}, week {e.week}) is damaged: {problem}; it will be rebuilt when next asked for ({e.path})")
 
 
 def _size(n: int) -> str:
