@@ -1,7 +1,8 @@
 """Write a last-week-popularity submission with the hmrec store API, for `hmrec evaluate`.
 
 Every customer gets the 12 articles sold most often in the 7 days before the target week starts;
-only history before the week is read (splits.recent_history), so the score is an honest back-test.
+only history before the week is read (splits.recent_history), so the score is an honest back-test,
+and each file's provenance sidecar (`FILE.json`) says so to `hmrec evaluate`.
 
     python examples/popularity_submission.py --data hm --week last --out submission.csv
     python examples/popularity_submission.py --data hm --week last --weeks 4 --out-dir preds/
@@ -10,10 +11,12 @@ only history before the week is read (splits.recent_history), so the score is an
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
 
+from hmrec_cli import provenance
 from hmrec_cli.atomic import atomic_file
 from hmrec_cli.splits import Week, recent_history, resolve_week, rolling_weeks
 from hmrec_cli.store import Store
@@ -50,6 +53,7 @@ def main() -> None:
         path = args.out if args.out else args.out_dir / f"{week.start.isoformat()}.csv"
         with atomic_file(path) as tmp:
             popularity_submission(store, week).write_csv(tmp)
+        provenance.write(path, store.fingerprint, week.start - timedelta(days=1), week.start, {"name": "examples/popularity_submission.py"})
         print(f"wrote {path} (week {week})")
 
 

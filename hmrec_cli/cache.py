@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,6 +66,12 @@ def split_name(name: str, option: str = "--candidates") -> tuple[str, str]:
     return method, key
 
 
+def _warn(message: str) -> None:
+    from hmrec_cli import console
+
+    console.warn(message)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One cached result: its Parquet file and its manifest ({} when the manifest is unreadable)."""
@@ -104,18 +110,9 @@ class Entry:
 
 
 class Cache:
-    def __init__(self, root: Path, warn: Callable[[str], None] | None = None):
+    def __init__(self, root: Path):
         self.root = root
-        self._warn = warn
         self._swept = False
-
-    def warn(self, message: str) -> None:
-        if self._warn is not None:
-            self._warn(message)
-            return
-        from hmrec_cli import console
-
-        console.warn(message)
 
     def _path(self, kind: str, method: str, week: str, name: str) -> Path:
         """The one place a cache path is built from outside words: each checked, the result inside the root."""
@@ -124,7 +121,7 @@ class Cache:
         check_name(method)
         if not WEEK.fullmatch(week):
             raise InputError(f"week {week!r}: expected YYYY-MM-DD")
-        stem, _, _suffix = name.partition(".")
+        stem = name.partition(".")[0]
         if not KEY.fullmatch(stem):
             raise InputError(f"{method}@{stem}: not a cache key ({KEY_LENGTH} hex digits)")
         return self.inside(self.root / kind / method / week / name)
@@ -161,7 +158,7 @@ class Cache:
         problem = entry.damage()
         if problem is None:
             return entry
-        self.warn(f"cache entry {entry.label} is damaged ({problem}); rebuilding")
+        _warn(f"cache entry {entry.label} is damaged ({problem}); rebuilding")
         self._remove(entry)
         return None
 
@@ -201,7 +198,7 @@ class Cache:
                 self.inside(manifest)
                 self.inside(manifest.with_suffix(".parquet"))
             except InputError as outside:
-                self.warn(f"skipped {outside}")
+                _warn(f"skipped {outside}")
                 continue
             found.append(self._load(manifest))
         return sorted(found, key=lambda e: e.manifest.get("created", ""), reverse=True)
@@ -224,7 +221,7 @@ class Cache:
             problem = entry.damage()
             if problem is None:
                 return entry
-            self.warn(f"cache entry {entry.label} is damaged ({problem}); skipped")
+            _warn(f"cache entry {entry.label} is damaged ({problem}); skipped")
             self._remove(entry)
         return None
 
