@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -234,15 +235,23 @@ class Cache:
             checkpoint.with_suffix(".pt.json").unlink(missing_ok=True)
 
     def sweep(self, min_age: float = 0.0) -> int:
-        """Remove temp files that an interrupted process left (at least `min_age` seconds old, and
-        no live process owns them); run now and then by writers, and by `hmrec cache clear`."""
+        """Remove what interrupted processes left: temp files no live process owns, and data files
+        whose manifest was never written (both at least `min_age` seconds old); run now and then by
+        writers, and by `hmrec cache clear`. Returns how many were removed."""
         if self._swept and min_age > 0:
             return 0
         self._swept = True
         if not self.root.is_dir():
             return 0
-        candidates = [p for p in self.root.glob("*/*/*/.*") if p.parent.resolve().is_relative_to(self.root.resolve())]
-        return len(remove_orphans(candidates, min_age))
+        root, now = self.root.resolve(), time.time()
+        temps = [p for p in self.root.glob("*/*/*/.*") if p.parent.resolve().is_relative_to(root)]
+        uncommitted = [
+            p for p in self.root.glob("*/*/*/*.parquet")
+            if p.parent.resolve().is_relative_to(root) and not p.with_suffix(".json").exists() and now - p.lstat().st_mtime >= min_age
+        ]
+        for data in uncommitted:
+            data.unlink(missing_ok=True)
+        return len(remove_orphans(temps, min_age)) + len(uncommitted)
 
     def clear(self, method: str | None = None) -> int:
         """Delete entries (of one method); returns how many were removed."""

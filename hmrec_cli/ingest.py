@@ -386,9 +386,10 @@ def _check_prices(raw: RawTable, tx: pl.DataFrame, ceiling: float, report: Inges
 
 
 def _check_dates(raw: RawTable, tx: pl.DataFrame, checks: DataChecks, report: IngestReport) -> None:
-    """Refuse dates after today; a gap of more than `checks.max_gap_days` between consecutive dates
-    (a stray row far past the rest would become the whole last week) is refused unless allowed."""
-    today = date.today()
+    """Refuse dates after today (by the machine's clock, in its zone or UTC, whichever is later); a
+    gap of more than `checks.max_gap_days` between consecutive dates (a stray row far from the rest
+    would become the whole last week, or stretch the history) is refused unless allowed."""
+    today = max(date.today(), datetime.now(timezone.utc).date())
     future = tx["t_dat"] > today
     if future.any():
         row = _first_row(tx, future)
@@ -399,8 +400,8 @@ def _check_dates(raw: RawTable, tx: pl.DataFrame, checks: DataChecks, report: In
         return
     at = int(gaps.arg_max())
     late, previous = days[at], days[at - 1]
-    row = _first_row(tx, tx["t_dat"] == late)
-    text = f"{raw.path.name}, row {row}: t_dat {late} is {(late - previous).days} days after the previous date ({previous})"
+    row, previous_row = _first_row(tx, tx["t_dat"] == late), _first_row(tx, tx["t_dat"] == previous)
+    text = f"{raw.path.name}, row {row}: t_dat {late} is {(late - previous).days} days after the previous date ({previous}, row {previous_row})"
     if not checks.allow_gaps:
         raise InputError(f"{text}; --allow-gaps accepts it")
     report.warnings.append(f"{text}; accepted (--allow-gaps)")

@@ -135,7 +135,8 @@ def test_a_stray_row_far_past_the_others_is_refused_unless_allowed(cli, raw: Pat
     last = date.fromisoformat(tx["t_dat"].max())
     late = (last + timedelta(days=60)).isoformat()
     edit_cell(raw / "transactions_train.csv", 9, "t_dat", late)
-    expected = f"transactions_train.csv, row 9: t_dat {late} is 60 days after the previous date ({last})"
+    last_row = int(tx.with_row_index("row", offset=1).filter(pl.col("t_dat") == last.isoformat())["row"][0])
+    expected = f"transactions_train.csv, row 9: t_dat {late} is 60 days after the previous date ({last}, row {last_row})"
     assert_refused(cli, raw, tmp_path / "hm", f"{expected}; --allow-gaps accepts it")
     code, _, err = cli("data", "ingest", raw, "--data", tmp_path / "hm", "-q", "--allow-gaps")
     assert code == 0 and f"warning: {expected}; accepted (--allow-gaps)" in err

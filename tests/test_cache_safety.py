@@ -146,10 +146,13 @@ def test_clear_orphans_removes_what_killed_runs_left_and_nothing_else(cli, store
     left[0].write_bytes(b"half")
     left[1].mkdir()  # a store folder being written
     left[2].mkdir()  # an ingest's scratch folder
+    uncommitted = week / "fedcba9876543210.parquet"  # killed between the data file and its manifest
+    uncommitted.write_bytes(Path(entry["path"]).read_bytes())
+    left.append(uncommitted)
     live = week / f".0123456789abcdef.parquet.tmp-{os.getpid()}-0badf00d"  # a running process's work
     live.write_bytes(b"busy")
     code, out, _ = cli("cache", "clear", "--orphans", "--cache", cache, "--data", data)
-    assert code == 0 and "removed 0 cached entries and 3 leftover temp files" in out
+    assert code == 0 and "removed 0 cached entries and 4 files that interrupted runs left" in out
     assert not any(p.exists() for p in left) and live.exists() and Path(entry["path"]).exists()
 
 

@@ -65,4 +65,4 @@ def cache_clear(
     temps = store.sweep()
     if data.parent.is_dir():
         temps += len(remove_orphans(p for pattern in (f".{data.name}.*-*", ".hmrec-ingest-*") for p in data.parent.glob(pattern)))
-    console.out.print(f"removed {removed} cached entries and {temps} leftover temp files")
+    console.out.print(f"removed {removed} cached entries and {temps} files that interrupted runs left")
