@@ -5,8 +5,10 @@ point group `hmrec.retrievers` with:
 
 - `name`, `version`, `summary` (one line) as class attributes;
 - `Params`: a dataclass whose fields have defaults; each field's one-line doc is given with
-  `field(metadata={"doc": ...})`. The CLI lists them (`hmrec plugins show NAME`) and parses
-  `-o key=value` into them;
+  `field(metadata={"doc": ...})`, and its allowed values with `"valid"`: `(low, high)` inclusive
+  (None: no bound), an interval such as `"(0, 1]"`, or a tuple of allowed strings. The CLI lists
+  them (`hmrec plugins show NAME`), parses `-o key=value` into them and refuses a value outside
+  its declared range (`check_params`);
 - `fit(ctx)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
 - `retrieve(customers, k)`: for a Series of customer indexes, at most `k` articles each as a frame
   `customer (u32), article (u32), score (f32)`, distinct per customer, higher score = better.
