@@ -15,8 +15,8 @@ from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, seeded_generator, train
 from hmrec_plugins.din import DINParams
-from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, week_inputs
-from hmrec_plugins.din_model import DIN, Shape
+from hmrec_plugins.din.inputs import WeekInputs, concat, dense_names, week_inputs
+from hmrec_plugins.din.model import DIN, Shape
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
 SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
