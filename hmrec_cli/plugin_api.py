@@ -9,7 +9,11 @@ point group `hmrec.retrievers` with:
   (None: no bound), an interval such as `"(0, 1]"`, or a tuple of allowed strings. The CLI lists
   them (`hmrec plugins show NAME`), parses `-o key=value` into them and refuses a value outside
   its declared range (`check_params`);
-- `fit(ctx)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
+- `fit(ctx, run)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
+  `run` (RunSettings) gives the seed, the device, a checkpoint path, the resume flag and a progress
+  callback, as rankers get them. A plugin whose result depends on the device kind (a torch model:
+  kernels differ between CPU and CUDA) sets the class attribute `uses_device = True`, which puts
+  the device kind into its cache key; the others are cached the same wherever they run;
 - `retrieve(customers, k)`: for a Series of customer indexes, at most `k` articles each as a frame
   `customer (u32), article (u32), score (f32)`, distinct per customer, higher score = better.
 
@@ -52,8 +56,29 @@ class Context:
     customers: pl.DataFrame
     week: Week
     seed: int = 0
-    device: str = "cpu"
-    scratch: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a plugin should train: seed, device (auto|cpu|cuda), where to keep its checkpoint,
+    whether to resume from it, and a progress callback (stage, done, total)."""
+
+    seed: int = 0
+    device: str = "auto"
+    checkpoint: Path | None = None
+    resume: bool = False
+    on_progress: typing.Callable[[str, int, int], None] = lambda stage, done, total: None
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+
+
+def check_device(spec: str) -> str:
+    """Refuse a `--device` other than auto, cpu, cuda or cuda:N (without importing torch)."""
+    text = spec.strip().lower()
+    if text not in ("auto", "cpu", "cuda") and not (text.startswith("cuda:") and text[5:].isdigit()):
+        raise InputError(f"--device {spec}: expected auto, cpu or cuda")
+    return text
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,7 @@ class Plugin(ABC):
     version: typing.ClassVar[str] = "1"
     summary: typing.ClassVar[str] = ""
     Params: typing.ClassVar[type] = NoParams
+    uses_device: typing.ClassVar[bool] = False  # True: results depend on the device kind (part of the cache key)
 
     def __init__(self, params=None):
         self.params = check_params(params, self.name) if params is not None else self.Params()
@@ -76,8 +102,9 @@ class Plugin(ABC):
 
 class Retriever(Plugin):
     @abstractmethod
-    def fit(self, ctx: Context) -> None:
-        """Learn from ctx.history (rows before ctx.week)."""
+    def fit(self, ctx: Context, run: RunSettings) -> dict | None:
+        """Learn from ctx.history (rows before ctx.week), seeded by run.seed; a trained model may
+        return its training log (kept in the candidate set's manifest)."""
 
     @abstractmethod
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
@@ -100,18 +127,6 @@ class RankingWeek:
     candidates: pl.DataFrame
     sources: tuple[str, ...]
     k: int
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How a ranker should train: seed, device (auto|cpu|cuda), where to keep its checkpoint,
-    whether to resume from it, and a progress callback (stage, done, total)."""
-
-    seed: int = 0
-    device: str = "auto"
-    checkpoint: Path | None = None
-    resume: bool = False
-    on_progress: typing.Callable[[str, int, int], None] = lambda stage, done, total: None
 
 
 class Ranker(Plugin):

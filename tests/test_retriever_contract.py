@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from hmrec_cli.cache import Cache
-from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings
 from hmrec_cli.recall import Request, run
 from hmrec_cli.registry import discover
 from hmrec_cli.splits import history, resolve_week
@@ -62,6 +62,6 @@ def test_customers_without_history_get_candidates(method: str, store_dir: Path) 
     assert cold.len() > 0
     plugin = next(p for p in discover("retriever") if p.name == method).load()
     model = plugin()
-    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week))
+    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week), RunSettings())
     got = model.retrieve(cold, K)
     assert got["customer"].n_unique() == cold.len()
