@@ -184,3 +184,29 @@ def _print_report(data: Path, json: bool) -> None:
     table = [[w.week or "last", w.start, w.rows, f"{w.real_rows:,.0f}" if w.real_rows else "", w.buyers, f"{w.real_buyers:,.0f}" if w.real_buyers else "", mark[w.ok]] for w in weeks]
     console.show(f"Recent weeks beside the real ones (ok: within 15%{scaled})", ["week", "starts", "rows", "real rows", "buyers", "real buyers", ""], table)
 
+
+@data_app.command()
+@reports_input_errors
+def sample(
+    data: DataDir = Path("hm"),
+    customers: Annotated[float, typer.Option("--customers", help="Share of the customers to keep (0 < share <= 1); all their rows are kept.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Random seed; equal seeds draw the same customers.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the sampled store (replaced whole, or not at all).")] = Path("hm-sample"),
+    json: Json = False,
+) -> None:
+    """Write a store of a random share of the customers (all their rows, every article, their oracle
+    lists), the way people iterate on the competition's 31.8M rows; say what it does to popularity."""
+    from hmrec_cli import console
+    from hmrec_cli.customer_sample import sample_store
+
+    report = sample_store(data, out, customers, seed)
+    kept, total = report.customers
+    if json:
+        console.emit_json({"store": str(out), "customers": kept, "source_customers": total, "rows": report.rows, "popularity": report.popularity})
+        return
+    console.show(f"Store written to {out}: {kept:,} of {total:,} customers", ["table", "rows"], [[k, v] for k, v in report.rows.items()])
+    console.show(
+        "What sampling does to popularity counts (week `last`)",
+        ["", "source", "sample"],
+        [[p["measure"], p["source"], p["sample"]] for p in report.popularity],
+    )
