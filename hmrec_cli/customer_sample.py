@@ -100,7 +100,7 @@ def popularity_effect(full: pl.DataFrame, sample: pl.DataFrame, last_date) -> li
         {"measure": "rows", "source": full.height, "sample": sample.height},
         {"measure": "rows last week", "source": full_week.height, "sample": sample_week.height},
         {"measure": "articles sold last week", "source": full_top.len(), "sample": sample_top.len()},
-        {"measure": "rows per article sold, median", "source": per_article(full).median(), "sample": per_article(sample).median()},
+        {"measure": "rows per article sold, median", "source": _median(per_article(full)), "sample": _median(per_article(sample))},
         {"measure": "last week's top seller, rows", "source": _first(per_article(full_week).max()), "sample": _first(per_article(sample_week).max())},
     ]
     for k in TOP:
@@ -111,3 +111,7 @@ def popularity_effect(full: pl.DataFrame, sample: pl.DataFrame, last_date) -> li
 
 def _first(value) -> int:
     return int(value) if value is not None else 0
+
+
+def _median(counts: pl.Series) -> int:
+    return int(counts.quantile(0.5, "lower") or 0)

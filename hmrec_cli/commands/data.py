@@ -162,7 +162,7 @@ def report_command(data: DataDir = Path("hm"), json: Json = False) -> None:
 
 def _print_report(data: Path, json: bool) -> None:
     from hmrec_cli import console
-    from hmrec_cli.data_report import FULL_SCALE_ONLY, describe, recent_weeks
+    from hmrec_cli.data_report import FULL_SCALE_ONLY, REAL_CUSTOMERS, describe, recent_weeks
     from hmrec_cli.store import Store
 
     store = Store.open(data)
@@ -179,8 +179,8 @@ def _print_report(data: Path, json: bool) -> None:
     passed = sum(1 for f in facts if f.ok)
     console.out.print(f"{passed} of {sum(1 for f in facts if f.ok is not None)} facts within 25%")
     if any(f.note == FULL_SCALE_ONLY for f in facts):
-        console.out.print(f"{FULL_SCALE_ONLY}: counts per article and the largest values grow with the number of customers ({store.customers.height:,} here, 1,371,980 in the real data)")
-    scaled = "" if store.customers.height >= 1_371_980 else ", real scaled to this store's customers"
+        console.out.print(f"{FULL_SCALE_ONLY}: counts per article and the largest values grow with the number of customers ({store.customers.height:,} here, {REAL_CUSTOMERS:,} in the real data)")
+    scaled = "" if store.customers.height >= REAL_CUSTOMERS else ", real scaled to this store's customers"
     table = [[w.week or "last", w.start, w.rows, f"{w.real_rows:,.0f}" if w.real_rows else "", w.buyers, f"{w.real_buyers:,.0f}" if w.real_buyers else "", mark[w.ok]] for w in weeks]
     console.show(f"Recent weeks beside the real ones (ok: within 15%{scaled})", ["week", "starts", "rows", "real rows", "buyers", "real buyers", ""], table)
 
