@@ -74,8 +74,8 @@ def main() -> None:
     best_other = max([*own.values(), pooled["merge"]["map@12"]])
     report = {
         "data": name, "weeks": args.weeks, "din_options": args.options,
-        "pooled_map@12": {"din": pooled["din"]["map@12"], "din_stderr": pooled["din"]["stderr"], "merge": pooled["merge"]["map@12"],
-                          "merge_stderr": pooled["merge"]["stderr"], **{f"{k} (own order)": v for k, v in own.items()}},
+        "pooled_map@12": {"din": pooled["din"]["map@12"], "din_stderr": pooled["din"].get("stderr"), "merge": pooled["merge"]["map@12"],
+                          "merge_stderr": pooled["merge"].get("stderr"), **{f"{k} (own order)": v for k, v in own.items()}},
         "customer_weeks": pooled["din"]["customer_weeks"], "oracle_map@12": pooled["din"].get("oracle_map@12"),
         "din_share_of_oracle": pooled["din"].get("share_of_oracle"), "din_over_best_other": pooled["din"]["map@12"] / best_other,
         "runs": runs,

@@ -121,8 +121,9 @@ class ScaleName(str, Enum):
 @reports_input_errors
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the Kaggle-format files and oracle.parquet into.")],
-    scale: Annotated[ScaleName, typer.Option(help="tiny: 2k customers, 20 weeks; small: 50k, 40 weeks; medium: 300k, 52 weeks; full: the competition's size.")] = ScaleName.small,
+    scale: Annotated[ScaleName, typer.Option(help="tiny: 2k customers, 1k articles, 20 weeks, twice as active (a toy); small: 50k customers, medium: 300k, full: 1.37M, each with the whole catalogue and calendar.")] = ScaleName.small,
     seed: Annotated[int, typer.Option(help="Random seed; equal seeds write identical files.")] = 0,
+    activity: Annotated[Optional[float], typer.Option(help="Shopping rate relative to real customers (1.0); higher for a denser toy world. Default: the scale's.", min=0.01, show_default=False)] = None,
     report: Annotated[bool, typer.Option("--report", help="Then ingest it to a temporary store and print `hmrec data report`.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -132,12 +133,15 @@ def synth(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hmrec_cli import console
+    from dataclasses import replace
+
     from hmrec_cli.synth.world import SCALES, synthesize
 
+    chosen = SCALES[scale.value] if activity is None else replace(SCALES[scale.value], activity=activity)
     columns = (TextColumn("simulating weeks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn())
     with Progress(*columns, console=console.err, disable=quiet) as progress:
-        task = progress.add_task("synth", total=SCALES[scale.value].weeks, rows=0)
-        summary = synthesize(out, SCALES[scale.value], seed=seed, on_week=lambda w, n, rows: progress.update(task, completed=w + 1, rows=rows))
+        task = progress.add_task("synth", total=chosen.weeks, rows=0)
+        summary = synthesize(out, chosen, seed=seed, on_week=lambda w, n, rows: progress.update(task, completed=w + 1, rows=rows))
     console.out.print(
         f"wrote {out}: {summary.rows:,} transactions, {summary.customers:,} customers, {summary.articles:,} articles, "
         f"{summary.first_date} .. {summary.last_date}; oracle for {summary.oracle_rows:,} customer-weeks"
@@ -160,15 +164,51 @@ def report_command(data: DataDir = Path("hm"), json: Json = False) -> None:
 
 def _print_report(data: Path, json: bool) -> None:
     from hmrec_cli import console
-    from hmrec_cli.data_report import describe
+    from hmrec_cli.data_report import FULL_SCALE_ONLY, REAL_CUSTOMERS, describe, recent_weeks
     from hmrec_cli.store import Store
 
-    facts = describe(Store.open(data))
+    store = Store.open(data)
+    facts, weeks = describe(store), recent_weeks(store)
     if json:
-        console.emit_json({"facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok} for f in facts]})
+        console.emit_json({
+            "facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok, "note": f.note} for f in facts],
+            "weeks": [{"week": w.week, "start": w.start, "rows": w.rows, "buyers": w.buyers, "real_rows": w.real_rows, "real_buyers": w.real_buyers, "ok": w.ok} for w in weeks],
+        })
         return
     mark = {True: "[green]ok[/]", False: "[red]off[/]", None: ""}
-    rows = [[f.name, f.real_text, f.text(f.value), mark[f.ok]] for f in facts]
+    rows = [[f.name, f.real_text, f.text(f.value), f.note or mark[f.ok]] for f in facts]
     console.show(f"{data} beside the real H&M data (ok: within 25% of the real value)", ["fact", "real H&M", "this data", ""], rows)
     passed = sum(1 for f in facts if f.ok)
     console.out.print(f"{passed} of {sum(1 for f in facts if f.ok is not None)} facts within 25%")
+    if any(f.note == FULL_SCALE_ONLY for f in facts):
+        console.out.print(f"{FULL_SCALE_ONLY}: counts per article and the largest values grow with the number of customers ({store.customers.height:,} here, {REAL_CUSTOMERS:,} in the real data)")
+    scaled = "" if store.customers.height >= REAL_CUSTOMERS else ", real scaled to this store's customers"
+    table = [[w.week or "last", w.start, w.rows, f"{w.real_rows:,.0f}" if w.real_rows else "", w.buyers, f"{w.real_buyers:,.0f}" if w.real_buyers else "", mark[w.ok]] for w in weeks]
+    console.show(f"Recent weeks beside the real ones (ok: within 15%{scaled})", ["week", "starts", "rows", "real rows", "buyers", "real buyers", ""], table)
+
+
+@data_app.command()
+@reports_input_errors
+def sample(
+    data: DataDir = Path("hm"),
+    customers: Annotated[float, typer.Option("--customers", help="Share of the customers to keep (0 < share <= 1); all their rows are kept.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Random seed; equal seeds draw the same customers.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the sampled store (replaced whole, or not at all).")] = Path("hm-sample"),
+    json: Json = False,
+) -> None:
+    """Write a store of a random share of the customers (all their rows, every article, their oracle
+    lists), the way people iterate on the competition's 31.8M rows; say what it does to popularity."""
+    from hmrec_cli import console
+    from hmrec_cli.customer_sample import sample_store
+
+    report = sample_store(data, out, customers, seed)
+    kept, total = report.customers
+    if json:
+        console.emit_json({"store": str(out), "customers": kept, "source_customers": total, "rows": report.rows, "popularity": report.popularity})
+        return
+    console.show(f"Store written to {out}: {kept:,} of {total:,} customers", ["table", "rows"], [[k, v] for k, v in report.rows.items()])
+    console.show(
+        "What sampling does to popularity counts (week `last`)",
+        ["", "source", "sample"],
+        [[p["measure"], p["source"], p["sample"]] for p in report.popularity],
+    )

@@ -1,7 +1,9 @@
-"""The shop's calendar: weeks of the synthetic period, weekly demand and the day-of-week cycle.
+"""The shop's calendar: weeks of the synthetic period, how busy each week is, and the day-of-week cycle.
 
-Demand swells in the June sale, on Black Friday and at the end of September, dips after Christmas
-and during the spring 2020 lockdown; Saturdays are busiest, Sundays and Mondays quietest.
+How busy a week is comes from the real shop: `REAL_WEEKLY_ROWS` are the competition's transactions
+per week (summed from its published daily totals), so every sale, holiday and the spring-2020
+lockdown fall where they fell, and the last weeks are as quiet as they really were. Saturdays are
+busiest, Sundays and Mondays quietest.
 """
 
 from __future__ import annotations
@@ -14,6 +16,22 @@ END = date(2020, 9, 22)
 FULL_START = date(2018, 9, 20)
 # Monday .. Sunday
 DAY_WEIGHT = np.array([0.82, 0.92, 0.97, 1.0, 1.1, 1.32, 0.8])
+# Real transactions per week, oldest first; weeks end on END, the first (from FULL_START) has 6 days.
+REAL_WEEKLY_ROWS = np.array([
+    255_648, 417_737, 246_456, 347_621, 316_090, 369_640, 252_598, 236_574, 260_214, 467_921,
+    211_605, 239_817, 246_608, 318_840, 242_038, 301_674, 304_334, 263_223, 298_723, 277_490,
+    258_935, 247_222, 359_477, 269_667, 287_488, 279_540, 296_800, 326_247, 362_641, 301_143,
+    341_243, 385_095, 374_847, 276_725, 350_990, 371_908, 411_210, 313_336, 355_099, 635_891,
+    518_946, 393_207, 373_175, 389_212, 454_130, 316_675, 291_496, 320_906, 242_362, 237_717,
+    264_120, 246_046, 232_332, 424_805, 320_493, 252_130, 226_079, 240_114, 276_141, 211_518,
+    191_375, 220_402, 518_403, 176_816, 216_916, 363_939, 208_382, 241_815, 244_472, 216_586,
+    265_331, 240_313, 250_156, 232_726, 231_362, 260_277, 299_791, 205_868, 198_818, 238_450,
+    337_283, 401_878, 229_433, 297_896, 213_483, 259_586, 300_024, 387_772, 363_092, 310_996,
+    298_890, 549_443, 517_428, 337_419, 286_672, 289_528, 299_469, 319_469, 289_161, 265_211,
+    256_644, 283_181, 264_657, 255_241, 240_311,
+])
+REAL_LAST_WEEK_BUYERS = 68_984
+FULL_WEEKS = REAL_WEEKLY_ROWS.size
 
 
 def week_starts(n_weeks: int, end: date = END) -> list[date]:
@@ -27,31 +45,12 @@ def season_phase(day: date) -> float:
     return (day.timetuple().tm_yday - 1) / 365.0
 
 
-def demand(day: date) -> float:
-    """How busy the shop is in the week starting `day`, relative to an ordinary week."""
-    phase = season_phase(day + timedelta(days=3))
-    level = 1.0 + 0.08 * np.cos(2 * np.pi * (phase - 0.45)) + 0.04 * (day.year - 2019)
-    mid = day + timedelta(days=3)
-    md = (mid.month, mid.day)
-    if (6, 14) <= md <= (7, 4):
-        level *= 1.75  # summer sale
-    elif mid.month == 11 and _black_friday(mid.year) - timedelta(days=3) <= mid <= _black_friday(mid.year) + timedelta(days=3):
-        level *= 1.5
-    elif (9, 18) <= md <= (9, 30):
-        level *= 1.3  # new season
-    elif (12, 26) <= md or md <= (1, 1):
-        level *= 0.72
-    elif (1, 2) <= md <= (1, 12):
-        level *= 1.15  # January sale
-    if date(2020, 3, 16) <= mid <= date(2020, 4, 26):
-        level *= 0.55  # lockdown
-    return float(level)
-
-
-def _black_friday(year: int) -> date:
-    first = date(year, 11, 1)
-    thursday = first + timedelta(days=(3 - first.weekday()) % 7 + 21)
-    return thursday + timedelta(days=1)
+def volume(start: date) -> float:
+    """How busy the real shop was in the week starting `start`, relative to its average week."""
+    weeks_before_end = (END - timedelta(days=6) - start).days // 7
+    if not 0 <= weeks_before_end < FULL_WEEKS:
+        raise ValueError(f"{start} is outside the real calendar ({FULL_START} .. {END})")
+    return float(REAL_WEEKLY_ROWS[FULL_WEEKS - 1 - weeks_before_end] / REAL_WEEKLY_ROWS[1:].mean())
 
 
 def days_of_week(start: date, first_day: date) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,8 @@ WOMEN_GROUP_TASTE = np.array([
 MEN_GROUP_TASTE = np.array([0.08, 0.08, 0.74, 0.04, 0.06])
 FAVOURITE_SEGMENTS = 4
 FAVOURITE_COLOURS = 2
+EARLY_SHARE = 0.6  # customers who shop from the first week; the rest arrive at a steady rate
+MEAN_RATE = 0.037  # mean weekly shopping rate at activity 1 (times calendar demand and excitement)
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,10 @@ def build_population(
     band = np.searchsorted(AGE_BANDS, age, side="right") - 1
     group = np.where(female, 0, 5) + band
 
-    rate = rng.gamma(1.2, 0.042 / 1.2, n) * activity
-    basket = np.minimum(1.2 * rate / (0.042 * activity), 40.0)
+    rate = rng.gamma(1.2, MEAN_RATE / 1.2, n) * activity
+    basket = np.minimum(1.2 * rate / (MEAN_RATE * activity), 40.0)
     rate *= np.where(rng.random(n) < 0.0005, 1.6, 1.0)  # a few shop even more often (over 1,000 rows)
-    early = rng.random(n) < 0.6
+    early = rng.random(n) < EARLY_SHARE
     first_week = rng.integers(0, n_weeks, n)
     online = np.where(rng.random(n) < 0.68, rng.beta(9, 1.5, n), rng.beta(1.5, 3.5, n))
     loyalty = rng.beta(2.0, 2.0, n)

@@ -1,7 +1,8 @@
 """`hmrec data synth`: simulate the shop week by week and write the Kaggle files plus the oracle.
 
-Each week: the calendar sets demand; every customer shops with a probability driven by their rate,
-the demand and how recently they last bought (first-time shoppers appear in their first week);
+Each week: the real shop's weekly volume (calendar.py) sets demand; every customer shops with a
+probability driven by their rate, the demand and how recently they last bought (first-time shoppers
+appear in their first week);
 each shopper picks a basket from their `Choice` distribution (see choice.py); baskets land on one
 or two days, with a channel and a price (list price, marked down late in an article's life and in
 sales); repeated units of an article are repeated rows, as in the real file.
@@ -25,19 +26,24 @@ from hmrec_cli.synth import calendar
 from hmrec_cli.synth.catalogue import ProductTypes, build_catalogue
 from hmrec_cli.synth.choice import MEMORY_WEEKS, build_choice
 from hmrec_cli.synth.kaggle_csv import TRANSACTIONS_HEADER, hex_ids, write_transactions_chunk
-from hmrec_cli.synth.population import build_population, group_segment_taste
+from hmrec_cli.synth.population import EARLY_SHARE, build_population, group_segment_taste
 
 EXCITEMENT = 3.0  # a purchase multiplies the shopping rate by up to 1 + this, fading over weeks
 EXCITEMENT_WEEKS = 3.0
 EXTRA_UNITS = 0.06  # share of picked articles bought in several units (duplicate rows)
 SECOND_DAY = 0.15  # share of shopping weeks spread over two days
 ORACLE_K = 100
+SALE_VOLUME = 1.4  # weeks this much busier than average are sales: older stock is marked down
 
 
 @dataclass(frozen=True)
 class Scale:
-    """Size of a synthetic world. `activity` scales shopping rates: the smaller worlds cover fewer
-    weeks, so they shop more per week to reach a useful number of rows."""
+    """Size of a synthetic world. `activity` scales shopping rates (1.0: the real shop's customers).
+
+    small and medium are the full shop with fewer customers, like the customer samples people take
+    of the real data: the whole catalogue, the whole calendar and real behaviour, so the weekly facts
+    that decide which methods win are the real ones and only counts per article shrink. tiny is a
+    dense toy world (fewer weeks and articles, customers twice as active) for fast unit tests."""
 
     customers: int
     articles: int
@@ -45,12 +51,18 @@ class Scale:
     activity: float
     oracle_weeks: int = 5
 
+    def __post_init__(self) -> None:
+        if not 1 <= self.weeks <= calendar.FULL_WEEKS:
+            raise ValueError(f"a world spans 1 .. {calendar.FULL_WEEKS} weeks of the real calendar, not {self.weeks}")
+        if not self.activity > 0:
+            raise ValueError(f"activity must be above 0, not {self.activity}")
+
 
 SCALES = {
     "tiny": Scale(2_000, 1_000, 20, 2.0, 2),
-    "small": Scale(50_000, 8_000, 40, 2.3),
-    "medium": Scale(300_000, 30_000, 52, 1.8),
-    "full": Scale(1_371_980, 105_542, 105, 1.0),
+    "small": Scale(50_000, 105_542, calendar.FULL_WEEKS, 1.0),
+    "medium": Scale(300_000, 105_542, calendar.FULL_WEEKS, 1.0),
+    "full": Scale(1_371_980, 105_542, calendar.FULL_WEEKS, 1.0),
 }
 
 
@@ -121,15 +133,16 @@ def synthesize(
         with open(tmp / "transactions_train.csv", "wb") as fh:
             fh.write(TRANSACTIONS_HEADER)
             for w, start in enumerate(starts):
-                demand = calendar.demand(start)
+                volume = calendar.volume(start)
+                demand = _shopping_demand(volume, w, scale.weeks)
                 pop = catalogue.popularity(w, calendar.season_phase(start + timedelta(days=3)))
                 shoppers = _shoppers(rng, population, w, demand, last_bought)
                 choice = build_choice(shoppers, w, pop, catalogue, population, taste, log.since(w - MEMORY_WEEKS))
-                basket_mean = population.basket[shoppers] * min(demand, 1.5) ** 0.5
+                basket_mean = population.basket[shoppers] * _basket_boost(volume)
                 picks = 1 + rng.poisson(basket_mean)
                 draws = np.repeat(np.arange(shoppers.size), picks)
                 article = choice.sample(rng, draws)
-                rows = _rows(rng, shoppers, draws, article, catalogue, population, w, start, first_day, demand)
+                rows = _rows(rng, shoppers, draws, article, catalogue, population, w, start, first_day, volume)
                 write_transactions_chunk(fh, rows, start, customer_ids, article_ids)
                 rows_total += rows.height
                 log.add(shoppers[draws], article, w)
@@ -147,6 +160,19 @@ def synthesize(
     return SynthSummary(rows_total, population.size, catalogue.size, first_day, starts[-1] + timedelta(days=6), oracle.height)
 
 
+def _basket_boost(volume: float) -> float:
+    """Busy weeks (sales) fill bigger baskets, up to x1.22."""
+    return min(volume, 1.5) ** 0.5
+
+
+def _shopping_demand(volume: float, week: int, n_weeks: int) -> float:
+    """The multiplier on every present customer's shopping rate that makes the week's rows follow
+    the real volume: what bigger baskets do not already give, spread over the customers who have
+    arrived by then (the rest arrive at a steady rate)."""
+    arrived = EARLY_SHARE + (1 - EARLY_SHARE) * (week + 1) / n_weeks
+    return volume / _basket_boost(volume) / arrived
+
+
 def _shoppers(rng, population, week: int, demand: float, last_bought: np.ndarray) -> np.ndarray:
     """Who shops this week: rate x demand, excited by a recent purchase; newcomers from their
     first week on; anyone still without a purchase in their first week buys then."""
@@ -158,7 +184,7 @@ def _shoppers(rng, population, week: int, demand: float, last_bought: np.ndarray
     return np.flatnonzero(shop)
 
 
-def _rows(rng, shoppers, draws, article, catalogue, population, week, start, first_day, demand) -> pl.DataFrame:
+def _rows(rng, shoppers, draws, article, catalogue, population, week, start, first_day, volume) -> pl.DataFrame:
     """Transaction rows for the week: days, channels, prices and repeated units."""
     offsets, weights = calendar.days_of_week(start, first_day)
     n = shoppers.size
@@ -170,7 +196,7 @@ def _rows(rng, shoppers, draws, article, catalogue, population, week, start, fir
     units = 1 + (rng.random(draws.size) < EXTRA_UNITS) * rng.geometric(0.6, draws.size)
     age = week - catalogue.launch[article]
     late = age > 1.3 * catalogue.lifetime[article]
-    sale = demand > 1.4 or demand < 0.8
+    sale = volume > SALE_VOLUME
     markdown = np.where(late, 0.3, 0.0) + np.where(sale & (age > 2), 0.2, 0.0)
     price = catalogue.list_price[article] * (1 - markdown)
     rows = pl.DataFrame(
