@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import polars as pl
 import torch
 
 from hmrec_cli import console
 from hmrec_cli.ann import AnnIndex, candidate_frame, top_k_on_device
-from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
-from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
+from hmrec_cli.batches import id_frequency, shuffled_batches, to_device
+from hmrec_cli.features import unsold_articles
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.towers import tower_shape, user_vectors
 from hmrec_cli.training import Settings, resolve_device, train
-from hmrec_cli.weekly_examples import USER_DENSE, user_inputs, weekly_examples
-from hmrec_plugins.two_tower.model import Shape, TwoTower, full_softmax_loss, sampled_softmax_loss
-
-USER_BATCH = 8192  # customers per user-tower inference step
-
-
-def article_table(ctx: Context) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Side-feature codes per article index + 1 (row 0 = padding), the price band (by mean price
-    paid before the week; 0 = never sold) as the last field; and each field's cardinality."""
-    codes = article_codes(ctx.articles)
-    bands = article_activity(ctx.history, ctx.week, ctx.customers).select("article", "price_band")
-    band = pl.DataFrame({"article": ctx.articles.sort("article")["article"]}).join(bands, on="article", how="left", maintain_order="left")
-    values = np.hstack([codes.values, band["price_band"].fill_null(0).to_numpy().astype(np.int64).reshape(-1, 1)])
-    return np.vstack([np.zeros((1, values.shape[1]), dtype=np.int64), values]), (*codes.sizes, PRICE_BANDS + 1)
-
-
-def unsold(ctx: Context, days: int) -> np.ndarray | None:
-    """True for articles with no sale in the `days` before the week (never proposed); None when
-    no filter applies (days = 0, or nothing sold in that window)."""
-    if days <= 0:
-        return None
-    sold = ctx.history.filter(pl.col("t_dat") >= ctx.week.start - timedelta(days=days))["article"].unique().to_numpy()
-    if sold.size == 0:
-        return None
-    mask = np.ones(ctx.articles.height, dtype=bool)
-    mask[sold] = False
-    return mask
+from hmrec_cli.weekly_examples import weekly_examples
+from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 
 class Fitted:
@@ -56,15 +30,9 @@ class Fitted:
         run.on_progress("examples", 0, 1)
         examples = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length)
         n_articles = ctx.articles.height
-        table, fields = article_table(ctx)
-        people = customer_codes(ctx.customers)
-        shape = Shape(
-            articles=n_articles + 1, article_fields=fields, customer_fields=people.sizes, dense=len(USER_DENSE),
-            embedding_size=p.embedding_size, side_dim=p.side_dim, hidden=tuple(int(h) for h in p.hidden.split(",")),
-            pooling=p.pooling, half_life_days=p.half_life_days,
-        )
+        shape, article_table, customer_table = tower_shape(ctx, p)
         torch.manual_seed(run.seed)
-        self.model = TwoTower(shape, torch.from_numpy(table), torch.from_numpy(people.values), self.loss).to(self.device)
+        self.model = TwoTower(shape, article_table, customer_table, self.loss).to(self.device)
         pairs = int(examples.pair_article.size)
         if pairs == 0:
             console.warn(f"{'youtube-dnn' if self.loss == 'full' else 'sampled-softmax'}: no purchases in the {p.weeks} training weeks; proposing the popular articles")
@@ -90,7 +58,7 @@ class Fitted:
             self.model, loss_of, lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device), pairs, settings,
             checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress,
         )
-        self._serving(unsold(ctx, p.sold_within_days))
+        self._serving(unsold_articles(ctx.history, ctx.week, n_articles, p.sold_within_days))
         return {**log.as_dict(), "examples": examples.rows, "pairs": pairs, "weeks": [d.isoformat() for d in examples.starts], "device": self.device.type}
 
     def _serving(self, excluded: np.ndarray | None) -> None:
@@ -105,12 +73,8 @@ class Fitted:
 
     def user_vectors(self, customers: pl.Series) -> tuple[np.ndarray, torch.Tensor]:
         """Sorted distinct customer indexes and their serving vectors (on the device)."""
-        inputs = user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
-        t = to_device(inputs.arrays(), self.device)
-        self.model.eval()
-        vectors = predict_in_batches(lambda idx: self.model.user(t["customer"][idx], t["items"][idx], t["age_days"][idx], t["dense"][idx]), inputs.customer.size, USER_BATCH, self.device)
-        users = torch.from_numpy(vectors.reshape(inputs.customer.size, -1)).to(self.device)
-        return inputs.customer, self.model.serving_users(users)
+        ids, users = user_vectors(self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device)
+        return ids, self.model.serving_users(users)
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         if self.items is None:
