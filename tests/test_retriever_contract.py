@@ -21,7 +21,7 @@ RETRIEVERS = [p.name for p in discover("retriever")]
 K = 20
 # trained retrievers run the same contract with small sizes and one epoch, so the suite stays fast
 QUICK_TOWER = ("epochs=1", "weeks=3", "embedding_size=16", "side_dim=4", "hidden=32", "history_length=8")
-QUICK = {"youtube-dnn": QUICK_TOWER, "sampled-softmax": (*QUICK_TOWER, "negatives=64")}
+QUICK = {"youtube-dnn": QUICK_TOWER, "sampled-softmax": (*QUICK_TOWER, "negatives=64"), "hsoftmax": (*QUICK_TOWER, "beam=20")}
 
 
 def _request(method: str, week, customers: str = "auto") -> Request:
