@@ -16,7 +16,7 @@ from hmrec_cli.weekly_examples import weekly_examples
 from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
 from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
-SEARCH_ENTRIES = 1_000_000  # children scored per beam-search step (customers x beam x widest node): bounds memory
+SEARCH_ENTRIES = 1_000_000  # children (or nodes) scored per beam-search step and chunk of customers: bounds memory
 
 
 def build_tree(ctx: Context, params) -> Tree:
@@ -85,7 +85,7 @@ class Fitted:
             return fill_cold(pl.DataFrame(schema=CANDIDATE_SCHEMA), customers, self.popular, k)
         ids, users = user_vectors(self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device)
         parts, beam = [], max(self.params.beam, k)
-        chunk = max(1, SEARCH_ENTRIES // (beam * int(self.model.tree.child_count.max())))
+        chunk = max(1, SEARCH_ENTRIES // max(beam * int(self.model.tree.child_count.max()), self.model.tree.parent.shape[0]))
         with torch.no_grad():
             for lo in range(0, ids.size, chunk):
                 rows, articles, log_p = self.model.beam_search(users[lo : lo + chunk], k, beam, self.allowed)

@@ -80,6 +80,17 @@ class HierarchicalSoftmax(nn.Module):
         gathered = per_node[:, path.clamp(min=0).flatten()].reshape(users.shape[0], *path.shape)
         return (gathered * (path >= 0)).sum(-1)
 
+    def _children_logits(self, users: torch.Tensor, children: torch.Tensor) -> torch.Tensor:
+        """Logits of `children` [rows, width, widest] for each row's user. Gathering each child's
+        vector costs width x widest vectors per user; one product with every node's vector costs
+        all nodes but runs as a dense matrix product, several times faster per node, so it is
+        used while the tree is small next to the frontier."""
+        nodes = self.node_vectors.shape[0]
+        if nodes <= 8 * children.shape[1] * children.shape[2]:
+            every = users.float() @ self.node_vectors.float().T + self.node_bias.float()
+            return every.gather(1, children.flatten(1)).view(children.shape)
+        return torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float()) + self.node_bias[children].float()
+
     def beam_search(self, users: torch.Tensor, k: int, beam: int, allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Top k leaves per user by beam search: from the root, keep the `beam` inner nodes of
         highest path log-probability per user at each depth, expand all their children, and
@@ -98,7 +109,7 @@ class HierarchicalSoftmax(nn.Module):
             counts = self.tree.child_count[frontier]
             real = (offsets < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(-1)  # [rows, width, widest]
             children = torch.where(real, self.tree.child_start[frontier].unsqueeze(-1) + offsets, 0)
-            logits = torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float()) + self.node_bias[children].float()
+            logits = self._children_logits(users, children)
             log_p = frontier_log_p.unsqueeze(-1) + torch.log_softmax(logits.masked_fill(~real, -torch.inf), dim=-1)
             log_p = log_p.masked_fill(~real, -torch.inf).flatten(1)
             children = children.flatten(1)
