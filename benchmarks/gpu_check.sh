@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Every GPU figure of the neural-retriever issue and the DIN issue, in one go, on a bare GPU image.
+#
+#   bash benchmarks/gpu_check.sh [OUT_DIR]        (SCALE=full by default; SCALE=medium for a quick pass)
+#
+# Installs what a bare image lacks (the project with --no-deps, so the image's CUDA torch stays),
+# checks CUDA, writes the synthetic world at $SCALE and ingests it, then measures:
+#   1. DIN's training step (benchmarks/din_step.py, full-scale catalogue, CUDA);
+#   2. exact top-100 for 1,371,980 random users x 105,542 articles on the device;
+#   3. per neural retriever: one epoch over 8 training weeks of buyers, and retrieval for every
+#      customer at k=100 (benchmarks/neural_gpu.py).
+# Results go to OUT_DIR/gpu.jsonl (one JSON line per figure, written as measured) and stdout.
+# Without CUDA it says so and stops with exit code 3: no GPU figure is ever made up on a CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-${OUT:-benchmarks/out}}"
+SCALE="${SCALE:-full}"
+WORK="${WORK:-/tmp/hmrec-gpu}"
+PY="${PYTHON:-python3}"
+mkdir -p "$OUT" "$WORK"
+
+echo "== installing (pip)"
+"$PY" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+"$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q torch
+"$PY" -m pip install -q "polars>=1.20" "pyarrow>=15" "numpy>=1.26" "scipy>=1.11" "implicit>=0.7" "annoy>=1.17" "threadpoolctl>=3" "typer>=0.12" "rich>=13"
+"$PY" -m pip install -q -e . --no-deps
+HMREC="$(dirname "$(command -v "$PY")")/hmrec"
+[ -x "$HMREC" ] || HMREC="$("$PY" -c 'import sys, pathlib; print(pathlib.Path(sys.executable).parent / "hmrec")')"
+
+echo "== device"
+if ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "no CUDA device visible to torch: GPU figures NOT measured (nothing written)" | tee -a "$OUT/gpu.jsonl.skipped"
+    exit 3
+fi
+"$PY" -c "import torch; p = torch.cuda.get_device_properties(0); print(f'{p.name}, {p.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}')" | tee "$OUT/gpu_device.txt"
+nproc | sed 's/^/cpu cores: /'
+
+echo "== DIN training step (full-scale catalogue, 2M rows, 2 epochs)"
+"$PY" benchmarks/din_step.py --device cuda --rows 2000000 --epochs 2 | tee -a "$OUT/gpu.jsonl"
+
+echo "== synthetic world ($SCALE) and store"
+if [ ! -f "$WORK/raw-$SCALE/transactions_train.csv" ]; then
+    /usr/bin/time -f "synth %e s" "$HMREC" data synth --scale "$SCALE" --seed 0 --out "$WORK/raw-$SCALE" -q
+fi
+"$HMREC" data ingest "$WORK/raw-$SCALE" --data "$WORK/store-$SCALE" -q
+
+echo "== exact top-100 and the neural retrievers (one epoch, every customer)"
+"$PY" benchmarks/neural_gpu.py --data "$WORK/store-$SCALE" --cache "$WORK/cache" --out "$OUT/gpu.jsonl" --device cuda
+
+echo "== done: $OUT/gpu.jsonl"

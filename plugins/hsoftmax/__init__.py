@@ -1,0 +1,53 @@
+"""`hsoftmax`: the YouTube-DNN user tower with a hierarchical softmax over a tree of the catalogue.
+
+The probability of an article is a product of small softmaxes down a tree (`-o tree=catalogue`:
+index group -> product group -> product type -> product code -> article, wide nodes split into
+balanced levels of at most `max_branching` children; `-o tree=huffman`: a binary Huffman tree by
+sales before the week, frequent articles near the root). Training cost per purchase grows with
+the depth of its leaf, not with the catalogue; retrieval is a beam search down the tree keeping
+`beam` nodes per depth, and the leaves it reaches are scored by their exact log-probability.
+Tree in tree.py, model in model.py, training in fitting.py (torch loads only when fitted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings
+from hmrec_cli.tower_params import TowerParams
+
+
+@dataclass(frozen=True)
+class HSoftmaxParams(TowerParams):
+    tree: str = field(default="catalogue", metadata={"doc": "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)"})
+    max_branching: int = field(default=32, metadata={"doc": "tree=catalogue: a node with more children gets balanced intermediate levels"})
+    beam: int = field(default=100, metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tree not in ("catalogue", "huffman"):
+            raise InputError(f"-o tree={self.tree}: expected catalogue or huffman")
+        if self.max_branching < 2:
+            raise InputError(f"-o max_branching={self.max_branching}: expected at least 2")
+        if self.beam < 1:
+            raise InputError(f"-o beam={self.beam}: expected at least 1")
+
+
+class HSoftmax(Retriever):
+    name = "hsoftmax"
+    version = "1"
+    summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
+    Params = HSoftmaxParams
+    uses_device = True
+
+    def fit(self, ctx: Context, run: RunSettings) -> dict:
+        from hmrec_plugins.hsoftmax.fitting import Fitted
+
+        self.fitted = Fitted(self.params)
+        return self.fitted.fit(ctx, run)
+
+    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
+        return self.fitted.retrieve(customers, k)

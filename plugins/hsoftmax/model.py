@@ -1,0 +1,128 @@
+"""The hierarchical softmax over a Tree: every non-root node has a vector and a bias; the
+probability of a child given its parent is the softmax over the parent's children of
+user . vector + bias, and an article's probability is the product along its path.
+
+Training touches only the siblings along each purchase's path (cost grows with depth, not with
+the catalogue); retrieval is a beam search down the tree, vectorised over customers: ragged
+frontiers are flat (row, node, log-probability) tensors, never a Python loop per customer or node.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from hmrec_cli.towers import Shape, UserTower
+
+
+class TreeTensors(nn.Module):
+    """A Tree's arrays as buffers on the model's device (saved with it)."""
+
+    def __init__(self, arrays: dict):
+        super().__init__()
+        for name, values in arrays.items():
+            self.register_buffer(name, torch.as_tensor(values, dtype=torch.long))
+
+
+class HierarchicalSoftmax(nn.Module):
+    def __init__(self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, tree: dict):
+        super().__init__()
+        self.user = UserTower(shape, article_codes, customer_codes)
+        self.tree = TreeTensors(tree)
+        nodes = self.tree.parent.shape[0]
+        self.node_vectors = nn.Parameter(torch.randn(nodes, shape.embedding_size) * 0.05)
+        self.node_bias = nn.Parameter(torch.zeros(nodes))
+
+    def _segment_log_softmax(self, logits: torch.Tensor, segment: torch.Tensor, segments: int) -> torch.Tensor:
+        """log softmax of `logits` within each segment (flat, segment ids 0..segments-1)."""
+        top = torch.full((segments,), -torch.inf, device=logits.device).scatter_reduce(0, segment, logits.detach(), "amax")
+        sums = torch.zeros(segments, device=logits.device).index_add(0, segment, torch.exp(logits - top[segment]))
+        return logits - (torch.log(sums) + top)[segment]
+
+    def _children(self, parents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """All children of each of `parents` (flat): (which parent entry, child node)."""
+        counts = self.tree.child_count[parents]
+        entry = torch.repeat_interleave(torch.arange(parents.shape[0], device=parents.device), counts)
+        first = torch.cumsum(counts, 0) - counts
+        child = self.tree.child_start[parents][entry] + torch.arange(entry.shape[0], device=parents.device) - first[entry]
+        return entry, child
+
+    def _logits(self, users: torch.Tensor, rows: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+        return (users[rows].float() * self.node_vectors[nodes].float()).sum(-1) + self.node_bias[nodes].float()
+
+    def loss(self, users: torch.Tensor, articles: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of -log P(article | user): per step of each path, the log softmax
+        of the path's node among its siblings."""
+        path = self.tree.path[articles]  # [B, depth]
+        rows, column = torch.nonzero(path >= 0, as_tuple=True)
+        step_node = path[rows, column]
+        entry, sibling = self._children(self.tree.parent[step_node])
+        logits = self._logits(users, rows[entry], sibling)
+        log_p = self._segment_log_softmax(logits, entry, step_node.shape[0])
+        return -log_p[sibling == step_node[entry]].sum() / articles.shape[0]
+
+    def node_log_probs(self, users: torch.Tensor) -> torch.Tensor:
+        """[n, nodes]: log P(node | parent, user) of every non-root node (root: 0)."""
+        logits = users.float() @ self.node_vectors.float().T + self.node_bias.float()
+        logits[:, 0] = -torch.inf  # the root is nobody's child: out of its children's softmax
+        parent = self.tree.parent.clamp(min=0).expand_as(logits)
+        top = torch.full_like(logits, -torch.inf).scatter_reduce(1, parent, logits, "amax")
+        sums = torch.zeros_like(logits).scatter_add(1, parent, torch.exp(logits - top.gather(1, parent)))
+        out = logits - (torch.log(sums) + top).gather(1, parent)
+        out[:, 0] = 0.0
+        return out
+
+    def leaf_log_probs(self, users: torch.Tensor) -> torch.Tensor:
+        """[n, articles]: exact log P(article | user) of every article (brute force: the reference
+        for beam search, and the scores of the leaves it reaches)."""
+        per_node = self.node_log_probs(users)
+        path = self.tree.path
+        gathered = per_node[:, path.clamp(min=0).flatten()].reshape(users.shape[0], *path.shape)
+        return (gathered * (path >= 0)).sum(-1)
+
+    def _children_logits(self, users: torch.Tensor, children: torch.Tensor) -> torch.Tensor:
+        """Logits of `children` [rows, width, widest] for each row's user. Gathering each child's
+        vector costs width x widest vectors per user; one product with every node's vector costs
+        all nodes but runs as a dense matrix product, several times faster per node, so it is
+        used while the tree is small next to the frontier."""
+        nodes = self.node_vectors.shape[0]
+        if nodes <= 8 * children.shape[1] * children.shape[2]:
+            every = users.float() @ self.node_vectors.float().T + self.node_bias.float()
+            return every.gather(1, children.flatten(1)).view(children.shape)
+        return torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float()) + self.node_bias[children].float()
+
+    def beam_search(self, users: torch.Tensor, k: int, beam: int, allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Top k leaves per user by beam search: from the root, keep the `beam` inner nodes of
+        highest path log-probability per user at each depth, expand all their children, and
+        keep the k best leaves reached so far, each with its exact log-probability. `allowed`
+        (bool [nodes]): subtrees without an allowed leaf are never entered. Dense per user:
+        [users, beam, widest] children per depth, padding scored -inf. Returns flat (row,
+        article, log-probability), best first per row; a row may have fewer than k."""
+        rows, device = users.shape[0], users.device
+        widest = int(self.tree.child_count.max())
+        offsets = torch.arange(widest, device=device)
+        frontier = torch.zeros(rows, 1, dtype=torch.long, device=device)  # the root
+        frontier_log_p = torch.zeros(rows, 1, device=device)
+        best_nodes = torch.zeros(rows, 0, dtype=torch.long, device=device)
+        best_log_p = torch.zeros(rows, 0, device=device)
+        while bool(torch.isfinite(frontier_log_p).any()):
+            counts = self.tree.child_count[frontier]
+            real = (offsets < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(-1)  # [rows, width, widest]
+            children = torch.where(real, self.tree.child_start[frontier].unsqueeze(-1) + offsets, 0)
+            logits = self._children_logits(users, children)
+            log_p = frontier_log_p.unsqueeze(-1) + torch.log_softmax(logits.masked_fill(~real, -torch.inf), dim=-1)
+            log_p = log_p.masked_fill(~real, -torch.inf).flatten(1)
+            children = children.flatten(1)
+            if allowed is not None:
+                log_p = log_p.masked_fill(~allowed[children], -torch.inf)
+            leaf = self.tree.child_count[children] == 0
+            pool_nodes = torch.cat([best_nodes, children], dim=1)
+            pool_log_p = torch.cat([best_log_p, log_p.masked_fill(~leaf, -torch.inf)], dim=1)
+            best_log_p, where = torch.topk(pool_log_p, min(k, pool_log_p.shape[1]), dim=1)
+            best_nodes = pool_nodes.gather(1, where)
+            inner = log_p.masked_fill(leaf, -torch.inf)
+            frontier_log_p, where = torch.topk(inner, min(beam, inner.shape[1]), dim=1)
+            frontier = children.gather(1, where)
+        found = torch.isfinite(best_log_p)
+        row = torch.arange(rows, device=device).unsqueeze(1).expand_as(best_nodes)
+        return row[found], self.tree.article_of[best_nodes[found]], best_log_p[found]

@@ -1,0 +1,109 @@
+"""hsoftmax: trees are consistent, leaf probabilities are a distribution equal to the product
+along the path, and a beam as wide as the tree finds exactly the brute-force top k."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hmrec_cli.store import Store
+from hmrec_cli.towers import Shape
+from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
+from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
+
+
+def _check(tree: Tree, articles: int) -> None:
+    assert tree.parent[0] == -1 and (tree.parent[1:] >= 0).all()
+    assert np.array_equal(tree.article_of[tree.leaf_of], np.arange(articles))  # each article exactly one leaf
+    assert ((tree.article_of >= 0) == (tree.child_count == 0)).all()  # leaves are the articles
+    children = np.arange(1, tree.nodes)
+    start = tree.child_start[tree.parent[children]]
+    assert ((start <= children) & (children < start + tree.child_count[tree.parent[children]])).all()  # contiguous
+    depth = (tree.path >= 0).sum(1)
+    assert np.array_equal(tree.path[np.arange(articles), depth - 1], tree.leaf_of)  # a path ends at its leaf
+    first = tree.path[:, 0]
+    assert (tree.parent[first] == 0).all()  # ... and starts under the root
+    inner = tree.path[:, 1:]
+    assert (tree.parent[inner[inner >= 0]] == tree.path[:, :-1][inner >= 0]).all()  # each step is a child of the one before
+
+
+@pytest.fixture(scope="module")
+def articles(store_dir: Path):
+    return Store.open(store_dir).articles
+
+
+@pytest.mark.parametrize("branching", [3, 32])
+def test_catalogue_tree_is_consistent_and_no_node_is_wider_than_asked(articles, branching: int) -> None:
+    tree = catalogue_tree(articles, branching)
+    _check(tree, articles.height)
+    assert tree.child_count.max() <= branching
+    # articles of one product code share their parent when the code has few enough articles
+    codes = articles.sort("article")["product_code"].to_numpy()
+    parents = tree.parent[tree.leaf_of]
+    small = np.bincount(np.unique(codes, return_inverse=True)[1]) <= branching
+    code_index = np.unique(codes, return_inverse=True)[1]
+    for c in np.flatnonzero(small)[:50]:
+        assert np.unique(parents[code_index == c]).size == 1
+
+
+def test_huffman_tree_puts_frequent_articles_higher() -> None:
+    frequency = np.array([1000, 1, 1, 50, 50, 3, 400, 2])
+    tree = huffman_tree(frequency)
+    _check(tree, frequency.size)
+    depth = (tree.path >= 0).sum(1)
+    assert depth[0] <= depth[6] <= depth[3] <= depth[1]
+    assert (tree.child_count[tree.child_count > 0] == 2).all()
+
+
+def _model(tree: Tree, users: int = 7, seed: int = 0) -> tuple[HierarchicalSoftmax, torch.Tensor]:
+    torch.manual_seed(seed)
+    articles = tree.leaf_of.size
+    shape = Shape(articles=articles + 1, article_fields=(2,), customer_fields=(2,), dense=1, embedding_size=8, side_dim=2, hidden=(4,))
+    model = HierarchicalSoftmax(shape, torch.zeros(articles + 1, 1, dtype=torch.long), torch.zeros(users, 1, dtype=torch.long), tree.arrays())
+    with torch.no_grad():
+        model.node_vectors.normal_(0, 1.0)
+        model.node_bias.normal_(0, 0.5)
+    return model, torch.randn(users, 8)
+
+
+@pytest.mark.parametrize("kind", ["catalogue", "huffman"])
+def test_leaf_probabilities_sum_to_one_and_equal_the_product_along_the_path(articles, kind: str) -> None:
+    tree = catalogue_tree(articles, 4) if kind == "catalogue" else huffman_tree(np.arange(articles.height) % 17 + 1)
+    model, users = _model(tree)
+    with torch.no_grad():
+        leaves = model.leaf_log_probs(users)
+    np.testing.assert_allclose(leaves.exp().sum(1).numpy(), 1.0, rtol=1e-4)
+    # the product along a path, one explicit softmax over each parent's children at a time
+    logits = users @ model.node_vectors.T + model.node_bias
+    for article in (0, articles.height // 2, articles.height - 1):
+        product = torch.ones(users.shape[0])
+        for node in tree.path[article][tree.path[article] >= 0]:
+            parent = tree.parent[node]
+            siblings = np.arange(tree.child_start[parent], tree.child_start[parent] + tree.child_count[parent])
+            product = product * torch.softmax(logits[:, siblings], dim=1)[:, np.flatnonzero(siblings == node)[0]]
+        np.testing.assert_allclose(leaves[:, article].exp().detach().numpy(), product.detach().numpy(), rtol=1e-4)
+    # the training loss is -log of the same probability
+    target = torch.tensor([3] * users.shape[0])
+    assert torch.isclose(model.loss(users, target), -leaves[:, 3].mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["catalogue", "huffman"])
+def test_beam_as_wide_as_the_tree_equals_brute_force_top_k(articles, kind: str) -> None:
+    tree = catalogue_tree(articles, 8) if kind == "catalogue" else huffman_tree(np.arange(articles.height) % 13 + 1)
+    model, users = _model(tree, users=20, seed=1)
+    k = 30
+    with torch.no_grad():
+        rows, found, log_p = model.beam_search(users, k, beam=tree.nodes)
+        values, expected = torch.topk(model.leaf_log_probs(users), k, dim=1)
+    assert torch.equal(rows, torch.arange(users.shape[0]).repeat_interleave(k))
+    assert torch.equal(found.reshape(-1, k), expected)
+    torch.testing.assert_close(log_p.reshape(-1, k), values, rtol=1e-5, atol=1e-5)
+    # a narrow beam still returns k distinct articles per user, each scored exactly
+    with torch.no_grad():
+        rows, found, log_p = model.beam_search(users, k, beam=k)
+    exact = model.leaf_log_probs(users)[rows, found]
+    torch.testing.assert_close(log_p, exact.detach(), rtol=1e-5, atol=1e-5)
+    assert all(found[rows == r].unique().numel() == k for r in range(users.shape[0]))
