@@ -49,11 +49,12 @@ class Found:
     nodes_scored: int  # per customer
 
 
-def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, k: int) -> Found:
-    """The k best leaves per customer of `enc` found by layer-wise beam search of width `beam`."""
+def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, k: int, table: torch.Tensor | None = None) -> Found:
+    """The k best leaves per customer of `enc` found by layer-wise beam search of width `beam`
+    (`table`: the model's node_table, when scoring many batches with the same weights)."""
     start = tree.start_level(beam)
     nodes = tree.level_nodes[start]
-    scores = model.score(enc, nodes)  # [B, M], one node list shared by the batch
+    scores = model.score(enc, nodes, table)  # [B, M], one node list shared by the batch
     scored = nodes.numel()
     keep = k if start == tree.depth else beam
     top, pick = torch.topk(scores, min(keep, nodes.numel()), dim=1)
@@ -61,7 +62,7 @@ def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, 
     offsets = torch.arange(1, tree.branching + 1, device=chosen.device)
     for level in range(start + 1, tree.depth + 1):
         children = (chosen.unsqueeze(-1) * tree.branching + offsets).flatten(1)  # [B, beam * b]
-        scores = model.score(enc, children).float().masked_fill(~tree.valid[children], float("-inf"))
+        scores = model.score(enc, children, table).float().masked_fill(~tree.valid[children], float("-inf"))
         scored += children.shape[1]
         keep = k if level == tree.depth else beam
         top, pick = torch.topk(scores, min(keep, children.shape[1]), dim=1)
@@ -69,14 +70,14 @@ def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, 
     return Found(chosen, top.float(), scored)
 
 
-def exhaustive(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chunk: int = 4096) -> Found:
+def exhaustive(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chunk: int = 4096, table: torch.Tensor | None = None) -> Found:
     """The k best leaves per customer over every valid leaf (leaves scored in chunks, a running
     top-k kept): what beam search approximates."""
     leaves = tree.level_nodes[tree.depth]
     best_scores, best_leaves = None, None
     for lo in range(0, leaves.numel(), chunk):
         part = leaves[lo : lo + chunk]
-        scores = model.score(enc, part).float()
+        scores = model.score(enc, part, table).float()
         ids = part.unsqueeze(0).expand(scores.shape[0], -1)
         if best_scores is not None:
             scores, ids = torch.cat([best_scores, scores], 1), torch.cat([best_leaves, ids], 1)

@@ -8,9 +8,12 @@ the purchases ([history, node, history - node, history * node] -> PReLU MLP -> w
 0) and the weighted purchases are averaged. The window vectors, their products with the node, the
 node and the customer's features go through a PReLU MLP to one logit.
 
-The activation unit's first layer is linear in [h, q, h - q, h * q], so it is applied as
-W_h h + W_q q + (h * q) W_p with W_h = W1 + W3, W_q = W2 - W3: W_h h once per purchase, and the
-(h * q) W_p term as one batched matrix product per customer over all the nodes it scores.
+Scoring is where the time goes (beam search scores ~beam * b * depth nodes per customer), so it
+is written as a few batched matrix products with nothing of size nodes x purchases x units built
+by broadcasting. The activation unit's first layer is linear in [h, q, h - q, h * q], i.e.
+sum_e q_e (h_e W4[e] + (W2 - W3)[e]) + h (W1 + W3) + bias: per customer one matrix over [q, 1]
+that covers every purchase, applied to all scored nodes in one product. The window pooling is a
+second product (attention weights x purchases placed in their window's slot).
 """
 
 from __future__ import annotations
@@ -31,20 +34,18 @@ class Shape:
     first_leaf: int  # node ids below it are inner nodes
     article_fields: tuple[int, ...]  # cardinality of each article side feature
     customer_fields: tuple[int, ...]
-    embedding_size: int = 24
+    embedding_size: int = 16
     side_dim: int = 8
-    attention_hidden: int = 16
-    hidden: tuple[int, ...] = (64, 32)
+    attention_hidden: int = 8
+    hidden: tuple[int, ...] = (32, 16)
 
 
 @dataclass
 class Encoded:
     """A batch of customers, encoded once and scored against many nodes."""
 
-    items: torch.Tensor  # [B, L, E] purchase vectors (0 on padding)
-    items_hidden: torch.Tensor  # [B, L, H] W_h h + bias
-    items_product: torch.Tensor  # [B, E, L*H] h[l, e] * W_p[e, :], for the batched (h * q) W_p
-    windows: torch.Tensor  # [B, L, W] one-hot window of each purchase / purchases in the window (0 on padding)
+    attention: torch.Tensor  # [B, E + 1, L * H]: the activation unit's first layer as a matrix over [node, 1]
+    windowed: torch.Tensor  # [B, L, W * E]: each purchase's vector in its window's slot, over the window's count
     customer: torch.Tensor  # [B, C] customer feature vector
 
 
@@ -56,7 +57,7 @@ class PReLU(nn.Module):
         self.slope = nn.Parameter(torch.full((width,), 0.25))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.clamp(min=0) + self.slope * x.clamp(max=0)
+        return nn.functional.prelu(x.reshape(-1, x.shape[-1]), self.slope.to(x.dtype)).view(x.shape)
 
 
 def mlp(widths: list[int]) -> nn.Sequential:
@@ -110,33 +111,39 @@ class NodeScorer(nn.Module):
         """`items`: [B, L] article index + 1 (0 = padding); `age_days`: [B, L] days before the week;
         `customers`: [B] customer indexes."""
         e = self.shape.embedding_size
-        vec = self.article_vectors(items)
-        w1, w2, w3, w4 = self.attention_in.weight.split([e, e, e, e], dim=1)
-        hidden = vec @ (w1 + w3).T + self.attention_in.bias
-        product = vec.unsqueeze(-1) * w4.T  # [B, L, E, H]
+        vec = self.article_vectors(items)  # [B, L, E]
+        w1, w2, w3, w4 = self.attention_in.weight.split([e, e, e, e], dim=1)  # each [H, E]
         b, length = items.shape
-        bounds = torch.tensor(WINDOWS, device=items.device)
-        window = torch.bucketize(age_days.long(), bounds, right=False)  # age 7 -> window 0, 8 -> 1
+        per_item = vec.unsqueeze(-1) * w4.T + (w2 - w3).T  # [B, L, E, H]
+        constant = (vec @ (w1 + w3).T + self.attention_in.bias).unsqueeze(2)  # [B, L, 1, H]
+        attention = torch.cat([per_item, constant], 2).permute(0, 2, 1, 3).reshape(b, e + 1, -1)
+        window = torch.bucketize(age_days.long(), torch.tensor(WINDOWS, device=items.device))  # age 7 -> window 0, 8 -> 1
         onehot = nn.functional.one_hot(window, len(WINDOWS) + 1).to(vec.dtype) * (items > 0).unsqueeze(-1).to(vec.dtype)
-        onehot = onehot / onehot.sum(1, keepdim=True).clamp(min=1)
+        onehot = onehot / onehot.sum(1, keepdim=True).clamp(min=1)  # [B, L, W]
+        windowed = (onehot.unsqueeze(-1) * vec.unsqueeze(2)).reshape(b, length, -1)
         codes = self.customer_codes[customers]
         customer = torch.cat([t(codes[:, i]) for i, t in enumerate(self.customer_side)], dim=-1) if self.customer_side else vec.new_zeros(b, 0)
-        return Encoded(vec, hidden, product.permute(0, 2, 1, 3).reshape(b, e, -1), onehot, customer)
+        return Encoded(attention, windowed, customer)
 
-    def score(self, enc: Encoded, nodes: torch.Tensor) -> torch.Tensor:
-        """Logits [B, M] of each customer for each of `nodes` ([B, M] per customer, or [M] shared)."""
-        q = self.node_vectors(nodes)
-        b, length, h = enc.items_hidden.shape
+    def node_table(self) -> torch.Tensor:
+        """[nodes, E] every node's vector, for scoring many customers with fixed weights."""
+        return self.node_vectors(torch.arange(self.leaf_article.numel(), device=self.leaf_article.device))
+
+    def score(self, enc: Encoded, nodes: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [B, M] of each customer for each of `nodes` ([B, M] per customer, or [M] shared);
+        `table` (from node_table) saves recomputing node vectors when the weights are fixed."""
+        if table is None:  # vectors of the distinct nodes only (training batches repeat the upper levels a lot)
+            distinct, where = torch.unique(nodes, return_inverse=True)
+            q = nn.functional.embedding(where, self.node_vectors(distinct))
+        else:
+            q = nn.functional.embedding(nodes, table)
+        b, length, h = enc.attention.shape[0], enc.windowed.shape[1], self.shape.attention_hidden
         if q.dim() == 2:
             q = q.unsqueeze(0).expand(b, -1, -1)
         m = q.shape[1]
-        w2, w3 = self.attention_in.weight.split(self.shape.embedding_size, dim=1)[1:3]
-        hidden = (torch.bmm(q, enc.items_product).view(b, m, length, h) + enc.items_hidden.unsqueeze(1) + (q @ (w2 - w3).T).unsqueeze(2))
-        weights = self.attention_out(hidden).squeeze(-1)  # [B, M, L]
-        # per window: the weighted mean of its purchases (window one-hot already holds 1 / count and padding 0)
-        per_window = weights.unsqueeze(-1) * enc.windows.unsqueeze(1)  # [B, M, L, W]
-        pooled = torch.bmm(per_window.transpose(2, 3).reshape(b, -1, length), enc.items).view(b, m, -1, q.shape[-1])  # [B, M, W, E]
-        features = torch.cat(
-            [pooled.flatten(2), (pooled * q.unsqueeze(2)).flatten(2), q, enc.customer.unsqueeze(1).expand(-1, m, -1)], dim=-1
-        )
+        hidden = torch.bmm(torch.cat([q, q.new_ones(b, m, 1)], -1), enc.attention.to(q.dtype))  # [B, M, L * H]
+        weights = self.attention_out(hidden.view(b, m, length, h)).squeeze(-1)  # [B, M, L]; padding is 0 in `windowed`
+        pooled = torch.bmm(weights, enc.windowed.to(weights.dtype))  # [B, M, W * E]: per window, the weighted mean
+        windows = pooled.shape[-1] // q.shape[-1]
+        features = torch.cat([pooled, pooled * q.repeat(1, 1, windows), q, enc.customer.unsqueeze(1).expand(-1, m, -1).to(q.dtype)], dim=-1)
         return self.head(features).squeeze(-1)
