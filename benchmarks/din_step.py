@@ -3,7 +3,7 @@
     python benchmarks/din_step.py [--rows 2000000] [--device auto] [--articles 105542] [--epochs 2]
 
 Random inputs of the real shapes (history 32, id embedding 32, 6 article side features, 29 dense
-features, full-scale catalogue) are put on the device as `din_training` does, then whole epochs
+features, full-scale catalogue) are put on the device with the core's `hmrec_cli.batches` as DIN's training does, then whole epochs
 run through `hmrec_cli.training.train` with the same batches and model as a real fit (binary
 cross-entropy only: no embedding L2 or weight decay, so slightly faster than a real step). Prints examples/s per epoch; the first epoch includes warm-up. At full scale 4 training weeks
 of buyers x 100 candidates are ~28M rows, so rows / (examples/s) is the epoch time to expect.
@@ -17,11 +17,10 @@ import json
 import numpy as np
 import torch
 
+from hmrec_cli.batches import shuffled_batches, to_device
 from hmrec_cli.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
-from hmrec_plugins.din_inputs import WeekInputs
-from hmrec_plugins.din_model import DIN, Shape
-from hmrec_plugins.din_training import Trained, _batches, _to_device
+from hmrec_plugins.din.model import DIN, Shape
 
 
 def main() -> None:
@@ -37,23 +36,25 @@ def main() -> None:
     rng = np.random.default_rng(0)
     p = DINParams(batch_size=args.batch_size, epochs=args.epochs)
     n, c, a = args.rows, args.customers, args.articles
-    inputs = WeekInputs(
-        article=rng.integers(1, a + 1, n), customer=rng.integers(0, c, n), seq_row=rng.integers(0, c, n),
-        price_band=rng.integers(0, 11, n), dense=rng.standard_normal((n, 29), dtype=np.float32),
-        items=rng.integers(0, a + 1, (c, p.history_length), dtype=np.int32), age_days=rng.integers(1, 700, (c, p.history_length), dtype=np.int16),
-        label=(rng.random(n) < 0.1).astype(np.float32), group=np.sort(rng.integers(0, c, n)),
-    )
+    arrays = {
+        "article": rng.integers(1, a + 1, n), "customer": rng.integers(0, c, n), "seq_row": rng.integers(0, c, n),
+        "price_band": rng.integers(0, 11, n), "dense": rng.standard_normal((n, 29), dtype=np.float32),
+        "items": rng.integers(0, a + 1, (c, p.history_length)), "age_days": rng.integers(1, 700, (c, p.history_length)),
+        "label": (rng.random(n) < 0.1).astype(np.float32),
+    }
     torch.manual_seed(0)
     shape = Shape(articles=a + 1, article_fields=(132, 19, 5, 50, 299, 21), customer_fields=(14, 4, 4, 3, 3), price_bands=11, dense=29)
-    trained = Trained(p)
-    trained.device = device
-    trained.model = DIN(shape, torch.from_numpy(rng.integers(0, 5, (a + 1, 6))), torch.from_numpy(rng.integers(0, 3, (c, 5)))).to(device)
-    tensors = _to_device(inputs, device)
+    model = DIN(shape, torch.from_numpy(rng.integers(0, 5, (a + 1, 6))), torch.from_numpy(rng.integers(0, 3, (c, 5)))).to(device)
+    t = to_device(arrays, device)
 
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.binary_cross_entropy_with_logits(trained._forward(tensors, idx).float(), tensors["label"][idx])
+        seq = t["seq_row"][idx]
+        items = t["items"][seq]
+        logits = model(t["article"][idx], t["customer"][idx], items, t["age_days"][seq], items > 0, t["price_band"][idx], t["dense"][idx])
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), t["label"][idx])
 
-    log = train(trained.model, loss_of, lambda epoch: _batches(tensors, p, 0, epoch, device), n, Settings(args.epochs, p.learning_rate, seed=0, device=device))
+    batches = lambda epoch: shuffled_batches(n, args.batch_size, 0, epoch, device)  # noqa: E731
+    log = train(model, loss_of, batches, n, Settings(args.epochs, p.learning_rate, seed=0, device=device))
     print(json.dumps({"device": str(device), "rows": n, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
                       "examples_per_s": [round(e["examples_per_s"]) for e in log.epochs], "seconds": [round(e["seconds"], 2) for e in log.epochs]}))
 

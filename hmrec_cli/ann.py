@@ -1,7 +1,7 @@
 """Top-k articles by inner product of customer and article vectors: exact, or through annoy.
 
-Exact search multiplies customer chunks by all article vectors and keeps the top k (torch, both
-cores); it is the default and the reference. The annoy index (trees over the article vectors,
+Exact search multiplies customer chunks by all article vectors and keeps the top k (torch, on the
+CPU or the GPU, with optional exclusions); it is the default and the reference. The annoy index (trees over the article vectors,
 metric `dot`) answers one query at a time, as annoy's API does, and is for catalogues too large
 for exact search; its recall against exact search is checked in the tests.
 """
@@ -18,23 +18,53 @@ def exact_top_k(users: np.ndarray, items: np.ndarray, customers: np.ndarray, k: 
     """For each row of `users` (labelled by `customers`), the k items of largest dot product."""
     import torch
 
+    values, index = top_k_on_device(torch.from_numpy(np.ascontiguousarray(users, dtype=np.float32)), torch.from_numpy(np.ascontiguousarray(items, dtype=np.float32)), k, chunk)
+    return candidate_frame(customers, values, index)
+
+
+def candidate_frame(customers: np.ndarray, values, index) -> pl.DataFrame:
+    """Candidates from top-k tensors [n, k] (rows labelled by `customers`); entries scored -inf
+    (excluded, or fewer items than k) are dropped."""
+    values, index = values.cpu().numpy(), index.cpu().numpy()
+    keep = np.isfinite(values).ravel()
+    return pl.DataFrame(
+        {
+            "customer": np.repeat(np.asarray(customers), values.shape[1]).astype(np.uint32)[keep],
+            "article": index.ravel().astype(np.uint32)[keep],
+            "score": values.ravel().astype(np.float32)[keep],
+        }
+    )
+
+
+def top_k_on_device(users, items, k: int, chunk: int = 4096, exclude=None, exclude_pairs=None):
+    """Exact top k of `users @ items.T` ([n, d] and [m, d] tensors, on any device), a chunk of
+    users at a time so the score matrix never exceeds chunk x m. `exclude`: bool [m], True = never
+    proposed; `exclude_pairs`: (user row, item) long tensors, e.g. what each customer already has.
+    Returns (values, index), each [n, min(k, m)] on the users' device; an excluded item only
+    appears (scored -inf) when fewer than k items are left. Scores are computed in float32."""
+    import torch
+
     k = min(k, items.shape[0])
-    item_t = torch.from_numpy(np.ascontiguousarray(items, dtype=np.float32))
-    parts = []
+    items = items.float()
+    if exclude_pairs is not None:
+        rows, cols = exclude_pairs
+        order = torch.argsort(rows, stable=True)
+        rows, cols = rows[order], cols[order]
+    values, index = [], []
     for lo in range(0, users.shape[0], chunk):
-        scores = torch.from_numpy(np.ascontiguousarray(users[lo : lo + chunk], dtype=np.float32)) @ item_t.T
-        values, index = torch.topk(scores, k, dim=1)
-        n = values.shape[0]
-        parts.append(
-            pl.DataFrame(
-                {
-                    "customer": np.repeat(customers[lo : lo + n], k).astype(np.uint32),
-                    "article": index.numpy().ravel().astype(np.uint32),
-                    "score": values.numpy().ravel(),
-                }
-            )
-        )
-    return pl.concat(parts) if parts else pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
+        scores = users[lo : lo + chunk].float() @ items.T
+        if exclude is not None:
+            scores.masked_fill_(exclude.unsqueeze(0), -torch.inf)
+        if exclude_pairs is not None:
+            a, b = torch.searchsorted(rows, torch.tensor([lo, lo + scores.shape[0]], device=rows.device)).tolist()
+            scores[rows[a:b] - lo, cols[a:b]] = -torch.inf
+        v, i = torch.topk(scores, k, dim=1)
+        values.append(v)
+        index.append(i)
+    if not values:
+        empty = users.new_zeros((0, k))
+        return empty.float(), empty.long()
+    return torch.cat(values), torch.cat(index)
 
 
 class AnnIndex:

@@ -57,6 +57,8 @@ def compare(
     options: list[str],
     seed: int,
     on_progress: Callable[[str, int, int], None],
+    device: str = "auto",
+    resume: bool = False,
 ) -> tuple[list[SetResult], pl.DataFrame]:
     """Per named set (plus union, plus the oracle when known): per-customer-week scores pooled over
     `weeks`; and per set the pooled scores by buyer segment."""
@@ -72,7 +74,7 @@ def compare(
         week_segments = buyer_segments(store, week)
         sets = []
         for name in names:
-            entry = _entry(store, cache, name, week, options, seed, on_progress)
+            entry = _entry(store, cache, name, week, options, seed, on_progress, device, resume)
             labels[name].add(entry.label)
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
             scores = candidate_scores(cands, target)
@@ -91,14 +93,14 @@ def compare(
     return out, pl.concat(segments)
 
 
-def _entry(store: Store, cache: Cache, name: str, week: Week, options: list[str], seed: int, on_progress) -> Entry:
+def _entry(store: Store, cache: Cache, name: str, week: Week, options: list[str], seed: int, on_progress, device: str, resume: bool) -> Entry:
     method = name.partition("@")[0]
     mine = split_options(options, method)
     if not mine:
         found = cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
         if found is not None:
             return found
-    return run(store, cache, Request(method, week, 100, mine, "buyers"), seed=seed, on_progress=on_progress)
+    return run(store, cache, Request(method, week, 100, mine, "buyers"), seed=seed, on_progress=on_progress, device=device, resume=resume)
 
 
 def table_rows(results: list[SetResult]) -> list[dict]:

@@ -57,6 +57,30 @@ def customer_codes(customers: pl.DataFrame) -> Codes:
     return encode(customers.sort("customer").with_columns(band), CUSTOMER_FIELDS)
 
 
+def article_side_table(articles: pl.DataFrame, history: pl.DataFrame, week: Week, customers: pl.DataFrame) -> Codes:
+    """`article_codes` plus the price band (by mean price paid before the week; 0 = never sold) as
+    a last field, with a padding row 0 in front: row i + 1 = article index i, for tables indexed
+    by article + 1 (0 = padding)."""
+    codes = article_codes(articles)
+    bands = article_activity(history, week, customers).select("article", "price_band")
+    band = pl.DataFrame({"article": articles.sort("article")["article"]}).join(bands, on="article", how="left", maintain_order="left")
+    values = np.hstack([codes.values, band["price_band"].fill_null(0).to_numpy().astype(np.int64).reshape(-1, 1)])
+    return Codes(np.vstack([np.zeros((1, values.shape[1]), dtype=np.int64), values]), (*codes.fields, "price_band"), (*codes.sizes, PRICE_BANDS + 1))
+
+
+def unsold_articles(history: pl.DataFrame, week: Week, articles: int, days: int) -> np.ndarray | None:
+    """True for articles with no sale in the `days` before the week (a retriever need not propose
+    them); None when no filter applies (days = 0, or nothing sold in that window)."""
+    if days <= 0:
+        return None
+    sold = history.filter(pl.col("t_dat") >= week.start - timedelta(days=days))["article"].unique().to_numpy()
+    if sold.size == 0:
+        return None
+    mask = np.ones(articles, dtype=bool)
+    mask[sold] = False
+    return mask
+
+
 def _days_before(week: Week) -> pl.Expr:
     return (pl.lit(week.start) - pl.col("t_dat")).dt.total_days()
 

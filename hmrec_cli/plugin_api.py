@@ -7,7 +7,11 @@ point group `hmrec.retrievers` with:
 - `Params`: a dataclass whose fields have defaults; each field's one-line doc is given with
   `field(metadata={"doc": ...})`. The CLI lists them (`hmrec plugins show NAME`) and parses
   `-o key=value` into them;
-- `fit(ctx)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
+- `fit(ctx, run)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
+  `run` (RunSettings) gives the seed, the device, a checkpoint path, the resume flag and a progress
+  callback, as rankers get them. A plugin whose result depends on the device kind (a torch model:
+  kernels differ between CPU and CUDA) sets the class attribute `uses_device = True`, which puts
+  the device kind into its cache key; the others are cached the same wherever they run;
 - `retrieve(customers, k)`: for a Series of customer indexes, at most `k` articles each as a frame
   `customer (u32), article (u32), score (f32)`, distinct per customer, higher score = better.
 
@@ -49,8 +53,29 @@ class Context:
     customers: pl.DataFrame
     week: Week
     seed: int = 0
-    device: str = "cpu"
-    scratch: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a plugin should train: seed, device (auto|cpu|cuda), where to keep its checkpoint,
+    whether to resume from it, and a progress callback (stage, done, total)."""
+
+    seed: int = 0
+    device: str = "auto"
+    checkpoint: Path | None = None
+    resume: bool = False
+    on_progress: typing.Callable[[str, int, int], None] = lambda stage, done, total: None
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+
+
+def check_device(spec: str) -> str:
+    """Refuse a `--device` other than auto, cpu, cuda or cuda:N (without importing torch)."""
+    text = spec.strip().lower()
+    if text not in ("auto", "cpu", "cuda") and not (text.startswith("cuda:") and text[5:].isdigit()):
+        raise InputError(f"--device {spec}: expected auto, cpu or cuda")
+    return text
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,7 @@ class Plugin(ABC):
     version: typing.ClassVar[str] = "1"
     summary: typing.ClassVar[str] = ""
     Params: typing.ClassVar[type] = NoParams
+    uses_device: typing.ClassVar[bool] = False  # True: results depend on the device kind (part of the cache key)
 
     def __init__(self, params=None):
         self.params = params if params is not None else self.Params()
@@ -73,8 +99,9 @@ class Plugin(ABC):
 
 class Retriever(Plugin):
     @abstractmethod
-    def fit(self, ctx: Context) -> None:
-        """Learn from ctx.history (rows before ctx.week)."""
+    def fit(self, ctx: Context, run: RunSettings) -> dict | None:
+        """Learn from ctx.history (rows before ctx.week), seeded by run.seed; a trained model may
+        return its training log (kept in the candidate set's manifest)."""
 
     @abstractmethod
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
@@ -97,18 +124,6 @@ class RankingWeek:
     candidates: pl.DataFrame
     sources: tuple[str, ...]
     k: int
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How a ranker should train: seed, device (auto|cpu|cuda), where to keep its checkpoint,
-    whether to resume from it, and a progress callback (stage, done, total)."""
-
-    seed: int = 0
-    device: str = "auto"
-    checkpoint: Path | None = None
-    resume: bool = False
-    on_progress: typing.Callable[[str, int, int], None] = lambda stage, done, total: None
 
 
 class Ranker(Plugin):

@@ -91,8 +91,8 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def context(store: Store, week: Week, seed: int, device: str) -> Context:
-    return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week, seed=seed, device=device)
+def context(store: Store, week: Week, seed: int) -> Context:
+    return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week, seed=seed)
 
 
 def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) -> pl.DataFrame:
@@ -149,12 +149,12 @@ def rank(
     sources = request.sources
     training = []
     for w in train_weeks:
-        entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers"), seed=seed, on_progress=on_progress) for s in sources]
+        entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers"), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
         on_progress(f"union {w.start}", 0, 1)
         week_truth = truth(store.transactions, w)
-        training.append(RankingWeek(context(store, w, seed, device), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
+        training.append(RankingWeek(context(store, w, seed), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
     target_entries = [
-        run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers), seed=seed, on_progress=on_progress) for s in sources
+        run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
     ]
     model = cls(params)
     checkpoint = cache.root / "models" / request.ranker / week_name / f"{key}.pt"
@@ -171,7 +171,7 @@ def rank(
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, "device": device_kind, "training": log,
     }
-    target_ctx = context(store, request.week, seed, device)
+    target_ctx = context(store, request.week, seed)
     score_started = time.perf_counter()
     buyers = target["customer"].unique().implode() if target is not None else None
     buyers_parts, union_hits = [], []

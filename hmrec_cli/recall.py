@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.plugin_api import Context, check_candidates, parse_params
+from hmrec_cli.plugin_api import Context, RunSettings, check_candidates, check_device, parse_params
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history, truth
 from hmrec_cli.store import Store
@@ -32,6 +32,14 @@ class Request:
     k: int = 100
     options: tuple[str, ...] = ()
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
+
+
+def device_kind_of(device: str) -> str:
+    """`cpu` or `cuda`: what `--device` resolves to here (imports torch, so only for plugins that use one)."""
+    from hmrec_cli.console import warn
+    from hmrec_cli.training import resolve_device
+
+    return resolve_device(device, warn).type
 
 
 def select_customers(store: Store, week: Week, spec: str, target: pl.DataFrame | None) -> tuple[pl.Series, str]:
@@ -93,17 +101,23 @@ def run(
     seed: int = 0,
     force: bool = False,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    device: str = "auto",
+    resume: bool = False,
 ) -> Entry:
-    """Produce (or fetch from the cache) the candidate set for `request`."""
+    """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
+    checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it."""
+    check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
     params = parse_params(cls.Params, list(request.options), request.method)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
     week_name = request.week.start.isoformat()
+    device_kind = device_kind_of(device) if cls.uses_device else None
     key = cache_key(
         plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
         week=week_name, k=request.k, customers=customers_digest(customers), seed=seed,
+        **({"device": device_kind} if device_kind else {}),
     )
     if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
         return hit
@@ -112,11 +126,14 @@ def run(
     on_progress("fit", 0, 1)
     past = history(store.transactions, request.week)
     model = cls(params)
-    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week, seed=seed))
+    checkpoint = cache.root / "models" / request.method / week_name / f"{key}.pt"
+    settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
+    fit_log = model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week, seed=seed), settings)
     manifest = {
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
-        "seed": seed,
+        "seed": seed, **({"device": device_kind} if device_kind else {}), **({"training": fit_log} if fit_log else {}),
+        "fit_seconds": round(time.perf_counter() - start, 3),
     }
     buyers = target["customer"].unique() if target is not None else None
     parts = []

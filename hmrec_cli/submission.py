@@ -26,11 +26,11 @@ class RankWith:
     ranker: str
     train_weeks: int = 4
     k: int = 100
-    device: str = "auto"
 
 
 def build_submission(
-    data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress, rank_with: RankWith | None = None
+    data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress, rank_with: RankWith | None = None,
+    device: str = "auto", resume: bool = False,
 ) -> int:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with last week's most popular, validate,
@@ -42,10 +42,10 @@ def build_submission(
     cache = Cache(cache_dir)
     if rank_with is not None:
         request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all")
-        entries = [rank(store, cache, request, seed=seed, device=rank_with.device, on_progress=on_progress)]
+        entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
         entries = [
-            run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress)
+            run(store, cache, Request(method, week, K, split_options(options, method), "all"), seed=seed, on_progress=on_progress, device=device, resume=resume)
             for method in methods
         ]
     popular = recent_popularity(history(store.transactions, week), week).head(K)

@@ -77,11 +77,15 @@ def train(
     resume: bool = False,
     on_progress: Progress = lambda stage, done, total: None,
     param_groups: list[dict] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
 ) -> Log:
     """Train `model` by minimising `loss_of(batch)` over `batches(epoch)` (each batch a tensor of
     example indexes). After each epoch `validate()` (higher is better) picks the best weights and
     stops after `patience` epochs without improvement; the best weights are loaded at the end.
     `param_groups` (AdamW groups) lets a model exempt parameters from weight decay.
+    `on_epoch_end(epoch)` (1-based) runs after each epoch's steps, before validation and the
+    checkpoint (e.g. TDM rebuilding its tree); what it changes must live in the model's state
+    (parameters or buffers) to survive a resume, which does not re-run finished epochs' hooks.
 
     On the CPU, deterministic kernels are enforced (embedding-gradient accumulation is otherwise
     threaded in a varying order), so equal seeds give equal weights. On CUDA, atomics in the
@@ -89,12 +93,12 @@ def train(
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(settings.device.type == "cpu" or previous)
     try:
-        return _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups)
+        return _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups, on_epoch_end)
     finally:
         torch.use_deterministic_algorithms(previous)
 
 
-def _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups) -> Log:
+def _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups, on_epoch_end) -> Log:
     torch.manual_seed(settings.seed)
     groups = param_groups if param_groups is not None else model.parameters()
     optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay)
@@ -129,6 +133,8 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
                 rate = seen / max(time.perf_counter() - began, 1e-9)
                 on_progress(f"epoch {epoch + 1}/{settings.epochs}  loss {float(loss.detach()):.4f}  {rate:,.0f} examples/s", seen, examples)
         seconds = time.perf_counter() - began
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
         model.eval()
         with torch.no_grad():
             figure = validate() if validate is not None else None  # no validation: keep the last epoch

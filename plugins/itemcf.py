@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from hmrec_cli.errors import InputError
 from hmrec_cli.interactions import interaction_matrix, keep_top_per_row, top_k_rows
-from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 
 NORMALISATIONS = ("cosine", "conditional", "bm25")
 
@@ -36,7 +36,7 @@ class ItemCF(Retriever):
     summary = "Item-item co-purchase neighbours of the customer's recent articles (sparse matrices)"
     Params = ItemCFParams
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params
         if p.normalisation not in NORMALISATIONS:
             raise InputError(f"-o normalisation={p.normalisation}: expected one of {', '.join(NORMALISATIONS)}")

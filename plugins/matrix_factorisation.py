@@ -16,7 +16,7 @@ import polars as pl
 from hmrec_cli.ann import AnnIndex, exact_top_k
 from hmrec_cli.errors import InputError
 from hmrec_cli.interactions import interaction_matrix
-from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class _Factorisation(Retriever):
         """A function seed -> an untrained implicit model with this plugin's parameters."""
         raise NotImplementedError
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         from threadpoolctl import threadpool_limits
 
         p = self.params
@@ -50,13 +50,13 @@ class _Factorisation(Retriever):
         self.active = np.asarray(weights.getnnz(axis=1)).ravel() > 0
         make_model = self._model_maker()  # import implicit (and its BLAS) before limiting the threads
         with threadpool_limits(limits=1, user_api="blas"):  # implicit checks this when a model is made
-            model = make_model(ctx.seed)
+            model = make_model(run.seed)
             model.fit(self._confidence(weights), show_progress=False)
         users, items = np.asarray(model.user_factors), np.asarray(model.item_factors)
         if users.shape[0] != n_customers or items.shape[0] != n_articles:  # orientation guard at the implicit boundary
             raise RuntimeError(f"{self.name}: factors {users.shape} x {items.shape}, expected {n_customers} customers x {n_articles} articles")
         self.users, self.items = users, items
-        self.index = AnnIndex.build(items, p.trees, seed=ctx.seed) if p.search == "annoy" else None
+        self.index = AnnIndex.build(items, p.trees, seed=run.seed) if p.search == "annoy" else None
         self.popular = recent_popularity(ctx.history, ctx.week)
 
     def _confidence(self, weights):

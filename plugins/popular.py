@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, recency_weight, top_k
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
 from hmrec_cli.splits import recent_history
 
 AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
@@ -27,7 +27,7 @@ class Popular(Retriever):
     summary = "Most-bought articles of the last days; time decay; per age band and channel"
     Params = PopularParams
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params
         self.segments = self._segments(ctx)
         recent = recent_history(ctx.history, ctx.week, p.window_days).with_columns(w=recency_weight(ctx.week, p.half_life_days))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recency_weight, recent_popularity, top_k
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 from hmrec_cli.splits import recent_history
 
 
@@ -23,7 +23,7 @@ class Repurchase(Retriever):
     summary = "The customer's own past articles by recency and frequency"
     Params = RepurchaseParams
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params
         past = recent_history(ctx.history, ctx.week, p.window_days) if p.window_days > 0 else ctx.history
         self.scores = past.group_by("customer", "article").agg(score=recency_weight(ctx.week, p.half_life_days).sum().cast(pl.Float32))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recency_weight, recent_popularity, top_k
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 from hmrec_cli.splits import recent_history
 
 
@@ -24,7 +24,7 @@ class SameProduct(Retriever):
     summary = "Other colours of products the customer bought, by recency and article popularity"
     Params = SameProductParams
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params
         product = ctx.articles.select("article", "product_code")
         past = recent_history(ctx.history, ctx.week, p.window_days) if p.window_days > 0 else ctx.history

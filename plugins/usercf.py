@@ -15,7 +15,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from hmrec_cli.interactions import interaction_matrix, keep_top_per_row, top_k_rows
-from hmrec_cli.plugin_api import Context, Retriever, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 
 CHUNK = 1_000
 
@@ -34,7 +34,7 @@ class UserCF(Retriever):
     summary = "Customer-customer cosine neighbours (sparse, chunked) and their recent purchases"
     Params = UserCFParams
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params
         shape = (ctx.customers.height, ctx.articles.height)
         taste = interaction_matrix(ctx.history, ctx.week, *shape, p.window_days, p.half_life_days)

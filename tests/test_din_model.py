@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hmrec_plugins.din_model import AGE_BUCKETS, DIN, Dice, Shape
+from hmrec_plugins.din.model import AGE_BUCKETS, DIN, Dice, Shape
 
 ARTICLES = 30
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.ann import AnnIndex, exact_top_k
-from hmrec_cli.plugin_api import Context
+from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.splits import history, resolve_week
 from hmrec_cli.store import Store
 
@@ -52,7 +52,7 @@ def test_factor_shapes_match_customers_and_articles_and_no_blas_warning(store_di
         model = cls(cls.Params(embedding_size=8, epochs=3))
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the OpenBLAS thread warning must not fire
-            model.fit(ctx)
+            model.fit(ctx, RunSettings())
         assert model.users.shape[0] == store.customers.height and model.items.shape[0] == store.articles.height
         got = model.retrieve(store.customers["customer"].head(50), 10)
         assert got.group_by("customer").len()["len"].max() <= 10 and got["customer"].n_unique() == 50
@@ -65,8 +65,8 @@ def test_annoy_search_option_gives_candidates(store_dir: Path) -> None:
     week = resolve_week("last", store.first_date, store.last_date)
     ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
     exact, approx = ALS(ALS.Params(embedding_size=8, epochs=3)), ALS(ALS.Params(embedding_size=8, epochs=3, search="annoy"))
-    exact.fit(ctx)
-    approx.fit(ctx)
+    exact.fit(ctx, RunSettings())
+    approx.fit(ctx, RunSettings())
     who = pl.Series(np.flatnonzero(exact.active)[:100].astype(np.uint32))
     a, b = exact.retrieve(who, 20), approx.retrieve(who, 20)
     assert a.join(b, on=["customer", "article"]).height / a.height >= 0.9
@@ -86,4 +86,4 @@ def test_an_orientation_mistake_at_the_implicit_boundary_fails_loudly(store_dir:
     week = resolve_week("last", store.first_date, store.last_date)
     ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
     with pytest.raises(RuntimeError, match="expected 2000 customers x 1000 articles"):
-        Transposed(ALS.Params(embedding_size=4, epochs=1)).fit(ctx)
+        Transposed(ALS.Params(embedding_size=4, epochs=1)).fit(ctx, RunSettings())

@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from hmrec_cli.interactions import interaction_matrix, keep_top_per_row
-from hmrec_cli.plugin_api import Context
+from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.splits import Week
 from hmrec_plugins.itemcf import ItemCF, ItemCFParams, item_similarity
 
@@ -42,7 +42,7 @@ def context() -> Context:
 @pytest.mark.parametrize("normalisation", ["cosine", "conditional", "bm25"])
 def test_neighbours_of_a_come_in_the_known_order(normalisation: str) -> None:
     model = ItemCF(ItemCFParams(normalisation=normalisation))
-    model.fit(context())
+    model.fit(context(), RunSettings())
     got = model.retrieve(pl.Series([6], dtype=pl.UInt32), 10).sort("score", descending=True)
     assert got["article"].to_list()[:2] == [B, C]  # A's co-buyers: B three times, C twice; D never
     assert D not in got["article"].to_list() and A not in got["article"].to_list()
@@ -69,6 +69,6 @@ def test_neighbour_cap_keeps_the_strongest() -> None:
 
 def test_customer_without_history_gets_the_popular_fill() -> None:
     model = ItemCF()
-    model.fit(context())
+    model.fit(context(), RunSettings())
     got = model.retrieve(pl.Series([7], dtype=pl.UInt32), 3)
     assert got["article"].to_list()[0] == A and got["score"].max() < 1e-5

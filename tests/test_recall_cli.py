@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context
+from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hmrec-example-plugin"
@@ -30,6 +30,14 @@ def test_recall_caches_and_reports(cli, store_dir: Path, tmp_path: Path) -> None
     assert forced["created"] != first["created"] and forced["rows"] == first["rows"]
     other = cli.json(*args, "-o", "half_life_days=7")
     assert other["key"] != first["key"] and other["params"]["half_life_days"] == 7.0
+
+
+def test_device_enters_the_key_only_of_plugins_that_use_one(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = ["recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path, "--k", "12"]
+    on_cpu, anywhere = cli.json(*args, "--device", "cpu"), cli.json(*args, "--device", "cuda", "--resume")
+    assert on_cpu["key"] == anywhere["key"] and "device" not in on_cpu  # popular trains nothing: one cached set
+    code, _, err = cli(*args, "--device", "tpu")
+    assert code == 2 and "--device tpu: expected auto, cpu or cuda" in err
 
 
 def test_cache_ls_and_clear(cli, store_dir: Path, tmp_path: Path) -> None:
@@ -120,7 +128,7 @@ def test_popular_known_answer(store_dir: Path) -> None:
     week = resolve_week("last", store.first_date, store.last_date)
     past = store.transactions.filter(pl.col("t_dat") < week.start)
     model = Popular()
-    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week))
+    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week), RunSettings())
     got = model.retrieve(pl.Series([0], dtype=pl.UInt32), 3)["article"].to_list()
     counts = recent_history(past, week, 7).group_by("article").len().sort(["len", "article"], descending=[True, False])
     assert got == counts["article"].head(3).to_list()
@@ -160,7 +168,7 @@ def _fit(plugin, store: Store, **params):
 
     week = resolve_week("last", store.first_date, store.last_date)  # 2020-09-10 .. 2020-09-16
     model = plugin(plugin.Params(**params))
-    model.fit(Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week))
+    model.fit(Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week), RunSettings())
     return model
 
 

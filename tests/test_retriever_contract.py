@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from hmrec_cli.cache import Cache
-from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, parse_params
 from hmrec_cli.recall import Request, run
 from hmrec_cli.registry import discover
 from hmrec_cli.splits import history, resolve_week
@@ -19,13 +19,20 @@ from hmrec_cli.store import Store
 
 RETRIEVERS = [p.name for p in discover("retriever")]
 K = 20
+# trained retrievers run the same contract with small sizes and one epoch, so the suite stays fast
+QUICK_TOWER = ("epochs=1", "weeks=3", "embedding_size=16", "side_dim=4", "hidden=32", "history_length=8")
+QUICK = {"youtube-dnn": QUICK_TOWER, "sampled-softmax": (*QUICK_TOWER, "negatives=64")}
+
+
+def _request(method: str, week, customers: str = "auto") -> Request:
+    return Request(method, week, K, QUICK.get(method, ()), customers)
 
 
 @pytest.mark.parametrize("method", RETRIEVERS)
 def test_output_schema_and_limits(method: str, store_dir: Path, tmp_path: Path) -> None:
     store = Store.open(store_dir)
     week = resolve_week("1", store.first_date, store.last_date)
-    entry = run(store, Cache(tmp_path), Request(method, week, K, (), "all"))
+    entry = run(store, Cache(tmp_path), _request(method, week, "all"))
     cands = entry.read()
     assert cands.schema == CANDIDATE_SCHEMA
     assert cands.group_by("customer").len()["len"].max() <= K
@@ -38,8 +45,8 @@ def test_output_schema_and_limits(method: str, store_dir: Path, tmp_path: Path) 
 def test_deterministic_per_seed(method: str, store_dir: Path, tmp_path: Path) -> None:
     store = Store.open(store_dir)
     week = resolve_week("2", store.first_date, store.last_date)
-    first = run(store, Cache(tmp_path / "a"), Request(method, week, K), seed=5).read()
-    second = run(store, Cache(tmp_path / "b"), Request(method, week, K), seed=5).read()
+    first = run(store, Cache(tmp_path / "a"), _request(method, week), seed=5).read()
+    second = run(store, Cache(tmp_path / "b"), _request(method, week), seed=5).read()
     assert first.equals(second)
 
 
@@ -48,8 +55,8 @@ def test_no_leakage_from_the_target_week_or_later(method: str, store_dir: Path, 
     original, altered = Store.open(altered_store.parent / "original"), Store.open(altered_store)
     assert original.fingerprint != altered.fingerprint
     week = resolve_week("1", original.first_date, original.last_date)
-    a = run(original, Cache(tmp_path), Request(method, week, K, (), "all")).read()
-    b = run(altered, Cache(tmp_path), Request(method, week, K, (), "all")).read()
+    a = run(original, Cache(tmp_path), _request(method, week, "all")).read()
+    b = run(altered, Cache(tmp_path), _request(method, week, "all")).read()
     assert a.equals(b)
 
 
@@ -61,7 +68,7 @@ def test_customers_without_history_get_candidates(method: str, store_dir: Path) 
     cold = store.customers.filter(~pl.col("customer").is_in(past["customer"].implode()))["customer"]
     assert cold.len() > 0
     plugin = next(p for p in discover("retriever") if p.name == method).load()
-    model = plugin()
-    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week))
+    model = plugin(parse_params(plugin.Params, list(QUICK.get(method, ())), method))
+    model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=week), RunSettings())
     got = model.retrieve(cold, K)
     assert got["customer"].n_unique() == cold.len()

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context
+from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.splits import Week
 from hmrec_plugins.usercf import UserCF, UserCFParams
 
@@ -32,7 +32,7 @@ def test_neighbours_recent_purchases_come_first() -> None:
         articles=pl.DataFrame({"article": pl.Series(range(8), dtype=pl.UInt32)}),
     )
     model = UserCF(UserCFParams(half_life_days=0))
-    model.fit(ctx)
+    model.fit(ctx, RunSettings())
     got = model.retrieve(pl.Series([0, 4], dtype=pl.UInt32), 10)
     mine = got.filter(pl.col("customer") == 0).sort("score", descending=True)["article"].to_list()
     assert mine == [5, 6]  # 1 is the closer look-alike, 2 the next; 3 shares nothing, so 7 never comes

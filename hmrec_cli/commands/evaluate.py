@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Json, PluginOptions, Quiet, Seed
+from hmrec_cli.commands.options import CacheDir, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
 
 
 def evaluate(
@@ -19,6 +19,8 @@ def evaluate(
     candidates: Annotated[Optional[str], typer.Option(help="Compare candidate sets instead: comma-separated methods (method@key names one cached set); missing ones are built.", show_default=False)] = None,
     option: PluginOptions = [],
     cache: CacheDir = Path("cache"),
+    device: Device = "auto",
+    resume: Resume = False,
     seed: Seed = 0,
     quiet: Quiet = False,
     json: Json = False,
@@ -34,7 +36,7 @@ def evaluate(
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
-        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json)
+        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume)
         return
     if (predictions is None) == (predictions_dir is None):
         raise InputError("give exactly one of --predictions FILE, --predictions-dir DIR or --candidates A,B")
@@ -104,7 +106,7 @@ def _print_ceiling(console, s: dict) -> None:
         )
 
 
-def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool) -> None:
+def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool) -> None:
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
     from hmrec_cli.candidates_report import compare, segment_rows, table_rows
@@ -118,7 +120,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if not wanted:
         raise InputError("--candidates: name at least one method, e.g. popular,repurchase")
     with console.progress_bar(quiet or json) as report:
-        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report)
+        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume)
     rows, by_segment = table_rows(results), segment_rows(segments)
     if json:
         console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment})

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Device, Force, Json, Quiet, Seed, Week
+from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Device, Force, Json, Quiet, Resume, Seed, Week
 
 
 def rank(
@@ -21,7 +21,7 @@ def rank(
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
     customers: Customers = "auto",
     device: Device = "auto",
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")] = False,
+    resume: Resume = False,
     force: Force = False,
     seed: Seed = 0,
     quiet: Quiet = False,

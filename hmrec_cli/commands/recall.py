@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Force, Json, PluginOptions, Quiet, Seed, Week
+from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Device, Force, Json, PluginOptions, Quiet, Resume, Seed, Week
 
 
 def recall(
@@ -18,6 +18,8 @@ def recall(
     k: Annotated[int, typer.Option(help="Candidates per customer.", min=1)] = 100,
     option: PluginOptions = [],
     customers: Customers = "auto",
+    device: Device = "auto",
+    resume: Resume = False,
     force: Force = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -34,7 +36,7 @@ def recall(
     target = resolve_week(week, store.first_date, store.last_date)
     request = Request(method, target, k, tuple(option), customers)
     with console.progress_bar(quiet or json) as report:
-        entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report)
+        entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
     m = entry.manifest
     if json:
         console.emit_json({"candidates": entry.label, "path": str(entry.path), **m})

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Device, PluginOptions, Quiet, Seed
+from hmrec_cli.commands.options import CacheDir, DataDir, Device, PluginOptions, Quiet, Resume, Seed
 
 
 def submit(
@@ -15,6 +15,7 @@ def submit(
     ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before.", show_default=False)] = None,
     train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1)] = 4,
     device: Device = "auto",
+    resume: Resume = False,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
@@ -26,8 +27,8 @@ def submit(
     from hmrec_cli import console
     from hmrec_cli.submission import RankWith, build_submission
 
-    rank_with = RankWith(ranker, train_weeks, device=device) if ranker else None
+    rank_with = RankWith(ranker, train_weeks) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     with console.progress_bar(quiet) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with)
+        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, device=device, resume=resume)
     console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")

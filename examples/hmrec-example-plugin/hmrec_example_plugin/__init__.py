@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Newest(Retriever):
     summary = "New arrivals: articles whose first sale is most recent"
     Params = NewestParams
 
-    def fit(self, ctx: Context) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> None:
         first = ctx.history.group_by("article").agg(first=pl.col("t_dat").min(), sales=pl.len())
         self.ranking = (
             first.filter(pl.col("sales") >= self.params.min_sales)

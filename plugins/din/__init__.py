@@ -2,8 +2,8 @@
 which of a customer's candidates they buy, attending over their recent purchases with the
 candidate as the query; the newest training week picks the epoch (early stopping).
 
-The model is in din_model.py, its inputs in din_inputs.py, training and scoring in
-din_training.py (imported on first use: `hmrec plugins` must not load torch)."""
+The model is in model.py, its inputs in inputs.py, training and scoring in
+training.py (imported on first use: `hmrec plugins` must not load torch)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class DINRanker(Ranker):
     Params = DINParams
 
     def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
-        from hmrec_plugins.din_training import Trained
+        from hmrec_plugins.din.training import Trained
 
         self.trained = Trained(self.params)
         return self.trained.fit(train, run)

@@ -9,14 +9,15 @@ import polars as pl
 import torch
 
 from hmrec_cli import console
+from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
-from hmrec_cli.training import Settings, resolve_device, seeded_generator, train
+from hmrec_cli.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
-from hmrec_plugins.din_inputs import WeekInputs, concat, dense_names, week_inputs
-from hmrec_plugins.din_model import DIN, Shape
+from hmrec_plugins.din.inputs import WeekInputs, concat, dense_names, week_inputs
+from hmrec_plugins.din.model import DIN, Shape
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
 SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
@@ -49,11 +50,11 @@ class Trained:
             console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
         torch.manual_seed(run.seed)
         self.model = self._build(train_weeks[0], data).to(self.device)
-        tensors = _to_device(data, self.device)
-        frequency = _article_frequency(tensors, self.model.shape.articles)
+        tensors = to_device(_arrays(data), self.device)
+        frequency = id_frequency(tensors["article"], self.model.shape.articles, tensors["items"], tensors["seq_row"])
         validate = None
         if valid is not None:
-            valid_tensors = _to_device(valid, self.device)
+            valid_tensors = to_device(_arrays(valid), self.device)
             validate = lambda: map_of_scores(valid_week, self._predict(valid_tensors))  # noqa: E731
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
@@ -72,7 +73,7 @@ class Trained:
         groups = [{"params": [ids], "weight_decay": 0.0}, {"params": [q for q in self.model.parameters() if q is not ids]}]
         settings = Settings(p.epochs, p.learning_rate, p.weight_decay, p.patience, run.seed, self.device)
         log = train(
-            self.model, loss_of, lambda epoch: _batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
+            self.model, loss_of, lambda epoch: batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
             validate=validate, checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress, param_groups=groups,
         )
         return {
@@ -118,13 +119,7 @@ class Trained:
 
     def _predict(self, t: dict[str, torch.Tensor]) -> np.ndarray:
         self.model.eval()
-        n = t["article"].shape[0]
-        out = []
-        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            for lo in range(0, n, SCORE_BATCH):
-                idx = torch.arange(lo, min(lo + SCORE_BATCH, n), device=self.device)
-                out.append(self._forward(t, idx).float().cpu())
-        return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+        return predict_in_batches(lambda idx: self._forward(t, idx), t["article"].shape[0], SCORE_BATCH, self.device)
 
     def score(self, week: RankingWeek) -> np.ndarray:
         key = week.ctx.week.start
@@ -132,49 +127,22 @@ class Trained:
             self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
             self._activity_week = key
         inputs = week_inputs(week, self.params.history_length, self._activity)
-        return self._predict(_to_device(inputs, self.device))
+        return self._predict(to_device(_arrays(inputs), self.device))
 
 
-def _to_device(inputs: WeekInputs, device: torch.device) -> dict[str, torch.Tensor]:
+def _arrays(inputs: WeekInputs) -> dict[str, np.ndarray]:
     arrays = {
         "article": inputs.article, "customer": inputs.customer, "seq_row": inputs.seq_row, "price_band": inputs.price_band,
         "dense": inputs.dense, "items": inputs.items.astype(np.int64), "age_days": inputs.age_days.astype(np.int64), "group": inputs.group,
     }
     if inputs.label is not None:
         arrays["label"] = inputs.label
-    # polars hands out read-only views; torch wants writable memory (copied only when needed)
-    return {k: torch.from_numpy(np.require(v, requirements=["C", "W"])).to(device) for k, v in arrays.items()}
+    return arrays
 
 
-def _batches(t: dict[str, torch.Tensor], p: DINParams, seed: int, epoch: int, device: torch.device):
-    """Shuffled index batches; for the listwise loss whole customers stay in one batch. A last
-    batch of one row joins the one before (batch norm cannot train on a single row)."""
-    n = t["article"].shape[0]
-    generator = seeded_generator(seed, epoch)
-    if p.loss == "bce":
-        order = torch.randperm(n, generator=generator)
-        sizes = [p.batch_size] * (n // p.batch_size) + ([n % p.batch_size] if n % p.batch_size else [])
-    else:
-        groups = t["group"].cpu()
-        _, inverse = torch.unique(groups, return_inverse=True)
-        shuffled = torch.randperm(int(inverse.max()) + 1, generator=generator)[inverse]
-        order = torch.argsort(shuffled * n + torch.arange(n), stable=True)
-        runs = torch.bincount(shuffled[order].diff(prepend=torch.tensor([-1])).ne(0).cumsum(0) - 1)
-        batch_of_group = torch.cumsum(runs, 0).sub(runs).div(p.batch_size, rounding_mode="floor")
-        cut = torch.bincount(batch_of_group, weights=runs.double()).long()
-        sizes = cut[cut > 0].tolist()
-    if len(sizes) > 1 and sizes[-1] == 1:
-        sizes[-2:] = [sizes[-2] + 1]
-    yield from (b.to(device) for b in order.split(sizes))
-
-
-def _article_frequency(t: dict[str, torch.Tensor], articles: int) -> torch.Tensor:
-    """In how many training rows each article id occurs, as the candidate or in the history."""
-    as_candidate = torch.bincount(t["article"], minlength=articles)
-    rows_per_sequence = torch.bincount(t["seq_row"], minlength=t["items"].shape[0])
-    weights = rows_per_sequence.unsqueeze(1).expand_as(t["items"]).flatten().double()
-    in_history = torch.bincount(t["items"].flatten(), weights=weights, minlength=articles)
-    return (as_candidate + in_history).float().clamp(min=1)
+def batches(t: dict[str, torch.Tensor], p: DINParams, seed: int, epoch: int, device: torch.device):
+    """Shuffled row batches; for the listwise loss whole customers stay in one batch."""
+    return shuffled_batches(t["article"].shape[0], p.batch_size, seed, epoch, device, t["group"] if p.loss == "listwise" else None)
 
 
 def _listwise(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,82 @@
+"""`youtube-dnn` and `sampled-softmax`: two-tower retrievers trained on next week's purchases.
+
+Both share the user tower (Covington et al., 2016): the customer's recent purchases pooled (a
+time-decayed mean, or a target-free attention pool) beside customer features (age band, club
+status, news frequency, activity and channel share at the cut) through an MLP to a user vector.
+They differ in the article side and the loss:
+
+- `youtube-dnn`: one output embedding (and bias) per article, cross-entropy over the *full*
+  catalogue; the paper's "pure baseline".
+- `sampled-softmax`: an item tower over the article id and its side features (product type and
+  group, index group, colour, department, garment group, price band); softmax over the batch's
+  own targets plus negatives drawn by popularity, each logit corrected by the log of its sampling
+  probability (logQ, Yi et al., 2019; `-o logq=false` is the ablation). Serving by exact search
+  or `-o search=annoy`.
+
+Trained on the `weeks` weeks before the target week (hmrec_cli.weekly_examples): every example is
+a buyer's history cut at a week's start and one article they bought that week. Retrieval is the
+exact top k of user vector x article matrix (hmrec_cli.ann), among articles sold in the last
+`sold_within_days` days. Torch loads only when a model is fitted (`hmrec plugins` stays light).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings
+from hmrec_cli.tower_params import TowerParams
+
+
+@dataclass(frozen=True)
+class YouTubeDNNParams(TowerParams):
+    """The shared user-tower parameters; the article side is one output embedding per article."""
+
+
+@dataclass(frozen=True)
+class SampledSoftmaxParams(TowerParams):
+    negatives: int = field(default=1024, metadata={"doc": "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)"})
+    logq: bool = field(default=True, metadata={"doc": "subtract the log of each article's sampling probability from its logit (false: the ablation)"})
+    search: str = field(default="exact", metadata={"doc": "exact (brute force on the device) or annoy (approximate index)"})
+    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)"})
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.negatives < 0:
+            raise InputError(f"-o negatives={self.negatives}: expected at least 0")
+        if self.search not in ("exact", "annoy"):
+            raise InputError(f"-o search={self.search}: expected exact or annoy")
+        if self.trees < 1:
+            raise InputError(f"-o trees={self.trees}: expected at least 1")
+
+
+class _TwoTower(Retriever):
+    uses_device = True
+    loss = ""  # "full" or "sampled": which article side and loss `fitting.Fitted` builds
+
+    def fit(self, ctx: Context, run: RunSettings) -> dict:
+        from hmrec_plugins.two_tower.fitting import Fitted
+
+        self.fitted = Fitted(self.params, self.loss)
+        return self.fitted.fit(ctx, run)
+
+    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
+        return self.fitted.retrieve(customers, k)
+
+
+class YouTubeDNN(_TwoTower):
+    name = "youtube-dnn"
+    version = "1"
+    summary = "YouTube DNN: pooled history + customer features -> user vector; full softmax over the catalogue"
+    Params = YouTubeDNNParams
+    loss = "full"
+
+
+class SampledSoftmax(_TwoTower):
+    name = "sampled-softmax"
+    version = "1"
+    summary = "Two towers (history + customer | article + side features); in-batch + popularity negatives with logQ"
+    Params = SampledSoftmaxParams
+    loss = "sampled"

@@ -1,0 +1,96 @@
+"""Fitting and serving the two-tower retrievers (imported only when one is fitted: torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import torch
+
+from hmrec_cli import console
+from hmrec_cli.ann import AnnIndex, candidate_frame, top_k_on_device
+from hmrec_cli.batches import id_frequency, shuffled_batches, to_device
+from hmrec_cli.features import unsold_articles
+from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.towers import tower_shape, user_vectors
+from hmrec_cli.training import Settings, resolve_device, train
+from hmrec_cli.weekly_examples import weekly_examples
+from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
+
+
+class Fitted:
+    """A two-tower model fitted for one week (`fit`), proposing articles (`retrieve`)."""
+
+    def __init__(self, params, loss: str):
+        self.params, self.loss = params, loss
+
+    def fit(self, ctx: Context, run: RunSettings) -> dict:
+        p = self.params
+        self.ctx, self.device, self.seed = ctx, resolve_device(run.device, console.warn), run.seed
+        self.popular = recent_popularity(ctx.history, ctx.week)
+        run.on_progress("examples", 0, 1)
+        examples = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length)
+        n_articles = ctx.articles.height
+        shape, article_table, customer_table = tower_shape(ctx, p)
+        torch.manual_seed(run.seed)
+        self.model = TwoTower(shape, article_table, customer_table, self.loss).to(self.device)
+        pairs = int(examples.pair_article.size)
+        if pairs == 0:
+            console.warn(f"{'youtube-dnn' if self.loss == 'full' else 'sampled-softmax'}: no purchases in the {p.weeks} training weeks; proposing the popular articles")
+            self.items = None
+            return {"examples": 0, "pairs": 0}
+        t = to_device({**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article}, self.device)
+        frequency = id_frequency(t["pair_article"], n_articles)
+        probability = frequency / frequency.sum()
+        log_q = torch.log(probability) if getattr(p, "logq", False) else None
+
+        def loss_of(idx: torch.Tensor) -> torch.Tensor:
+            example, target = t["pair_example"][idx], t["pair_article"][idx]
+            users = self.model.user(t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example])
+            if self.loss == "full":
+                return full_softmax_loss(users, self.model.articles, target)
+            negatives = torch.multinomial(probability, p.negatives, replacement=True) if p.negatives else target[:0]
+            columns = torch.cat([target, negatives])
+            scores = users.float() @ self.model.articles(columns).float().T
+            return sampled_softmax_loss(scores, log_q[columns] if log_q is not None else None, hidden_columns(example, target, negatives))
+
+        settings = Settings(p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device)
+        log = train(
+            self.model, loss_of, lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device), pairs, settings,
+            checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress,
+        )
+        self._serving(unsold_articles(ctx.history, ctx.week, n_articles, p.sold_within_days))
+        return {**log.as_dict(), "examples": examples.rows, "pairs": pairs, "weeks": [d.isoformat() for d in examples.starts], "device": self.device.type}
+
+    def _serving(self, excluded: np.ndarray | None) -> None:
+        """Article vectors for search; the annoy index holds the proposable articles only."""
+        with torch.no_grad():
+            self.items = self.model.serving_items().float()
+        self.excluded = torch.from_numpy(excluded).to(self.device) if excluded is not None else None
+        self.index = None
+        if getattr(self.params, "search", "exact") == "annoy":
+            self.allowed = np.flatnonzero(~excluded) if excluded is not None else np.arange(self.items.shape[0])
+            self.index = AnnIndex.build(self.items.cpu().numpy()[self.allowed], self.params.trees, seed=self.seed)
+
+    def user_vectors(self, customers: pl.Series) -> tuple[np.ndarray, torch.Tensor]:
+        """Sorted distinct customer indexes and their serving vectors (on the device)."""
+        ids, users = user_vectors(self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device)
+        return ids, self.model.serving_users(users)
+
+    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
+        if self.items is None:
+            return fill_cold(pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32}), customers, self.popular, k)
+        ids, users = self.user_vectors(customers)
+        if self.index is not None:
+            found = self.index.top_k(users.cpu().numpy(), ids, k)
+            return found.with_columns(article=pl.Series(self.allowed.astype(np.uint32)).gather(found["article"]))
+        values, index = top_k_on_device(users, self.items, k, exclude=self.excluded)
+        return candidate_frame(ids, values, index)
+
+
+def hidden_columns(example: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    """[B, B + N] True where a column must not count as a negative for a row: another purchase of
+    the same customer-week, or the row's own article (a duplicate in the batch or a drawn one);
+    never the row's own positive (the diagonal)."""
+    own = (example.unsqueeze(1) == example.unsqueeze(0)) | (target.unsqueeze(1) == target.unsqueeze(0))
+    own.fill_diagonal_(False)
+    return torch.cat([own, target.unsqueeze(1) == negatives.unsqueeze(0)], dim=1)

@@ -1,0 +1,139 @@
+"""youtube-dnn and sampled-softmax: the logQ correction, order-aware histories, ANN vs exact, resume."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from hmrec_cli.ann import top_k_on_device
+from hmrec_cli.plugin_api import Context, RunSettings
+from hmrec_cli.splits import Week, history, resolve_week
+from hmrec_cli.store import Store
+from hmrec_plugins.popular import Popular
+from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
+from hmrec_plugins.two_tower.model import sampled_softmax_loss
+
+QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_dim=4, hidden="32", history_length=8)
+
+
+def _sampled_gap(scores: np.ndarray, q: np.ndarray, positive: int, draws: int, logq: bool, rng) -> float:
+    """|sampled loss - full loss| for one user, columns = the positive + draws from q; the sampled
+    loss is put on the full loss's scale by its known constant (log of the expected draws of the
+    positive with logQ, log of the column count without)."""
+    columns = np.concatenate([[positive], rng.choice(q.size, draws - 1, p=q)])
+    got = float(sampled_softmax_loss(torch.tensor(scores[columns])[None], torch.tensor(np.log(q[columns])) if logq else None))
+    full = float(torch.logsumexp(torch.tensor(scores), 0) - scores[positive])
+    constant = np.log(draws * q[positive]) if logq else np.log(draws)
+    return abs(got - constant - full)
+
+
+def test_logq_correction_has_the_right_sign_and_the_sampled_loss_approaches_the_full_softmax() -> None:
+    # the sign: a rare positive among popular negatives gains from the correction, a popular one loses
+    scores, log_q = torch.zeros(1, 3), torch.log(torch.tensor([0.01, 0.5, 0.49]))
+    assert sampled_softmax_loss(scores, log_q) < sampled_softmax_loss(scores, None)
+    popular_positive = torch.log(torch.tensor([0.5, 0.01, 0.49]))
+    assert sampled_softmax_loss(scores, popular_positive) > sampled_softmax_loss(scores, None)
+    # convergence: with popularity-skewed draws, the corrected loss tends to the full-catalogue loss
+    rng = np.random.default_rng(0)
+    q = 1.0 / np.arange(1, 201) ** 1.1
+    q /= q.sum()
+    scores = rng.standard_normal(200)
+    gaps = {(n, logq): np.mean([_sampled_gap(scores, q, p, n, logq, rng) for p in (0, 5, 50, 150)]) for n in (20, 200_000) for logq in (True, False)}
+    assert gaps[(200_000, True)] < 0.02 < gaps[(20, True)]
+    assert gaps[(200_000, False)] > 0.2  # without the correction the bias stays
+
+
+def _order_world(weeks: int = 6, per_week: int = 150):
+    """Every customer bought two of the articles 0-9, one long ago and one just before their
+    week; what they buy that week is 10 + the *more recent* one. The same pair in the other order
+    means another purchase, so only the order of the history tells; popularity cannot."""
+    rng = np.random.default_rng(1)
+    n = weeks * per_week
+    starts = [date(2020, 6, 3) + timedelta(days=7 * w) for w in range(weeks)]
+    rows = []
+    for c in range(n):
+        start = starts[c // per_week]
+        old, recent = rng.choice(10, 2, replace=False)
+        rows += [(start - timedelta(days=int(rng.integers(40, 60))), c, int(old)), (start - timedelta(days=int(rng.integers(1, 4))), c, int(recent))]
+        rows.append((start + timedelta(days=int(rng.integers(0, 7))), c, 10 + int(recent)))
+    tx = pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row").with_columns(
+        price=pl.lit(0.02, pl.Float32), channel=pl.lit(2, pl.UInt8)
+    ).sort("t_dat")
+    articles = pl.DataFrame({
+        "article": np.arange(20, dtype=np.uint32), "product_code": np.arange(20, dtype=np.int32),
+        **{f: np.zeros(20, dtype=np.int32) for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")},
+        "product_group_name": ["Garment"] * 20, "index_group_name": ["Ladieswear"] * 20,
+    })
+    customers = pl.DataFrame({
+        "customer": np.arange(n, dtype=np.uint32), "age": np.full(n, 30, dtype=np.uint8), "club_member_status": ["ACTIVE"] * n,
+        "fashion_news_frequency": ["NONE"] * n, "FN": [True] * n, "Active": [True] * n,
+    })
+    target = Week(starts[-1], starts[-1].isoformat())
+    ctx = Context(history=history(tx, target), articles=articles, customers=customers, week=target)
+    truth = tx.filter(pl.col("t_dat") >= target.start).select("customer", "article")
+    return ctx, truth
+
+
+def _hit_rate(candidates: pl.DataFrame, truth: pl.DataFrame, k: int) -> float:
+    top = candidates.sort(["customer", "score", "article"], descending=[False, True, False]).group_by("customer", maintain_order=True).head(k)
+    return truth.join(top, on=["customer", "article"]).height / truth.height
+
+
+@pytest.mark.parametrize("pooling", ["mean", "attention"])
+def test_youtube_dnn_learns_what_the_order_of_the_history_says_and_popular_cannot(pooling: str) -> None:
+    ctx, truth = _order_world()
+    buyers = truth["customer"].unique().sort()
+    dnn = YouTubeDNN(YouTubeDNN.Params(pooling=pooling, epochs=10, weeks=5, embedding_size=16, side_dim=2, hidden="32", batch_size=128, half_life_days=10.0, sold_within_days=0, learning_rate=0.02))
+    dnn.fit(ctx, RunSettings(seed=0, device="cpu"))
+    popular = Popular()
+    popular.fit(ctx, RunSettings())
+    learned, blind = _hit_rate(dnn.retrieve(buyers, 2), truth, 1), _hit_rate(popular.retrieve(buyers, 2), truth, 1)
+    assert learned > 0.8 and blind < 0.25  # ten equally likely next purchases: popularity guesses ~0.1
+
+
+@pytest.fixture(scope="module")
+def tiny(store_dir: Path):
+    store = Store.open(store_dir)
+    week = resolve_week("1", store.first_date, store.last_date)
+    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    return ctx, store.customers["customer"]
+
+
+def test_annoy_search_finds_the_exact_top_50(tiny) -> None:
+    ctx, customers = tiny
+    model = SampledSoftmax(SampledSoftmax.Params(**QUICK, negatives=64, search="annoy"))
+    model.fit(ctx, RunSettings(seed=0, device="cpu"))
+    who = customers.head(300)
+    approx = model.retrieve(who, 50)
+    ids, users = model.fitted.user_vectors(who)
+    values, index = top_k_on_device(users, model.fitted.items, 50, exclude=model.fitted.excluded)
+    exact = pl.DataFrame({"customer": np.repeat(ids, index.shape[1]).astype(np.uint32), "article": index.numpy().ravel().astype(np.uint32)})
+    assert approx.join(exact, on=["customer", "article"]).height / exact.height >= 0.95
+
+
+@pytest.mark.parametrize("plugin", [YouTubeDNN, SampledSoftmax])
+def test_resume_after_epoch_1_equals_an_uninterrupted_run(plugin, tiny, tmp_path: Path) -> None:
+    ctx, customers = tiny
+    extra = {"negatives": 64} if plugin is SampledSoftmax else {}
+    params = dict(QUICK, epochs=2, **extra)
+    whole = plugin(plugin.Params(**params))
+    whole.fit(ctx, RunSettings(seed=3, device="cpu"))
+    checkpoint = tmp_path / "model.pt"
+    plugin(plugin.Params(**dict(params, epochs=1))).fit(ctx, RunSettings(seed=3, device="cpu", checkpoint=checkpoint))  # stopped after epoch 1
+    resumed = plugin(plugin.Params(**params))
+    log = resumed.fit(ctx, RunSettings(seed=3, device="cpu", checkpoint=checkpoint, resume=True))
+    assert log["resumed_from"] == 1 and len(log["epochs"]) == 2
+    assert resumed.retrieve(customers, 20).equals(whole.retrieve(customers, 20))
+
+
+def test_recall_cli_keys_a_trained_retriever_by_device_and_keeps_its_training_log(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = ["recall", "--method", "youtube-dnn", "--data", store_dir, "--cache", tmp_path, "--k", "12", *sum((["-o", o] for o in ("epochs=1", "weeks=2", "embedding_size=8", "hidden=8")), [])]
+    first = cli.json(*args, "--device", "cpu")
+    assert first["device"] == "cpu" and len(first["training"]["epochs"]) == 1
+    assert (tmp_path / "models" / "youtube-dnn" / first["week"] / f"{first['key']}.pt").is_file()  # checkpoint beside the rankers'
+    assert cli.json(*args, "--device", "cpu", "--resume")["key"] == first["key"]
