@@ -149,7 +149,7 @@ def batch(n_customers: int, n_articles: int, length: int = 6, seed: int = 0):
     items = torch.randint(0, n_articles + 1, (n_customers, length), generator=g)
     items[0] = 0  # a customer without history
     ages = torch.randint(1, 200, (n_customers, length), generator=g) * (items > 0)
-    return items, ages, torch.arange(n_customers)
+    return items, ages, torch.arange(n_customers), torch.zeros(n_customers, 0)
 
 
 @pytest.mark.parametrize(("n", "b"), [(45, 2), (30, 3)])

@@ -8,7 +8,8 @@ with log N. `-o tree_rounds=N` rebuilds the tree from the learned article vector
 
 The pieces: tree.py (arrays, catalogue and k-means trees), model.py (the scorer), sampler.py
 (per-level negatives), beam.py (search), tree_learning.py, fitting.py (training and retrieval,
-imported on first use: `hmrec plugins` must not load torch).
+imported on first use: `hmrec plugins` must not load torch). The tree is part of the model's
+state (checkpointed with it) and is also written beside the checkpoint as `<key>.tree.npz`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class TDMParams:
     negatives_per_level: int = field(default=6, metadata={"doc": "negative nodes drawn per tree level for each positive", "valid": (1, 1000)})
     batch_size: int = field(default=256, metadata={"doc": "purchases per training step", "valid": (2, 1_000_000)})
     learning_rate: float = field(default=0.005, metadata={"doc": "Adam learning rate", "valid": (1e-6, 1.0)})
+    search: str = field(default="beam", metadata={"doc": "beam (layer-wise beam search) or exhaustive (score every leaf: the reference, slow)"})
     beam: int = field(default=0, metadata={"doc": "nodes kept per level in beam search (0: k)", "valid": (0, 100_000)})
+    sold_within_days: int = field(default=28, metadata={"doc": "only articles sold in the last this many days before the week are searched (0: any)", "valid": (0, 3650)})
     valid_customers: int = field(default=1000, metadata={"doc": "newest training week's buyers held out to measure recall@100 after every epoch (0: none)", "valid": (0, 1_000_000)})
 
     def __post_init__(self) -> None:
@@ -45,6 +48,8 @@ class TDMParams:
             value = getattr(self, f.name)
             if bounds is not None and not bounds[0] <= value <= bounds[1]:
                 raise InputError(f"-o {f.name}={value}: expected a value in [{bounds[0]}, {bounds[1]}]")
+        if self.search not in ("beam", "exhaustive"):
+            raise InputError(f"-o search={self.search}: expected beam or exhaustive")
         if self.init not in ("catalogue", "kmeans"):
             raise InputError(f"-o init={self.init}: expected catalogue or kmeans")
         if not all(h.strip().isdigit() and int(h) > 0 for h in self.hidden.split(",")):

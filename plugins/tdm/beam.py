@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from hmrec_plugins.tdm.model import Encoded, NodeScorer
@@ -30,9 +31,11 @@ class TreeOnDevice:
     level_nodes: list[torch.Tensor]  # valid node ids of each level
 
     @classmethod
-    def of(cls, tree: Tree, device: torch.device) -> TreeOnDevice:
-        levels = [torch.from_numpy(tree.level_nodes(level)).to(device) for level in range(tree.depth + 1)]
-        return cls(tree.branching, tree.depth, torch.from_numpy(tree.valid).to(device), levels)
+    def of(cls, tree: Tree, device: torch.device, articles: np.ndarray | None = None) -> TreeOnDevice:
+        """The tree on `device`; with `articles`, only their leaves (and ancestors) are valid."""
+        valid = tree.valid if articles is None else tree.valid_for(articles)
+        levels = [torch.from_numpy(ids[valid[ids]]).to(device) for ids in (tree.level_nodes(lv, valid_only=False) for lv in range(tree.depth + 1))]
+        return cls(tree.branching, tree.depth, torch.from_numpy(valid).to(device), levels)
 
     def start_level(self, beam: int) -> int:
         """The first level with at least `beam` valid nodes (the leaf level when none has)."""
@@ -70,7 +73,7 @@ def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, 
     return Found(chosen, top.float(), scored)
 
 
-def exhaustive(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chunk: int = 4096, table: torch.Tensor | None = None) -> Found:
+def exhaustive(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chunk: int = 512, table: torch.Tensor | None = None) -> Found:
     """The k best leaves per customer over every valid leaf (leaves scored in chunks, a running
     top-k kept): what beam search approximates."""
     leaves = tree.level_nodes[tree.depth]

@@ -34,6 +34,7 @@ class Shape:
     first_leaf: int  # node ids below it are inner nodes
     article_fields: tuple[int, ...]  # cardinality of each article side feature
     customer_fields: tuple[int, ...]
+    dense: int = 0  # the customer's activity features (the core's USER_DENSE)
     embedding_size: int = 16
     side_dim: int = 8
     attention_hidden: int = 8
@@ -87,7 +88,7 @@ class NodeScorer(nn.Module):
         self.attention_in = nn.Linear(4 * e, h)
         self.attention_out = nn.Sequential(PReLU(h), nn.Linear(h, 1))
         windows = len(WINDOWS) + 1
-        self.head = mlp([2 * windows * e + e + shape.side_dim * len(shape.customer_fields), *shape.hidden])
+        self.head = mlp([2 * windows * e + e + shape.side_dim * len(shape.customer_fields) + shape.dense, *shape.hidden])
         for table in (self.article_id, self.inner, *self.article_side):
             nn.init.normal_(table.weight, std=0.1)
         with torch.no_grad():
@@ -107,9 +108,9 @@ class NodeScorer(nn.Module):
         inner = self.inner(torch.where(leaf, 0, nodes))
         return torch.where(leaf.unsqueeze(-1), self.article_vectors(self.leaf_article[nodes]), inner)
 
-    def encode(self, items: torch.Tensor, age_days: torch.Tensor, customers: torch.Tensor) -> Encoded:
+    def encode(self, items: torch.Tensor, age_days: torch.Tensor, customers: torch.Tensor, dense: torch.Tensor) -> Encoded:
         """`items`: [B, L] article index + 1 (0 = padding); `age_days`: [B, L] days before the week;
-        `customers`: [B] customer indexes."""
+        `customers`: [B] customer indexes; `dense`: [B, shape.dense] activity features."""
         e = self.shape.embedding_size
         vec = self.article_vectors(items)  # [B, L, E]
         w1, w2, w3, w4 = self.attention_in.weight.split([e, e, e, e], dim=1)  # each [H, E]
@@ -122,7 +123,7 @@ class NodeScorer(nn.Module):
         onehot = onehot / onehot.sum(1, keepdim=True).clamp(min=1)  # [B, L, W]
         windowed = (onehot.unsqueeze(-1) * vec.unsqueeze(2)).reshape(b, length, -1)
         codes = self.customer_codes[customers]
-        customer = torch.cat([t(codes[:, i]) for i, t in enumerate(self.customer_side)], dim=-1) if self.customer_side else vec.new_zeros(b, 0)
+        customer = torch.cat([*(t(codes[:, i]) for i, t in enumerate(self.customer_side)), dense.to(vec.dtype)], dim=-1)
         return Encoded(attention, windowed, customer)
 
     def node_table(self) -> torch.Tensor:

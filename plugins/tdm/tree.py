@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from hmrec_cli.atomic import atomic_file
+
 CATALOGUE_ORDER = ("index_group_name", "product_group_name", "product_type_no", "product_code", "article")
 
 
@@ -101,8 +103,16 @@ class Tree:
         nodes = np.asarray(nodes, dtype=np.int64)
         return nodes[..., None] * self.branching + 1 + np.arange(self.branching)
 
+    def valid_for(self, articles: np.ndarray) -> np.ndarray:
+        """The `valid` mask of the tree restricted to `articles` (e.g. those still on sale)."""
+        valid = np.zeros(self.n_nodes, dtype=bool)
+        valid[self.paths[articles].ravel()] = True
+        return valid
+
     def save(self, path: Path) -> None:
-        np.savez(path, branching=np.int64(self.branching), leaf_of_article=self.leaf_of_article)
+        """Write the tree to `path` (npz) through a temp file, so a reader never sees half of it."""
+        with atomic_file(path) as tmp, open(tmp, "wb") as out:
+            np.savez(out, branching=np.int64(self.branching), leaf_of_article=self.leaf_of_article)
 
     @classmethod
     def load(cls, path: Path) -> Tree:
