@@ -14,6 +14,7 @@ from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.splits import Week, history, truth
 from hmrec_plugins.popular import Popular
 from hmrec_plugins.tdm import TDM, TDMParams
+from hmrec_plugins.tdm.fitting import initial_tree
 
 ARTICLES, GROUPS, CUSTOMERS, WEEKS = 512, 16, 2000, 5
 START = date(2020, 1, 6)
@@ -108,3 +109,12 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(world, tmp_pat
     assert log["resumed_from"] == 1 and len(log["epochs"]) == 2
     customers = target["customer"].unique().sort()
     assert resumed.retrieve(customers, 20).equals(whole.retrieve(customers, 20))
+
+
+def test_kmeans_initial_tree_groups_tastes_from_purchases_alone(world) -> None:
+    """init=kmeans: balanced 2-means of purchase-matrix SVD vectors puts each taste in its own
+    subtrees (measured purity 0.98 on 4-leaf subtrees); the catalogue tree cannot (0.32)."""
+    ctx, _, group_of = world
+    kmeans, catalogue = initial_tree(ctx, TDMParams(init="kmeans"), 0), initial_tree(ctx, TDMParams(), 0)
+    level = kmeans.depth - 2
+    assert purity(kmeans, group_of, level) > 0.9 > 0.5 > purity(catalogue, group_of, level)
