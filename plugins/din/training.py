@@ -10,13 +10,14 @@ import torch
 
 from hmrec_cli import console
 from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
+from hmrec_cli.candidate_features import dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
-from hmrec_plugins.din.inputs import WeekInputs, concat, dense_names, week_inputs
+from hmrec_plugins.din.inputs import WeekInputs, concat, week_inputs
 from hmrec_plugins.din.model import DIN, Shape
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
