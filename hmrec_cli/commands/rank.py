@@ -16,7 +16,7 @@ def rank(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    train_weeks: Annotated[int, typer.Option(help="Earlier weeks to learn from (din trains on all but the newest, which picks its epoch; merge tunes on all).", min=1)] = 4,
+    train_weeks: Annotated[str, typer.Option(help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks).")] = "4",
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=65_535)] = 100,
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
     customers: Customers = "auto",
