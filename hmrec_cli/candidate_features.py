@@ -3,7 +3,8 @@ week's cut history only, so DIN, lgbm and any third-party ranker learn from iden
 
 Dense features (raw counts are log1p-scaled, so a linear model or a network can use them as they
 are; trees do not care): per source its score (signed log1p), rank / k and whether it proposed
-the article; the article's sales in the last 1/7/28 days and overall, trend, days since its first
+the article; the sources' reciprocal-rank fusion (merge's untuned order, sum of 1 / (11 + rank):
+with few buyers to learn from, a ranker can start from it); the article's sales in the last 1/7/28 days and overall, trend, days since its first
 sale, mean buyer age, mean price; the customer's purchases overall / last 28 days, online share,
 days since the last purchase, mean price paid; and the pair's counts (this article, product code,
 product type) and days since the customer last bought the article.
@@ -22,6 +23,7 @@ from hmrec_cli.plugin_api import RankingWeek
 ARTICLE_DENSE = ("sales_1d", "sales_7d", "sales_28d", "sales_all", "days_since_first_sale")
 CUSTOMER_DENSE = ("purchases", "purchases_28d", "days_since_last")
 PAIR_DENSE = ("bought_article", "bought_product", "bought_type", "days_since_article")
+FUSION_C = 10.0  # merge's default rank offset
 
 
 @dataclass
@@ -37,7 +39,7 @@ class CandidateFeatures:
 
 def dense_names(sources: tuple[str, ...]) -> list[str]:
     per_source = [f"{s}_{kind}" for s in sources for kind in ("score", "rank", "present")]
-    return [*per_source, *ARTICLE_DENSE, "trend", "mean_buyer_age", "mean_price", *CUSTOMER_DENSE, "online_share", "mean_price_paid", *PAIR_DENSE]
+    return [*per_source, "fused_rank", *ARTICLE_DENSE, "trend", "mean_buyer_age", "mean_price", *CUSTOMER_DENSE, "online_share", "mean_price_paid", *PAIR_DENSE]
 
 
 def candidate_features(week: RankingWeek, activity: pl.DataFrame | None = None) -> CandidateFeatures:
@@ -61,6 +63,7 @@ def candidate_features(week: RankingWeek, activity: pl.DataFrame | None = None) 
     for s in week.sources:
         score = pl.col(f"{s}_score").cast(pl.Float32)
         exprs += [score.sign() * score.abs().log1p(), pl.col(f"{s}_rank").cast(pl.Float32) / k, (pl.col(f"{s}_rank") < k).cast(pl.Float32)]
+    exprs.append(pl.sum_horizontal(pl.when(pl.col(f"{s}_rank") < k).then(1.0 / (FUSION_C + 1 + pl.col(f"{s}_rank").cast(pl.Float32))).otherwise(0.0) for s in week.sources))
     exprs += [log1p(n) for n in ARTICLE_DENSE]
     exprs += [
         pl.col("trend").fill_null(1.0).log(),

@@ -25,7 +25,7 @@ FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
 class LGBMParams:
     trees: int = field(default=400, metadata={"doc": "maximum boosting rounds (early stopping on the newest training week picks fewer)", "valid": (1, None)})
     learning_rate: float = field(default=0.05, metadata={"doc": "shrinkage per tree", "valid": "(0, 1]"})
-    leaves: int = field(default=31, metadata={"doc": "leaves per tree", "valid": (2, None)})
+    leaves: int = field(default=0, metadata={"doc": "leaves per tree; 0 = scaled to the training purchases (purchases / 20, between 4 and 63)", "valid": (0, None)})
     min_data_in_leaf: int = field(default=0, metadata={"doc": "rows a leaf needs; 0 = scaled to the training rows (rows / 2000, between 20 and 200)", "valid": (0, None)})
     feature_fraction: float = field(default=0.8, metadata={"doc": "share of features each tree may use", "valid": "(0, 1]"})
     bagging_fraction: float = field(default=0.8, metadata={"doc": "share of rows each tree sees (drawn with the seed)", "valid": "(0, 1]"})
@@ -35,10 +35,15 @@ class LGBMParams:
     valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week validate", "valid": (1, None)})
     threads: int = field(default=0, metadata={"doc": "LightGBM threads (0 = its default); results are deterministic for a given count", "valid": (0, None)})
 
+    def __post_init__(self) -> None:
+        """A tree needs two leaves; 0 means scaled, beyond what a declared range can say."""
+        if self.leaves == 1:
+            raise InputError("-o leaves=1: lgbm's leaves must be 0 (scaled to the data) or 2 or more")
+
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "1"
+    version = "2"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
@@ -62,8 +67,9 @@ class LGBMRanker(Ranker):
             console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
         self.names = dense_names(train[0].sources)
         leaf = p.min_data_in_leaf or int(np.clip(label.size // 2000, 20, 200))
+        leaves = p.leaves or int(np.clip(positives // 20, 4, 63))
         settings = {
-            "objective": "lambdarank", "metric": "map", "eval_at": [K], "learning_rate": p.learning_rate, "num_leaves": p.leaves,
+            "objective": "lambdarank", "metric": "map", "eval_at": [K], "learning_rate": p.learning_rate, "num_leaves": leaves,
             "min_data_in_leaf": leaf, "feature_fraction": p.feature_fraction, "bagging_fraction": p.bagging_fraction, "bagging_freq": 1,
             "lambda_l2": p.lambda_l2, "seed": run.seed, "deterministic": True, "force_col_wise": True, "verbosity": -1,
             "lambdarank_truncation_level": 2 * K, "num_threads": p.threads,
@@ -81,7 +87,7 @@ class LGBMRanker(Ranker):
         gain = self.booster.feature_importance("gain", iteration=self.best)
         share = gain / max(gain.sum(), 1e-12)
         log = {
-            "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf,
+            "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
             "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, share), key=lambda t: -t[1])},
         }
         if valid is not None:
