@@ -1,14 +1,16 @@
-"""DIN against merge and each source's own order, pooled over rolling target weeks.
+"""The learned rankers (DIN, lgbm) against merge and each source's own order, pooled over rolling target weeks.
 
-    python benchmarks/rank_pooled.py --workdir /tmp/rankbench [--scale medium] [--weeks 3] [-o key=value ...]
+    python benchmarks/rank_pooled.py --workdir /tmp/rankbench [--scale medium] [--weeks 3] [--rankers merge,din,lgbm] [-o din:key=value ...]
     python benchmarks/rank_pooled.py --workdir /tmp/rankreal --real ../shared/data/hm_real_sample --weeks 8
+    python benchmarks/rank_pooled.py --workdir /tmp/shop --scale tiny --seed 1 --no-repeats --weeks 4
 
 Writes (or reuses) the synthetic world, or takes the real customer-sampled extract (hungle45's
 0.1 % of customers over two years, with the articles of its later sample), ingests it, then for each of the last `--weeks` weeks runs
-`hmrec rank --ranker merge` and `--ranker din` with 4 training weeks under /usr/bin/time -v, and
+`hmrec rank --ranker R` for each of `--rankers` with 4 training weeks under /usr/bin/time -v, and
 finally scores everything with `hmrec evaluate` pooled over the weeks (customer-weeks, standard
-error, share of the oracle). Options after -o go to din (e.g. -o negatives=0.05). Prints one
-JSON object; the figures in the README and the closing note come from it.
+error, share of the oracle). `--no-repeats` keeps only each customer's first purchase of an
+article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negatives=0.05).
+Prints one JSON object; the figures in the README and the closing note come from it.
 """
 
 from __future__ import annotations
@@ -39,45 +41,69 @@ def hmrec(*args: str, timed: bool = False) -> tuple[dict | None, dict]:
     return (json.loads(done.stdout) if "--json" in args else None), usage
 
 
+def first_purchases(source: Path, out: Path) -> Path:
+    """The transactions with every repeat of a (customer, article) after its first day dropped."""
+    import polars as pl
+
+    rows = pl.read_csv(source, schema_overrides={"article_id": pl.String, "customer_id": pl.String, "t_dat": pl.String})
+    first = rows.with_columns(day=pl.col("t_dat").str.to_date()).filter(pl.col("day") == pl.col("day").min().over("customer_id", "article_id"))
+    first.drop("day").unique(["customer_id", "article_id"], keep="first", maintain_order=True).write_csv(out)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--scale", default="medium")
     parser.add_argument("--real", type=Path, help="the hm_real_sample folder: use its two-year customer sample instead")
     parser.add_argument("--weeks", type=int, default=3)
+    parser.add_argument("--rankers", default="merge,din,lgbm")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic world's seed")
+    parser.add_argument("--no-repeats", action="store_true", help="drop every repeated purchase of an article by the same customer")
+    parser.add_argument("--candidates", default=SOURCES)
     parser.add_argument("-o", dest="options", action="append", default=[])
     args = parser.parse_args()
-    name = "real" if args.real else args.scale
+    name = ("real" if args.real else f"{args.scale}-{args.seed}") + ("-norepeat" if args.no_repeats else "")
     raw, data, cache = args.workdir / f"{name}-raw", args.workdir / f"{name}-store", args.workdir / "cache"
     if args.real:
         sample = args.real / "hungle45__PSE-Recommendor-System"
-        hmrec("data", "ingest", "--transactions", str(sample / "commit_3b7354e7" / "transactions_train_sample.csv"),
-              "--customers", str(sample / "commit_3b7354e7" / "customers_sample.csv"),
-              "--articles", str(sample / "commit_a8979e10" / "articles_train_sample.csv"), "--data", str(data), "-q")
+        files = {"transactions": sample / "commit_3b7354e7" / "transactions_train_sample.csv", "customers": sample / "commit_3b7354e7" / "customers_sample.csv",
+                 "articles": sample / "commit_a8979e10" / "articles_train_sample.csv"}
     else:
         if not (raw / "transactions_train.csv").is_file():
-            hmrec("data", "synth", "--scale", args.scale, "--seed", "0", "--out", str(raw), "-q")
+            hmrec("data", "synth", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw), "-q")
+        files = {"transactions": raw / "transactions_train.csv", "customers": raw / "customers.csv", "articles": raw / "articles.csv"}
+    if args.no_repeats:
+        files["transactions"] = first_purchases(files["transactions"], args.workdir / f"{name}-transactions.csv")
+    if args.real or args.no_repeats:
+        hmrec("data", "ingest", *(x for kind, path in files.items() for x in (f"--{kind}", str(path))), "--data", str(data), "-q")
+    else:  # the folder, so its oracle comes along
         hmrec("data", "ingest", str(raw), "--data", str(data), "-q")
-    common = ["--data", str(data), "--cache", str(cache), "--candidates", SOURCES, "--train-weeks", "4", "--json", "-q"]
+    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", "4", "--json", "-q"]
+    rankers = args.rankers.split(",")
     runs = []
     for back in range(args.weeks - 1, -1, -1):
-        for ranker, options in (("merge", []), ("din", [x for o in args.options for x in ("-o", o)])):
+        for ranker in rankers:
+            options = [x for o in args.options if o.startswith(f"{ranker}:") for x in ("-o", o.partition(":")[2])]
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
             runs.append({"ranker": ranker, "week": manifest["week"], "map@12": manifest["figures"]["map@12"],
                          "fit_s": manifest["fit_seconds"], "score_s": manifest["score_seconds"], **usage,
+                         "newest_training_week": manifest.get("newest_training_week"),
                          "epochs": [(e["epoch"], round(e["validation"], 5)) for e in manifest["training"].get("epochs", [])]})
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     base = ["--data", str(data), "--cache", str(cache), "--week", "last", "--weeks", str(args.weeks), "--json", "-q"]
-    pooled = {r: hmrec("evaluate", "--predictions", r, *base)[0] for r in ("merge", "din")}
-    sources = hmrec("evaluate", "--candidates", SOURCES, *base)[0]
+    pooled = {r: hmrec("evaluate", "--predictions", r, *base)[0] for r in rankers}
+    sources = hmrec("evaluate", "--candidates", args.candidates, *base)[0]
     own = {s["set"].split("@")[0]: s["map@12"] for s in sources["sets"] if s["set"] not in ("union", "oracle")}
-    best_other = max([*own.values(), pooled["merge"]["map@12"]])
+    simple = max([*own.values(), *(pooled[r]["map@12"] for r in rankers if r == "merge")])
+    first = pooled[rankers[0]]
     report = {
-        "data": name, "weeks": args.weeks, "din_options": args.options,
-        "pooled_map@12": {"din": pooled["din"]["map@12"], "din_stderr": pooled["din"].get("stderr"), "merge": pooled["merge"]["map@12"],
-                          "merge_stderr": pooled["merge"].get("stderr"), **{f"{k} (own order)": v for k, v in own.items()}},
-        "customer_weeks": pooled["din"]["customer_weeks"], "oracle_map@12": pooled["din"].get("oracle_map@12"),
-        "din_share_of_oracle": pooled["din"].get("share_of_oracle"), "din_over_best_other": pooled["din"]["map@12"] / best_other,
+        "data": name, "weeks": args.weeks, "options": args.options, "candidates": args.candidates,
+        "pooled_map@12": {**{r: pooled[r]["map@12"] for r in rankers}, **{f"{r}_stderr": pooled[r].get("stderr") for r in rankers},
+                          **{f"{k} (own order)": v for k, v in own.items()}},
+        "customer_weeks": first["customer_weeks"], "oracle_map@12": first.get("oracle_map@12"),
+        "share_of_oracle": {r: pooled[r].get("share_of_oracle") for r in rankers},
+        "over_best_simple": {r: pooled[r]["map@12"] / simple for r in rankers if r != "merge"},
         "runs": runs,
     }
     print(json.dumps(report, indent=2))

@@ -20,13 +20,15 @@ import pyarrow.parquet as pq
 
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
-from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.metrics import K, average_precision, map_of_scores, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, parse_params, route_options
 from hmrec_cli.recall import Request, ordered, run, select_customers
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history_prefix, truth
 from hmrec_cli.store import Store
 
+AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
+AUTO_MAX_WEEKS = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
 RANK_CHUNK = 50_000  # customers per scoring call: ~15M candidate rows with features at 300 per customer
 RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
 
@@ -38,10 +40,50 @@ class RankRequest:
     ranker: str
     sources: tuple[str, ...]
     week: Week
-    train_weeks: int = 4
+    train_weeks: int | str = 4  # or "auto": see `auto_train_weeks`
     k: int = 100
     options: tuple[str, ...] = ()
     customers: str = "auto"
+
+
+def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
+    """`--train-weeks auto` (with `-o min_positives=N`, taken out of the ranker's options) becomes
+    a number of weeks; a number stays as it is (and refuses `min_positives`)."""
+    given = [o for o in request.options if o.partition("=")[0].strip().replace("-", "_") in ("min_positives", f"{request.ranker}:min_positives")]
+    if request.train_weeks != "auto":
+        if given:
+            raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
+        if isinstance(request.train_weeks, str) and not request.train_weeks.strip().isdigit():
+            raise InputError(f"--train-weeks {request.train_weeks}: expected a number of weeks or auto")
+        return dataclasses.replace(request, train_weeks=int(request.train_weeks))
+    wanted = AUTO_MIN_POSITIVES
+    if given:
+        text = given[-1].partition("=")[2].strip()
+        if not text.isdigit() or int(text) < 1:
+            raise InputError(f"-o {given[-1]}: min_positives must be a whole number of purchases, 1 or more")
+        wanted = int(text)
+    options = tuple(o for o in request.options if o not in given)
+    return dataclasses.replace(request, options=options, train_weeks=auto_train_weeks(store, request.week, wanted))
+
+
+def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
+    """The fewest weeks before `week` whose purchases (distinct customer-article pairs per week)
+    add up to `min_positives`, going back until the history ends (the oldest training week must
+    start after the first day, so its sources have history) or AUTO_MAX_WEEKS. At least 1."""
+    available = min(AUTO_MAX_WEEKS, max(((week.start - store.first_date).days - 1) // 7, 1))
+    back = ((pl.lit(week.start) - pl.col("t_dat")).dt.total_days() - 1) // 7 + 1  # 1 = the week just before
+    counts = (
+        store.transactions.filter(pl.col("t_dat") < week.start)
+        .select("customer", "article", back=back)
+        .filter(pl.col("back") <= available)
+        .unique()
+        .group_by("back")
+        .len()
+    )
+    per_week = np.zeros(available + 1, dtype=np.int64)
+    per_week[counts["back"].to_numpy()] = counts["len"].to_numpy()
+    reached = np.flatnonzero(np.cumsum(per_week[1:]) >= min_positives)
+    return int(reached[0]) + 1 if reached.size else available
 
 
 def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None) -> pl.DataFrame:
@@ -100,6 +142,7 @@ def rank(
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> Entry:
     """Produce (or fetch from the cache) the ranking for `request`."""
+    request = resolved_train_weeks(store, request)
     if request.train_weeks < 1:
         raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")
     if not request.sources:
@@ -145,6 +188,8 @@ def rank(
     log = model.fit(training, RunSettings(seed=seed, device=device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
     fit_seconds = time.perf_counter() - fit_started
     training_rows = sum(t.candidates.height for t in training)
+    on_progress("newest training week", 0, 1)
+    newest = newest_week_figures(model, request.ranker, training, seed)
     del training
 
     manifest = {
@@ -152,7 +197,7 @@ def rank(
         "fingerprint": store.fingerprint, "sources": list(sources), "source_options": {s: list(o) for s, o in source_options.items()},
         "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
-        "seed": seed, "device": device_kind, "training": log,
+        "seed": seed, "device": device_kind, "training": log, "newest_training_week": newest,
     }
     target_ctx = context(store, request.week, seed)
     score_started = time.perf_counter()
@@ -182,6 +227,22 @@ def rank(
         if target is not None:
             manifest["figures"] = ranking_figures(store, request.week, pl.concat(buyers_parts), pl.concat(union_hits), target, sources, target_entries)
     return cache.committed("rankings", request.ranker, week_name, key)
+
+
+def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], seed: int) -> dict:
+    """MAP@12 on the newest training week's buyers of the fitted ranker, of `merge` fitted on the
+    same weeks, and of each source's own order: the check that a learned ranker beats the simple
+    orders on data it could have learned from. Both rankers saw this week (it picked the learned
+    ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike."""
+    week = training[-1]
+    cands = week.candidates
+    out = {"week": week.ctx.week.start.isoformat(), "ranker": name, name: map_of_scores(cands, np.asarray(model.score(week), dtype=np.float64))}
+    if name != "merge":
+        merge = find("ranker", "merge").load()()
+        merge.fit(training, RunSettings(seed=seed))
+        out["merge"] = map_of_scores(cands, np.asarray(merge.score(week), dtype=np.float64))
+    out["sources"] = {s: map_of_scores(cands, -cands[f"{s}_rank"].cast(pl.Float64).to_numpy()) for s in week.sources}
+    return out
 
 
 def ranking_figures(store: Store, week: Week, top: pl.DataFrame, candidates: pl.DataFrame, target: pl.DataFrame, sources, entries) -> dict:

@@ -1,9 +1,9 @@
 """`itemcf`: item-item collaborative filtering from co-purchases in a recent window.
 
 Articles bought by the same customers in the window are neighbours. Co-purchase counts weight
-each purchase by recency; they are normalised (cosine, asymmetric conditional probability, or
-BM25-weighted cosine) and capped to the strongest neighbours per article. A customer's score for
-an article is the sum, over their own recent articles (recency weighted), of the neighbour weights.
+each purchase by recency; they are normalised (cosine, asymmetric conditional probability,
+BM25-weighted cosine) or kept as plain counts, and capped to the strongest neighbours per
+article. A customer's score for an article is the sum, over their own recent articles (recency weighted), of the neighbour weights.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hmrec_cli.errors import InputError
 from hmrec_cli.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 
-NORMALISATIONS = ("cosine", "conditional", "bm25")
+NORMALISATIONS = ("cosine", "conditional", "bm25", "count")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ItemCFParams:
     window_days: int = field(default=28, metadata={"doc": "days of history whose co-purchases make neighbours (0: all)", "valid": (0, None)})
     half_life_days: float = field(default=14.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None)})
     history_days: int = field(default=56, metadata={"doc": "the customer's own purchases of these last days are scored from (0: all)", "valid": (0, None)})
-    normalisation: str = field(default="conditional", metadata={"doc": "cosine, conditional (P(j | i), asymmetric) or bm25 (BM25-weighted cosine)", "valid": NORMALISATIONS})
+    normalisation: str = field(default="conditional", metadata={"doc": "cosine, conditional (P(j | i), asymmetric), bm25 (BM25-weighted cosine) or count (plain recency-weighted co-purchase count)", "valid": NORMALISATIONS})
     neighbours: int = field(default=50, metadata={"doc": "strongest neighbours kept per article", "valid": (1, None)})
 
 
@@ -58,6 +58,8 @@ def item_similarity(bought: sp.csr_matrix, normalisation: str) -> sp.csr_matrix:
     co = (x.T @ x).tocsr()
     co.setdiag(0)
     co.eliminate_zeros()
+    if normalisation == "count":  # popular neighbours win: on small real logs this often beats every normalisation
+        return co
     if normalisation == "conditional":
         support = np.asarray(bought.sum(axis=0)).ravel()
         inverse = np.divide(1.0, support, out=np.zeros_like(support), where=support > 0)

@@ -1,5 +1,6 @@
-"""`popular`: the articles bought most in the days before the week, optionally time-decayed and
-kept separately per age band and per the customer's usual channel."""
+"""`popular`: the articles bought most in the days before the week, optionally time-decayed, kept
+separately per age band and per the customer's usual channel, and optionally without what the
+customer already bought (on logs without repeat purchases that one line is a strong baseline)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class PopularParams:
     half_life_days: float = field(default=0.0, metadata={"doc": "a sale's weight halves every this many days back (0: no decay)", "valid": (0, None)})
     by_age: bool = field(default=False, metadata={"doc": "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)"})
     by_channel: bool = field(default=False, metadata={"doc": "separate lists per customer's usual channel (store, online, none yet)"})
+    exclude_bought: bool = field(default=False, metadata={"doc": "leave out articles the customer bought before the week (filled from the next 2k of the list)"})
 
 
 class Popular(Retriever):
@@ -30,6 +32,7 @@ class Popular(Retriever):
     def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params
         self.segments = self._segments(ctx)
+        self.owned = ctx.history.select("customer", "article").unique() if p.exclude_bought else None
         recent = recent_history(ctx.history, ctx.week, p.window_days).with_columns(w=recency_weight(ctx.week, p.half_life_days))
         buyers = recent.join(self.segments, on="customer", how="left").with_columns(pl.col("segment").fill_null(""))
         per_segment = buyers.group_by("segment", "article").agg(score=pl.col("w").sum())
@@ -51,10 +54,14 @@ class Popular(Retriever):
         return segments.select("customer", segment=pl.concat_str(names, separator="|") if names else pl.lit(""))
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
-        segment_lists = self._segment_lists(k)
+        segment_lists = self._segment_lists(k if self.owned is None else 2 * k)
         who = pl.DataFrame({"customer": customers}).join(self.segments, on="customer", how="left")
         who = who.with_columns(pl.col("segment").fill_null(""))
-        return who.join(segment_lists, on="segment").select("customer", "article", "score")
+        proposed = who.join(segment_lists, on="segment").select("customer", "article", "score")
+        if self.owned is None:
+            return proposed
+        mine = self.owned.filter(pl.col("customer").is_in(customers.implode()))
+        return top_k(proposed.join(mine, on=["customer", "article"], how="anti"), k)
 
     def _segment_lists(self, k: int) -> pl.DataFrame:
         """Each segment's top k, topped up from the overall list (scored below any own share)."""

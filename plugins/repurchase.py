@@ -1,5 +1,10 @@
 """`repurchase`: the customer's own past articles, scored by how recently and how often they
-bought them. Customers without history get the week's popular articles (scored below)."""
+bought them. Customers without history get the week's popular articles (scored below).
+
+On a log where customers never buy an article twice its candidates are all misses that crowd the
+union; `active=auto` (the default) switches it off there: when fewer than `min_repeat_share` of
+the last 28 days' purchases before the week repeat the customer's earlier purchase, every
+customer gets only the popular fill, which is what a cold customer gets anyway."""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from hmrec_cli.splits import recent_history
 class RepurchaseParams:
     half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None)})
     window_days: int = field(default=0, metadata={"doc": "only purchases of the last this many days count (0: all history)", "valid": (0, None)})
+    active: str = field(default="auto", metadata={"doc": "on, off (everyone gets the popular fill), or auto: off when repeats are rarer than min_repeat_share", "valid": ("auto", "on", "off")})
+    min_repeat_share: float = field(default=0.01, metadata={"doc": "auto: the share of the last 28 days' purchases repeating an earlier purchase needed to stay on", "valid": (0, 1)})
 
 
 class Repurchase(Retriever):
@@ -23,12 +30,25 @@ class Repurchase(Retriever):
     summary = "The customer's own past articles by recency and frequency"
     Params = RepurchaseParams
 
-    def fit(self, ctx: Context, run: RunSettings) -> None:
+    def fit(self, ctx: Context, run: RunSettings) -> dict:
         p = self.params
         past = recent_history(ctx.history, ctx.week, p.window_days) if p.window_days > 0 else ctx.history
         self.scores = past.group_by("customer", "article").agg(score=recency_weight(ctx.week, p.half_life_days).sum().cast(pl.Float32))
         self.popular = recent_popularity(ctx.history, ctx.week)
+        share = repeat_share(ctx)
+        self.on = p.active == "on" or (p.active == "auto" and share >= p.min_repeat_share)
+        if not self.on:
+            self.scores = self.scores.clear()
+        return {"repeat_share": round(share, 4), "active": self.on}
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         mine = top_k(self.scores.filter(pl.col("customer").is_in(customers.implode())), k)
         return fill_cold(mine, customers, self.popular, k)
+
+
+def repeat_share(ctx: Context, days: int = 28) -> float:
+    """Share of the purchases in the `days` before the week whose (customer, article) was bought
+    on an earlier day (same-day duplicates are one basket, not a repeat)."""
+    first = ctx.history.group_by("customer", "article").agg(first=pl.col("t_dat").min())
+    recent = recent_history(ctx.history, ctx.week, days).join(first, on=["customer", "article"])
+    return float((recent["t_dat"] > recent["first"]).mean()) if recent.height else 0.0

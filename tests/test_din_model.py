@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -21,7 +23,20 @@ def _model(history: str = "attention") -> DIN:
             module.norm.running_mean.uniform_(-0.5, 0.5)
             module.norm.running_var.uniform_(0.5, 2.0)
             torch.nn.init.uniform_(module.alpha, 0.1, 0.5)
+    torch.nn.init.normal_(model.head[-1].weight)  # the deep part's output starts at zero (wide & deep); as if trained
     return model.eval()
+
+
+def test_wide_and_deep_starts_as_the_linear_ranker() -> None:
+    """Untrained, the network's output is zero: the score is the wide part over the standardised dense features."""
+    torch.manual_seed(0)
+    shape = Shape(articles=ARTICLES + 1, article_fields=(4, 3), customer_fields=(5,), price_bands=11, dense=3, id_dim=6, side_dim=4, attention_hidden=7, hidden=(9,))
+    codes = torch.randint(0, 3, (ARTICLES + 1, 2))
+    model = DIN(shape, codes, torch.randint(0, 5, (10, 1))).eval()
+    b = _batch()
+    torch.testing.assert_close(model(**b), model.wide(b["dense"]).squeeze(-1))
+    narrow = DIN(replace(shape, wide=False), codes, torch.randint(0, 5, (10, 1)))
+    assert narrow.wide is None and narrow.head[-1].weight.abs().sum() > 0
 
 
 def _batch(length: int = 5, batch: int = 8):

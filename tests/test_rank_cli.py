@@ -51,6 +51,9 @@ def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: 
         (["-o", "history=lstm"], "-o history=lstm"),
         (["--candidates", "popular,nosuch"], "no retriever named 'nosuch'"),
         (["--train-weeks", "400"], "--train-weeks 400"),
+        (["--train-weeks", "soon"], "--train-weeks soon: expected a number of weeks or auto"),
+        (["-o", "min_positives=10"], "min_positives goes with --train-weeks auto"),
+        (["--train-weeks", "auto", "-o", "min_positives=many"], "-o min_positives=many"),
         (["--candidates", "popular,popular"], "named twice"),
         (["--device", "tpu"], "--device tpu"),
     ],
@@ -101,3 +104,17 @@ def test_bad_din_parameters_fail_before_any_work(cli, store_dir: Path, tmp_path:
     code, _, err = cli("rank", "--ranker", "din", "--candidates", "popular", "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", "-o", option)
     assert code == 2 and err.count("\n") == 1 and f"-o {option.split('=')[0]}=" in err, err
     assert not (tmp_path / "candidates").exists()  # refused before any source was fitted
+
+
+def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = ["rank", "--ranker", "lgbm", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", tmp_path,
+            "--week", "1", "--train-weeks", "2", "--k", "30", "-o", "trees=20"]
+    m = cli.json(*args)
+    importance = m["training"]["feature_importance"]
+    assert set(importance) >= {"popular_rank", "repurchase_score", "fused_rank", "sales_7d", "bought_product"} and sum(importance.values()) == pytest.approx(1, abs=1e-3)
+    assert 1 <= m["training"]["trees"] <= 20
+    newest = m["newest_training_week"]
+    assert newest["week"] == m["train_weeks"][-1] and newest["ranker"] == "lgbm"
+    assert {"lgbm", "merge"} <= newest.keys() and set(newest["sources"]) == {"popular", "repurchase"}
+    code, out, _ = cli(*args)  # cached: the tables come from the manifest
+    assert code == 0 and "Strongest features" in out and f"Newest training week {newest['week']}" in out

@@ -16,7 +16,7 @@ def rank(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    train_weeks: Annotated[int, typer.Option(help="Earlier weeks to learn from (din trains on all but the newest, which picks its epoch; merge tunes on all).", min=1)] = 4,
+    train_weeks: Annotated[str, typer.Option(help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks).")] = "4",
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=65_535)] = 100,
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
     customers: Customers = "auto",
@@ -51,6 +51,11 @@ def rank(
         f"scored in {m['score_seconds']:.1f} s on {m['device']}",
         highlight=False,
     )
+    if importance := m["training"].get("feature_importance"):
+        top = list(importance.items())[:10]
+        console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
+    if "newest_training_week" in m:
+        show_newest_week(m["newest_training_week"], console)
     if "figures" in m:
         f = m["figures"]
         rows = [[entry.label, f["map@12"], f["recall@12"]]]
@@ -60,3 +65,22 @@ def rank(
             rows.append(["oracle (ceiling)", f["oracle_map@12"], ""])
         console.show(f"Week {target}: the week's buyers", ["ranking", "MAP@12", "recall@12"], rows)
     console.out.print(f"score it with: hmrec evaluate --week {target.start} --predictions {entry.label}", highlight=False)
+
+
+def show_newest_week(newest: dict, console) -> None:
+    """The ranker beside merge and each source on the newest training week; red when below merge;
+    the strongest features of a ranker that reports their importance."""
+    ranker = newest["ranker"]
+    rows = [[ranker, newest[ranker]]]
+    if "merge" in newest:
+        rows.append(["merge", newest["merge"]])
+    rows += [[f"{s} (own order)", v] for s, v in newest["sources"].items()]
+    console.show(f"Newest training week {newest['week']} (seen in training: optimistic for every learned order)", ["order", "MAP@12"], rows)
+    best_simple = max(newest["sources"].values(), default=0.0)
+    if "merge" in newest and newest[ranker] < newest["merge"]:
+        console.err.print(
+            f"[bold red]warning:[/] {ranker} ({newest[ranker]:.4f}) is below merge ({newest['merge']:.4f}) on the newest training week: "
+            "prefer --ranker merge for this data, or add training weeks (--train-weeks)", highlight=False, soft_wrap=True,
+        )
+    elif newest[ranker] < best_simple:
+        console.err.print(f"[bold red]warning:[/] {ranker} ({newest[ranker]:.4f}) is below a source's own order ({best_simple:.4f}) on the newest training week", highlight=False, soft_wrap=True)

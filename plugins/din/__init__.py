@@ -27,7 +27,9 @@ class DINParams:
     patience: int = field(default=2, metadata={"doc": "stop after this many epochs without a better validation MAP@12", "valid": (1, None)})
     batch_size: int = field(default=2048, metadata={"doc": "rows per training step", "valid": (2, None)})
     learning_rate: float = field(default=0.002, metadata={"doc": "AdamW learning rate", "valid": "(0, inf)"})
-    weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on everything but the article id embeddings", "valid": (0, None)})
+    weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on everything but the article id embeddings, at regularisation_rows training rows or more", "valid": (0, None)})
+    regularisation_rows: int = field(default=500_000, metadata={"doc": "below this many training rows weight decay grows as regularisation_rows / rows (0: never)", "valid": (0, None)})
+    wide: bool = field(default=True, metadata={"doc": "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"})
     l2_embedding: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency", "valid": (0, None)})
     negatives: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]"})
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)", "valid": ("bce", "listwise")})
@@ -41,7 +43,7 @@ class DINParams:
 
 class DINRanker(Ranker):
     name = "din"
-    version = "1"
+    version = "2"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
 

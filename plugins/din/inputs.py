@@ -1,12 +1,6 @@
-"""DIN's inputs for one week, built with polars from the week's cut history and its candidates:
-per row the article, customer, dense features and price band; per customer the purchase sequence.
-
-Dense features (raw counts are log1p-scaled; the model standardises them with training statistics):
-per source its score (signed log1p), rank / k and whether it proposed the article; the article's
-sales in the last 1/7/28 days and overall, trend, days since its first sale, mean buyer age, mean
-price; the customer's purchases overall / last 28 days, online share, days since the last purchase,
-mean price paid; and the pair's counts (this article, product code, product type) and days since
-the customer last bought the article.
+"""DIN's inputs for one week: the shared candidate feature table (`hmrec_cli.candidate_features`,
+the same one every ranker gets) plus what only DIN uses: article and customer indexes for its
+embeddings, the price band, and per customer the purchase sequence it attends over.
 """
 
 from __future__ import annotations
@@ -16,13 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.features import NEVER, article_activity, customer_activity, pair_activity
+from hmrec_cli.candidate_features import candidate_features
 from hmrec_cli.plugin_api import RankingWeek
 from hmrec_cli.sequences import purchase_sequences
-
-ARTICLE_DENSE = ("sales_1d", "sales_7d", "sales_28d", "sales_all", "days_since_first_sale")
-CUSTOMER_DENSE = ("purchases", "purchases_28d", "days_since_last")
-PAIR_DENSE = ("bought_article", "bought_product", "bought_type", "days_since_article")
 
 
 @dataclass
@@ -40,41 +30,12 @@ class WeekInputs:
     group: np.ndarray  # int64 customer of the row, for per-customer losses
 
 
-def dense_names(sources: tuple[str, ...]) -> list[str]:
-    per_source = [f"{s}_{kind}" for s in sources for kind in ("score", "rank", "present")]
-    return [*per_source, *ARTICLE_DENSE, "trend", "mean_buyer_age", "mean_price", *CUSTOMER_DENSE, "online_share", "mean_price_paid", *PAIR_DENSE]
-
-
 def week_inputs(week: RankingWeek, length: int, activity: pl.DataFrame | None = None) -> WeekInputs:
     """Build the inputs; `activity` (article_activity of this week) may be passed when scoring in chunks."""
-    ctx, k = week.ctx, week.k
-    cands = week.candidates.with_row_index("row")
-    customers = cands["customer"].unique().sort()
-    if activity is None:
-        activity = article_activity(ctx.history, ctx.week, ctx.customers)
-    people = customer_activity(ctx.history, ctx.week, customers)
-    pairs = pair_activity(ctx.history, ctx.week, ctx.articles, cands)
-    rows = (
-        cands.join(activity, on="article", how="left")
-        .join(people, on="customer", how="left")
-        .join(pairs, on=["customer", "article"], how="left")
-        .sort("row")
-    )
-    log1p = lambda name: pl.col(name).fill_null(0).cast(pl.Float32).log1p()  # noqa: E731
-    exprs = []
-    for s in week.sources:
-        score = pl.col(f"{s}_score").cast(pl.Float32)
-        exprs += [score.sign() * score.abs().log1p(), pl.col(f"{s}_rank").cast(pl.Float32) / k, (pl.col(f"{s}_rank") < k).cast(pl.Float32)]
-    exprs += [log1p(n) for n in ARTICLE_DENSE]
-    exprs += [
-        pl.col("trend").fill_null(1.0).log(),
-        pl.col("mean_buyer_age").fill_null(0.0) / 100,
-        pl.col("mean_price").fill_null(0.0) * 30,
-    ]
-    exprs += [log1p(n) for n in CUSTOMER_DENSE]
-    exprs += [pl.col("online_share").fill_null(0.0), pl.col("mean_price_paid").fill_null(0.0) * 30]
-    exprs += [log1p(n) if n != "days_since_article" else pl.col(n).fill_null(NEVER).cast(pl.Float32).log1p() for n in PAIR_DENSE]
-    dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy().astype(np.float32)
+    ctx = week.ctx
+    features = candidate_features(week, activity)
+    rows, dense = features.rows, features.dense
+    customers = rows["customer"].unique().sort()
     seqs = purchase_sequences(ctx.history, ctx.week, customers, length)
     customer = rows["customer"]
     return WeekInputs(

@@ -5,6 +5,11 @@ activation unit (an MLP over [history item, candidate, difference, product, age 
 its outputs weight the history items *without* softmax normalisation, as in the paper, so the
 pooled interest keeps the intensity of the customer's interest; padding positions get weight 0.
 Activations are Dice (a data-adaptive PReLU).
+
+Wide & deep: beside the network a linear (wide) part scores the standardised dense features, and
+the network's output layer starts at zero, so training starts from a linear ranker over the
+sources' scores and the shop's activity features and the deep part only grows where the data
+supports it (with few buyers, DIN stays close to a well-regularised linear ranker).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Shape:
     attention_hidden: int = 36
     hidden: tuple[int, ...] = (200, 80)
     history: str = "attention"  # attention | mean | none (a history-blind model)
+    wide: bool = True  # a linear part over the dense features beside the network
 
 
 class DIN(nn.Module):
@@ -74,6 +80,10 @@ class DIN(nn.Module):
         self.attention = mlp([4 * item + shape.side_dim, shape.attention_hidden])
         width = item * (1 if shape.history == "none" else 2) + shape.side_dim * (len(shape.customer_fields) + 1) + shape.dense
         self.head = mlp([width, *shape.hidden])
+        self.wide = nn.Linear(shape.dense, 1) if shape.wide else None
+        if shape.wide:  # start as the linear ranker; the deep part grows from zero
+            nn.init.zeros_(self.head[-1].weight)
+            nn.init.zeros_(self.head[-1].bias)
 
     def item_vectors(self, articles: torch.Tensor) -> torch.Tensor:
         """Articles' vectors (id embedding and side-feature embeddings, concatenated); 0 = padding."""
@@ -122,7 +132,11 @@ class DIN(nn.Module):
         pooled = self.interest(table, candidate, where[:, 1:], age_days, mask)
         codes = self.customer_codes[customer]
         parts = [pooled, candidate, *(e(codes[:, i]) for i, e in enumerate(self.customer_side)), self.price_band(price_band)]
-        parts.append((dense - self.dense_mean) / self.dense_std)
+        standard = (dense - self.dense_mean) / self.dense_std
+        parts.append(standard)
         features = torch.cat(parts, dim=-1)
         with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many candidates
-            return self.head(features.float()).squeeze(-1)
+            logits = self.head(features.float()).squeeze(-1)
+            if self.wide is not None:
+                logits = logits + self.wide(standard.float()).squeeze(-1)
+            return logits

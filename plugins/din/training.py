@@ -10,13 +10,14 @@ import torch
 
 from hmrec_cli import console
 from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
+from hmrec_cli.candidate_features import dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
-from hmrec_plugins.din.inputs import WeekInputs, concat, dense_names, week_inputs
+from hmrec_plugins.din.inputs import WeekInputs, concat, week_inputs
 from hmrec_plugins.din.model import DIN, Shape
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
@@ -71,7 +72,8 @@ class Trained:
 
         ids = self.model.article_id.weight  # regularised above; everything else by AdamW's weight decay
         groups = [{"params": [ids], "weight_decay": 0.0}, {"params": [q for q in self.model.parameters() if q is not ids]}]
-        settings = Settings(p.epochs, p.learning_rate, p.weight_decay, p.patience, run.seed, self.device)
+        decay = scaled_decay(p, int(data.article.size))
+        settings = Settings(p.epochs, p.learning_rate, decay, p.patience, run.seed, self.device)
         log = train(
             self.model, loss_of, lambda epoch: batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
             validate=validate, checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress, param_groups=groups,
@@ -79,7 +81,7 @@ class Trained:
         return {
             **log.as_dict(), "training_rows": int(data.article.size), "positives": positives, "device": self.device.type,
             "validation": "MAP@12 of the newest training week's buyers" if valid is not None else "none (one training week)",
-            "dense_features": dense_names(train_weeks[0].sources),
+            "dense_features": dense_names(train_weeks[0].sources), "weight_decay": decay,
         }
 
     def _validation(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
@@ -103,7 +105,7 @@ class Trained:
         shape = Shape(
             articles=article_table.shape[0], article_fields=articles.sizes, customer_fields=customers.sizes,
             price_bands=PRICE_BANDS + 1, dense=data.dense.shape[1], id_dim=p.id_dim, side_dim=p.side_dim,
-            attention_hidden=p.attention_hidden, hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()), history=p.history,
+            attention_hidden=p.attention_hidden, hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()), history=p.history, wide=p.wide,
         )
         model = DIN(shape, torch.from_numpy(article_table), torch.from_numpy(customers.values))
         model.dense_mean.copy_(torch.from_numpy(data.dense.mean(0)))
@@ -128,6 +130,14 @@ class Trained:
             self._activity_week = key
         inputs = week_inputs(week, self.params.history_length, self._activity)
         return self._predict(to_device(_arrays(inputs), self.device))
+
+
+def scaled_decay(p: DINParams, rows: int) -> float:
+    """Weight decay grown as regularisation_rows / rows below regularisation_rows training rows:
+    the fewer examples, the more the weights are pulled towards the plain (wide) ranker."""
+    if p.regularisation_rows <= 0 or rows >= p.regularisation_rows:
+        return p.weight_decay
+    return p.weight_decay * p.regularisation_rows / max(rows, 1)
 
 
 def _arrays(inputs: WeekInputs) -> dict[str, np.ndarray]:

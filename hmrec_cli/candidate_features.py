@@ -1,0 +1,77 @@
+"""The feature table every ranker scores: one row per candidate of a `RankingWeek`, built from the
+week's cut history only, so DIN, lgbm and any third-party ranker learn from identical inputs.
+
+Dense features (raw counts are log1p-scaled, so a linear model or a network can use them as they
+are; trees do not care): per source its score (signed log1p), rank / k and whether it proposed
+the article; the sources' reciprocal-rank fusion (merge's untuned order, sum of 1 / (11 + rank):
+with few buyers to learn from, a ranker can start from it); the article's sales in the last 1/7/28 days and overall, trend, days since its first
+sale, mean buyer age, mean price; the customer's purchases overall / last 28 days, online share,
+days since the last purchase, mean price paid; and the pair's counts (this article, product code,
+product type) and days since the customer last bought the article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from hmrec_cli.features import NEVER, article_activity, customer_activity, pair_activity
+from hmrec_cli.plugin_api import RankingWeek
+
+ARTICLE_DENSE = ("sales_1d", "sales_7d", "sales_28d", "sales_all", "days_since_first_sale")
+CUSTOMER_DENSE = ("purchases", "purchases_28d", "days_since_last")
+PAIR_DENSE = ("bought_article", "bought_product", "bought_type", "days_since_article")
+FUSION_C = 10.0  # merge's default rank offset
+
+
+@dataclass
+class CandidateFeatures:
+    """`rows`: the week's candidates (their order kept) joined with the raw activity columns
+    (customer, article, price_band, label when labelled, ...); `dense`: float32 [rows, features]
+    named by `names`."""
+
+    rows: pl.DataFrame
+    dense: np.ndarray
+    names: list[str]
+
+
+def dense_names(sources: tuple[str, ...]) -> list[str]:
+    per_source = [f"{s}_{kind}" for s in sources for kind in ("score", "rank", "present")]
+    return [*per_source, "fused_rank", *ARTICLE_DENSE, "trend", "mean_buyer_age", "mean_price", *CUSTOMER_DENSE, "online_share", "mean_price_paid", *PAIR_DENSE]
+
+
+def candidate_features(week: RankingWeek, activity: pl.DataFrame | None = None) -> CandidateFeatures:
+    """Features of each candidate row; `activity` (`article_activity` of this week) may be passed
+    when a ranker scores a week in customer chunks, so it is computed once."""
+    ctx, k = week.ctx, week.k
+    cands = week.candidates.with_row_index("row")
+    customers = cands["customer"].unique().sort()
+    if activity is None:
+        activity = article_activity(ctx.history, ctx.week, ctx.customers)
+    people = customer_activity(ctx.history, ctx.week, customers)
+    pairs = pair_activity(ctx.history, ctx.week, ctx.articles, cands)
+    rows = (
+        cands.join(activity, on="article", how="left")
+        .join(people, on="customer", how="left")
+        .join(pairs, on=["customer", "article"], how="left")
+        .sort("row")
+    )
+    log1p = lambda name: pl.col(name).fill_null(0).cast(pl.Float32).log1p()  # noqa: E731
+    exprs = []
+    for s in week.sources:
+        score = pl.col(f"{s}_score").cast(pl.Float32)
+        exprs += [score.sign() * score.abs().log1p(), pl.col(f"{s}_rank").cast(pl.Float32) / k, (pl.col(f"{s}_rank") < k).cast(pl.Float32)]
+    exprs.append(pl.sum_horizontal(pl.when(pl.col(f"{s}_rank") < k).then(1.0 / (FUSION_C + 1 + pl.col(f"{s}_rank").cast(pl.Float32))).otherwise(0.0) for s in week.sources))
+    exprs += [log1p(n) for n in ARTICLE_DENSE]
+    exprs += [
+        pl.col("trend").fill_null(1.0).log(),
+        pl.col("mean_buyer_age").fill_null(0.0) / 100,
+        pl.col("mean_price").fill_null(0.0) * 30,
+    ]
+    exprs += [log1p(n) for n in CUSTOMER_DENSE]
+    exprs += [pl.col("online_share").fill_null(0.0), pl.col("mean_price_paid").fill_null(0.0) * 30]
+    exprs += [log1p(n) if n != "days_since_article" else pl.col(n).fill_null(NEVER).cast(pl.Float32).log1p() for n in PAIR_DENSE]
+    dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy().astype(np.float32)
+    return CandidateFeatures(rows, dense.reshape(rows.height, len(exprs)), dense_names(week.sources))

@@ -1,0 +1,125 @@
+"""`lgbm`: LightGBM lambdarank over the shared candidate feature table (`hmrec_cli.candidate_features`),
+the ranker most winning H&M Kaggle solutions used. One query = one customer's candidates in one
+week; it learns from the older training weeks and the newest one picks the number of trees (early
+stopping on its MAP@12), so the week it ranks is never seen. LightGBM is imported on first use
+(`hmrec plugins` stays light)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from hmrec_cli import console
+from hmrec_cli.candidate_features import candidate_features, dense_names
+from hmrec_cli.errors import InputError
+from hmrec_cli.features import article_activity
+from hmrec_cli.metrics import K, map_of_scores
+from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
+
+FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
+
+
+@dataclass(frozen=True)
+class LGBMParams:
+    trees: int = field(default=400, metadata={"doc": "maximum boosting rounds (early stopping on the newest training week picks fewer)", "valid": (1, None)})
+    learning_rate: float = field(default=0.05, metadata={"doc": "shrinkage per tree", "valid": "(0, 1]"})
+    leaves: int = field(default=0, metadata={"doc": "leaves per tree; 0 = scaled to the training purchases (purchases / 20, between 4 and 63)", "valid": (0, None)})
+    min_data_in_leaf: int = field(default=0, metadata={"doc": "rows a leaf needs; 0 = scaled to the training rows (rows / 2000, between 20 and 200)", "valid": (0, None)})
+    feature_fraction: float = field(default=0.8, metadata={"doc": "share of features each tree may use", "valid": "(0, 1]"})
+    bagging_fraction: float = field(default=0.8, metadata={"doc": "share of rows each tree sees (drawn with the seed)", "valid": "(0, 1]"})
+    lambda_l2: float = field(default=1.0, metadata={"doc": "L2 regularisation of leaf values", "valid": (0, None)})
+    negatives: float = field(default=1.0, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]"})
+    patience: int = field(default=30, metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, None)})
+    valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week validate", "valid": (1, None)})
+    threads: int = field(default=0, metadata={"doc": "LightGBM threads (0 = its default); results are deterministic for a given count", "valid": (0, None)})
+
+    def __post_init__(self) -> None:
+        """A tree needs two leaves; 0 means scaled, beyond what a declared range can say."""
+        if self.leaves == 1:
+            raise InputError("-o leaves=1: lgbm's leaves must be 0 (scaled to the data) or 2 or more")
+
+
+class LGBMRanker(Ranker):
+    name = "lgbm"
+    version = "2"
+    summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
+    Params = LGBMParams
+
+    def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
+        import lightgbm as lgb
+
+        p = self.params
+        rng = np.random.default_rng(run.seed)
+        fitted, valid = (train[:-1], train[-1]) if len(train) > 1 else (train, None)
+        parts = []
+        for i, week in enumerate(fitted):
+            run.on_progress(f"features {week.ctx.week.start}", i, len(train))
+            parts.append(self._table(self._sampled(week.candidates, rng), week))
+        dense = np.concatenate([x for x, _, _ in parts])
+        label = np.concatenate([y for _, y, _ in parts])
+        groups = np.concatenate([g for _, _, g in parts])
+        positives = int(label.sum())
+        if positives == 0:
+            raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
+        if positives < FEW_POSITIVES:
+            console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
+        self.names = dense_names(train[0].sources)
+        leaf = p.min_data_in_leaf or int(np.clip(label.size // 2000, 20, 200))
+        leaves = p.leaves or int(np.clip(positives // 20, 4, 63))
+        settings = {
+            "objective": "lambdarank", "metric": "map", "eval_at": [K], "learning_rate": p.learning_rate, "num_leaves": leaves,
+            "min_data_in_leaf": leaf, "feature_fraction": p.feature_fraction, "bagging_fraction": p.bagging_fraction, "bagging_freq": 1,
+            "lambda_l2": p.lambda_l2, "seed": run.seed, "deterministic": True, "force_col_wise": True, "verbosity": -1,
+            "lambdarank_truncation_level": 2 * K, "num_threads": p.threads,
+        }
+        data = lgb.Dataset(dense, label, group=groups, feature_name=self.names, free_raw_data=True)
+        evals, callbacks, valid_rows = [], [], None
+        if valid is not None:
+            valid_rows = self._validation(valid.candidates, rng)
+            vx, vy, vg = self._table(valid_rows, valid)
+            evals = [lgb.Dataset(vx, vy, group=vg, reference=data)]
+            callbacks = [lgb.early_stopping(p.patience, verbose=False)]
+        callbacks.append(lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees))
+        self.booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
+        self.best = self.booster.best_iteration or p.trees
+        gain = self.booster.feature_importance("gain", iteration=self.best)
+        share = gain / max(gain.sum(), 1e-12)
+        log = {
+            "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
+            "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, share), key=lambda t: -t[1])},
+        }
+        if valid is not None:
+            log["validation"] = "MAP@12 of the newest training week's buyers (picks the number of trees)"
+            log["best"] = map_of_scores(valid_rows, self.booster.predict(vx, num_iteration=self.best))
+        return log
+
+    def _table(self, candidates: pl.DataFrame, week: RankingWeek) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Dense features, labels and query sizes (rows are sorted by customer, so each customer's
+        candidates are one consecutive query)."""
+        features = candidate_features(RankingWeek(week.ctx, candidates, week.sources, week.k))
+        sizes = candidates.group_by("customer", maintain_order=True).len()["len"].to_numpy()
+        return features.dense, candidates["label"].cast(pl.Int32).to_numpy(), sizes
+
+    def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
+        """Customers with a purchase among their candidates (a query without one teaches a
+        ranker nothing): all positives, a `negatives` share of the negatives."""
+        draw = pl.Series(rng.random(candidates.height) < self.params.negatives)
+        positive = pl.col("label") > 0
+        return candidates.filter(positive.any().over("customer") & (positive | draw))
+
+    def _validation(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
+        """The newest training week's candidates of at most `valid_customers` buyers, every row kept."""
+        customers = candidates["customer"].unique().sort().to_numpy()
+        if customers.size > self.params.valid_customers:
+            customers = np.sort(rng.choice(customers, self.params.valid_customers, replace=False))
+        return candidates.filter(pl.col("customer").is_in(pl.Series(customers).implode()))
+
+    def score(self, week: RankingWeek) -> np.ndarray:
+        key = week.ctx.week.start
+        if getattr(self, "_activity_week", None) != key:  # article features once per week, not per chunk
+            self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
+            self._activity_week = key
+        features = candidate_features(week, self._activity)
+        return self.booster.predict(features.dense, num_iteration=self.best).astype(np.float32)
