@@ -35,6 +35,12 @@ def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Pat
     again = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
                      "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
     assert again["ranking"] == m["ranking"] and again["created"] == m["created"]  # served from the cache
+    assert again["cached"] is True and m["cached"] is False
+    code, out, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
+                       "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    assert code == 0 and "from cache (computed" in out and "trained in" not in out
+    hint = out.split("score it with:\n", 1)[1].splitlines()[0].strip()  # one line, however narrow the terminal
+    assert hint == f"hmrec evaluate --week {m['week']} --predictions {m['ranking']} --data {store_dir} --cache {cache}"
 
 
 def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ def test_recall_caches_and_reports(cli, store_dir: Path, tmp_path: Path) -> None
     second = cli.json(*args)
     warm = time.perf_counter() - start
     assert first["key"] == second["key"] and first["created"] == second["created"]  # served from the cache
+    assert first["cached"] is False and second["cached"] is True
+    code, out, _ = cli(*args)
+    assert code == 0 and f"from cache (computed {first['created'][:10]}" in out and "s to compute" not in out
     assert warm < cold
     assert 0 < first["figures"]["recall@all"] <= 1 and first["figures"]["candidates_per_customer"] <= 50
     assert first["customers"] == "buyers"

@@ -51,6 +51,7 @@ def cache_clear(
     method: Annotated[Optional[str], typer.Option(help="Only this method's entries.", show_default=False)] = None,
     orphans: Annotated[bool, typer.Option("--orphans", help="Only remove temp files that killed runs left (in the cache and beside the --data store); keep every entry.")] = False,
     data: DataDir = Path("hm"),
+    json: Json = False,
 ) -> None:
     """Delete cached entries (all, or one method's), with the model checkpoints of cleared rankings,
     and the temp files that killed runs left (in the cache and beside the store)."""
@@ -65,4 +66,7 @@ def cache_clear(
     temps = store.sweep()
     if data.parent.is_dir():
         temps += len(remove_orphans(p for pattern in (f".{data.name}.*-*", ".hmrec-ingest-*") for p in data.parent.glob(pattern)))
+    if json:
+        console.emit_json({"removed_entries": removed, "removed_temp_files": temps})
+        return
     console.out.print(f"removed {removed} cached entries and {temps} files that interrupted runs left")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -125,6 +126,7 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed; equal seeds write identical files.")] = 0,
     report: Annotated[bool, typer.Option("--report", help="Then ingest it to a temporary store and print `hmrec data report`.")] = False,
     quiet: Quiet = False,
+    json: Json = False,
 ) -> None:
     """Simulate an H&M-like shop and write its files, with the true top-100 of the last weeks' buyers."""
     import tempfile
@@ -135,9 +137,12 @@ def synth(
     from hmrec_cli.synth.world import SCALES, synthesize
 
     columns = (TextColumn("simulating weeks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn())
-    with Progress(*columns, console=console.err, disable=quiet) as progress:
+    with Progress(*columns, console=console.err, disable=quiet or json) as progress:
         task = progress.add_task("synth", total=SCALES[scale.value].weeks, rows=0)
         summary = synthesize(out, SCALES[scale.value], seed=seed, on_week=lambda w, n, rows: progress.update(task, completed=w + 1, rows=rows))
+    if json:
+        console.emit_json({"out": str(out), "scale": scale.value, "seed": seed, **dataclasses.asdict(summary), **(_report_facts(out) if report else {})})
+        return
     console.out.print(
         f"wrote {out}: {summary.rows:,} transactions, {summary.customers:,} customers, {summary.articles:,} articles, "
         f"{summary.first_date} .. {summary.last_date}; oracle for {summary.oracle_rows:,} customer-weeks"
@@ -158,6 +163,24 @@ def report_command(data: DataDir = Path("hm"), json: Json = False) -> None:
     _print_report(data, json)
 
 
+def _report_facts(raw: Path) -> dict:
+    """`--report --json`: the facts of a synthesized folder, through a temporary store."""
+    import tempfile
+
+    from hmrec_cli.data_report import describe
+    from hmrec_cli.ingest import ingest as run_ingest
+    from hmrec_cli.ingest import locate_sources
+    from hmrec_cli.store import Store
+
+    with tempfile.TemporaryDirectory(prefix=".report-", dir=raw) as tmp:
+        run_ingest(locate_sources(raw, {}), Path(tmp) / "hm")
+        return _facts_json(describe(Store.open(Path(tmp) / "hm")))
+
+
+def _facts_json(facts) -> dict:
+    return {"facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok} for f in facts]}
+
+
 def _print_report(data: Path, json: bool) -> None:
     from hmrec_cli import console
     from hmrec_cli.data_report import describe
@@ -165,7 +188,7 @@ def _print_report(data: Path, json: bool) -> None:
 
     facts = describe(Store.open(data))
     if json:
-        console.emit_json({"facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok} for f in facts]})
+        console.emit_json(_facts_json(facts))
         return
     mark = {True: "[green]ok[/]", False: "[red]off[/]", None: ""}
     rows = [[f.name, f.real_text, f.text(f.value), mark[f.ok]] for f in facts]

@@ -43,12 +43,15 @@ def rank(
         entry = run_rank(store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report)
     m = entry.manifest
     if json:
-        console.emit_json({"ranking": entry.label, "path": str(entry.path), **m})
+        console.emit_json({"ranking": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
+    timing = (
+        f"{entry.provenance()}" if entry.cached else
+        f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
+    )
     console.out.print(
         f"{entry.label}: top 12 for {m['customer_count']:,} customers ({m['customers']}), week {target}; "
-        f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows) in {m['fit_seconds']:.1f} s, "
-        f"scored in {m['score_seconds']:.1f} s on {m['device']}",
+        f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )
     if "figures" in m:
@@ -59,4 +62,5 @@ def rank(
         if "oracle_map@12" in f:
             rows.append(["oracle (ceiling)", f["oracle_map@12"], ""])
         console.show(f"Week {target}: the week's buyers", ["ranking", "MAP@12", "recall@12"], rows)
-    console.out.print(f"score it with: hmrec evaluate --week {target.start} --predictions {entry.label}", highlight=False)
+    hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
+    console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
