@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,16 @@ def test_a_retriever_named_as_predictions_is_not_sent_to_rank(cli, store_dir: Pa
     assert code == 2 and err.count("\n") == 1
     assert "--ranker bpr" not in err and "bpr is a retriever" in err
     assert f"--candidates bpr --data {store_dir} --cache '{tmp_path / 'c d'}'" in err  # pasteable, with the user's folders
+
+
+def test_data_weeks_lists_every_week(cli, store_dir: Path) -> None:
+    from hmrec_cli.store import Store
+
+    store = Store.open(store_dir)
+    weeks = cli.json("data", "weeks", "--data", store_dir)["weeks"]
+    assert weeks[0]["week"] == "last" and weeks[0]["end"] == store.last_date.isoformat()
+    assert sum(w["rows"] for w in weeks) == store.transactions.height
+    assert weeks[-1]["start"] <= store.first_date.isoformat() <= weeks[-1]["end"]
+    with_oracle = [w["start"] for w in weeks if w["oracle"]]
+    assert with_oracle and all(store.oracle(date.fromisoformat(s)) is not None for s in with_oracle)
+    assert store.oracle(date.fromisoformat(weeks[-1]["start"])) is None

@@ -111,6 +111,26 @@ def info(
         console.warn(f"at ingest: {message}")
 
 
+@data_app.command("weeks")
+@reports_input_errors
+def weeks_command(data: DataDir = Path("hm"), json: Json = False) -> None:
+    """Every week of a store, newest first: the name --week takes, first and last day, rows, buyers,
+    articles sold, and whether the synthetic oracle (the week's true top-100) is stored for it."""
+    from hmrec_cli import console
+    from hmrec_cli.store import Store, week_table
+
+    store = Store.open(data)
+    weeks = week_table(store)
+    if json:
+        console.emit_json({"store": str(data), "weeks": weeks})
+        return
+    rows = [[w["week"], w["start"], w["end"], w["rows"], w["buyers"], w["articles"], "yes" if w["oracle"] else ""] for w in weeks]
+    console.show(f"Weeks of {data} (--week takes the number or the start)", ["week", "starts", "ends", "rows", "buyers", "articles sold", "oracle"], rows)
+    partial = [w for w in weeks if w["days"] < 7]
+    for w in partial:
+        console.out.print(f"week {w['week']} holds only {w['days']} days of data (the data starts on {w['start']})", highlight=False)
+
+
 class ScaleName(str, Enum):
     tiny = "tiny"
     small = "small"
