@@ -7,6 +7,7 @@ import typer
 
 from hmrec_cli import __version__
 from hmrec_cli.commands.data import data_app
+from hmrec_cli.commands.doctor import doctor
 from hmrec_cli.commands.cache import cache_app
 from hmrec_cli.commands.evaluate import evaluate
 from hmrec_cli.commands.options import reports_input_errors
@@ -29,6 +30,7 @@ app.command()(reports_input_errors(evaluate))
 app.command()(reports_input_errors(submit))
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(cache_app, name="cache")
+app.command()(doctor)
 
 
 def _version(value: bool) -> None:
