@@ -102,8 +102,8 @@ PLAIN_EVERY = 10.0  # seconds between plain progress lines when stderr is not a 
 @contextmanager
 def progress_bar(quiet: bool, every: float | None = None) -> Iterator:
     """Progress on stderr driven by callbacks (stage, done, total): a bar on a terminal; in a log
-    file (stderr not a terminal) one plain line at the first report and then every `every` seconds,
-    so a long step is never silent and a log gets no redraw noise."""
+    file (stderr not a terminal) one plain line every `every` seconds, so a long step is never
+    silent and a log gets no redraw noise."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     if quiet:
@@ -124,8 +124,8 @@ def progress_bar(quiet: bool, every: float | None = None) -> Iterator:
 
 class PlainProgress:
     """Plain progress lines for a log: `[elapsed] stage  done/total (share)  rate/s  ETA`, written by
-    a timer thread every `every` seconds (the first report is written at once), so a step that
-    reports rarely still shows it is alive. Rate and ETA count from when the current count began
+    a timer thread every `every` seconds, so a step that reports rarely still shows it is alive,
+    and a step shorter than that (or one that fails at once) writes nothing. Rate and ETA count from when the current count began
     (a new total, or a count that went back, starts a new one)."""
 
     def __init__(self, write, every: float):
@@ -149,12 +149,9 @@ class PlainProgress:
 
     def report(self, stage: str, done: int, total: int) -> None:
         with self._lock:
-            first = self._state is None
-            if first or total != self._state[2] or done < self._state[1]:
+            if self._state is None or total != self._state[2] or done < self._state[1]:
                 self._count_began = (time.perf_counter(), done)
             self._state = (stage, done, total)
-        if first:
-            self._write(self.line())
 
     def _tick(self) -> None:
         while not self._stop.wait(self._every):
