@@ -7,7 +7,7 @@ Writes (or reuses) the synthetic world, or takes the real customer-sampled extra
 0.1 % of customers over two years, with the articles of its later sample), ingests it, then for each of the last `--weeks` weeks runs
 `hmrec rank --ranker merge` and `--ranker din` with 4 training weeks under /usr/bin/time -v, and
 finally scores everything with `hmrec evaluate` pooled over the weeks (customer-weeks, standard
-error, share of the oracle). Options after -o go to din (e.g. -o negatives=0.05). Prints one
+error, share of the oracle). Options after -o go to din (e.g. -o negative_share=0.05). Prints one
 JSON object; the figures in the README and the closing note come from it.
 """
 
