@@ -14,6 +14,7 @@ from hmrec_cli.commands.options import reports_input_errors
 from hmrec_cli.commands.plugins import plugins_app
 from hmrec_cli.commands.rank import rank
 from hmrec_cli.commands.recall import recall
+from hmrec_cli.commands.report import report
 from hmrec_cli.commands.submit import submit
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command()(reports_input_errors(submit))
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(cache_app, name="cache")
 app.command()(doctor)
+app.command()(report)
 
 
 def _version(value: bool) -> None:
