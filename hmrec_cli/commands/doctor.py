@@ -11,8 +11,10 @@ from hmrec_cli.commands.options import CacheDir, DataDir, Json, reports_input_er
 
 @reports_input_errors
 def doctor(data: DataDir = Path("hm"), cache: CacheDir = Path("cache"), json: Json = False) -> None:
-    """Report the environment (hmrec, Python, torch and its device, libraries, thread pools, free memory
-    and disk at the cache, the store, every plugin); exit 1 when something a command needs is broken."""
+    """Report versions, devices, threads, memory, disk, the store and the plugins; exit 1 when something is broken.
+
+    Broken: a required library does not import, a plugin does not load, the store is damaged, or the
+    cache folder is read-only or has under 1 GiB free."""
     from hmrec_cli import console
     from hmrec_cli.doctor import as_json, examine
 
