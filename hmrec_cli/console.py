@@ -78,19 +78,23 @@ def fmt(value: object) -> str:
 
 @contextmanager
 def stages(quiet: bool) -> Iterator:
-    """A spinner naming the current stage, with each finished stage's seconds printed on stderr."""
+    """A spinner naming the current stage (in a log file: a plain line every PLAIN_EVERY seconds),
+    with each finished stage's seconds printed on stderr."""
     if quiet:
         yield lambda stage: None
         return
     current: list = [None, 0.0]
-    with err.status("starting") as status:
+    with err.status("starting") if err.is_terminal else PlainProgress(lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY) as status:
 
         def advance(stage: str) -> None:
             now = time.perf_counter()
             if current[0]:
                 err.print(f"  {current[0]:<14} {now - current[1]:6.1f} s", highlight=False)
             current[:] = [stage, now]
-            status.update(f"{stage} ...")
+            if isinstance(status, PlainProgress):  # in a log: a line every PLAIN_EVERY seconds of a long stage
+                status.report(f"{stage} ...", 0, 0)
+            else:
+                status.update(f"{stage} ...")
 
         yield advance
         advance("")
@@ -138,6 +142,7 @@ class PlainProgress:
         self._began = time.perf_counter()
         self._state: tuple[str, int, int] | None = None
         self._count_began = (self._began, 0)
+        self._last_report = self._began
 
     def __enter__(self) -> PlainProgress:
         self._thread.start()
@@ -152,6 +157,7 @@ class PlainProgress:
             if self._state is None or total != self._state[2] or done < self._state[1]:
                 self._count_began = (time.perf_counter(), done)
             self._state = (stage, done, total)
+            self._last_report = time.perf_counter()
 
     def _tick(self) -> None:
         while not self._stop.wait(self._every):
@@ -167,7 +173,9 @@ class PlainProgress:
         if total:
             parts.append(f"{done:,}/{total:,} ({100 * done / total:.0f}%)")
             rate = (done - at_start) / max(now - started, 1e-9)
-            if rate > 0:
+            if done >= total:
+                parts.append(f"done; {_clock(now - self._last_report)} in what follows")
+            elif rate > 0:
                 parts.append(f"{rate:,.0f}/s")
                 parts.append(f"ETA {_clock((total - done) / rate)}")
         return "  ".join(parts)

@@ -31,6 +31,8 @@ def test_a_new_total_restarts_the_rate() -> None:
         time.sleep(0.05)
         progress.report("retrieve", 8, 10)
         assert "8/10 (80%)" in progress.line() and "ETA" in progress.line()
+        progress.report("retrieve", 10, 10)
+        assert "10/10 (100%)  done; 0:00 in what follows" in progress.line()  # no rate falling towards zero after the end
 
 
 def test_recall_in_a_log_file_prints_progress_lines(cli, store_dir, tmp_path, monkeypatch) -> None:

@@ -151,15 +151,11 @@ def synth(
     """Simulate an H&M-like shop and write its files, with the true top-100 of the last weeks' buyers."""
     import tempfile
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from hmrec_cli import console
     from hmrec_cli.synth.world import SCALES, synthesize
 
-    columns = (TextColumn("simulating weeks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn())
-    with Progress(*columns, console=console.err, disable=quiet or json) as progress:
-        task = progress.add_task("synth", total=SCALES[scale.value].weeks, rows=0)
-        summary = synthesize(out, SCALES[scale.value], seed=seed, on_week=lambda w, n, rows: progress.update(task, completed=w + 1, rows=rows))
+    with console.progress_bar(quiet or json) as report:
+        summary = synthesize(out, SCALES[scale.value], seed=seed, on_week=lambda w, n, rows: report(f"simulating weeks ({rows:,} rows)", w + 1, n))
     if json:
         console.emit_json({"out": str(out), "scale": scale.value, "seed": seed, **dataclasses.asdict(summary), **(_report_facts(out) if report else {})})
         return
