@@ -14,6 +14,7 @@ from pathlib import Path
 from hmrec_cli.errors import InputError
 
 SUFFIXES = (".png", ".svg")
+PLAIN_MARKERS = "ox+*#@%=&$"  # without colour (a log file), each series needs its own character
 
 
 @dataclass
@@ -35,8 +36,9 @@ def terminal(panels: list[Panel], width: int | None = None, colour: bool = True)
         plt.title(panel.title)
         plt.xlabel(panel.xlabel)
         plt.ylabel(panel.ylabel)
-        for name, (xs, ys) in panel.series.items():
-            plt.plot(xs, ys, label=name, marker="braille" if len(xs) > 20 else "hd")
+        for i, (name, (xs, ys)) in enumerate(panel.series.items()):
+            marker = ("braille" if len(xs) > 20 else "hd") if colour else PLAIN_MARKERS[i % len(PLAIN_MARKERS)]
+            plt.plot(xs, ys, label=name, marker=marker)
         plt.plotsize(width or min(plt.terminal_width() or 100, 100), 16)
         plt.theme("clear")
         text = plt.build()
