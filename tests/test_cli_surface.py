@@ -84,3 +84,11 @@ def test_data_weeks_lists_every_week(cli, store_dir: Path) -> None:
     with_oracle = [w["start"] for w in weeks if w["oracle"]]
     assert with_oracle and all(store.oracle(date.fromisoformat(s)) is not None for s in with_oracle)
     assert store.oracle(date.fromisoformat(weeks[-1]["start"])) is None
+
+
+def test_hints_carry_folders_that_came_from_the_environment(cli, monkeypatch, store_dir: Path, tmp_path: Path) -> None:
+    """A hint pasted into another shell must still find the store and cache set by HMREC_DATA / HMREC_CACHE."""
+    monkeypatch.setenv("HMREC_DATA", str(store_dir))
+    monkeypatch.setenv("HMREC_CACHE", str(tmp_path / "cache"))
+    code, _, err = cli("evaluate", "--week", "1", "--predictions", "din")
+    assert code == 2 and "hmrec rank --ranker din --week " in err and f"--data {store_dir} --cache {tmp_path / 'cache'}" in err
