@@ -47,6 +47,10 @@ def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Pat
     assert code == 0 and m["ranking"] in html and "popular@" in html and html.count("<svg") >= 2  # recall curves, training curve
     assert "<script" not in html and "http" not in html.split("<svg", 1)[0]  # self-contained
     hint = out.split("score it with:\n", 1)[1].splitlines()[0].strip()  # one line, however narrow the terminal
+    code, plain, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
+                         "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    epochs = plain.split("Training (validation", 1)[1]
+    assert code == 0 and "best" in epochs and f"{m['training']['epochs'][0]['loss']:.4f}" in epochs  # the per-epoch table
     assert hint == f"hmrec evaluate --week {m['week']} --predictions {m['ranking']} --data {store_dir} --cache {cache}"
 
 
