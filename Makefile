@@ -7,9 +7,13 @@ HMREC := $(VENV)/bin/hmrec
 # Elsewhere set TORCH= (empty) to let pip choose, or e.g. TORCH=torch==2.5.1.
 TORCH ?= torch==2.13.0
 DEMO  ?= demo
-SOURCES := popular,repurchase,same-product,itemcf
+# The retrievers the demo compares and ranks: one list, so a new retriever joins the demo here.
+DEMO_SOURCES ?= popular,repurchase,same-product,itemcf,als
+DEMO_SCALE   ?= small
+# A short DIN run (2 training weeks, 3 epochs) keeps `make demo` to a few minutes on 2 cores.
+DEMO_DIN     ?= --train-weeks 2 -o epochs=3 -o negative_share=0.05
 
-.PHONY: install demo test clean
+.PHONY: install demo demo-medium demo-run test clean docs
 
 install: $(VENV)/.installed
 
@@ -20,18 +24,28 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
+# The whole story on a small synthetic world: synthesize, ingest, retrievers side by side, DIN,
+# evaluate, a validated submission, an HTML report. `make demo-medium` is the longer, truer run.
 demo: install
+	$(MAKE) --no-print-directory demo-run DEMO=$(DEMO) DEMO_SCALE=$(DEMO_SCALE)
+
+demo-medium: install
+	$(MAKE) --no-print-directory demo-run DEMO=$(DEMO)-medium DEMO_SCALE=medium DEMO_DIN="--train-weeks 4 -o negative_share=0.05 -o epochs=5"
+
+demo-run:
 	rm -rf $(DEMO)
-	$(HMREC) data synth --scale small --out $(DEMO)/raw
+	$(HMREC) data synth --scale $(DEMO_SCALE) --out $(DEMO)/raw
 	$(HMREC) data ingest $(DEMO)/raw --data $(DEMO)/hm
-	$(HMREC) data info --data $(DEMO)/hm
-	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --weeks 2 --candidates popular,repurchase,same-product
-	$(HMREC) submit --data $(DEMO)/hm --cache $(DEMO)/cache --candidates repurchase,same-product,popular --out $(DEMO)/submission.csv
-	$(HMREC) rank --data $(DEMO)/hm --cache $(DEMO)/cache --ranker merge --candidates $(SOURCES) --week last --train-weeks 4
-	$(HMREC) rank --data $(DEMO)/hm --cache $(DEMO)/cache --ranker din --candidates $(SOURCES) --week last --train-weeks 4
+	$(HMREC) data weeks --data $(DEMO)/hm
+	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --candidates $(DEMO_SOURCES) --plot
+	$(HMREC) rank --data $(DEMO)/hm --cache $(DEMO)/cache --ranker din --candidates $(DEMO_SOURCES) --week last $(DEMO_DIN) --plot
 	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --predictions din
-	$(PY) examples/popularity_submission.py --data $(DEMO)/hm --week last --weeks 4 --out-dir $(DEMO)/preds
-	$(HMREC) evaluate --data $(DEMO)/hm --week last --weeks 4 --predictions-dir $(DEMO)/preds
+	$(HMREC) submit --data $(DEMO)/hm --cache $(DEMO)/cache --candidates $(DEMO_SOURCES) --out $(DEMO)/submission.csv
+	$(HMREC) report --data $(DEMO)/hm --cache $(DEMO)/cache --week last --out $(DEMO)/report.html
+
+# Regenerate docs/cli.md and docs/plugins.md from the code (tests/test_docs.py checks them).
+docs: install
+	$(PY) -m hmrec_cli.docs_gen
 
 test: install
 	$(PY) -m pytest -q

@@ -79,6 +79,7 @@ class Entry:
 
     path: Path
     manifest: dict
+    cached: bool = False  # True when `Cache.get` answered it (computed earlier, not just now)
 
     @property
     def kind(self) -> str:
@@ -108,6 +109,16 @@ class Entry:
 
     def read(self) -> pl.DataFrame:
         return pl.read_parquet(self.path)
+
+    def provenance(self) -> str:
+        """How this answer came about, for the line a command prints: "from cache (computed DATE in N s)"
+        for an earlier result, "computed in N s" for one just made."""
+        seconds = self.manifest.get("seconds")
+        took = f" in {seconds:,.1f} s" if isinstance(seconds, (int, float)) else ""
+        if not self.cached:
+            return f"computed{took}"
+        created = str(self.manifest.get("created", ""))[:16].replace("T", " ")
+        return f"from cache (computed {created + ' UTC' if created else 'earlier'}{took})"
 
 
 class Cache:
@@ -158,7 +169,7 @@ class Cache:
             return None
         problem = entry.damage()
         if problem is None:
-            return entry
+            return dataclasses.replace(entry, cached=True)
         _warn(f"cache entry {entry.label} is damaged ({problem}); rebuilding")
         self._remove(entry)
         return None

@@ -3,27 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from hmrec_cli.cache import Cache, Entry, split_name
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import route_options
-from hmrec_cli.recall import Request, candidate_scores, run, summarise
+from hmrec_cli.recall import Request, candidate_scores, ordered, run, summarise
 from hmrec_cli.splits import Week, history, truth
 from hmrec_cli.store import Store
 
 SEGMENTS = ("bought in last 4 weeks", "bought earlier", "never bought")
 
 
+CURVE_K = 100  # recall@K is drawn for K = 1 .. CURVE_K
+
+
 @dataclass
 class SetResult:
     name: str  # method@key of every week used, or "union" / "oracle"
     scores: list[pl.DataFrame]
+    curves: list[np.ndarray] = field(default_factory=list)  # per week: recall@K summed over its buyers, K = 1..CURVE_K
 
     def pooled(self) -> pl.DataFrame:
         return pl.concat(self.scores)
+
+    def recall_curve(self) -> list[float]:
+        """Macro recall@K for K = 1..CURVE_K over every buyer-week (empty for a set with no order)."""
+        if not self.curves:
+            return []
+        return (sum(self.curves) / self.pooled().height).tolist()
+
+
+def recall_sums(candidates: pl.DataFrame, target: pl.DataFrame, k: int = CURVE_K) -> np.ndarray:
+    """recall@K summed over the week's buyers for K = 1..k, in one pass: each hit at rank r adds
+    1/|purchases| of its buyer to every K > r. Divided by the buyers it is the macro recall@K of
+    `candidate_scores`."""
+    bought = target.select("customer", "article").unique()
+    sizes = bought.group_by("customer").agg(n_truth=pl.len())
+    hits = ordered(candidates).filter(pl.col("rank") < k).join(bought, on=["customer", "article"]).join(sizes, on="customer")
+    weights = np.bincount(hits["rank"].to_numpy(), weights=1.0 / hits["n_truth"].to_numpy(), minlength=k)
+    return np.cumsum(weights)
 
 
 def buyer_segments(store: Store, week: Week) -> pl.DataFrame:
@@ -69,6 +91,7 @@ def compare(
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
             scores = candidate_scores(cands, target)
             results[name].scores.append(scores)
+            results[name].curves.append(recall_sums(cands, target))
             segments.append(scores.join(week_segments, on="customer").with_columns(set=pl.lit(name)))
             sets.append(cands)
         merged = pl.concat([s.select("customer", "article", "score") for s in sets]).group_by("customer", "article").agg(pl.col("score").max())
@@ -76,7 +99,8 @@ def compare(
         truth_oracle = store.oracle(week.start)
         if truth_oracle is not None:
             oracle.scores.append(candidate_scores(truth_oracle.drop("rank"), target))
-    out = [SetResult(" ".join(sorted(labels[n])), results[n].scores) for n in names]
+            oracle.curves.append(recall_sums(truth_oracle.drop("rank"), target))
+    out = [SetResult(" ".join(sorted(labels[n])), results[n].scores, results[n].curves) for n in names]
     out.append(union)
     if len(oracle.scores) == len(weeks):
         out.append(oracle)

@@ -7,12 +7,14 @@ import typer
 
 from hmrec_cli import __version__
 from hmrec_cli.commands.data import data_app
+from hmrec_cli.commands.doctor import doctor
 from hmrec_cli.commands.cache import cache_app
 from hmrec_cli.commands.evaluate import evaluate
 from hmrec_cli.commands.options import reports_input_errors
 from hmrec_cli.commands.plugins import plugins_app
 from hmrec_cli.commands.rank import rank
 from hmrec_cli.commands.recall import recall
+from hmrec_cli.commands.report import report
 from hmrec_cli.commands.submit import submit
 
 app = typer.Typer(
@@ -29,6 +31,8 @@ app.command()(reports_input_errors(evaluate))
 app.command()(reports_input_errors(submit))
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(cache_app, name="cache")
+app.command()(doctor)
+app.command()(report)
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -34,6 +35,19 @@ def _finite(value):
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+def reproduce(*words: str, data: Path | None = None, cache: Path | None = None) -> str:
+    """`hmrec WORDS` with the --data and --cache this command used (from its command line or from
+    HMREC_DATA / HMREC_CACHE) where they are not the defaults, shell-quoted: a hint that can be
+    pasted as it is, in this shell or another."""
+    import shlex
+
+    parts = ["hmrec", *words]
+    for flag, value, default in (("--data", data, "hm"), ("--cache", cache, "cache")):
+        if value is not None and Path(value) != Path(default):
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def show(title: str, columns: list[str], rows: list[list[object]]) -> None:
@@ -64,32 +78,44 @@ def fmt(value: object) -> str:
 
 @contextmanager
 def stages(quiet: bool) -> Iterator:
-    """A spinner naming the current stage, with each finished stage's seconds printed on stderr."""
+    """A spinner naming the current stage (in a log file: a plain line every PLAIN_EVERY seconds),
+    with each finished stage's seconds printed on stderr."""
     if quiet:
         yield lambda stage: None
         return
     current: list = [None, 0.0]
-    with err.status("starting") as status:
+    with err.status("starting") if err.is_terminal else PlainProgress(lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY) as status:
 
         def advance(stage: str) -> None:
             now = time.perf_counter()
             if current[0]:
                 err.print(f"  {current[0]:<14} {now - current[1]:6.1f} s", highlight=False)
             current[:] = [stage, now]
-            status.update(f"{stage} ...")
+            if isinstance(status, PlainProgress):  # in a log: a line every PLAIN_EVERY seconds of a long stage
+                status.report(f"{stage} ...", 0, 0)
+            else:
+                status.update(f"{stage} ...")
 
         yield advance
         advance("")
 
 
+PLAIN_EVERY = 10.0  # seconds between plain progress lines when stderr is not a terminal
+
+
 @contextmanager
-def progress_bar(quiet: bool) -> Iterator:
-    """A progress bar on stderr driven by callbacks (stage, done, total); none when stderr is not a
-    terminal (a log file gets no redraw noise, and an error stays one line)."""
+def progress_bar(quiet: bool, every: float | None = None) -> Iterator:
+    """Progress on stderr driven by callbacks (stage, done, total): a bar on a terminal; in a log
+    file (stderr not a terminal) one plain line every `every` seconds, so a long step is never
+    silent and a log gets no redraw noise."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if quiet or not err.is_terminal:
+    if quiet:
         yield lambda stage, done, total: None
+        return
+    if not err.is_terminal:
+        with PlainProgress(lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY if every is None else every) as plain:
+            yield plain.report
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("starting", total=None)
@@ -98,3 +124,63 @@ def progress_bar(quiet: bool) -> Iterator:
             bar.update(task, description=stage, completed=done, total=total)
 
         yield report
+
+
+class PlainProgress:
+    """Plain progress lines for a log: `[elapsed] stage  done/total (share)  rate/s  ETA`, written by
+    a timer thread every `every` seconds, so a step that reports rarely still shows it is alive,
+    and a step shorter than that (or one that fails at once) writes nothing. Rate and ETA count from when the current count began
+    (a new total, or a count that went back, starts a new one)."""
+
+    def __init__(self, write, every: float):
+        import threading
+
+        self._write, self._every = write, every
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._tick, daemon=True, name="hmrec-progress")
+        self._began = time.perf_counter()
+        self._state: tuple[str, int, int] | None = None
+        self._count_began = (self._began, 0)
+        self._last_report = self._began
+
+    def __enter__(self) -> PlainProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        with self._lock:
+            if self._state is None or total != self._state[2] or done < self._state[1]:
+                self._count_began = (time.perf_counter(), done)
+            self._state = (stage, done, total)
+            self._last_report = time.perf_counter()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._every):
+            if self._state is not None:
+                self._write(self.line())
+
+    def line(self) -> str:
+        with self._lock:
+            stage, done, total = self._state
+            started, at_start = self._count_began
+        now = time.perf_counter()
+        parts = [f"[{_clock(now - self._began)}] {stage}"]
+        if total:
+            parts.append(f"{done:,}/{total:,} ({100 * done / total:.0f}%)")
+            rate = (done - at_start) / max(now - started, 1e-9)
+            if done >= total:
+                parts.append(f"done; {_clock(now - self._last_report)} in what follows")
+            elif rate > 0:
+                parts.append(f"{rate:,.0f}/s")
+                parts.append(f"ETA {_clock((total - done) / rate)}")
+        return "  ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"

@@ -103,12 +103,19 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
     `din@KEY` one in particular. Returns the predictions and the entry's label."""
     from hmrec_cli.cache import Cache
 
+    from hmrec_cli.console import reproduce
+    from hmrec_cli.registry import discover, suggestion
+
     entry = Cache(cache_root).resolve("rankings", name, week.start.isoformat(), store.fingerprint, "--predictions")
     if entry is None:
-        raise InputError(
-            f"--predictions {name}: no cached {name} ranking for the week {week} "
-            f"(run `hmrec rank --ranker {name.partition('@')[0]} --week {week.start} --candidates ...` first)"
-        )
+        method = name.partition("@")[0]
+        if method not in {p.name for p in discover("ranker")}:
+            why = suggestion(method, "ranker")
+            if method in {p.name for p in discover("retriever")}:
+                why += f" (compare its candidates with `{reproduce('evaluate', '--week', str(week.start), '--candidates', method, data=store.path, cache=cache_root)}`)"
+            raise InputError(f"--predictions {name}: not a file, and no ranker named {method!r}{why}")
+        run = reproduce("rank", "--ranker", method, "--week", str(week.start), "--candidates", "popular,repurchase", data=store.path, cache=cache_root)
+        raise InputError(f"--predictions {name}: no cached {name} ranking for the week {week} (run `{run}` first)")
     frame = entry.read().select("customer", pl.col("article").cast(pl.Int64), "rank")
     return Predictions(frame, customers=frame["customer"].n_unique(), unknown_customers=0), entry.label
 

@@ -208,7 +208,7 @@ def rank(
         rows = 0
         try:
             for lo in range(0, customers.len(), RANK_CHUNK):
-                on_progress("rank", lo, customers.len())
+                on_progress(f"{request.ranker} {week_name}: rank", lo, customers.len())
                 chunk = customers.slice(lo, RANK_CHUNK)
                 cands = union(target_entries, sources, request.k, chunk)
                 scores = np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32)
@@ -220,7 +220,7 @@ def rank(
                 if target is not None:
                     buyers_parts.append(top.filter(pl.col("customer").is_in(buyers)))
                     union_hits.append(cands.filter(pl.col("customer").is_in(buyers)).select("customer", "article"))
-            on_progress("rank", customers.len(), customers.len())
+            on_progress(f"{request.ranker} {week_name}: rank", customers.len(), customers.len())
         finally:
             writer.close()
         manifest.update(rows=rows, fit_seconds=round(fit_seconds, 3), score_seconds=round(time.perf_counter() - score_started, 3), seconds=round(time.perf_counter() - started, 3))

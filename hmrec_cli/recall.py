@@ -153,7 +153,8 @@ def run(
         return hit
 
     start = time.perf_counter()
-    on_progress("fit", 0, 1)
+    stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
+    on_progress(f"{stage}: fit", 0, 1)
     past = history(store.transactions, request.week)
     model = cls(params)
     checkpoint = cache.root / "models" / request.method / week_name / f"{key}.pt"
@@ -172,7 +173,7 @@ def run(
         rows = 0
         try:
             for lo in range(0, customers.len(), CHUNK):
-                on_progress("retrieve", lo, customers.len())
+                on_progress(f"{stage}: retrieve", lo, customers.len())
                 chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), request.k), request.method, request.k)
                 chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
                 table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
@@ -181,7 +182,7 @@ def run(
                 rows += chunk.height
                 if buyers is not None:
                     parts.append(chunk.filter(pl.col("customer").is_in(buyers.implode())))
-            on_progress("retrieve", customers.len(), customers.len())
+            on_progress(f"{stage}: retrieve", customers.len(), customers.len())
         finally:
             if writer is not None:
                 writer.close()

@@ -8,6 +8,7 @@ broken and the others keep working.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -59,6 +60,19 @@ def discover(kind: str | None = None) -> list[PluginInfo]:
 def find(kind: str, name: str) -> PluginInfo:
     plugins = {p.name: p for p in discover(kind)}
     if name not in plugins:
-        known = ", ".join(sorted(plugins)) or "none"
-        raise InputError(f"no {kind} named {name!r} (installed: {known})")
+        raise InputError(f"no {kind} named {name!r}{suggestion(name, kind)}")
     return plugins[name]
+
+
+def suggestion(name: str, kind: str | None = None) -> str:
+    """What to say after "no plugin named X": the plugin of the other kind it is, or the closest
+    installed names ("did you mean"), or the installed list."""
+    every = discover()
+    other = [p for p in every if p.name == name and p.kind != kind]
+    if kind and other:
+        return f": {name} is a {other[0].kind}, not a {kind}"
+    names = sorted(p.name for p in every if kind is None or p.kind == kind)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if close:
+        return f"; did you mean {' or '.join(close)}?"
+    return f" (installed: {', '.join(names) or 'none'})"

@@ -141,3 +141,31 @@ class Store:
             .explode("article", "rank")
             .select("customer", "article", "rank", score=(1000 - pl.col("rank")).cast(pl.Float32))
         )
+
+
+def week_table(store: Store) -> list[dict]:
+    """Every week of the store counted back from the last date (0 = `last`), newest first: first and
+    last day, days with data, rows, buyers, articles sold, and whether the oracle holds it."""
+    from datetime import timedelta
+
+    from hmrec_cli.splits import DAYS, weeks_back
+
+    per_week = (
+        store.transactions.lazy().with_columns(weeks_back(store.last_date))
+        .group_by("week")
+        .agg(pl.col("t_dat").min(), rows=pl.len(), buyers=pl.col("customer").n_unique(), articles=pl.col("article").n_unique())
+        .sort("week")
+        .collect()
+    )
+    path = store.path / ORACLE_FILE
+    oracle_weeks = set(pl.scan_parquet(path).select(pl.col("week").unique()).collect()["week"].to_list()) if path.is_file() else set()
+    last_start = store.last_date - timedelta(days=DAYS - 1)
+    out = []
+    for week, _, rows, buyers, articles in per_week.iter_rows():
+        start = last_start - timedelta(days=DAYS * week)
+        out.append({
+            "week": "last" if week == 0 else str(week), "start": start.isoformat(), "end": (start + timedelta(days=DAYS - 1)).isoformat(),
+            "days": (start + timedelta(days=DAYS) - max(store.first_date, start)).days,
+            "rows": rows, "buyers": buyers, "articles": articles, "oracle": start in oracle_weeks,
+        })
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "id_dim=8", "-o", "side_dim=4"]
+QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "embedding_size=8", "-o", "side_embedding_size=4"]
 
 
 def recall(cli, store_dir: Path, cache: Path, *extra: str) -> tuple[int, str, str]:

@@ -61,7 +61,7 @@ def _world():
     return weeks
 
 
-TOY = dict(epochs=25, patience=25, batch_size=64, negatives=1.0, learning_rate=0.01, history_length=5, id_dim=8, side_dim=2, hidden="16", valid_customers=1000)
+TOY = dict(epochs=25, patience=25, batch_size=64, negative_share=1.0, learning_rate=0.01, history_length=5, embedding_size=8, side_embedding_size=2, hidden="16", valid_customers=1000)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 from hmrec_cli.store import Store
 
-QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "id_dim=8", "-o", "side_dim=4"]
+QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "embedding_size=8", "-o", "side_embedding_size=4"]
 
 
 @pytest.fixture
@@ -35,6 +35,23 @@ def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Pat
     again = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
                      "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
     assert again["ranking"] == m["ranking"] and again["created"] == m["created"]  # served from the cache
+    assert again["cached"] is True and m["cached"] is False
+    png = cache.parent / "training.png"
+    code, out, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
+                       "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu", "--plot", "--plot-out", png)
+    assert code == 0 and "from cache (computed" in out and "trained in" not in out
+    assert "validation MAP@12" in out and png.read_bytes().startswith(b"\x89PNG")  # the training curve, from the cached log
+    page = cache.parent / "report.html"
+    code, _, err = cli("report", "--data", store_dir, "--cache", cache, "--week", "1", "--out", page)
+    html = page.read_text()
+    assert code == 0 and m["ranking"] in html and "popular@" in html and html.count("<svg") >= 2  # recall curves, training curve
+    assert "<script" not in html and "http" not in html.split("<svg", 1)[0]  # self-contained
+    hint = out.split("score it with:\n", 1)[1].splitlines()[0].strip()  # one line, however narrow the terminal
+    code, plain, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
+                         "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    epochs = plain.split("Training (validation", 1)[1]
+    assert code == 0 and "best" in epochs and f"{m['training']['epochs'][0]['loss']:.4f}" in epochs  # the per-epoch table
+    assert hint == f"hmrec evaluate --week {m['week']} --predictions {m['ranking']} --data {store_dir} --cache {cache}"
 
 
 def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: Path) -> None:
@@ -86,7 +103,7 @@ def test_plugins_lists_rankers_and_their_parameters(cli) -> None:
     listed = cli.json("plugins")["plugins"]
     assert {("ranker", "din"), ("ranker", "merge")} <= {(p["kind"], p["name"]) for p in listed}
     shown = cli.json("plugins", "show", "din")
-    assert shown["kind"] == "ranker" and {"history_length", "negatives", "loss"} <= {p["name"] for p in shown["parameters"]}
+    assert shown["kind"] == "ranker" and {"history_length", "negative_share", "loss"} <= {p["name"] for p in shown["parameters"]}
 
 
 def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked) -> None:
@@ -99,7 +116,7 @@ def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked
     assert not list((cache / "models" / "din").glob("*/*.pt")) and not list((cache / "rankings").glob("*/*/*.parquet"))
 
 
-@pytest.mark.parametrize("option", ["epochs=0", "hidden=200,x", "negatives=0", "batch_size=1"])
+@pytest.mark.parametrize("option", ["epochs=0", "hidden=200,x", "negative_share=0", "batch_size=1"])
 def test_bad_din_parameters_fail_before_any_work(cli, store_dir: Path, tmp_path: Path, option: str) -> None:
     code, _, err = cli("rank", "--ranker", "din", "--candidates", "popular", "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", "-o", option)
     assert code == 2 and err.count("\n") == 1 and f"-o {option.split('=')[0]}=" in err, err

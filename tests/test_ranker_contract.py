@@ -21,7 +21,7 @@ from hmrec_cli.store import Store
 
 RANKERS = [p.name for p in discover("ranker")]
 SOURCES = ("popular", "repurchase", "itemcf")
-QUICK = {"din": ("epochs=2", "history_length=8", "hidden=16", "id_dim=8", "side_dim=4"), "merge": ("passes=1",)}
+QUICK = {"din": ("epochs=2", "history_length=8", "hidden=16", "embedding_size=8", "side_embedding_size=4"), "merge": ("passes=1",)}
 
 
 def _request(ranker: str, store: Store, week: str = "1", customers: str = "auto") -> RankRequest:

@@ -22,6 +22,9 @@ def test_recall_caches_and_reports(cli, store_dir: Path, tmp_path: Path) -> None
     second = cli.json(*args)
     warm = time.perf_counter() - start
     assert first["key"] == second["key"] and first["created"] == second["created"]  # served from the cache
+    assert first["cached"] is False and second["cached"] is True
+    code, out, _ = cli(*args)
+    assert code == 0 and f"from cache (computed {first['created'][:10]}" in out and "s to compute" not in out
     assert warm < cold
     assert 0 < first["figures"]["recall@all"] <= 1 and first["figures"]["candidates_per_customer"] <= 50
     assert first["customers"] == "buyers"
@@ -43,8 +46,10 @@ def test_device_enters_the_key_only_of_plugins_that_use_one(cli, store_dir: Path
 def test_cache_ls_and_clear(cli, store_dir: Path, tmp_path: Path) -> None:
     cli.json("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path, "--k", "12")
     cli.json("recall", "--method", "repurchase", "--data", store_dir, "--cache", tmp_path, "--k", "12")
-    listed = cli.json("cache", "ls", "--cache", tmp_path)["entries"]
+    ls = cli.json("cache", "ls", "--cache", tmp_path)
+    listed = ls["entries"]
     assert sorted(e["method"] for e in listed) == ["popular", "repurchase"]
+    assert ls["entries_bytes"] == sum(e["bytes"] for e in listed) > 0 and ls["total_bytes"] > ls["entries_bytes"]  # + manifests
     code, out, _ = cli("cache", "clear", "--cache", tmp_path, "--method", "popular")
     assert code == 0 and "removed 1" in out
     assert [e["method"] for e in cli.json("cache", "ls", "--cache", tmp_path)["entries"]] == ["repurchase"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -110,6 +111,26 @@ def info(
         console.warn(f"at ingest: {message}")
 
 
+@data_app.command("weeks")
+@reports_input_errors
+def weeks_command(data: DataDir = Path("hm"), json: Json = False) -> None:
+    """Every week of a store, newest first: the name --week takes, first and last day, rows, buyers,
+    articles sold, and whether the synthetic oracle (the week's true top-100) is stored for it."""
+    from hmrec_cli import console
+    from hmrec_cli.store import Store, week_table
+
+    store = Store.open(data)
+    weeks = week_table(store)
+    if json:
+        console.emit_json({"store": str(data), "weeks": weeks})
+        return
+    rows = [[w["week"], w["start"], w["end"], w["rows"], w["buyers"], w["articles"], "yes" if w["oracle"] else ""] for w in weeks]
+    console.show(f"Weeks of {data} (--week takes the number or the start)", ["week", "starts", "ends", "rows", "buyers", "articles sold", "oracle"], rows)
+    partial = [w for w in weeks if w["days"] < 7]
+    for w in partial:
+        console.out.print(f"week {w['week']} holds only {w['days']} days of data (the data starts on {w['start']})", highlight=False)
+
+
 class ScaleName(str, Enum):
     tiny = "tiny"
     small = "small"
@@ -126,11 +147,10 @@ def synth(
     activity: Annotated[Optional[float], typer.Option(help="Shopping rate relative to real customers (1.0); higher for a denser toy world. Default: the scale's.", min=0.01, show_default=False)] = None,
     report: Annotated[bool, typer.Option("--report", help="Then ingest it to a temporary store and print `hmrec data report`.")] = False,
     quiet: Quiet = False,
+    json: Json = False,
 ) -> None:
     """Simulate an H&M-like shop and write its files, with the true top-100 of the last weeks' buyers."""
     import tempfile
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hmrec_cli import console
     from dataclasses import replace
@@ -138,10 +158,11 @@ def synth(
     from hmrec_cli.synth.world import SCALES, synthesize
 
     chosen = SCALES[scale.value] if activity is None else replace(SCALES[scale.value], activity=activity)
-    columns = (TextColumn("simulating weeks"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rows]:,} rows"), TimeElapsedColumn())
-    with Progress(*columns, console=console.err, disable=quiet) as progress:
-        task = progress.add_task("synth", total=chosen.weeks, rows=0)
-        summary = synthesize(out, chosen, seed=seed, on_week=lambda w, n, rows: progress.update(task, completed=w + 1, rows=rows))
+    with console.progress_bar(quiet or json) as report:
+        summary = synthesize(out, chosen, seed=seed, on_week=lambda w, n, rows: report(f"simulating weeks ({rows:,} rows)", w + 1, n))
+    if json:
+        console.emit_json({"out": str(out), "scale": scale.value, "seed": seed, **dataclasses.asdict(summary), **(_report_facts(out) if report else {})})
+        return
     console.out.print(
         f"wrote {out}: {summary.rows:,} transactions, {summary.customers:,} customers, {summary.articles:,} articles, "
         f"{summary.first_date} .. {summary.last_date}; oracle for {summary.oracle_rows:,} customer-weeks"
@@ -162,6 +183,24 @@ def report_command(data: DataDir = Path("hm"), json: Json = False) -> None:
     _print_report(data, json)
 
 
+def _report_facts(raw: Path) -> dict:
+    """`--report --json`: the facts of a synthesized folder, through a temporary store."""
+    import tempfile
+
+    from hmrec_cli.data_report import describe
+    from hmrec_cli.ingest import ingest as run_ingest
+    from hmrec_cli.ingest import locate_sources
+    from hmrec_cli.store import Store
+
+    with tempfile.TemporaryDirectory(prefix=".report-", dir=raw) as tmp:
+        run_ingest(locate_sources(raw, {}), Path(tmp) / "hm")
+        return _facts_json(describe(Store.open(Path(tmp) / "hm")))
+
+
+def _facts_json(facts) -> dict:
+    return {"facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok, "note": f.note} for f in facts]}
+
+
 def _print_report(data: Path, json: bool) -> None:
     from hmrec_cli import console
     from hmrec_cli.data_report import FULL_SCALE_ONLY, REAL_CUSTOMERS, describe, recent_weeks
@@ -170,10 +209,10 @@ def _print_report(data: Path, json: bool) -> None:
     store = Store.open(data)
     facts, weeks = describe(store), recent_weeks(store)
     if json:
-        console.emit_json({
-            "facts": [{"fact": f.name, "value": f.value, "real": f.real, "low": f.low, "high": f.high, "ok": f.ok, "note": f.note} for f in facts],
-            "weeks": [{"week": w.week, "start": w.start, "rows": w.rows, "buyers": w.buyers, "real_rows": w.real_rows, "real_buyers": w.real_buyers, "ok": w.ok} for w in weeks],
-        })
+        console.emit_json({**_facts_json(facts), "weeks": [
+            {"week": w.week, "start": w.start, "rows": w.rows, "buyers": w.buyers, "real_rows": w.real_rows, "real_buyers": w.real_buyers, "ok": w.ok}
+            for w in weeks
+        ]})
         return
     mark = {True: "[green]ok[/]", False: "[red]off[/]", None: ""}
     rows = [[f.name, f.real_text, f.text(f.value), f.note or mark[f.ok]] for f in facts]

@@ -22,6 +22,8 @@ def evaluate(
     device: Device = "auto",
     resume: Resume = False,
     seed: Seed = 0,
+    plot: Annotated[bool, typer.Option("--plot", help="With --candidates: draw recall@K (K = 1..100) of each set in the terminal.")] = False,
+    plot_out: Annotated[Optional[Path], typer.Option(help="With --candidates: write the recall@K figure to this .png or .svg file (needs matplotlib).", show_default=False)] = None,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
@@ -36,8 +38,10 @@ def evaluate(
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
-        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume)
+        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out)
         return
+    if plot or plot_out is not None:
+        raise InputError("--plot and --plot-out draw candidate sets' recall curves: use them with --candidates")
     if (predictions is None) == (predictions_dir is None):
         raise InputError("give exactly one of --predictions FILE, --predictions-dir DIR or --candidates A,B")
     ranking = predictions is not None and _names_a_ranking(predictions)
@@ -114,8 +118,8 @@ def _print_ceiling(console, s: dict) -> None:
         )
 
 
-def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool) -> None:
-    from hmrec_cli import console
+def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool, plot: bool, plot_out) -> None:
+    from hmrec_cli import console, plots
     from hmrec_cli.cache import Cache
     from hmrec_cli.candidates_report import compare, segment_rows, table_rows
     from hmrec_cli.errors import InputError
@@ -127,11 +131,19 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     if not wanted:
         raise InputError("--candidates: name at least one method, e.g. popular,repurchase")
+    if plot_out is not None:
+        plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
         results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume)
     rows, by_segment = table_rows(results), segment_rows(segments)
+    curves = {_method(r.name): r.recall_curve() for r in results if r.curves}
+    figure = [plots.Panel(f"recall@K of the buyers of {weeks} week(s) ending {target}", "K", "recall@K",
+                          {name: (list(range(1, len(c) + 1)), c) for name, c in curves.items()})]
+    if plot_out is not None:
+        plots.save(figure, plot_out)
     if json:
-        console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment})
+        console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment, "recall_curves": curves,
+                           **({"plot_out": str(plot_out)} if plot_out is not None else {})})
         return
     columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
     table = [
@@ -146,6 +158,10 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
             console.out.print(f"  {_method(r['set'])}: cached sets {r['set']}", highlight=False)
     seg = [[r["set"], r["segment"], r["buyers"], r["recall_100"], r["recall_all"], r["map12"]] for r in by_segment]
     console.show("By buyer segment", ["set", "segment", "buyer-weeks", "R@100", "R@all", "MAP@12"], seg)
+    if plot:
+        console.out.print(plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True)
+    if plot_out is not None:
+        console.out.print(f"wrote {plot_out}", highlight=False)
 
 
 def _method(label: str) -> str:

@@ -46,7 +46,9 @@ def plugins_show(name: Annotated[str, typer.Argument(help="Plugin name, e.g. pop
     if not matches:
         from hmrec_cli.errors import InputError
 
-        raise InputError(f"no plugin named {name!r} (see `hmrec plugins`)")
+        from hmrec_cli.registry import suggestion
+
+        raise InputError(f"no plugin named {name!r}{suggestion(name)}")
     info = matches[0]
     cls = info.load()
     params = param_docs(cls.Params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,11 +24,13 @@ def rank(
     resume: Resume = False,
     force: Force = False,
     seed: Seed = 0,
+    plot: Annotated[bool, typer.Option("--plot", help="Draw the training curve (loss and validation MAP@12 per epoch) in the terminal.")] = False,
+    plot_out: Annotated[Optional[Path], typer.Option(help="Write the training curve to this .png or .svg file (needs matplotlib).", show_default=False)] = None,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
     """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache."""
-    from hmrec_cli import console
+    from hmrec_cli import console, plots
     from hmrec_cli.cache import Cache
     from hmrec_cli.ranking import RankRequest
     from hmrec_cli.ranking import rank as run_rank
@@ -39,16 +41,24 @@ def rank(
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
     request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers)
+    if plot_out is not None:
+        plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
         entry = run_rank(store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report)
     m = entry.manifest
+    figure = plots.training_curve(m.get("training") or {}, entry.label)
+    if plot_out is not None and figure:
+        plots.save(figure, plot_out)
     if json:
-        console.emit_json({"ranking": entry.label, "path": str(entry.path), **m})
+        console.emit_json({"ranking": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
+    timing = (
+        f"{entry.provenance()}" if entry.cached else
+        f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
+    )
     console.out.print(
         f"{entry.label}: top 12 for {m['customer_count']:,} customers ({m['customers']}), week {target}; "
-        f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows) in {m['fit_seconds']:.1f} s, "
-        f"scored in {m['score_seconds']:.1f} s on {m['device']}",
+        f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )
     if importance := m["training"].get("feature_importance"):
@@ -64,7 +74,19 @@ def rank(
         if "oracle_map@12" in f:
             rows.append(["oracle (ceiling)", f["oracle_map@12"], ""])
         console.show(f"Week {target}: the week's buyers", ["ranking", "MAP@12", "recall@12"], rows)
-    console.out.print(f"score it with: hmrec evaluate --week {target.start} --predictions {entry.label}", highlight=False)
+    epochs = (m.get("training") or {}).get("epochs") or []
+    if epochs and not plot:
+        best = m["training"].get("best_epoch")
+        console.show("Training (validation: MAP@12 of the newest training week's buyers)", ["epoch", "loss", "validation", "seconds", ""],
+                     [[e["epoch"], e["loss"], e["validation"] if e["validation"] is not None else "", e["seconds"], "best" if e["epoch"] == best else ""] for e in epochs])
+    if plot and figure:
+        console.out.print(plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True)
+    elif plot or (plot_out is not None and not figure):
+        console.warn(f"{ranker} keeps no per-epoch training log, so there is no curve to draw")
+    if plot_out is not None and figure:
+        console.out.print(f"wrote {plot_out}", highlight=False)
+    hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
+    console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
 
 
 def show_newest_week(newest: dict, console) -> None:

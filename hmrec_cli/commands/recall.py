@@ -39,11 +39,11 @@ def recall(
         entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
     m = entry.manifest
     if json:
-        console.emit_json({"candidates": entry.label, "path": str(entry.path), **m})
+        console.emit_json({"candidates": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     console.out.print(
         f"{entry.label}: {m['rows']:,} rows for {m['customer_count']:,} customers ({m['customers']}), "
-        f"week {target}, {m['seconds']:.1f} s to compute",
+        f"week {target}, {entry.provenance()}",
         highlight=False,
     )
     if "figures" in m:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Device, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import CacheDir, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
 
 
 def submit(
@@ -22,6 +22,7 @@ def submit(
     option: PluginOptions = [],
     seed: Seed = 0,
     quiet: Quiet = False,
+    json: Json = False,
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
     from hmrec_cli import console
@@ -30,6 +31,9 @@ def submit(
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
-    with console.progress_bar(quiet) as report:
+    with console.progress_bar(quiet or json) as report:
         rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume)
+    if json:
+        console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
+        return
     console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")

@@ -19,8 +19,8 @@ from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 class DINParams:
     history_length: int = field(default=32, metadata={"doc": "purchases of the customer's history the model attends over (most recent first)", "valid": (1, None)})
     history: str = field(default="attention", metadata={"doc": "attention (DIN), mean (average of the history) or none (history-blind ablation)", "valid": ("attention", "mean", "none")})
-    id_dim: int = field(default=32, metadata={"doc": "article id embedding size", "valid": (1, None)})
-    side_dim: int = field(default=8, metadata={"doc": "embedding size of each side feature (product type, colour, ..., customer fields)", "valid": (1, None)})
+    embedding_size: int = field(default=32, metadata={"doc": "article id embedding size", "valid": (1, None)})
+    side_embedding_size: int = field(default=8, metadata={"doc": "embedding size of each side feature (product type, colour, ..., customer fields)", "valid": (1, None)})
     attention_hidden: int = field(default=36, metadata={"doc": "hidden units of the local activation unit", "valid": (1, None)})
     hidden: str = field(default="200,80", metadata={"doc": "hidden layer widths of the scoring MLP"})
     epochs: int = field(default=8, metadata={"doc": "maximum training epochs", "valid": (1, None)})
@@ -30,8 +30,8 @@ class DINParams:
     weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on everything but the article id embeddings, at regularisation_rows training rows or more", "valid": (0, None)})
     regularisation_rows: int = field(default=500_000, metadata={"doc": "below this many training rows weight decay grows as regularisation_rows / rows (0: never)", "valid": (0, None)})
     wide: bool = field(default=True, metadata={"doc": "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"})
-    l2_embedding: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency", "valid": (0, None)})
-    negatives: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]"})
+    reg: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency", "valid": (0, None)})
+    negative_share: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]"})
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)", "valid": ("bce", "listwise")})
     valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch", "valid": (1, None)})
 

@@ -68,7 +68,7 @@ class Trained:
             # mini-batch-aware L2 (paper eq. 4): each article id the batch uses, over its frequency
             used = torch.unique(torch.cat([tensors["article"][idx], tensors["items"][tensors["seq_row"][idx]].flatten()]))
             used = used[used > 0]
-            return loss + p.l2_embedding * (self.model.article_id(used).float().pow(2).sum(-1) / frequency[used]).sum()
+            return loss + p.reg * (self.model.article_id(used).float().pow(2).sum(-1) / frequency[used]).sum()
 
         ids = self.model.article_id.weight  # regularised above; everything else by AdamW's weight decay
         groups = [{"params": [ids], "weight_decay": 0.0}, {"params": [q for q in self.model.parameters() if q is not ids]}]
@@ -93,8 +93,8 @@ class Trained:
 
     def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
         """Rows of customers with at least one purchase among their candidates: all positives, a
-        `negatives` share of the negatives (drawn with the run's seed)."""
-        draw = pl.Series(rng.random(candidates.height) < self.params.negatives)
+        `negative_share` of the negatives (drawn with the run's seed)."""
+        draw = pl.Series(rng.random(candidates.height) < self.params.negative_share)
         positive = pl.col("label") > 0
         return candidates.filter(positive.any().over("customer") & (positive | draw))
 
@@ -104,7 +104,7 @@ class Trained:
         article_table = np.vstack([np.zeros((1, len(articles.fields)), dtype=np.int64), articles.values])
         shape = Shape(
             articles=article_table.shape[0], article_fields=articles.sizes, customer_fields=customers.sizes,
-            price_bands=PRICE_BANDS + 1, dense=data.dense.shape[1], id_dim=p.id_dim, side_dim=p.side_dim,
+            price_bands=PRICE_BANDS + 1, dense=data.dense.shape[1], id_dim=p.embedding_size, side_dim=p.side_embedding_size,
             attention_hidden=p.attention_hidden, hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()), history=p.history, wide=p.wide,
         )
         model = DIN(shape, torch.from_numpy(article_table), torch.from_numpy(customers.values))
