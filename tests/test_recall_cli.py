@@ -60,7 +60,7 @@ def test_bad_plugin_options_are_one_line_errors(cli, store_dir: Path, tmp_path: 
     code, _, err = cli(*base, "--method", "nope")
     assert code == 2 and "no retriever named 'nope'" in err
     code, _, err = cli(*base, "--method", "popular", "-o", "windw=3")
-    assert code == 2 and "popular has no such parameter (parameters: by_age, by_channel, half_life_days, window_days)" in err
+    assert code == 2 and "popular has no such parameter (parameters: by_age, by_channel, exclude_bought, half_life_days, window_days)" in err
     code, _, err = cli(*base, "--method", "popular", "-o", "window_days=soon")
     assert code == 2 and "expected a int" in err
 
@@ -70,7 +70,7 @@ def test_plugins_list_and_show(cli) -> None:
     assert {"popular", "repurchase", "same-product"} <= set(names)
     assert names["popular"]["distribution"].startswith("hmrec ")
     shown = cli.json("plugins", "show", "popular")
-    assert [p["name"] for p in shown["parameters"]] == ["window_days", "half_life_days", "by_age", "by_channel"]
+    assert [p["name"] for p in shown["parameters"]] == ["window_days", "half_life_days", "by_age", "by_channel", "exclude_bought"]
     assert shown["parameters"][0]["default"] == 7 and shown["parameters"][0]["doc"]
 
 
