@@ -73,8 +73,8 @@ def prepare(args) -> Path:
               "--articles", str(sample / "commit_a8979e10" / "articles_train_sample.csv"), "--data", str(data), "-q")
     else:
         if not (raw / "transactions_train.csv").is_file():
-            subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "synth", "--scale", args.scale, "--seed", "0", "--out", str(raw), "-q"], check=True)
-        subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "ingest", str(raw), "--data", str(data), "-q"], check=True)
+            subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "synth", "--scale", args.scale, "--seed", "0", "--out", str(raw), "-q"], check=True, capture_output=True)
+        subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "ingest", str(raw), "--data", str(data), "-q"], check=True, capture_output=True)
     return data
 
 
