@@ -147,4 +147,5 @@ class NodeScorer(nn.Module):
         pooled = torch.bmm(weights, enc.windowed.to(weights.dtype))  # [B, M, W * E]: per window, the weighted mean
         windows = pooled.shape[-1] // q.shape[-1]
         features = torch.cat([pooled, pooled * q.repeat(1, 1, windows), q, enc.customer.unsqueeze(1).expand(-1, m, -1).to(q.dtype)], dim=-1)
-        return self.head(features).squeeze(-1)
+        with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many nodes in the beam
+            return self.head(features.float()).squeeze(-1)
