@@ -9,7 +9,7 @@ Writes (or reuses) the synthetic world, or takes the real customer-sampled extra
 `hmrec rank --ranker R` for each of `--rankers` with 4 training weeks under /usr/bin/time -v, and
 finally scores everything with `hmrec evaluate` pooled over the weeks (customer-weeks, standard
 error, share of the oracle). `--no-repeats` keeps only each customer's first purchase of an
-article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negatives=0.05).
+article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negative_share=0.05).
 Prints one JSON object; the figures in the README and the closing note come from it.
 """
 

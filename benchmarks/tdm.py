@@ -121,7 +121,7 @@ def quality(workdir: Path, scale: str, weeks: int, din: bool) -> dict:
         for label, sources in (("din", DIN_SOURCES), ("din+tdm", f"{DIN_SOURCES},tdm")):
             maps = []
             for back in range(weeks - 1, -1, -1):
-                _, usage = hmrec("rank", "--ranker", "din", "--candidates", sources, "--week", str(back), "--train-weeks", "4", "--data", str(store), "--cache", str(cache), "-o", "negatives=0.05", "-o", "epochs=5")
+                _, usage = hmrec("rank", "--ranker", "din", "--candidates", sources, "--week", str(back), "--train-weeks", "4", "--data", str(store), "--cache", str(cache), "-o", "negative_share=0.05", "-o", "epochs=5")
                 maps.append(usage)
             out, _ = hmrec("evaluate", "--predictions", "din", "--weeks", str(weeks), "--week", "last", "--data", str(store), "--cache", str(cache))
             result[label] = {"evaluate": out, "runs": maps}

@@ -113,7 +113,7 @@ def tower_shape(ctx, params) -> tuple[Shape, torch.Tensor, torch.Tensor]:
     people = customer_codes(ctx.customers)
     shape = Shape(
         articles=ctx.articles.height + 1, article_fields=articles.sizes, customer_fields=people.sizes, dense=len(USER_DENSE),
-        embedding_size=params.embedding_size, side_dim=params.side_dim, hidden=tuple(int(h) for h in params.hidden.split(",")),
+        embedding_size=params.embedding_size, side_dim=params.side_embedding_size, hidden=tuple(int(h) for h in params.hidden.split(",")),
         pooling=params.pooling, half_life_days=params.half_life_days,
     )
     return shape, torch.from_numpy(articles.values), torch.from_numpy(people.values)

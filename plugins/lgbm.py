@@ -30,7 +30,7 @@ class LGBMParams:
     feature_fraction: float = field(default=0.8, metadata={"doc": "share of features each tree may use", "valid": "(0, 1]"})
     bagging_fraction: float = field(default=0.8, metadata={"doc": "share of rows each tree sees (drawn with the seed)", "valid": "(0, 1]"})
     lambda_l2: float = field(default=1.0, metadata={"doc": "L2 regularisation of leaf values", "valid": (0, None)})
-    negatives: float = field(default=1.0, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]"})
+    negative_share: float = field(default=1.0, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]"})
     patience: int = field(default=30, metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, None)})
     valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week validate", "valid": (1, None)})
     threads: int = field(default=0, metadata={"doc": "LightGBM threads (0 = its default); results are deterministic for a given count", "valid": (0, None)})
@@ -104,8 +104,8 @@ class LGBMRanker(Ranker):
 
     def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
         """Customers with a purchase among their candidates (a query without one teaches a
-        ranker nothing): all positives, a `negatives` share of the negatives."""
-        draw = pl.Series(rng.random(candidates.height) < self.params.negatives)
+        ranker nothing): all positives, a `negative_share` of the negatives."""
+        draw = pl.Series(rng.random(candidates.height) < self.params.negative_share)
         positive = pl.col("label") > 0
         return candidates.filter(positive.any().over("customer") & (positive | draw))
 

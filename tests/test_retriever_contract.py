@@ -21,7 +21,7 @@ RETRIEVERS = [p.name for p in discover("retriever")]
 K = 20
 # trained retrievers run the same contract with small sizes and one epoch, so the suite stays fast;
 # on the CPU, where equal seeds give equal weights (CUDA atomics may differ in the last bits)
-QUICK_TOWER = ("epochs=1", "weeks=3", "embedding_size=16", "side_dim=4", "hidden=32", "history_length=8")
+QUICK_TOWER = ("epochs=1", "weeks=3", "embedding_size=16", "side_embedding_size=4", "hidden=32", "history_length=8")
 QUICK_TDM = ("epochs=1", "tree_rounds=1", "weeks=2", "embedding_size=8", "attention_hidden=4", "hidden=16", "history_length=8",
              "negatives_per_level=2", "valid_customers=100")  # one tree rebuild, so leakage is checked through tree learning
 QUICK = {"youtube-dnn": QUICK_TOWER, "sampled-softmax": (*QUICK_TOWER, "negatives=64"), "hsoftmax": (*QUICK_TOWER, "beam=20"), "tdm": QUICK_TDM}

@@ -18,7 +18,7 @@ from hmrec_plugins.popular import Popular
 from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
 from hmrec_plugins.two_tower.model import sampled_softmax_loss
 
-QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_dim=4, hidden="32", history_length=8)
+QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
 
 
 def _sampled_gap(scores: np.ndarray, q: np.ndarray, positive: int, draws: int, logq: bool, rng) -> float:
@@ -88,7 +88,7 @@ def _hit_rate(candidates: pl.DataFrame, truth: pl.DataFrame, k: int) -> float:
 def test_youtube_dnn_learns_what_the_order_of_the_history_says_and_popular_cannot(pooling: str) -> None:
     ctx, truth = _order_world()
     buyers = truth["customer"].unique().sort()
-    dnn = YouTubeDNN(YouTubeDNN.Params(pooling=pooling, epochs=10, weeks=5, embedding_size=16, side_dim=2, hidden="32", batch_size=128, half_life_days=10.0, sold_within_days=0, learning_rate=0.02))
+    dnn = YouTubeDNN(YouTubeDNN.Params(pooling=pooling, epochs=10, weeks=5, embedding_size=16, side_embedding_size=2, hidden="32", batch_size=128, half_life_days=10.0, sold_within_days=0, learning_rate=0.02))
     dnn.fit(ctx, RunSettings(seed=0, device="cpu"))
     popular = Popular()
     popular.fit(ctx, RunSettings())

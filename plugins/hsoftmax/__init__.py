@@ -15,25 +15,15 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings
 from hmrec_cli.tower_params import TowerParams
 
 
 @dataclass(frozen=True)
 class HSoftmaxParams(TowerParams):
-    tree: str = field(default="catalogue", metadata={"doc": "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)"})
-    max_branching: int = field(default=32, metadata={"doc": "tree=catalogue: a node with more children gets balanced intermediate levels"})
-    beam: int = field(default=100, metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)"})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.tree not in ("catalogue", "huffman"):
-            raise InputError(f"-o tree={self.tree}: expected catalogue or huffman")
-        if self.max_branching < 2:
-            raise InputError(f"-o max_branching={self.max_branching}: expected at least 2")
-        if self.beam < 1:
-            raise InputError(f"-o beam={self.beam}: expected at least 1")
+    tree: str = field(default="catalogue", metadata={"doc": "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)", "valid": ("catalogue", "huffman")})
+    max_branching: int = field(default=32, metadata={"doc": "tree=catalogue: a node with more children gets balanced intermediate levels", "valid": (2, None)})
+    beam: int = field(default=100, metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)", "valid": (1, None)})
 
 
 class HSoftmax(Retriever):

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings
 from hmrec_cli.tower_params import TowerParams
 
@@ -37,19 +36,10 @@ class YouTubeDNNParams(TowerParams):
 
 @dataclass(frozen=True)
 class SampledSoftmaxParams(TowerParams):
-    negatives: int = field(default=1024, metadata={"doc": "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)"})
+    negatives: int = field(default=1024, metadata={"doc": "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)", "valid": (0, None)})
     logq: bool = field(default=True, metadata={"doc": "subtract the log of each article's sampling probability from its logit (false: the ablation)"})
-    search: str = field(default="exact", metadata={"doc": "exact (brute force on the device) or annoy (approximate index)"})
-    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)"})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.negatives < 0:
-            raise InputError(f"-o negatives={self.negatives}: expected at least 0")
-        if self.search not in ("exact", "annoy"):
-            raise InputError(f"-o search={self.search}: expected exact or annoy")
-        if self.trees < 1:
-            raise InputError(f"-o trees={self.trees}: expected at least 1")
+    search: str = field(default="exact", metadata={"doc": "exact (brute force on the device) or annoy (approximate index)", "valid": ("exact", "annoy")})
+    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, None)})
 
 
 class _TwoTower(Retriever):
