@@ -8,7 +8,9 @@
 #   1. DIN's training step (benchmarks/din_step.py, full-scale catalogue, CUDA);
 #   2. exact top-100 for 1,371,980 random users x 105,542 articles on the device;
 #   3. per neural retriever: one epoch over 8 training weeks of buyers, and retrieval for every
-#      customer at k=100 (benchmarks/neural_gpu.py).
+#      customer at k=100 (benchmarks/neural_gpu.py);
+#   4. TDM: beam-search cost per customer, one epoch over 8 weeks, retrieval for last week's buyers
+#      and for every customer (benchmarks/tdm.py cost, hmrec recall --method tdm).
 # Results go to OUT_DIR/gpu.jsonl (one JSON line per figure, written as measured) and stdout.
 # Without CUDA it says so and stops with exit code 3: no GPU figure is ever made up on a CPU.
 set -euo pipefail
@@ -22,7 +24,7 @@ mkdir -p "$OUT" "$WORK"
 echo "== installing (pip)"
 "$PY" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 "$PY" -c "import torch" 2>/dev/null || "$PY" -m pip install -q torch
-"$PY" -m pip install -q "polars>=1.20" "pyarrow>=15" "numpy>=1.26" "scipy>=1.11" "implicit>=0.7" "annoy>=1.17" "threadpoolctl>=3" "typer>=0.12" "rich>=13"
+"$PY" -m pip install -q "polars>=1.20" "pyarrow>=15" "numpy>=1.26" "scipy>=1.11" "implicit>=0.7" "annoy>=1.17" "threadpoolctl>=3" "typer>=0.12" "rich>=13" "lightgbm>=4" "plotext>=5.2,<6"
 "$PY" -m pip install -q -e . --no-deps
 HMREC="$(dirname "$(command -v "$PY")")/hmrec"
 [ -x "$HMREC" ] || HMREC="$("$PY" -c 'import sys, pathlib; print(pathlib.Path(sys.executable).parent / "hmrec")')"
@@ -46,5 +48,12 @@ fi
 
 echo "== exact top-100 and the neural retrievers (one epoch, every customer)"
 "$PY" benchmarks/neural_gpu.py --data "$WORK/store-$SCALE" --cache "$WORK/cache" --out "$OUT/gpu.jsonl" --device cuda
+
+echo "== TDM: beam-search cost per customer (8k .. 1M leaves), then one epoch over 8 weeks and retrieval"
+"$PY" benchmarks/tdm.py cost --device cuda --customers 4096 | tee -a "$OUT/gpu.jsonl"
+/usr/bin/time -f "tdm last week %e s %M KB" "$HMREC" recall --method tdm --device cuda --data "$WORK/store-$SCALE" --cache "$WORK/cache" \
+    --week last --k 100 -o weeks=8 -o epochs=1 -o tree_rounds=0 --json -q | tee -a "$OUT/gpu.jsonl"
+/usr/bin/time -f "tdm all customers %e s %M KB" "$HMREC" recall --method tdm --device cuda --data "$WORK/store-$SCALE" --cache "$WORK/cache" \
+    --week last --k 100 -o weeks=8 -o epochs=1 -o tree_rounds=0 --customers all --json -q | tee -a "$OUT/gpu.jsonl"
 
 echo "== done: $OUT/gpu.jsonl"
