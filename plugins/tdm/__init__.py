@@ -26,7 +26,7 @@ from hmrec_cli.plugin_api import Context, Retriever, RunSettings
 class TDMParams:
     weeks: int = field(default=4, metadata={"doc": "training weeks before the target week (each buyer's purchases of a week, history cut at its start)", "valid": (1, 104)})
     branching: int = field(default=2, metadata={"doc": "children per tree node (depth = ceil(log_b articles))", "valid": (2, 64)})
-    init: str = field(default="catalogue", metadata={"doc": "initial tree: catalogue (index group, product group, type, code) or kmeans (balanced 2-means of purchase-matrix SVD vectors)"})
+    init: str = field(default="catalogue", metadata={"doc": "initial tree: catalogue (index group, product group, type, code) or kmeans (balanced 2-means of purchase-matrix SVD vectors)", "valid": ("catalogue", "kmeans")})
     tree_rounds: int = field(default=1, metadata={"doc": "times the tree is rebuilt from the learned article vectors and the model retrained", "valid": (0, 10)})
     epochs: int = field(default=2, metadata={"doc": "training epochs per tree (so epochs * (tree_rounds + 1) in all)", "valid": (1, 100)})
     embedding_size: int = field(default=16, metadata={"doc": "size of node, article and side-feature vectors", "valid": (2, 512)})
@@ -36,22 +36,14 @@ class TDMParams:
     negatives_per_level: int = field(default=6, metadata={"doc": "negative nodes drawn per tree level for each positive", "valid": (1, 1000)})
     batch_size: int = field(default=256, metadata={"doc": "purchases per training step", "valid": (2, 1_000_000)})
     learning_rate: float = field(default=0.005, metadata={"doc": "Adam learning rate", "valid": (1e-6, 1.0)})
-    search: str = field(default="beam", metadata={"doc": "beam (layer-wise beam search) or exhaustive (score every leaf: the reference, slow)"})
+    search: str = field(default="beam", metadata={"doc": "beam (layer-wise beam search) or exhaustive (score every leaf: the reference, slow)", "valid": ("beam", "exhaustive")})
     beam: int = field(default=0, metadata={"doc": "nodes kept per level in beam search (0: k)", "valid": (0, 100_000)})
     sold_within_days: int = field(default=28, metadata={"doc": "only articles sold in the last this many days before the week are searched (0: any)", "valid": (0, 3650)})
     valid_customers: int = field(default=1000, metadata={"doc": "newest training week's buyers held out to measure recall@100 after every epoch (0: none)", "valid": (0, 1_000_000)})
 
     def __post_init__(self) -> None:
-        """Refuse bad values when the options are parsed, before any work."""
-        for f in self.__dataclass_fields__.values():
-            bounds = f.metadata.get("valid")
-            value = getattr(self, f.name)
-            if bounds is not None and not bounds[0] <= value <= bounds[1]:
-                raise InputError(f"-o {f.name}={value}: expected a value in [{bounds[0]}, {bounds[1]}]")
-        if self.search not in ("beam", "exhaustive"):
-            raise InputError(f"-o search={self.search}: expected beam or exhaustive")
-        if self.init not in ("catalogue", "kmeans"):
-            raise InputError(f"-o init={self.init}: expected catalogue or kmeans")
+        """The widths are a list in a string, which a declared range cannot say; the rest is
+        checked from the `valid` metadata when the options are parsed."""
         if not all(h.strip().isdigit() and int(h) > 0 for h in self.hidden.split(",")):
             raise InputError(f"-o hidden={self.hidden}: expected positive widths like 64,32")
 
