@@ -32,6 +32,7 @@ with the same `name`, `version`, `summary` and `Params`, and:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import typing
 from abc import ABC, abstractmethod
@@ -167,7 +168,9 @@ def parse_params(params_type: type, options: list[str], plugin: str):
             raise InputError(f"-o {option!r}: expected key=value")
         if key not in names:
             known = ", ".join(sorted(names)) or "none"
-            raise InputError(f"-o {key}: {plugin} has no such parameter (parameters: {known})")
+            close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise InputError(f"-o {key}: {plugin} has no such parameter{hint} (parameters: {known})")
         values[key] = _convert(hints[key], text.strip(), key)
     return check_params(params_type(**values), plugin)
 

@@ -60,7 +60,9 @@ def test_bad_plugin_options_are_one_line_errors(cli, store_dir: Path, tmp_path: 
     code, _, err = cli(*base, "--method", "nope")
     assert code == 2 and "no retriever named 'nope'" in err
     code, _, err = cli(*base, "--method", "popular", "-o", "windw=3")
-    assert code == 2 and "popular has no such parameter (parameters: by_age, by_channel, exclude_bought, half_life_days, window_days)" in err
+    assert code == 2 and "popular has no such parameter; did you mean window_days? (parameters: by_age, by_channel, exclude_bought, half_life_days, window_days)" in err
+    code, _, err = cli(*base, "--method", "popular", "-o", "zzz=3")
+    assert code == 2 and "popular has no such parameter (parameters:" in err and "did you mean" not in err
     code, _, err = cli(*base, "--method", "popular", "-o", "window_days=soon")
     assert code == 2 and "expected a int" in err
 
