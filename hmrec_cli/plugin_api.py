@@ -6,7 +6,7 @@ point group `hmrec.retrievers` with:
 - `name`, `version`, `summary` (one line) as class attributes;
 - `Params`: a dataclass whose fields have defaults; each field's one-line doc is given with
   `field(metadata={"doc": ...})`, and its allowed values with `"valid"`: `(low, high)` inclusive
-  (None: no bound), an interval such as `"(0, 1]"`, or a tuple of allowed strings. The CLI lists
+  (None: no bound), an interval such as `"(0, 1]"`, a tuple of allowed strings, or `WIDTHS` (layer widths like "256,128"). The CLI lists
   them (`hmrec plugins show NAME`), parses `-o key=value` into them and refuses a value outside
   its declared range (`check_params`);
 - `fit(ctx, run)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
@@ -178,7 +178,7 @@ def parse_params(params_type: type, options: list[str], plugin: str):
 def check_params(params, plugin: str):
     """Refuse a value outside its field's declared `valid` metadata, naming the parameter and what
     is allowed. `valid` is `(low, high)` (inclusive; None for no bound), an interval string such as
-    `"(0, 1]"` (a parenthesis excludes its end), or a tuple of allowed strings. Floats must also
+    `"(0, 1]"` (a parenthesis excludes its end), a tuple of allowed strings, or `WIDTHS` (comma-separated positive layer widths). Floats must also
     be finite. Returns `params`."""
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
@@ -200,11 +200,16 @@ def _bounds(valid) -> tuple[float | None, float | None, bool, bool]:
     return low, high, False, False
 
 
+WIDTHS = "widths"  # `valid` of a comma-separated list of positive layer widths, e.g. "256,128"
+
+
 def _is_choices(valid) -> bool:
     return not isinstance(valid, str) and all(isinstance(v, str) for v in valid)
 
 
 def _allowed(value, valid) -> bool:
+    if valid == WIDTHS:
+        return all(w.strip().isdigit() and int(w) > 0 for w in value.split(","))
     if _is_choices(valid):
         return value in valid
     low, high, low_open, high_open = _bounds(valid)
@@ -215,6 +220,8 @@ def _allowed(value, valid) -> bool:
 
 def describe_valid(valid) -> str:
     """Allowed values in words: `one of a, b`, `1 or more`, `from 0 to 1`, or the interval as written."""
+    if valid == WIDTHS:
+        return "positive layer widths separated by commas, like 256,128"
     if _is_choices(valid):
         return "one of " + ", ".join(valid)
     if isinstance(valid, str):

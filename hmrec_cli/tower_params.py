@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hmrec_cli.errors import InputError
+from hmrec_cli.plugin_api import WIDTHS
 
 
 @dataclass(frozen=True)
@@ -17,15 +17,10 @@ class TowerParams:
     half_life_days: float = field(default=30.0, metadata={"doc": "pooling=mean: a purchase's weight halves every this many days back", "valid": "(0, inf)"})
     embedding_size: int = field(default=64, metadata={"doc": "size of article embeddings and of the user and item vectors", "valid": (1, None)})
     side_embedding_size: int = field(default=16, metadata={"doc": "embedding size of each customer (and article) side feature", "valid": (1, None)})
-    hidden: str = field(default="256", metadata={"doc": "hidden layer widths of the user tower's MLP (comma-separated)"})
+    hidden: str = field(default="256", metadata={"doc": "hidden layer widths of the user tower's MLP (comma-separated)", "valid": WIDTHS})
     epochs: int = field(default=4, metadata={"doc": "passes over the training purchases", "valid": (1, None)})
     batch_size: int = field(default=1024, metadata={"doc": "purchases per training step", "valid": (2, None)})
     learning_rate: float = field(default=0.003, metadata={"doc": "AdamW learning rate", "valid": "(0, inf)"})
     weight_decay: float = field(default=1e-5, metadata={"doc": "AdamW weight decay", "valid": (0, None)})
     sold_within_days: int = field(default=28, metadata={"doc": "only articles sold in the last this many days before the week are proposed (0: any)", "valid": (0, None)})
 
-    def __post_init__(self) -> None:
-        """The widths are a list in a string, which a declared range cannot say; the rest is
-        checked from the `valid` metadata when the options are parsed."""
-        if not all(h.strip().isdigit() and int(h) > 0 for h in self.hidden.split(",")):
-            raise InputError(f"-o hidden={self.hidden}: expected positive widths like 256,128")

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
+from hmrec_cli.plugin_api import WIDTHS, Ranker, RankingWeek, RunSettings
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class DINParams:
     embedding_size: int = field(default=32, metadata={"doc": "article id embedding size", "valid": (1, None)})
     side_embedding_size: int = field(default=8, metadata={"doc": "embedding size of each side feature (product type, colour, ..., customer fields)", "valid": (1, None)})
     attention_hidden: int = field(default=36, metadata={"doc": "hidden units of the local activation unit", "valid": (1, None)})
-    hidden: str = field(default="200,80", metadata={"doc": "hidden layer widths of the scoring MLP"})
+    hidden: str = field(default="200,80", metadata={"doc": "hidden layer widths of the scoring MLP", "valid": WIDTHS})
     epochs: int = field(default=8, metadata={"doc": "maximum training epochs", "valid": (1, None)})
     patience: int = field(default=2, metadata={"doc": "stop after this many epochs without a better validation MAP@12", "valid": (1, None)})
     batch_size: int = field(default=2048, metadata={"doc": "rows per training step", "valid": (2, None)})
@@ -35,10 +34,6 @@ class DINParams:
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)", "valid": ("bce", "listwise")})
     valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch", "valid": (1, None)})
 
-    def __post_init__(self) -> None:
-        """`hidden` is a list in a string, beyond what a declared `valid` range can say."""
-        if not all(h.strip().isdigit() and int(h) > 0 for h in self.hidden.split(",")):
-            raise InputError(f"-o hidden={self.hidden}: expected positive widths like 200,80")
 
 
 class DINRanker(Ranker):

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings
+from hmrec_cli.plugin_api import WIDTHS, Context, Retriever, RunSettings
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class TDMParams:
     epochs: int = field(default=2, metadata={"doc": "training epochs per tree (so epochs * (tree_rounds + 1) in all)", "valid": (1, 100)})
     embedding_size: int = field(default=16, metadata={"doc": "size of node, article and side-feature vectors", "valid": (2, 512)})
     attention_hidden: int = field(default=8, metadata={"doc": "hidden units of the local activation unit", "valid": (1, 512)})
-    hidden: str = field(default="32,16", metadata={"doc": "hidden layer widths of the scoring MLP"})
+    hidden: str = field(default="32,16", metadata={"doc": "hidden layer widths of the scoring MLP", "valid": WIDTHS})
     history_length: int = field(default=20, metadata={"doc": "recent purchases the model attends over", "valid": (1, 512)})
     negatives_per_level: int = field(default=6, metadata={"doc": "negative nodes drawn per tree level for each positive", "valid": (1, 1000)})
     batch_size: int = field(default=256, metadata={"doc": "purchases per training step", "valid": (2, 1_000_000)})
@@ -41,11 +40,6 @@ class TDMParams:
     sold_within_days: int = field(default=28, metadata={"doc": "only articles sold in the last this many days before the week are searched (0: any)", "valid": (0, 3650)})
     valid_customers: int = field(default=1000, metadata={"doc": "newest training week's buyers held out to measure recall@100 after every epoch (0: none)", "valid": (0, 1_000_000)})
 
-    def __post_init__(self) -> None:
-        """The widths are a list in a string, which a declared range cannot say; the rest is
-        checked from the `valid` metadata when the options are parsed."""
-        if not all(h.strip().isdigit() and int(h) > 0 for h in self.hidden.split(",")):
-            raise InputError(f"-o hidden={self.hidden}: expected positive widths like 64,32")
 
 
 class TDM(Retriever):
