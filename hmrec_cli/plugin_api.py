@@ -56,7 +56,6 @@ class Context:
     articles: pl.DataFrame
     customers: pl.DataFrame
     week: Week
-    seed: int = 0
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,8 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def context(store: Store, week: Week, seed: int) -> Context:
-    return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week, seed=seed)
+def context(store: Store, week: Week) -> Context:
+    return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
 
 
 def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) -> pl.DataFrame:
@@ -178,7 +178,7 @@ def rank(
         entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers"), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
         on_progress(f"union {w.start}", 0, 1)
         week_truth = truth(store.transactions, w)
-        training.append(RankingWeek(context(store, w, seed), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
+        training.append(RankingWeek(context(store, w), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
     target_entries = [
         run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
     ]
@@ -199,7 +199,7 @@ def rank(
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, "device": device_kind, "training": log, "newest_training_week": newest,
     }
-    target_ctx = context(store, request.week, seed)
+    target_ctx = context(store, request.week)
     score_started = time.perf_counter()
     buyers = target["customer"].unique().implode() if target is not None else None
     buyers_parts, union_hits = [], []

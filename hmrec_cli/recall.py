@@ -159,7 +159,7 @@ def run(
     model = cls(params)
     checkpoint = cache.root / "models" / request.method / week_name / f"{key}.pt"
     settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
-    fit_log = model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week, seed=seed), settings)
+    fit_log = model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings)
     manifest = {
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
