@@ -12,7 +12,7 @@ point group `hmrec.retrievers` with:
 - `fit(ctx, run)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
   `run` (RunSettings) gives the seed, the device, a checkpoint path, the resume flag and a progress
   callback, as rankers get them. A plugin whose result depends on the device kind (a torch model:
-  kernels differ between CPU and CUDA) sets the class attribute `uses_device = True`, which puts
+  kernels differ between CPU and CUDA), retriever or ranker, sets the class attribute `uses_device = True`, which puts
   the device kind into its cache key; the others are cached the same wherever they run;
 - `retrieve(customers, k)`: for a Series of customer indexes, at most `k` articles each as a frame
   `customer (u32), article (u32), score (f32)`, distinct per customer, higher score = better.

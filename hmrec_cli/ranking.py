@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, map_of_scores, recall
-from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, parse_params, route_options
-from hmrec_cli.recall import Request, ordered, run, select_customers
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, parse_params, route_options
+from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history_prefix, truth
 from hmrec_cli.store import Store
@@ -159,14 +159,13 @@ def rank(
         raise InputError(f"--train-weeks {request.train_weeks}: the oldest training week {train_weeks[0]} starts before the data has history")
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
-    from hmrec_cli.training import resolve_device
-
-    device_kind = resolve_device(device).type
+    check_device(device)
+    device_kind = device_kind_of(device) if cls.uses_device else None  # torch only for rankers that use it
     week_name = request.week.start.isoformat()
     key = cache_key(
         ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
         train_weeks=request.train_weeks, sources=source_versions, source_options=source_options, k=request.k,
-        customers=customers_digest(customers), seed=seed, device=device_kind,
+        customers=customers_digest(customers), seed=seed, **({"device": device_kind} if device_kind else {}),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
@@ -185,7 +184,7 @@ def rank(
     model = cls(params)
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
     fit_started = time.perf_counter()
-    log = model.fit(training, RunSettings(seed=seed, device=device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
+    log = model.fit(training, RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
     fit_seconds = time.perf_counter() - fit_started
     training_rows = sum(t.candidates.height for t in training)
     on_progress("newest training week", 0, 1)
@@ -197,7 +196,7 @@ def rank(
         "fingerprint": store.fingerprint, "sources": list(sources), "source_options": {s: list(o) for s, o in source_options.items()},
         "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
-        "seed": seed, "device": device_kind, "training": log, "newest_training_week": newest,
+        "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,
     }
     target_ctx = context(store, request.week)
     score_started = time.perf_counter()

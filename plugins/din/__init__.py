@@ -41,6 +41,7 @@ class DINRanker(Ranker):
     version = "2"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
+    uses_device = True
 
     def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
         from hmrec_plugins.din.training import Trained
