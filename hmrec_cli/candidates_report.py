@@ -110,13 +110,11 @@ def compare(
 
 
 def _entry(store: Store, cache: Cache, name: str, week: Week, mine: tuple[str, ...], seed: int, on_progress, device: str, resume: bool, config: ProjectConfig) -> Entry:
-    """`method@key`: that cached set; `method` without options or config values: the newest cached
-    set of the week (any parameters); otherwise the set of the resolved parameters, built if missing."""
-    method = split_name(name)[0]
-    if not mine and (split_name(name)[1] or not config.values(method)):
-        found = cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
-        if found is not None:
-            return found
+    """`method@key`: that cached set; `method`: the set of the parameters in force (defaults, the
+    config file, -o), from the cache or built, never a cached set of other parameters."""
+    method, key = split_name(name)
+    if key:
+        return cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
     return run(store, cache, Request(method, week, 100, mine, "buyers", config), seed=seed, on_progress=on_progress, device=device, resume=resume)
 
 
