@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,6 +52,7 @@ class TuneRequest:
     train_weeks: int = 4
     options: tuple[str, ...] = ()
     only: tuple[str, ...] = ()  # search only these parameters (empty: every one with a range)
+    holdout_weeks: int = 1  # hold-out: the target week and the weeks after it, this many in all
     config: ProjectConfig = ProjectConfig()
 
     @property
@@ -68,6 +70,7 @@ class Trial:
     seconds: float = 0.0
     cached: bool = False  # every week answered from the cache
     entries: list[str] = field(default_factory=list)
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per customer-week, the same order in every trial
 
     def as_dict(self) -> dict:
         return {"trial": self.number, "params": self.params, "metric": self.mean, "se": self.se, "customer_weeks": self.customer_weeks, "seconds": round(self.seconds, 3), "cached": self.cached, "entries": self.entries}
@@ -83,6 +86,16 @@ class Outcome:
     @property
     def best(self) -> Trial:
         return max(self.trials, key=lambda t: (t.mean, -t.number))  # equals: the earlier trial (trial 0 first)
+
+    def gain(self) -> tuple[float, float]:
+        """Best minus trial 0 on the tuning weeks, with the paired standard error (same customer-weeks)."""
+        return paired(self.best.values, self.trials[0].values)
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean of a - b and its standard error, a and b scored on the same customers in the same order."""
+    diff = a - b
+    return (float(diff.mean()) if diff.size else math.nan), (float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else math.nan)
 
 
 def tuning_weeks(week: Week, weeks: int, store: Store) -> list[Week]:
@@ -136,6 +149,10 @@ def tune(
     if not dims:
         raise InputError(f"{request.plugin}: no parameter left to search (its searchable ones are pinned with -o or it declares no search range)")
     weeks = tuning_weeks(request.week, request.weeks, store)
+    if request.week.has_truth:
+        holdout_weeks(request.week, request.holdout_weeks, store)  # refuse a hold-out past the data before any work
+    elif request.holdout_weeks > 1:
+        raise InputError(f"--holdout-weeks {request.holdout_weeks}: week next has no purchases to score")
     outcome = Outcome(dims, pinned, weeks, [])
     rng = np.random.default_rng(seed)
     tried: list[tuple[dict, float | None]] = []
@@ -158,7 +175,8 @@ def score_trial(store: Store, cache: Cache, request: TuneRequest, number: int, p
         values.append(per_customer(entry, store, week, request))
     pooled = np.concatenate(values)
     se = float(pooled.std(ddof=1) / math.sqrt(pooled.size)) if pooled.size > 1 else math.nan
-    return Trial(number, point, float(pooled.mean()) if pooled.size else math.nan, se, int(pooled.size), time.perf_counter() - started, all(e.cached for e in entries), [e.label for e in entries])
+    mean = float(pooled.mean()) if pooled.size else math.nan
+    return Trial(number, point, mean, se, int(pooled.size), time.perf_counter() - started, all(e.cached for e in entries), [e.label for e in entries], pooled)
 
 
 def run_point(store: Store, cache: Cache, request: TuneRequest, point: dict, week: Week, seed: int, on_progress, device: str) -> Entry:
@@ -182,9 +200,23 @@ def per_customer(entry: Entry, store: Store, week: Week, request: TuneRequest) -
     return scores["ap"].to_numpy()
 
 
-def holdout(store: Store, cache: Cache, request: TuneRequest, point: dict, seed: int, on_progress, device: str) -> dict:
-    """The metric of `point` on the target week itself (not used to choose), with its standard error."""
-    entry = run_point(store, cache, request, point, request.week, seed, on_progress, device)
-    values = per_customer(entry, store, request.week, request)
-    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
-    return {"metric": float(values.mean()) if values.size else math.nan, "se": se, "customers": int(values.size), "entry": entry.label}
+def holdout(store: Store, cache: Cache, request: TuneRequest, start: dict, best: dict, seed: int, on_progress, device: str) -> dict:
+    """The metric of the start and of the best point on the target week itself (which chose
+    nothing), each with its standard error, and best - start with the paired standard error."""
+    weeks = holdout_weeks(request.week, request.holdout_weeks, store)
+    scored = {}
+    for label, point in (("start", start), ("best", best)):
+        entries = [run_point(store, cache, request, point, week, seed, on_progress, device) for week in weeks]
+        values = np.concatenate([per_customer(e, store, w, request) for e, w in zip(entries, weeks, strict=True)])
+        se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
+        scored[label] = (values, {"metric": float(values.mean()) if values.size else math.nan, "se": se, "customer_weeks": int(values.size), "entries": [e.label for e in entries]})
+    gain, gain_se = paired(scored["best"][0], scored["start"][0])
+    return {"weeks": [w.start.isoformat() for w in weeks], "start": scored["start"][1], "best": scored["best"][1], "gain": gain, "gain_se": gain_se}
+
+
+def holdout_weeks(week: Week, count: int, store: Store) -> list[Week]:
+    """The target week and the `count - 1` weeks after it: none of them chose anything."""
+    out = [week.earlier(-i) for i in range(count)]
+    if out[-1].start > store.last_date - timedelta(days=6):
+        raise InputError(f"--holdout-weeks {count}: the data ends on {store.last_date}, before the hold-out's last week {out[-1].start} would end")
+    return out

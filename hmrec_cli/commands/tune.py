@@ -23,6 +23,7 @@ def tune(
     metric: Annotated[Optional[str], typer.Option(help="recall@N or map@12, pooled over the tuning weeks' buyers (default: recall@K for a retriever, map@12 for a ranker).", show_default=False)] = None,
     k: Annotated[int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=65_535)] = 100,
     train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1)] = 4,
+    holdout_weeks: Annotated[int, typer.Option(help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).", min=1)] = 1,
     params: Annotated[Optional[str], typer.Option("--params", help="Search only these parameters (comma-separated; default: every one with a search range).", show_default=False)] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
@@ -56,15 +57,13 @@ def tune(
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     only = tuple(p.strip() for p in (params or "").split(",") if p.strip())
-    request = TuneRequest(method or ranker, target, weeks, trials, chosen, k, sources, train_weeks, tuple(option), only, settings)
+    request = TuneRequest(method or ranker, target, weeks, trials, chosen, k, sources, train_weeks, tuple(option), only, holdout_weeks=holdout_weeks, config=settings)
     table = TrialTable(chosen, live=not (quiet or json) and console.out.is_terminal, plain=not json and not console.out.is_terminal)
     with console.progress_bar(quiet or json) as report, table:
         outcome = run_tune(store, Cache(cache), request, seed=seed, on_trial=table.add, on_progress=report, device=device)
         best, start = outcome.best, outcome.trials[0]
-        held = {}
-        if target.has_truth:
-            held["start"] = holdout(store, Cache(cache), request, start.params, seed, report, device)
-            held["best"] = held["start"] if best is start else holdout(store, Cache(cache), request, best.params, seed, report, device)
+        held = holdout(store, Cache(cache), request, start.params, best.params, seed, report, device) if target.has_truth else {}
+    tuned_gain, tuned_gain_se = outcome.gain()
     values = {**settings.values(request.plugin), **outcome.pinned, **best.params}
     if write:
         comment = f"hmrec tune: {chosen} {best.mean:.4f} ± {best.se:.4f} on {len(outcome.weeks)} weeks before {target.start} (trial {best.number} of {len(outcome.trials)}; start {start.mean:.4f}), seed {seed}"
@@ -75,21 +74,24 @@ def tune(
             "week": target.start.isoformat(), "tuning_weeks": [w.start.isoformat() for w in outcome.weeks], "seed": seed,
             "searched": [d.name for d in outcome.dims], "pinned": outcome.pinned,
             "trials": [t.as_dict() for t in outcome.trials], "best": best.as_dict(), "start": start.as_dict(),
+            "gain": tuned_gain, "gain_se": tuned_gain_se,
             "config": str(settings.path), "written": write, "written_values": values if write else None, "holdout": held or None,
         })
         return
     if not table.live:
         table.print_final()
-    improved = best.mean - start.mean
     console.out.print(
-        f"best: trial {best.number}, {chosen} {best.mean:.4f} ± {best.se:.4f} on the {len(outcome.weeks)} weeks before {target.start} "
-        f"({'+' if improved >= 0 else ''}{improved:.4f} over trial 0, the settings in force)",
+        f"best: trial {best.number}, {chosen} {best.mean:.4f} ± {best.se:.4f} on the {len(outcome.weeks)} weeks before {target.start}: "
+        f"{tuned_gain:+.4f} ± {tuned_gain_se:.4f} (paired) over trial 0, the settings in force; chosen on these weeks, so optimistic",
         highlight=False,
     )
     if held:
         pairs = [("start = best (trial 0)", held["start"])] if best is start else [("start (trial 0)", held["start"]), (f"best (trial {best.number})", held["best"])]
-        rows = [[label, h["metric"], h["se"], h["customers"], h["entry"]] for label, h in pairs]
-        console.show(f"Hold-out: week {target} (not used to choose)", ["settings", chosen, "± SE", "buyers", "set"], rows)
+        rows = [[label, h["metric"], h["se"], h["customer_weeks"]] for label, h in pairs]
+        where = f"week {target}" if holdout_weeks == 1 else f"{holdout_weeks} weeks from {target.start}"
+        console.show(f"Hold-out: {where} (not used to choose)", ["settings", chosen, "± SE", "buyer-weeks"], rows)
+        if best is not start:
+            console.out.print(f"best - start on the hold-out: {held['gain']:+.4f} ± {held['gain_se']:.4f} (paired)", highlight=False)
     if write:
         console.out.print(f"wrote [plugins.{request.plugin}] to {settings.path}: " + ", ".join(f"{n} = {project_config.toml_value(v)}" for n, v in values.items()), highlight=False, markup=False, soft_wrap=True)
     else:
