@@ -155,7 +155,7 @@ class TrialTable:
             table.add_column(name, justify="right")
         table.add_column("")
         for t in outcome.trials:
-            cells = [str(t.number), *(shown(t.params[d.name]) for d in outcome.dims), f"{t.mean:.4f}", f"{t.se:.4f}", f"{t.seconds:.1f}", "cached" if t.cached else ""]
+            cells = [str(t.number), *(shown(t.params[d.name]) for d in outcome.dims), f"{t.mean:.4f}", f"{t.se:.4f}", f"{t.seconds:.1f}", ", ".join(w for w, on in (("best", t is best), ("cached", t.cached)) if on)]
             table.add_row(*cells, style="bold green" if t is best else None)
         return table
 
