@@ -85,7 +85,7 @@ class Outcome:
 
     @property
     def best(self) -> Trial:
-        return max(self.trials, key=lambda t: (t.mean, -t.number))  # equals: the earlier trial (trial 0 first)
+        return max(self.trials, key=lambda t: (-math.inf if math.isnan(t.mean) else t.mean, -t.number))  # equals: the earlier trial
 
     def gain(self) -> tuple[float, float]:
         """Best minus trial 0 on the tuning weeks, with the paired standard error (same customer-weeks)."""
@@ -159,7 +159,7 @@ def tune(
     for number in range(request.trials):
         point = {d.name: start[d.name] for d in dims} if number == 0 else propose(dims, tried, request.trials, rng)
         trial = score_trial(store, cache, request, number, point, weeks, seed, on_progress, device)
-        tried.append((point, trial.mean))
+        tried.append((point, None if math.isnan(trial.mean) else trial.mean))  # NaN: a week without buyers
         outcome.trials.append(trial)
         on_trial(trial, outcome)
     return outcome
@@ -182,11 +182,10 @@ def score_trial(store: Store, cache: Cache, request: TuneRequest, number: int, p
 def run_point(store: Store, cache: Cache, request: TuneRequest, point: dict, week: Week, seed: int, on_progress, device: str) -> Entry:
     """The cached candidate set (retriever) or ranking (ranker) of these parameters for the week's
     buyers; the trial's values are -o options after the user's, so they win over the config."""
+    options = (*request.options, *as_options(point))
     if request.is_ranker:
-        options = (*request.options, *as_options(point))
         ranking = RankRequest(request.plugin, request.sources, week, request.train_weeks, request.k, options, "buyers", request.config)
         return rank(store, cache, ranking, seed=seed, device=device, on_progress=on_progress)
-    options = (*request.options, *as_options(point))
     return run(store, cache, Request(request.plugin, week, request.k, options, "buyers", request.config), seed=seed, on_progress=on_progress, device=device)
 
 
