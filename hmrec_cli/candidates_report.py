@@ -11,6 +11,7 @@ import polars as pl
 from hmrec_cli.cache import Cache, Entry, split_name
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import route_options
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, candidate_scores, ordered, run, summarise
 from hmrec_cli.splits import Week, history, truth
 from hmrec_cli.store import Store
@@ -69,6 +70,7 @@ def compare(
     on_progress: Callable[[str, int, int], None],
     device: str = "auto",
     resume: bool = False,
+    config: ProjectConfig = ProjectConfig(),
 ) -> tuple[list[SetResult], pl.DataFrame]:
     """Per named set (plus union, plus the oracle when known): per-customer-week scores pooled over
     `weeks`; and per set the pooled scores by buyer segment."""
@@ -86,7 +88,7 @@ def compare(
         week_segments = buyer_segments(store, week)
         sets = []
         for name in names:
-            entry = _entry(store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress, device, resume)
+            entry = _entry(store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress, device, resume, config)
             labels[name].add(entry.label)
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
             scores = candidate_scores(cands, target)
@@ -107,13 +109,13 @@ def compare(
     return out, pl.concat(segments)
 
 
-def _entry(store: Store, cache: Cache, name: str, week: Week, mine: tuple[str, ...], seed: int, on_progress, device: str, resume: bool) -> Entry:
-    method = split_name(name)[0]
-    if not mine:
-        found = cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
-        if found is not None:
-            return found
-    return run(store, cache, Request(method, week, 100, mine, "buyers"), seed=seed, on_progress=on_progress, device=device, resume=resume)
+def _entry(store: Store, cache: Cache, name: str, week: Week, mine: tuple[str, ...], seed: int, on_progress, device: str, resume: bool, config: ProjectConfig) -> Entry:
+    """`method@key`: that cached set; `method`: the set of the parameters in force (defaults, the
+    config file, -o), from the cache or built, never a cached set of other parameters."""
+    method, key = split_name(name)
+    if key:
+        return cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
+    return run(store, cache, Request(method, week, 100, mine, "buyers", config), seed=seed, on_progress=on_progress, device=device, resume=resume)
 
 
 def table_rows(results: list[SetResult]) -> list[dict]:

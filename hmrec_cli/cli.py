@@ -16,6 +16,7 @@ from hmrec_cli.commands.rank import rank
 from hmrec_cli.commands.recall import recall
 from hmrec_cli.commands.report import report
 from hmrec_cli.commands.submit import submit
+from hmrec_cli.commands.tune import tune
 
 app = typer.Typer(
     name="hmrec",
@@ -29,6 +30,7 @@ app.command()(reports_input_errors(recall))
 app.command()(reports_input_errors(rank))
 app.command()(reports_input_errors(evaluate))
 app.command()(reports_input_errors(submit))
+app.command()(reports_input_errors(tune))
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(cache_app, name="cache")
 app.command()(doctor)

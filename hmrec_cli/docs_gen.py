@@ -68,7 +68,9 @@ def plugins_page() -> str:
         "# Built-in plugins",
         "",
         f"Generated from `hmrec plugins show NAME --json` by `{REGENERATE}`; do not edit by hand.",
-        "Set a parameter with `-o key=value` (`-o source:key=value` for a source of `hmrec rank`).",
+        "Set a parameter with `-o key=value` (`-o source:key=value` for a source of `hmrec rank`), or in the",
+        "project config `hmrec.toml` (`[plugins.NAME]` tables; `-o` wins). `hmrec tune` searches the ranges",
+        "listed (log: log-uniformly), which lie inside the allowed values.",
         "Shared parameter names are in [conventions.md](conventions.md); the contract in [plugin-contract.md](plugin-contract.md).",
         "",
     ]
@@ -77,9 +79,9 @@ def plugins_page() -> str:
         for plugin in (p for p in built_in if p.kind == kind):
             shown = json.loads(_invoke(["plugins", "show", plugin.name, "--json"]))
             lines += [f"### `{plugin.name}` (version {shown['version']})", "", shown["summary"], ""]
-            lines += ["| parameter | type | default | allowed | what it does |", "|---|---|---|---|---|"]
+            lines += ["| parameter | type | default | allowed | `hmrec tune` searches | what it does |", "|---|---|---|---|---|---|"]
             for p in shown["parameters"]:
-                cells = [f"`{p['name']}`", p["type"], f"`{p['default']}`", p["valid"] or "", p["doc"]]
+                cells = [f"`{p['name']}`", p["type"], f"`{p['default']}`", p["valid"] or "", p["range"] or "", p["doc"]]
                 lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
             lines.append("")
     return "\n".join(lines)

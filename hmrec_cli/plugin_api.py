@@ -8,7 +8,9 @@ point group `hmrec.retrievers` with:
   `field(metadata={"doc": ...})`, and its allowed values with `"valid"`: `(low, high)` inclusive
   (None: no bound), an interval such as `"(0, 1]"`, a tuple of allowed strings, or `WIDTHS` (layer widths like "256,128"). The CLI lists
   them (`hmrec plugins show NAME`), parses `-o key=value` into them and refuses a value outside
-  its declared range (`check_params`);
+  its declared range (`check_params`). A field may also declare `"range"`, where `hmrec tune`
+  searches: `(low, high)` (uniform), `(low, high, "log")` (log-uniform) or a tuple of choices
+  (strings, or `(False, True)`); it must lie inside `valid` (a test checks every built-in);
 - `fit(ctx, run)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
   `run` (RunSettings) gives the seed, the device, a checkpoint path, the resume flag and a progress
   callback, as rankers get them. A plugin whose result depends on the device kind (a torch model:
@@ -148,15 +150,22 @@ def param_docs(params_type: type) -> list[dict]:
             "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
             "default": f.default,
             "valid": describe_valid(f.metadata["valid"]) if "valid" in f.metadata else "",
+            "range": describe_range(f.metadata["range"]) if "range" in f.metadata else "",
             "doc": f.metadata.get("doc", ""),
         }
         for f in dataclasses.fields(params_type)
     ]
 
 
-def parse_params(params_type: type, options: list[str], plugin: str):
+def parse_params(params_type: type, options: list[str], plugin: str, base: dict | None = None):
     """Build the parameter dataclass from `-o key=value` strings, converting each to its type and
-    checking it against the field's declared `valid` values (see `check_params`)."""
+    checking it against the field's declared `valid` values (see `check_params`); `base` holds
+    values (already typed) that the options override: the project config's."""
+    return check_params(params_type(**{**(base or {}), **option_values(params_type, options, plugin)}), plugin)
+
+
+def option_values(params_type: type, options: list[str], plugin: str) -> dict:
+    """The typed values of `-o key=value` strings, by parameter name (the last one of a name wins)."""
     hints = typing.get_type_hints(params_type)
     names = {f.name for f in dataclasses.fields(params_type)}
     values: dict[str, object] = {}
@@ -171,7 +180,7 @@ def parse_params(params_type: type, options: list[str], plugin: str):
             hint = f"; did you mean {close[0]}?" if close else ""
             raise InputError(f"-o {key}: {plugin} has no such parameter{hint} (parameters: {known})")
         values[key] = _convert(hints[key], text.strip(), key)
-    return check_params(params_type(**values), plugin)
+    return values
 
 
 def check_params(params, plugin: str):
@@ -183,7 +192,7 @@ def check_params(params, plugin: str):
         value = getattr(params, f.name)
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"-o {f.name}={value}: {plugin} needs a finite number")
-        if "valid" in f.metadata and not _allowed(value, f.metadata["valid"]):
+        if "valid" in f.metadata and not allowed(value, f.metadata["valid"]):
             raise InputError(f"-o {f.name}={value}: {plugin}'s {f.name} must be {describe_valid(f.metadata['valid'])}")
     return params
 
@@ -206,7 +215,7 @@ def _is_choices(valid) -> bool:
     return not isinstance(valid, str) and all(isinstance(v, str) for v in valid)
 
 
-def _allowed(value, valid) -> bool:
+def allowed(value, valid) -> bool:
     if valid == WIDTHS:
         return all(w.strip().isdigit() and int(w) > 0 for w in value.split(","))
     if _is_choices(valid):
@@ -231,6 +240,17 @@ def describe_valid(valid) -> str:
     if low is None:
         return f"{high} or less"
     return f"from {low} to {high}"
+
+
+LOG = "log"  # third element of a search "range": sample log-uniformly (rates, regularisation, windows)
+
+
+def describe_range(search) -> str:
+    """A search range in words: `7 to 90`, `1 to 120 (log)`, or the choices."""
+    if all(isinstance(v, (str, bool)) for v in search):
+        return ", ".join(str(v).lower() if isinstance(v, bool) else v for v in search)
+    low, high, *scale = search
+    return f"{low} to {high}" + (" (log)" if scale == [LOG] else "")
 
 
 def route_options(options, sources, ranker: str | None = None) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:

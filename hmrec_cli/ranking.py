@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, map_of_scores, recall
-from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, parse_params, route_options
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, route_options
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history_prefix, truth
@@ -44,6 +45,7 @@ class RankRequest:
     k: int = 100
     options: tuple[str, ...] = ()
     customers: str = "auto"
+    config: ProjectConfig = ProjectConfig()  # hmrec.toml's values for the ranker and the sources
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
@@ -151,9 +153,11 @@ def rank(
         raise InputError(f"--candidates {','.join(request.sources)}: a source is named twice")
     plugin = find("ranker", request.ranker)
     cls: type[Ranker] = plugin.load()
-    source_versions = {s: find("retriever", s).load().version for s in request.sources}  # unknown names fail now
+    source_classes = {s: find("retriever", s).load() for s in request.sources}  # unknown names fail now
+    source_versions = {s: c.version for s, c in source_classes.items()}
     ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
-    params = parse_params(cls.Params, list(ranker_options), request.ranker)
+    params = request.config.params(cls.Params, request.ranker, ranker_options)
+    source_params = {s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()}
     train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
     if train_weeks[0].start <= store.first_date:
         raise InputError(f"--train-weeks {request.train_weeks}: the oldest training week {train_weeks[0]} starts before the data has history")
@@ -164,7 +168,7 @@ def rank(
     week_name = request.week.start.isoformat()
     key = cache_key(
         ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
-        train_weeks=request.train_weeks, sources=source_versions, source_options=source_options, k=request.k,
+        train_weeks=request.train_weeks, sources=source_versions, source_params=source_params, k=request.k,
         customers=customers_digest(customers), seed=seed, **({"device": device_kind} if device_kind else {}),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
@@ -174,12 +178,12 @@ def rank(
     sources = request.sources
     training = []
     for w in train_weeks:
-        entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers"), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
+        entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
         on_progress(f"union {w.start}", 0, 1)
         week_truth = truth(store.transactions, w)
         training.append(RankingWeek(context(store, w), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
     target_entries = [
-        run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
+        run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
     ]
     model = cls(params)
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
@@ -193,7 +197,7 @@ def rank(
 
     manifest = {
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint, "sources": list(sources), "source_options": {s: list(o) for s, o in source_options.items()},
+        "fingerprint": store.fingerprint, "sources": list(sources), "source_options": {s: list(o) for s, o in source_options.items()}, "source_params": source_params,
         "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,

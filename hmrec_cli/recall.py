@@ -16,7 +16,8 @@ from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
 from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.plugin_api import Context, RunSettings, check_candidates, check_device, parse_params
+from hmrec_cli.plugin_api import Context, RunSettings, check_candidates, check_device
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history, truth
 from hmrec_cli.store import Store
@@ -33,6 +34,7 @@ class Request:
     k: int = 100
     options: tuple[str, ...] = ()
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
+    config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
 
 
 def device_kind_of(device: str) -> str:
@@ -139,7 +141,7 @@ def run(
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
-    params = parse_params(cls.Params, list(request.options), request.method)
+    params = request.config.params(cls.Params, request.method, request.options)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
     week_name = request.week.start.isoformat()

@@ -13,6 +13,7 @@ from hmrec_cli.cache import Cache
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import recent_popularity, route_options
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.ranking import RankRequest, rank
 from hmrec_cli.recall import CHUNK, Request, ordered, run
 from hmrec_cli.splits import history, resolve_week
@@ -31,6 +32,7 @@ class RankWith:
 def build_submission(
     data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
     rank_with: RankWith | None = None, command: dict | None = None, device: str = "auto", resume: bool = False,
+    config: ProjectConfig = ProjectConfig(),
 ) -> int:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with last week's most popular, validate,
@@ -43,12 +45,12 @@ def build_submission(
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
     if rank_with is not None:
-        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all")
+        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config)
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
         _, per_method = route_options(options, tuple(methods))
         entries = [
-            run(store, cache, Request(method, week, K, per_method[method], "all"), seed=seed, on_progress=on_progress, device=device, resume=resume)
+            run(store, cache, Request(method, week, K, per_method[method], "all", config), seed=seed, on_progress=on_progress, device=device, resume=resume)
             for method in methods
         ]
     popular = recent_popularity(history(store.transactions, week), week).head(K)

@@ -92,8 +92,11 @@ def test_a_truncated_entry_is_reported_and_rebuilt(cli, store_dir: Path, tmp_pat
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", first["candidates"])
     assert code == 2 and err.count("\n") == 1
     assert f"cache entry {first['candidates']} is damaged (content differs from what was written): {path}" in err
-    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", "popular")
-    assert code == 0 and "is damaged" in err  # by name only: the damaged set is skipped and rebuilt
+    evaluated = ["evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", "popular", "--json"]
+    label = json.loads(cli(*evaluated)[1])["sets"][0]["set"]  # by name only: the set of the parameters in force
+    truncate(cache / "candidates" / "popular" / Path(first["path"]).parent.name / f"{label.split('@')[1]}.parquet")
+    code, _, err = cli(*evaluated)
+    assert code == 0 and f"cache entry {label} is damaged" in err  # reported, then rebuilt
 
 
 def test_an_entry_from_before_digests_is_checked_by_its_parquet_footer(cli, store_dir: Path, tmp_path: Path) -> None:

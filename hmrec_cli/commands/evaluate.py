@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
 
 
 def evaluate(
@@ -18,6 +18,7 @@ def evaluate(
     predictions_dir: Annotated[Optional[Path], typer.Option(help="Folder with one submission file per week, named <week start>.csv (e.g. 2020-09-16.csv).", show_default=False)] = None,
     candidates: Annotated[Optional[str], typer.Option(help="Compare candidate sets instead: comma-separated methods (method@key names one cached set); missing ones are built.", show_default=False)] = None,
     option: PluginOptions = [],
+    config: ConfigFile = None,
     cache: CacheDir = Path("cache"),
     device: Device = "auto",
     resume: Resume = False,
@@ -38,7 +39,7 @@ def evaluate(
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
-        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out)
+        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out, config)
         return
     if plot or plot_out is not None:
         raise InputError("--plot and --plot-out draw candidate sets' recall curves: use them with --candidates")
@@ -118,14 +119,15 @@ def _print_ceiling(console, s: dict) -> None:
         )
 
 
-def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool, plot: bool, plot_out) -> None:
-    from hmrec_cli import console, plots
+def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool, plot: bool, plot_out, config) -> None:
+    from hmrec_cli import console, plots, project_config
     from hmrec_cli.cache import Cache
     from hmrec_cli.candidates_report import compare, segment_rows, table_rows
     from hmrec_cli.errors import InputError
     from hmrec_cli.splits import resolve_week, rolling_weeks
     from hmrec_cli.store import Store
 
+    settings = project_config.load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     wanted = [n.strip() for n in names.split(",") if n.strip()]
@@ -134,7 +136,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
-        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume)
+        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume, settings)
     rows, by_segment = table_rows(results), segment_rows(segments)
     curves = {_method(r.name): r.recall_curve() for r in results if r.curves}
     figure = [plots.Panel(f"recall@K of the buyers of {weeks} week(s) ending {target}", "K", "recall@K",

@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Optional, TypeVar
 
 import typer
 
@@ -25,6 +25,13 @@ Device = Annotated[str, typer.Option(help="Where trained models run: auto (CUDA 
 Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")]
 Customers = Annotated[str, typer.Option(help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids.")]
 Force = Annotated[bool, typer.Option("--force", help="Recompute even when cached.")]
+ConfigFile = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config", envvar="HMREC_CONFIG", show_default=False,
+        help="Project config file of plugin parameters ([plugins.NAME] tables; default ./hmrec.toml when it exists); -o overrides it.",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 Command = TypeVar("Command", bound=Callable)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Device, Force, Json, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, Force, Json, Quiet, Resume, Seed, Week
 
 
 def rank(
@@ -19,6 +19,7 @@ def rank(
     train_weeks: Annotated[str, typer.Option(help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks).")] = "4",
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=65_535)] = 100,
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
+    config: ConfigFile = None,
     customers: Customers = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -37,10 +38,13 @@ def rank(
     from hmrec_cli.splits import resolve_week
     from hmrec_cli.store import Store
 
+    from hmrec_cli.project_config import load
+
+    settings = load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
-    request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers)
+    request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers, settings)
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:

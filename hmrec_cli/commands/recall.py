@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, Customers, DataDir, Device, Force, Json, PluginOptions, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, Force, Json, PluginOptions, Quiet, Resume, Seed, Week
 
 
 def recall(
@@ -17,6 +17,7 @@ def recall(
     week: Week = "last",
     k: Annotated[int, typer.Option(help="Candidates per customer.", min=1)] = 100,
     option: PluginOptions = [],
+    config: ConfigFile = None,
     customers: Customers = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -27,14 +28,16 @@ def recall(
 ) -> None:
     """Fit a retriever on the history before the week and write its top-k candidates to the cache."""
     from hmrec_cli import console
+    from hmrec_cli import project_config
     from hmrec_cli.cache import Cache
     from hmrec_cli.recall import Request, run
     from hmrec_cli.splits import resolve_week
     from hmrec_cli.store import Store
 
+    settings = project_config.load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    request = Request(method, target, k, tuple(option), customers)
+    request = Request(method, target, k, tuple(option), customers, settings)
     with console.progress_bar(quiet or json) as report:
         entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
     m = entry.manifest

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
 
 
 def submit(
@@ -20,19 +20,21 @@ def submit(
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
     option: PluginOptions = [],
+    config: ConfigFile = None,
     seed: Seed = 0,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
-    from hmrec_cli import console
+    from hmrec_cli import console, project_config
     from hmrec_cli.submission import RankWith, build_submission
 
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
+    settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume)
+        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings)
     if json:
         console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
         return
