@@ -127,8 +127,9 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
             seen += batch.numel()
             steps += 1
             if steps % 20 == 1:  # reading the loss syncs the GPU; do it now and then
-                rate = seen / max(time.perf_counter() - began, 1e-9)
-                on_progress(f"epoch {epoch + 1}/{settings.epochs}  loss {float(loss.detach()):.4f}  {rate:,.0f} examples/s", seen, examples)
+                shown = float(loss.detach())
+            rate = seen / max(time.perf_counter() - began, 1e-9)  # the count goes out every step: a short epoch's lines move too
+            on_progress(f"epoch {epoch + 1}/{settings.epochs}  loss {shown:.4f}  {rate:,.0f} examples/s", seen, examples)
         seconds = time.perf_counter() - began
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
