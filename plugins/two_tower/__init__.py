@@ -31,6 +31,8 @@ from hmrec_cli.tower_params import TowerParams
 class YouTubeDNNParams(TowerParams):
     """The shared user-tower parameters; the article side is one output embedding per article."""
 
+    softmax: str = field(default="sold", metadata={"doc": "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue, ~6x slower on H&M's)", "valid": ("sold", "all")})
+
 
 @dataclass(frozen=True)
 class SampledSoftmaxParams(TowerParams):
