@@ -9,6 +9,12 @@ TORCH ?= torch==2.13.0
 DEMO  ?= demo
 # The retrievers the demo compares and ranks: one list, so a new retriever joins the demo here.
 DEMO_SOURCES ?= popular,repurchase,same-product,itemcf,als
+# The side-by-side step also shows a neural retriever and TDM (one fit each, for the last week; as DIN's
+# sources they would be fitted for every training week too, ~5x the time). Lighter than their defaults,
+# so `make demo` stays under 5 minutes: TDM without its tree-learning round and sampled-softmax with
+# 2 epochs (each half its training).
+DEMO_COMPARE ?= $(DEMO_SOURCES),sampled-softmax,tdm
+DEMO_COMPARE_OPTS ?= -o tdm:tree_rounds=0 -o sampled-softmax:epochs=2
 DEMO_SCALE   ?= small
 # DIN with 4 training weeks and 4 epochs: enough purchases to beat merge and every source on the small world, and `make demo` stays under 5 minutes on 2 idle cores.
 DEMO_DIN     ?= --train-weeks 4 -o epochs=4 -o negative_share=0.1
@@ -37,7 +43,7 @@ demo-run:
 	$(HMREC) data synth --scale $(DEMO_SCALE) --out $(DEMO)/raw
 	$(HMREC) data ingest $(DEMO)/raw --data $(DEMO)/hm
 	$(HMREC) data weeks --data $(DEMO)/hm
-	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --candidates $(DEMO_SOURCES) --plot
+	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --candidates $(DEMO_COMPARE) $(DEMO_COMPARE_OPTS) --plot
 	$(HMREC) rank --data $(DEMO)/hm --cache $(DEMO)/cache --ranker din --candidates $(DEMO_SOURCES) --week last $(DEMO_DIN) --plot
 	$(HMREC) evaluate --data $(DEMO)/hm --cache $(DEMO)/cache --week last --predictions din
 	$(HMREC) submit --data $(DEMO)/hm --cache $(DEMO)/cache --candidates $(DEMO_SOURCES) --out $(DEMO)/submission.csv

@@ -12,7 +12,7 @@ from hmrec_cli.cache import Cache, Entry, split_name
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import route_options
 from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.recall import Request, candidate_scores, ordered, run, summarise
+from hmrec_cli.recall import Request, candidate_scores, ranked_hits, run, scores_of_hits, summarise
 from hmrec_cli.splits import Week, history, truth
 from hmrec_cli.store import Store
 
@@ -39,14 +39,23 @@ class SetResult:
 
 
 def recall_sums(candidates: pl.DataFrame, target: pl.DataFrame, k: int = CURVE_K) -> np.ndarray:
-    """recall@K summed over the week's buyers for K = 1..k, in one pass: each hit at rank r adds
-    1/|purchases| of its buyer to every K > r. Divided by the buyers it is the macro recall@K of
-    `candidate_scores`."""
-    bought = target.select("customer", "article").unique()
-    sizes = bought.group_by("customer").agg(n_truth=pl.len())
-    hits = ordered(candidates).filter(pl.col("rank") < k).join(bought, on=["customer", "article"]).join(sizes, on="customer")
-    weights = np.bincount(hits["rank"].to_numpy(), weights=1.0 / hits["n_truth"].to_numpy(), minlength=k)
+    """recall@K summed over the week's buyers for K = 1..k. Divided by the buyers it is the macro
+    recall@K of `candidate_scores`."""
+    return curve_of_hits(ranked_hits(candidates, target), k)
+
+
+def curve_of_hits(hits: pl.DataFrame, k: int = CURVE_K) -> np.ndarray:
+    """`recall_sums` from a set's `ranked_hits`, in one pass: each hit at position p adds
+    1/|purchases| of its buyer to every K >= p."""
+    near = hits.filter(pl.col("pos") <= k)
+    weights = np.bincount(near["pos"].to_numpy() - 1, weights=1.0 / near["n_truth"].to_numpy(), minlength=k)
     return np.cumsum(weights)
+
+
+def scored(candidates: pl.DataFrame, target: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """A set's per-buyer scores and its recall curve, from one ranking of the set."""
+    hits = ranked_hits(candidates, target)
+    return scores_of_hits(hits, target, candidates), curve_of_hits(hits)
 
 
 def buyer_segments(store: Store, week: Week) -> pl.DataFrame:
@@ -91,17 +100,18 @@ def compare(
             entry = _entry(store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress, device, resume, config)
             labels[name].add(entry.label)
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
-            scores = candidate_scores(cands, target)
+            scores, curve = scored(cands, target)
             results[name].scores.append(scores)
-            results[name].curves.append(recall_sums(cands, target))
+            results[name].curves.append(curve)
             segments.append(scores.join(week_segments, on="customer").with_columns(set=pl.lit(name)))
             sets.append(cands)
         merged = pl.concat([s.select("customer", "article", "score") for s in sets]).group_by("customer", "article").agg(pl.col("score").max())
         union.scores.append(candidate_scores(merged, target))
         truth_oracle = store.oracle(week.start)
         if truth_oracle is not None:
-            oracle.scores.append(candidate_scores(truth_oracle.drop("rank"), target))
-            oracle.curves.append(recall_sums(truth_oracle.drop("rank"), target))
+            scores, curve = scored(truth_oracle.drop("rank"), target)
+            oracle.scores.append(scores)
+            oracle.curves.append(curve)
     out = [SetResult(" ".join(sorted(labels[n])), results[n].scores, results[n].curves) for n in names]
     out.append(union)
     if len(oracle.scores) == len(weeks):

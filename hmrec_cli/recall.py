@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
-from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import Context, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
@@ -101,16 +101,58 @@ def ordered(candidates: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def ranked_hits(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
+    """The hits of a candidate set, found in one pass: per (buyer, bought article it proposes) the
+    article's position `pos` (1 = best) among the buyer's distinct candidates in the set's own
+    order (`ordered`), its ordinal `found` among the buyer's hits, and the buyer's `n_truth`.
+    Every figure of `scores_of_hits` and `candidates_report.recall_sums` is read from it."""
+    bought = target.select("customer", "article").unique()
+    pair = pl.col("customer").cast(pl.UInt64) * 2**32 + pl.col("article").cast(pl.UInt64)  # one hashable key per pair
+    positions = (
+        ordered(candidates)
+        .select("customer", "article")
+        .filter(pair.is_first_distinct())
+        .with_columns(pos=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("customer"))
+    )
+    sizes = bought.group_by("customer").agg(n_truth=pl.len())
+    return (
+        positions.join(bought, on=["customer", "article"])
+        .sort("customer", "pos")
+        .with_columns(found=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("customer"))
+        .join(sizes, on="customer")
+    )
+
+
+def scores_of_hits(hits: pl.DataFrame, target: pl.DataFrame, candidates: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
+    """`candidate_scores` from the set's `ranked_hits`."""
+    pos = pl.col("pos")
+    per_buyer = hits.group_by("customer").agg(
+        precision_sum=(pl.col("found") / pos).filter(pos <= K).sum(),
+        hits=pl.len(),
+        **{f"hits@{k}": (pos <= k).sum() for k in ks},
+    )
+    n_truth = pl.col("n_truth")
+    return (
+        target.select("customer", "article").unique().group_by("customer").agg(n_truth=pl.len())
+        .join(per_buyer, on="customer", how="left")
+        .join(candidates.group_by("customer").agg(n_candidates=pl.len()), on="customer", how="left")
+        .with_columns(pl.exclude("customer", "n_truth").fill_null(0))
+        .select(
+            "customer",
+            ap=pl.col("precision_sum").cast(pl.Float64) / pl.min_horizontal(n_truth, pl.lit(K)),
+            **{f"recall@{k}": pl.col(f"hits@{k}") / n_truth for k in ks},
+            **{"recall@all": pl.col("hits") / n_truth},
+            hits="hits", n_truth="n_truth", n_candidates="n_candidates",
+        )
+        .sort("customer")
+    )
+
+
 def candidate_scores(candidates: pl.DataFrame, target: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
     """Per buyer in `target`: AP@12 of the set's own order, recall@k for each k and for the whole
-    set, hits, purchases and candidates. Poolable over weeks (one row per customer-week)."""
-    ranked = ordered(candidates)
-    out = average_precision(ranked, target)
-    for k in ks:
-        out = out.join(recall(ranked, target, k).select("customer", pl.col("recall").alias(f"recall@{k}")), on="customer")
-    whole = recall(ranked, target, 10**9).select("customer", pl.col("recall").alias("recall@all"), "hits", "n_truth")
-    sizes = candidates.group_by("customer").agg(n_candidates=pl.len())
-    return out.join(whole, on="customer").join(sizes, on="customer", how="left").with_columns(pl.col("n_candidates").fill_null(0))
+    set, hits, purchases and candidates. Poolable over weeks (one row per customer-week). The
+    same figures as `metrics.average_precision` and `metrics.recall`, from one pass over the set."""
+    return scores_of_hits(ranked_hits(candidates, target), target, candidates, ks)
 
 
 def summarise(scores: pl.DataFrame) -> dict:

@@ -41,3 +41,20 @@ def test_recall_in_a_log_file_prints_progress_lines(cli, store_dir, tmp_path, mo
     code, _, err = cli("recall", "--method", "itemcf", "--data", store_dir, "--cache", tmp_path, "--k", "20")
     assert code == 0
     assert "retrieve" in err and "\r" not in err and "\x1b[" not in err
+
+
+def test_a_short_epoch_reports_every_batch_not_only_the_first() -> None:
+    """Regression: the count went out every 20th step only, so in an epoch of fewer steps a log's
+    plain line repeated the first batch's count until the epoch ended."""
+    import torch
+
+    from hmrec_cli.training import Settings, train
+
+    model = torch.nn.Linear(2, 1)
+    x = torch.randn(50, 2)
+    reported: list[tuple[int, int]] = []
+    train(
+        model, lambda idx: model(x[idx]).pow(2).mean(), lambda epoch: torch.arange(50).split(10), 50, Settings(epochs=2, learning_rate=0.01),
+        on_progress=lambda stage, done, total: reported.append((done, total)),
+    )
+    assert reported == [(10 * i, 50) for i in range(1, 6)] * 2

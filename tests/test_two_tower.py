@@ -16,7 +16,8 @@ from hmrec_cli.splits import Week, history, resolve_week
 from hmrec_cli.store import Store
 from hmrec_plugins.popular import Popular
 from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
-from hmrec_plugins.two_tower.model import sampled_softmax_loss
+from hmrec_plugins.two_tower.fitting import softmax_columns
+from hmrec_plugins.two_tower.model import OutputEmbeddings, full_softmax_loss, sampled_softmax_loss
 
 QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
 
@@ -46,6 +47,25 @@ def test_logq_correction_has_the_right_sign_and_the_sampled_loss_approaches_the_
     gaps = {(n, logq): np.mean([_sampled_gap(scores, q, p, n, logq, rng) for p in (0, 5, 50, 150)]) for n in (20, 200_000) for logq in (True, False)}
     assert gaps[(200_000, True)] < 0.02 < gaps[(20, True)]
     assert gaps[(200_000, False)] > 0.2  # without the correction the bias stays
+
+
+def test_the_sold_softmax_is_the_full_softmax_over_its_columns_and_leaves_the_rest_alone() -> None:
+    torch.manual_seed(0)
+    out, users = OutputEmbeddings(50, 8), torch.randn(6, 8)
+    excluded = np.ones(50, dtype=bool)
+    excluded[[3, 7, 20, 41]] = False  # proposable (sold within sold_within_days)
+    pair_article = np.array([7, 12, 41, 12, 30, 3])
+    kept, pair_column = softmax_columns(pair_article, excluded, "sold")
+    assert kept.tolist() == [3, 7, 12, 20, 30, 41] and kept[pair_column].tolist() == pair_article.tolist()
+    restricted = full_softmax_loss(users, out, torch.from_numpy(pair_column), torch.from_numpy(kept))
+    logits = users @ out.weight.T + out.bias
+    assert restricted.item() == pytest.approx(torch.nn.functional.cross_entropy(logits[:, kept], torch.from_numpy(pair_column)).item(), rel=1e-6)
+    assert full_softmax_loss(users, out, torch.from_numpy(pair_article)).item() > restricted.item()  # the full one also pushes the others down
+    restricted.backward()
+    outside = np.setdiff1d(np.arange(50), kept)
+    assert out.weight.grad[outside].abs().sum() == 0 and out.weight.grad[kept].abs().sum() > 0
+    assert softmax_columns(pair_article, excluded, "all")[0] is None  # the whole catalogue on request
+    assert softmax_columns(pair_article, None, "sold")[0] is None  # every article proposable: nothing to leave out
 
 
 def _order_world(weeks: int = 6, per_week: int = 150):

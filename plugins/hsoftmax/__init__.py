@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import polars as pl
-
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings
+from hmrec_cli.fitted_retriever import FittedRetriever
 from hmrec_cli.tower_params import TowerParams
 
 
@@ -26,18 +24,13 @@ class HSoftmaxParams(TowerParams):
     beam: int = field(default=100, metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)", "valid": (1, None)})
 
 
-class HSoftmax(Retriever):
+class HSoftmax(FittedRetriever):
     name = "hsoftmax"
     version = "1"
     summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
     Params = HSoftmaxParams
-    uses_device = True
 
-    def fit(self, ctx: Context, run: RunSettings) -> dict:
+    def make_fitted(self):
         from hmrec_plugins.hsoftmax.fitting import Fitted
 
-        self.fitted = Fitted(self.params)
-        return self.fitted.fit(ctx, run)
-
-    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
-        return self.fitted.retrieve(customers, k)
+        return Fitted(self.params)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import polars as pl
-
-from hmrec_cli.plugin_api import WIDTHS, Context, Retriever, RunSettings
+from hmrec_cli.fitted_retriever import FittedRetriever
+from hmrec_cli.plugin_api import WIDTHS
 
 
 @dataclass(frozen=True)
@@ -42,18 +41,13 @@ class TDMParams:
 
 
 
-class TDM(Retriever):
+class TDM(FittedRetriever):
     name = "tdm"
     version = "1"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
-    uses_device = True
 
-    def fit(self, ctx: Context, run: RunSettings) -> dict:
+    def make_fitted(self):
         from hmrec_plugins.tdm.fitting import Fitted
 
-        self.fitted = Fitted(self.params)
-        return self.fitted.fit(ctx, run)
-
-    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
-        return self.fitted.retrieve(customers, k)
+        return Fitted(self.params)

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import polars as pl
-
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings
+from hmrec_cli.fitted_retriever import FittedRetriever
 from hmrec_cli.tower_params import TowerParams
 
 
 @dataclass(frozen=True)
 class YouTubeDNNParams(TowerParams):
     """The shared user-tower parameters; the article side is one output embedding per article."""
+
+    softmax: str = field(default="sold", metadata={"doc": "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue, ~6x slower on H&M's)", "valid": ("sold", "all")})
 
 
 @dataclass(frozen=True)
@@ -42,18 +42,13 @@ class SampledSoftmaxParams(TowerParams):
     trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, None)})
 
 
-class _TwoTower(Retriever):
-    uses_device = True
+class _TwoTower(FittedRetriever):
     loss = ""  # "full" or "sampled": which article side and loss `fitting.Fitted` builds
 
-    def fit(self, ctx: Context, run: RunSettings) -> dict:
+    def make_fitted(self):
         from hmrec_plugins.two_tower.fitting import Fitted
 
-        self.fitted = Fitted(self.params, self.loss)
-        return self.fitted.fit(ctx, run)
-
-    def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
-        return self.fitted.retrieve(customers, k)
+        return Fitted(self.params, self.loss)
 
 
 class YouTubeDNN(_TwoTower):

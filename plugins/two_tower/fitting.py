@@ -38,7 +38,10 @@ class Fitted:
             console.warn(f"{'youtube-dnn' if self.loss == 'full' else 'sampled-softmax'}: no purchases in the {p.weeks} training weeks; proposing the popular articles")
             self.items = None
             return {"examples": 0, "pairs": 0}
-        t = to_device({**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article}, self.device)
+        excluded = unsold_articles(ctx.history, ctx.week, n_articles, p.sold_within_days)
+        kept, pair_column = softmax_columns(examples.pair_article, excluded, getattr(p, "softmax", "all"))
+        t = to_device({**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article, "pair_column": pair_column}, self.device)
+        kept = torch.from_numpy(kept).to(self.device) if kept is not None else None
         frequency = id_frequency(t["pair_article"], n_articles)
         probability = frequency / frequency.sum()
         log_q = torch.log(probability) if getattr(p, "logq", False) else None
@@ -47,7 +50,7 @@ class Fitted:
             example, target = t["pair_example"][idx], t["pair_article"][idx]
             users = self.model.user(t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example])
             if self.loss == "full":
-                return full_softmax_loss(users, self.model.articles, target)
+                return full_softmax_loss(users, self.model.articles, t["pair_column"][idx], kept)
             negatives = torch.multinomial(probability, p.negatives, replacement=True) if p.negatives else target[:0]
             columns = torch.cat([target, negatives])
             scores = users.float() @ self.model.articles(columns).float().T
@@ -58,8 +61,9 @@ class Fitted:
             self.model, loss_of, lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device), pairs, settings,
             checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress,
         )
-        self._serving(unsold_articles(ctx.history, ctx.week, n_articles, p.sold_within_days))
-        return {**log.as_dict(), "examples": examples.rows, "pairs": pairs, "weeks": [d.isoformat() for d in examples.starts], "device": self.device.type}
+        self._serving(excluded)
+        softmax = {"softmax_articles": int(kept.numel()) if kept is not None else n_articles} if self.loss == "full" else {}
+        return {**log.as_dict(), "examples": examples.rows, "pairs": pairs, **softmax, "weeks": [d.isoformat() for d in examples.starts], "device": self.device.type}
 
     def _serving(self, excluded: np.ndarray | None) -> None:
         """Article vectors for search; the annoy index holds the proposable articles only."""
@@ -85,6 +89,21 @@ class Fitted:
             return found.with_columns(article=pl.Series(self.allowed.astype(np.uint32)).gather(found["article"]))
         values, index = top_k_on_device(users, self.items, k, exclude=self.excluded)
         return candidate_frame(ids, values, index)
+
+
+def softmax_columns(pair_article: np.ndarray, excluded: np.ndarray | None, softmax: str) -> tuple[np.ndarray | None, np.ndarray]:
+    """youtube-dnn's softmax columns: with `softmax=sold`, the articles that are a training target
+    or can be proposed (not `excluded`), sorted, and each pair's target as a column of them; with
+    `all` (or when those are every article) None, and the targets as they are. An article outside
+    the columns would get no positive, only be pushed down, and is never proposed."""
+    if softmax == "all" or excluded is None:
+        return None, pair_article
+    kept = ~excluded
+    kept[pair_article] = True
+    if kept.all():
+        return None, pair_article
+    columns = np.flatnonzero(kept)
+    return columns, np.searchsorted(columns, pair_article)
 
 
 def hidden_columns(example: torch.Tensor, target: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:

@@ -56,9 +56,11 @@ class TwoTower(nn.Module):
         return torch.cat([users, users.new_ones(users.shape[0], 1)], dim=1) if self.loss_kind == "full" else users
 
 
-def full_softmax_loss(users: torch.Tensor, out: OutputEmbeddings, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over every article: logits = users @ W.T + b."""
-    logits = users.float() @ out.weight.float().T + out.bias.float()
+def full_softmax_loss(users: torch.Tensor, out: OutputEmbeddings, targets: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy over every article, logits = users @ W.T + b; or, with `columns` (article
+    indexes), over those articles only, `targets` then being positions in `columns`."""
+    weight, bias = (out.weight, out.bias) if columns is None else (out.weight[columns], out.bias[columns])
+    logits = users.float() @ weight.float().T + bias.float()
     return nn.functional.cross_entropy(logits, targets)
 
 
