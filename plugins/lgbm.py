@@ -77,7 +77,7 @@ class LGBMRanker(Ranker):
         if positives == 0:
             raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
         if positives < FEW_POSITIVES:
-            console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
+            console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)")
         self.names = dense_names(train[0].sources)
         leaf = p.min_data_in_leaf or int(np.clip(label.size // 2000, 20, 200))
         leaves = p.leaves or int(np.clip(positives // 20, 4, 63))

@@ -53,7 +53,7 @@ class Trained:
         if positives == 0:
             raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
         if positives < FEW_POSITIVES:
-            console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
+            console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)")
         torch.manual_seed(run.seed)
         self.model = self._build(train_weeks[0], data).to(self.device)
         tensors = to_device(_arrays(data), self.device)
