@@ -6,9 +6,10 @@
 
 Writes (or reuses) the synthetic world, or takes the real customer-sampled extract (hungle45's
 0.1 % of customers over two years, with the articles of its later sample), ingests it, then for each of the last `--weeks` weeks runs
-`hmrec rank --ranker R` for each of `--rankers` with 4 training weeks under /usr/bin/time -v, and
+`hmrec rank --ranker R` for each of `--rankers` with `--train-weeks` (4) training weeks under /usr/bin/time -v, and
 finally scores everything with `hmrec evaluate` pooled over the weeks (customer-weeks, standard
-error, share of the oracle). `--no-repeats` keeps only each customer's first purchase of an
+error, share of the oracle), plus each ranker's paired difference from the first one (`merge`
+by default) over the same customer-weeks, with its standard error. `--no-repeats` keeps only each customer's first purchase of an
 article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negative_share=0.05).
 Prints one JSON object; the figures in the README and the closing note come from it.
 """
@@ -51,6 +52,31 @@ def first_purchases(source: Path, out: Path) -> Path:
     return out
 
 
+def paired(data: Path, paths: dict[str, list[tuple[str, str]]], rankers: list[str]) -> dict:
+    """Each ranker's MAP@12 minus the first ranker's over the same customer-weeks, with the standard
+    error of the per-customer difference (the rankers' own standard errors overlap far more)."""
+    from datetime import date
+
+    import numpy as np
+    import polars as pl
+
+    from hmrec_cli.metrics import average_precision
+    from hmrec_cli.splits import Week, truth
+    from hmrec_cli.store import Store
+
+    transactions = Store.open(data).transactions
+    ap = {}
+    for ranker in rankers:
+        parts = []
+        for week, path in paths[ranker]:
+            target = truth(transactions, Week(date.fromisoformat(week), week))
+            top = pl.read_parquet(path).select("customer", pl.col("article").cast(pl.Int64), "rank")
+            parts.append(average_precision(top, target)["ap"].to_numpy())
+        ap[ranker] = np.concatenate(parts)
+    base = ap[rankers[0]]
+    return {r: {"mean": float((ap[r] - base).mean()), "stderr": float((ap[r] - base).std(ddof=1) / np.sqrt(base.size))} for r in rankers[1:]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, required=True)
@@ -61,6 +87,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="synthetic world's seed")
     parser.add_argument("--no-repeats", action="store_true", help="drop every repeated purchase of an article by the same customer")
     parser.add_argument("--candidates", default=SOURCES)
+    parser.add_argument("--train-weeks", default="4")
     parser.add_argument("-o", dest="options", action="append", default=[])
     args = parser.parse_args()
     name = ("real" if args.real else f"{args.scale}-{args.seed}") + ("-norepeat" if args.no_repeats else "")
@@ -79,13 +106,14 @@ def main() -> None:
         hmrec("data", "ingest", *(x for kind, path in files.items() for x in (f"--{kind}", str(path))), "--data", str(data), "-q")
     else:  # the folder, so its oracle comes along
         hmrec("data", "ingest", str(raw), "--data", str(data), "-q")
-    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", "4", "--json", "-q"]
+    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", args.train_weeks, "--json", "-q"]
     rankers = args.rankers.split(",")
-    runs = []
+    runs, paths = [], {}
     for back in range(args.weeks - 1, -1, -1):
         for ranker in rankers:
             options = [x for o in args.options if o.startswith(f"{ranker}:") for x in ("-o", o.partition(":")[2])]
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
+            paths.setdefault(ranker, []).append((manifest["week"], manifest["path"]))
             runs.append({"ranker": ranker, "week": manifest["week"], "map@12": manifest["figures"]["map@12"],
                          "fit_s": manifest["fit_seconds"], "score_s": manifest["score_seconds"], **usage,
                          "newest_training_week": manifest.get("newest_training_week"),
@@ -104,6 +132,7 @@ def main() -> None:
         "customer_weeks": first["customer_weeks"], "oracle_map@12": first.get("oracle_map@12"),
         "share_of_oracle": {r: pooled[r].get("share_of_oracle") for r in rankers},
         "over_best_simple": {r: pooled[r]["map@12"] / simple for r in rankers if r != "merge"},
+        f"paired_minus_{rankers[0]}": paired(data, paths, rankers),
         "runs": runs,
     }
     print(json.dumps(report, indent=2))

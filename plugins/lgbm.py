@@ -1,8 +1,13 @@
 """`lgbm`: LightGBM lambdarank over the shared candidate feature table (`hmrec_cli.candidate_features`),
 the ranker most winning H&M Kaggle solutions used. One query = one customer's candidates in one
 week; it learns from the older training weeks and the newest one picks the number of trees (early
-stopping on its MAP@12), so the week it ranks is never seen. LightGBM is imported on first use
-(`hmrec plugins` stays light)."""
+stopping on its MAP@12), so the week it ranks is never seen.
+
+Boosting starts from merge's order: the sources' reciprocal-rank fusion, tuned on the training
+weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.fusion.prior`),
+so the trees only learn corrections to it, and when no number of trees beats it on the newest
+training week none are kept: with few purchases to learn from, lgbm ranks as merge does.
+LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from hmrec_cli import console
 from hmrec_cli.candidate_features import candidate_features, dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import article_activity
+from hmrec_cli.fusion import Fusion, learned_gain, tune
 from hmrec_cli.metrics import K, map_of_scores
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 
@@ -33,6 +39,8 @@ class LGBMParams:
     negative_share: float = field(default=1.0, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]", "range": (0.1, 1.0, "log")})
     patience: int = field(default=30, metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, None)})
     valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week validate", "valid": (1, None)})
+    prior_weight: float = field(default=1.0, metadata={"doc": "weight of merge's order (tuned fusion, -log(1 + position)) as the starting score; 0 = boost from scratch", "valid": (0, None)})
+    min_gain_se: float = field(default=2.0, metadata={"doc": "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference", "valid": (0, None)})
     threads: int = field(default=0, metadata={"doc": "LightGBM threads (0 = its default); results are deterministic for a given count", "valid": (0, None)})
 
     def __post_init__(self) -> None:
@@ -43,7 +51,7 @@ class LGBMParams:
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "2"
+    version = "3"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
@@ -51,20 +59,25 @@ class LGBMRanker(Ranker):
         import lightgbm as lgb
 
         p = self.params
+        self.fusion = Fusion({s: 1.0 for s in train[0].sources}, 10.0)
+        if p.prior_weight > 0:  # the same fusion `merge` would fit on these weeks
+            self.fusion, _ = tune(train, self.fusion, run.seed, on_progress=run.on_progress)
+        train = [RankingWeek(w.ctx, w.candidates.with_columns(prior=pl.Series(self._prior(w))), w.sources, w.k) for w in train]
         rng = np.random.default_rng(run.seed)
         fitted, valid = (train[:-1], train[-1]) if len(train) > 1 else (train, None)
         parts = []
         for i, week in enumerate(fitted):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train))
             parts.append(self._table(self._sampled(week.candidates, rng), week))
-        dense = np.concatenate([x for x, _, _ in parts])
-        label = np.concatenate([y for _, y, _ in parts])
-        groups = np.concatenate([g for _, _, g in parts])
+        dense = np.concatenate([x for x, _, _, _ in parts])
+        label = np.concatenate([y for _, y, _, _ in parts])
+        groups = np.concatenate([g for _, _, g, _ in parts])
+        start = np.concatenate([s for _, _, _, s in parts])
         positives = int(label.sum())
         if positives == 0:
             raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
         if positives < FEW_POSITIVES:
-            console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
+            console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)")
         self.names = dense_names(train[0].sources)
         leaf = p.min_data_in_leaf or int(np.clip(label.size // 2000, 20, 200))
         leaves = p.leaves or int(np.clip(positives // 20, 4, 63))
@@ -74,33 +87,45 @@ class LGBMRanker(Ranker):
             "lambda_l2": p.lambda_l2, "seed": run.seed, "deterministic": True, "force_col_wise": True, "verbosity": -1,
             "lambdarank_truncation_level": 2 * K, "num_threads": p.threads,
         }
-        data = lgb.Dataset(dense, label, group=groups, feature_name=self.names, free_raw_data=True)
+        data = lgb.Dataset(dense, label, group=groups, init_score=start, feature_name=self.names, free_raw_data=True)
         evals, callbacks, valid_rows = [], [], None
         if valid is not None:
             valid_rows = self._validation(valid.candidates, rng)
-            vx, vy, vg = self._table(valid_rows, valid)
-            evals = [lgb.Dataset(vx, vy, group=vg, reference=data)]
+            vx, vy, vg, vs = self._table(valid_rows, valid)
+            evals = [lgb.Dataset(vx, vy, group=vg, init_score=vs, reference=data)]
             callbacks = [lgb.early_stopping(p.patience, verbose=False)]
         callbacks.append(lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees))
         self.booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
         self.best = self.booster.best_iteration or p.trees
-        gain = self.booster.feature_importance("gain", iteration=self.best)
-        share = gain / max(gain.sum(), 1e-12)
-        log = {
-            "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
+        log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
+        if valid is not None:
+            log["validation"] = "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
+            learned = vs + self.booster.predict(vx, num_iteration=self.best)
+            log["best"], log["start"] = map_of_scores(valid_rows, learned), map_of_scores(valid_rows, vs)
+            if p.prior_weight > 0:
+                mean, se = learned_gain(valid_rows, vs, learned)
+                log["gain"] = {"map@12": mean, "stderr": se}
+                if mean <= p.min_gain_se * se:  # the trees do not clearly help: keep merge's order
+                    self.best, log["best"] = 0, log["start"]
+        importance = self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
+        share = importance / max(importance.sum(), 1e-12)
+        return {
+            **log, "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
             "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, share), key=lambda t: -t[1])},
         }
-        if valid is not None:
-            log["validation"] = "MAP@12 of the newest training week's buyers (picks the number of trees)"
-            log["best"] = map_of_scores(valid_rows, self.booster.predict(vx, num_iteration=self.best))
-        return log
 
-    def _table(self, candidates: pl.DataFrame, week: RankingWeek) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Dense features, labels and query sizes (rows are sorted by customer, so each customer's
-        candidates are one consecutive query)."""
+    def _prior(self, week: RankingWeek) -> np.ndarray:
+        """Each candidate's starting score: merge's order, weighted (zeros when prior_weight is 0)."""
+        if self.params.prior_weight == 0:
+            return np.zeros(week.candidates.height)
+        return self.params.prior_weight * self.fusion.prior(week)
+
+    def _table(self, candidates: pl.DataFrame, week: RankingWeek) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Dense features, labels, query sizes (rows are sorted by customer, so each customer's
+        candidates are one consecutive query) and starting scores (the `prior` column)."""
         features = candidate_features(RankingWeek(week.ctx, candidates, week.sources, week.k))
         sizes = candidates.group_by("customer", maintain_order=True).len()["len"].to_numpy()
-        return features.dense, candidates["label"].cast(pl.Int32).to_numpy(), sizes
+        return features.dense, candidates["label"].cast(pl.Int32).to_numpy(), sizes, candidates["prior"].to_numpy()
 
     def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
         """Customers with a purchase among their candidates (a query without one teaches a
@@ -121,5 +146,8 @@ class LGBMRanker(Ranker):
         if getattr(self, "_activity_week", None) != key:  # article features once per week, not per chunk
             self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
             self._activity_week = key
+        start = self._prior(week)
+        if self.best == 0:
+            return start.astype(np.float32)
         features = candidate_features(week, self._activity)
-        return self.booster.predict(features.dense, num_iteration=self.best).astype(np.float32)
+        return (start + self.booster.predict(features.dense, num_iteration=self.best)).astype(np.float32)

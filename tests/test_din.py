@@ -92,3 +92,38 @@ def test_resume_reproduces_an_uninterrupted_run(toy, tmp_path: Path) -> None:
     log = resumed.fit(toy[:2], RunSettings(seed=1, device="cpu", checkpoint=checkpoint, resume=True))
     assert log["resumed_from"] == 1 and len(log["epochs"]) == 3
     np.testing.assert_array_equal(resumed.score(toy[2]), whole.score(toy[2]))
+
+
+def _relabelled(weeks, label):
+    """The toy weeks with each customer's purchase chosen by `label(candidates)` instead."""
+    return [RankingWeek(w.ctx, w.candidates.with_columns(label=label(w.candidates)), w.sources, w.k) for w in weeks]
+
+
+def _coin(weeks):
+    """Purchases drawn at random between the two candidates: nothing can be learned."""
+    rng = np.random.default_rng(3)
+    return _relabelled(weeks, lambda c: pl.Series(np.repeat(rng.integers(0, 2, c.height // 2), 2) == np.tile([0, 1], c.height // 2)).cast(pl.UInt8))
+
+
+def test_din_with_nothing_to_learn_keeps_merges_order(toy) -> None:
+    coin = _coin(toy)
+    ranker = DINRanker(DINParams(**dict(TOY, epochs=2, patience=2)))
+    log = ranker.fit(coin[:2], RunSettings(seed=0, device="cpu"))
+    assert log["kept"] == "merge's order" and log["gain"]["map@12"] <= 2 * log["gain"]["stderr"]
+    np.testing.assert_allclose(ranker.score(coin[2]), ranker.trained.fusion.prior(coin[2]), rtol=1e-6)
+
+
+def test_lgbm_starts_from_merge_and_keeps_trees_only_where_they_help(toy) -> None:
+    """Coin-flip purchases: no tree clearly helps, so lgbm ranks exactly as merge's order. Purchases
+    of the source's second choice: the trees overturn merge's order."""
+    from hmrec_plugins.lgbm import LGBMParams, LGBMRanker
+
+    coin = _coin(toy)
+    noisy = LGBMRanker(LGBMParams(trees=30, patience=30))
+    assert noisy.fit(coin[:2], RunSettings(seed=0))["trees"] == 0
+    np.testing.assert_allclose(noisy.score(coin[2]), noisy.fusion.prior(coin[2]), rtol=1e-6)
+    second = _relabelled(toy, lambda c: (c["src_rank"] == 1).cast(pl.UInt8))
+    learned = LGBMRanker(LGBMParams(trees=30, patience=30, min_data_in_leaf=5))
+    log = learned.fit(second[:2], RunSettings(seed=0))
+    assert log["trees"] >= 1 and log["start"] < 0.6 and log["best"] > 0.95
+    assert map_of_scores(second[2].candidates, learned.score(second[2])) > 0.95

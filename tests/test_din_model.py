@@ -27,13 +27,17 @@ def _model(history: str = "attention") -> DIN:
     return model.eval()
 
 
-def test_wide_and_deep_starts_as_the_linear_ranker() -> None:
-    """Untrained, the network's output is zero: the score is the wide part over the standardised dense features."""
+def test_wide_and_deep_starts_at_the_prior_and_the_deep_part_grows_from_zero() -> None:
+    """Untrained, the score is the given prior (merge's order): the wide part and the network's
+    output layer start at zero; once the wide part moves, the network still adds nothing."""
     torch.manual_seed(0)
     shape = Shape(articles=ARTICLES + 1, article_fields=(4, 3), customer_fields=(5,), price_bands=11, dense=3, id_dim=6, side_dim=4, attention_hidden=7, hidden=(9,))
     codes = torch.randint(0, 3, (ARTICLES + 1, 2))
     model = DIN(shape, codes, torch.randint(0, 5, (10, 1))).eval()
     b = _batch()
+    prior = torch.randn(b["article"].shape[0])
+    torch.testing.assert_close(model(**b, prior=prior), prior)
+    torch.nn.init.normal_(model.wide.weight)
     torch.testing.assert_close(model(**b), model.wide(b["dense"]).squeeze(-1))
     narrow = DIN(replace(shape, wide=False), codes, torch.randint(0, 5, (10, 1)))
     assert narrow.wide is None and narrow.head[-1].weight.abs().sum() > 0

@@ -15,7 +15,8 @@ from hmrec_cli.metrics import map_at_k, map_of_scores
 from hmrec_cli.sequences import purchase_sequences
 from hmrec_cli.splits import Week
 from hmrec_cli.training import resolve_device
-from hmrec_plugins.merge import Merge, MergeParams, _fuse
+from hmrec_cli.fusion import fuse
+from hmrec_plugins.merge import given_weights
 
 WEEK = Week(date(2020, 9, 16), "last")
 
@@ -87,6 +88,6 @@ def test_device_auto_is_cpu_here_and_cuda_falls_back_with_one_warning() -> None:
 
 def test_merge_fuses_reciprocal_ranks_and_rejects_unknown_sources() -> None:
     ranks = np.array([[0, 100], [2, 0], [100, 100]], dtype=np.float32)  # k = 100: absent
-    np.testing.assert_allclose(_fuse(ranks, [1.0, 2.0], 10.0, 100), [1 / 11, 1 / 13 + 2 / 11, 0.0])
+    np.testing.assert_allclose(fuse(ranks, [1.0, 2.0], 10.0, 100), [1 / 11, 1 / 13 + 2 / 11, 0.0])
     with pytest.raises(InputError, match="'bogus' is not one of the sources"):
-        Merge(MergeParams(weights="bogus=2"))._given_weights(("popular", "repurchase"))
+        given_weights("bogus=2", ("popular", "repurchase"))

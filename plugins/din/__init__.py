@@ -1,6 +1,8 @@
 """`din`: the Deep Interest Network ranker. Learns, from the labelled candidates of earlier weeks,
 which of a customer's candidates they buy, attending over their recent purchases with the
-candidate as the query; the newest training week picks the epoch (early stopping).
+candidate as the query; the newest training week picks the epoch (early stopping). It starts
+from merge's order (the sources' fusion tuned on the training weeks, as `merge` tunes it) and
+keeps what it learned only when that clearly beats merge's order on the newest training week.
 
 The model is in model.py, its inputs in inputs.py, training and scoring in
 training.py (imported on first use: `hmrec plugins` must not load torch)."""
@@ -32,13 +34,14 @@ class DINParams:
     reg: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency", "valid": (0, None)})
     negative_share: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]", "range": (0.05, 0.5, "log")})
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)", "valid": ("bce", "listwise")})
+    prior_weight: float = field(default=1.0, metadata={"doc": "weight of merge's order (tuned fusion, -log(1 + position)) added to every logit; 0 = learn from scratch", "valid": (0, None)})
+    min_gain_se: float = field(default=2.0, metadata={"doc": "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference", "valid": (0, None)})
     valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch", "valid": (1, None)})
-
 
 
 class DINRanker(Ranker):
     name = "din"
-    version = "2"
+    version = "3"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
     uses_device = True

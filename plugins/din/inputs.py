@@ -28,6 +28,7 @@ class WeekInputs:
     age_days: np.ndarray  # int16 [customers, length]
     label: np.ndarray | None  # float32, training weeks only
     group: np.ndarray  # int64 customer of the row, for per-customer losses
+    prior: np.ndarray  # float32 starting score (the candidates' `prior` column; 0 without one)
 
 
 def week_inputs(week: RankingWeek, length: int, activity: pl.DataFrame | None = None) -> WeekInputs:
@@ -48,6 +49,7 @@ def week_inputs(week: RankingWeek, length: int, activity: pl.DataFrame | None = 
         age_days=seqs.age_days,
         label=rows["label"].cast(pl.Float32).to_numpy() if "label" in rows.columns else None,
         group=customer.cast(pl.Int64).to_numpy(),
+        prior=rows["prior"].cast(pl.Float32).to_numpy() if "prior" in rows.columns else np.zeros(rows.height, dtype=np.float32),
     )
 
 
@@ -65,4 +67,5 @@ def concat(weeks: list[WeekInputs]) -> WeekInputs:
         age_days=np.concatenate([w.age_days for w in weeks]),
         label=np.concatenate([w.label for w in weeks]) if all(w.label is not None for w in weeks) else None,
         group=np.concatenate([w.group + o for w, o in zip(weeks, group_offsets)]),
+        prior=np.concatenate([w.prior for w in weeks]),
     )

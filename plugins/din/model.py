@@ -6,10 +6,11 @@ its outputs weight the history items *without* softmax normalisation, as in the 
 pooled interest keeps the intensity of the customer's interest; padding positions get weight 0.
 Activations are Dice (a data-adaptive PReLU).
 
-Wide & deep: beside the network a linear (wide) part scores the standardised dense features, and
-the network's output layer starts at zero, so training starts from a linear ranker over the
-sources' scores and the shop's activity features and the deep part only grows where the data
-supports it (with few buyers, DIN stays close to a well-regularised linear ranker).
+Wide & deep from merge's order: each row's logit is a fixed starting score (`prior`: merge's
+tuned order, -log(1 + position), given with the batch) plus a linear (wide) part over the
+standardised dense features plus the network. The wide part and the network's output layer start
+at zero, so training starts exactly at merge's order; the linear part and then the deep part
+move away from it only where the data supports it (with few buyers, DIN stays close to merge).
 """
 
 from __future__ import annotations
@@ -81,9 +82,10 @@ class DIN(nn.Module):
         width = item * (1 if shape.history == "none" else 2) + shape.side_dim * (len(shape.customer_fields) + 1) + shape.dense
         self.head = mlp([width, *shape.hidden])
         self.wide = nn.Linear(shape.dense, 1) if shape.wide else None
-        if shape.wide:  # start as the linear ranker; the deep part grows from zero
-            nn.init.zeros_(self.head[-1].weight)
-            nn.init.zeros_(self.head[-1].bias)
+        if shape.wide:  # start at the given prior; the linear and deep parts grow from zero
+            for layer in (self.head[-1], self.wide):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def item_vectors(self, articles: torch.Tensor) -> torch.Tensor:
         """Articles' vectors (id embedding and side-feature embeddings, concatenated); 0 = padding."""
@@ -122,8 +124,9 @@ class DIN(nn.Module):
             weights[mask] = self.attention[1:](hidden[mask]).squeeze(-1).to(weights.dtype)
         return (weights.unsqueeze(-1) * items).sum(1)
 
-    def forward(self, article, customer, history, age_days, mask, price_band, dense) -> torch.Tensor:
-        """Logits for a batch of (customer, candidate) rows; history/age_days/mask are [batch, length]."""
+    def forward(self, article, customer, history, age_days, mask, price_band, dense, prior=None) -> torch.Tensor:
+        """Logits for a batch of (customer, candidate) rows; history/age_days/mask are [batch, length];
+        `prior` (optional, per row) is added as it is: the score the model starts from."""
         # vectors of the batch's distinct articles only: a full-catalogue table per step costs more
         # than the step itself on a CPU
         distinct, where = torch.unique(torch.cat([article.unsqueeze(1), history], dim=1), return_inverse=True)
@@ -139,4 +142,4 @@ class DIN(nn.Module):
             logits = self.head(features.float()).squeeze(-1)
             if self.wide is not None:
                 logits = logits + self.wide(standard.float()).squeeze(-1)
-            return logits
+            return logits if prior is None else logits + prior.float()

@@ -13,6 +13,7 @@ from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches
 from hmrec_cli.candidate_features import dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
+from hmrec_cli.fusion import Fusion, learned_gain, tune
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, train
@@ -33,6 +34,10 @@ class Trained:
     def fit(self, train_weeks: list[RankingWeek], run: RunSettings) -> dict:
         p = self.params
         self.device = resolve_device(run.device, console.warn)
+        self.fusion, self.prior_only = Fusion({s: 1.0 for s in train_weeks[0].sources}, 10.0), False
+        if p.prior_weight > 0:  # the same fusion `merge` would fit on these weeks
+            self.fusion, _ = tune(train_weeks, self.fusion, run.seed, on_progress=run.on_progress)
+        train_weeks = [self._with_prior(w) for w in train_weeks]
         rng = np.random.default_rng(run.seed)
         fitted, valid, valid_week = [], None, None
         for i, week in enumerate(train_weeks):
@@ -48,7 +53,7 @@ class Trained:
         if positives == 0:
             raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
         if positives < FEW_POSITIVES:
-            console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (merge may rank better here)")
+            console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)")
         torch.manual_seed(run.seed)
         self.model = self._build(train_weeks[0], data).to(self.device)
         tensors = to_device(_arrays(data), self.device)
@@ -78,11 +83,22 @@ class Trained:
             self.model, loss_of, lambda epoch: batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
             validate=validate, checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress, param_groups=groups,
         )
-        return {
+        out = {
             **log.as_dict(), "training_rows": int(data.article.size), "positives": positives, "device": self.device.type,
             "validation": "MAP@12 of the newest training week's buyers" if valid is not None else "none (one training week)",
             "dense_features": dense_names(train_weeks[0].sources), "weight_decay": decay,
+            "fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight},
         }
+        if valid is not None and p.prior_weight > 0:
+            mean, se = learned_gain(valid_week, valid.prior, self._predict(valid_tensors))
+            self.prior_only = bool(mean <= p.min_gain_se * se)  # training did not clearly help: merge's order
+            out.update(start=map_of_scores(valid_week, valid.prior), gain={"map@12": mean, "stderr": se}, kept="merge's order" if self.prior_only else "trained")
+        return out
+
+    def _with_prior(self, week: RankingWeek) -> RankingWeek:
+        """The week with each candidate's starting score (merge's order, weighted) as column `prior`."""
+        prior = self.params.prior_weight * self.fusion.prior(week) if self.params.prior_weight > 0 else np.zeros(week.candidates.height)
+        return replace(week, candidates=week.candidates.with_columns(prior=pl.Series(prior, dtype=pl.Float32)))
 
     def _validation(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
         """The newest training week's candidates of at most `valid_customers` buyers, every row kept."""
@@ -116,7 +132,7 @@ class Trained:
         seq = t["seq_row"][idx]
         items = t["items"][seq]
         return self.model(
-            t["article"][idx], t["customer"][idx], items, t["age_days"][seq], items > 0, t["price_band"][idx], t["dense"][idx]
+            t["article"][idx], t["customer"][idx], items, t["age_days"][seq], items > 0, t["price_band"][idx], t["dense"][idx], t["prior"][idx]
         )
 
     def _predict(self, t: dict[str, torch.Tensor]) -> np.ndarray:
@@ -128,6 +144,9 @@ class Trained:
         if getattr(self, "_activity_week", None) != key:  # article features once per week, not per chunk
             self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
             self._activity_week = key
+        week = self._with_prior(week)
+        if self.prior_only:
+            return week.candidates["prior"].to_numpy()
         inputs = week_inputs(week, self.params.history_length, self._activity)
         return self._predict(to_device(_arrays(inputs), self.device))
 
@@ -144,6 +163,7 @@ def _arrays(inputs: WeekInputs) -> dict[str, np.ndarray]:
     arrays = {
         "article": inputs.article, "customer": inputs.customer, "seq_row": inputs.seq_row, "price_band": inputs.price_band,
         "dense": inputs.dense, "items": inputs.items.astype(np.int64), "age_days": inputs.age_days.astype(np.int64), "group": inputs.group,
+        "prior": inputs.prior,
     }
     if inputs.label is not None:
         arrays["label"] = inputs.label
