@@ -5,7 +5,6 @@ answering a repeated tune."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -143,8 +143,6 @@ class TrialTable:
         from rich import box
         from rich.table import Table
 
-        from hmrec_cli import console
-
         outcome = self.outcome
         best = outcome.best
         table = Table(title=f"Trials ({self.metric} pooled over {len(outcome.weeks)} weeks)", header_style="bold", box=box.SIMPLE_HEAD, title_justify="left")
