@@ -56,7 +56,7 @@ class LGBMRanker(Ranker):
         parts = []
         for i, week in enumerate(fitted):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train))
-            parts.append(self._table(self._sampled(week.candidates, rng), week))
+            parts.append(self._table(self._sampled(week, rng), week))
         dense = np.concatenate([x for x, _, _ in parts])
         label = np.concatenate([y for _, y, _ in parts])
         groups = np.concatenate([g for _, _, g in parts])
@@ -102,10 +102,12 @@ class LGBMRanker(Ranker):
         sizes = candidates.group_by("customer", maintain_order=True).len()["len"].to_numpy()
         return features.dense, candidates["label"].cast(pl.Int32).to_numpy(), sizes
 
-    def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
+    def _sampled(self, week: RankingWeek, rng) -> pl.DataFrame:
         """Customers with a purchase among their candidates (a query without one teaches a
         ranker nothing): all positives, a `negative_share` of the negatives."""
-        draw = pl.Series(rng.random(candidates.height) < self.params.negative_share)
+        candidates = week.candidates
+        share = min(self.params.negative_share / week.negative_share, 1.0)  # `hmrec rank` may have sampled already
+        draw = pl.Series(rng.random(candidates.height) < share)
         positive = pl.col("label") > 0
         return candidates.filter(positive.any().over("customer") & (positive | draw))
 
