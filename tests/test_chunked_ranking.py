@@ -84,3 +84,4 @@ def test_ranking_in_tiny_chunks_equals_one_chunk(ranker: str, store_dir: Path, t
     assert small.manifest["training_rows"] == whole.manifest["training_rows"]
     assert max(total for stage, total in stages if stage.startswith("union")) > 3  # training weeks were built in many chunks
     assert not [p for p in tmp_path.rglob(".*") if "spill" in p.name]  # the spill folder is removed
+
