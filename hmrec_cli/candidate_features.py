@@ -74,13 +74,16 @@ def candidate_features(week: RankingWeek, activity: pl.DataFrame | None = None, 
     if order is not None:
         cands = cands[order]
     names = dense_names(week.sources)
-    dense = np.empty((cands.height, len(names)), dtype=np.float32)
-    rows = []
-    for lo, hi in row_ranges(cands["customer"], chunk):
-        part, values = _chunk_features(replace(week, candidates=cands.slice(lo, hi - lo)), activity)
-        dense[lo:hi] = values
-        rows.append(part)
-    rows = pl.concat(rows)
+    ranges = row_ranges(cands["customer"], chunk)
+    if len(ranges) == 1:  # one chunk (a scoring call): its matrix as it is, without a copy
+        rows, dense = _chunk_features(week if order is None else replace(week, candidates=cands), activity)
+    else:
+        dense = np.empty((cands.height, len(names)), dtype=np.float32)
+        parts = []
+        for lo, hi in ranges:
+            part, dense[lo:hi] = _chunk_features(replace(week, candidates=cands.slice(lo, hi - lo)), activity)
+            parts.append(part)
+        rows = pl.concat(parts)
     if order is not None:  # back to the caller's row order
         back = np.empty_like(order)
         back[order] = np.arange(order.size)
@@ -91,16 +94,15 @@ def candidate_features(week: RankingWeek, activity: pl.DataFrame | None = None, 
 def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
     """The candidate rows (with `price_band`) and their dense features, for one chunk of customers."""
     ctx, k = week.ctx, week.k
-    cands = week.candidates.with_row_index("row")
+    cands = week.candidates
     customers = cands["customer"].unique().sort()
     mine = ctx.history.filter(pl.col("customer").is_in(customers.implode()))  # one pass over the history per chunk
     people = customer_activity(mine, ctx.week, customers)
-    pairs = pair_activity(mine, ctx.week, ctx.articles, cands)
+    pairs = pair_activity(mine, ctx.week, ctx.articles, cands)  # row for row with cands: no join on the pair, no sort
     rows = (
-        cands.join(activity, on="article", how="left")
-        .join(people, on="customer", how="left")
-        .join(pairs, on=["customer", "article"], how="left")
-        .sort("row")
+        cands.join(activity, on="article", how="left", maintain_order="left")
+        .join(people, on="customer", how="left", maintain_order="left")
+        .hstack(pairs.drop("customer", "article"))
     )
     log1p = lambda name: pl.col(name).fill_null(0).cast(pl.Float32).log1p()  # noqa: E731
     exprs = []
@@ -117,5 +119,5 @@ def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataF
     exprs += [log1p(n) for n in CUSTOMER_DENSE]
     exprs += [pl.col("online_share").fill_null(0.0), pl.col("mean_price_paid").fill_null(0.0) * 30]
     exprs += [log1p(n) if n != "days_since_article" else pl.col(n).fill_null(NEVER).cast(pl.Float32).log1p() for n in PAIR_DENSE]
-    dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy().astype(np.float32)
+    dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy(order="c")  # float32 already: no second copy
     return rows.select(*week.candidates.columns, "price_band"), dense.reshape(rows.height, len(exprs))
