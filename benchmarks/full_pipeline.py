@@ -8,8 +8,8 @@
 Steps (one JSON line each in WORKDIR/steps.jsonl and on stdout: step, command, wall_s, peak_rss_gib,
 rows, map@12, cached; then a summary table):
   synth, ingest                      (unless --data)
-  source:M                           per source, `hmrec evaluate --candidates M --week last --weeks 5`:
-                                     fits M for the target week and the 4 training weeks (k=100, buyers)
+  source:M:W                         per source and week (4, 3, 2, 1 = the training weeks, last = the target),
+                                     `hmrec recall --method M --week W --k 100`: fitted before W, the week's buyers
   rank:R, evaluate:R                 `hmrec rank --ranker R --week last --train-weeks 4`, then
                                      `hmrec evaluate --week last --predictions R@KEY` (merge first: the baseline)
   next:M                             per source, `hmrec recall --method M --week next --customers all --k 100`
@@ -21,7 +21,9 @@ answered from it by hmrec itself and marked "cached": true.
 
 Profiles (the options each step gets; see PROFILES):
   cpu  2 cores, no GPU: sampled-softmax on 4 training weeks for 1 epoch; lgbm on 10% of the
-       negatives; DIN on 5% of the negatives, 16 purchases of history, at most 3 epochs.
+       negatives; DIN on 5% of the negatives, 16 purchases of history, at most 3 epochs, 2,000
+       buyers validating each epoch (with 5% of the negatives, scoring every candidate of 5,000
+       validation buyers took 52% of DIN's fit on the small world: py-spy, load 16).
   gpu  --device cuda: sampled-softmax and DIN with their defaults (8 weeks x 4 epochs; 10% of the
        negatives, 32 purchases, up to 8 epochs); lgbm on half of the negatives.
 """
@@ -48,7 +50,7 @@ PROFILES = {
         "sources": ["sampled-softmax:weeks=4", "sampled-softmax:epochs=1"],
         "merge": [],
         "lgbm": ["-o", "negative_share=0.1"],
-        "din": ["-o", "negative_share=0.05", "-o", "history_length=16", "-o", "epochs=3", "-o", "patience=1"],
+        "din": ["-o", "negative_share=0.05", "-o", "history_length=16", "-o", "epochs=3", "-o", "patience=1", "-o", "valid_customers=2000"],
     },
     "gpu": {
         "device": "cuda",
@@ -105,10 +107,9 @@ class Pipeline:
 
 
 def source_figures(out: dict) -> dict:
-    """rows, MAP@12 and recall@100 of the target week's set (the newest of the evaluated weeks)."""
-    sets = out.get("sets") or out.get("methods") or []
-    first = sets[0] if sets else {}
-    return {k: first.get(k) for k in ("rows", "map@12", "recall@100") if k in first}
+    """rows of the candidate set, and its own order's MAP@12 and recall@100 when the week has buyers."""
+    f = out.get("figures") or {}
+    return {"rows": out.get("rows"), "customers": out.get("customer_count"), **{k: f[k] for k in ("map@12", "recall@100") if k in f}}
 
 
 def rank_figures(out: dict) -> dict:
@@ -168,8 +169,8 @@ def main() -> None:
 
     if args.part in ("validation", "all"):
         for method in sources:
-            pipe.step(f"source:{method}", "evaluate", "--candidates", method, "--week", "last", "--weeks", "5", *[x for o in chosen if o.startswith(f"{method}:") for x in ("-o", o)],
-                      *common, *device, "--json", "-q", figures=source_figures)
+            for week in ("4", "3", "2", "1", "last"):  # the 4 training weeks and the target week, each fitted before it
+                pipe.step(f"source:{method}:{week}", "recall", "--method", method, "--week", week, "--k", "100", *own(method), *common, *device, "--json", "-q", figures=source_figures)
         for ranker in rankers:
             ranked = pipe.step(f"rank:{ranker}", "rank", "--ranker", ranker, "--candidates", candidates, "--week", "last", "--train-weeks", "4", "--k", "100",
                                *source_opts, *profile[ranker], *common, *device, "--json", "-q", figures=rank_figures)
@@ -200,10 +201,14 @@ def summary(results: list[dict]) -> None:
             oracle = r.get("oracle_map@12")
             share = f", {r['map@12'] / oracle:.0%} of the oracle ({oracle:.4f})" if oracle else ""
             print(f"{name}: MAP@12 {r['map@12']:.4f} = {r['map@12'] / merge:.2f}x merge{share}")
-    for part, prefixes in (("validation", ("source:", "rank:", "evaluate:")), ("submission", ("next:", "submit:"))):
-        mine = [r for r in results if r["step"].startswith(prefixes)]
-        if mine:
-            print(f"{part}: {sum(r['wall_s'] for r in mine) / 60:.1f} min of steps (each ranker's steps included), peak {max(r['peak_rss_gib'] for r in mine):.2f} GiB")
+    sources = [r for r in results if r["step"].startswith("source:")]
+    for name in scores:
+        mine = sources + [r for r in results if r["step"] in (f"rank:{name}", f"evaluate:{name}")]
+        print(f"validation with {name}: {sum(r['wall_s'] for r in mine) / 60:.1f} min of steps, {sum(r.get('cpu_s') or 0 for r in mine) / 60:.1f} CPU-min, peak {max(r['peak_rss_gib'] for r in mine):.2f} GiB")
+    for r in results:
+        if r["step"].startswith("submit:"):
+            mine = [x for x in results if x["step"].startswith("next:")] + [r]
+            print(f"submission with {r['step'][7:]}: {sum(x['wall_s'] for x in mine) / 60:.1f} min of steps, {sum(x.get('cpu_s') or 0 for x in mine) / 60:.1f} CPU-min, peak {max(x['peak_rss_gib'] for x in mine):.2f} GiB")
 
 
 if __name__ == "__main__":
