@@ -10,7 +10,10 @@
 #   3. per neural retriever: one epoch over 8 training weeks of buyers, and retrieval for every
 #      customer at k=100 (benchmarks/neural_gpu.py);
 #   4. TDM: beam-search cost per customer, one epoch over 8 weeks, retrieval for last week's buyers
-#      and for every customer (benchmarks/tdm.py cost, hmrec recall --method tdm).
+#      and for every customer (benchmarks/tdm.py cost, hmrec recall --method tdm);
+#   5. the whole validation run of the full pipeline with the GPU profile (benchmarks/full_pipeline.py
+#      --profile gpu --part validation: six sources for 5 weeks, merge, DIN, evaluate), each step's
+#      wall time and peak memory, DIN's seconds per epoch and MAP@12 against merge.
 # Results go to OUT_DIR/gpu.jsonl (one JSON line per figure, written as measured) and stdout.
 # Without CUDA it says so and stops with exit code 3: no GPU figure is ever made up on a CPU.
 set -euo pipefail
@@ -55,5 +58,9 @@ echo "== TDM: beam-search cost per customer (8k .. 1M leaves), then one epoch ov
     --week last --k 100 -o weeks=8 -o epochs=1 -o tree_rounds=0 --json -q | tee -a "$OUT/gpu.jsonl"
 /usr/bin/time -f "tdm all customers %e s %M KB" "$HMREC" recall --method tdm --device cuda --data "$WORK/store-$SCALE" --cache "$WORK/cache" \
     --week last --k 100 -o weeks=8 -o epochs=1 -o tree_rounds=0 --customers all --json -q | tee -a "$OUT/gpu.jsonl"
+
+echo "== the full pipeline's validation run, GPU profile (sources for 5 weeks, merge, DIN, evaluate)"
+"$PY" benchmarks/full_pipeline.py --workdir "$WORK/pipeline" --data "$WORK/store-$SCALE" --cache "$WORK/cache" --profile gpu --part validation --rankers din \
+    | tee "$OUT/pipeline_gpu.txt" | grep '^{' >> "$OUT/gpu.jsonl"
 
 echo "== done: $OUT/gpu.jsonl"

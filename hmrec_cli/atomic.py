@@ -58,3 +58,16 @@ def write_failure(error: BaseException) -> str | None:
         return error.strerror or str(error)
     found = re.search(r"([A-Za-z][^:]*\(os error \d+\))", str(error))
     return found.group(1) if found else None
+
+
+@contextmanager
+def scratch_dir(path: Path) -> Iterator[Path]:
+    """Yield an empty hidden folder beside `path` for intermediate files (spills), removed when
+    the block ends; a killed process leaves a temp name that `hmrec cache clear` sweeps."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _hidden_sibling(path, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

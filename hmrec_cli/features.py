@@ -142,8 +142,9 @@ def customer_activity(history: pl.DataFrame, week: Week, customers: pl.Series) -
 
 
 def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """Per (customer, article) of `pairs`: how often the customer bought this article, this product
-    code and this product type before the week, and days since they last bought the article."""
+    """Per (customer, article) of `pairs`, in the order of `pairs`: how often the customer bought
+    this article, this product code and this product type before the week, and days since they
+    last bought the article."""
     days = _days_before(week)
     kinds = articles.select("article", "product_code", "product_type_no")
     mine = history.filter(pl.col("customer").is_in(pairs["customer"].unique().implode())).select("customer", "article", "t_dat").join(kinds, on="article")
@@ -152,10 +153,10 @@ def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pai
     by_type = mine.group_by("customer", "product_type_no").agg(bought_type=pl.len())
     return (
         pairs.select("customer", "article")
-        .join(kinds, on="article", how="left")
-        .join(by_article, on=["customer", "article"], how="left")
-        .join(by_product, on=["customer", "product_code"], how="left")
-        .join(by_type, on=["customer", "product_type_no"], how="left")
+        .join(kinds, on="article", how="left", maintain_order="left")
+        .join(by_article, on=["customer", "article"], how="left", maintain_order="left")
+        .join(by_product, on=["customer", "product_code"], how="left", maintain_order="left")
+        .join(by_type, on=["customer", "product_type_no"], how="left", maintain_order="left")
         .select(
             "customer", "article",
             pl.col("bought_article", "bought_product", "bought_type").fill_null(0),

@@ -105,7 +105,7 @@ def _tuning_rows(week: RankingWeek, limit: int, rng) -> tuple[pl.DataFrame, np.n
     buyers' share of all the week's buyers."""
     cands = week.candidates
     hit = cands.filter(pl.col("label") > 0)["customer"].unique().sort().to_numpy()
-    share = hit.size / max(cands["customer"].n_unique(), 1)
+    share = hit.size / max(week.buyers or cands["customer"].n_unique(), 1)  # sampled weeks list only hit customers
     if hit.size > limit:
         hit = np.sort(rng.choice(hit, limit, replace=False))
     rows = cands.filter(pl.col("customer").is_in(pl.Series(hit).implode()))

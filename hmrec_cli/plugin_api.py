@@ -123,12 +123,22 @@ class RankingWeek:
     the customer bought the article that week) and `bought` (u16: how many distinct articles the
     customer bought that week, so `metrics.map_of_scores` gives the exact MAP@12).
     `ctx.history` ends before the week starts.
+
+    `hmrec rank` builds training weeks in customer chunks and hands them over sampled, so they
+    fit in memory at any scale. The older weeks list only the customers with a purchase among
+    their candidates (the others teach a ranker nothing), out of `buyers` buyers in all, with
+    every positive and a `negative_share` of their negatives (the ranker's own `negative_share`
+    parameter; a ranker that samples divides its share by this one rather than sampling twice).
+    The newest week keeps every row of at most `ranking.NEWEST_WEEK_CUSTOMERS` of its buyers,
+    drawn with the seed (`buyers` None: the listed customers are a plain sample of the buyers).
     """
 
     ctx: Context
     candidates: pl.DataFrame
     sources: tuple[str, ...]
     k: int
+    negative_share: float = 1.0
+    buyers: int | None = None
 
 
 class Ranker(Plugin):

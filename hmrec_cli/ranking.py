@@ -5,6 +5,15 @@ Every training week is built exactly as the target week is: each source fitted o
 before *that* week (through `recall.run`, so cached), its candidates for that week's buyers, and
 a Context whose history is cut at that week's start. Labels are that week's purchases. Nothing
 fitted or computed for a week sees a row on or after its first day.
+
+Memory is bounded at any scale: every week's union is built `RANK_CHUNK` customers at a time (the
+same chunks for training weeks and the target week, `candidate_features.customer_chunks`). A
+training chunk keeps only what a ranker learns from (customers with a purchase among their
+candidates: every positive and the ranker's `negative_share` of the negatives, drawn per row from
+the seed so the chunking never changes which) and is spilled to Parquet under
+`cache/models/<ranker>/<week>/` until the week is complete; the newest training week keeps every
+row of at most NEWEST_WEEK_CUSTOMERS buyers; the target week is scored chunk by chunk. Nothing
+holds customers x candidates x features for all customers at once.
 """
 
 from __future__ import annotations
@@ -13,12 +22,15 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from hmrec_cli.atomic import scratch_dir
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
+from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, map_of_scores, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, route_options
@@ -30,7 +42,8 @@ from hmrec_cli.store import Store
 
 AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
 AUTO_MAX_WEEKS = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
-RANK_CHUNK = 50_000  # customers per scoring call: ~15M candidate rows with features at 300 per customer
+RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
+NEWEST_WEEK_CUSTOMERS = 20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
 RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
 
 
@@ -118,6 +131,57 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def training_week(
+    store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int, share: float, newest: bool, spill: Path,
+    chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> RankingWeek:
+    """One labelled training week built `chunk` customers at a time and spilled to `spill`: the
+    newest week whole for at most NEWEST_WEEK_CUSTOMERS of its buyers (drawn with the seed), an
+    older one as the customers with a purchase among their candidates, every positive and a
+    `share` of the negatives (see `keep_draw`)."""
+    week_truth = truth(store.transactions, week)
+    buyers = week_truth["customer"].unique().sort()
+    customers = buyers
+    if newest and buyers.len() > NEWEST_WEEK_CUSTOMERS:
+        chosen = np.random.default_rng(seed).choice(buyers.to_numpy(), NEWEST_WEEK_CUSTOMERS, replace=False)
+        customers = pl.Series("customer", np.sort(chosen), dtype=pl.UInt32)
+    writer = None
+    try:
+        for i, part in enumerate(chunks := customer_chunks(customers, chunk)):
+            on_progress(f"union {week.start}", i, len(chunks))
+            cands = labelled(union(entries, sources, k, part), week_truth)
+            if not newest:
+                cands = kept(cands, share, seed, week)
+            table = cands.to_arrow()
+            writer = writer or pq.ParquetWriter(spill, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    candidates = pl.read_parquet(spill)
+    spill.unlink()
+    return RankingWeek(context(store, week), candidates, sources, k, negative_share=1.0 if newest else share, buyers=None if newest else buyers.len())
+
+
+def kept(candidates: pl.DataFrame, share: float, seed: int, week: Week) -> pl.DataFrame:
+    """The rows a ranker learns from: customers with a purchase among their candidates, every
+    positive, and the negatives whose `keep_draw` is below `share`."""
+    positive = pl.col("label") > 0
+    draw = pl.lit(True) if share >= 1.0 else pl.Series(keep_draw(candidates["customer"].to_numpy(), candidates["article"].to_numpy(), seed, week) < share)
+    return candidates.filter(positive.any().over("customer") & (positive | draw))
+
+
+def keep_draw(customer: np.ndarray, article: np.ndarray, seed: int, week: Week) -> np.ndarray:
+    """A uniform number in [0, 1) per (customer, article), fixed by the seed and the week
+    (splitmix64 of the pair): which rows are kept never depends on how customers are chunked."""
+    x = (customer.astype(np.uint64) << np.uint64(32)) | article.astype(np.uint64)
+    x ^= np.uint64((seed * 1_000_003 + week.start.toordinal()) % 2**64)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
 def context(store: Store, week: Week) -> Context:
     return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
 
@@ -142,8 +206,10 @@ def rank(
     resume: bool = False,
     force: bool = False,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    chunk: int = RANK_CHUNK,
 ) -> Entry:
-    """Produce (or fetch from the cache) the ranking for `request`."""
+    """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
+    (the result does not depend on it)."""
     request = resolved_train_weeks(store, request)
     if request.train_weeks < 1:
         raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")
@@ -176,20 +242,21 @@ def rank(
 
     started = time.perf_counter()
     sources = request.sources
-    training = []
-    for w in train_weeks:
-        entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
-        on_progress(f"union {w.start}", 0, 1)
-        week_truth = truth(store.transactions, w)
-        training.append(RankingWeek(context(store, w), labelled(union(entries, sources, request.k), week_truth), sources, request.k))
-    target_entries = [
-        run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
-    ]
+    share = float(getattr(params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
     model = cls(params)
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
-    fit_started = time.perf_counter()
-    log = model.fit(training, RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
-    fit_seconds = time.perf_counter() - fit_started
+    with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
+        training = []
+        for i, w in enumerate(train_weeks):
+            entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
+            newest_week = i == len(train_weeks) - 1
+            training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress))
+        target_entries = [
+            run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
+        ]
+        fit_started = time.perf_counter()
+        log = model.fit(training, RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
+        fit_seconds = time.perf_counter() - fit_started
     training_rows = sum(t.candidates.height for t in training)
     on_progress("newest training week", 0, 1)
     newest = newest_week_figures(model, request.ranker, training, seed)
@@ -210,10 +277,11 @@ def rank(
         writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=RANKING_SCHEMA).to_arrow().schema)
         rows = 0
         try:
-            for lo in range(0, customers.len(), RANK_CHUNK):
-                on_progress(f"{request.ranker} {week_name}: rank", lo, customers.len())
-                chunk = customers.slice(lo, RANK_CHUNK)
-                cands = union(target_entries, sources, request.k, chunk)
+            done = 0
+            for part in customer_chunks(customers, chunk):
+                on_progress(f"{request.ranker} {week_name}: rank", done, customers.len())
+                done += part.len()
+                cands = union(target_entries, sources, request.k, part)
                 scores = np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32)
                 if scores.shape != (cands.height,) or not np.isfinite(scores).all():
                     raise RuntimeError(f"ranker {request.ranker} returned {scores.shape} scores (finite: {np.isfinite(scores).all()}) for {cands.height} candidates")
@@ -233,13 +301,16 @@ def rank(
 
 
 def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], seed: int) -> dict:
-    """MAP@12 on the newest training week's buyers of the fitted ranker, of `merge` fitted on the
+    """MAP@12 on the newest training week's buyers (at most NEWEST_WEEK_CUSTOMERS) of the fitted ranker, of `merge` fitted on the
     same weeks, and of each source's own order: the check that a learned ranker beats the simple
     orders on data it could have learned from. Both rankers saw this week (it picked the learned
     ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike."""
     week = training[-1]
     cands = week.candidates
-    out = {"week": week.ctx.week.start.isoformat(), "ranker": name, name: map_of_scores(cands, np.asarray(model.score(week), dtype=np.float64))}
+    out = {
+        "week": week.ctx.week.start.isoformat(), "customers": cands["customer"].n_unique(), "ranker": name,
+        name: map_of_scores(cands, np.asarray(model.score(week), dtype=np.float64)),
+    }
     if name != "merge":
         merge = find("ranker", "merge").load()()
         merge.fit(training, RunSettings(seed=seed))

@@ -11,7 +11,7 @@ LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -62,13 +62,13 @@ class LGBMRanker(Ranker):
         self.fusion = Fusion({s: 1.0 for s in train[0].sources}, 10.0)
         if p.prior_weight > 0:  # the same fusion `merge` would fit on these weeks
             self.fusion, _ = tune(train, self.fusion, run.seed, on_progress=run.on_progress)
-        train = [RankingWeek(w.ctx, w.candidates.with_columns(prior=pl.Series(self._prior(w))), w.sources, w.k) for w in train]
+        train = [replace(w, candidates=w.candidates.with_columns(prior=pl.Series(self._prior(w)))) for w in train]  # keeps negative_share and buyers
         rng = np.random.default_rng(run.seed)
         fitted, valid = (train[:-1], train[-1]) if len(train) > 1 else (train, None)
         parts = []
         for i, week in enumerate(fitted):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train))
-            parts.append(self._table(self._sampled(week.candidates, rng), week))
+            parts.append(self._table(self._sampled(week, rng), week))
         dense = np.concatenate([x for x, _, _, _ in parts])
         label = np.concatenate([y for _, y, _, _ in parts])
         groups = np.concatenate([g for _, _, g, _ in parts])
@@ -127,10 +127,12 @@ class LGBMRanker(Ranker):
         sizes = candidates.group_by("customer", maintain_order=True).len()["len"].to_numpy()
         return features.dense, candidates["label"].cast(pl.Int32).to_numpy(), sizes, candidates["prior"].to_numpy()
 
-    def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
+    def _sampled(self, week: RankingWeek, rng) -> pl.DataFrame:
         """Customers with a purchase among their candidates (a query without one teaches a
         ranker nothing): all positives, a `negative_share` of the negatives."""
-        draw = pl.Series(rng.random(candidates.height) < self.params.negative_share)
+        candidates = week.candidates
+        share = min(self.params.negative_share / week.negative_share, 1.0)  # `hmrec rank` may have sampled already
+        draw = pl.Series(rng.random(candidates.height) < share)
         positive = pl.col("label") > 0
         return candidates.filter(positive.any().over("customer") & (positive | draw))
 

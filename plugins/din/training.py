@@ -47,7 +47,7 @@ class Trained:
                 valid = week_inputs(replace(week, candidates=valid_week), p.history_length)
                 continue
             # sample first, then compute features for the kept rows only
-            fitted.append(week_inputs(replace(week, candidates=self._sampled(week.candidates, rng)), p.history_length))
+            fitted.append(week_inputs(replace(week, candidates=self._sampled(week, rng)), p.history_length))
         data = concat(fitted)
         positives = int(data.label.sum()) if data.label is not None else 0
         if positives == 0:
@@ -107,10 +107,12 @@ class Trained:
             customers = np.sort(rng.choice(customers, self.params.valid_customers, replace=False))
         return candidates.filter(pl.col("customer").is_in(pl.Series(customers).implode()))
 
-    def _sampled(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
+    def _sampled(self, week: RankingWeek, rng) -> pl.DataFrame:
         """Rows of customers with at least one purchase among their candidates: all positives, a
         `negative_share` of the negatives (drawn with the run's seed)."""
-        draw = pl.Series(rng.random(candidates.height) < self.params.negative_share)
+        candidates = week.candidates
+        share = min(self.params.negative_share / week.negative_share, 1.0)  # `hmrec rank` may have sampled already
+        draw = pl.Series(rng.random(candidates.height) < share)
         positive = pl.col("label") > 0
         return candidates.filter(positive.any().over("customer") & (positive | draw))
 
