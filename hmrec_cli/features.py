@@ -85,6 +85,19 @@ def _days_before(week: Week) -> pl.Expr:
     return (pl.lit(week.start) - pl.col("t_dat")).dt.total_days()
 
 
+class WeekActivity:
+    """`article_activity` of the week being scored, computed once per week: `rank` and `submit`
+    hand a ranker the target week chunk by chunk, and every chunk shares the week's articles."""
+
+    def __init__(self) -> None:
+        self.week, self.table = None, None
+
+    def __call__(self, ctx) -> pl.DataFrame:
+        if self.week != ctx.week.start:
+            self.table, self.week = article_activity(ctx.history, ctx.week, ctx.customers), ctx.week.start
+        return self.table
+
+
 def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame) -> pl.DataFrame:
     """Per article sold before the week: sales in the last 1/7/28 days, trend (last 7 days over the
     7 before, smoothed), days since its first sale, mean age of its last-28-day buyers, mean price

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.metrics import map_of_scores
+from hmrec_cli.metrics import ap_of_scores, map_of_scores
 from hmrec_cli.plugin_api import RankingWeek
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -43,18 +43,7 @@ def learned_gain(candidates: pl.DataFrame, start: np.ndarray, learned: np.ndarra
     """How much `learned` scores beat `start` scores on a labelled week: the mean over its buyers
     of the per-customer difference in AP@k, and that mean's standard error. A learned ranker
     keeps what it learned only when the gain is clear of the noise of a week's few buyers."""
-    def ap(scores: np.ndarray) -> np.ndarray:
-        top = (
-            candidates.select("customer", "article", "label", "bought", score=pl.Series(scores, dtype=pl.Float64))
-            .sort(["customer", "score", "article"], descending=[False, True, False])
-            .group_by("customer", maintain_order=True)
-            .head(k)
-            .with_columns(pos=pl.int_range(1, pl.len() + 1).over("customer"), hits=pl.col("label").cast(pl.UInt32).cum_sum().over("customer"))
-        )
-        per = top.group_by("customer").agg(ap=(pl.col("hits") / pl.col("pos") * pl.col("label")).sum() / pl.min_horizontal(pl.col("bought").first(), pl.lit(k)))
-        return per.sort("customer")["ap"].to_numpy()
-
-    diff = ap(learned) - ap(start)
+    diff = ap_of_scores(candidates, learned, k)["ap"].to_numpy() - ap_of_scores(candidates, start, k)["ap"].to_numpy()
     if diff.size < 2:
         return float(diff.sum()), float("inf")
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))

@@ -75,13 +75,9 @@ def recall(predictions: pl.DataFrame, truth: pl.DataFrame, k: int) -> pl.DataFra
     )
 
 
-def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
-    """MAP@k of ordering a labelled week's candidates by `scores` (ties by article id).
-
-    `candidates`: customer, article, label (1 = bought that week), bought (how many distinct
-    articles the customer bought that week, candidates or not): exactly the Kaggle MAP@k of the
-    week's buyers listed, for training rankers and picking their epochs without the truth table.
-    """
+def ap_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> pl.DataFrame:
+    """AP@k per listed customer (customer, ap; sorted by customer) of ordering a labelled week's
+    candidates by `scores` (ties by article id); see `map_of_scores` for the columns it needs."""
     if candidates.height and candidates["bought"].min() == 0:
         raise ValueError("map_of_scores: every listed customer must be a buyer of the week (bought >= 1)")
     top = (
@@ -91,8 +87,17 @@ def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
         .head(k)
         .with_columns(pos=pl.int_range(1, pl.len() + 1).over("customer"), hits=pl.col("label").cast(pl.UInt32).cum_sum().over("customer"))
     )
-    ap = top.group_by("customer").agg(
+    return top.group_by("customer").agg(
         ap=(pl.col("hits") / pl.col("pos") * pl.col("label")).sum() / pl.min_horizontal(pl.col("bought").first(), pl.lit(k))
-    )
+    ).sort("customer")
+
+
+def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
+    """MAP@k of ordering a labelled week's candidates by `scores` (ties by article id).
+
+    `candidates`: customer, article, label (1 = bought that week), bought (how many distinct
+    articles the customer bought that week, candidates or not): exactly the Kaggle MAP@k of the
+    week's buyers listed, for training rankers and picking their epochs without the truth table.
+    """
     customers = candidates["customer"].n_unique()
-    return float(ap["ap"].sum() / customers) if customers else 0.0
+    return float(ap_of_scores(candidates, scores, k)["ap"].sum() / customers) if customers else 0.0

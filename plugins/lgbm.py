@@ -19,7 +19,7 @@ import polars as pl
 from hmrec_cli import console
 from hmrec_cli.candidate_features import candidate_features, dense_names
 from hmrec_cli.errors import InputError
-from hmrec_cli.features import article_activity
+from hmrec_cli.features import WeekActivity
 from hmrec_cli.fusion import Fusion, learned_gain, tune
 from hmrec_cli.metrics import K, map_of_scores
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
@@ -59,6 +59,7 @@ class LGBMRanker(Ranker):
         import lightgbm as lgb
 
         p = self.params
+        self._week_activity = WeekActivity()
         self.fusion = Fusion({s: 1.0 for s in train[0].sources}, 10.0)
         if p.prior_weight > 0:  # the same fusion `merge` would fit on these weeks
             self.fusion, _ = tune(train, self.fusion, run.seed, on_progress=run.on_progress)
@@ -144,12 +145,9 @@ class LGBMRanker(Ranker):
         return candidates.filter(pl.col("customer").is_in(pl.Series(customers).implode()))
 
     def score(self, week: RankingWeek) -> np.ndarray:
-        key = week.ctx.week.start
-        if getattr(self, "_activity_week", None) != key:  # article features once per week, not per chunk
-            self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
-            self._activity_week = key
+        activity = self._week_activity(week.ctx)
         start = self._prior(week)
         if self.best == 0:
             return start.astype(np.float32)
-        features = candidate_features(week, self._activity)
+        features = candidate_features(week, activity)
         return (start + self.booster.predict(features.dense, num_iteration=self.best)).astype(np.float32)

@@ -12,7 +12,7 @@ from hmrec_cli import console
 from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
 from hmrec_cli.candidate_features import dense_names
 from hmrec_cli.errors import InputError
-from hmrec_cli.features import PRICE_BANDS, article_activity, article_codes, customer_codes
+from hmrec_cli.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
 from hmrec_cli.fusion import Fusion, learned_gain, tune
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
@@ -30,6 +30,7 @@ class Trained:
 
     def __init__(self, params: DINParams):
         self.params = params
+        self._week_activity = WeekActivity()
 
     def fit(self, train_weeks: list[RankingWeek], run: RunSettings) -> dict:
         p = self.params
@@ -142,14 +143,11 @@ class Trained:
         return predict_in_batches(lambda idx: self._forward(t, idx), t["article"].shape[0], SCORE_BATCH, self.device)
 
     def score(self, week: RankingWeek) -> np.ndarray:
-        key = week.ctx.week.start
-        if getattr(self, "_activity_week", None) != key:  # article features once per week, not per chunk
-            self._activity = article_activity(week.ctx.history, week.ctx.week, week.ctx.customers)
-            self._activity_week = key
+        activity = self._week_activity(week.ctx)
         week = self._with_prior(week)
         if self.prior_only:
             return week.candidates["prior"].to_numpy()
-        inputs = week_inputs(week, self.params.history_length, self._activity)
+        inputs = week_inputs(week, self.params.history_length, activity)
         return self._predict(to_device(_arrays(inputs), self.device))
 
 
