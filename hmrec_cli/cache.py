@@ -217,7 +217,7 @@ class Cache:
 
     def resolve(self, kind: str, name: str, week: str, fingerprint: str, option: str = "--candidates") -> Entry | None:
         """`method@key` names one entry (exit 2 naming its file when it is damaged); `method` the
-        newest intact one for this week and data, or None."""
+        newest intact one for this week and data (with a warning when there are several), or None."""
         method, key = split_name(name, option)
         if key:
             entry = self.committed(kind, method, week, key)
@@ -227,15 +227,23 @@ class Cache:
             if problem is not None:
                 raise InputError(f"cache entry {name} is damaged ({problem}): {entry.path}; clear it and build it again")
             return entry
+        intact = []
         for entry in self.entries(kind, method, week):
             if entry.manifest.get("fingerprint") != fingerprint:
                 continue
             problem = entry.damage()
             if problem is None:
-                return entry
+                intact.append(entry)
+                continue
             _warn(f"cache entry {entry.label} is damaged ({problem}); skipped")
             self._remove(entry)
-        return None
+        if len(intact) > 1:  # e.g. rankings of other sources or options: say which one is taken
+            sources = ",".join(intact[0].manifest.get("sources", []))
+            _warn(
+                f"{len(intact)} cached {method} {kind} for the week {week} on this data; using the newest, {intact[0].label}"
+                + (f" (sources {sources})" if sources else "") + f"; name another as {method}@KEY (keys: `hmrec cache ls`)"
+            )
+        return intact[0] if intact else None
 
     def _remove(self, entry: Entry) -> None:
         entry.path.unlink(missing_ok=True)

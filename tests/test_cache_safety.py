@@ -123,6 +123,19 @@ def test_a_damaged_ranking_is_refused_by_key_and_skipped_by_name(cli, store_dir:
     assert code == 2 and f"cache entry {m['ranking']} is damaged" in err and "no cached merge ranking" in err.splitlines()[-1]
 
 
+def test_a_ranking_named_without_key_says_which_of_several_it_scores(cli, store_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    common = ["--data", store_dir, "--cache", cache, "--week", "1", "--train-weeks", "1", "--k", "20", "-o", "tune=false"]
+    one = cli.json("rank", "--ranker", "merge", "--candidates", "popular", *common)
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
+    assert code == 0 and "cached merge rankings" not in err
+    two = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", *common)
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
+    assert code == 0 and "2 cached merge rankings for the week" in err and f"using the newest, {two['ranking']} (sources popular,repurchase)" in err
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", one["ranking"])
+    assert code == 0 and "cached merge rankings" not in err
+
+
 @pytest.mark.bad_input("checkpoint-damaged")
 def test_resume_from_a_truncated_checkpoint_starts_afresh(cli, store_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
