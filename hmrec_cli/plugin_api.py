@@ -150,6 +150,12 @@ class Ranker(Plugin):
     def score(self, week: RankingWeek) -> np.ndarray:
         """One score per row of week.candidates, higher = better."""
 
+    def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
+        """`merge`'s scores for `week` when this ranker tuned merge's default fusion on the same
+        training weeks (lgbm and DIN start from it), else None: spares `rank` fitting merge again
+        for its newest-training-week comparison."""
+        return None
+
 
 def param_docs(params_type: type) -> list[dict]:
     """Name, type, default, allowed values and one-line doc of each parameter, for `hmrec plugins show`."""

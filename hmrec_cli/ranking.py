@@ -312,9 +312,12 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
         name: map_of_scores(cands, np.asarray(model.score(week), dtype=np.float64)),
     }
     if name != "merge":
-        merge = find("ranker", "merge").load()()
-        merge.fit(training, RunSettings(seed=seed))
-        out["merge"] = map_of_scores(cands, np.asarray(merge.score(week), dtype=np.float64))
+        merge_scores = model.merge_scores(week)
+        if merge_scores is None:
+            merge = find("ranker", "merge").load()()
+            merge.fit(training, RunSettings(seed=seed))
+            merge_scores = merge.score(week)
+        out["merge"] = map_of_scores(cands, np.asarray(merge_scores, dtype=np.float64))
     out["sources"] = {s: map_of_scores(cands, -cands[f"{s}_rank"].cast(pl.Float64).to_numpy()) for s in week.sources}
     return out
 

@@ -115,6 +115,9 @@ class LGBMRanker(Ranker):
             "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, share), key=lambda t: -t[1])},
         }
 
+    def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
+        return self.fusion.score(week) if self.params.prior_weight > 0 else None
+
     def _prior(self, week: RankingWeek) -> np.ndarray:
         """Each candidate's starting score: merge's order, weighted (zeros when prior_weight is 0)."""
         if self.params.prior_weight == 0:

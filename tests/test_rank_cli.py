@@ -133,5 +133,7 @@ def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store
     newest = m["newest_training_week"]
     assert newest["week"] == m["train_weeks"][-1] and newest["ranker"] == "lgbm"
     assert {"lgbm", "merge"} <= newest.keys() and set(newest["sources"]) == {"popular", "repurchase"}
+    merge = cli.json(*[a if a != "lgbm" else "merge" for a in args[:-2]])  # lgbm's own copy of merge's fusion, not a refit, gave its figure
+    assert merge["newest_training_week"]["merge"] == pytest.approx(newest["merge"], abs=1e-12)
     code, out, _ = cli(*args)  # cached: the tables come from the manifest
     assert code == 0 and "Strongest features" in out and f"Newest training week {newest['week']}" in out

@@ -54,3 +54,6 @@ class DINRanker(Ranker):
 
     def score(self, week: RankingWeek) -> np.ndarray:
         return self.trained.score(week)
+
+    def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
+        return self.trained.fusion.score(week) if self.params.prior_weight > 0 else None
