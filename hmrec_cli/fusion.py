@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.metrics import ap_of_scores, map_of_scores
+from hmrec_cli.metrics import ManyOrders, ap_of_scores
 from hmrec_cli.plugin_api import RankingWeek
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -72,7 +72,7 @@ def tune(
 
     def figure(weights: dict[str, float], c: float) -> float:
         """Mean AP of the sampled buyers times their share of all the week's buyers, over the weeks."""
-        return float(np.mean([share * map_of_scores(rows, fuse(r, [weights[s] for s in sources], c, k)) for rows, r, share, k in weeks]))
+        return float(np.mean([share * orders.map(fuse(r, [weights[s] for s in sources], c, k)) for orders, r, share, k in weeks]))
 
     weights, c = dict(start.weights), start.c
     best = figure(weights, c)
@@ -89,13 +89,13 @@ def tune(
     return Fusion(weights, c), best
 
 
-def _tuning_rows(week: RankingWeek, limit: int, rng) -> tuple[pl.DataFrame, np.ndarray, float, int]:
-    """Candidates of at most `limit` buyers with a purchase among them, their ranks, and those
-    buyers' share of all the week's buyers."""
+def _tuning_rows(week: RankingWeek, limit: int, rng) -> tuple[ManyOrders, np.ndarray, float, int]:
+    """Candidates of at most `limit` buyers with a purchase among them (ready to score many
+    orders), their ranks, and those buyers' share of all the week's buyers."""
     cands = week.candidates
     hit = cands.filter(pl.col("label") > 0)["customer"].unique().sort().to_numpy()
     share = hit.size / max(week.buyers or cands["customer"].n_unique(), 1)  # sampled weeks list only hit customers
     if hit.size > limit:
         hit = np.sort(rng.choice(hit, limit, replace=False))
     rows = cands.filter(pl.col("customer").is_in(pl.Series(hit).implode()))
-    return rows, ranks(rows, week.sources), share, week.k
+    return ManyOrders(rows), ranks(rows, week.sources), share, week.k

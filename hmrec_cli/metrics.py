@@ -12,6 +12,7 @@ are not scored. Every figure is a per-customer value, so results are invariant t
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 K = 12
@@ -101,3 +102,50 @@ def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
     """
     customers = candidates["customer"].n_unique()
     return float(ap_of_scores(candidates, scores, k)["ap"].sum() / customers) if customers else 0.0
+
+
+class ManyOrders:
+    """MAP@k of many score vectors over the same labelled candidates (tuning the fusion scores ~80):
+    a purchase's position is 1 + the number of its customer's candidates ahead of it (higher score,
+    or the same score and a lower article id, as in `ap_of_scores`), so each vector costs one pass
+    over (purchase, candidate of the same customer) pairs instead of a sort of every row. Equal to
+    `map_of_scores`; the pairs take 8 bytes each (purchases x candidates per customer)."""
+
+    def __init__(self, candidates: pl.DataFrame, k: int = K):
+        if candidates.height and candidates["bought"].min() == 0:
+            raise ValueError("ManyOrders: every listed customer must be a buyer of the week (bought >= 1)")
+        customer = candidates["customer"].to_numpy()
+        self.order = np.argsort(customer, kind="stable")
+        customer = customer[self.order]
+        starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]]) if customer.size else np.zeros(0, np.int64)
+        sizes = np.diff(np.r_[starts, customer.size])
+        bought = candidates["bought"].to_numpy()[self.order][starts]
+        self.customers, self.k = starts.size, k
+        self.denominator = np.minimum(bought, k).astype(np.float64)
+        purchase = np.flatnonzero(candidates["label"].to_numpy()[self.order] > 0)
+        self.block = np.repeat(np.arange(starts.size), sizes)[purchase]  # each purchase's customer, ascending
+        span = sizes[self.block]
+        self.offsets = np.r_[0, np.cumsum(span)[:-1]].astype(np.int64)
+        self.pair_purchase = np.repeat(purchase, span).astype(np.int32)
+        self.pair_row = (np.arange(int(span.sum())) - np.repeat(self.offsets, span) + np.repeat(starts[self.block], span)).astype(np.int32)
+        article = candidates["article"].to_numpy()[self.order]
+        self.lower_article = article[self.pair_row] < article[self.pair_purchase]
+
+    def ap(self, scores) -> np.ndarray:
+        """AP@k per customer, in ascending customer order (as `ap_of_scores`)."""
+        if not self.block.size:
+            return np.zeros(self.customers)
+        s = np.asarray(scores, dtype=np.float64)[self.order]
+        mine, theirs = s[self.pair_purchase], s[self.pair_row]
+        ahead = (theirs > mine) | ((theirs == mine) & self.lower_article)
+        position = np.add.reduceat(ahead, self.offsets, dtype=np.int64) + 1
+        ranked = np.lexsort((position, self.block))  # within a customer, purchases by position
+        first = np.r_[True, self.block[ranked][1:] != self.block[ranked][:-1]]
+        run_start = np.maximum.accumulate(np.where(first, np.arange(ranked.size), 0))
+        hits = np.empty(ranked.size)
+        hits[ranked] = np.arange(ranked.size) - run_start + 1  # purchases at or before this one
+        gain = np.where(position <= self.k, hits / position, 0.0)
+        return np.bincount(self.block, gain, minlength=self.customers) / self.denominator
+
+    def map(self, scores) -> float:
+        return float(self.ap(scores).sum() / self.customers) if self.customers else 0.0
