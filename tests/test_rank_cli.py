@@ -137,3 +137,16 @@ def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store
     assert merge["newest_training_week"]["merge"] == pytest.approx(newest["merge"], abs=1e-12)
     code, out, _ = cli(*args)  # cached: the tables come from the manifest
     assert code == 0 and "Strongest features" in out and f"Newest training week {newest['week']}" in out
+
+
+def test_lgbm_score_top_scores_only_merges_first_candidates(cli, store_dir: Path, tmp_path: Path) -> None:
+    """With -o score_top=N the trees re-order only each customer's first N candidates in merge's
+    order: at N=12 the 12 predicted are merge's 12, at N above every customer's count nothing changes."""
+    args = ["--candidates", "popular,repurchase", "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", "--k", "30"]
+    read = lambda m: pl.read_parquet(m["path"]).sort("customer", "rank")  # noqa: E731
+    full = read(cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0"))
+    assert read(cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0", "-o", "score_top=1000")).equals(full)
+    twelve = read(cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0", "-o", "score_top=12"))
+    merge = read(cli.json("rank", "--ranker", "merge", *args))
+    as_sets = lambda r: r.group_by("customer").agg(pl.col("article").sort()).sort("customer")  # noqa: E731
+    assert as_sets(twelve).equals(as_sets(merge)) and not twelve.equals(merge)
