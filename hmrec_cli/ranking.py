@@ -32,6 +32,7 @@ from hmrec_cli.atomic import scratch_dir
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
+from hmrec_cli.fusion import buyers_with_a_hit
 from hmrec_cli.metrics import K, average_precision, map_of_scores, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, route_options
 from hmrec_cli.project_config import ProjectConfig
@@ -304,21 +305,21 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
     """MAP@12 on the newest training week's buyers (at most NEWEST_WEEK_CUSTOMERS) of the fitted ranker, of `merge` fitted on the
     same weeks, and of each source's own order: the check that a learned ranker beats the simple
     orders on data it could have learned from. Both rankers saw this week (it picked the learned
-    ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike."""
+    ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike. Only
+    the buyers with a purchase among their candidates are scored (the others score 0 in any order)."""
     week = training[-1]
-    cands = week.candidates
-    out = {
-        "week": week.ctx.week.start.isoformat(), "customers": cands["customer"].n_unique(), "ranker": name,
-        name: map_of_scores(cands, np.asarray(model.score(week), dtype=np.float64)),
-    }
+    rows, share = buyers_with_a_hit(week, week.candidates.height, np.random.default_rng(seed))  # every such buyer, none drawn
+    hits = dataclasses.replace(week, candidates=rows)
+    figure = lambda scores: share * map_of_scores(rows, np.asarray(scores, dtype=np.float64))  # noqa: E731
+    out = {"week": week.ctx.week.start.isoformat(), "customers": week.candidates["customer"].n_unique(), "ranker": name, name: figure(model.score(hits))}
     if name != "merge":
-        merge_scores = model.merge_scores(week)
+        merge_scores = model.merge_scores(hits)
         if merge_scores is None:
             merge = find("ranker", "merge").load()()
             merge.fit(training, RunSettings(seed=seed))
-            merge_scores = merge.score(week)
-        out["merge"] = map_of_scores(cands, np.asarray(merge_scores, dtype=np.float64))
-    out["sources"] = {s: map_of_scores(cands, -cands[f"{s}_rank"].cast(pl.Float64).to_numpy()) for s in week.sources}
+            merge_scores = merge.score(hits)
+        out["merge"] = figure(merge_scores)
+    out["sources"] = {s: figure(-rows[f"{s}_rank"].cast(pl.Float64).to_numpy()) for s in week.sources}
     return out
 
 

@@ -20,7 +20,7 @@ from hmrec_cli import console
 from hmrec_cli.candidate_features import candidate_features, dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import WeekActivity
-from hmrec_cli.fusion import Fusion, learned_gain, tune
+from hmrec_cli.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
 from hmrec_cli.metrics import K, map_of_scores
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 
@@ -38,7 +38,7 @@ class LGBMParams:
     lambda_l2: float = field(default=1.0, metadata={"doc": "L2 regularisation of leaf values", "valid": (0, None), "range": (0.01, 10.0, "log")})
     negative_share: float = field(default=1.0, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]", "range": (0.1, 1.0, "log")})
     patience: int = field(default=30, metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, None)})
-    valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week validate", "valid": (1, None)})
+    valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week with a purchase among their candidates validate (the others score 0 in any order)", "valid": (1, None)})
     prior_weight: float = field(default=1.0, metadata={"doc": "weight of merge's order (tuned fusion, -log(1 + position)) as the starting score; 0 = boost from scratch", "valid": (0, None)})
     min_gain_se: float = field(default=2.0, metadata={"doc": "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference", "valid": (0, None)})
     threads: int = field(default=0, metadata={"doc": "LightGBM threads (0 = its default); results are deterministic for a given count", "valid": (0, None)})
@@ -92,7 +92,8 @@ class LGBMRanker(Ranker):
         data = lgb.Dataset(dense, label, group=groups, init_score=start, feature_name=self.names, free_raw_data=True)
         evals, callbacks, valid_rows = [], [], None
         if valid is not None:
-            valid_rows = self._validation(valid.candidates, rng)
+            valid_rows, share = buyers_with_a_hit(valid, p.valid_customers, rng)
+        if valid_rows is not None and valid_rows.height:
             vx, vy, vg, vs = self._table(valid_rows, valid)
             evals = [lgb.Dataset(vx, vy, group=vg, init_score=vs, reference=data)]
             callbacks = [lgb.early_stopping(p.patience, verbose=False)]
@@ -100,20 +101,22 @@ class LGBMRanker(Ranker):
         self.booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
         self.best = self.booster.best_iteration or p.trees
         log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
-        if valid is not None:
+        if evals:
             log["validation"] = "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
             learned = vs + self.booster.predict(vx, num_iteration=self.best)
-            log["best"], log["start"] = map_of_scores(valid_rows, learned), map_of_scores(valid_rows, vs)
+            log["best"], log["start"] = share * map_of_scores(valid_rows, learned), share * map_of_scores(valid_rows, vs)
             if p.prior_weight > 0:
                 mean, se = learned_gain(valid_rows, vs, learned)
                 log["gain"] = {"map@12": mean, "stderr": se}
                 if mean <= p.min_gain_se * se:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
+        elif valid is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
+            self.best, log["gain"] = 0, "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order"
         importance = self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
-        share = importance / max(importance.sum(), 1e-12)
+        gain_share = importance / max(importance.sum(), 1e-12)
         return {
             **log, "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
-            "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, share), key=lambda t: -t[1])},
+            "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share), key=lambda t: -t[1])},
         }
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
@@ -140,13 +143,6 @@ class LGBMRanker(Ranker):
         draw = pl.Series(rng.random(candidates.height) < share)
         positive = pl.col("label") > 0
         return candidates.filter(positive.any().over("customer") & (positive | draw))
-
-    def _validation(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
-        """The newest training week's candidates of at most `valid_customers` buyers, every row kept."""
-        customers = candidates["customer"].unique().sort().to_numpy()
-        if customers.size > self.params.valid_customers:
-            customers = np.sort(rng.choice(customers, self.params.valid_customers, replace=False))
-        return candidates.filter(pl.col("customer").is_in(pl.Series(customers).implode()))
 
     def score(self, week: RankingWeek) -> np.ndarray:
         activity = self._week_activity(week.ctx)

@@ -36,7 +36,7 @@ class DINParams:
     loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)", "valid": ("bce", "listwise")})
     prior_weight: float = field(default=1.0, metadata={"doc": "weight of merge's order (tuned fusion, -log(1 + position)) added to every logit; 0 = learn from scratch", "valid": (0, None)})
     min_gain_se: float = field(default=2.0, metadata={"doc": "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference", "valid": (0, None)})
-    valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week score each epoch", "valid": (1, None)})
+    valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week with a purchase among their candidates score each epoch (the others score 0 in any order)", "valid": (1, None)})
 
 
 class DINRanker(Ranker):

@@ -13,7 +13,7 @@ from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches
 from hmrec_cli.candidate_features import dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
-from hmrec_cli.fusion import Fusion, learned_gain, tune
+from hmrec_cli.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, train
@@ -40,12 +40,12 @@ class Trained:
             self.fusion, _ = tune(train_weeks, self.fusion, run.seed, on_progress=run.on_progress)
         train_weeks = [self._with_prior(w) for w in train_weeks]
         rng = np.random.default_rng(run.seed)
-        fitted, valid, valid_week = [], None, None
+        fitted, valid, valid_week, share = [], None, None, 1.0
         for i, week in enumerate(train_weeks):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train_weeks))
             if i == len(train_weeks) - 1 and len(train_weeks) > 1:
-                valid_week = self._validation(week.candidates, rng)
-                valid = week_inputs(replace(week, candidates=valid_week), p.history_length)
+                valid_week, share = buyers_with_a_hit(week, p.valid_customers, rng)
+                valid = week_inputs(replace(week, candidates=valid_week), p.history_length) if valid_week.height else None
                 continue
             # sample first, then compute features for the kept rows only
             fitted.append(week_inputs(replace(week, candidates=self._sampled(week, rng)), p.history_length))
@@ -62,7 +62,7 @@ class Trained:
         validate = None
         if valid is not None:
             valid_tensors = to_device(_arrays(valid), self.device)
-            validate = lambda: map_of_scores(valid_week, self._predict(valid_tensors))  # noqa: E731
+            validate = lambda: share * map_of_scores(valid_week, self._predict(valid_tensors))  # noqa: E731
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
             logits = self._forward(tensors, idx)
@@ -93,20 +93,16 @@ class Trained:
         if valid is not None and p.prior_weight > 0:
             mean, se = learned_gain(valid_week, valid.prior, self._predict(valid_tensors))
             self.prior_only = bool(mean <= p.min_gain_se * se)  # training did not clearly help: merge's order
-            out.update(start=map_of_scores(valid_week, valid.prior), gain={"map@12": mean, "stderr": se}, kept="merge's order" if self.prior_only else "trained")
+            out.update(start=share * map_of_scores(valid_week, valid.prior), gain={"map@12": mean, "stderr": se}, kept="merge's order" if self.prior_only else "trained")
+        elif valid_week is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
+            self.prior_only = True
+            out.update(gain="none measurable (no buyer of the newest training week has a purchase among the candidates)", kept="merge's order")
         return out
 
     def _with_prior(self, week: RankingWeek) -> RankingWeek:
         """The week with each candidate's starting score (merge's order, weighted) as column `prior`."""
         prior = self.params.prior_weight * self.fusion.prior(week) if self.params.prior_weight > 0 else np.zeros(week.candidates.height)
         return replace(week, candidates=week.candidates.with_columns(prior=pl.Series(prior, dtype=pl.Float32)))
-
-    def _validation(self, candidates: pl.DataFrame, rng) -> pl.DataFrame:
-        """The newest training week's candidates of at most `valid_customers` buyers, every row kept."""
-        customers = candidates["customer"].unique().sort().to_numpy()
-        if customers.size > self.params.valid_customers:
-            customers = np.sort(rng.choice(customers, self.params.valid_customers, replace=False))
-        return candidates.filter(pl.col("customer").is_in(pl.Series(customers).implode()))
 
     def _sampled(self, week: RankingWeek, rng) -> pl.DataFrame:
         """Rows of customers with at least one purchase among their candidates: all positives, a
