@@ -109,9 +109,13 @@ class ManyOrders:
     a purchase's position is 1 + the number of its customer's candidates ahead of it (higher score,
     or the same score and a lower article id, as in `ap_of_scores`), so each vector costs one pass
     over (purchase, candidate of the same customer) pairs instead of a sort of every row. Equal to
-    `map_of_scores`; the pairs take 8 bytes each (purchases x candidates per customer)."""
+    `map_of_scores`; the pairs take 8 bytes each (purchases x candidates per customer).
 
-    def __init__(self, candidates: pl.DataFrame, k: int = K):
+    `negative_share` < 1: the candidates hold that share of each customer's non-purchases (a
+    sampled training week), so each one ahead counts 1 / share: the expected position in the
+    whole list, not the position among the sample (which flatters every order alike)."""
+
+    def __init__(self, candidates: pl.DataFrame, k: int = K, negative_share: float = 1.0):
         if candidates.height and candidates["bought"].min() == 0:
             raise ValueError("ManyOrders: every listed customer must be a buyer of the week (bought >= 1)")
         customer = candidates["customer"].to_numpy()
@@ -130,6 +134,8 @@ class ManyOrders:
         self.pair_row = (np.arange(int(span.sum())) - np.repeat(self.offsets, span) + np.repeat(starts[self.block], span)).astype(np.int32)
         article = candidates["article"].to_numpy()[self.order]
         self.lower_article = article[self.pair_row] < article[self.pair_purchase]
+        label = candidates["label"].to_numpy()[self.order]
+        self.weight = np.where(label[self.pair_row] > 0, 1.0, 1.0 / negative_share) if negative_share < 1.0 else None
 
     def ap(self, scores) -> np.ndarray:
         """AP@k per customer, in ascending customer order (as `ap_of_scores`)."""
@@ -138,7 +144,7 @@ class ManyOrders:
         s = np.asarray(scores, dtype=np.float64)[self.order]
         mine, theirs = s[self.pair_purchase], s[self.pair_row]
         ahead = (theirs > mine) | ((theirs == mine) & self.lower_article)
-        position = np.add.reduceat(ahead, self.offsets, dtype=np.int64) + 1
+        position = np.add.reduceat(ahead if self.weight is None else ahead * self.weight, self.offsets, dtype=np.int64 if self.weight is None else np.float64) + 1
         ranked = np.lexsort((position, self.block))  # within a customer, purchases by position
         first = np.r_[True, self.block[ranked][1:] != self.block[ranked][:-1]]
         run_start = np.maximum.accumulate(np.where(first, np.arange(ranked.size), 0))
