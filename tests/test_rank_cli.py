@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -150,3 +151,5 @@ def test_lgbm_score_top_scores_only_merges_first_candidates(cli, store_dir: Path
     merge = read(cli.json("rank", "--ranker", "merge", *args))
     as_sets = lambda r: r.group_by("customer").agg(pl.col("article").sort()).sort("customer")  # noqa: E731
     assert as_sets(twelve).equals(as_sets(merge)) and not twelve.equals(merge)
+    code, out, _ = cli("rank", "--ranker", "merge", *args)  # from the cache: merge's newest-week row once, not twice
+    assert code == 0 and len(re.findall(r"^\s*merge\s+0\.\d+\s*$", out, flags=re.M)) == 1, out

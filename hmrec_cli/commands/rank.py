@@ -98,7 +98,7 @@ def show_newest_week(newest: dict, console) -> None:
     the strongest features of a ranker that reports their importance."""
     ranker = newest["ranker"]
     rows = [[ranker, newest[ranker]]]
-    if "merge" in newest:
+    if "merge" in newest and ranker != "merge":
         rows.append(["merge", newest["merge"]])
     rows += [[f"{s} (own order)", v] for s, v in newest["sources"].items()]
     console.show(f"Newest training week {newest['week']} (seen in training: optimistic for every learned order)", ["order", "MAP@12"], rows)
