@@ -3,6 +3,7 @@
     python benchmarks/rank_pooled.py --workdir /tmp/rankbench [--scale medium] [--weeks 3] [--rankers merge,din,lgbm] [-o din:key=value ...]
     python benchmarks/rank_pooled.py --workdir /tmp/rankreal --real ../shared/data/hm_real_sample --weeks 8
     python benchmarks/rank_pooled.py --workdir /tmp/shop --scale tiny --seed 1 --no-repeats --weeks 4
+    python benchmarks/rank_pooled.py --workdir /tmp/pick --real ../shared/data/hm_real_sample --week 8 --weeks 8 --config tuned.toml --candidates popular,repurchase,itemcf,als
 
 Writes (or reuses) the synthetic world, or takes the real customer-sampled extract (hungle45's
 0.1 % of customers over two years, with the articles of its later sample), ingests it, then for each of the last `--weeks` weeks runs
@@ -11,6 +12,10 @@ finally scores everything with `hmrec evaluate` pooled over the weeks (customer-
 error, share of the oracle), plus each ranker's paired difference from the first one (`merge`
 by default) over the same customer-weeks, with its standard error. `--no-repeats` keeps only each customer's first purchase of an
 article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negative_share=0.05).
+`--config FILE` is the project config (`hmrec tune`'s output) every hmrec call reads; without it they read
+./hmrec.toml if there is one (`--config /dev/null`: defaults only). `--week N` makes the newest scored week N
+weeks back instead of the last, so sources and settings can be chosen on weeks older than those a
+final run scores.
 Prints one JSON object; the figures in the README and the closing note come from it.
 """
 
@@ -83,6 +88,8 @@ def main() -> None:
     parser.add_argument("--scale", default="medium")
     parser.add_argument("--real", type=Path, help="the hm_real_sample folder: use its two-year customer sample instead")
     parser.add_argument("--weeks", type=int, default=3)
+    parser.add_argument("--week", type=int, default=0, help="the newest scored week, this many weeks back from the last")
+    parser.add_argument("--config", type=Path, help="project config file (hmrec tune's hmrec.toml) for every hmrec call")
     parser.add_argument("--rankers", default="merge,din,lgbm")
     parser.add_argument("--seed", type=int, default=0, help="synthetic world's seed")
     parser.add_argument("--no-repeats", action="store_true", help="drop every repeated purchase of an article by the same customer")
@@ -106,27 +113,29 @@ def main() -> None:
         hmrec("data", "ingest", *(x for kind, path in files.items() for x in (f"--{kind}", str(path))), "--data", str(data), "-q")
     else:  # the folder, so its oracle comes along
         hmrec("data", "ingest", str(raw), "--data", str(data), "-q")
-    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", args.train_weeks, "--json", "-q"]
+    config = ["--config", str(args.config)] if args.config else []
+    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", args.train_weeks, *config, "--json", "-q"]
     rankers = args.rankers.split(",")
     runs, paths = [], {}
-    for back in range(args.weeks - 1, -1, -1):
+    for back in range(args.week + args.weeks - 1, args.week - 1, -1):
         for ranker in rankers:
             options = [x for o in args.options if o.startswith(f"{ranker}:") for x in ("-o", o.partition(":")[2])]
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
             paths.setdefault(ranker, []).append((manifest["week"], manifest["path"]))
-            runs.append({"ranker": ranker, "week": manifest["week"], "map@12": manifest["figures"]["map@12"],
+            runs.append({"ranker": ranker, "week": manifest["week"], "path": manifest["path"], "map@12": manifest["figures"]["map@12"],
                          "fit_s": manifest["fit_seconds"], "score_s": manifest["score_seconds"], **usage,
                          "newest_training_week": manifest.get("newest_training_week"),
                          "epochs": [(e["epoch"], round(e["validation"], 5)) for e in manifest["training"].get("epochs", [])]})
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-    base = ["--data", str(data), "--cache", str(cache), "--week", "last", "--weeks", str(args.weeks), "--json", "-q"]
+    base = ["--data", str(data), "--cache", str(cache), "--week", str(args.week), "--weeks", str(args.weeks), *config, "--json", "-q"]
     pooled = {r: hmrec("evaluate", "--predictions", r, *base)[0] for r in rankers}
     sources = hmrec("evaluate", "--candidates", args.candidates, *base)[0]
     own = {s["set"].split("@")[0]: s["map@12"] for s in sources["sets"] if s["set"] not in ("union", "oracle")}
     simple = max([*own.values(), *(pooled[r]["map@12"] for r in rankers if r == "merge")])
     first = pooled[rankers[0]]
     report = {
-        "data": name, "weeks": args.weeks, "options": args.options, "candidates": args.candidates,
+        "data": name, "weeks": args.weeks, "newest_week_back": args.week, "options": args.options, "candidates": args.candidates,
+        "config": {"path": str(args.config), "text": args.config.read_text()} if args.config else None,
         "pooled_map@12": {**{r: pooled[r]["map@12"] for r in rankers}, **{f"{r}_stderr": pooled[r].get("stderr") for r in rankers},
                           **{f"{k} (own order)": v for k, v in own.items()}},
         "customer_weeks": first["customer_weeks"], "oracle_map@12": first.get("oracle_map@12"),
