@@ -52,7 +52,7 @@ class LGBMParams:
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "3"
+    version = "4"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
