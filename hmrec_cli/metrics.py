@@ -113,7 +113,7 @@ class ManyOrders:
 
     `negative_share` < 1: the candidates hold that share of each customer's non-purchases (a
     sampled training week), so each one ahead counts 1 / share: the expected position in the
-    whole list, not the position among the sample (which flatters every order alike)."""
+    whole list, not the position among the sample (which flatters orders unevenly)."""
 
     def __init__(self, candidates: pl.DataFrame, k: int = K, negative_share: float = 1.0):
         if candidates.height and candidates["bought"].min() == 0:
@@ -126,7 +126,8 @@ class ManyOrders:
         bought = candidates["bought"].to_numpy()[self.order][starts]
         self.customers, self.k = starts.size, k
         self.denominator = np.minimum(bought, k).astype(np.float64)
-        purchase = np.flatnonzero(candidates["label"].to_numpy()[self.order] > 0)
+        label = candidates["label"].to_numpy()[self.order]
+        purchase = np.flatnonzero(label > 0)
         self.block = np.repeat(np.arange(starts.size), sizes)[purchase]  # each purchase's customer, ascending
         span = sizes[self.block]
         self.offsets = np.r_[0, np.cumsum(span)[:-1]].astype(np.int64)
@@ -134,7 +135,6 @@ class ManyOrders:
         self.pair_row = (np.arange(int(span.sum())) - np.repeat(self.offsets, span) + np.repeat(starts[self.block], span)).astype(np.int32)
         article = candidates["article"].to_numpy()[self.order]
         self.lower_article = article[self.pair_row] < article[self.pair_purchase]
-        label = candidates["label"].to_numpy()[self.order]
         self.weight = np.where(label[self.pair_row] > 0, 1.0, 1.0 / negative_share) if negative_share < 1.0 else None
 
     def ap(self, scores) -> np.ndarray:
