@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.metrics import ManyOrders, ap_of_scores
+from hmrec_cli.metrics import ManyOrders
 from hmrec_cli.plugin_api import RankingWeek
 
 WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -39,11 +39,11 @@ class Fusion:
         return -np.log(position.to_numpy().astype(np.float64))
 
 
-def learned_gain(candidates: pl.DataFrame, start: np.ndarray, learned: np.ndarray, k: int = 12) -> tuple[float, float]:
+def learned_gain(orders: ManyOrders, start: np.ndarray, learned: np.ndarray) -> tuple[float, float]:
     """How much `learned` scores beat `start` scores on a labelled week: the mean over its buyers
     of the per-customer difference in AP@k, and that mean's standard error. A learned ranker
     keeps what it learned only when the gain is clear of the noise of a week's few buyers."""
-    diff = ap_of_scores(candidates, learned, k)["ap"].to_numpy() - ap_of_scores(candidates, start, k)["ap"].to_numpy()
+    diff = orders.ap(learned) - orders.ap(start)
     if diff.size < 2:
         return float(diff.sum()), float("inf")
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))

@@ -33,7 +33,7 @@ from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
 from hmrec_cli.fusion import buyers_with_a_hit
-from hmrec_cli.metrics import K, average_precision, map_of_scores, recall
+from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, route_options
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
@@ -310,7 +310,8 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
     week = training[-1]
     rows, share = buyers_with_a_hit(week, week.candidates.height, np.random.default_rng(seed))  # every such buyer, none drawn
     hits = dataclasses.replace(week, candidates=rows)
-    figure = lambda scores: share * map_of_scores(rows, np.asarray(scores, dtype=np.float64))  # noqa: E731
+    orders = ManyOrders(rows)  # the ranker, merge and every source scored on the same rows
+    figure = lambda scores: share * orders.map(scores)  # noqa: E731
     out = {"week": week.ctx.week.start.isoformat(), "customers": week.candidates["customer"].n_unique(), "ranker": name, name: figure(model.score(hits))}
     if name != "merge":
         merge_scores = model.merge_scores(hits)

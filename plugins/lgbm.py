@@ -21,7 +21,7 @@ from hmrec_cli.candidate_features import candidate_features, dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import WeekActivity
 from hmrec_cli.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
-from hmrec_cli.metrics import K, map_of_scores
+from hmrec_cli.metrics import K, ManyOrders
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 
 FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
@@ -104,9 +104,10 @@ class LGBMRanker(Ranker):
         if evals:
             log["validation"] = "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
             learned = vs + self.booster.predict(vx, num_iteration=self.best)
-            log["best"], log["start"] = share * map_of_scores(valid_rows, learned), share * map_of_scores(valid_rows, vs)
+            orders = ManyOrders(valid_rows)
+            log["best"], log["start"] = share * orders.map(learned), share * orders.map(vs)
             if p.prior_weight > 0:
-                mean, se = learned_gain(valid_rows, vs, learned)
+                mean, se = learned_gain(orders, vs, learned)
                 log["gain"] = {"map@12": mean, "stderr": se}
                 if mean <= p.min_gain_se * se:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]

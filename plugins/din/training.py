@@ -14,7 +14,7 @@ from hmrec_cli.candidate_features import dense_names
 from hmrec_cli.errors import InputError
 from hmrec_cli.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
 from hmrec_cli.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
-from hmrec_cli.metrics import map_of_scores
+from hmrec_cli.metrics import ManyOrders
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
@@ -62,7 +62,8 @@ class Trained:
         validate = None
         if valid is not None:
             valid_tensors = to_device(_arrays(valid), self.device)
-            validate = lambda: share * map_of_scores(valid_week, self._predict(valid_tensors))  # noqa: E731
+            valid_orders = ManyOrders(valid_week)  # built once, scored every epoch
+            validate = lambda: share * valid_orders.map(self._predict(valid_tensors))  # noqa: E731
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
             logits = self._forward(tensors, idx)
@@ -91,9 +92,9 @@ class Trained:
             "fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight},
         }
         if valid is not None and p.prior_weight > 0:
-            mean, se = learned_gain(valid_week, valid.prior, self._predict(valid_tensors))
+            mean, se = learned_gain(valid_orders, valid.prior, self._predict(valid_tensors))
             self.prior_only = bool(mean <= p.min_gain_se * se)  # training did not clearly help: merge's order
-            out.update(start=share * map_of_scores(valid_week, valid.prior), gain={"map@12": mean, "stderr": se}, kept="merge's order" if self.prior_only else "trained")
+            out.update(start=share * valid_orders.map(valid.prior), gain={"map@12": mean, "stderr": se}, kept="merge's order" if self.prior_only else "trained")
         elif valid_week is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
             self.prior_only = True
             out.update(gain="none measurable (no buyer of the newest training week has a purchase among the candidates)", kept="merge's order")
