@@ -9,7 +9,7 @@ labelled weeks' MAP@12 (the caller passes only weeks before the one it ranks).""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -33,8 +33,9 @@ class Fusion:
 
     def prior(self, week: RankingWeek) -> np.ndarray:
         """-log(1 + position) of each candidate in the fused order of its customer (ties share
-        their mean position): a scale-free starting score, 0 for the best, a learned ranker adds to."""
-        frame = week.candidates.select("customer", fused=pl.Series(self.score(week)))
+        their mean position): a scale-free starting score, 0 for the best, a learned ranker adds to.
+        Positions come from the float32 scores `merge` writes, so its ties are the prior's ties."""
+        frame = week.candidates.select("customer", fused=pl.Series(self.score(week).astype(np.float32)))
         position = frame.select(pl.col("fused").rank("average", descending=True).over("customer"))["fused"]
         return -np.log(position.to_numpy().astype(np.float64))
 
@@ -54,11 +55,20 @@ def buyers_with_a_hit(week: RankingWeek, limit: int, rng) -> tuple[pl.DataFrame,
     those buyers' share of all the week's buyers: any order gives the others AP 0, so the week's
     MAP@12 is the share times these buyers' MAP@12, for a fraction of the rows to score."""
     cands = week.candidates
-    hit = cands.filter(pl.col("label") > 0)["customer"].unique().sort().to_numpy()
-    share = hit.size / max(week.buyers or cands["customer"].n_unique(), 1)  # sampled weeks list only hit customers
+    hit = _hit_customers(cands)
+    share = _share(week, hit.size)
     if hit.size > limit:
         hit = np.sort(rng.choice(hit, limit, replace=False))
     return cands.filter(pl.col("customer").is_in(pl.Series(hit).implode())), share
+
+
+def _hit_customers(candidates: pl.DataFrame) -> np.ndarray:
+    return candidates.filter(pl.col("label") > 0)["customer"].unique().sort().to_numpy()
+
+
+def _share(week: RankingWeek, hits: int) -> float:
+    """`hits` buyers as a share of the week's buyers (a sampled week lists only buyers with a hit)."""
+    return hits / max(week.buyers or week.candidates["customer"].n_unique(), 1)
 
 
 def ranks(candidates: pl.DataFrame, sources: tuple[str, ...]) -> np.ndarray:
@@ -103,6 +113,11 @@ def tune(
 
 def _tuning_rows(week: RankingWeek, limit: int, rng) -> tuple[ManyOrders, np.ndarray, float, int]:
     """Candidates of at most `limit` buyers with a purchase among them (ready to score many
-    orders), their ranks, and those buyers' share of all the week's buyers."""
-    rows, share = buyers_with_a_hit(week, limit, rng)
-    return ManyOrders(rows, negative_share=week.negative_share), ranks(rows, week.sources), share, week.k
+    orders), their ranks, and those buyers' share of all the week's buyers. A sampled week's
+    `tuning` rows are whole lists; without them each sampled-away negative counts 1 / share."""
+    if week.tuning is None:
+        rows, share = buyers_with_a_hit(week, limit, rng)
+        return ManyOrders(rows, negative_share=week.negative_share), ranks(rows, week.sources), share, week.k
+    rows, _ = buyers_with_a_hit(replace(week, candidates=week.tuning), limit, rng)
+    share = _share(week, _hit_customers(week.candidates).size)  # every buyer with a purchase among the candidates
+    return ManyOrders(rows), ranks(rows, week.sources), share, week.k

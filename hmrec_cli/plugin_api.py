@@ -131,6 +131,9 @@ class RankingWeek:
     parameter; a ranker that samples divides its share by this one rather than sampling twice).
     The newest week keeps every row of at most `ranking.NEWEST_WEEK_CUSTOMERS` of its buyers,
     drawn with the seed (`buyers` None: the listed customers are a plain sample of the buyers).
+    A sampled week also carries `tuning`: every row (customer, article, label, bought and each
+    source's rank) of up to `fusion.TUNE_CUSTOMERS` of its listed customers, drawn with the seed,
+    so merge's order is tuned on whole lists, exactly as `merge` tunes it on unsampled weeks.
     """
 
     ctx: Context
@@ -139,6 +142,7 @@ class RankingWeek:
     k: int
     negative_share: float = 1.0
     buyers: int | None = None
+    tuning: pl.DataFrame | None = None
 
 
 class Ranker(Plugin):

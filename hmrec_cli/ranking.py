@@ -11,7 +11,9 @@ same chunks for training weeks and the target week, `candidate_features.customer
 training chunk keeps only what a ranker learns from (customers with a purchase among their
 candidates: every positive and the ranker's `negative_share` of the negatives, drawn per row from
 the seed so the chunking never changes which) and is spilled to Parquet under
-`cache/models/<ranker>/<week>/` until the week is complete; the newest training week keeps every
+`cache/models/<ranker>/<week>/` until the week is complete, beside every row of up to
+TUNE_CUSTOMERS of those customers (their ranks and labels only: what tuning merge's order needs,
+so a learned ranker starts from exactly the order `merge` would fit); the newest training week keeps every
 row of at most NEWEST_WEEK_CUSTOMERS buyers; the target week is scored chunk by chunk. Nothing
 holds customers x candidates x features for all customers at once.
 """
@@ -32,7 +34,7 @@ from hmrec_cli.atomic import scratch_dir
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
-from hmrec_cli.fusion import buyers_with_a_hit
+from hmrec_cli.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, route_options
 from hmrec_cli.project_config import ProjectConfig
@@ -139,29 +141,83 @@ def training_week(
     """One labelled training week built `chunk` customers at a time and spilled to `spill`: the
     newest week whole for at most NEWEST_WEEK_CUSTOMERS of its buyers (drawn with the seed), an
     older one as the customers with a purchase among their candidates, every positive and a
-    `share` of the negatives (see `keep_draw`)."""
+    `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`)."""
     week_truth = truth(store.transactions, week)
     buyers = week_truth["customer"].unique().sort()
     customers = buyers
     if newest and buyers.len() > NEWEST_WEEK_CUSTOMERS:
         chosen = np.random.default_rng(seed).choice(buyers.to_numpy(), NEWEST_WEEK_CUSTOMERS, replace=False)
         customers = pl.Series("customer", np.sort(chosen), dtype=pl.UInt32)
-    writer = None
-    try:
+    sampled = not newest and share < 1.0
+    tuning_spill = spill.with_suffix(".tuning.parquet")
+    # customers kept whole: thrice the tuning sample's share of the buyers (all when up to 3 x TUNE_CUSTOMERS
+    # buyers), cut to the TUNE_CUSTOMERS first by `customer_draw` at the end
+    whole_share = min(1.0, 3 * TUNE_CUSTOMERS / max(buyers.len(), 1))
+    with _Spill(spill) as rows, _Spill(tuning_spill) as tuning_rows:
         for i, part in enumerate(chunks := customer_chunks(customers, chunk)):
             on_progress(f"union {week.start}", i, len(chunks))
             cands = labelled(union(entries, sources, k, part), week_truth)
-            if not newest:
-                cands = kept(cands, share, seed, week)
-            table = cands.to_arrow()
-            writer = writer or pq.ParquetWriter(spill, table.schema)
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-    candidates = pl.read_parquet(spill)
-    spill.unlink()
-    return RankingWeek(context(store, week), candidates, sources, k, negative_share=1.0 if newest else share, buyers=None if newest else buyers.len())
+            if sampled:
+                tuning_rows.write(whole_rows(cands, sources, seed, week, whole_share))
+            rows.write(kept(cands, share, seed, week) if not newest else cands)
+        candidates, tuning = rows.read(), tuning_rows.read()
+    if candidates is None:
+        raise InputError(f"training week {week}: nobody bought anything that week")
+    if tuning is not None:
+        tuning = tuning.filter(pl.col("customer").is_in(first_customers(tuning["customer"], TUNE_CUSTOMERS, seed, week).implode()))
+    return RankingWeek(
+        context(store, week), candidates, sources, k, negative_share=1.0 if newest else share, buyers=None if newest else buyers.len(), tuning=tuning,
+    )
+
+
+class _Spill:
+    """Chunks written to a Parquet file as they come, read back whole and the file removed."""
+
+    def __init__(self, path: Path):
+        self.path, self.writer = path, None
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def write(self, frame: pl.DataFrame) -> None:
+        table = frame.to_arrow()
+        self.writer = self.writer or pq.ParquetWriter(self.path, table.schema)
+        self.writer.write_table(table)
+
+    def read(self) -> pl.DataFrame | None:
+        if self.writer is None:
+            return None
+        self.writer.close()
+        self.writer = None
+        frame = pl.read_parquet(self.path)
+        self.path.unlink()
+        return frame
+
+    def __exit__(self, *exc) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def whole_rows(candidates: pl.DataFrame, sources: tuple[str, ...], seed: int, week: Week, share: float) -> pl.DataFrame:
+    """Every row (ranks and labels) of the customers with a purchase among their candidates whose
+    `customer_draw` is below `share`: the sample fusion tuning scores merge's order on exactly."""
+    hit = candidates.filter(pl.col("label") > 0)["customer"].unique()
+    chosen = hit.filter(pl.Series(customer_draw(hit.to_numpy(), seed, week) < share))
+    return candidates.filter(pl.col("customer").is_in(chosen.implode())).select("customer", "article", "label", "bought", *(f"{s}_rank" for s in sources))
+
+
+def first_customers(customers: pl.Series, n: int, seed: int, week: Week) -> pl.Series:
+    """The `n` distinct customers with the smallest `customer_draw` (all when fewer): a seeded
+    sample that does not depend on how the week was chunked."""
+    distinct = customers.unique().sort().to_numpy()
+    if distinct.size <= n:
+        return pl.Series(distinct)
+    return pl.Series(np.sort(distinct[np.argsort(customer_draw(distinct, seed, week), kind="stable")[:n]]))
+
+
+def customer_draw(customer: np.ndarray, seed: int, week: Week) -> np.ndarray:
+    """A uniform number in [0, 1) per customer, fixed by the seed and the week."""
+    return keep_draw(customer, np.full(customer.shape, 2**32 - 1, dtype=np.uint64), seed, week)
 
 
 def kept(candidates: pl.DataFrame, share: float, seed: int, week: Week) -> pl.DataFrame:

@@ -3,6 +3,7 @@ weeks and the rankings do not depend on the chunk size, and the spill folder is 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import pytest
 from hmrec_cli.cache import Cache
 from hmrec_cli.candidate_features import candidate_features, customer_chunks
 from hmrec_cli.plugin_api import RankingWeek
-from hmrec_cli.ranking import RankRequest, context, keep_draw, labelled, rank, training_week, union
+from hmrec_cli import ranking
+from hmrec_cli.fusion import Fusion, tune
+from hmrec_cli.ranking import RankRequest, context, first_customers, keep_draw, labelled, rank, training_week, union
 from hmrec_cli.recall import Request, run
 from hmrec_cli.splits import Week, resolve_week, truth
 from hmrec_cli.store import Store
@@ -58,6 +61,36 @@ def test_a_sampled_training_week_does_not_depend_on_the_chunks(store_dir: Path, 
     other_seed = training_week(store, entries, week, SOURCES, K, 6, 0.3, False, tmp_path / "s.parquet", chunk=4).candidates
     assert not other_seed.equals(sampled)
     assert not list(tmp_path.glob("*.parquet"))  # the spills are read back and removed
+
+
+def test_a_sampled_week_keeps_whole_lists_for_tuning_merge_exactly(store_dir: Path, tmp_path: Path) -> None:
+    """The learned rankers start from merge's order: tuned on a sampled week's `tuning` rows it is
+    the very fusion `merge` fits on the unsampled week, whatever the chunks."""
+    store, cache = Store.open(store_dir), Cache(tmp_path)
+    week, entries = _week(store, cache, "2")
+    sampled = [training_week(store, entries, week, SOURCES, K, 5, 0.1, False, tmp_path / f"{c}.parquet", chunk=c) for c in (3, 10**6)]
+    whole = training_week(store, entries, week, SOURCES, K, 5, 1.0, False, tmp_path / "w.parquet")
+    assert whole.tuning is None and sampled[0].tuning.equals(sampled[1].tuning)
+    tuning = sampled[0].tuning
+    assert set(tuning["customer"]) == set(whole.candidates["customer"])  # fewer than TUNE_CUSTOMERS: every buyer with a hit
+    assert tuning.equals(whole.candidates.select(tuning.columns))  # their whole lists
+    start = Fusion({s: 1.0 for s in SOURCES}, 10.0)
+    assert tune([sampled[0]], start, 0) == tune([whole], start, 0)
+    assert tune([sampled[0]], start, 0) != tune([replace(sampled[0], tuning=None)], start, 0)  # the 1 / share estimate is not exact
+    assert not list(tmp_path.glob("*.parquet"))
+
+
+def test_the_tuning_sample_is_a_seeded_cut_of_the_buyers_with_a_hit(store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    store, cache = Store.open(store_dir), Cache(tmp_path)
+    week, entries = _week(store, cache, "2")
+    buyers = truth(store.transactions, week)["customer"].n_unique()
+    n = buyers // 3 + 1  # every buyer's draw is under the pre-cut share: the cut alone picks them
+    monkeypatch.setattr(ranking, "TUNE_CUSTOMERS", n)
+    built = [training_week(store, entries, week, SOURCES, K, 5, 0.1, False, tmp_path / f"{c}.parquet", chunk=c) for c in (3, 10**6)]
+    tuning, hit = built[0].tuning, built[0].candidates["customer"].unique()
+    assert hit.len() > n and tuning.equals(built[1].tuning) and tuning["customer"].n_unique() == n
+    assert set(tuning["customer"]) == set(first_customers(hit, n, 5, week)) and set(tuning["customer"]) <= set(hit)
+    assert set(first_customers(hit, n, 6, week)) != set(tuning["customer"])
 
 
 def test_keep_draw_is_uniform_and_fixed_by_seed_and_week() -> None:

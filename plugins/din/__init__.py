@@ -41,7 +41,7 @@ class DINParams:
 
 class DINRanker(Ranker):
     name = "din"
-    version = "4"
+    version = "5"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
     uses_device = True
