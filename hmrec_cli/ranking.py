@@ -40,13 +40,15 @@ from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, chec
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
-from hmrec_cli.splits import Week, history_prefix, truth
+from hmrec_cli.splits import Week, history_prefix, repeat_share, truth
 from hmrec_cli.store import Store
 
 AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
 AUTO_MAX_WEEKS = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
 NEWEST_WEEK_CUSTOMERS = 20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
+DROP_BOUGHT_BELOW = 0.01  # --drop-bought auto: repeats rarer than this share of the last 28 days' purchases
+DROP_BOUGHT = ("auto", "yes", "no")
 RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
 
 
@@ -62,6 +64,7 @@ class RankRequest:
     options: tuple[str, ...] = ()
     customers: str = "auto"
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values for the ranker and the sources
+    drop_bought: str = "auto"  # see `bought_before`
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
@@ -104,9 +107,22 @@ def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
     return int(reached[0]) + 1 if reached.size else available
 
 
-def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None) -> pl.DataFrame:
+def bought_before(history: pl.DataFrame, week: Week, mode: str) -> pl.DataFrame | None:
+    """The (customer, article) pairs bought before `week` that its union leaves out, or None to
+    keep them: `yes` always, `auto` when fewer than DROP_BOUGHT_BELOW of the last 28 days'
+    purchases repeat an earlier one (a log where nobody buys the same item twice: every such
+    candidate is a sure miss that takes a slot), `no` never."""
+    if mode not in DROP_BOUGHT:
+        raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
+    if mode == "no" or (mode == "auto" and repeat_share(history, week) >= DROP_BOUGHT_BELOW):
+        return None
+    return history.select("customer", "article").unique()
+
+
+def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None, drop: pl.DataFrame | None = None) -> pl.DataFrame:
     """The candidate sets of one week side by side: per source its score and rank, sentinels
-    (score 0, rank k) where it did not propose the article; sorted by customer, article."""
+    (score 0, rank k) where it did not propose the article; sorted by customer, article; without
+    the (customer, article) pairs in `drop`."""
     frame = None
     for source, entry in zip(sources, entries, strict=True):
         scan = pl.scan_parquet(entry.path)
@@ -116,6 +132,9 @@ def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.
             "customer", "article", pl.col("score").alias(f"{source}_score"), pl.col("rank").cast(pl.UInt16).alias(f"{source}_rank")
         )
         frame = part if frame is None else frame.join(part, on=["customer", "article"], how="full", coalesce=True)
+    if drop is not None:
+        mine = drop if customers is None else drop.filter(pl.col("customer").is_in(customers.implode()))
+        frame = frame.join(mine, on=["customer", "article"], how="anti")
     return frame.with_columns(
         *(pl.col(f"{s}_score").fill_null(0.0) for s in sources),
         *(pl.col(f"{s}_rank").fill_null(k) for s in sources),
@@ -136,12 +155,13 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
 
 def training_week(
     store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int, share: float, newest: bool, spill: Path,
-    chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None, drop: pl.DataFrame | None = None,
 ) -> RankingWeek:
     """One labelled training week built `chunk` customers at a time and spilled to `spill`: the
     newest week whole for at most NEWEST_WEEK_CUSTOMERS of its buyers (drawn with the seed), an
     older one as the customers with a purchase among their candidates, every positive and a
-    `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`)."""
+    `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`);
+    without the pairs in `drop` (see `bought_before`)."""
     week_truth = truth(store.transactions, week)
     buyers = week_truth["customer"].unique().sort()
     customers = buyers
@@ -156,7 +176,7 @@ def training_week(
     with _Spill(spill) as rows, _Spill(tuning_spill) as tuning_rows:
         for i, part in enumerate(chunks := customer_chunks(customers, chunk)):
             on_progress(f"union {week.start}", i, len(chunks))
-            cands = labelled(union(entries, sources, k, part), week_truth)
+            cands = labelled(union(entries, sources, k, part, drop), week_truth)
             if sampled:
                 tuning_rows.write(whole_rows(cands, sources, seed, week, whole_share))
             rows.write(kept(cands, share, seed, week) if not newest else cands)
@@ -284,6 +304,8 @@ def rank(
     train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
     if train_weeks[0].start <= store.first_date:
         raise InputError(f"--train-weeks {request.train_weeks}: the oldest training week {train_weeks[0]} starts before the data has history")
+    if request.drop_bought not in DROP_BOUGHT:
+        raise InputError(f"--drop-bought {request.drop_bought}: expected one of {', '.join(DROP_BOUGHT)}")
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
     check_device(device)
@@ -292,7 +314,7 @@ def rank(
     key = cache_key(
         ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
         train_weeks=request.train_weeks, sources=source_versions, source_params=source_params, k=request.k,
-        customers=customers_digest(customers), seed=seed, **({"device": device_kind} if device_kind else {}),
+        customers=customers_digest(customers), seed=seed, drop_bought=request.drop_bought, **({"device": device_kind} if device_kind else {}),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
@@ -302,12 +324,15 @@ def rank(
     share = float(getattr(params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
     model = cls(params)
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
+    dropped = []  # weeks whose unions leave out what each customer bought before
     with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
         training = []
         for i, w in enumerate(train_weeks):
             entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
             newest_week = i == len(train_weeks) - 1
-            training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress))
+            drop = bought_before(history_prefix(store.transactions, w), w, request.drop_bought)
+            dropped += [w.start.isoformat()] if drop is not None else []
+            training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress, drop))
         target_entries = [
             run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
         ]
@@ -327,6 +352,8 @@ def rank(
         "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,
     }
     target_ctx = context(store, request.week)
+    target_drop = bought_before(target_ctx.history, request.week, request.drop_bought)
+    manifest["dropped_bought"] = dropped + ([week_name] if target_drop is not None else [])
     score_started = time.perf_counter()
     buyers = target["customer"].unique().implode() if target is not None else None
     buyers_parts, union_hits = [], []
@@ -338,7 +365,7 @@ def rank(
             for part in customer_chunks(customers, chunk):
                 on_progress(f"{request.ranker} {week_name}: rank", done, customers.len())
                 done += part.len()
-                cands = union(target_entries, sources, request.k, part)
+                cands = union(target_entries, sources, request.k, part, target_drop)
                 scores = np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32)
                 if scores.shape != (cands.height,) or not np.isfinite(scores).all():
                     raise RuntimeError(f"ranker {request.ranker} returned {scores.shape} scores (finite: {np.isfinite(scores).all()}) for {cands.height} candidates")

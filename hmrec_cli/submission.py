@@ -27,6 +27,7 @@ class RankWith:
     ranker: str
     train_weeks: int = 4
     k: int = 100
+    drop_bought: str = "auto"
 
 
 def build_submission(
@@ -45,7 +46,7 @@ def build_submission(
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
     if rank_with is not None:
-        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config)
+        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, rank_with.drop_bought)
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
         _, per_method = route_options(options, tuple(methods))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
-from hmrec_cli.splits import recent_history
+from hmrec_cli.splits import recent_history, repeat_share
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Repurchase(Retriever):
         past = recent_history(ctx.history, ctx.week, p.window_days) if p.window_days > 0 else ctx.history
         self.scores = past.group_by("customer", "article").agg(score=recency_weight(ctx.week, p.half_life_days).sum().cast(pl.Float32))
         self.popular = recent_popularity(ctx.history, ctx.week)
-        share = repeat_share(ctx)
+        share = repeat_share(ctx.history, ctx.week)
         self.on = p.active == "on" or (p.active == "auto" and share >= p.min_repeat_share)
         if not self.on:
             self.scores = self.scores.clear()
@@ -45,10 +45,3 @@ class Repurchase(Retriever):
         mine = top_k(self.scores.filter(pl.col("customer").is_in(customers.implode())), k)
         return fill_cold(mine, customers, self.popular, k)
 
-
-def repeat_share(ctx: Context, days: int = 28) -> float:
-    """Share of the purchases in the `days` before the week whose (customer, article) was bought
-    on an earlier day (same-day duplicates are one basket, not a repeat)."""
-    first = ctx.history.group_by("customer", "article").agg(first=pl.col("t_dat").min())
-    recent = recent_history(ctx.history, ctx.week, days).join(first, on=["customer", "article"])
-    return float((recent["t_dat"] > recent["first"]).mean()) if recent.height else 0.0

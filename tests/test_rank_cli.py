@@ -27,6 +27,7 @@ def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Pat
     assert m["ranking"].startswith("din@") and len(m["train_weeks"]) == 2 and m["train_weeks"] < [m["source_sets"][0]]
     assert set(m["figures"]["sources_map@12"]) == {"popular", "repurchase"}
     assert m["training"]["epochs"][0]["examples_per_s"] > 0 and m["device"] == "cpu"
+    assert m["dropped_bought"] == []  # customers here buy articles again: --drop-bought auto keeps them
     evaluated = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "din")
     assert evaluated["map@12"] == pytest.approx(m["figures"]["map@12"])
     by_key = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["ranking"])
@@ -74,6 +75,7 @@ def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: 
         (["--train-weeks", "auto", "-o", "min_positives=many"], "-o min_positives=many"),
         (["--candidates", "popular,popular"], "named twice"),
         (["--device", "tpu"], "--device tpu"),
+        (["--drop-bought", "maybe"], "--drop-bought maybe: expected one of auto, yes, no"),
     ],
 )
 def test_bad_rank_options_fail_in_one_line(cli, store_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
@@ -85,6 +87,26 @@ def test_bad_rank_options_fail_in_one_line(cli, store_dir: Path, tmp_path: Path,
     flat = [x for pair in base.items() for x in pair]
     code, _, err = cli("rank", *flat, "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", *args)
     assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_drop_bought_leaves_out_what_each_customer_bought_before_on_a_log_without_repeats(cli, raw: Path, tmp_path: Path) -> None:
+    tx = pl.read_csv(raw / "transactions_train.csv", infer_schema=False)
+    first_day = pl.col("t_dat") == pl.col("t_dat").min().over("customer_id", "article_id")
+    tx.filter(first_day).unique(["customer_id", "article_id"], keep="first", maintain_order=True).write_csv(raw / "transactions_train.csv")
+    store_dir = tmp_path / "hm"
+    code, _, err = cli("data", "ingest", raw, "--data", store_dir, "-q")
+    assert code == 0, err
+    store = Store.open(store_dir)
+    for mode in ("auto", "no"):
+        m = cli.json("rank", "--ranker", "merge", "--candidates", "popular,itemcf", "--data", store_dir, "--cache", tmp_path / "cache",
+                     "--week", "1", "--train-weeks", "2", "--k", "30", "-o", "passes=1", "--drop-bought", mode)
+        week = m["week"]
+        bought = store.transactions.filter(pl.col("t_dat") < pl.lit(week).str.to_date()).select("customer", "article").unique()
+        again = pl.read_parquet(m["path"]).join(bought, on=["customer", "article"]).height
+        if mode == "auto":  # no repeats: every week's union leaves out what its customers bought before
+            assert m["dropped_bought"] == [*m["train_weeks"], week] and again == 0
+        else:
+            assert m["dropped_bought"] == [] and again > 0
 
 
 def test_submit_with_a_ranker_writes_a_valid_submission(cli, store_dir: Path, tmp_path: Path) -> None:

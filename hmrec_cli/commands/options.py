@@ -32,6 +32,13 @@ ConfigFile = Annotated[
         help="Project config file of plugin parameters ([plugins.NAME] tables; default ./hmrec.toml when it exists); -o overrides it.",
     ),
 ]
+DropBought = Annotated[
+    str,
+    typer.Option(
+        help="Leave out candidates the customer bought before: auto (when under 1% of the last 28 days' purchases repeat an earlier one, "
+        "a log where nobody buys the same item twice), yes or no.",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 Command = TypeVar("Command", bound=Callable)

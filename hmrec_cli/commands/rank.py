@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, Force, Json, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week
 
 
 def rank(
@@ -21,6 +21,7 @@ def rank(
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
+    drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
     force: Force = False,
@@ -44,7 +45,7 @@ def rank(
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
-    request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers, settings)
+    request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers, settings, drop_bought)
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:

@@ -7,13 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed
 
 
 def submit(
     candidates: Annotated[str, typer.Option(help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ...")],
     ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before.", show_default=False)] = None,
     train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1)] = 4,
+    drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
     data: DataDir = Path("hm"),
@@ -29,8 +30,8 @@ def submit(
     from hmrec_cli import console, project_config
     from hmrec_cli.submission import RankWith, build_submission
 
-    command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "data": str(data), "option": option, "seed": seed}
-    rank_with = RankWith(ranker, train_weeks) if ranker else None
+    command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
+    rank_with = RankWith(ranker, train_weeks, drop_bought=drop_bought) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
