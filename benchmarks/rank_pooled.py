@@ -2,7 +2,7 @@
 
     python benchmarks/rank_pooled.py --workdir /tmp/rankbench [--scale medium] [--weeks 3] [--rankers merge,din,lgbm] [-o din:key=value ...]
     python benchmarks/rank_pooled.py --workdir /tmp/rankreal --real ../shared/data/hm_real_sample --weeks 8
-    python benchmarks/rank_pooled.py --workdir /tmp/shop --scale tiny --seed 1 --no-repeats --weeks 4
+    python benchmarks/rank_pooled.py --workdir /tmp/shop --scale tiny --seed 1 --no-repeats --weeks 4 [--drop-bought no]
     python benchmarks/rank_pooled.py --workdir /tmp/pick --real ../shared/data/hm_real_sample --week 8 --weeks 8 --config tuned.toml --candidates popular,repurchase,itemcf,als
 
 Writes (or reuses) the synthetic world, or takes the real customer-sampled extract (hungle45's
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--no-repeats", action="store_true", help="drop every repeated purchase of an article by the same customer")
     parser.add_argument("--candidates", default=SOURCES)
     parser.add_argument("--train-weeks", default="4")
+    parser.add_argument("--drop-bought", default="auto", choices=("auto", "yes", "no"), help="passed to every hmrec rank")
     parser.add_argument("-o", dest="options", action="append", default=[])
     args = parser.parse_args()
     name = ("real" if args.real else f"{args.scale}-{args.seed}") + ("-norepeat" if args.no_repeats else "")
@@ -114,7 +115,7 @@ def main() -> None:
     else:  # the folder, so its oracle comes along
         hmrec("data", "ingest", str(raw), "--data", str(data), "-q")
     config = ["--config", str(args.config)] if args.config else []
-    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", args.train_weeks, *config, "--json", "-q"]
+    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", args.train_weeks, "--drop-bought", args.drop_bought, *config, "--json", "-q"]
     rankers = args.rankers.split(",")
     runs, paths = [], {}
     for back in range(args.week + args.weeks - 1, args.week - 1, -1):
@@ -134,7 +135,7 @@ def main() -> None:
     simple = max([*own.values(), *(pooled[r]["map@12"] for r in rankers if r == "merge")])
     first = pooled[rankers[0]]
     report = {
-        "data": name, "weeks": args.weeks, "newest_week_back": args.week, "options": args.options, "candidates": args.candidates,
+        "data": name, "weeks": args.weeks, "newest_week_back": args.week, "options": args.options, "drop_bought": args.drop_bought, "candidates": args.candidates,
         "config": {"path": str(args.config), "text": args.config.read_text()} if args.config else None,
         "pooled_map@12": {**{r: pooled[r]["map@12"] for r in rankers}, **{f"{r}_stderr": pooled[r].get("stderr") for r in rankers},
                           **{f"{k} (own order)": v for k, v in own.items()}},

@@ -110,8 +110,10 @@ def repeat_share(history: pl.DataFrame, week: Week, days: int = 28) -> float:
     """Share of the purchases in the `days` before the week whose (customer, article) was bought
     on an earlier day (same-day duplicates are one basket, not a repeat): near 0 on a log where
     nobody buys the same item twice, ~0.1-0.2 on H&M's."""
-    first = history.group_by("customer", "article").agg(first=pl.col("t_dat").min())
-    recent = recent_history(history, week, days).join(first, on=["customer", "article"])
+    recent = recent_history(history, week, days)
+    pairs = recent.select("customer", "article").unique()  # only their first days are needed: no group_by over all history
+    first = history.join(pairs, on=["customer", "article"], how="semi").group_by("customer", "article").agg(first=pl.col("t_dat").min())
+    recent = recent.join(first, on=["customer", "article"])
     return float((recent["t_dat"] > recent["first"]).mean()) if recent.height else 0.0
 
 
