@@ -8,9 +8,9 @@
 Steps (one JSON line each in WORKDIR/steps.jsonl and on stdout: step, command, wall_s, peak_rss_gib,
 rows, map@12, cached; then a summary table):
   synth, ingest                      (unless --data)
-  source:M:W                         per source and week (4, 3, 2, 1 = the training weeks, last = the target),
+  source:M:W                         per source and week (5, 4, 3, 2, 1 = the training weeks, last = the target),
                                      `hmrec recall --method M --week W --k 100`: fitted before W, the week's buyers
-  rank:R, evaluate:R                 `hmrec rank --ranker R --week last --train-weeks 4`, then
+  rank:R, evaluate:R                 `hmrec rank --ranker R --week last --train-weeks 5`, then
                                      `hmrec evaluate --week last --predictions R@KEY` (merge first: the baseline)
   next:M                             per source, `hmrec recall --method M --week next --customers all --k 100`
   submit:R                           `hmrec submit --ranker R ... --out WORKDIR/submission-R.csv` (validated)
@@ -20,13 +20,14 @@ printed with "resumed": true; --redo runs everything); a step whose hmrec output
 answered from it by hmrec itself and marked "cached": true.
 
 Profiles (the options each step gets; see PROFILES):
-  cpu  2 cores, no GPU: sampled-softmax on 4 training weeks for 1 epoch; lgbm on 10% of the
-       negatives; DIN on 5% of the negatives, 16 purchases of history, at most 3 epochs, 2,000
-       buyers validating each epoch (with 5% of the negatives, scoring every candidate of 5,000
+  cpu  2 cores, no GPU: 5 training weeks (the rankers learn from 4, the newest picks their epoch
+       or trees); sampled-softmax on 4 weeks for 1 epoch; lgbm on 10% of the negatives; DIN on
+       10% of the negatives, 32 purchases of history, 2 epochs (its best epoch at full scale in
+       every 3-epoch run), 2,000 buyers validating each epoch (scoring every candidate of 5,000
        validation buyers took 52% of DIN's fit on the small world: py-spy, load 16). The
        submission's lgbm scores each customer's first 100 candidates in merge's order with its
        trees (-o score_top=100: ~410M candidate rows for all customers, a third of them scored).
-  gpu  --device cuda: sampled-softmax and DIN with their defaults (8 weeks x 4 epochs; 10% of the
+  gpu  --device cuda, 5 training weeks: sampled-softmax and DIN with their defaults (8 weeks x 4 epochs; 10% of the
        negatives, 32 purchases, up to 8 epochs); lgbm on half of the negatives.
 """
 
@@ -49,14 +50,16 @@ SOURCES = ("popular", "repurchase", "same-product", "itemcf", "als", "sampled-so
 PROFILES = {
     "cpu": {
         "device": "cpu",
+        "train_weeks": 5,
         "sources": ["sampled-softmax:weeks=4", "sampled-softmax:epochs=1"],
         "merge": [],
         "lgbm": ["-o", "negative_share=0.1"],
-        "din": ["-o", "negative_share=0.05", "-o", "history_length=16", "-o", "epochs=3", "-o", "patience=1", "-o", "valid_customers=2000"],
+        "din": ["-o", "negative_share=0.1", "-o", "history_length=32", "-o", "epochs=2", "-o", "valid_customers=2000"],
         "submit": {"lgbm": ["-o", "score_top=100"]},
     },
     "gpu": {
         "device": "cuda",
+        "train_weeks": 5,
         "sources": [],
         "merge": [],
         "lgbm": ["-o", "negative_share=0.5"],
@@ -172,17 +175,17 @@ def main() -> None:
 
     if args.part in ("validation", "all"):
         for method in sources:
-            for week in ("4", "3", "2", "1", "last"):  # the 4 training weeks and the target week, each fitted before it
+            for week in [*map(str, range(profile["train_weeks"], 0, -1)), "last"]:  # the training weeks and the target week, each fitted before it
                 pipe.step(f"source:{method}:{week}", "recall", "--method", method, "--week", week, "--k", "100", *own(method), *common, *device, "--json", "-q", figures=source_figures)
         for ranker in rankers:
-            ranked = pipe.step(f"rank:{ranker}", "rank", "--ranker", ranker, "--candidates", candidates, "--week", "last", "--train-weeks", "4", "--k", "100",
+            ranked = pipe.step(f"rank:{ranker}", "rank", "--ranker", ranker, "--candidates", candidates, "--week", "last", "--train-weeks", str(profile["train_weeks"]), "--k", "100",
                                *source_opts, *profile[ranker], *common, *device, "--json", "-q", figures=rank_figures)
             pipe.step(f"evaluate:{ranker}", "evaluate", "--week", "last", "--predictions", ranked["ranking"], *common, "--json", "-q", figures=evaluate_figures)
     if args.part in ("submission", "all"):
         for method in sources:
             pipe.step(f"next:{method}", "recall", "--method", method, "--week", "next", "--customers", "all", "--k", "100", *own(method), *common, *device, "--json", "-q", figures=source_figures)
         for ranker in [r for r in rankers if r != "merge"]:
-            pipe.step(f"submit:{ranker}", "submit", "--ranker", ranker, "--candidates", candidates, "--train-weeks", "4", *source_opts, *profile[ranker], *profile.get("submit", {}).get(ranker, []),
+            pipe.step(f"submit:{ranker}", "submit", "--ranker", ranker, "--candidates", candidates, "--train-weeks", str(profile["train_weeks"]), *source_opts, *profile[ranker], *profile.get("submit", {}).get(ranker, []),
                       "--out", str(args.workdir / f"submission-{ranker}.csv"), *common, *device, "--json", "-q", figures=submit_figures)
     summary(pipe.results)
 
