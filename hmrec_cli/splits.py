@@ -109,7 +109,7 @@ def recent_history(transactions: Frame, week: Week, days: int) -> Frame:
 def repeat_share(history: pl.DataFrame, week: Week, days: int = 28) -> float:
     """Share of the purchases in the `days` before the week whose (customer, article) was bought
     on an earlier day (same-day duplicates are one basket, not a repeat): near 0 on a log where
-    nobody buys the same item twice, ~0.1-0.2 on H&M's."""
+    nobody buys the same item twice, 0.03-0.05 in the real H&M extract."""
     recent = recent_history(history, week, days)
     pairs = recent.select("customer", "article").unique()  # only their first days are needed: no group_by over all history
     first = history.join(pairs, on=["customer", "article"], how="semi").group_by("customer", "article").agg(first=pl.col("t_dat").min())
