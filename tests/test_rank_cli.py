@@ -109,6 +109,12 @@ def test_drop_bought_leaves_out_what_each_customer_bought_before_on_a_log_withou
             assert m["dropped_bought"] == [] and again > 0
 
 
+def test_submit_refuses_drop_bought_without_a_ranker(cli, store_dir: Path, tmp_path: Path) -> None:
+    code, _, err = cli("submit", "--candidates", "popular", "--drop-bought", "yes", "--data", store_dir, "--cache", tmp_path / "cache", "--out", tmp_path / "s.csv")
+    assert code == 2 and err.count("\n") == 1 and "--drop-bought yes goes with --ranker" in err, err
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_submit_with_a_ranker_writes_a_valid_submission(cli, store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub.csv"
     code, stdout, err = cli("submit", "--ranker", "merge", "--candidates", "repurchase,popular", "--data", store_dir,

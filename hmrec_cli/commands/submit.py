@@ -28,7 +28,11 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
     from hmrec_cli import console, project_config
+    from hmrec_cli.errors import InputError
     from hmrec_cli.submission import RankWith, build_submission
+
+    if ranker is None and drop_bought != "auto":
+        raise InputError(f"--drop-bought {drop_bought} goes with --ranker (without one the methods' lists are taken in order)")
 
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks, drop_bought=drop_bought) if ranker else None
