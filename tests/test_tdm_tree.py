@@ -11,7 +11,7 @@ from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
 from hmrec_plugins.tdm.model import NodeScorer, Shape
 from hmrec_plugins.tdm.sampler import LevelSampler
 from hmrec_plugins.tdm.tree import Tree, catalogue_tree, depth_for, kmeans_tree, level_start
-from hmrec_plugins.tdm.tree_learning import install
+from hmrec_plugins.tdm.tree_learning import _deferred_acceptance, install, reassigned_tree, sample_votes
 
 
 def check_invariants(tree: Tree, n: int, b: int) -> None:
@@ -208,3 +208,53 @@ def test_install_sets_leaves_and_inner_nodes_to_their_subtree_means() -> None:
         assert torch.allclose(model.inner.weight[node], vectors[below].mean(0), atol=1e-6)
         assert torch.allclose(model.node_vectors(torch.tensor([leaf])), vectors[5:6])
     assert level_start(tree.depth, 2) == tree.first_leaf
+
+
+def test_install_can_keep_the_learned_inner_nodes() -> None:
+    n = 20
+    tree = catalogue_tree(catalogue(n), 2)
+    model = scorer(tree, n)
+    before = model.inner.weight.detach().clone()
+    moved = Tree.from_leaves(tree.leaf_of_article[np.random.default_rng(0).permutation(n)], 2)
+    install(model, moved, keep_inner=True)
+    assert torch.equal(model.inner.weight, before) and int(model.leaf_article[int(moved.leaf_of_article[3])]) == 4
+
+
+def test_deferred_acceptance_fills_nodes_by_regret_and_never_beyond_their_room() -> None:
+    room = np.array([0, 2, 1])
+    candidates = np.array([[1, 2]] * 3)
+    # article 2 loses most by missing node 1 (regret 9.5), then article 0 (5); article 1 (1) moves on
+    weights = np.array([[0.0, -5.0], [0.0, -1.0], [-0.5, -10.0]])
+    assert _deferred_acceptance(candidates, weights, room).tolist() == [1, 2, 1]
+    assert room.tolist() == [0, 0, 0]
+
+
+def log_likelihood(model: NodeScorer, tree: Tree, enc, articles: torch.Tensor) -> float:
+    """Sum over purchases of the log-probabilities of the bought article's inner ancestors below the root."""
+    paths = torch.from_numpy(tree.paths[:, 1 : tree.depth])[articles]
+    with torch.no_grad():
+        return float(torch.nn.functional.logsigmoid(model.score(enc, paths)).sum())
+
+
+@pytest.mark.parametrize(("n", "b", "gap"), [(64, 2, 3), (90, 2, 7), (50, 3, 2)])
+def test_greedy_tree_learning_keeps_the_shape_and_raises_the_models_likelihood(n: int, b: int, gap: int) -> None:
+    tree = catalogue_tree(catalogue(n), b)
+    model = scorer(tree, n)
+    customers = 40
+    items, ages, who, dense = batch(customers, n, seed=1)
+    users = {"items": items, "age_days": ages, "customer": who, "dense": dense}
+    rows = torch.arange(customers).repeat(3)
+    articles = torch.from_numpy(np.random.default_rng(2).integers(0, n - 5, rows.numel()))  # the last 5 articles: no votes
+    learned = reassigned_tree(model, tree, users, rows, articles, gap)
+    check_invariants(learned, n, b)
+    assert np.array_equal(np.sort(learned.leaf_of_article), np.sort(tree.leaf_of_article))  # same occupied leaves
+    enc = model.encode(items[rows], ages[rows], who[rows], dense[rows])
+    assert log_likelihood(model, learned, enc, articles) > log_likelihood(model, tree, enc, articles) + 1.0
+
+
+def test_sample_votes_takes_at_most_n_purchases_per_article_with_the_seed() -> None:
+    pair_article = np.array([0, 0, 0, 1, 2, 2, 0, 1])
+    pairs = np.arange(8)
+    votes = sample_votes(pair_article, pairs, 2, seed=0)
+    assert np.bincount(pair_article[votes]).tolist() == [2, 2, 2]
+    assert np.array_equal(votes, sample_votes(pair_article, pairs, 2, seed=0))

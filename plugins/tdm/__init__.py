@@ -4,7 +4,8 @@ Every article is a leaf of a balanced b-ary tree; a deep user-node preference mo
 the customer's purchases by time window, queried by the node; not an inner product) learns that a
 customer likes a bought article's leaf and all its ancestors more than other nodes of their
 levels; candidates come from layer-wise beam search down the tree, so the work per customer grows
-with log N. `-o tree_rounds=N` rebuilds the tree from the learned article vectors and retrains.
+with log N. `-o tree_rounds=N` gives the articles new places in the tree (`-o tree_learning=kmeans`:
+clustering of the learned article vectors, or `greedy`: where the model sends their buyers) and retrains.
 
 The pieces: tree.py (arrays, catalogue and k-means trees), model.py (the scorer), sampler.py
 (per-level negatives), beam.py (search), tree_learning.py, fitting.py (training and retrieval,
@@ -25,7 +26,9 @@ class TDMParams:
     weeks: int = field(default=4, metadata={"doc": "training weeks before the target week (each buyer's purchases of a week, history cut at its start)", "valid": (1, 104)})
     branching: int = field(default=2, metadata={"doc": "children per tree node (depth = ceil(log_b articles))", "valid": (2, 64)})
     init: str = field(default="catalogue", metadata={"doc": "initial tree: catalogue (index group, product group, type, code) or kmeans (balanced 2-means of purchase-matrix SVD vectors)", "valid": ("catalogue", "kmeans")})
-    tree_rounds: int = field(default=1, metadata={"doc": "times the tree is rebuilt from the learned article vectors and the model retrained", "valid": (0, 10)})
+    tree_rounds: int = field(default=1, metadata={"doc": "times the tree is rebuilt (tree_learning) and the model retrained", "valid": (0, 10)})
+    tree_learning: str = field(default="kmeans", metadata={"doc": "how a round rebuilds the tree: kmeans (balanced clustering of the learned article vectors; inner nodes restart as their articles' mean) or greedy (JTM, 2019: each article moves to where the model sends its buyers, gap levels at a time; the model is kept)", "valid": ("kmeans", "greedy")})
+    gap: int = field(default=4, metadata={"doc": "tree_learning=greedy: levels placed at once (the cost per purchase grows with branching^gap)", "valid": (1, 16)})
     epochs: int = field(default=2, metadata={"doc": "training epochs per tree (so epochs * (tree_rounds + 1) in all)", "valid": (1, 100)})
     embedding_size: int = field(default=16, metadata={"doc": "size of node, article and side-feature vectors", "valid": (2, 512)})
     attention_hidden: int = field(default=8, metadata={"doc": "hidden units of the local activation unit", "valid": (1, 512)})
@@ -43,7 +46,7 @@ class TDMParams:
 
 class TDM(FittedRetriever):
     name = "tdm"
-    version = "1"
+    version = "2"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
 

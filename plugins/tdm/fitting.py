@@ -4,8 +4,9 @@ Training examples are the purchases of the `weeks` weeks before the target week,
 buyer's history cut at the start of the week of the purchase (so the model learns to predict a
 week from what came before it, as it will be used). A held-out sample of the newest week's buyers
 measures recall@100 by beam search after every epoch; the best epoch's weights (and its tree) are
-kept. With `tree_rounds`, every `epochs` epochs the tree is rebuilt from the learned article
-vectors (tree_learning.py) and training continues on the new tree.
+kept. With `tree_rounds`, every `epochs` epochs the articles get new places in the tree
+(tree_learning.py: by clustering their learned vectors, or greedily where the model sends their
+buyers) and training continues on the new tree.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
 from hmrec_plugins.tdm.model import NodeScorer, Shape
 from hmrec_plugins.tdm.sampler import LevelSampler
 from hmrec_plugins.tdm.tree import Tree, catalogue_tree, kmeans_tree
-from hmrec_plugins.tdm.tree_learning import install, relearned_tree
+from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE, install, reassigned_tree, relearned_tree, sample_votes
 
 RETRIEVE_BATCH = 256  # customers per beam search step
 VALID_K = 100
@@ -62,12 +63,20 @@ class Fitted:
                 state["sampler"], state["leaves"] = LevelSampler(tree_of(self.model, p.branching), self.device), leaves.clone()
             return state["sampler"]
 
-        def batches(epoch: int):
-            """Each round's first epoch starts by rebuilding the tree from the learned article
-            vectors (after the previous round was validated and checkpointed, so a resumed run
-            rebuilds exactly where an uninterrupted one does)."""
-            if epoch > 0 and epoch % p.epochs == 0:
+        def rebuild(epoch: int) -> None:
+            """A tree-learning round: the articles get new places in the tree."""
+            if p.tree_learning == "kmeans":
                 install(self.model, relearned_tree(self.model, p.branching, run.seed + epoch))
+                return
+            votes = torch.from_numpy(sample_votes(data.pair_article, train_pairs, VOTES_PER_ARTICLE, run.seed + epoch)).to(self.device)
+            tree = reassigned_tree(self.model, tree_of(self.model, p.branching), t, t["pair_example"][votes], t["pair_article"][votes], p.gap)
+            install(self.model, tree, keep_inner=True)
+
+        def batches(epoch: int):
+            """Each round's first epoch starts with tree learning (after the previous round was
+            validated and checkpointed, so a resumed run rebuilds exactly where an uninterrupted one does)."""
+            if epoch > 0 and epoch % p.epochs == 0:
+                rebuild(epoch)
             sampler()
             yield from shuffled_batches(train_pairs.size, p.batch_size, run.seed, epoch, self.device)
 
