@@ -157,3 +157,17 @@ def test_recall_cli_keys_a_trained_retriever_by_device_and_keeps_its_training_lo
     assert first["device"] == "cpu" and len(first["training"]["epochs"]) == 1
     assert (tmp_path / "models" / "youtube-dnn" / first["week"] / f"{first['key']}.pt").is_file()  # checkpoint beside the rankers'
     assert cli.json(*args, "--device", "cpu", "--resume")["key"] == first["key"]
+
+
+def test_the_full_softmax_over_batch_slices_equals_the_whole_batch_loss_and_gradient(monkeypatch) -> None:
+    from hmrec_plugins.two_tower import model
+
+    torch.manual_seed(1)
+    out, users, targets = OutputEmbeddings(50, 8), torch.randn(10, 8, requires_grad=True), torch.randint(0, 50, (10,))
+    whole = torch.nn.functional.cross_entropy(users @ out.weight.T + out.bias, targets)
+    expected = torch.autograd.grad(whole, [users, out.weight])
+    monkeypatch.setattr(model, "CHUNK_BYTES", 4 * 50 * 3)  # slices of 3, 3, 3 and 1 purchases
+    sliced = full_softmax_loss(users, out, targets)
+    got = torch.autograd.grad(sliced, [users, out.weight])
+    assert sliced.item() == pytest.approx(whole.item(), rel=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected))

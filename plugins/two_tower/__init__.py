@@ -53,7 +53,7 @@ class _TwoTower(FittedRetriever):
 
 class YouTubeDNN(_TwoTower):
     name = "youtube-dnn"
-    version = "1"
+    version = "2"
     summary = "YouTube DNN: pooled history + customer features -> user vector; full softmax over the catalogue"
     Params = YouTubeDNNParams
     loss = "full"

@@ -56,12 +56,22 @@ class TwoTower(nn.Module):
         return torch.cat([users, users.new_ones(users.shape[0], 1)], dim=1) if self.loss_kind == "full" else users
 
 
+CHUNK_BYTES = 16 * 2**20  # logits per slice of the batch: under glibc's largest mmap threshold (32 MiB)
+
+
 def full_softmax_loss(users: torch.Tensor, out: OutputEmbeddings, targets: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy over every article, logits = users @ W.T + b; or, with `columns` (article
-    indexes), over those articles only, `targets` then being positions in `columns`."""
+    indexes), over those articles only, `targets` then being positions in `columns`.
+
+    Computed over slices of the batch whose logits stay under 16 MiB: whole-batch logits (184 MB
+    for 1,024 purchases x 45k articles) are fresh mmap'd pages on every step, and zeroing them took
+    as much system time as the products took user time (0.49 against 0.26 s a step, measured)."""
     weight, bias = (out.weight, out.bias) if columns is None else (out.weight[columns], out.bias[columns])
-    logits = users.float() @ weight.float().T + bias.float()
-    return nn.functional.cross_entropy(logits, targets)
+    weight, bias = weight.float(), bias.float()
+    rows = max(1, CHUNK_BYTES // (4 * weight.shape[0]))
+    total = sum(nn.functional.cross_entropy(users[lo : lo + rows].float() @ weight.T + bias, targets[lo : lo + rows], reduction="sum")
+                for lo in range(0, users.shape[0], rows))
+    return total / users.shape[0]
 
 
 def sampled_softmax_loss(scores: torch.Tensor, log_q: torch.Tensor | None, mask: torch.Tensor | None = None) -> torch.Tensor:
