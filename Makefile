@@ -15,7 +15,7 @@ DEMO_SOURCES ?= popular,repurchase,same-product,itemcf,als
 # tree-learning round, sampled-softmax and hsoftmax with 2 epochs, youtube-dnn (a full softmax, the
 # slowest per epoch) with 1 (half and a quarter of their training).
 DEMO_COMPARE ?= $(DEMO_SOURCES),usercf,bpr,youtube-dnn,sampled-softmax,hsoftmax,tdm
-DEMO_COMPARE_OPTS ?= -o tdm:tree_rounds=0 -o sampled-softmax:epochs=2 -o hsoftmax:epochs=2 -o youtube-dnn:epochs=1
+DEMO_COMPARE_OPTS ?= -o sampled-softmax:epochs=2 -o hsoftmax:epochs=2 -o youtube-dnn:epochs=1
 DEMO_SCALE   ?= small
 # DIN with 4 training weeks and 4 epochs: enough purchases to beat merge and every source on the small world, and `make demo` stays under 5 minutes on 2 idle cores.
 DEMO_DIN     ?= --train-weeks 4 -o epochs=4 -o negative_share=0.1

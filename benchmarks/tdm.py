@@ -9,8 +9,8 @@ only indicative):
         `hmrec recall --method tdm` on synthetic small with an empty cache (fit + retrieve), timed
     python benchmarks/tdm.py quality --workdir /tmp/tdmbench [--scale medium] [--weeks 3] [--din]
         pooled over the last --weeks weeks: recall@100 and MAP@12 of popular, itemcf, als,
-        youtube-dnn, sampled-softmax and tdm (beam), tdm with every leaf scored, tdm without tree
-        learning; with --din, DIN's pooled MAP@12 with and without tdm among its sources
+        youtube-dnn, sampled-softmax and tdm (beam), tdm with every leaf scored, tdm with a round of
+        tree learning (kmeans, and greedy); with --din, DIN's pooled MAP@12 with and without tdm among its sources
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 BASELINES = ("popular", "itemcf", "als", "youtube-dnn", "sampled-softmax")
-TDM_VARIANTS = {"tdm": (), "tdm-exhaustive": ("search=exhaustive",), "tdm-no-tree-learning": ("tree_rounds=0",)}
+TDM_VARIANTS = {"tdm": (), "tdm-exhaustive": ("search=exhaustive",), "tdm-kmeans-round": ("tree_rounds=1",),
+                "tdm-greedy-round": ("tree_rounds=1", "tree_learning=greedy")}
 DIN_SOURCES = "popular,repurchase,same-product,itemcf"
 
 

@@ -4,7 +4,7 @@ Every article is a leaf of a balanced b-ary tree; a deep user-node preference mo
 the customer's purchases by time window, queried by the node; not an inner product) learns that a
 customer likes a bought article's leaf and all its ancestors more than other nodes of their
 levels; candidates come from layer-wise beam search down the tree, so the work per customer grows
-with log N. `-o tree_rounds=N` gives the articles new places in the tree (`-o tree_learning=kmeans`:
+with log N. `-o tree_rounds=N` (off by default) gives the articles new places in the tree (`-o tree_learning=kmeans`:
 clustering of the learned article vectors, or `greedy`: where the model sends their buyers) and retrains.
 
 The pieces: tree.py (arrays, catalogue and k-means trees), model.py (the scorer), sampler.py
@@ -26,7 +26,7 @@ class TDMParams:
     weeks: int = field(default=4, metadata={"doc": "training weeks before the target week (each buyer's purchases of a week, history cut at its start)", "valid": (1, 104)})
     branching: int = field(default=2, metadata={"doc": "children per tree node (depth = ceil(log_b articles))", "valid": (2, 64)})
     init: str = field(default="catalogue", metadata={"doc": "initial tree: catalogue (index group, product group, type, code) or kmeans (balanced 2-means of purchase-matrix SVD vectors)", "valid": ("catalogue", "kmeans")})
-    tree_rounds: int = field(default=1, metadata={"doc": "times the tree is rebuilt (tree_learning) and the model retrained", "valid": (0, 10)})
+    tree_rounds: int = field(default=0, metadata={"doc": "times the tree is rebuilt (tree_learning) and the model retrained (0 by default: on the medium world either rebuild lowered held-out recall, on the small one neither gained clearly)", "valid": (0, 10)})
     tree_learning: str = field(default="kmeans", metadata={"doc": "how a round rebuilds the tree: kmeans (balanced clustering of the learned article vectors; inner nodes restart as their articles' mean) or greedy (JTM, 2019: each article moves to where the model sends its buyers, gap levels at a time; the model is kept)", "valid": ("kmeans", "greedy")})
     gap: int = field(default=4, metadata={"doc": "tree_learning=greedy: levels placed at once (the cost per purchase grows with branching^gap)", "valid": (1, 16)})
     epochs: int = field(default=2, metadata={"doc": "training epochs per tree (so epochs * (tree_rounds + 1) in all)", "valid": (1, 100)})
