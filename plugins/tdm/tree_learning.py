@@ -139,7 +139,7 @@ def _deferred_acceptance(candidates: np.ndarray, weights: np.ndarray, room: np.n
         best = np.argmax(w, axis=1)
         if np.isneginf(w[np.arange(waiting.size), best]).any():
             raise ValueError("tree learning: more articles than leaves below their node")
-        top2 = -np.partition(-w, 1, axis=1)[:, :2] if w.shape[1] > 1 else np.c_[w, np.full(w.shape, -np.inf)]
+        top2 = -np.partition(-w, 1, axis=1)[:, :2]  # a node has at least 2 candidates below it
         regret = top2[:, 0] - top2[:, 1]  # inf when only one node is left
         target = candidates[waiting, best]
         order = np.lexsort((waiting, -regret, target))  # by node, largest regret first, ties by article

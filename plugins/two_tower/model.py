@@ -64,8 +64,8 @@ def full_softmax_loss(users: torch.Tensor, out: OutputEmbeddings, targets: torch
     indexes), over those articles only, `targets` then being positions in `columns`.
 
     Computed over slices of the batch whose logits stay under 16 MiB: whole-batch logits (184 MB
-    for 1,024 purchases x 45k articles) are fresh mmap'd pages on every step, and zeroing them took
-    as much system time as the products took user time (0.49 against 0.26 s a step, measured)."""
+    for 1,024 purchases x 45k articles) are fresh mmap'd pages on every step; at that shape a step
+    took 0.49 s, 0.43 s of it system time, and takes 0.26 s sliced (measured on 2 cores)."""
     weight, bias = (out.weight, out.bias) if columns is None else (out.weight[columns], out.bias[columns])
     weight, bias = weight.float(), bias.float()
     rows = max(1, CHUNK_BYTES // (4 * weight.shape[0]))
