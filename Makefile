@@ -11,9 +11,9 @@ DEMO  ?= demo
 DEMO_SOURCES ?= popular,repurchase,same-product,itemcf,als
 # The side-by-side step shows every built-in retriever (tests/test_demo.py checks it): the rest are
 # fitted once, for the last week (as DIN's sources they would be fitted for every training week too,
-# ~5x the time). Lighter than their defaults, so `make demo` stays under 5 minutes: TDM without its
-# tree-learning round, sampled-softmax and hsoftmax with 2 epochs, youtube-dnn (a full softmax, the
-# slowest per epoch) with 1 (half and a quarter of their training).
+# ~5x the time). Lighter than their defaults, so `make demo` stays under 5 minutes: sampled-softmax
+# and hsoftmax with 2 epochs, youtube-dnn (a full softmax, the slowest per epoch) with 1 (half and a
+# quarter of their training); TDM runs its defaults (no tree-learning round since 2026-11-28).
 DEMO_COMPARE ?= $(DEMO_SOURCES),usercf,bpr,youtube-dnn,sampled-softmax,hsoftmax,tdm
 DEMO_COMPARE_OPTS ?= -o sampled-softmax:epochs=2 -o hsoftmax:epochs=2 -o youtube-dnn:epochs=1
 DEMO_SCALE   ?= small
