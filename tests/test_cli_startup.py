@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -30,11 +30,14 @@ def test_help_imports_no_heavy_library(args: list[str]) -> None:
 
 
 def test_help_answers_well_under_a_second() -> None:
+    """CPU seconds of the child (user + system), not wall time: on a loaded machine the wall clock
+    measures the neighbours; the CPU time is what `--help` costs, and on an idle machine about its wall."""
     times = []
     for _ in range(3):
-        start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-m", "hmrec_cli.cli", "--help"], capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     assert sorted(times)[1] < 1.0, times
 
 
