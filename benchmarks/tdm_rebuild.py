@@ -4,7 +4,8 @@
 
 Fits `tdm -o tree_rounds=1 -o tree_learning=L` (plugin defaults otherwise, seed 0) and, just before
 and just after the rebuild (before any retraining), measures on a sample of the votes (training
-purchases, up to 8 an article as the greedy round draws them; kmeans draws none, so they are drawn the same way with seed 0) the beam-search recall@100 of each voter's own purchase,
+purchases, up to 8 an article as the greedy round draws them; kmeans draws none, so they are
+drawn the same way with seed 0) the beam-search recall@100 of each voter's own purchase,
 their summed log-likelihood of the bought article's ancestors on levels 1-6 and 7 down, the median
 rank of those ancestors among all nodes of levels 7-12, and the held-out recall@100 of the newest
 training week's held-out buyers. Prints one JSON object with the per-epoch held-out recall too.
