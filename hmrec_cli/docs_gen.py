@@ -61,9 +61,9 @@ def cli_page() -> str:
 
 
 def plugins_page() -> str:
-    from hmrec_cli.registry import discover
+    from hmrec_cli.registry import built_in
 
-    built_in = [p for p in discover() if p.distribution == "hmrec"]
+    shipped = built_in()
     lines = [
         "# Built-in plugins",
         "",
@@ -76,7 +76,7 @@ def plugins_page() -> str:
     ]
     for kind in ("retriever", "ranker"):
         lines += [f"## {kind.capitalize()}s", ""]
-        for plugin in (p for p in built_in if p.kind == kind):
+        for plugin in (p for p in shipped if p.kind == kind):
             shown = json.loads(_invoke(["plugins", "show", plugin.name, "--json"]))
             lines += [f"### `{plugin.name}` (version {shown['version']})", "", shown["summary"], ""]
             lines += ["| parameter | type | default | allowed | `hmrec tune` searches | what it does |", "|---|---|---|---|---|---|"]

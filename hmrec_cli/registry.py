@@ -57,6 +57,11 @@ def discover(kind: str | None = None) -> list[PluginInfo]:
     return sorted(found, key=lambda p: (p.kind, p.name))
 
 
+def built_in(kind: str | None = None) -> list[PluginInfo]:
+    """The plugins hmrec itself ships (plugins/), as registered: what its docs and checks cover."""
+    return [p for p in discover(kind) if p.distribution == "hmrec"]
+
+
 def find(kind: str, name: str) -> PluginInfo:
     plugins = {p.name: p for p in discover(kind)}
     if name not in plugins:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hmrec_cli.plugin_api import param_docs
-from hmrec_cli.registry import discover
+from hmrec_cli.registry import built_in
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "conventions.md"
 PATTERNS = {r"_dim$": "ends in _dim", r"^(n|num)_": "starts with n_ or num_", r"neighbor|normaliz": "American spelling"}
@@ -25,7 +25,7 @@ def _table(heading: str) -> list[list[str]]:
 
 SHARED = {row[0].strip("`"): row[1] for row in _table("Shared names")}
 AVOID = {name: row[1] for row in _table("Names not to use") for name in re.findall(r"`([a-z0-9_]+)`", row[0])}
-BUILT_IN = [p for p in discover() if p.distribution == "hmrec"]
+BUILT_IN = built_in()
 
 
 def test_the_page_parses() -> None:

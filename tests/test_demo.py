@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hmrec_cli.registry import discover
+from hmrec_cli.registry import built_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,7 @@ def test_the_demo_shows_every_built_in_retriever_and_ranker() -> None:
     lines = demo_commands()
     compared = {m for line in lines if " evaluate " in line and "--candidates" in line for m in re.search(r"--candidates (\S+)", line).group(1).split(",")}
     ranked = {m.group(1) for line in lines if (m := re.search(r" rank .*--ranker (\S+)", line))}
-    built_in = {kind: {p.name for p in discover(kind) if p.distribution == "hmrec"} for kind in ("retriever", "ranker")}
-    assert built_in["retriever"] - compared == set(), "retrievers make demo does not compare"
-    assert built_in["ranker"] - ranked == set(), "rankers make demo does not run"
-    assert len(built_in["retriever"]) >= 11 and len(built_in["ranker"]) >= 3
+    shipped = {kind: {p.name for p in built_in(kind)} for kind in ("retriever", "ranker")}
+    assert shipped["retriever"] - compared == set(), "retrievers make demo does not compare"
+    assert shipped["ranker"] - ranked == set(), "rankers make demo does not run"
+    assert len(shipped["retriever"]) >= 11 and len(shipped["ranker"]) >= 3

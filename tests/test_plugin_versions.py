@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from hmrec_cli.registry import discover
+from hmrec_cli.registry import built_in
 
 LOCK = Path(__file__).with_name("plugin_versions.json")
-BUILT_IN = [p for p in discover() if p.distribution == "hmrec"]
+BUILT_IN = built_in()
 RECORD = "python tests/test_plugin_versions.py --record"
 
 

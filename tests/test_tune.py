@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from hmrec_cli.project_config import write_table
-from hmrec_cli.registry import discover
+from hmrec_cli.registry import built_in
 from hmrec_cli.search_space import dimensions, range_problems
 
-BUILT_IN = [p for p in discover() if p.distribution == "hmrec"]
+BUILT_IN = built_in()
 QUICK = ["--method", "itemcf", "--weeks", "2", "--trials", "4", "--k", "50"]  # about a second a trial on the tiny world
 
 
