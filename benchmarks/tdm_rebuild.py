@@ -77,7 +77,7 @@ def main() -> None:
     def hooked_install(model, tree, keep_inner=False):
         if "validate" in seen and "before" not in seen:  # the rebuild's install: measure the old tree first
             if "vote_pairs" not in seen:  # kmeans draws no votes: draw them as greedy would
-                hooked_votes(seen["data"].pair_article, seen["train_pairs"], VOTES_PER_ARTICLE, 0)
+                hooked_votes(seen["t"]["pair_article"].cpu().numpy(), seen["train_pairs"], VOTES_PER_ARTICLE, 0)
             pairs = torch.from_numpy(seen["vote_pairs"]).to(model.leaf_article.device)
             seen["votes"] = (seen["t"], seen["t"]["pair_example"][pairs], seen["t"]["pair_article"][pairs])
             seen["before"] = measure(seen)
@@ -96,13 +96,9 @@ def main() -> None:
         seen["train_pairs"], held_out = split(*a, **kw)
         return seen["train_pairs"], held_out
 
-    def hooked_examples(*a, **kw):
-        seen["data"] = examples(*a, **kw)
-        return seen["data"]
-
-    to_device, examples, split = fitting.to_device, fitting.weekly_examples, fitting.split_validation
+    to_device, split = fitting.to_device, fitting.split_validation
     fitting.train, fitting.Fitted.fit, fitting.install, fitting.sample_votes = hooked_train, hooked_fit, hooked_install, hooked_votes
-    fitting.to_device, fitting.weekly_examples, fitting.split_validation = hooked_to_device, hooked_examples, hooked_split
+    fitting.to_device, fitting.split_validation = hooked_to_device, hooked_split
     store = Store.open(args.data)
     week = resolve_week(args.week, store.first_date, store.last_date)
     ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)

@@ -14,6 +14,7 @@ The check covers a plugin's own files only; a change in a core helper it calls i
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import json
@@ -54,7 +55,9 @@ def plugin_sources(cls: type) -> dict[str, str]:
     return {f.name: f.read_text() for f in files}
 
 
+@functools.cache
 def current() -> dict[str, dict[str, str]]:
+    """Each built-in's version and code digest, computed once per run (every test reads it)."""
     entries = {}
     for p in BUILT_IN:
         cls = p.load()
