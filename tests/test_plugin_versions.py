@@ -1,14 +1,14 @@
 """A built-in plugin whose code changes must bump its `version`: the version is part of every cache
 key, so without a bump `hmrec` would serve candidate sets and rankings the old code made.
 
-`tests/plugin_versions.json` records, per built-in plugin, its version and a digest of its code (its
-module, or every module of its package, parsed, so comments, docstrings and layout do not count).
-When a plugin's code changes, either bump its `version` (its outputs may change) or, where they
-cannot (a rename, a refactor), say so by recording the new digest. Both are one command:
+`tests/plugin_versions.json` records, per built-in plugin, its version, a digest of its code (its
+module, or every module of its package, parsed, so comments, docstrings and layout do not count) and
+the core modules (`hmrec_cli/*.py`) it imports, directly or through other core modules; and a digest
+of each of those core modules. When a plugin's code or a core module it uses changes, either bump
+the plugin's `version` (its outputs may change) or, where they cannot (a rename, a refactor), say so
+by recording the new digests. Both are one command:
 
     python tests/test_plugin_versions.py --record
-
-The check covers a plugin's own files only; a change in a core helper it calls is the author's to judge.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
+import hmrec_cli
 from hmrec_cli.registry import built_in
 
+CORE = Path(hmrec_cli.__file__).parent
 LOCK = Path(__file__).with_name("plugin_versions.json")
 BUILT_IN = built_in()
 RECORD = "python tests/test_plugin_versions.py --record"
@@ -55,29 +57,102 @@ def plugin_sources(cls: type) -> dict[str, str]:
     return {f.name: f.read_text() for f in files}
 
 
+def core_module(dotted: str) -> str | None:
+    """"hmrec_cli.a.b" as the core module's path without ".py" ("a/b", or "a/b/__init__"); None
+    when it names no module of hmrec_cli (an attribute, or another package)."""
+    parts = dotted.split(".")
+    if parts[0] != "hmrec_cli" or len(parts) < 2:
+        return None
+    for path in (CORE.joinpath(*parts[1:]).with_suffix(".py"), CORE.joinpath(*parts[1:], "__init__.py")):
+        if path.is_file():
+            return path.relative_to(CORE).with_suffix("").as_posix()
+    return None
+
+
+def core_imports(source: str) -> set[str]:
+    """The core modules a source imports anywhere (lazy imports inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in map(core_module, found) if m is not None}
+
+
+def core_closure(sources: dict[str, str]) -> list[str]:
+    """Every core module the sources reach through imports, followed module to module."""
+    todo, seen = set().union(*map(core_imports, sources.values())), set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= core_imports((CORE / f"{name}.py").read_text()) - seen
+    return sorted(seen)
+
+
 @functools.cache
-def current() -> dict[str, dict[str, str]]:
-    """Each built-in's version and code digest, computed once per run (every test reads it)."""
-    entries = {}
+def current() -> dict[str, dict]:
+    """Each built-in's version, code digest and core modules, and each core module's digest,
+    computed once per run (every test reads it)."""
+    plugins = {}
     for p in BUILT_IN:
         cls = p.load()
-        entries[f"{p.kind}:{p.name}"] = {"version": cls.version, "code": code_digest(plugin_sources(cls))}
-    return dict(sorted(entries.items()))
+        sources = plugin_sources(cls)
+        plugins[f"{p.kind}:{p.name}"] = {"version": cls.version, "code": code_digest(sources), "core": core_closure(sources)}
+    used = sorted({m for entry in plugins.values() for m in entry["core"]})
+    core = {m: code_digest({f"{m}.py": (CORE / f"{m}.py").read_text()}) for m in used}
+    return {"plugins": dict(sorted(plugins.items())), "core": core}
+
+
+def locked() -> dict[str, dict]:
+    return json.loads(LOCK.read_text())
 
 
 def test_the_lock_lists_every_built_in_plugin() -> None:
-    assert set(json.loads(LOCK.read_text())) == set(current()), f"plugins added or removed: run `{RECORD}`"
+    assert set(locked()["plugins"]) == set(current()["plugins"]), f"plugins added or removed: run `{RECORD}`"
+
+
+def verdict(name: str, lock: dict, now: dict) -> str | None:
+    """Why plugin `name`'s recorded entry no longer holds, or None when it does."""
+    was, entry = lock["plugins"].get(name), now["plugins"][name]
+    if was is None:
+        return f"{name} is not recorded: run `{RECORD}`"
+    changed = [f"{m}.py" for m in entry["core"] if lock["core"].get(m) != now["core"][m]]
+    if entry["code"] != was["code"]:
+        changed.insert(0, "its own code")
+    if changed and entry["version"] == was["version"]:
+        return (f"{name}: {', '.join(changed)} changed but its version is still {entry['version']}: bump `version` (cached "
+                f"results of the old code would be served), or, if its outputs cannot change, run `{RECORD}`")
+    if entry != was:
+        return f"{name}: version {was['version']} -> {entry['version']} (or the core modules it uses changed); run `{RECORD}`"
+    return None
 
 
 @pytest.mark.parametrize("plugin", BUILT_IN, ids=[f"{p.kind}-{p.name}" for p in BUILT_IN])
 def test_changed_code_comes_with_a_version_bump_or_a_record(plugin) -> None:
-    name = f"{plugin.kind}:{plugin.name}"
-    locked, now = json.loads(LOCK.read_text()).get(name), current()[name]
-    assert locked is not None, f"{name} is not recorded: run `{RECORD}`"
-    if now["code"] != locked["code"] and now["version"] == locked["version"]:
-        pytest.fail(f"{name}'s code changed but its version is still {now['version']}: bump `version` (cached "
-                    f"results of the old code would be served), or, if its outputs cannot change, run `{RECORD}`")
-    assert now == locked, f"{name}: version {locked['version']} -> {now['version']}; run `{RECORD}`"
+    problem = verdict(f"{plugin.kind}:{plugin.name}", locked(), current())
+    assert problem is None, problem
+
+
+def test_a_changed_core_module_asks_every_plugin_using_it_for_a_bump() -> None:
+    now = current()
+    lock = json.loads(json.dumps(now))
+    lock["core"]["weekly_examples"] = "0" * 16  # as if weekly_examples.py changed since the record
+    assert "weekly_examples.py changed but its version is still" in verdict("retriever:tdm", lock, now)
+    assert verdict("retriever:popular", lock, now) is None  # popular does not use it
+    lock["plugins"]["retriever:tdm"]["version"] = "0"  # a bump: recorded, not refused
+    assert "run `" in verdict("retriever:tdm", lock, now) and "bump" not in verdict("retriever:tdm", lock, now)
+
+
+def test_a_plugin_is_held_to_the_core_modules_it_reaches() -> None:
+    """tdm imports hmrec_cli.weekly_examples, which imports hmrec_cli.features: a change to either
+    must be judged for tdm; a core module nothing of tdm reaches (the CLI's) is not tdm's."""
+    tdm = current()["plugins"]["retriever:tdm"]["core"]
+    assert {"weekly_examples", "features", "training", "plugin_api"} <= set(tdm)
+    assert "cli" not in tdm
+    source = "import hmrec_cli.splits\nfrom hmrec_cli import cache, console\ndef f():\n    from hmrec_cli.features import x\n"
+    assert core_imports(source) == {"splits", "cache", "console", "features"}
+    assert core_imports("from hmrec_cli.synth import nothing_here\nimport hmrec_plugins.tdm\n") == {"synth/__init__"}
 
 
 def test_the_digest_ignores_comments_and_docstrings_but_not_code() -> None:
