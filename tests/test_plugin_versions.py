@@ -80,13 +80,19 @@ def core_imports(source: str) -> set[str]:
     return {m for m in map(core_module, found) if m is not None}
 
 
+@functools.cache
+def core_module_imports(name: str) -> frozenset[str]:
+    """What core module `name` imports, parsed once per run (most plugins share most core modules)."""
+    return frozenset(core_imports((CORE / f"{name}.py").read_text()))
+
+
 def core_closure(sources: dict[str, str]) -> list[str]:
     """Every core module the sources reach through imports, followed module to module."""
     todo, seen = set().union(*map(core_imports, sources.values())), set()
     while todo:
         name = todo.pop()
         seen.add(name)
-        todo |= core_imports((CORE / f"{name}.py").read_text()) - seen
+        todo |= core_module_imports(name) - seen
     return sorted(seen)
 
 
