@@ -31,6 +31,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from hmrec_cli.atomic import scratch_dir
+from hmrec_cli.bought import DROP_BOUGHT, REFILL, bought_before
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
@@ -40,15 +41,14 @@ from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, chec
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
-from hmrec_cli.splits import Week, history_prefix, repeat_share, truth
+from hmrec_cli.source_choice import AUTO_POOL, CUSTOMERS, MIN_GAIN_SE, START, choose
+from hmrec_cli.splits import Week, history_prefix, truth
 from hmrec_cli.store import Store
 
 AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
 AUTO_MAX_WEEKS = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
 NEWEST_WEEK_CUSTOMERS = 20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
-DROP_BOUGHT_BELOW = 0.01  # --drop-bought auto: repeats rarer than this share of the last 28 days' purchases
-DROP_BOUGHT = ("auto", "yes", "no")
 RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
 
 
@@ -105,18 +105,6 @@ def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
     per_week[counts["back"].to_numpy()] = counts["len"].to_numpy()
     reached = np.flatnonzero(np.cumsum(per_week[1:]) >= min_positives)
     return int(reached[0]) + 1 if reached.size else available
-
-
-def bought_before(history: pl.DataFrame, week: Week, mode: str) -> pl.DataFrame | None:
-    """The (customer, article) pairs bought before `week` that its union leaves out, or None to
-    keep them: `yes` always, `auto` when fewer than DROP_BOUGHT_BELOW of the last 28 days'
-    purchases repeat an earlier one (a log where nobody buys the same item twice: every such
-    candidate is a sure miss that takes a slot), `no` never."""
-    if mode not in DROP_BOUGHT:
-        raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
-    if mode == "no" or (mode == "auto" and repeat_share(history, week) >= DROP_BOUGHT_BELOW):
-        return None
-    return history.select("customer", "article").unique()
 
 
 def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None, drop: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -188,6 +176,19 @@ def training_week(
     return RankingWeek(
         context(store, week), candidates, sources, k, negative_share=1.0 if newest else share, buyers=None if newest else buyers.len(), tuning=tuning,
     )
+
+
+def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int, drop: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
+    """A training week as `source_choice.choose` reads it: the labelled union of at most CUSTOMERS
+    of its buyers (drawn with the seed), cut to those with a purchase among the candidates, and
+    the number of buyers drawn."""
+    week_truth = truth(store.transactions, week)
+    buyers = week_truth["customer"].unique().sort()
+    if buyers.len() > CUSTOMERS:
+        buyers = pl.Series("customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), CUSTOMERS, replace=False)), dtype=pl.UInt32)
+    rows = labelled(union(entries, sources, k, buyers, drop), week_truth)
+    hit = rows.filter(pl.col("label") > 0)["customer"].unique()
+    return rows.filter(pl.col("customer").is_in(hit.implode())), buyers.len()
 
 
 class _Spill:
@@ -287,6 +288,9 @@ def rank(
 ) -> Entry:
     """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
     (the result does not depend on it)."""
+    auto = request.sources == ("auto",)
+    if auto:  # every source of the pool is fitted; the training weeks choose among them (`source_choice`)
+        request = dataclasses.replace(request, sources=AUTO_POOL)
     request = resolved_train_weeks(store, request)
     if request.train_weeks < 1:
         raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")
@@ -315,6 +319,8 @@ def rank(
         ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
         train_weeks=request.train_weeks, sources=source_versions, source_params=source_params, k=request.k,
         customers=customers_digest(customers), seed=seed, drop_bought=request.drop_bought, **({"device": device_kind} if device_kind else {}),
+        **({"bought_refilled": REFILL} if request.drop_bought != "no" else {}),  # sources' sets refill what they drop
+        **({"sources_chosen": {"start": START, "min_gain_se": MIN_GAIN_SE}} if auto else {}),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
@@ -326,15 +332,25 @@ def rank(
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
     dropped = []  # weeks whose unions leave out what each customer bought before
     with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
+        week_entries = [
+            [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
+            for w in train_weeks
+        ]
+        drops = [bought_before(history_prefix(store.transactions, w), w, request.drop_bought) for w in train_weeks]
+        choice = None
+        if auto:
+            on_progress("choosing the sources", 0, len(sources))
+            weeks = [choice_week(store, entries, w, sources, request.k, seed, drop) for w, entries, drop in zip(train_weeks, week_entries, drops, strict=True)]
+            chosen, choice = choose(weeks, sources, request.k, on_progress=on_progress)
+            week_entries = [[e for s, e in zip(sources, entries, strict=True) if s in chosen] for entries in week_entries]
+            sources = chosen
         training = []
-        for i, w in enumerate(train_weeks):
-            entries = [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
+        for i, (w, entries, drop) in enumerate(zip(train_weeks, week_entries, drops, strict=True)):
             newest_week = i == len(train_weeks) - 1
-            drop = bought_before(history_prefix(store.transactions, w), w, request.drop_bought)
             dropped += [w.start.isoformat()] if drop is not None else []
             training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress, drop))
         target_entries = [
-            run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
+            run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
         ]
         fit_started = time.perf_counter()
         log = model.fit(training, RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
@@ -346,7 +362,7 @@ def rank(
 
     manifest = {
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint, "sources": list(sources), "source_options": {s: list(o) for s, o in source_options.items()}, "source_params": source_params,
+        "fingerprint": store.fingerprint, "sources": list(sources), **({"source_choice": {"pool": list(request.sources), "steps": choice}} if auto else {}), "source_options": {s: list(o) for s, o in source_options.items()}, "source_params": source_params,
         "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,

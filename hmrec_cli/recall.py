@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from hmrec_cli.bought import REFILL, bought_before, without_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
@@ -35,6 +36,7 @@ class Request:
     options: tuple[str, ...] = ()
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
+    drop_bought: str = "auto"  # leave out what each customer bought before (`hmrec_cli.bought`)
 
 
 def device_kind_of(device: str) -> str:
@@ -179,7 +181,9 @@ def run(
     resume: bool = False,
 ) -> Entry:
     """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
-    checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it."""
+    checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it. When
+    the request drops what customers bought before, the retriever is asked for (1 + REFILL) * k
+    and the bought ones leave, so the set still holds up to k articles each customer has not bought."""
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
@@ -188,10 +192,12 @@ def run(
     customers, described = select_customers(store, request.week, request.customers, target)
     week_name = request.week.start.isoformat()
     device_kind = device_kind_of(device) if cls.uses_device else None
+    past = history(store.transactions, request.week)
+    drop = bought_before(past, request.week, request.drop_bought)
     key = cache_key(
         plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
         week=week_name, k=request.k, customers=customers_digest(customers), seed=seed,
-        **({"device": device_kind} if device_kind else {}),
+        **({"device": device_kind} if device_kind else {}), **({"drop_bought": True} if drop is not None else {}),
     )
     if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
         return hit
@@ -199,7 +205,6 @@ def run(
     start = time.perf_counter()
     stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
     on_progress(f"{stage}: fit", 0, 1)
-    past = history(store.transactions, request.week)
     model = cls(params)
     checkpoint = cache.root / "models" / request.method / week_name / f"{key}.pt"
     settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
@@ -208,6 +213,7 @@ def run(
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, **({"device": device_kind} if device_kind else {}), **({"training": fit_log} if fit_log else {}),
+        "dropped_bought": drop is not None,
         "fit_seconds": round(time.perf_counter() - start, 3),
     }
     buyers = target["customer"].unique() if target is not None else None
@@ -218,8 +224,11 @@ def run(
         try:
             for lo in range(0, customers.len(), CHUNK):
                 on_progress(f"{stage}: retrieve", lo, customers.len())
-                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), request.k), request.method, request.k)
+                asked = request.k * (1 + REFILL) if drop is not None else request.k
+                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked)
                 chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
+                if drop is not None:
+                    chunk = without_bought(chunk, drop, request.k)
                 table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
                 writer = writer or pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)

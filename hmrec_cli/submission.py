@@ -27,17 +27,16 @@ class RankWith:
     ranker: str
     train_weeks: int = 4
     k: int = 100
-    drop_bought: str = "auto"
 
 
 def build_submission(
     data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
     rank_with: RankWith | None = None, command: dict | None = None, device: str = "auto", resume: bool = False,
-    config: ProjectConfig = ProjectConfig(),
+    config: ProjectConfig = ProjectConfig(), drop_bought: str = "auto",
 ) -> int:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with last week's most popular, validate,
-    write atomically."""
+    write atomically. `drop_bought` (`hmrec_cli.bought`) applies to the ranker's union or to the methods' lists."""
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
     if out.is_dir():
@@ -46,12 +45,12 @@ def build_submission(
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
     if rank_with is not None:
-        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, rank_with.drop_bought)
+        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, drop_bought)
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
         _, per_method = route_options(options, tuple(methods))
         entries = [
-            run(store, cache, Request(method, week, K, per_method[method], "all", config), seed=seed, on_progress=on_progress, device=device, resume=resume)
+            run(store, cache, Request(method, week, K, per_method[method], "all", config, drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume)
             for method in methods
         ]
     popular = recent_popularity(history(store.transactions, week), week).head(K)

@@ -89,30 +89,66 @@ def test_bad_rank_options_fail_in_one_line(cli, store_dir: Path, tmp_path: Path,
     assert code == 2 and err.count("\n") == 1 and message in err, err
 
 
-def test_drop_bought_leaves_out_what_each_customer_bought_before_on_a_log_without_repeats(cli, raw: Path, tmp_path: Path) -> None:
+def no_repeat_store(cli, raw: Path, tmp_path: Path) -> Path:
+    """The test world with every repeat of a (customer, article) after its first day removed."""
     tx = pl.read_csv(raw / "transactions_train.csv", infer_schema=False)
     first_day = pl.col("t_dat") == pl.col("t_dat").min().over("customer_id", "article_id")
     tx.filter(first_day).unique(["customer_id", "article_id"], keep="first", maintain_order=True).write_csv(raw / "transactions_train.csv")
     store_dir = tmp_path / "hm"
     code, _, err = cli("data", "ingest", raw, "--data", store_dir, "-q")
     assert code == 0, err
+    return store_dir
+
+
+def bought_pairs(store: Store, week: str) -> pl.DataFrame:
+    return store.transactions.filter(pl.col("t_dat") < pl.lit(week).str.to_date()).select("customer", "article").unique()
+
+
+def test_drop_bought_leaves_out_what_each_customer_bought_before_on_a_log_without_repeats(cli, raw: Path, tmp_path: Path) -> None:
+    store_dir = no_repeat_store(cli, raw, tmp_path)
     store = Store.open(store_dir)
     for mode in ("auto", "no"):
         m = cli.json("rank", "--ranker", "merge", "--candidates", "popular,itemcf", "--data", store_dir, "--cache", tmp_path / "cache",
                      "--week", "1", "--train-weeks", "2", "--k", "30", "-o", "passes=1", "--drop-bought", mode)
         week = m["week"]
-        bought = store.transactions.filter(pl.col("t_dat") < pl.lit(week).str.to_date()).select("customer", "article").unique()
-        again = pl.read_parquet(m["path"]).join(bought, on=["customer", "article"]).height
+        again = pl.read_parquet(m["path"]).join(bought_pairs(store, week), on=["customer", "article"]).height
         if mode == "auto":  # no repeats: every week's union leaves out what its customers bought before
             assert m["dropped_bought"] == [*m["train_weeks"], week] and again == 0
         else:
             assert m["dropped_bought"] == [] and again > 0
 
 
-def test_submit_refuses_drop_bought_without_a_ranker(cli, store_dir: Path, tmp_path: Path) -> None:
-    code, _, err = cli("submit", "--candidates", "popular", "--drop-bought", "yes", "--data", store_dir, "--cache", tmp_path / "cache", "--out", tmp_path / "s.csv")
-    assert code == 2 and err.count("\n") == 1 and "--drop-bought yes goes with --ranker" in err, err
-    assert not (tmp_path / "s.csv").exists()
+def test_a_candidate_set_that_drops_what_was_bought_is_refilled_to_k(cli, raw: Path, tmp_path: Path) -> None:
+    """`recall --drop-bought`: the bought articles leave and the retriever's next ones take their
+    places, so a no-repeat log's set is still k deep; `no` keeps them, in another cache entry."""
+    store_dir = no_repeat_store(cli, raw, tmp_path)
+    store = Store.open(store_dir)
+    common = ["recall", "--method", "itemcf", "--data", store_dir, "--cache", tmp_path / "cache", "--week", "1", "--k", "20", "--customers", "buyers"]
+    kept = cli.json(*common, "--drop-bought", "no")
+    auto = cli.json(*common)
+    assert kept["dropped_bought"] is False and auto["dropped_bought"] is True and auto["candidates"] != kept["candidates"]
+    bought = bought_pairs(store, Path(auto["path"]).parent.name)  # the cache files sets under their week
+    with_bought, without = pl.read_parquet(kept["path"]), pl.read_parquet(auto["path"])
+    assert with_bought.join(bought, on=["customer", "article"]).height > 0
+    assert without.join(bought, on=["customer", "article"]).height == 0
+    kept_unbought = with_bought.join(bought, on=["customer", "article"], how="anti").select("customer", "article")
+    assert kept_unbought.join(without, on=["customer", "article"], how="anti").height == 0  # the same list, bought ones out, more behind
+    assert without.height > kept_unbought.height and without.group_by("customer").len()["len"].max() == 20  # refilled, not just cut
+
+
+def test_submit_without_a_ranker_drops_what_was_bought_from_the_methods_lists(cli, raw: Path, tmp_path: Path) -> None:
+    store_dir = no_repeat_store(cli, raw, tmp_path)
+    store = Store.open(store_dir)
+    ids = store.articles.select("article", article_id=pl.col("article_id").cast(pl.String).str.zfill(10))
+    again = {}
+    for mode in ("yes", "no"):
+        out = tmp_path / f"{mode}.csv"
+        code, _, err = cli("submit", "--candidates", "itemcf,popular", "--drop-bought", mode, "--data", store_dir, "--cache", tmp_path / "cache", "--out", out, "-q")
+        assert code == 0, err
+        pairs = (pl.read_csv(out, infer_schema=False).with_columns(pl.col("prediction").str.split(" ")).explode("prediction")
+                 .join(store.customers.select("customer", "customer_id"), on="customer_id").join(ids, left_on="prediction", right_on="article_id"))
+        again[mode] = pairs.join(bought_pairs(store, "2100-01-01"), on=["customer", "article"]).height
+    assert again["yes"] < again["no"]
 
 
 def test_submit_with_a_ranker_writes_a_valid_submission(cli, store_dir: Path, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ DropBought = Annotated[
     str,
     typer.Option(
         help="Leave out candidates the customer bought before: auto (when under 1% of the last 28 days' purchases repeat an earlier one, "
-        "a log where nobody buys the same item twice), yes or no.",
+        "a log where nobody buys the same item twice), yes or no. Each source's set is refilled from its retriever's next candidates.",
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]

@@ -11,7 +11,8 @@ from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir,
 
 
 def rank(
-    candidates: Annotated[str, typer.Option(help="Comma-separated retrievers whose candidates are ranked (their scores and ranks become features).")],
+    candidates: Annotated[str, typer.Option(help="Comma-separated retrievers whose candidates are ranked (their scores and ranks become features), or auto: "
+                     "fit the built-in pool for the training weeks and keep the sources that clearly add to their fusion there.")],
     ranker: Annotated[str, typer.Option(help="Ranker name (see `hmrec plugins`).")] = "din",
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
@@ -66,6 +67,10 @@ def rank(
         f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )
+    if choice := m.get("source_choice"):
+        steps = [[c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]] for c in choice["steps"] if "source" in c]
+        console.show(f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
+                     ["source", "MAP@12", "gain", "stderr", ""], steps)
     if importance := m["training"].get("feature_importance"):
         top = list(importance.items())[:10]
         console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])

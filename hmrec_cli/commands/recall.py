@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, Force, Json, PluginOptions, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, PluginOptions, Quiet, Resume, Seed, Week
 
 
 def recall(
@@ -19,6 +19,7 @@ def recall(
     option: PluginOptions = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
+    drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
     force: Force = False,
@@ -37,7 +38,7 @@ def recall(
     settings = project_config.load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    request = Request(method, target, k, tuple(option), customers, settings)
+    request = Request(method, target, k, tuple(option), customers, settings, drop_bought)
     with console.progress_bar(quiet or json) as report:
         entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
     m = entry.manifest

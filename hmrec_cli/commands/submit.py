@@ -28,18 +28,14 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
     from hmrec_cli import console, project_config
-    from hmrec_cli.errors import InputError
     from hmrec_cli.submission import RankWith, build_submission
 
-    if ranker is None and drop_bought != "auto":
-        raise InputError(f"--drop-bought {drop_bought} goes with --ranker (without one the methods' lists are taken in order)")
-
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
-    rank_with = RankWith(ranker, train_weeks, drop_bought=drop_bought) if ranker else None
+    rank_with = RankWith(ranker, train_weeks) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings)
+        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
         console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
         return

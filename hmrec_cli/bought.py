@@ -1,0 +1,34 @@
+"""Which earlier purchases to leave out of a week's candidates (`--drop-bought`).
+
+In a log where nobody buys the same item twice (films watched, books, furniture) an article the
+customer already bought is a sure miss that takes a slot of the 12; in fashion, where 3-5% of a
+week's purchases repeat one, it is among the best candidates. `auto` tells them apart from the
+data before the week, so a candidate set, a ranking and a submission all make the same choice."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.splits import Week, repeat_share
+
+DROP_BOUGHT_BELOW = 0.01  # auto: repeats rarer than this share of the last 28 days' purchases
+DROP_BOUGHT = ("auto", "yes", "no")
+REFILL = 2  # a set that drops asks its retriever for k + REFILL * k, so dropped slots are refilled
+
+
+def bought_before(history: pl.DataFrame, week: Week, mode: str) -> pl.DataFrame | None:
+    """The (customer, article) pairs bought before `week` to leave out, or None to keep them:
+    `yes` always, `auto` when fewer than DROP_BOUGHT_BELOW of the last 28 days' purchases repeat
+    an earlier one, `no` never. `history`: the rows before the week."""
+    if mode not in DROP_BOUGHT:
+        raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
+    if mode == "no" or (mode == "auto" and repeat_share(history, week) >= DROP_BOUGHT_BELOW):
+        return None
+    return history.select("customer", "article").unique()
+
+
+def without_bought(candidates: pl.DataFrame, drop: pl.DataFrame, k: int) -> pl.DataFrame:
+    """A retriever's list without the pairs in `drop`, cut to each customer's best `k` by score."""
+    kept = candidates.join(drop, on=["customer", "article"], how="anti")
+    return kept.sort(["customer", "score", "article"], descending=[False, True, False]).group_by("customer", maintain_order=True).head(k)
