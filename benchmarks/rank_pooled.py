@@ -2,6 +2,7 @@
 
     python benchmarks/rank_pooled.py --workdir /tmp/rankbench [--scale medium] [--weeks 3] [--rankers merge,din,lgbm] [-o din:key=value ...]
     python benchmarks/rank_pooled.py --workdir /tmp/rankreal --real ../shared/data/hm_real_sample --weeks 8
+    python benchmarks/rank_pooled.py --workdir /tmp/own --raw MY_SHOP_CSVS --weeks 4
     python benchmarks/rank_pooled.py --workdir /tmp/shop --scale tiny --seed 1 --no-repeats --weeks 4 [--drop-bought no]
     python benchmarks/rank_pooled.py --workdir /tmp/pick --real ../shared/data/hm_real_sample --week 8 --weeks 8 --config tuned.toml --candidates popular,repurchase,itemcf,als
 
@@ -57,9 +58,10 @@ def first_purchases(source: Path, out: Path) -> Path:
     return out
 
 
-def paired(data: Path, paths: dict[str, list[tuple[str, str]]], rankers: list[str]) -> dict:
-    """Each ranker's MAP@12 minus the first ranker's over the same customer-weeks, with the standard
-    error of the per-customer difference (the rankers' own standard errors overlap far more)."""
+def per_buyer_ap(data: Path, paths: dict[str, list[tuple[str, str]]]) -> dict[str, "np.ndarray"]:
+    """Each ranker's AP@12 per buyer, over the customer-weeks in order, read from the rankings this
+    run made (not `evaluate --predictions`, which takes the newest cached ranking of a week: another
+    configuration's when this run's came from the cache)."""
     from datetime import date
 
     import numpy as np
@@ -71,15 +73,24 @@ def paired(data: Path, paths: dict[str, list[tuple[str, str]]], rankers: list[st
 
     transactions = Store.open(data).transactions
     ap = {}
-    for ranker in rankers:
+    for ranker, weeks in paths.items():
         parts = []
-        for week, path in paths[ranker]:
+        for week, path in weeks:
             target = truth(transactions, Week(date.fromisoformat(week), week))
             top = pl.read_parquet(path).select("customer", pl.col("article").cast(pl.Int64), "rank")
             parts.append(average_precision(top, target)["ap"].to_numpy())
         ap[ranker] = np.concatenate(parts)
-    base = ap[rankers[0]]
-    return {r: {"mean": float((ap[r] - base).mean()), "stderr": float((ap[r] - base).std(ddof=1) / np.sqrt(base.size))} for r in rankers[1:]}
+    return ap
+
+
+def mean_se(values) -> dict:
+    return {"mean": float(values.mean()), "stderr": float(values.std(ddof=1) / values.size**0.5)}
+
+
+def paired(ap: dict, rankers: list[str]) -> dict:
+    """Each ranker's MAP@12 minus the first ranker's over the same customer-weeks, with the standard
+    error of the per-customer difference (the rankers' own standard errors overlap far more)."""
+    return {r: mean_se(ap[r] - ap[rankers[0]]) for r in rankers[1:]}
 
 
 def main() -> None:
@@ -87,6 +98,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--scale", default="medium")
     parser.add_argument("--real", type=Path, help="the hm_real_sample folder: use its two-year customer sample instead")
+    parser.add_argument("--raw", type=Path, help="any folder of H&M-shaped CSVs (e.g. your own shop's log converted): use it instead")
     parser.add_argument("--weeks", type=int, default=3)
     parser.add_argument("--week", type=int, default=0, help="the newest scored week, this many weeks back from the last")
     parser.add_argument("--config", type=Path, help="project config file (hmrec tune's hmrec.toml) for every hmrec call")
@@ -98,19 +110,21 @@ def main() -> None:
     parser.add_argument("--drop-bought", default="auto", choices=("auto", "yes", "no"), help="passed to every hmrec rank")
     parser.add_argument("-o", dest="options", action="append", default=[])
     args = parser.parse_args()
-    name = ("real" if args.real else f"{args.scale}-{args.seed}") + ("-norepeat" if args.no_repeats else "")
+    name = ("real" if args.real else args.raw.name if args.raw else f"{args.scale}-{args.seed}") + ("-norepeat" if args.no_repeats else "")
     raw, data, cache = args.workdir / f"{name}-raw", args.workdir / f"{name}-store", args.workdir / "cache"
     if args.real:
         sample = args.real / "hungle45__PSE-Recommendor-System"
         files = {"transactions": sample / "commit_3b7354e7" / "transactions_train_sample.csv", "customers": sample / "commit_3b7354e7" / "customers_sample.csv",
                  "articles": sample / "commit_a8979e10" / "articles_train_sample.csv"}
+    elif args.raw:
+        files = {"transactions": args.raw / "transactions_train.csv", "customers": args.raw / "customers.csv", "articles": args.raw / "articles.csv"}
     else:
         if not (raw / "transactions_train.csv").is_file():
             hmrec("data", "synth", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw), "-q")
         files = {"transactions": raw / "transactions_train.csv", "customers": raw / "customers.csv", "articles": raw / "articles.csv"}
     if args.no_repeats:
         files["transactions"] = first_purchases(files["transactions"], args.workdir / f"{name}-transactions.csv")
-    if args.real or args.no_repeats:
+    if args.real or args.raw or args.no_repeats:
         hmrec("data", "ingest", *(x for kind, path in files.items() for x in (f"--{kind}", str(path))), "--data", str(data), "-q")
     else:  # the folder, so its oracle comes along
         hmrec("data", "ingest", str(raw), "--data", str(data), "-q")
@@ -123,26 +137,28 @@ def main() -> None:
             options = [x for o in args.options if o.startswith(f"{ranker}:") for x in ("-o", o.partition(":")[2])]
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
             paths.setdefault(ranker, []).append((manifest["week"], manifest["path"]))
-            runs.append({"ranker": ranker, "week": manifest["week"], "path": manifest["path"], "map@12": manifest["figures"]["map@12"],
+            runs.append({"ranker": ranker, "week": manifest["week"], "path": manifest["path"], "map@12": manifest["figures"]["map@12"], "sources": manifest["sources"],
                          "fit_s": manifest["fit_seconds"], "score_s": manifest["score_seconds"], **usage,
                          "newest_training_week": manifest.get("newest_training_week"),
                          "epochs": [(e["epoch"], round(e["validation"], 5)) for e in manifest["training"].get("epochs", [])]})
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     base = ["--data", str(data), "--cache", str(cache), "--week", str(args.week), "--weeks", str(args.weeks), *config, "--json", "-q"]
-    pooled = {r: hmrec("evaluate", "--predictions", r, *base)[0] for r in rankers}
-    sources = hmrec("evaluate", "--candidates", args.candidates, *base)[0]
+    ap = per_buyer_ap(data, paths)
+    pooled = {r: {"map@12": float(ap[r].mean()), "stderr": mean_se(ap[r])["stderr"]} for r in rankers}
+    chosen = {s: None for run in runs for s in run["sources"]}  # --candidates auto: every source some week chose
+    sources = hmrec("evaluate", "--candidates", ",".join(chosen), *base)[0]
     own = {s["set"].split("@")[0]: s["map@12"] for s in sources["sets"] if s["set"] not in ("union", "oracle")}
     simple = max([*own.values(), *(pooled[r]["map@12"] for r in rankers if r == "merge")])
-    first = pooled[rankers[0]]
+    oracle = next((s["map@12"] for s in sources["sets"] if s["set"] == "oracle"), None)
     report = {
         "data": name, "weeks": args.weeks, "newest_week_back": args.week, "options": args.options, "drop_bought": args.drop_bought, "candidates": args.candidates,
         "config": {"path": str(args.config), "text": args.config.read_text()} if args.config else None,
         "pooled_map@12": {**{r: pooled[r]["map@12"] for r in rankers}, **{f"{r}_stderr": pooled[r].get("stderr") for r in rankers},
                           **{f"{k} (own order)": v for k, v in own.items()}},
-        "customer_weeks": first["customer_weeks"], "oracle_map@12": first.get("oracle_map@12"),
-        "share_of_oracle": {r: pooled[r].get("share_of_oracle") for r in rankers},
+        "customer_weeks": int(ap[rankers[0]].size), "oracle_map@12": oracle,
+        "share_of_oracle": {r: pooled[r]["map@12"] / oracle for r in rankers} if oracle else None,
         "over_best_simple": {r: pooled[r]["map@12"] / simple for r in rankers if r != "merge"},
-        f"paired_minus_{rankers[0]}": paired(data, paths, rankers),
+        f"paired_minus_{rankers[0]}": paired(ap, rankers),
         "runs": runs,
     }
     print(json.dumps(report, indent=2))
