@@ -72,6 +72,8 @@ def find(kind: str, name: str) -> PluginInfo:
 def suggestion(name: str, kind: str | None = None) -> str:
     """What to say after "no plugin named X": the plugin of the other kind it is, or the closest
     installed names ("did you mean"), or the installed list."""
+    if kind == "retriever" and name == "auto":
+        return ": --candidates auto chooses a ranking's sources (hmrec rank, submit --ranker); elsewhere name them"
     every = discover()
     other = [p for p in every if p.name == name and p.kind != kind]
     if kind and other:
