@@ -336,7 +336,7 @@ def rank(
             [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
             for w in train_weeks
         ]
-        drops = [bought_before(history_prefix(store.transactions, w), w, request.drop_bought) for w in train_weeks]
+        drops = [bought_before(history_prefix(store.transactions, w), w, request.drop_bought, store.fingerprint) for w in train_weeks]
         choice = None
         if auto:
             on_progress("choosing the sources", 0, len(sources))
@@ -368,7 +368,7 @@ def rank(
         "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,
     }
     target_ctx = context(store, request.week)
-    target_drop = bought_before(target_ctx.history, request.week, request.drop_bought)
+    target_drop = bought_before(target_ctx.history, request.week, request.drop_bought, store.fingerprint)
     manifest["dropped_bought"] = dropped + ([week_name] if target_drop is not None else [])
     score_started = time.perf_counter()
     buyers = target["customer"].unique().implode() if target is not None else None

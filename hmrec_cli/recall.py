@@ -193,7 +193,7 @@ def run(
     week_name = request.week.start.isoformat()
     device_kind = device_kind_of(device) if cls.uses_device else None
     past = history(store.transactions, request.week)
-    drop = bought_before(past, request.week, request.drop_bought)
+    drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
     key = cache_key(
         plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
         week=week_name, k=request.k, customers=customers_digest(customers), seed=seed,
