@@ -12,7 +12,7 @@ Writes (or reuses) the synthetic world, or takes the real customer-sampled extra
 finally scores everything with `hmrec evaluate` pooled over the weeks (customer-weeks, standard
 error, share of the oracle), plus each ranker's paired difference from the first one (`merge`
 by default) over the same customer-weeks, with its standard error. `--no-repeats` keeps only each customer's first purchase of an
-article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negative_share=0.05).
+article (a log like the held-back non-fashion one, where nobody buys the same item twice). `-o ranker:key=value` goes to that ranker (e.g. -o din:negative_share=0.05), `-o source:key=value` to every run (e.g. -o popular:window_days=28).
 `--config FILE` is the project config (`hmrec tune`'s output) every hmrec call reads; without it they read
 ./hmrec.toml if there is one (`--config /dev/null`: defaults only). `--week N` makes the newest scored week N
 weeks back instead of the last, so sources and settings can be chosen on weeks older than those a
@@ -134,7 +134,9 @@ def main() -> None:
     runs, paths = [], {}
     for back in range(args.week + args.weeks - 1, args.week - 1, -1):
         for ranker in rankers:
-            options = [x for o in args.options if o.startswith(f"{ranker}:") for x in ("-o", o.partition(":")[2])]
+            mine = [o.partition(":")[2] for o in args.options if o.partition(":")[0] == ranker]  # -o din:epochs=3: that ranker's
+            shared = [o for o in args.options if o.partition(":")[0] not in rankers]  # -o popular:window_days=28: a source's, every run
+            options = [x for o in (*mine, *shared) for x in ("-o", o)]
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
             paths.setdefault(ranker, []).append((manifest["week"], manifest["path"]))
             runs.append({"ranker": ranker, "week": manifest["week"], "path": manifest["path"], "map@12": manifest["figures"]["map@12"], "sources": manifest["sources"],
