@@ -71,7 +71,7 @@ def rank(
         steps = [[c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]] for c in choice["steps"] if "source" in c]
         console.show(f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
                      ["source", "MAP@12", "gain", "stderr", ""], steps)
-    if importance := m["training"].get("feature_importance"):
+    if (importance := m["training"].get("feature_importance")) and any(importance.values()):  # all 0: no trees kept
         top = list(importance.items())[:10]
         console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
     if "newest_training_week" in m:
