@@ -91,3 +91,33 @@ def test_merge_fuses_reciprocal_ranks_and_rejects_unknown_sources() -> None:
     np.testing.assert_allclose(fuse(ranks, [1.0, 2.0], 10.0, 100), [1 / 11, 1 / 13 + 2 / 11, 0.0])
     with pytest.raises(InputError, match="'bogus' is not one of the sources"):
         given_weights("bogus=2", ("popular", "repurchase"))
+
+
+def test_bought_before_decides_per_week_from_the_past_and_works_the_share_out_once(monkeypatch) -> None:
+    from hmrec_cli import bought
+
+    week = Week(date(2020, 9, 16), "last")
+    day = lambda n: week.start - timedelta(days=n)  # noqa: E731
+    repeats = pl.DataFrame({"t_dat": [day(20), day(3), day(2)], "customer": [1, 1, 2], "article": [5, 5, 6]}, schema_overrides={"customer": pl.UInt32, "article": pl.UInt32})
+    once = repeats.with_columns(pl.Series("article", [5, 7, 6], dtype=pl.UInt32))
+    assert bought.bought_before(repeats, week, "auto") is None  # 1 of the 3 recent purchases repeats one: keep what was bought
+    assert bought.bought_before(once, week, "auto").sort("customer", "article").rows() == [(1, 5), (1, 7), (2, 6)]
+    assert bought.bought_before(repeats, week, "yes").height == 2 and bought.bought_before(once, week, "no") is None
+    calls = []
+    monkeypatch.setattr(bought, "repeat_share", lambda history, w: calls.append(w) or 0.0)
+    for _ in range(3):
+        bought.bought_before(once, week, "auto", fingerprint="store-a")
+    bought.bought_before(once, week, "auto", fingerprint="store-b")
+    assert len(calls) == 2  # once per store and week
+    with pytest.raises(InputError, match="--drop-bought maybe"):
+        bought.bought_before(once, week, "maybe")
+
+
+def test_without_bought_keeps_each_customers_best_k_not_yet_bought() -> None:
+    from hmrec_cli.bought import without_bought
+
+    candidates = pl.DataFrame({"customer": [1, 1, 1, 1, 2], "article": [10, 11, 12, 13, 10], "score": [4.0, 3.0, 2.0, 1.0, 1.0]},
+                              schema_overrides={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
+    bought = pl.DataFrame({"customer": [1], "article": [10]}, schema={"customer": pl.UInt32, "article": pl.UInt32})
+    kept = without_bought(candidates, bought, 2)
+    assert kept.select("customer", "article").rows() == [(1, 11), (1, 12), (2, 10)]
