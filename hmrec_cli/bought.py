@@ -20,26 +20,28 @@ REFILL = 2  # a set that drops asks its retriever for k + REFILL * k, so dropped
 _SHARES: dict[tuple[str, str], float] = {}  # (store fingerprint, week) -> repeat share, once per process
 
 
-def bought_before(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> pl.DataFrame | None:
-    """The (customer, article) pairs bought before `week` to leave out, or None to keep them:
-    `yes` always, `auto` when fewer than DROP_BOUGHT_BELOW of the last 28 days' purchases repeat
-    an earlier one, `no` never. `history`: the rows before the week. With the store's
-    `fingerprint` the share is worked out once per week and process (2-3 s on the full log, and
-    a ranking asks for every source of every week)."""
+def drops_bought(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> bool:
+    """Whether `week`'s candidates leave out what each customer bought before: `yes` always, `auto`
+    when fewer than DROP_BOUGHT_BELOW of the last 28 days' purchases repeat an earlier one, `no`
+    never. `history`: the rows before the week. With the store's `fingerprint` the share is worked
+    out once per week and process (2-3 s on the full log, and a ranking asks for every source of
+    every week)."""
     if mode not in DROP_BOUGHT:
         raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
-    if mode == "no":
-        return None
-    if mode == "auto":
-        key = (fingerprint, week.start.isoformat())
-        share = _SHARES.get(key) if fingerprint else None
-        if share is None:
-            share = repeat_share(history, week)
-            if fingerprint:
-                _SHARES[key] = share
-        if share >= DROP_BOUGHT_BELOW:
-            return None
-    return history.select("customer", "article").unique()
+    if mode != "auto":
+        return mode == "yes"
+    key = (fingerprint, week.start.isoformat())
+    share = _SHARES.get(key) if fingerprint else None
+    if share is None:
+        share = repeat_share(history, week)
+        if fingerprint:
+            _SHARES[key] = share
+    return share < DROP_BOUGHT_BELOW
+
+
+def bought_before(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> pl.DataFrame | None:
+    """The (customer, article) pairs bought before `week` to leave out, or None to keep them (see `drops_bought`)."""
+    return history.select("customer", "article").unique() if drops_bought(history, week, mode, fingerprint) else None
 
 
 def without_bought(candidates: pl.DataFrame, drop: pl.DataFrame, k: int) -> pl.DataFrame:

@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from hmrec_cli.atomic import scratch_dir
-from hmrec_cli.bought import DROP_BOUGHT, REFILL, bought_before
+from hmrec_cli.bought import DROP_BOUGHT, DROP_BOUGHT_BELOW, REFILL, drops_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
@@ -41,7 +41,7 @@ from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, chec
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
-from hmrec_cli.source_choice import AUTO_POOL, CUSTOMERS, MIN_GAIN_SE, START, choose
+from hmrec_cli.source_choice import AUTO_POOL, C, CUSTOMERS, MIN_GAIN_SE, START, choose
 from hmrec_cli.splits import Week, history_prefix, truth
 from hmrec_cli.store import Store
 
@@ -64,7 +64,7 @@ class RankRequest:
     options: tuple[str, ...] = ()
     customers: str = "auto"
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values for the ranker and the sources
-    drop_bought: str = "auto"  # see `bought_before`
+    drop_bought: str = "auto"  # see `hmrec_cli.bought`
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
@@ -107,10 +107,10 @@ def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
     return int(reached[0]) + 1 if reached.size else available
 
 
-def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None, drop: pl.DataFrame | None = None) -> pl.DataFrame:
+def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.Series | None = None) -> pl.DataFrame:
     """The candidate sets of one week side by side: per source its score and rank, sentinels
-    (score 0, rank k) where it did not propose the article; sorted by customer, article; without
-    the (customer, article) pairs in `drop`."""
+    (score 0, rank k) where it did not propose the article; sorted by customer, article. (A set
+    asked to drop what was bought already holds none of it: `hmrec_cli.bought`.)"""
     frame = None
     for source, entry in zip(sources, entries, strict=True):
         scan = pl.scan_parquet(entry.path)
@@ -120,9 +120,6 @@ def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.
             "customer", "article", pl.col("score").alias(f"{source}_score"), pl.col("rank").cast(pl.UInt16).alias(f"{source}_rank")
         )
         frame = part if frame is None else frame.join(part, on=["customer", "article"], how="full", coalesce=True)
-    if drop is not None:
-        mine = drop if customers is None else drop.filter(pl.col("customer").is_in(customers.implode()))
-        frame = frame.join(mine, on=["customer", "article"], how="anti")
     return frame.with_columns(
         *(pl.col(f"{s}_score").fill_null(0.0) for s in sources),
         *(pl.col(f"{s}_rank").fill_null(k) for s in sources),
@@ -143,13 +140,12 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
 
 def training_week(
     store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int, share: float, newest: bool, spill: Path,
-    chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None, drop: pl.DataFrame | None = None,
+    chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> RankingWeek:
     """One labelled training week built `chunk` customers at a time and spilled to `spill`: the
     newest week whole for at most NEWEST_WEEK_CUSTOMERS of its buyers (drawn with the seed), an
     older one as the customers with a purchase among their candidates, every positive and a
-    `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`);
-    without the pairs in `drop` (see `bought_before`)."""
+    `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`)."""
     week_truth = truth(store.transactions, week)
     buyers = week_truth["customer"].unique().sort()
     customers = buyers
@@ -164,7 +160,7 @@ def training_week(
     with _Spill(spill) as rows, _Spill(tuning_spill) as tuning_rows:
         for i, part in enumerate(chunks := customer_chunks(customers, chunk)):
             on_progress(f"union {week.start}", i, len(chunks))
-            cands = labelled(union(entries, sources, k, part, drop), week_truth)
+            cands = labelled(union(entries, sources, k, part), week_truth)
             if sampled:
                 tuning_rows.write(whole_rows(cands, sources, seed, week, whole_share))
             rows.write(kept(cands, share, seed, week) if not newest else cands)
@@ -178,7 +174,7 @@ def training_week(
     )
 
 
-def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int, drop: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
+def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int) -> tuple[pl.DataFrame, int]:
     """A training week as `source_choice.choose` reads it: the labelled union of at most CUSTOMERS
     of its buyers (drawn with the seed), cut to those with a purchase among the candidates, and
     the number of buyers drawn."""
@@ -186,7 +182,7 @@ def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[s
     buyers = week_truth["customer"].unique().sort()
     if buyers.len() > CUSTOMERS:
         buyers = pl.Series("customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), CUSTOMERS, replace=False)), dtype=pl.UInt32)
-    rows = labelled(union(entries, sources, k, buyers, drop), week_truth)
+    rows = labelled(union(entries, sources, k, buyers), week_truth)
     hit = rows.filter(pl.col("label") > 0)["customer"].unique()
     return rows.filter(pl.col("customer").is_in(hit.implode())), buyers.len()
 
@@ -319,8 +315,8 @@ def rank(
         ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
         train_weeks=request.train_weeks, sources=source_versions, source_params=source_params, k=request.k,
         customers=customers_digest(customers), seed=seed, drop_bought=request.drop_bought, **({"device": device_kind} if device_kind else {}),
-        **({"bought_refilled": REFILL} if request.drop_bought != "no" else {}),  # sources' sets refill what they drop
-        **({"sources_chosen": {"start": START, "min_gain_se": MIN_GAIN_SE}} if auto else {}),
+        **({"bought_refilled": REFILL, "drop_below": DROP_BOUGHT_BELOW} if request.drop_bought != "no" else {}),  # the sets' drop rule
+        **({"sources_chosen": {"start": START, "min_gain_se": MIN_GAIN_SE, "customers": CUSTOMERS, "c": C}} if auto else {}),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
@@ -330,25 +326,22 @@ def rank(
     share = float(getattr(params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
     model = cls(params)
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
-    dropped = []  # weeks whose unions leave out what each customer bought before
     with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
         week_entries = [
             [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
             for w in train_weeks
         ]
-        drops = [bought_before(history_prefix(store.transactions, w), w, request.drop_bought, store.fingerprint) for w in train_weeks]
         choice = None
         if auto:
             on_progress("choosing the sources", 0, len(sources))
-            weeks = [choice_week(store, entries, w, sources, request.k, seed, drop) for w, entries, drop in zip(train_weeks, week_entries, drops, strict=True)]
+            weeks = [choice_week(store, entries, w, sources, request.k, seed) for w, entries in zip(train_weeks, week_entries, strict=True)]
             chosen, choice = choose(weeks, sources, request.k, on_progress=on_progress)
             week_entries = [[e for s, e in zip(sources, entries, strict=True) if s in chosen] for entries in week_entries]
             sources = chosen
         training = []
-        for i, (w, entries, drop) in enumerate(zip(train_weeks, week_entries, drops, strict=True)):
+        for i, (w, entries) in enumerate(zip(train_weeks, week_entries, strict=True)):
             newest_week = i == len(train_weeks) - 1
-            dropped += [w.start.isoformat()] if drop is not None else []
-            training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress, drop))
+            training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress))
         target_entries = [
             run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
         ]
@@ -368,8 +361,7 @@ def rank(
         "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,
     }
     target_ctx = context(store, request.week)
-    target_drop = bought_before(target_ctx.history, request.week, request.drop_bought, store.fingerprint)
-    manifest["dropped_bought"] = dropped + ([week_name] if target_drop is not None else [])
+    manifest["dropped_bought"] = [w.start.isoformat() for w in (*train_weeks, request.week) if drops_bought(history_prefix(store.transactions, w), w, request.drop_bought, store.fingerprint)]
     score_started = time.perf_counter()
     buyers = target["customer"].unique().implode() if target is not None else None
     buyers_parts, union_hits = [], []
@@ -381,7 +373,7 @@ def rank(
             for part in customer_chunks(customers, chunk):
                 on_progress(f"{request.ranker} {week_name}: rank", done, customers.len())
                 done += part.len()
-                cands = union(target_entries, sources, request.k, part, target_drop)
+                cands = union(target_entries, sources, request.k, part)
                 scores = np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32)
                 if scores.shape != (cands.height,) or not np.isfinite(scores).all():
                     raise RuntimeError(f"ranker {request.ranker} returned {scores.shape} scores (finite: {np.isfinite(scores).all()}) for {cands.height} candidates")

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from hmrec_cli.bought import REFILL, bought_before, without_bought
+from hmrec_cli.bought import REFILL, bought_before, drops_bought, without_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
@@ -20,7 +20,7 @@ from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import Context, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
-from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.splits import Week, history_prefix, truth
 from hmrec_cli.store import Store
 
 CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
@@ -192,12 +192,12 @@ def run(
     customers, described = select_customers(store, request.week, request.customers, target)
     week_name = request.week.start.isoformat()
     device_kind = device_kind_of(device) if cls.uses_device else None
-    past = history(store.transactions, request.week)
-    drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
+    past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
+    dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
     key = cache_key(
         plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
         week=week_name, k=request.k, customers=customers_digest(customers), seed=seed,
-        **({"device": device_kind} if device_kind else {}), **({"drop_bought": True} if drop is not None else {}),
+        **({"device": device_kind} if device_kind else {}), **({"drop_bought": {"refill": REFILL}} if dropping else {}),
     )
     if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
         return hit
@@ -205,6 +205,7 @@ def run(
     start = time.perf_counter()
     stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
     on_progress(f"{stage}: fit", 0, 1)
+    drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
     model = cls(params)
     checkpoint = cache.root / "models" / request.method / week_name / f"{key}.pt"
     settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
@@ -213,7 +214,7 @@ def run(
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, **({"device": device_kind} if device_kind else {}), **({"training": fit_log} if fit_log else {}),
-        "dropped_bought": drop is not None,
+        "dropped_bought": dropping,
         "fit_seconds": round(time.perf_counter() - start, 3),
     }
     buyers = target["customer"].unique() if target is not None else None
@@ -221,10 +222,10 @@ def run(
     with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
         writer = None
         rows = 0
+        asked = request.k * (1 + REFILL) if drop is not None else request.k
         try:
             for lo in range(0, customers.len(), CHUNK):
                 on_progress(f"{stage}: retrieve", lo, customers.len())
-                asked = request.k * (1 + REFILL) if drop is not None else request.k
                 chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked)
                 chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
                 if drop is not None:

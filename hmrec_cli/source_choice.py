@@ -52,7 +52,7 @@ def choose(
     weeks: list[tuple[pl.DataFrame, int]], sources: tuple[str, ...], k: int, min_gain_se: float = MIN_GAIN_SE,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> tuple[tuple[str, ...], list[dict]]:
-    """The sources to fuse, in the order they were taken, and each step's figures (for the manifest)."""
+    """The sources to fuse (in the pool's order) and each step's figures, in the order taken (for the manifest)."""
     prepared = Weeks(weeks, sources, k)
     if not prepared.any_hit:
         return sources, [{"note": "no buyer of a training week has a purchase among the candidates: the whole pool is kept"}]
