@@ -148,10 +148,7 @@ def training_week(
     `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`)."""
     week_truth = truth(store.transactions, week)
     buyers = week_truth["customer"].unique().sort()
-    customers = buyers
-    if newest and buyers.len() > NEWEST_WEEK_CUSTOMERS:
-        chosen = np.random.default_rng(seed).choice(buyers.to_numpy(), NEWEST_WEEK_CUSTOMERS, replace=False)
-        customers = pl.Series("customer", np.sort(chosen), dtype=pl.UInt32)
+    customers = at_most(buyers, NEWEST_WEEK_CUSTOMERS, seed) if newest else buyers
     sampled = not newest and share < 1.0
     tuning_spill = spill.with_suffix(".tuning.parquet")
     # customers kept whole: thrice the tuning sample's share of the buyers (all when up to 3 x TUNE_CUSTOMERS
@@ -174,14 +171,19 @@ def training_week(
     )
 
 
+def at_most(buyers: pl.Series, n: int, seed: int) -> pl.Series:
+    """At most `n` of the (sorted) `buyers`, drawn with the seed, sorted."""
+    if buyers.len() <= n:
+        return buyers
+    return pl.Series("customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), n, replace=False)), dtype=pl.UInt32)
+
+
 def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int) -> tuple[pl.DataFrame, int]:
     """A training week as `source_choice.choose` reads it: the labelled union of at most CUSTOMERS
     of its buyers (drawn with the seed), cut to those with a purchase among the candidates, and
     the number of buyers drawn."""
     week_truth = truth(store.transactions, week)
-    buyers = week_truth["customer"].unique().sort()
-    if buyers.len() > CUSTOMERS:
-        buyers = pl.Series("customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), CUSTOMERS, replace=False)), dtype=pl.UInt32)
+    buyers = at_most(week_truth["customer"].unique().sort(), CUSTOMERS, seed)
     rows = labelled(union(entries, sources, k, buyers), week_truth)
     hit = rows.filter(pl.col("label") > 0)["customer"].unique()
     return rows.filter(pl.col("customer").is_in(hit.implode())), buyers.len()
