@@ -24,7 +24,7 @@ def drops_bought(history: pl.DataFrame, week: Week, mode: str, fingerprint: str 
     """Whether `week`'s candidates leave out what each customer bought before: `yes` always, `auto`
     when fewer than DROP_BOUGHT_BELOW of the last 28 days' purchases repeat an earlier one, `no`
     never. `history`: the rows before the week. With the store's `fingerprint` the share is worked
-    out once per week and process (2-3 s on the full log, and a ranking asks for every source of
+    out once per week and process (0.5 s on medium's 6.7M rows, more on the full log; a ranking asks for every source of
     every week)."""
     if mode not in DROP_BOUGHT:
         raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
