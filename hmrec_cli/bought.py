@@ -42,9 +42,3 @@ def drops_bought(history: pl.DataFrame, week: Week, mode: str, fingerprint: str 
 def bought_before(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> pl.DataFrame | None:
     """The (customer, article) pairs bought before `week` to leave out, or None to keep them (see `drops_bought`)."""
     return history.select("customer", "article").unique() if drops_bought(history, week, mode, fingerprint) else None
-
-
-def without_bought(candidates: pl.DataFrame, drop: pl.DataFrame, k: int) -> pl.DataFrame:
-    """A retriever's list without the pairs in `drop`, cut to each customer's best `k` by score."""
-    kept = candidates.join(drop, on=["customer", "article"], how="anti")
-    return kept.sort(["customer", "score", "article"], descending=[False, True, False]).group_by("customer", maintain_order=True).head(k)

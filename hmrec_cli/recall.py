@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from hmrec_cli.bought import REFILL, bought_before, drops_bought, without_bought
+from hmrec_cli.bought import REFILL, bought_before, drops_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
@@ -101,6 +101,11 @@ def ordered(candidates: pl.DataFrame) -> pl.DataFrame:
     return candidates.sort(["customer", "score", "article"], descending=[False, True, False]).with_columns(
         rank=pl.int_range(pl.len(), dtype=pl.UInt32).over("customer")
     )
+
+
+def without_bought(candidates: pl.DataFrame, drop: pl.DataFrame, k: int) -> pl.DataFrame:
+    """A retriever's list without the pairs in `drop`, cut to each customer's best `k` (`ordered`)."""
+    return ordered(candidates.join(drop, on=["customer", "article"], how="anti")).filter(pl.col("rank") < k).drop("rank")
 
 
 def ranked_hits(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:

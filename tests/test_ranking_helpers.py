@@ -114,7 +114,7 @@ def test_bought_before_decides_per_week_from_the_past_and_works_the_share_out_on
 
 
 def test_without_bought_keeps_each_customers_best_k_not_yet_bought() -> None:
-    from hmrec_cli.bought import without_bought
+    from hmrec_cli.recall import without_bought
 
     candidates = pl.DataFrame({"customer": [1, 1, 1, 1, 2], "article": [10, 11, 12, 13, 10], "score": [4.0, 3.0, 2.0, 1.0, 1.0]},
                               schema_overrides={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
