@@ -21,8 +21,8 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
     (entries, and the whole folder with model checkpoints). --json adds seconds.
 
     A manifest whose fields cannot be used also makes its entry damaged. Files and folders in the
-    cache folder that hmrec did not write are listed as "not hmrec's" (`hmrec cache clear` leaves
-    them). In a pipe the rows are plain tab-separated lines, so no method@key is ever cut."""
+    cache folder that hmrec did not write follow, a line each as "not hmrec's: PATH" (`hmrec cache
+    clear` leaves them). In a pipe the rows are plain tab-separated lines, so no method@key is ever cut."""
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
 
@@ -43,11 +43,13 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
         [e.kind, e.label, e.week, e.manifest.get("k", ""), e.manifest.get("customers", ""), e.manifest.get("rows", 0),
          _size(size), "damaged" if problem else "ok"]
         for e, size, problem in listed
-    ] + [["-", str(p.relative_to(cache)) + ("/" if p.is_dir() and not p.is_symlink() else ""), "", "", "", "", "", "not hmrec's"] for p in foreign]
+    ]
     _table(console, f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "size", "state"], rows)
     console.out.print(f"{len(listed)} entries, {_size(entry_bytes)}; {_size(folder_bytes)} on disk in all (with model checkpoints and manifests)", highlight=False)
+    for p in foreign:  # one whole path a line, as a table column would cut it
+        console.out.print(f"not hmrec's: {p}{'/' if p.is_dir() and not p.is_symlink() else ''}", highlight=False, markup=False, soft_wrap=True)
     if foreign:
-        console.out.print(f"{len(foreign)} not hmrec's (files or folders in {cache} it did not write): `hmrec cache clear` leaves them", highlight=False, soft_wrap=True)
+        console.out.print(f"{len(foreign)} files or folders in {cache} that hmrec did not write: `hmrec cache clear` leaves them", highlight=False, soft_wrap=True)
     for e, _, problem in listed:
         if problem:
             console.warn(f"{e.label} ({e.kind}, week {e.week}) is damaged: {problem}; it will be rebuilt when next asked for ({e.path})")
@@ -62,8 +64,8 @@ def _table(console, title: str, columns: list[str], rows: list[list[object]]) ->
         from rich.text import Text
 
         table = Table(header_style="bold", box=box.SIMPLE_HEAD)
-        for name in columns:
-            table.add_column(name, overflow="fold" if name == "name" else "ellipsis")
+        for name in columns:  # the other columns give way before the name does, and it is never cut
+            table.add_column(name, **({"overflow": "fold", "no_wrap": True} if name == "name" else {}))
         for row in rows:  # Text, not markup: a user's file name may hold brackets
             table.add_row(*(Text(console.fmt(v), style="red" if v == "damaged" else "") for v in row))
         console.out.print(f"[bold]{title}[/]", highlight=False)
