@@ -76,6 +76,18 @@ def test_files_hmrec_did_not_write_survive_every_sweep_and_clear(cli, store_dir:
     assert after["entries"] == [] and after["foreign"] == listed["foreign"]
 
 
+@pytest.mark.bad_input("cache-foreign-files")
+def test_an_entry_whose_manifest_hmrec_did_not_write_is_refused_and_kept(cli, store_dir: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    data = Path(recalled(cli, store_dir, cache)["path"])
+    data.with_suffix(".json").write_text("{}")  # not hmrec's manifest: it names no key
+    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
+    assert code == 2 and err == f"hmrec: error: {data.with_suffix('.json')}: not a manifest hmrec wrote for popular@{data.stem}; hmrec leaves it alone: move it away\n"
+    code, out, _ = cli("cache", "clear", "--cache", cache)
+    assert code == 0 and "removed 0 cached entries" in out and "left 2 files or folders hmrec did not write" in out
+    assert data.is_file() and data.with_suffix(".json").read_text() == "{}"
+
+
 def test_ingest_keeps_a_users_files_beside_the_store(cli, raw: Path, tmp_path: Path) -> None:
     dest = tmp_path / "hm"
     mine = [tmp_path / ".hm.old-backup" / "store.parquet", tmp_path / ".hm.tmp-1", tmp_path / ".hmrec-ingest-notes"]
