@@ -238,7 +238,8 @@ class Cache:
         size and sha256) are committed. The caller may add figures to `manifest` inside the block.
         A folder that cannot be written (read-only, full disk) is one line naming it."""
         data = self._path(kind, method, week, f"{key}.parquet")
-        _refuse_folder(data, f"{method}@{key}")
+        for path in (data, data.with_suffix(".json")):
+            _refuse_folder(path, f"{method}@{key}")
         self.sweep(min_age=DAY)
         try:  # the manifest's temp is complete before the data is renamed, and renamed after it (see `sweep`)
             with atomic_file(data.with_suffix(".json")) as tmp_manifest, atomic_file(data) as tmp:

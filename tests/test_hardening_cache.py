@@ -163,6 +163,11 @@ def test_a_folder_in_place_of_an_entry_is_named_and_never_removed(cli, store_dir
     code, out, _ = cli("cache", "clear", "--cache", cache)
     assert code == 0 and "removed 1 cached entries" in out and "left 1 file or folder hmrec did not write" in out
     assert (data / "inside.txt").read_text() == "a user's"
+    data.rename(tmp_path / "moved")
+    data.with_suffix(".json").mkdir()  # and one in place of its manifest
+    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
+    assert code == 2 and err == f"hmrec: error: {data.with_suffix('.json')}: a folder where the cache entry {entry['candidates']} should be; hmrec did not write it and leaves it: move it away\n"
+    assert cli("cache", "clear", "--cache", cache)[0] == 0 and data.with_suffix(".json").is_dir()
 
 
 @pytest.mark.bad_input("cache-manifest-fields")
