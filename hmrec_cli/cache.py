@@ -4,9 +4,14 @@ Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` bes
 `candidates`, `rankings`); a ranking's training checkpoint is `CACHE/models/<ranker>/<week>/<key>.pt`. The key
 hashes everything that decides the content: plugin, plugin version, parameters, the store's
 fingerprint, the week, k and the customer set. A new ingest changes the fingerprint, so stale sets
-are never served. Parquet is written to a temp file and renamed, then the manifest (with the file's
-size and sha256) is written the same way; an entry counts only when its manifest exists, so an
-interrupted run leaves nothing that looks finished.
+are never served. Parquet and its manifest (with the file's size and sha256) are both written to temp
+files, then the Parquet is renamed into place and the manifest after it; an entry counts only when
+its manifest exists, so an interrupted run leaves nothing that looks finished.
+
+The cache deletes only what it provably wrote (the `--cache` folder may hold a user's data): entries
+whose manifest names them, temp names of hmrec's shape whose writer is dead, and a Parquet file
+whose manifest was killed between the two renames (its temp manifest, left beside it, records the
+file's sha256). Anything else is left where it is and reported as not hmrec's (`Cache.foreign`).
 
 Names and keys come from the command line, so every path is built in one place (`_path`): the
 method must look like a plugin name, the key like a key and the week like a date, and the resolved
@@ -20,7 +25,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +36,10 @@ import polars as pl
 
 from hmrec_cli.atomic import atomic_file, write_failure
 from hmrec_cli.errors import InputError
-from hmrec_cli.integrity import DAY, damage, digest, remove_orphans
+from hmrec_cli.integrity import DAY, TEMP_NAME, damage, digest, is_orphan, remove_orphans
 
 KINDS = ("candidates", "rankings")
+MODELS = "models"
 KEY_LENGTH = 16
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 KEY = re.compile(rf"[0-9a-f]{{{KEY_LENGTH}}}")
@@ -101,10 +106,20 @@ class Entry:
     def label(self) -> str:
         return f"{self.method}@{self.key}"
 
+    @property
+    def owned(self) -> bool:
+        """hmrec wrote this entry: its manifest is a JSON object that names its key. Only then may the
+        cache delete the entry's files; anything else is someone else's and is left alone."""
+        return self.manifest.get("key") == self.key
+
     def damage(self) -> str | None:
         """Why the entry cannot be trusted, or None."""
         if not self.manifest:
             return "manifest unreadable"
+        if (problem := _manifest_problem(self.manifest)) is not None:
+            return problem
+        if _real_dir(self.path):
+            return "a folder in place of its file"
         return damage(self.path, self.manifest.get("file"))
 
     def read(self) -> pl.DataFrame:
@@ -121,6 +136,44 @@ class Entry:
         return f"from cache (computed {created + ' UTC' if created else 'earlier'}{took})"
 
 
+def _manifest_problem(manifest: dict) -> str | None:
+    """Why a manifest's fields cannot be used (a hand-edited `"created": 12345`), or None."""
+    created = manifest.get("created")
+    try:
+        datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        return f"manifest field created is {created!r}, not a time"
+    recorded = manifest.get("file")
+    if recorded is not None and not (
+        isinstance(recorded, dict) and type(recorded.get("bytes")) is int and isinstance(recorded.get("sha256"), str)
+    ):
+        return f"manifest field file is {recorded!r}, not a size and sha256"
+    return None
+
+
+def _real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _refuse_folder(path: Path, label: str) -> None:
+    """A folder where an entry's file belongs is someone else's: exit 2 naming it, never removed."""
+    if _real_dir(path):
+        raise InputError(f"{path}: a folder where the cache entry {label} should be; hmrec did not write it and leaves it: move it away")
+
+
+def _hold(tmp: Path) -> None:
+    """Create the temp file now, making its folder again when a concurrent `hmrec cache clear` has
+    just removed the empty folder: `clear` removes only empty folders, so once the file is there the
+    writer's folder stays."""
+    for _ in range(3):
+        try:
+            tmp.touch()
+            return
+        except FileNotFoundError:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.touch()
+
+
 class Cache:
     def __init__(self, root: Path):
         self.root = root
@@ -128,7 +181,7 @@ class Cache:
 
     def _path(self, kind: str, method: str, week: str, name: str) -> Path:
         """The one place a cache path is built from outside words: each checked, the result inside the root."""
-        if kind not in (*KINDS, "models"):
+        if kind not in (*KINDS, MODELS):
             raise ValueError(f"no cache kind {kind!r}")
         check_name(method)
         if not WEEK.fullmatch(week):
@@ -144,8 +197,9 @@ class Cache:
             raise InputError(f"{path}: leads outside the cache {self.root} (a link?); refusing to use it")
         return path
 
-    def checkpoint(self, ranker: str, week: str, key: str) -> Path:
-        return self._path("models", ranker, week, f"{key}.pt")
+    def checkpoint(self, method: str, week: str, key: str) -> Path:
+        """Where a ranker or a trained retriever keeps its checkpoint, checked like every cache path."""
+        return self._path(MODELS, method, week, f"{key}.pt")
 
     def _load(self, manifest: Path) -> Entry:
         try:
@@ -160,7 +214,11 @@ class Cache:
         if not manifest.is_file():
             return None
         self.inside(manifest.with_suffix(".parquet"))
-        return self._load(manifest)
+        entry = self._load(manifest)
+        if not entry.owned:
+            raise InputError(f"{manifest}: not a manifest hmrec wrote for {method}@{key}; hmrec leaves it alone: move it away")
+        _refuse_folder(entry.path, entry.label)
+        return entry
 
     def get(self, kind: str, method: str, week: str, key: str) -> Entry | None:
         """An intact entry, or None: a damaged one is reported and removed, so the caller rebuilds it."""
@@ -180,16 +238,17 @@ class Cache:
         size and sha256) are committed. The caller may add figures to `manifest` inside the block.
         A folder that cannot be written (read-only, full disk) is one line naming it."""
         data = self._path(kind, method, week, f"{key}.parquet")
+        for path in (data, data.with_suffix(".json")):
+            _refuse_folder(path, f"{method}@{key}")
         self.sweep(min_age=DAY)
-        try:
-            with atomic_file(data) as tmp:
+        try:  # the manifest's temp is complete before the data is renamed, and renamed after it (see `sweep`)
+            with atomic_file(data.with_suffix(".json")) as tmp_manifest, atomic_file(data) as tmp:
+                _hold(tmp)
                 yield tmp
-                recorded = digest(tmp)
-            manifest.update(
-                key=key, method=method, week=week, kind=kind, file=recorded,
-                created=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-            )
-            with atomic_file(data.with_suffix(".json")) as tmp_manifest:
+                manifest.update(
+                    key=key, method=method, week=week, kind=kind, file=digest(tmp),
+                    created=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                )
                 tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         except Exception as error:
             if (why := write_failure(error)) is None:
@@ -213,7 +272,7 @@ class Cache:
                 _warn(f"skipped {outside}")
                 continue
             found.append(self._load(manifest))
-        return sorted(found, key=lambda e: e.manifest.get("created", ""), reverse=True)
+        return sorted(found, key=lambda e: str(e.manifest.get("created", "")), reverse=True)
 
     def resolve(self, kind: str, name: str, week: str, fingerprint: str, option: str = "--candidates") -> Entry | None:
         """`method@key` names one entry (exit 2 naming its file when it is damaged); `method` the
@@ -229,7 +288,7 @@ class Cache:
             return entry
         intact = []
         for entry in self.entries(kind, method, week):
-            if entry.manifest.get("fingerprint") != fingerprint:
+            if not entry.owned or entry.manifest.get("fingerprint") != fingerprint:
                 continue
             problem = entry.damage()
             if problem is None:
@@ -246,39 +305,108 @@ class Cache:
         return intact[0] if intact else None
 
     def _remove(self, entry: Entry) -> None:
-        entry.path.unlink(missing_ok=True)
-        entry.path.with_suffix(".json").unlink(missing_ok=True)
+        """Delete an entry hmrec wrote (with a ranking's checkpoint); what is not a plain file (a
+        folder or link put in a file's place) stays, and `foreign` reports it."""
+        if not entry.owned:
+            return
+        files = [entry.path, entry.path.with_suffix(".json")]
         if entry.kind == "rankings":
             checkpoint = self.checkpoint(entry.method, entry.week, entry.key)
-            checkpoint.unlink(missing_ok=True)
-            checkpoint.with_suffix(".pt.json").unlink(missing_ok=True)
+            files += [checkpoint, checkpoint.with_suffix(".pt.json")]
+        for path in files:
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+
+    def _folders(self, kinds: tuple[str, ...] = (*KINDS, MODELS)) -> list[Path]:
+        """The `KIND/METHOD/WEEK` folders hmrec writes into (real folders with hmrec's names, inside the root)."""
+        root = self.root.resolve()
+        return [
+            week for kind in kinds for week in self.root.glob(f"{kind}/*/*")
+            if NAME.fullmatch(week.parent.name) and WEEK.fullmatch(week.name) and _real_dir(week) and not week.parent.is_symlink()
+            and week.resolve().is_relative_to(root)
+        ]
 
     def sweep(self, min_age: float = 0.0) -> int:
-        """Remove what interrupted processes left: temp files no live process owns, and data files
-        whose manifest was never written (both at least `min_age` seconds old); run now and then by
-        writers, and by `hmrec cache clear`. Returns how many were removed."""
+        """Remove what interrupted hmrec runs left (all at least `min_age` seconds old): temp names
+        of hmrec's whose writer is dead, and data files renamed into place by a run killed before its
+        manifest was (the dead run's temp manifest records their sha256). Run now and then by writers,
+        and by `hmrec cache clear`. Returns how many were removed."""
         if self._swept and min_age > 0:
             return 0
         self._swept = True
-        if not self.root.is_dir():
-            return 0
-        root, now = self.root.resolve(), time.time()
-        temps = [p for p in self.root.glob("*/*/*/.*") if p.parent.resolve().is_relative_to(root)]
-        uncommitted = [
-            p for p in self.root.glob("*/*/*/*.parquet")
-            if p.parent.resolve().is_relative_to(root) and not p.with_suffix(".json").exists() and now - p.lstat().st_mtime >= min_age
-        ]
-        for data in uncommitted:
-            data.unlink(missing_ok=True)
-        return len(remove_orphans(temps, min_age)) + len(uncommitted)
+        removed, now = 0, time.time()
+        for folder in self._folders():
+            temps = [p for p in folder.iterdir() if TEMP_NAME.fullmatch(p.name)]
+            if folder.parents[1].name in KINDS:
+                removed += sum(self._unfinished(t) for t in temps if is_orphan(t, min_age, now))
+            removed += len(remove_orphans(temps, min_age))
+        return removed
+
+    @staticmethod
+    def _unfinished(temp: Path) -> bool:
+        """Remove the data file a dead run renamed into place when `temp` is that run's manifest (not
+        yet renamed) and records exactly this file; True when it was removed."""
+        name = TEMP_NAME.fullmatch(temp.name).group("name") or ""
+        stem, _, suffix = name.partition(".")
+        data = temp.parent / f"{stem}.parquet"
+        if suffix != "json" or not KEY.fullmatch(stem) or data.with_suffix(".json").exists() or data.is_symlink() or not data.is_file():
+            return False
+        try:
+            recorded = json.loads(temp.read_text()).get("file")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            return False
+        if recorded != digest(data):
+            return False
+        data.unlink(missing_ok=True)
+        return True
 
     def clear(self, method: str | None = None) -> int:
-        """Delete entries (of one method); returns how many were removed."""
-        entries = self.entries(method=method)
+        """Delete the entries hmrec wrote (of one method); returns how many were removed. Week folders
+        left empty go too (removed only while empty, so a writer that has just made one keeps it);
+        `foreign` tells what was left."""
+        entries = [e for e in self.entries(method=method) if e.owned]
         for entry in entries:
             self._remove(entry)
-        root = self.root.resolve()
-        for folder in sorted(self.root.glob("*/*/*"), reverse=True):
-            if folder.resolve().is_relative_to(root) and folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-                shutil.rmtree(folder)
+        for folder in self._folders(KINDS):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: an entry, a writer's temp file, or someone else's files
+                continue
         return len(entries)
+
+    def foreign(self) -> list[Path]:
+        """What lies in the cache folder that hmrec did not write (a user's files or folders, links,
+        a folder in an entry's place, a Parquet file without hmrec's manifest), outermost only: `hmrec
+        cache ls` lists it as not hmrec's and `hmrec cache clear` leaves it."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for kind in sorted(self.root.iterdir()):
+            if kind.name not in (*KINDS, MODELS) or not _real_dir(kind):
+                found.append(kind)
+                continue
+            for method in sorted(kind.iterdir()):
+                if not NAME.fullmatch(method.name) or not _real_dir(method):
+                    found.append(method)
+                    continue
+                for week in sorted(method.iterdir()):
+                    if not WEEK.fullmatch(week.name) or not _real_dir(week):
+                        found.append(week)
+                        continue
+                    found += [p for p in sorted(week.iterdir()) if not self._written(kind.name, p)]
+        return found
+
+    def _written(self, kind: str, path: Path) -> bool:
+        """`path`, inside a week folder of `kind`, is one of hmrec's: a temp name, a checkpoint file,
+        or a plain file of an entry whose manifest hmrec wrote or is writing (its temp is beside it)."""
+        if TEMP_NAME.fullmatch(path.name):
+            return True
+        stem = path.name.partition(".")[0]
+        if path.is_symlink() or not path.is_file() or not KEY.fullmatch(stem):
+            return False
+        if kind == MODELS:
+            return True
+        if path.name not in (f"{stem}.json", f"{stem}.parquet"):
+            return False
+        pending = any(TEMP_NAME.fullmatch(t.name) for t in path.parent.glob(f".{stem}.json.tmp-*"))
+        return self._load(path.with_suffix(".json")).owned or (path.suffix == ".parquet" and pending)

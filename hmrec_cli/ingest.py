@@ -45,7 +45,7 @@ from hmrec_cli.kaggle_tables import (
     TableSpec,
     find_table,
 )
-from hmrec_cli.integrity import DAY, remove_orphans
+from hmrec_cli.integrity import DAY, remove_orphans, store_temps
 from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, read_manifest
 
 ARTICLE_NAME_COLUMNS = tuple(
@@ -172,8 +172,7 @@ def ingest(
 
 def _build(sources: dict[str, Path], dest: Path, signature: dict, report: IngestReport, checks: DataChecks, on_stage) -> None:
     """Read the sources and write the store beside `dest`, then swap it in whole."""
-    if dest.parent.is_dir():  # what a killed ingest left beside the store a day ago
-        remove_orphans([p for pattern in (f".{dest.name}.*-*", ".hmrec-ingest-*") for p in dest.parent.glob(pattern)], DAY)
+    remove_orphans(store_temps(dest), DAY)  # what a killed ingest left beside the store a day ago
     scratch_parent = dest.parent if dest.parent.exists() else None
     with tempfile.TemporaryDirectory(prefix=f".hmrec-ingest-{os.getpid()}-", dir=scratch_parent) as scratch, atomic_dir(dest) as out:
         scratch_dir = Path(scratch)

@@ -4,8 +4,9 @@ their Parquet footer (a truncated file has none). sha256 reads about 1 GB/s here
 what the same file costs to compute, so every read verifies.
 
 Also: leftover temp files. Every temp name hmrec makes carries the pid of the process that made it
-(`.NAME.tmp-PID-xxxxxxxx`, `.NAME.old-PID-...`, `.hmrec-ingest-PID-...`), so a sweep can tell a
-kill -9's leftovers from a running process's work in progress.
+(`.NAME.tmp-PID-xxxxxxxx`, `.NAME.old-PID-xxxxxxxx`, `.hmrec-ingest-PID-...`), so a sweep can tell a
+kill -9's leftovers from a running process's work in progress. Only names of exactly that shape are
+hmrec's: anything else (a user's `.hm.old-backup`) is never touched.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 DAY = 24 * 3600.0
-TEMP_NAME = re.compile(r"^\.(?:.+\.(?:tmp|old)|hmrec-ingest)-(?P<pid>\d+)?")
+TEMP_NAME = re.compile(r"\.(?:(?P<name>.+)\.(?:tmp|old)-(?P<pid>[1-9]\d{0,6})-[0-9a-f]{8}|hmrec-ingest-(?P<ingest_pid>[1-9]\d{0,6})-[a-z0-9_]+)")
 
 
 def digest(path: Path) -> dict:
@@ -61,16 +62,23 @@ def _owner_alive(pid: int) -> bool:
 
 
 def is_orphan(path: Path, min_age: float = 0.0, now: float | None = None) -> bool:
-    """A temp name of hmrec's whose process is gone (or that names none) and that is at least
-    `min_age` seconds old."""
-    match = TEMP_NAME.match(path.name)
+    """A temp name of hmrec's whose process is gone and that is at least `min_age` seconds old."""
+    match = TEMP_NAME.fullmatch(path.name)
     if match is None:
         return False
-    pid = match.group("pid")
-    if pid is not None and (int(pid) == os.getpid() or _owner_alive(int(pid))):
+    pid = int(match.group("pid") or match.group("ingest_pid"))
+    if pid == os.getpid() or _owner_alive(pid):
         return False
     age = (now or time.time()) - path.lstat().st_mtime
     return age >= min_age
+
+
+def store_temps(store: Path) -> list[Path]:
+    """hmrec's temp names beside a store folder (a store or ingest scratch being written), for the
+    sweeps of `data ingest` and `hmrec cache clear`; `is_orphan` decides which are left over."""
+    if not store.parent.is_dir():
+        return []
+    return [p for pattern in (f".{store.name}.*-*", ".hmrec-ingest-*") for p in store.parent.glob(pattern)]
 
 
 def remove_orphans(paths, min_age: float = 0.0) -> list[Path]:

@@ -212,7 +212,7 @@ def run(
     on_progress(f"{stage}: fit", 0, 1)
     drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
     model = cls(params)
-    checkpoint = cache.root / "models" / request.method / week_name / f"{key}.pt"
+    checkpoint = cache.checkpoint(request.method, week_name, key)
     settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
     fit_log = model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings)
     manifest = {

@@ -162,13 +162,15 @@ def test_clear_orphans_removes_what_killed_runs_left_and_nothing_else(cli, store
     left[0].write_bytes(b"half")
     left[1].mkdir()  # a store folder being written
     left[2].mkdir()  # an ingest's scratch folder
-    uncommitted = week / "fedcba9876543210.parquet"  # killed between the data file and its manifest
+    uncommitted = week / "fedcba9876543210.parquet"  # killed between the data file's rename and its manifest's
     uncommitted.write_bytes(Path(entry["path"]).read_bytes())
-    left.append(uncommitted)
+    pending = week / f".fedcba9876543210.json.tmp-{dead}-0badf00d"  # that run's manifest, which records the file
+    pending.write_text(json.dumps({"key": "fedcba9876543210", "file": entry["file"]}))
+    left += [uncommitted, pending]
     live = week / f".0123456789abcdef.parquet.tmp-{os.getpid()}-0badf00d"  # a running process's work
     live.write_bytes(b"busy")
     code, out, _ = cli("cache", "clear", "--orphans", "--cache", cache, "--data", data)
-    assert code == 0 and "removed 0 cached entries and 4 files that interrupted runs left" in out
+    assert code == 0 and "removed 0 cached entries and 5 files that interrupted runs left" in out
     assert not any(p.exists() for p in left) and live.exists() and Path(entry["path"]).exists()
 
 

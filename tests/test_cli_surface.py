@@ -43,7 +43,7 @@ def test_every_command_takes_json(path: tuple[str, ...]) -> None:
 
 def test_json_of_commands_that_lacked_it(cli, tmp_path: Path) -> None:
     cleared = cli.json("cache", "clear", "--cache", tmp_path / "cache", "--data", tmp_path / "hm")
-    assert cleared == {"removed_entries": 0, "removed_temp_files": 0}
+    assert cleared == {"removed_entries": 0, "removed_temp_files": 0, "kept_foreign": 0}
     code, out, err = cli("data", "synth", "--scale", "tiny", "--out", tmp_path / "raw", "--seed", "3", "--json")
     assert code == 0, err
     made = json.loads(out)
