@@ -46,7 +46,7 @@ from hmrec_cli.kaggle_tables import (
     find_table,
 )
 from hmrec_cli.integrity import DAY, remove_orphans
-from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, read_manifest
+from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, manifest_problem, read_manifest
 
 ARTICLE_NAME_COLUMNS = tuple(
     c.name for c in ARTICLES.columns if c.parse == pl.String() and c.name not in ("prod_name", "detail_desc")
@@ -155,7 +155,8 @@ def ingest(
                 raise InputError(f"{dest}: folder exists and is not an hmrec store; choose another --data")
         elif not force:
             old = read_manifest(dest / MANIFEST) or {}  # an unreadable manifest: the store is rebuilt
-            if old.get("schema_version") == SCHEMA_VERSION and old.get("sources") == signature and "rows" in old:
+            intact = "rows" in old and manifest_problem(old) is None
+            if intact and old.get("schema_version") == SCHEMA_VERSION and old.get("sources") == signature:
                 report.skipped = True
                 report.rows = old["rows"]
                 return report

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -58,6 +59,34 @@ def read_manifest(path: Path) -> dict | None:
     return content if isinstance(content, dict) else None
 
 
+def _is_date(value: object) -> bool:
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
+def manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with the values of a manifest's fields that commands read, or None. Checked once
+    on open, so a hand-edited manifest (`"last_date": "garbage"`, `null`) is one line, not a
+    traceback in whichever command reads the field first."""
+    fingerprint = manifest.get("fingerprint")
+    if not (isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{16}", fingerprint)):
+        return f"fingerprint {fingerprint!r} is not 16 hex digits"
+    for key in ("first_date", "last_date"):
+        if not _is_date(manifest.get(key)):
+            return f"{key} {manifest.get(key)!r} is not a date (YYYY-MM-DD)"
+    if manifest["first_date"] > manifest["last_date"]:
+        return f"first_date {manifest['first_date']} is after last_date {manifest['last_date']}"
+    warnings = manifest.get("warnings", [])
+    if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+        return "warnings is not a list of texts"
+    rows = manifest.get("rows", {})
+    if not (isinstance(rows, dict) and all(type(n) is int and n >= 0 for n in rows.values())):
+        return "rows is not a table of row counts"
+    return None
+
+
 @dataclass(frozen=True)
 class Store:
     """An ingested data set. Tables are read on first use and kept."""
@@ -82,6 +111,8 @@ class Store:
                 f"{path}: store schema {manifest.get('schema_version')} is not {SCHEMA_VERSION}; "
                 "run `hmrec data ingest --force` again"
             )
+        if (problem := manifest_problem(manifest)) is not None:
+            raise InputError(f"{manifest_path}: {problem}; run `hmrec data ingest --force` again")
         return cls(path, manifest)
 
     @property

@@ -1,0 +1,81 @@
+"""Hardening II (issue 26), ingest side: the sample submission's ids, store manifests with bad values,
+`--data LINK`, ingest messages, outputs of the wrong kind, a damaged oracle, and `data synth`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from hmrec_cli.store import Store
+from test_bad_input import edit_cell
+
+
+def one_line(code: int, err: str) -> str:
+    """The single error line of a refused command (exit 2), without its prefix."""
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hmrec: error: "), err
+    return lines[0].removeprefix("hmrec: error: ")
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` (hidden ones too) with its content's hash."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def ingest_cli(cli, raw: Path, dest: Path, *extra: str) -> tuple[int, str, str]:
+    return cli("data", "ingest", raw, "--data", dest, "-q", *extra)
+
+
+# item 7: a manifest that is JSON with bad values
+
+
+def with_manifest(store_dir: Path, tmp_path: Path, **values) -> Path:
+    store = Path(shutil.copytree(store_dir, tmp_path / "hm"))
+    manifest = json.loads((store / "manifest.json").read_text())
+    (store / "manifest.json").write_text(json.dumps({**manifest, **values}))
+    return store
+
+
+BAD_MANIFESTS = [
+    ({"last_date": "garbage"}, "last_date 'garbage' is not a date (YYYY-MM-DD)"),
+    ({"first_date": None}, "first_date None is not a date (YYYY-MM-DD)"),
+    ({"fingerprint": 12345}, "fingerprint 12345 is not 16 hex digits"),
+    ({"first_date": "2021-01-01"}, "first_date 2021-01-01 is after last_date 2020-09-22"),
+    ({"warnings": 5}, "warnings is not a list of texts"),
+    ({"rows": None}, "rows is not a table of row counts"),
+]
+
+
+@pytest.mark.bad_input("manifest-bad-value")
+@pytest.mark.parametrize(("values", "problem"), BAD_MANIFESTS)
+def test_a_manifest_with_a_bad_value_is_one_line_in_every_command(cli, store_dir: Path, tmp_path: Path, values: dict, problem: str) -> None:
+    store = with_manifest(store_dir, tmp_path, **values)
+    expected = f"{store / 'manifest.json'}: {problem}; run `hmrec data ingest --force` again"
+    assert one_line(*cli("data", "info", "--data", store)[::2]) == expected
+    assert one_line(*cli("data", "weeks", "--data", store)[::2]) == expected
+    assert one_line(*cli("recall", "--data", store, "--cache", tmp_path / "cache", "--method", "popular")[::2]) == expected
+
+
+def test_doctor_reports_a_bad_manifest_as_broken(cli, store_dir: Path, tmp_path: Path) -> None:
+    store = with_manifest(store_dir, tmp_path, last_date="garbage")
+    code, out, _ = cli("doctor", "--data", store, "--cache", tmp_path / "cache", "--json")
+    assert code == 1
+    assert json.loads(out)["broken"] == [
+        f"{store}: {store / 'manifest.json'}: last_date 'garbage' is not a date (YYYY-MM-DD); run `hmrec data ingest --force` again"
+    ]
+
+
+def test_ingest_rebuilds_a_store_whose_manifest_has_bad_values_without_force(cli, raw: Path, tmp_path: Path) -> None:
+    assert ingest_cli(cli, raw, tmp_path / "hm")[0] == 0
+    manifest = tmp_path / "hm" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "rows": None}))
+    code, out, err = ingest_cli(cli, raw, tmp_path / "hm")
+    assert code == 0, err and "already holds" not in out
+    assert Store.open(tmp_path / "hm").manifest["rows"]["transactions"] > 0
