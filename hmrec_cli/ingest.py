@@ -184,8 +184,7 @@ def _build(sources: dict[str, Path], dest: Path, signature: dict, report: Ingest
         articles = _read_articles(RawTable(sources["articles"], ARTICLES, scratch_dir), report)
         submission_ids = None
         if "sample_submission" in sources:
-            raw = RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir)
-            submission_ids = raw.collect(raw.frame().select("customer_id"))["customer_id"]
+            submission_ids = _read_submission_ids(RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir), report)
             customers = _add_unknown_customers(customers, submission_ids, "sample submission", report)
         on_stage("transactions")
         tx_raw = RawTable(sources["transactions"], TRANSACTIONS, scratch_dir)
@@ -427,6 +426,22 @@ def _map_articles(tx: pl.DataFrame, articles: pl.DataFrame, report: IngestReport
         articles = _article_table(pl.concat([raw_cols, extra], how="diagonal_relaxed"))
     article = tx["article_id"].replace_strict(articles["article_id"], articles["article"], return_dtype=pl.UInt32)
     return tx.select("t_dat", "customer", article.alias("article"), "price", "channel"), articles
+
+
+def _read_submission_ids(raw: RawTable, report: IngestReport) -> pl.Series:
+    """The sample submission's customer ids, each once. A blank id is refused (it names no customer);
+    a repeated one is dropped with a warning: the submission lists each customer once, and a repeat
+    adds nothing, so keeping the first keeps the file's order and spares the user editing it."""
+    ids = raw.collect(raw.frame().select("customer_id"))
+    _require_present(raw, ids, ["customer_id"])
+    repeated = ~ids["customer_id"].is_first_distinct()
+    if repeated.any():
+        row = _first_row(ids, repeated)
+        report.warnings.append(
+            f"{raw.path.name}: {int(repeated.sum())} repeated customer_id rows dropped (first at row {row}: "
+            f"{ids['customer_id'][row - 1]}); each customer is kept once, where first listed"
+        )
+    return ids["customer_id"].filter(~repeated)
 
 
 def _submission_order(ids: pl.Series, customers: pl.DataFrame) -> pl.DataFrame:

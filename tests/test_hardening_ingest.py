@@ -33,6 +33,34 @@ def ingest_cli(cli, raw: Path, dest: Path, *extra: str) -> tuple[int, str, str]:
     return cli("data", "ingest", raw, "--data", dest, "-q", *extra)
 
 
+# item 4: the sample submission's customer ids
+
+
+@pytest.mark.bad_input("submission-id-blank")
+def test_a_blank_customer_id_in_the_sample_submission_is_refused_naming_the_row(cli, raw: Path, tmp_path: Path) -> None:
+    edit_cell(raw / "sample_submission.csv", 7, "customer_id", "")
+    message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
+    assert message == "sample_submission.csv, row 7: column customer_id: missing value"
+    assert not (tmp_path / "hm").exists()
+
+
+@pytest.mark.bad_input("submission-id-repeated")
+def test_repeated_sample_submission_customers_are_dropped_with_a_warning_and_submit_works(cli, raw: Path, tmp_path: Path) -> None:
+    path = raw / "sample_submission.csv"
+    sub = pl.read_csv(path, infer_schema=False)
+    pl.concat([sub, sub.slice(4, 2), sub.slice(4, 1)]).write_csv(path)
+    report = cli.json("data", "ingest", raw, "--data", tmp_path / "hm")
+    assert report["warnings"] == [
+        f"sample_submission.csv: 3 repeated customer_id rows dropped (first at row {sub.height + 1}: "
+        f"{sub['customer_id'][4]}); each customer is kept once, where first listed"
+    ]
+    assert Store.open(tmp_path / "hm").submission_customers.len() == sub.height
+    code, _, err = cli("submit", "--data", tmp_path / "hm", "--cache", tmp_path / "cache", "--candidates", "popular", "--out", tmp_path / "s.csv")
+    assert code == 0, err
+    written = pl.read_csv(tmp_path / "s.csv", infer_schema=False)
+    assert written["customer_id"].to_list() == sub["customer_id"].to_list()
+
+
 # item 7: a manifest that is JSON with bad values
 
 
