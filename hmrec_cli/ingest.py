@@ -232,11 +232,11 @@ def _check_unique(raw: RawTable, df: pl.DataFrame, key: str) -> None:
 
 
 def _require_present(raw: RawTable, df: pl.DataFrame, names: list[str]) -> None:
-    """Raise naming the first row where a required column is missing or blank."""
+    """Raise naming the first row where one of these columns is missing or blank."""
     for n in names:
         column = df[n]
         if column.null_count() or (column.dtype == pl.String and (column.str.strip_chars() == "").any()):
-            raw.raise_first_bad_row()
+            raw.raise_first_bad_row(needed=tuple(names))
 
 
 def _enum(expr: pl.Expr, values: pl.Series) -> pl.Expr:
@@ -336,7 +336,7 @@ def _read_transactions(
             "customer",
             "article_id",
             pl.col("price").cast(pl.Float32),
-            channel.alias("channel"),
+            channel.alias("sales_channel_id"),  # named as in the file until checked, so messages name it
         )
 
     tx = raw.collect(compact(raw.frame(), customers))
@@ -346,12 +346,14 @@ def _read_transactions(
             raw.raise_first_bad_row()
         customers = _add_unknown_customers(customers, ids, "transactions", report)
         tx = raw.collect(compact(raw.frame(), customers))
-    _require_present(raw, tx, ["t_dat", "article_id", "price", "channel"])
+    _require_present(raw, tx, ["t_dat", "article_id", "price", "sales_channel_id"])
     _check_range(raw, tx, "article_id", 0, 2**32 - 1)
-    _check_range(raw, tx, "channel", 0, 255)
+    _check_range(raw, tx, "sales_channel_id", 0, 255)
     _check_prices(raw, tx, checks.max_price, report)
     _check_dates(raw, tx, checks, report)
-    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("channel").cast(pl.UInt8))
+    if "sales_channel_id" not in raw.header:
+        report.warnings.append(f"{raw.path.name}: no sales_channel_id column; every row gets channel {UNKNOWN_CHANNEL} (unknown)")
+    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("sales_channel_id").cast(pl.UInt8)).rename({"sales_channel_id": "channel"})
     if not tx["t_dat"].is_sorted():
         tx = tx.sort("t_dat", maintain_order=True)
     return tx, customers

@@ -107,3 +107,56 @@ def test_ingest_rebuilds_a_store_whose_manifest_has_bad_values_without_force(cli
     code, out, err = ingest_cli(cli, raw, tmp_path / "hm")
     assert code == 0, err and "already holds" not in out
     assert Store.open(tmp_path / "hm").manifest["rows"]["transactions"] > 0
+
+
+# item 16: ingest messages
+
+
+@pytest.mark.bad_input("bad-value")
+def test_a_blank_sales_channel_names_the_file_row_and_column(cli, raw: Path, tmp_path: Path) -> None:
+    edit_cell(raw / "transactions_train.csv", 6, "sales_channel_id", "")
+    message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
+    assert message == "transactions_train.csv, row 6: column sales_channel_id: missing value"
+
+
+@pytest.mark.bad_input("date-with-time")
+@pytest.mark.parametrize("suffix", [" 13:45:00", "T13:45:00Z", "T23:59:59.5+02:00"])
+def test_a_date_with_a_time_reads_as_its_day_in_csv_and_parquet_alike(cli, raw: Path, tmp_path: Path, suffix: str) -> None:
+    assert ingest_cli(cli, raw, tmp_path / "plain")[0] == 0
+    path = raw / "transactions_train.csv"
+    tx = pl.read_csv(path, infer_schema=False)
+    tx.with_columns(pl.col("t_dat") + suffix).write_csv(path)
+    code, _, err = ingest_cli(cli, raw, tmp_path / "csv")
+    assert code == 0, err
+    path.unlink()
+    tx.with_columns(pl.col("t_dat").str.to_datetime("%Y-%m-%d") + pl.duration(hours=13)).write_parquet(raw / "transactions_train.parquet")
+    code, _, err = ingest_cli(cli, raw, tmp_path / "parquet")
+    assert code == 0, err
+    plain = Store.open(tmp_path / "plain").transactions
+    assert Store.open(tmp_path / "csv").transactions.equals(plain)
+    assert Store.open(tmp_path / "parquet").transactions.equals(plain)
+
+
+@pytest.mark.bad_input("date-with-time")
+@pytest.mark.parametrize("value", ["2020-05-06 garbage", "2020-05-06X13:45", "2020-05-06 25"])
+def test_a_date_followed_by_something_else_names_the_row(cli, raw: Path, tmp_path: Path, value: str) -> None:
+    edit_cell(raw / "transactions_train.csv", 8, "t_dat", value)
+    message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
+    assert message == f"transactions_train.csv, row 8: column t_dat: {value!r} is not a valid date (YYYY-MM-DD)"
+
+
+def test_a_missing_sales_channel_column_is_a_warning(cli, raw: Path, tmp_path: Path) -> None:
+    path = raw / "transactions_train.csv"
+    pl.read_csv(path, infer_schema=False).drop("sales_channel_id").write_csv(path)
+    report = cli.json("data", "ingest", raw, "--data", tmp_path / "hm")
+    assert report["warnings"] == ["transactions_train.csv: no sales_channel_id column; every row gets channel 0 (unknown)"]
+
+
+@pytest.mark.bad_input("duplicated-column")
+def test_a_column_named_twice_in_the_header_is_refused(cli, raw: Path, tmp_path: Path) -> None:
+    path = raw / "transactions_train.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("t_dat,customer_id,article_id,price,price\n" + "".join(lines[1:]))
+    message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
+    assert message == "transactions_train.csv: column 'price' appears twice in the header"
+    assert not (tmp_path / "hm").exists()
