@@ -44,6 +44,7 @@ from hmrec_cli.kaggle_tables import (
     RawTable,
     TableSpec,
     find_table,
+    first_line,
 )
 from hmrec_cli.integrity import DAY, remove_orphans
 from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, manifest_problem, read_manifest
@@ -92,11 +93,19 @@ def locate_sources(folder: Path | None, overrides: dict[str, Path | None]) -> di
 
 
 def _read_oracle(path: Path, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
-    """The synthetic world's true top-100 lists, mapped onto the store's dense ids."""
-    oracle = pl.read_parquet(path)
-    expected = {"week", "customer_id", "article_id", "probability"}
-    if not expected <= set(oracle.columns):
-        raise InputError(f"{path.name}: expected columns {', '.join(sorted(expected))}")
+    """The synthetic world's true top-100 lists, mapped onto the store's dense ids; a file that is
+    not Parquet, or whose columns have other types than synth writes, is one line naming it."""
+    try:
+        oracle = pl.read_parquet(path)
+        expected = {"week", "customer_id", "article_id", "probability"}
+        if not expected <= set(oracle.columns):
+            raise InputError(f"{path.name}: expected columns {', '.join(sorted(expected))}")
+        return _map_oracle(path, oracle, customers, articles, report)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"{path.name}: not a readable oracle file ({first_line(error)})") from None
+
+
+def _map_oracle(path: Path, oracle: pl.DataFrame, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
     mapped = oracle.join(customers.select("customer_id", "customer"), on="customer_id", how="inner")
     if mapped.height < oracle.height:
         report.warnings.append(f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped")
@@ -162,6 +171,8 @@ def ingest(
                 return report
     try:
         _build(sources, dest, signature, report, checks, on_stage)
+    except InputError:
+        raise
     except Exception as error:  # a read-only or full disk: name what could not be written
         if (why := write_failure(error)) is None:
             raise

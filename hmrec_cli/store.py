@@ -127,32 +127,32 @@ class Store:
     def last_date(self) -> date:
         return date.fromisoformat(self.manifest["last_date"])
 
-    def _table(self, name: str) -> pl.DataFrame:
-        """A table of the store; a missing or damaged file is one line naming it."""
+    def table(self, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """A table of the store (or some of its columns); a missing or damaged file is one line naming it."""
         path = self.path / name
         try:
-            return pl.read_parquet(path)
+            return pl.read_parquet(path, columns=columns)
         except (OSError, pl.exceptions.PolarsError) as error:
             raise _damaged(path, error) from None
 
     @cached_property
     def transactions(self) -> pl.DataFrame:
-        return self._table("transactions.parquet")
+        return self.table("transactions.parquet")
 
     @cached_property
     def customers(self) -> pl.DataFrame:
-        return self._table("customers.parquet")
+        return self.table("customers.parquet")
 
     @cached_property
     def articles(self) -> pl.DataFrame:
-        return self._table("articles.parquet")
+        return self.table("articles.parquet")
 
     @cached_property
     def submission_customers(self) -> pl.Series:
         """Customers a submission must list, in order: the sample submission's, else all of them."""
         path = self.path / "submission_customers.parquet"
         if path.is_file():
-            return self._table(path.name)["customer"]
+            return self.table(path.name)["customer"]
         return self.customers["customer"]
 
     def oracle(self, week_start: date) -> pl.DataFrame | None:
@@ -189,7 +189,7 @@ def week_table(store: Store) -> list[dict]:
         .collect()
     )
     path = store.path / ORACLE_FILE
-    oracle_weeks = set(pl.scan_parquet(path).select(pl.col("week").unique()).collect()["week"].to_list()) if path.is_file() else set()
+    oracle_weeks = set(store.table(ORACLE_FILE, columns=["week"])["week"].to_list()) if path.is_file() else set()
     last_start = store.last_date - timedelta(days=DAYS - 1)
     out = []
     for week, _, rows, buyers, articles in per_week.iter_rows():

@@ -160,3 +160,48 @@ def test_a_column_named_twice_in_the_header_is_refused(cli, raw: Path, tmp_path:
     message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
     assert message == "transactions_train.csv: column 'price' appears twice in the header"
     assert not (tmp_path / "hm").exists()
+
+
+# item 17: outputs of the wrong kind, a damaged oracle
+
+
+@pytest.mark.bad_input("out-is-a-file")
+def test_sample_and_synth_out_naming_a_file(cli, store_dir: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    assert one_line(*cli("data", "sample", "--data", store_dir, "--out", notes)[::2]) == f"--out {notes}: is a file; give a folder for the sampled store"
+    assert one_line(*cli("data", "synth", "--scale", "tiny", "--out", notes, "-q")[::2]) == f"--out {notes}: is a file; give a folder for the synthetic files"
+    assert notes.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.bad_input("out-is-a-folder")
+def test_report_out_naming_a_folder(cli, store_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "page.html"
+    folder.mkdir()
+    message = one_line(*cli("report", "--data", store_dir, "--cache", tmp_path / "cache", "--out", folder)[::2])
+    assert message == f"--out {folder}: is a folder; give the HTML file to write"
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.bad_input("oracle-damaged")
+@pytest.mark.parametrize("kind", ["garbage", "wrong-types"])
+def test_a_damaged_oracle_in_a_raw_folder_is_refused_at_ingest(cli, raw: Path, tmp_path: Path, kind: str) -> None:
+    oracle = raw / "oracle.parquet"
+    if kind == "garbage":
+        oracle.write_bytes(b"not parquet at all")
+    else:
+        pl.DataFrame({"week": ["x"], "customer_id": [1], "article_id": [[1]], "probability": [[0.5]]}).write_parquet(oracle)
+    message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
+    assert message.startswith("oracle.parquet: not a readable oracle file (")
+    assert not (tmp_path / "hm").exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.bad_input("oracle-damaged")
+def test_a_damaged_oracle_in_a_store_is_one_line_where_it_is_read(cli, store_dir: Path, tmp_path: Path) -> None:
+    store = Path(shutil.copytree(store_dir, tmp_path / "hm"))
+    (store / "oracle.parquet").write_bytes(b"not parquet at all")
+    expected = f"{store / 'oracle.parquet'}: damaged store table ("
+    assert one_line(*cli("data", "weeks", "--data", store)[::2]).startswith(expected)
+    assert one_line(*cli("data", "sample", "--data", store, "--out", tmp_path / "s")[::2]).startswith(expected)
+    assert not (tmp_path / "s").exists()
