@@ -169,8 +169,11 @@ def ingest(
                 report.skipped = True
                 report.rows = old["rows"]
                 return report
+    # `--data LINK`: the store is rebuilt where the link points and the link stays (swapping the
+    # link itself for a folder would leave the old store behind, unseen, where it pointed)
+    target = dest.resolve() if dest.is_symlink() else dest
     try:
-        _build(sources, dest, signature, report, checks, on_stage)
+        _build(sources, target, signature, report, checks, on_stage)
     except InputError:
         raise
     except Exception as error:  # a read-only or full disk: name what could not be written

@@ -109,6 +109,23 @@ def test_ingest_rebuilds_a_store_whose_manifest_has_bad_values_without_force(cli
     assert Store.open(tmp_path / "hm").manifest["rows"]["transactions"] > 0
 
 
+# item 13: --data LINK
+
+
+def test_ingest_force_through_a_link_rebuilds_its_target_and_keeps_the_link(cli, raw: Path, tmp_path: Path) -> None:
+    target, link = tmp_path / "disk" / "hm", tmp_path / "hm"
+    assert ingest_cli(cli, raw, target)[0] == 0
+    link.symlink_to(target, target_is_directory=True)
+    manifest = target / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "created": "old"}))
+    code, _, err = ingest_cli(cli, raw, link, "--force")
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert json.loads(manifest.read_text())["created"] != "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["disk", "hm", "kaggle"]
+    assert [p.name for p in target.parent.iterdir()] == ["hm"]
+
+
 # item 16: ingest messages
 
 
