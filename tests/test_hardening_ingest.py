@@ -222,3 +222,38 @@ def test_a_damaged_oracle_in_a_store_is_one_line_where_it_is_read(cli, store_dir
     assert one_line(*cli("data", "weeks", "--data", store)[::2]).startswith(expected)
     assert one_line(*cli("data", "sample", "--data", store, "--out", tmp_path / "s")[::2]).startswith(expected)
     assert not (tmp_path / "s").exists()
+
+
+# item 19: data synth
+
+
+def test_synth_without_report_builds_no_store_and_prints_no_report(cli, monkeypatch, tmp_path: Path) -> None:
+    def no_ingest(*args, **kwargs):
+        raise AssertionError("synth without --report ingested")
+
+    monkeypatch.setattr("hmrec_cli.ingest.ingest", no_ingest)
+    code, out, err = cli("data", "synth", "--scale", "tiny", "--out", tmp_path / "w", "-q")
+    assert code == 0, err
+    assert "beside the real" not in out and out.startswith(f"wrote {tmp_path / 'w'}")
+    summary = cli.json("data", "synth", "--scale", "tiny", "--out", tmp_path / "w")
+    assert "facts" not in summary and summary["rows"] > 0
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["articles.csv", "customers.csv", "oracle.parquet", "sample_submission.csv", "transactions_train.csv"]
+
+
+def test_synth_with_report_still_ingests_and_reports(cli, tmp_path: Path) -> None:
+    code, out, err = cli("data", "synth", "--scale", "tiny", "--out", tmp_path / "w", "-q", "--report")
+    assert code == 0, err and "beside the real H&M data" in out
+    assert "facts" in cli.json("data", "synth", "--scale", "tiny", "--out", tmp_path / "w", "--report")
+    assert [p.name for p in (tmp_path / "w").iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.bad_input("synth-out-holds-data")
+def test_synth_into_a_folder_with_other_data_files_is_refused_before_writing(cli, raw: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    shutil.copy(raw / "customers.csv", folder / "customers_2019.csv")
+    (folder / "notes.txt").write_text("keep me")
+    before = snapshot(folder)
+    message = one_line(*cli("data", "synth", "--scale", "tiny", "--out", folder, "--report")[::2])
+    assert message == f"--out {folder}: holds other data files (customers_2019.csv) that ingest would read beside the world's; choose another folder"
+    assert snapshot(folder) == before and sorted(p.name for p in folder.iterdir()) == ["customers_2019.csv", "notes.txt"]
