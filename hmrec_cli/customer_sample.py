@@ -44,6 +44,8 @@ def sample_store(source: Path, dest: Path, share: float, seed: int) -> SampleRep
     store = Store.open(source)
     if dest.resolve() == source.resolve():
         raise InputError(f"--out {dest}: is the source store; choose another folder")
+    if dest.exists() and not dest.is_dir():
+        raise InputError(f"--out {dest}: is a file; give a folder for the sampled store")
     if dest.exists() and not (dest / MANIFEST).is_file() and any(dest.iterdir()):
         raise InputError(f"--out {dest}: folder exists and is not an hmrec store; choose another")
 
@@ -61,9 +63,9 @@ def sample_store(source: Path, dest: Path, share: float, seed: int) -> SampleRep
         "articles": store.articles,
     }
     if (store.path / "submission_customers.parquet").is_file():
-        tables["submission_customers"] = remap(pl.read_parquet(store.path / "submission_customers.parquet"))
+        tables["submission_customers"] = remap(store.table("submission_customers.parquet"))
     if (store.path / ORACLE_FILE).is_file():
-        tables["oracle"] = remap(pl.read_parquet(store.path / ORACLE_FILE))
+        tables["oracle"] = remap(store.table(ORACLE_FILE))
 
     with atomic_dir(dest) as out:
         for name, frame in tables.items():

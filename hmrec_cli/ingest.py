@@ -44,9 +44,10 @@ from hmrec_cli.kaggle_tables import (
     RawTable,
     TableSpec,
     find_table,
+    first_line,
 )
 from hmrec_cli.integrity import DAY, remove_orphans, store_temps
-from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, read_manifest
+from hmrec_cli.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, manifest_problem, read_manifest
 
 ARTICLE_NAME_COLUMNS = tuple(
     c.name for c in ARTICLES.columns if c.parse == pl.String() and c.name not in ("prod_name", "detail_desc")
@@ -92,11 +93,19 @@ def locate_sources(folder: Path | None, overrides: dict[str, Path | None]) -> di
 
 
 def _read_oracle(path: Path, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
-    """The synthetic world's true top-100 lists, mapped onto the store's dense ids."""
-    oracle = pl.read_parquet(path)
-    expected = {"week", "customer_id", "article_id", "probability"}
-    if not expected <= set(oracle.columns):
-        raise InputError(f"{path.name}: expected columns {', '.join(sorted(expected))}")
+    """The synthetic world's true top-100 lists, mapped onto the store's dense ids; a file that is
+    not Parquet, or whose columns have other types than synth writes, is one line naming it."""
+    try:
+        oracle = pl.read_parquet(path)
+        expected = {"week", "customer_id", "article_id", "probability"}
+        if not expected <= set(oracle.columns):
+            raise InputError(f"{path.name}: expected columns {', '.join(sorted(expected))}")
+        return _map_oracle(path, oracle, customers, articles, report)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise InputError(f"{path.name}: not a readable oracle file ({first_line(error)})") from None
+
+
+def _map_oracle(path: Path, oracle: pl.DataFrame, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
     mapped = oracle.join(customers.select("customer_id", "customer"), on="customer_id", how="inner")
     if mapped.height < oracle.height:
         report.warnings.append(f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped")
@@ -155,12 +164,18 @@ def ingest(
                 raise InputError(f"{dest}: folder exists and is not an hmrec store; choose another --data")
         elif not force:
             old = read_manifest(dest / MANIFEST) or {}  # an unreadable manifest: the store is rebuilt
-            if old.get("schema_version") == SCHEMA_VERSION and old.get("sources") == signature and "rows" in old:
+            intact = "rows" in old and manifest_problem(old) is None
+            if intact and old.get("schema_version") == SCHEMA_VERSION and old.get("sources") == signature:
                 report.skipped = True
                 report.rows = old["rows"]
                 return report
+    # `--data LINK`: the store is rebuilt where the link points and the link stays (swapping the
+    # link itself for a folder would leave the old store behind, unseen, where it pointed)
+    target = dest.resolve() if dest.is_symlink() else dest
     try:
-        _build(sources, dest, signature, report, checks, on_stage)
+        _build(sources, target, signature, report, checks, on_stage)
+    except InputError:
+        raise
     except Exception as error:  # a read-only or full disk: name what could not be written
         if (why := write_failure(error)) is None:
             raise
@@ -182,8 +197,7 @@ def _build(sources: dict[str, Path], dest: Path, signature: dict, report: Ingest
         articles = _read_articles(RawTable(sources["articles"], ARTICLES, scratch_dir), report)
         submission_ids = None
         if "sample_submission" in sources:
-            raw = RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir)
-            submission_ids = raw.collect(raw.frame().select("customer_id"))["customer_id"]
+            submission_ids = _read_submission_ids(RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir), report)
             customers = _add_unknown_customers(customers, submission_ids, "sample submission", report)
         on_stage("transactions")
         tx_raw = RawTable(sources["transactions"], TRANSACTIONS, scratch_dir)
@@ -231,11 +245,11 @@ def _check_unique(raw: RawTable, df: pl.DataFrame, key: str) -> None:
 
 
 def _require_present(raw: RawTable, df: pl.DataFrame, names: list[str]) -> None:
-    """Raise naming the first row where a required column is missing or blank."""
+    """Raise naming the first row where one of these columns is missing or blank."""
     for n in names:
         column = df[n]
         if column.null_count() or (column.dtype == pl.String and (column.str.strip_chars() == "").any()):
-            raw.raise_first_bad_row()
+            raw.raise_first_bad_row(needed=tuple(names))
 
 
 def _enum(expr: pl.Expr, values: pl.Series) -> pl.Expr:
@@ -335,7 +349,7 @@ def _read_transactions(
             "customer",
             "article_id",
             pl.col("price").cast(pl.Float32),
-            channel.alias("channel"),
+            channel.alias("sales_channel_id"),  # named as in the file until checked, so messages name it
         )
 
     tx = raw.collect(compact(raw.frame(), customers))
@@ -345,12 +359,14 @@ def _read_transactions(
             raw.raise_first_bad_row()
         customers = _add_unknown_customers(customers, ids, "transactions", report)
         tx = raw.collect(compact(raw.frame(), customers))
-    _require_present(raw, tx, ["t_dat", "article_id", "price", "channel"])
+    _require_present(raw, tx, ["t_dat", "article_id", "price", "sales_channel_id"])
     _check_range(raw, tx, "article_id", 0, 2**32 - 1)
-    _check_range(raw, tx, "channel", 0, 255)
+    _check_range(raw, tx, "sales_channel_id", 0, 255)
     _check_prices(raw, tx, checks.max_price, report)
     _check_dates(raw, tx, checks, report)
-    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("channel").cast(pl.UInt8))
+    if "sales_channel_id" not in raw.header:
+        report.warnings.append(f"{raw.path.name}: no sales_channel_id column; every row gets channel {UNKNOWN_CHANNEL} (unknown)")
+    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("sales_channel_id").cast(pl.UInt8)).rename({"sales_channel_id": "channel"})
     if not tx["t_dat"].is_sorted():
         tx = tx.sort("t_dat", maintain_order=True)
     return tx, customers
@@ -425,6 +441,22 @@ def _map_articles(tx: pl.DataFrame, articles: pl.DataFrame, report: IngestReport
         articles = _article_table(pl.concat([raw_cols, extra], how="diagonal_relaxed"))
     article = tx["article_id"].replace_strict(articles["article_id"], articles["article"], return_dtype=pl.UInt32)
     return tx.select("t_dat", "customer", article.alias("article"), "price", "channel"), articles
+
+
+def _read_submission_ids(raw: RawTable, report: IngestReport) -> pl.Series:
+    """The sample submission's customer ids, each once. A blank id is refused (it names no customer);
+    a repeated one is dropped with a warning: the submission lists each customer once, and a repeat
+    adds nothing, so keeping the first keeps the file's order and spares the user editing it."""
+    ids = raw.collect(raw.frame().select("customer_id"))
+    _require_present(raw, ids, ["customer_id"])
+    repeated = ~ids["customer_id"].is_first_distinct()
+    if repeated.any():
+        row = _first_row(ids, repeated)
+        report.warnings.append(
+            f"{raw.path.name}: {int(repeated.sum())} repeated customer_id rows dropped (first at row {row}: "
+            f"{ids['customer_id'][row - 1]}); each customer is kept once, where first listed"
+        )
+    return ids["customer_id"].filter(~repeated)
 
 
 def _submission_order(ids: pl.Series, customers: pl.DataFrame) -> pl.DataFrame:

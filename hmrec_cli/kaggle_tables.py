@@ -9,6 +9,7 @@ anything fails, a second, string-typed pass finds the first bad row so the error
 
 from __future__ import annotations
 
+import csv
 import gzip
 import shutil
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 # Channel code written for every row when a transactions file has no sales_channel_id column.
 UNKNOWN_CHANNEL = 0
+
+# What may follow a date's YYYY-MM-DD: nothing, or a time of day (`2020-05-06 13:45:00`, ISO
+# `2020-05-06T13:45:00Z`, a Parquet datetime's text) whose day is the date kept.
+TIME_OF_DAY = r"^(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z| ?[+-]\d{2}:?\d{2})?)?$"
 
 
 @dataclass(frozen=True)
@@ -134,9 +139,15 @@ class RawTable:
         try:
             if self.is_parquet:
                 return list(pl.read_parquet_schema(self.source))
-            return list(pl.read_csv(self.source, n_rows=0, infer_schema=False).columns)
+            header = list(pl.read_csv(self.source, n_rows=0, infer_schema=False).columns)
+            with open(self.source, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                written = next(csv.reader([fh.readline(1 << 20)]), [])
         except (pl.exceptions.PolarsError, OSError) as err:
-            raise InputError(f"{self.path.name}: cannot read the header ({_first_line(err)})") from None
+            raise InputError(f"{self.path.name}: cannot read the header ({first_line(err)})") from None
+        repeated = [name for i, name in enumerate(written) if name in written[:i]]
+        if repeated:  # polars would rename the second one `NAME_duplicated_0` and read the first
+            raise InputError(f"{self.path.name}: column {repeated[0]!r} appears twice in the header")
+        return header
 
     def frame(self) -> pl.LazyFrame:
         """The spec's columns present in the file, parsed to their `Column.parse` types."""
@@ -145,22 +156,24 @@ class RawTable:
             lf = pl.scan_parquet(self.source).select(names)
             return lf.select(_cast(pl.col(c.name), c.parse, strict=True) for c in self.present)
         overrides = {h: pl.String() for h in self.header}
-        overrides.update({c.name: c.parse for c in self.present})
-        return pl.scan_csv(self.source, schema_overrides=overrides, infer_schema=False).select(names)
+        overrides.update({c.name: c.parse for c in self.present if c.parse != pl.Date()})  # dates: as in Parquet
+        lf = pl.scan_csv(self.source, schema_overrides=overrides, infer_schema=False).select(names)
+        return lf.with_columns(_cast(pl.col(c.name), c.parse, strict=True) for c in self.present if c.parse == pl.Date())
 
     def collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
         """Collect a query over `frame()`, turning a parse failure into an error naming the row."""
         try:
             df = lf.collect(engine="streaming")
         except pl.exceptions.PolarsError as err:
-            self.raise_first_bad_row(fallback=_first_line(err))
+            self.raise_first_bad_row(fallback=first_line(err))
         if df.height == 0 and self.spec is not SAMPLE_SUBMISSION:
             raise InputError(f"{self.path.name}: no data rows")
         return df
 
-    def raise_first_bad_row(self, fallback: str = "unreadable value") -> None:
+    def raise_first_bad_row(self, fallback: str = "unreadable value", needed: tuple[str, ...] = ()) -> None:
         """Find the first row that cannot be read (bytes that are not UTF-8, more fields than the
-        header) or whose value cannot be parsed (or is missing where required), and raise."""
+        header) or whose value cannot be parsed (or is missing where required, or in a `needed`
+        optional column), and raise."""
         if not self.is_parquet:
             self._raise_unreadable_row()
         if self.is_parquet:
@@ -175,7 +188,7 @@ class RawTable:
             bad_value = raw.is_not_null() & (raw.str.strip_chars() != "") & parsed.is_null()
             empty = raw.is_null() | (raw.str.strip_chars() == "")
             checks.append(
-                lf.filter(bad_value | (empty if c.required else pl.lit(False)))
+                lf.filter(bad_value | (empty if c.required or c.name in needed else pl.lit(False)))
                 .select("row", pl.lit(c.name).alias("column"), raw.alias("value"))
                 .head(1)
             )
@@ -222,10 +235,13 @@ def first_invalid_utf8_line(path: Path, block_size: int = 16 << 20) -> int | Non
 
 
 def _cast(expr: pl.Expr, to: pl.DataType, strict: bool) -> pl.Expr:
-    """Cast a column of any input type (text or typed) to `to`; dates are parsed as YYYY-MM-DD."""
+    """Cast a column of any input type (text or typed) to `to`; dates are parsed as YYYY-MM-DD,
+    with or without a time of day after them (CSV text and Parquet datetimes alike); anything
+    else after the date makes the value null, which the required-column check reports by row."""
     if to == pl.Date():
-        text = expr.cast(pl.String).str.strip_chars().str.slice(0, 10)
-        return text.str.to_date("%Y-%m-%d", strict=strict).alias(expr.meta.output_name())
+        text = expr.cast(pl.String).str.strip_chars()
+        day = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=strict)
+        return pl.when(text.str.slice(10).str.contains(TIME_OF_DAY)).then(day).alias(expr.meta.output_name())
     if to.is_numeric():
         return expr.cast(pl.String).str.strip_chars().cast(to, strict=strict)
     return expr.cast(to, strict=strict)
@@ -254,5 +270,5 @@ def _decompressed(path: Path, scratch: Path) -> Path:
     return out
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]

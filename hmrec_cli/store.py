@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -58,6 +59,34 @@ def read_manifest(path: Path) -> dict | None:
     return content if isinstance(content, dict) else None
 
 
+def _is_date(value: object) -> bool:
+    try:
+        return isinstance(value, str) and date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
+def manifest_problem(manifest: dict) -> str | None:
+    """What is wrong with the values of a manifest's fields that commands read, or None. Checked once
+    on open, so a hand-edited manifest (`"last_date": "garbage"`, `null`) is one line, not a
+    traceback in whichever command reads the field first."""
+    fingerprint = manifest.get("fingerprint")
+    if not (isinstance(fingerprint, str) and re.fullmatch(r"[0-9a-f]{16}", fingerprint)):
+        return f"fingerprint {fingerprint!r} is not 16 hex digits"
+    for key in ("first_date", "last_date"):
+        if not _is_date(manifest.get(key)):
+            return f"{key} {manifest.get(key)!r} is not a date (YYYY-MM-DD)"
+    if manifest["first_date"] > manifest["last_date"]:
+        return f"first_date {manifest['first_date']} is after last_date {manifest['last_date']}"
+    warnings = manifest.get("warnings", [])
+    if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+        return "warnings is not a list of texts"
+    rows = manifest.get("rows", {})
+    if not (isinstance(rows, dict) and all(type(n) is int and n >= 0 for n in rows.values())):
+        return "rows is not a table of row counts"
+    return None
+
+
 @dataclass(frozen=True)
 class Store:
     """An ingested data set. Tables are read on first use and kept."""
@@ -82,6 +111,8 @@ class Store:
                 f"{path}: store schema {manifest.get('schema_version')} is not {SCHEMA_VERSION}; "
                 "run `hmrec data ingest --force` again"
             )
+        if (problem := manifest_problem(manifest)) is not None:
+            raise InputError(f"{manifest_path}: {problem}; run `hmrec data ingest --force` again")
         return cls(path, manifest)
 
     @property
@@ -96,32 +127,32 @@ class Store:
     def last_date(self) -> date:
         return date.fromisoformat(self.manifest["last_date"])
 
-    def _table(self, name: str) -> pl.DataFrame:
-        """A table of the store; a missing or damaged file is one line naming it."""
+    def table(self, name: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """A table of the store (or some of its columns); a missing or damaged file is one line naming it."""
         path = self.path / name
         try:
-            return pl.read_parquet(path)
+            return pl.read_parquet(path, columns=columns)
         except (OSError, pl.exceptions.PolarsError) as error:
             raise _damaged(path, error) from None
 
     @cached_property
     def transactions(self) -> pl.DataFrame:
-        return self._table("transactions.parquet")
+        return self.table("transactions.parquet")
 
     @cached_property
     def customers(self) -> pl.DataFrame:
-        return self._table("customers.parquet")
+        return self.table("customers.parquet")
 
     @cached_property
     def articles(self) -> pl.DataFrame:
-        return self._table("articles.parquet")
+        return self.table("articles.parquet")
 
     @cached_property
     def submission_customers(self) -> pl.Series:
         """Customers a submission must list, in order: the sample submission's, else all of them."""
         path = self.path / "submission_customers.parquet"
         if path.is_file():
-            return self._table(path.name)["customer"]
+            return self.table(path.name)["customer"]
         return self.customers["customer"]
 
     def oracle(self, week_start: date) -> pl.DataFrame | None:
@@ -158,7 +189,7 @@ def week_table(store: Store) -> list[dict]:
         .collect()
     )
     path = store.path / ORACLE_FILE
-    oracle_weeks = set(pl.scan_parquet(path).select(pl.col("week").unique()).collect()["week"].to_list()) if path.is_file() else set()
+    oracle_weeks = set(store.table(ORACLE_FILE, columns=["week"])["week"].to_list()) if path.is_file() else set()
     last_start = store.last_date - timedelta(days=DAYS - 1)
     out = []
     for week, _, rows, buyers, articles in per_week.iter_rows():

@@ -70,7 +70,7 @@ def test_parquet_sample_without_sales_channel(tmp_path: Path) -> None:
     assert store.transactions["channel"].unique().to_list() == [0]  # documented default: unknown
     assert store.customers.height == 4_946 and store.customers["known"].all()
     assert store.articles.height == 1_000 and store.transactions["article"].n_unique() == 606
-    assert report.warnings == []
+    assert report.warnings == ["transactions_sample.parquet: no sales_channel_id column; every row gets channel 0 (unknown)"]
     assert store.customers["age"].dtype == pl.UInt8  # Int64 in the parquet file
 
 

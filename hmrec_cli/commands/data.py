@@ -158,8 +158,8 @@ def synth(
     from hmrec_cli.synth.world import SCALES, synthesize
 
     chosen = SCALES[scale.value] if activity is None else replace(SCALES[scale.value], activity=activity)
-    with console.progress_bar(quiet or json) as report:
-        summary = synthesize(out, chosen, seed=seed, on_week=lambda w, n, rows: report(f"simulating weeks ({rows:,} rows)", w + 1, n))
+    with console.progress_bar(quiet or json) as progress:
+        summary = synthesize(out, chosen, seed=seed, on_week=lambda w, n, rows: progress(f"simulating weeks ({rows:,} rows)", w + 1, n))
     if json:
         console.emit_json({"out": str(out), "scale": scale.value, "seed": seed, **dataclasses.asdict(summary), **(_report_facts(out) if report else {})})
         return

@@ -30,6 +30,8 @@ def report(
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out {out}: expected an .html file name")
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give the HTML file to write")
     plots.require_matplotlib("hmrec report")  # before any work
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)

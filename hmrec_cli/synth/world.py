@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from hmrec_cli.errors import InputError
+from hmrec_cli.kaggle_tables import ARTICLES, CUSTOMERS, SAMPLE_SUBMISSION, SUFFIXES, TRANSACTIONS
 from hmrec_cli.synth import calendar
 from hmrec_cli.synth.catalogue import ProductTypes, build_catalogue
 from hmrec_cli.synth.choice import MEMORY_WEEKS, build_choice
@@ -34,6 +36,7 @@ EXTRA_UNITS = 0.06  # share of picked articles bought in several units (duplicat
 SECOND_DAY = 0.15  # share of shopping weeks spread over two days
 ORACLE_K = 100
 SALE_VOLUME = 1.4  # weeks this much busier than average are sales: older stock is marked down
+WRITTEN = ("articles.csv", "customers.csv", "transactions_train.csv", "sample_submission.csv", "oracle.parquet")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,7 @@ def synthesize(
 ) -> SynthSummary:
     """Write articles.csv, customers.csv, transactions_train.csv, sample_submission.csv and
     oracle.parquet to `out`; each file appears whole (written aside, then renamed)."""
+    check_out(out)
     rng = np.random.default_rng(seed)
     starts = calendar.week_starts(scale.weeks)
     first_day = max(starts[0], calendar.FULL_START)
@@ -120,7 +124,10 @@ def synthesize(
     population = build_population(rng, hex_ids(rng, scale.customers), scale.weeks, scale.activity, taste)
     customer_ids, article_ids = pl.Series(population.ids), pl.Series(catalogue.article_id)
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {out}: cannot make the folder ({error.strerror or error})") from None
     with tempfile.TemporaryDirectory(prefix=".synth-", dir=out) as tmp_name:
         tmp = Path(tmp_name)
         catalogue.table.write_csv(tmp / "articles.csv")
@@ -158,6 +165,22 @@ def synthesize(
         for path in tmp.iterdir():
             os.replace(path, out / path.name)
     return SynthSummary(rows_total, population.size, catalogue.size, first_day, starts[-1] + timedelta(days=6), oracle.height)
+
+
+def check_out(out: Path) -> None:
+    """Refuse, before anything is simulated or written, an `out` that is a file, or a folder holding
+    other tables' files that `hmrec data ingest` would also find there (it would then refuse the
+    folder as ambiguous, after the world was written)."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; give a folder for the synthetic files")
+    if not out.is_dir():
+        return
+    others = sorted(
+        {p.name for spec in (TRANSACTIONS, CUSTOMERS, ARTICLES, SAMPLE_SUBMISSION) for stem in spec.stems for suffix in SUFFIXES for p in out.glob(f"{stem}*{suffix}")}
+        - set(WRITTEN)
+    )
+    if others:
+        raise InputError(f"--out {out}: holds other data files ({', '.join(others)}) that ingest would read beside the world's; choose another folder")
 
 
 def _basket_boost(volume: float) -> float:
