@@ -56,7 +56,7 @@ PROFILES = {
         "lgbm": ["-o", "negative_share=0.1"],
         "din": ["-o", "negative_share=0.1", "-o", "history_length=32", "-o", "epochs=2", "-o", "valid_customers=2000"],
         "submit": {"lgbm": ["-o", "score_top=100"]},
-        "submit_train_weeks": 4,  # the submission run measured in README (54.4 min with lgbm)
+        "submit_train_weeks": 4,  # the submission run measured in docs/results.md (54.4 min with lgbm)
     },
     "gpu": {
         "device": "cuda",

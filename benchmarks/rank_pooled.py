@@ -17,7 +17,7 @@ article (a log like the held-back non-fashion one, where nobody buys the same it
 ./hmrec.toml if there is one (`--config /dev/null`: defaults only). `--week N` makes the newest scored week N
 weeks back instead of the last, so sources and settings can be chosen on weeks older than those a
 final run scores.
-Prints one JSON object; the figures in the README and the closing note come from it.
+Prints one JSON object; the ranking figures in docs/results.md come from it.
 """
 
 from __future__ import annotations

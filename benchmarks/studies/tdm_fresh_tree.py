@@ -1,6 +1,6 @@
 """Is a learned tree better than the catalogue tree, when a fresh model is trained on it?
 
-    python benchmarks/tdm_fresh_tree.py --data STORE [--week last] [--seeds 0,1,2] [--learning kmeans,greedy]
+    python benchmarks/studies/tdm_fresh_tree.py --data STORE [--week last] [--seeds 0,1,2] [--learning kmeans,greedy]
 
 For each seed: fits `tdm` with its defaults on the catalogue tree, builds the tree a tree-learning
 round would build from that model (`kmeans` of its article vectors, or JTM's `greedy`

@@ -1,6 +1,6 @@
 """What a tree-learning round does to TDM's beam search, taken apart right after the rebuild.
 
-    python benchmarks/tdm_rebuild.py --data STORE [--learning greedy|kmeans] [--week last] [--votes 2000]
+    python benchmarks/studies/tdm_rebuild.py --data STORE [--learning greedy|kmeans] [--week last] [--votes 2000]
 
 Fits `tdm -o tree_rounds=1 -o tree_learning=L` (plugin defaults otherwise, seed 0) and, just before
 and just after the rebuild (before any retraining), measures on a sample of the votes (training
