@@ -89,7 +89,7 @@ def test_the_config_reaches_rank_and_evaluate(cli, store_dir: Path, tmp_path: Pa
         ("[plugins.itemcf\n", "not valid TOML"),
         ("[plugins.itemcff]\nneighbours = 3\n", "[plugins.itemcff]: no plugin named 'itemcff'; did you mean itemcf?"),
         ("[plugins.itemcf]\nneighbors = 3\n", "plugins.itemcf.neighbors: itemcf has no such parameter; did you mean neighbours?"),
-        ("[plugins.itemcf]\nneighbours = 0\n", "plugins.itemcf.neighbours = 0: itemcf's neighbours must be 1 or more"),
+        ("[plugins.itemcf]\nneighbours = 0\n", "plugins.itemcf.neighbours = 0: itemcf's neighbours must be from 1 to 1000"),
         ('[plugins.itemcf]\nneighbours = "many"\n', 'plugins.itemcf.neighbours = "many": expected a whole number'),
         ("[plugin.itemcf]\nneighbours = 3\n", "plugin: unknown key"),
     ],

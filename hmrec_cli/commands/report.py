@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Json, Week, reports_input_errors
+from hmrec_cli.commands.options import CacheDir, DataDir, Json, Week, refuse_inside, reports_input_errors
 
 
 @reports_input_errors
@@ -30,6 +30,7 @@ def report(
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out {out}: expected an .html file name")
+    refuse_inside(out, {"store": data, "cache": cache})
     plots.require_matplotlib("hmrec report")  # before any work
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside
 
 
 def submit(
@@ -30,6 +30,7 @@ def submit(
     from hmrec_cli import console, project_config
     from hmrec_cli.submission import RankWith, build_submission
 
+    refuse_inside(out, {"store": data, "cache": cache})
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
