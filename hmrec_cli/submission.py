@@ -76,9 +76,9 @@ def build_submission(
     )
     validate(submission, store)
     try:
-        with atomic_file(out) as tmp:
+        with atomic_file(out) as tmp:  # the sidecar is written and renamed first: a failure leaves neither new file
             submission.write_csv(tmp)
-        provenance.write(out, store.fingerprint, store.last_date, week.start, command)
+            provenance.write(out, store.fingerprint, store.last_date, week.start, command, content=tmp)
     except Exception as error:
         if (why := write_failure(error)) is None:
             raise

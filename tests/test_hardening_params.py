@@ -133,3 +133,19 @@ def test_an_output_linked_into_the_store_is_refused(cli, own_store: Path, tmp_pa
     code, _, err = cli("submit", "--candidates", "popular", "--data", own_store, "--cache", tmp_path / "cache", "--out", link)
     assert code == 2 and "is inside the store" in err
     assert (own_store / "customers.parquet").read_bytes() == before and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.bad_input("disk-full")
+def test_a_full_disk_at_the_sidecar_leaves_no_submission_without_its_sidecar(cli, store_dir: Path, tmp_path: Path, file_size_limit) -> None:
+    """The sidecar outgrows the submission (the command's 30,000 repeated -o land in it), so a
+    file size limit between the two fails the sidecar alone: neither file may appear."""
+    cache, out = tmp_path / "cache", tmp_path / "out" / "submission.csv"
+    options = ["-o", "window_days=7"] * 30_000
+    code, _, err = cli("submit", "--candidates", "popular", *options, "--data", store_dir, "--cache", cache, "--out", tmp_path / "first.csv", "-q")
+    assert code == 0, err
+    assert (tmp_path / "first.csv").stat().st_size < 500_000 < (tmp_path / "first.csv.json").stat().st_size
+    out.parent.mkdir()
+    with file_size_limit(500_000):
+        code, _, err = cli("submit", "--candidates", "popular", *options, "--data", store_dir, "--cache", cache, "--out", out, "-q")
+    assert code == 2 and err.count("\n") == 1 and f"cannot write {out}" in err, err
+    assert list(out.parent.iterdir()) == []
