@@ -149,3 +149,22 @@ def test_a_full_disk_at_the_sidecar_leaves_no_submission_without_its_sidecar(cli
         code, _, err = cli("submit", "--candidates", "popular", *options, "--data", store_dir, "--cache", cache, "--out", out, "-q")
     assert code == 2 and err.count("\n") == 1 and f"cannot write {out}" in err, err
     assert list(out.parent.iterdir()) == []
+
+
+KEEP_MERGE = ["--ranker", "lgbm", "--candidates", "popular,repurchase", "--train-weeks", "2", "-o", "min_gain_se=100"]  # no gain clears 100 SE
+
+
+def test_rank_says_when_a_learned_ranker_kept_merges_order_and_shows_merge_beside_it(cli, store_dir: Path, tmp_path: Path) -> None:
+    code, out, err = cli("rank", *KEEP_MERGE, "--data", store_dir, "--cache", tmp_path / "cache", "-q")
+    assert code == 0, err
+    said = [line for line in out.splitlines() if "kept merge's order" in line]
+    assert len(said) == 1 and said[0].startswith("lgbm kept merge's order: gain +") and said[0].endswith("on the newest training week, below 100 SE")
+    table = out.split("the week's buyers", 1)[1]
+    assert "merge (the order lgbm kept)" in table
+    assert "is below merge" not in err  # a kept order differs from merge's only in ties
+
+
+def test_submit_with_a_ranker_says_when_it_kept_merges_order(cli, store_dir: Path, tmp_path: Path) -> None:
+    code, out, err = cli("submit", *KEEP_MERGE, "--data", store_dir, "--cache", tmp_path / "cache", "--out", tmp_path / "s.csv", "-q")
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("lgbm kept merge's order: gain +") and "below 100 SE" in out

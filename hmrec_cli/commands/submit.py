@@ -28,6 +28,7 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
     from hmrec_cli import console, project_config
+    from hmrec_cli.commands.rank import kept_merge
     from hmrec_cli.submission import RankWith, build_submission
 
     refuse_inside(out, {"store": data, "cache": cache})
@@ -36,8 +37,10 @@ def submit(
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
+        rows, ranking = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
         console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
         return
     console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")
+    if ranking is not None and (kept := kept_merge(ranker, ranking.manifest)):
+        console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
