@@ -5,6 +5,7 @@ a submission never goes without its sidecar, and kept or unwritten settings are 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import typing
 from pathlib import Path
@@ -168,3 +169,28 @@ def test_submit_with_a_ranker_says_when_it_kept_merges_order(cli, store_dir: Pat
     code, out, err = cli("submit", *KEEP_MERGE, "--data", store_dir, "--cache", tmp_path / "cache", "--out", tmp_path / "s.csv", "-q")
     assert code == 0, err
     assert out.splitlines()[-1].startswith("lgbm kept merge's order: gain +") and "below 100 SE" in out
+
+
+TUNE = ["tune", "--method", "itemcf", "--weeks", "2", "--trials", "4", "--k", "50"]  # its best gains within the noise on the hold-out
+
+
+def test_tune_writes_no_setting_whose_holdout_gain_is_within_the_noise(cli, store_dir: Path, tmp_path: Path) -> None:
+    config, cache = tmp_path / "hmrec.toml", tmp_path / "cache"
+    code, out, err = cli(*TUNE, "--data", store_dir, "--cache", cache, "--config", config, "-q")
+    assert code == 0, err
+    assert not config.exists()
+    said = re.search(r"^not written: ([+-]\d\.\d{4}) ± (\d\.\d{4}) on the hold-out week, below 2 SE; to use it: -o ", out, flags=re.MULTILINE)
+    assert said is not None, out
+    result = cli.json(*TUNE, "--data", store_dir, "--cache", cache, "--config", config)
+    held = result["holdout"]
+    assert not result["written"] and 0 < held["gain"] <= 2 * held["gain_se"]
+    assert said.groups() == (f"{held['gain']:+.4f}", f"{held['gain_se']:.4f}")
+    written = cli.json(*TUNE, "--data", store_dir, "--cache", cache, "--config", config, "--min-gain-se", "0")
+    assert written["written"] and "[plugins.itemcf]" in config.read_text()
+
+
+def test_tune_writes_nothing_when_the_settings_in_force_stay_best(cli, store_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "hmrec.toml"
+    code, out, err = cli(*TUNE, "--trials", "1", "--data", store_dir, "--cache", tmp_path / "cache", "--config", config, "-q")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "not written: trial 0, the settings in force, stayed best" and not config.exists()
