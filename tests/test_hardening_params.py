@@ -33,6 +33,10 @@ def refused(code: int, err: str, *words: str) -> None:
         (["recall", "--method", "youtube-dnn", "-o", "hidden=99999999999999"], ["youtube-dnn's hidden must be layer widths from 1 to 4096"]),
         (["rank", "--candidates", "popular", "--ranker", "merge", "--seed", "-1"], ["--seed"]),
         (["recall", "--method", "popular", "--seed", str(2**32)], ["--seed"]),
+        (["tune", "--method", "popular", "--weeks", "99999999"], ["--weeks"]),
+        (["tune", "--method", "popular", "--holdout-weeks", "99999999"], ["--holdout-weeks"]),
+        (["rank", "--candidates", "popular", "--ranker", "merge", "--train-weeks", "99999999"], ["--train-weeks 99999999: at most 520 weeks"]),
+        (["submit", "--candidates", "popular", "--ranker", "merge", "--train-weeks", "99999999"], ["--train-weeks"]),
     ],
 )
 def test_a_value_past_any_range_is_refused_before_any_work(cli, store_dir: Path, tmp_path: Path, args: list[str], words: list[str]) -> None:

@@ -19,6 +19,7 @@ CacheDir = Annotated[
     Path, typer.Option("--cache", envvar="HMREC_CACHE", help="Folder for cached candidate sets and models.", show_default=True)
 ]
 MAX_SEED = 2**32 - 1  # what every generator hmrec seeds accepts
+MAX_WEEKS = 520  # the most weeks a count of weeks may name: ten years, more than a store holds, still a valid date
 
 
 def checked_seed(seed: int) -> int:

@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside
+from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside
 
 
 def submit(
     candidates: Annotated[str, typer.Option(help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ...")],
     ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before.", show_default=False)] = None,
-    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1)] = 4,
+    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)] = 4,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Seed, Week
+from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Seed, Week
 
 
 def tune(
@@ -18,12 +18,12 @@ def tune(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    weeks: Annotated[int, typer.Option(help="Tune on this many weeks just before --week (never on --week itself, which is then scored as a hold-out).", min=1)] = 4,
-    trials: Annotated[int, typer.Option(help="Parameter sets to try; trial 0 is the settings in force (defaults, config file, -o).", min=1)] = 40,
+    weeks: Annotated[int, typer.Option(help="Tune on this many weeks just before --week (never on --week itself, which is then scored as a hold-out).", min=1, max=MAX_WEEKS)] = 4,
+    trials: Annotated[int, typer.Option(help="Parameter sets to try; trial 0 is the settings in force (defaults, config file, -o).", min=1, max=10_000)] = 40,
     metric: Annotated[Optional[str], typer.Option(help="recall@N or map@12, pooled over the tuning weeks' buyers (default: recall@K for a retriever, map@12 for a ranker).", show_default=False)] = None,
     k: Annotated[int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=65_535)] = 100,
-    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1)] = 4,
-    holdout_weeks: Annotated[int, typer.Option(help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).", min=1)] = 1,
+    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1, max=MAX_WEEKS)] = 4,
+    holdout_weeks: Annotated[int, typer.Option(help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).", min=1, max=MAX_WEEKS)] = 1,
     params: Annotated[Optional[str], typer.Option("--params", help="Search only these parameters (comma-separated; default: every one with a search range).", show_default=False)] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
