@@ -206,7 +206,7 @@ def option_values(params_type: type, options: list[str], plugin: str) -> dict:
 def check_params(params, plugin: str):
     """Refuse a value outside its field's declared `valid` metadata, naming the parameter and what
     is allowed. `valid` is `(low, high)` (inclusive; None for no bound), an interval string such as
-    `"(0, 1]"` (a parenthesis excludes its end), a tuple of allowed strings, or `WIDTHS` (comma-separated positive layer widths). Floats must also
+    `"(0, 1]"` (a parenthesis excludes its end), a tuple of allowed strings, or `WIDTHS` (comma-separated layer widths up to MAX_WIDTH). Floats must also
     be finite. Returns `params`."""
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
@@ -229,6 +229,7 @@ def _bounds(valid) -> tuple[float | None, float | None, bool, bool]:
 
 
 WIDTHS = "widths"  # `valid` of a comma-separated list of positive layer widths, e.g. "256,128"
+MAX_WIDTH = 4096  # the widest layer WIDTHS allows: bounds a model's memory
 
 
 def _is_choices(valid) -> bool:
@@ -237,7 +238,7 @@ def _is_choices(valid) -> bool:
 
 def allowed(value, valid) -> bool:
     if valid == WIDTHS:
-        return all(w.strip().isdigit() and int(w) > 0 for w in value.split(","))
+        return all(w.strip().isdigit() and 0 < int(w) <= MAX_WIDTH for w in value.split(","))
     if _is_choices(valid):
         return value in valid
     low, high, low_open, high_open = _bounds(valid)
@@ -249,7 +250,7 @@ def allowed(value, valid) -> bool:
 def describe_valid(valid) -> str:
     """Allowed values in words: `one of a, b`, `1 or more`, `from 0 to 1`, or the interval as written."""
     if valid == WIDTHS:
-        return "positive layer widths separated by commas, like 256,128"
+        return f"layer widths from 1 to {MAX_WIDTH} separated by commas, like 256,128"
     if _is_choices(valid):
         return "one of " + ", ".join(valid)
     if isinstance(valid, str):
@@ -309,12 +310,16 @@ def _convert(kind: type, text: str, key: str):
         raise InputError(f"-o {key}={text}: expected a {kind.__name__}") from None
 
 
-def check_candidates(frame: pl.DataFrame, plugin: str, k: int) -> pl.DataFrame:
-    """Assert the retriever contract at the boundary: schema, at most k per customer, distinct."""
+def check_candidates(frame: pl.DataFrame, plugin: str, k: int, params=None) -> pl.DataFrame:
+    """Assert the retriever contract at the boundary: schema, at most k per customer, distinct;
+    scores that are not finite (after the cast to f32) are the parameters' doing, bad input."""
     missing = [c for c in CANDIDATE_SCHEMA if c not in frame.columns]
     if missing:
         raise RuntimeError(f"retriever {plugin} returned no column {missing[0]!r}")
     frame = frame.select(pl.col(c).cast(t) for c, t in CANDIDATE_SCHEMA.items())
+    not_finite = frame.select((~pl.col("score").is_finite()).sum()).item()
+    if not_finite:
+        raise InputError(not_finite_scores("retriever", plugin, params, not_finite, frame.height))
     per_customer = frame.group_by("customer").len()["len"]
     if per_customer.len() and per_customer.max() > k:
         raise RuntimeError(f"retriever {plugin} returned {per_customer.max()} candidates for one customer (k = {k})")
@@ -322,6 +327,25 @@ def check_candidates(frame: pl.DataFrame, plugin: str, k: int) -> pl.DataFrame:
     if frame.select(pair.n_unique()).item() < frame.height:
         raise RuntimeError(f"retriever {plugin} returned an article twice for one customer")
     return frame
+
+
+def check_scores(scores: np.ndarray, rows: int, plugin: str, params=None) -> np.ndarray:
+    """Assert the ranker contract at the boundary: one finite score per candidate row."""
+    if scores.shape != (rows,):
+        raise RuntimeError(f"ranker {plugin} returned {scores.shape} scores for {rows} candidates")
+    not_finite = int(np.count_nonzero(~np.isfinite(scores)))
+    if not_finite:
+        raise InputError(not_finite_scores("ranker", plugin, params, not_finite, rows))
+    return scores
+
+
+def not_finite_scores(kind: str, plugin: str, params, count: int, rows: int) -> str:
+    """Why a run stops on NaN or infinite scores, naming the parameters that differ from the
+    defaults (the likely cause: an extreme value, e.g. a half life of 1e-320 days)."""
+    changed = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if getattr(params, f.name) != f.default} if params is not None else {}
+    given = [f"{name}={str(value).lower() if isinstance(value, bool) else value}" for name, value in changed.items()]
+    cause = f" with {', '.join(given)}" if given else ""
+    return f"{kind} {plugin}{cause} gave {count:,} of {rows:,} scores that are not finite (NaN or infinite); nothing was cached"
 
 
 # Helpers every retriever may use; vectorised over customers.

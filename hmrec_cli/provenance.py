@@ -20,11 +20,12 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def write(path: Path, fingerprint: str, fitted_through: date, week_start: date, command: dict | None = None) -> None:
-    """Record, beside the just-written `path`, what it was fitted on (rows up to `fitted_through`)
-    and the command that wrote it (its name and options)."""
+def write(path: Path, fingerprint: str, fitted_through: date, week_start: date, command: dict | None = None, content: Path | None = None) -> None:
+    """Record, beside `path`, what it was fitted on (rows up to `fitted_through`) and the command
+    that wrote it (its name and options). `content`: the file's temp, not yet renamed onto `path`,
+    so the sidecar is in place before the file is (a file never goes without its sidecar)."""
     record = {
-        "file": digest(path),
+        "file": digest(content or path),
         "fingerprint": fingerprint,
         "fitted_through": fitted_through.isoformat(),
         "week": week_start.isoformat(),

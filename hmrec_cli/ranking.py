@@ -37,7 +37,7 @@ from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
 from hmrec_cli.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
-from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, route_options
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
@@ -376,9 +376,7 @@ def rank(
                 on_progress(f"{request.ranker} {week_name}: rank", done, customers.len())
                 done += part.len()
                 cands = union(target_entries, sources, request.k, part)
-                scores = np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32)
-                if scores.shape != (cands.height,) or not np.isfinite(scores).all():
-                    raise RuntimeError(f"ranker {request.ranker} returned {scores.shape} scores (finite: {np.isfinite(scores).all()}) for {cands.height} candidates")
+                scores = check_scores(np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32), cands.height, request.ranker, params)
                 top = top_predictions(cands, scores).select(RANKING_SCHEMA.names()).cast(dict(RANKING_SCHEMA))
                 writer.write_table(top.to_arrow())
                 rows += top.height

@@ -231,7 +231,7 @@ def run(
         try:
             for lo in range(0, customers.len(), CHUNK):
                 on_progress(f"{stage}: retrieve", lo, customers.len())
-                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked)
+                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked, params)
                 chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
                 if drop is not None:
                     chunk = without_bought(chunk, drop, request.k)

@@ -9,7 +9,7 @@ import polars as pl
 
 from hmrec_cli import provenance
 from hmrec_cli.atomic import atomic_file, write_failure
-from hmrec_cli.cache import Cache
+from hmrec_cli.cache import Cache, Entry
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import recent_popularity, route_options
@@ -33,10 +33,11 @@ def build_submission(
     data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
     rank_with: RankWith | None = None, command: dict | None = None, device: str = "auto", resume: bool = False,
     config: ProjectConfig = ProjectConfig(), drop_bought: str = "auto",
-) -> int:
+) -> tuple[int, Entry | None]:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with last week's most popular, validate,
-    write atomically. `drop_bought` (`hmrec_cli.bought`) applies to the ranker's union or to the methods' lists."""
+    write atomically. `drop_bought` (`hmrec_cli.bought`) applies to the ranker's union or to the methods' lists.
+    Returns the customers written and the ranking used (None without a ranker)."""
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
     if out.is_dir():
@@ -76,14 +77,14 @@ def build_submission(
     )
     validate(submission, store)
     try:
-        with atomic_file(out) as tmp:
+        with atomic_file(out) as tmp:  # the sidecar is written and renamed first: a failure leaves neither new file
             submission.write_csv(tmp)
-        provenance.write(out, store.fingerprint, store.last_date, week.start, command)
+            provenance.write(out, store.fingerprint, store.last_date, week.start, command, content=tmp)
     except Exception as error:
         if (why := write_failure(error)) is None:
             raise
         raise InputError(f"cannot write {out}: {why}") from None
-    return submission.height
+    return submission.height, entries[0] if rank_with is not None else None
 
 
 def _merge(entries, customers: pl.Series, popular: pl.DataFrame) -> pl.DataFrame:

@@ -213,6 +213,22 @@ def holdout(store: Store, cache: Cache, request: TuneRequest, start: dict, best:
     return {"weeks": [w.start.isoformat() for w in weeks], "start": scored["start"][1], "best": scored["best"][1], "gain": gain, "gain_se": gain_se}
 
 
+def unclear_gain(outcome: Outcome, held: dict, min_gain_se: float) -> str | None:
+    """Why the best settings are not worth writing, or None when they are: the rankers' rule, a
+    gain over trial 0 (the settings in force) above `min_gain_se` standard errors of the paired
+    per-buyer difference, on the hold-out (`held`), which chose nothing; without one (week next)
+    on the tuning weeks, which chose the best and so flatter it."""
+    if outcome.best is outcome.trials[0]:
+        return "trial 0, the settings in force, stayed best"
+    if held:
+        (gain, se), where = (held["gain"], held["gain_se"]), "on the hold-out week" if len(held["weeks"]) == 1 else f"on the {len(held['weeks'])} hold-out weeks"
+    else:
+        (gain, se), where = outcome.gain(), "on the tuning weeks (week next has no hold-out)"
+    if gain > min_gain_se * se:
+        return None
+    return f"{gain:+.4f} ± {se:.4f} {where}, below {min_gain_se:g} SE"
+
+
 def holdout_weeks(week: Week, count: int, store: Store) -> list[Week]:
     """The target week and the `count - 1` weeks after it: none of them chose anything."""
     out = [week.earlier(-i) for i in range(count)]

@@ -21,15 +21,15 @@ from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, rec
 
 @dataclass(frozen=True)
 class FactorisationParams:
-    embedding_size: int = field(default=64, metadata={"doc": "factors per customer and article", "valid": (1, None), "range": (16, 256, "log")})
-    epochs: int = field(default=15, metadata={"doc": "training iterations", "valid": (1, None), "range": (5, 50, "log")})
-    reg: float = field(default=0.01, metadata={"doc": "L2 regularisation", "valid": (0, None), "range": (0.0001, 1.0, "log")})
-    learning_rate: float = field(default=0.01, metadata={"doc": "step size (bpr only)", "valid": "(0, inf)", "range": (0.001, 0.1, "log")})
-    alpha: float = field(default=10.0, metadata={"doc": "confidence = 1 + alpha * weight (als only)", "valid": (0, None), "range": (1.0, 100.0, "log")})
-    window_days: int = field(default=182, metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, None), "range": (28, 365, "log")})
-    half_life_days: float = field(default=60.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None), "range": (7.0, 180.0, "log")})
+    embedding_size: int = field(default=64, metadata={"doc": "factors per customer and article", "valid": (1, 1024), "range": (16, 256, "log")})
+    epochs: int = field(default=15, metadata={"doc": "training iterations", "valid": (1, 1000), "range": (5, 50, "log")})
+    reg: float = field(default=0.01, metadata={"doc": "L2 regularisation", "valid": (0, 100), "range": (0.0001, 1.0, "log")})
+    learning_rate: float = field(default=0.01, metadata={"doc": "step size (bpr only)", "valid": "(0, 1]", "range": (0.001, 0.1, "log")})
+    alpha: float = field(default=10.0, metadata={"doc": "confidence = 1 + alpha * weight (als only)", "valid": (0, 10_000), "range": (1.0, 100.0, "log")})
+    window_days: int = field(default=182, metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, 3660), "range": (28, 365, "log")})
+    half_life_days: float = field(default=60.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (7.0, 180.0, "log")})
     search: str = field(default="exact", metadata={"doc": "exact (brute force) or annoy (approximate index)", "valid": ("exact", "annoy")})
-    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, None)})
+    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, 1000)})
 
 
 class _Factorisation(Retriever):

@@ -18,10 +18,10 @@ from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 @dataclass(frozen=True)
 class MergeParams:
     weights: str = field(default="", metadata={"doc": "source=weight pairs, comma-separated (e.g. repurchase=2,popular=0.5); unnamed sources weigh 1"})
-    c: float = field(default=10.0, metadata={"doc": "rank offset: small values trust each source's top ranks more", "valid": (0, None), "range": (1.0, 100.0, "log")})
+    c: float = field(default=10.0, metadata={"doc": "rank offset: small values trust each source's top ranks more", "valid": (0, 10_000), "range": (1.0, 100.0, "log")})
     tune: bool = field(default=True, metadata={"doc": "pick weights and c by coordinate ascent on the training weeks' MAP@12"})
-    passes: int = field(default=PASSES, metadata={"doc": "coordinate-ascent passes over the sources when tuning", "valid": (0, None), "range": (1, 4)})
-    tune_customers: int = field(default=TUNE_CUSTOMERS, metadata={"doc": "tune on at most this many buyers per week (those with a purchase among the candidates)", "valid": (1, None)})
+    passes: int = field(default=PASSES, metadata={"doc": "coordinate-ascent passes over the sources when tuning", "valid": (0, 100), "range": (1, 4)})
+    tune_customers: int = field(default=TUNE_CUSTOMERS, metadata={"doc": "tune on at most this many buyers per week (those with a purchase among the candidates)", "valid": (1, 10_000_000)})
 
 
 class Merge(Ranker):

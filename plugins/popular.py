@@ -16,8 +16,8 @@ AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is 
 
 @dataclass(frozen=True)
 class PopularParams:
-    window_days: int = field(default=7, metadata={"doc": "days of history before the week that count", "valid": (1, None), "range": (3, 28, "log")})
-    half_life_days: float = field(default=0.0, metadata={"doc": "a sale's weight halves every this many days back (0: no decay)", "valid": (0, None), "range": (0.0, 14.0)})
+    window_days: int = field(default=7, metadata={"doc": "days of history before the week that count", "valid": (1, 3660), "range": (3, 28, "log")})
+    half_life_days: float = field(default=0.0, metadata={"doc": "a sale's weight halves every this many days back (0: no decay)", "valid": (0, 3660), "range": (0.0, 14.0)})
     by_age: bool = field(default=False, metadata={"doc": "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)", "range": (False, True)})
     by_channel: bool = field(default=False, metadata={"doc": "separate lists per customer's usual channel (store, online, none yet)", "range": (False, True)})
     exclude_bought: bool = field(default=False, metadata={"doc": "leave out articles the customer bought before the week (filled from the next 2k of the list)", "range": (False, True)})

@@ -18,8 +18,8 @@ from hmrec_cli.splits import recent_history, repeat_share
 
 @dataclass(frozen=True)
 class RepurchaseParams:
-    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None), "range": (3.0, 180.0, "log")})
-    window_days: int = field(default=0, metadata={"doc": "only purchases of the last this many days count (0: all history)", "valid": (0, None), "range": (28, 730, "log")})
+    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (3.0, 180.0, "log")})
+    window_days: int = field(default=0, metadata={"doc": "only purchases of the last this many days count (0: all history)", "valid": (0, 3660), "range": (28, 730, "log")})
     active: str = field(default="auto", metadata={"doc": "on, off (everyone gets the popular fill), or auto: off when repeats are rarer than min_repeat_share", "valid": ("auto", "on", "off"), "range": ("auto", "on", "off")})
     min_repeat_share: float = field(default=0.01, metadata={"doc": "auto: the share of the last 28 days' purchases repeating an earlier purchase needed to stay on", "valid": (0, 1)})
 

@@ -22,10 +22,10 @@ CHUNK = 1_000
 
 @dataclass(frozen=True)
 class UserCFParams:
-    window_days: int = field(default=56, metadata={"doc": "days of history that describe a customer's taste (0: all)", "valid": (0, None), "range": (14, 365, "log")})
-    half_life_days: float = field(default=21.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, None), "range": (3.0, 120.0, "log")})
-    neighbours: int = field(default=50, metadata={"doc": "most similar customers kept per customer", "valid": (1, None), "range": (10, 300, "log")})
-    recent_days: int = field(default=14, metadata={"doc": "the neighbours' purchases of these last days are recommended", "valid": (0, None), "range": (7, 56, "log")})
+    window_days: int = field(default=56, metadata={"doc": "days of history that describe a customer's taste (0: all)", "valid": (0, 3660), "range": (14, 365, "log")})
+    half_life_days: float = field(default=21.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (3.0, 120.0, "log")})
+    neighbours: int = field(default=50, metadata={"doc": "most similar customers kept per customer", "valid": (1, 1000), "range": (10, 300, "log")})
+    recent_days: int = field(default=14, metadata={"doc": "the neighbours' purchases of these last days are recommended", "valid": (0, 3660), "range": (7, 56, "log")})
 
 
 class UserCF(Retriever):

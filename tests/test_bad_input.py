@@ -259,8 +259,8 @@ def test_submit_out_naming_a_folder(cli, store_dir: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("window_days=-7", "-o window_days=-7: popular's window_days must be 1 or more"),
-        ("window_days=0", "-o window_days=0: popular's window_days must be 1 or more"),
+        ("window_days=-7", "-o window_days=-7: popular's window_days must be from 1 to 3660"),
+        ("window_days=0", "-o window_days=0: popular's window_days must be from 1 to 3660"),
         ("half_life_days=nan", "-o half_life_days=nan: popular needs a finite number"),
     ],
 )

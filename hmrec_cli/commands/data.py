@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import DataDir, Json, Quiet, reports_input_errors
+from hmrec_cli.commands.options import MAX_SEED, DataDir, Json, Quiet, checked_seed, refuse_inside, reports_input_errors
 
 data_app = typer.Typer(help="Make a synthetic H&M world, ingest Kaggle-format files into a store, describe a store.", no_args_is_help=True)
 
@@ -143,7 +143,7 @@ class ScaleName(str, Enum):
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the Kaggle-format files and oracle.parquet into.")],
     scale: Annotated[ScaleName, typer.Option(help="tiny: 2k customers, 1k articles, 20 weeks, twice as active (a toy); small: 50k customers, medium: 300k, full: 1.37M, each with the whole catalogue and calendar.")] = ScaleName.small,
-    seed: Annotated[int, typer.Option(help="Random seed; equal seeds write identical files.")] = 0,
+    seed: Annotated[int, typer.Option(help=f"Random seed, 0 to {MAX_SEED}; equal seeds write identical files.", callback=checked_seed)] = 0,
     activity: Annotated[Optional[float], typer.Option(help="Shopping rate relative to real customers (1.0); higher for a denser toy world. Default: the scale's.", min=0.01, show_default=False)] = None,
     report: Annotated[bool, typer.Option("--report", help="Then ingest it to a temporary store and print `hmrec data report`.")] = False,
     quiet: Quiet = False,
@@ -231,7 +231,7 @@ def _print_report(data: Path, json: bool) -> None:
 def sample(
     data: DataDir = Path("hm"),
     customers: Annotated[float, typer.Option("--customers", help="Share of the customers to keep (0 < share <= 1); all their rows are kept.")] = 0.05,
-    seed: Annotated[int, typer.Option(help="Random seed; equal seeds draw the same customers.")] = 0,
+    seed: Annotated[int, typer.Option(help=f"Random seed, 0 to {MAX_SEED}; equal seeds draw the same customers.", callback=checked_seed)] = 0,
     out: Annotated[Path, typer.Option(help="Folder for the sampled store (replaced whole, or not at all).")] = Path("hm-sample"),
     json: Json = False,
 ) -> None:
@@ -240,6 +240,7 @@ def sample(
     from hmrec_cli import console
     from hmrec_cli.customer_sample import sample_store
 
+    refuse_inside(out, {"source store": data})
     report = sample_store(data, out, customers, seed)
     kept, total = report.customers
     if json:

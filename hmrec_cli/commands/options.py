@@ -18,7 +18,18 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instea
 CacheDir = Annotated[
     Path, typer.Option("--cache", envvar="HMREC_CACHE", help="Folder for cached candidate sets and models.", show_default=True)
 ]
-Seed = Annotated[int, typer.Option(help="Random seed; equal seeds give equal results.")]
+MAX_SEED = 2**32 - 1  # what every generator hmrec seeds accepts
+MAX_WEEKS = 520  # the most weeks a count of weeks may name: ten years, more than a store holds, still a valid date
+
+
+def checked_seed(seed: int) -> int:
+    """Refuse a seed no generator takes (a callback, so the help's option column stays narrow)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise typer.BadParameter(f"{seed}: expected 0 to {MAX_SEED}")
+    return seed
+
+
+Seed = Annotated[int, typer.Option(help=f"Random seed, 0 to {MAX_SEED}; equal seeds give equal results.", callback=checked_seed)]
 Week = Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, its first day YYYY-MM-DD, or next.")]
 PluginOptions = Annotated[list[str], typer.Option("--option", "-o", help="A plugin parameter as key=value (repeatable); see `hmrec plugins show NAME`.")]
 Device = Annotated[str, typer.Option(help="Where trained models run: auto (CUDA when present), cpu or cuda.")]
@@ -42,6 +53,19 @@ DropBought = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 Command = TypeVar("Command", bound=Callable)
+
+
+def refuse_inside(out: Path, folders: dict[str, Path], option: str = "--out") -> None:
+    """Refuse an output path inside one of hmrec's folders (by name: the store, the cache), links
+    resolved: writing there would overwrite files hmrec keeps. Called before any work."""
+    from hmrec_cli.errors import InputError
+
+    target = out.resolve()
+    for name, folder in folders.items():
+        root = folder.resolve()
+        if target == root or root in target.parents:
+            where = "is" if target == root else "is inside"
+            raise InputError(f"{option} {out}: {where} the {name} ({folder}), whose files it could overwrite; write it elsewhere")
 
 
 def reports_input_errors(command: Command) -> Command:

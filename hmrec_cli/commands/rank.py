@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week
 
 
 def rank(
@@ -35,6 +35,7 @@ def rank(
     """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache."""
     from hmrec_cli import console, plots
     from hmrec_cli.cache import Cache
+    from hmrec_cli.errors import InputError
     from hmrec_cli.ranking import RankRequest
     from hmrec_cli.ranking import rank as run_rank
     from hmrec_cli.splits import resolve_week
@@ -42,6 +43,8 @@ def rank(
 
     from hmrec_cli.project_config import load
 
+    if train_weeks.strip().isdigit() and int(train_weeks) > MAX_WEEKS:
+        raise InputError(f"--train-weeks {train_weeks}: at most {MAX_WEEKS} weeks")
     settings = load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
@@ -74,11 +77,16 @@ def rank(
     if (importance := m["training"].get("feature_importance")) and any(importance.values()):  # all 0: no trees kept
         top = list(importance.items())[:10]
         console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
+    kept = kept_merge(ranker, m)
     if "newest_training_week" in m:
-        show_newest_week(m["newest_training_week"], console)
+        show_newest_week(m["newest_training_week"], console, kept=bool(kept))
+    if kept:
+        console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
     if "figures" in m:
         f = m["figures"]
         rows = [[entry.label, f["map@12"], f["recall@12"]]]
+        if kept:  # the ranking is merge's order: merge scores the same
+            rows.append([f"merge (the order {ranker} kept)", f["map@12"], f["recall@12"]])
         rows += [[f"{s} (own order)", v, ""] for s, v in f["sources_map@12"].items() if v is not None]
         rows.append(["union of the sources (R@all)", "", f["union_recall@all"]])
         if "oracle_map@12" in f:
@@ -99,8 +107,23 @@ def rank(
     console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
 
 
-def show_newest_week(newest: dict, console) -> None:
-    """The ranker beside merge and each source on the newest training week; red when below merge;
+def kept_merge(ranker: str, manifest: dict) -> str | None:
+    """One line when a learned ranker kept merge's order, else None. Its gate (lgbm, din: the
+    training log's `gain` on the newest training week, the `min_gain_se` parameter) keeps the
+    trained model only when the gain is above min_gain_se standard errors of the per-buyer difference."""
+    gain, bar = (manifest.get("training") or {}).get("gain"), manifest.get("params", {}).get("min_gain_se")
+    if gain is None or bar is None:
+        return None
+    if isinstance(gain, str):  # no buyer of the newest training week to measure a gain on
+        return f"{ranker} kept merge's order: no gain measurable on the newest training week (no buyer has a purchase among the candidates)"
+    if not gain["map@12"] <= bar * gain["stderr"]:
+        return None
+    return f"{ranker} kept merge's order: gain {gain['map@12']:+.4f} ± {gain['stderr']:.4f} on the newest training week, below {bar:g} SE"
+
+
+def show_newest_week(newest: dict, console, kept: bool = False) -> None:
+    """The ranker beside merge and each source on the newest training week; red when below merge
+    (not when the ranker `kept` merge's order: then it differs from merge only in ties);
     the strongest features of a ranker that reports their importance."""
     ranker = newest["ranker"]
     rows = [[ranker, newest[ranker]]]
@@ -109,7 +132,7 @@ def show_newest_week(newest: dict, console) -> None:
     rows += [[f"{s} (own order)", v] for s, v in newest["sources"].items()]
     console.show(f"Newest training week {newest['week']} (seen in training: optimistic for every learned order)", ["order", "MAP@12"], rows)
     best_simple = max(newest["sources"].values(), default=0.0)
-    if "merge" in newest and newest[ranker] < newest["merge"]:
+    if "merge" in newest and newest[ranker] < newest["merge"] and not kept:
         console.err.print(
             f"[bold red]warning:[/] {ranker} ({newest[ranker]:.4f}) is below merge ({newest['merge']:.4f}) on the newest training week: "
             "prefer --ranker merge for this data, or add training weeks (--train-weeks)", highlight=False, soft_wrap=True,

@@ -15,7 +15,7 @@ def recall(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    k: Annotated[int, typer.Option(help="Candidates per customer.", min=1)] = 100,
+    k: Annotated[int, typer.Option(help="Candidates per customer.", min=1, max=65_535)] = 100,
     option: PluginOptions = [],
     config: ConfigFile = None,
     customers: Customers = "auto",

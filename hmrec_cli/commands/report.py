@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, DataDir, Json, Week, reports_input_errors
+from hmrec_cli.commands.options import CacheDir, DataDir, Json, Week, refuse_inside, reports_input_errors
 
 
 @reports_input_errors
@@ -32,6 +32,7 @@ def report(
         raise InputError(f"--out {out}: expected an .html file name")
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the HTML file to write")
+    refuse_inside(out, {"store": data, "cache": cache})
     plots.require_matplotlib("hmrec report")  # before any work
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)

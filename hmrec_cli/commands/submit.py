@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside
 
 
 def submit(
     candidates: Annotated[str, typer.Option(help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ...")],
     ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before.", show_default=False)] = None,
-    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1)] = 4,
+    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)] = 4,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -28,15 +28,19 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
     from hmrec_cli import console, project_config
+    from hmrec_cli.commands.rank import kept_merge
     from hmrec_cli.submission import RankWith, build_submission
 
+    refuse_inside(out, {"store": data, "cache": cache})
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
+        rows, ranking = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
         console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
         return
     console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")
+    if ranking is not None and (kept := kept_merge(ranker, ranking.manifest)):
+        console.out.print(kept, highlight=False, markup=False, soft_wrap=True)

@@ -1,5 +1,5 @@
 """`hmrec tune`: search a retriever's or ranker's parameters on the weeks before --week and write
-the best to the project config."""
+the best to the project config when it clearly beats the settings in force on the hold-out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Seed, Week
+from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Seed, Week
 
 
 def tune(
@@ -18,30 +18,31 @@ def tune(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    weeks: Annotated[int, typer.Option(help="Tune on this many weeks just before --week (never on --week itself, which is then scored as a hold-out).", min=1)] = 4,
-    trials: Annotated[int, typer.Option(help="Parameter sets to try; trial 0 is the settings in force (defaults, config file, -o).", min=1)] = 40,
+    weeks: Annotated[int, typer.Option(help="Tune on this many weeks just before --week (never on --week itself, which is then scored as a hold-out).", min=1, max=MAX_WEEKS)] = 4,
+    trials: Annotated[int, typer.Option(help="Parameter sets to try; trial 0 is the settings in force (defaults, config file, -o).", min=1, max=10_000)] = 40,
     metric: Annotated[Optional[str], typer.Option(help="recall@N or map@12, pooled over the tuning weeks' buyers (default: recall@K for a retriever, map@12 for a ranker).", show_default=False)] = None,
     k: Annotated[int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=65_535)] = 100,
-    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1)] = 4,
-    holdout_weeks: Annotated[int, typer.Option(help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).", min=1)] = 1,
+    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1, max=MAX_WEEKS)] = 4,
+    holdout_weeks: Annotated[int, typer.Option(help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).", min=1, max=MAX_WEEKS)] = 1,
     params: Annotated[Optional[str], typer.Option("--params", help="Search only these parameters (comma-separated; default: every one with a search range).", show_default=False)] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
     write: Annotated[bool, typer.Option("--write/--no-write", help="Write the best settings to the config file ([plugins.NAME]), keeping the rest of it.")] = True,
+    min_gain_se: Annotated[float, typer.Option(help="Write only when the best beats trial 0 by more than this many standard errors of the paired per-buyer difference on the hold-out (on the tuning weeks for --week next); 0: whenever it gains.", min=0)] = 2.0,
     device: Device = "auto",
     seed: Seed = 0,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
     """Search a plugin's parameters (the ranges `hmrec plugins show NAME` lists) on rolling weeks before
-    --week, cached like any run; show each trial as it finishes; write the best to hmrec.toml; score
-    the start and the best on --week itself, which no trial saw."""
+    --week, cached like any run; show each trial as it finishes; score the start and the best on
+    --week itself, which no trial saw; write the best to hmrec.toml when it clearly gains there."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
     from hmrec_cli.errors import InputError
     from hmrec_cli.splits import resolve_week
     from hmrec_cli.store import Store
-    from hmrec_cli.tuning import TuneRequest, as_options, check_metric, holdout
+    from hmrec_cli.tuning import TuneRequest, as_options, check_metric, holdout, unclear_gain
     from hmrec_cli.tuning import tune as run_tune
 
     if (method is None) == (ranker is None):
@@ -65,7 +66,9 @@ def tune(
         held = holdout(store, Cache(cache), request, start.params, best.params, seed, report, device) if target.has_truth else {}
     tuned_gain, tuned_gain_se = outcome.gain()
     values = {**settings.values(request.plugin), **outcome.pinned, **best.params}
-    if write:
+    unclear = unclear_gain(outcome, held, min_gain_se) if write else None
+    written = write and unclear is None
+    if written:
         comment = f"hmrec tune: {chosen} {best.mean:.4f} ± {best.se:.4f} on {len(outcome.weeks)} weeks before {target.start} (trial {best.number} of {len(outcome.trials)}; start {start.mean:.4f}), seed {seed}"
         project_config.write_table(settings.path, request.plugin, values, comment)
     if json:
@@ -75,7 +78,7 @@ def tune(
             "searched": [d.name for d in outcome.dims], "pinned": outcome.pinned,
             "trials": [t.as_dict() for t in outcome.trials], "best": best.as_dict(), "start": start.as_dict(),
             "gain": tuned_gain, "gain_se": tuned_gain_se,
-            "config": str(settings.path), "written": write, "written_values": values if write else None, "holdout": held or None,
+            "config": str(settings.path), "written": written, "written_values": values if written else None, "not_written_because": unclear, "holdout": held or None,
         })
         return
     if not table.live:
@@ -92,10 +95,13 @@ def tune(
         console.show(f"Hold-out: {where} (not used to choose)", ["settings", chosen, "± SE", "buyer-weeks"], rows)
         if best is not start:
             console.out.print(f"best - start on the hold-out: {held['gain']:+.4f} ± {held['gain_se']:.4f} (paired)", highlight=False)
-    if write:
+    if written:
         console.out.print(f"wrote [plugins.{request.plugin}] to {settings.path}: " + ", ".join(f"{n} = {project_config.toml_value(v)}" for n, v in values.items()), highlight=False, markup=False, soft_wrap=True)
+    elif best is start and unclear:
+        console.out.print(f"not written: {unclear}", highlight=False)
     else:
-        console.out.print("not written (--no-write); to use it: " + " ".join(f"-o {o}" for o in as_options(values)), highlight=False, markup=False, soft_wrap=True)
+        why = f"not written: {unclear}" if unclear else "not written (--no-write)"
+        console.out.print(f"{why}; to use it: " + " ".join(f"-o {o}" for o in as_options(values)), highlight=False, markup=False, soft_wrap=True)
 
 
 class TrialTable:

@@ -36,10 +36,10 @@ class YouTubeDNNParams(TowerParams):
 
 @dataclass(frozen=True)
 class SampledSoftmaxParams(TowerParams):
-    negatives: int = field(default=1024, metadata={"doc": "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)", "valid": (0, None)})
+    negatives: int = field(default=1024, metadata={"doc": "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)", "valid": (0, 100_000)})
     logq: bool = field(default=True, metadata={"doc": "subtract the log of each article's sampling probability from its logit (false: the ablation)"})
     search: str = field(default="exact", metadata={"doc": "exact (brute force on the device) or annoy (approximate index)", "valid": ("exact", "annoy")})
-    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, None)})
+    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, 1000)})
 
 
 class _TwoTower(FittedRetriever):
