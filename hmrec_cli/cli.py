@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import math
+import sys
+from contextlib import contextmanager
+
 import typer
+from typer.core import TyperGroup
 
 from hmrec_cli import __version__
 from hmrec_cli.commands.data import data_app
@@ -18,8 +23,67 @@ from hmrec_cli.commands.report import report
 from hmrec_cli.commands.submit import submit
 from hmrec_cli.commands.tune import tune
 
+class _OneLineUsage(TyperGroup):
+    """The root group: a usage error anywhere below it (a bad option value, an unknown option, a
+    missing one) ends as the same one line `hmrec: error: ...` and exit 2 as bad input, not
+    Typer's boxed usage text. On the group rather than in `main()`, so in-process runners get it too."""
+
+    def make_context(self, *args, **kwargs):
+        with _usage_in_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _usage_in_one_line():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _usage_in_one_line():
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    try:
+        yield
+    except NoArgsIsHelpError:  # `hmrec` or `hmrec data` alone: the help, as Typer prints it
+        raise
+    except UsageError as error:
+        print(f"hmrec: error: {usage_message(error)}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def usage_message(error) -> str:
+    """One line for a usage error: the option and value the user typed and the rule it broke, then
+    the help that lists what the command takes."""
+    from pydantic import ValidationError
+
+    message = error.format_message()
+    cause, param = error.__cause__, getattr(error, "param", None)
+    if isinstance(cause, ValidationError) and param is not None and cause.errors():
+        first = cause.errors()[0]
+        name = max(param.opts, key=len) if getattr(param, "opts", None) else param.name
+        typed, limits = str(first.get("input")), first.get("ctx") or {}
+        if _is_nan(typed):
+            message = f"{name} {typed}: not a number"
+        elif first["type"] in ("greater_than_equal", "less_than_equal"):
+            bound = limits.get("ge", limits.get("le"))
+            message = f"{name} {typed}: must be {bound:g} or {'more' if 'ge' in limits else 'less'}"
+        else:
+            reason = first["msg"].removeprefix("Value error, ")
+            message = f"{name}: {reason}" if typed in reason else f"{name} {typed}: {reason[0].lower()}{reason[1:]}"
+    message = message[0].lower() + message[1:].rstrip(".")
+    ctx = getattr(error, "ctx", None)
+    return message + (f" (see `{ctx.command_path} --help`)" if ctx is not None else "")
+
+
+def _is_nan(text: str) -> bool:
+    try:
+        return math.isnan(float(text))
+    except ValueError:
+        return False
+
+
 app = typer.Typer(
     name="hmrec",
+    cls=_OneLineUsage,
     help="Predict what each customer buys next week from H&M-shaped purchase data, and measure it (MAP@12).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,

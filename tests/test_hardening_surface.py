@@ -1,0 +1,40 @@
+"""What a user sees around the results: usage errors in one line, help texts that keep their
+brackets, hints that work, one --json vocabulary, and numbers and words formatted alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.bad_input("usage-error")
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["recall", "--k", "0"], "--k 0: must be 1 or more"),
+        (["evaluate", "--weeks", "0"], "--weeks 0: must be 1 or more"),
+        (["tune", "--trials", "0"], "--trials 0: must be 1 or more"),
+        (["rank", "--k", "70000"], "--k 70000: must be 65535 or less"),
+        (["data", "ingest", "--max-price", "-1"], "--max-price -1: must be 0 or more"),
+        (["data", "ingest", "--max-price", "nan"], "--max-price nan: not a number"),
+        (["recall", "-o"], "'-o' requires an argument"),
+        (["recall", "--bogus"], "no such option: --bogus"),
+        (["cache", "ls", "--bogus"], "no such option: --bogus"),
+        (["submit"], "missing option '--candidates'"),
+        (["plugins", "show"], "missing argument 'name'"),
+        (["recal"], "no such command 'recal'"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_usage_errors_end_in_one_line_naming_the_option(cli, args: list[str], names: str) -> None:
+    code, out, err = cli(*args)
+    assert code == 2 and out == "", (out, err)
+    assert err.startswith("hmrec: error: ") and err.count("\n") == 1, err
+    assert names in err, err
+
+
+def test_help_and_bare_groups_still_print_the_help(cli) -> None:
+    for args in ([], ["data"], ["--help"], ["recall", "-h"]):
+        code, out, err = cli(*args)
+        assert code in (0, 2) and "Usage: hmrec" in out and "error" not in err, (args, out, err)
