@@ -23,10 +23,17 @@ from hmrec_cli.commands.report import report
 from hmrec_cli.commands.submit import submit
 from hmrec_cli.commands.tune import tune
 
+
 class _OneLineUsage(TyperGroup):
     """The root group: a usage error anywhere below it (a bad option value, an unknown option, a
     missing one) ends as the same one line `hmrec: error: ...` and exit 2 as bad input, not
-    Typer's boxed usage text. On the group rather than in `main()`, so in-process runners get it too."""
+    Typer's boxed usage text. On the group rather than in `main()`, so in-process runners get it too.
+    It also escapes every help text below it once, where the click commands are built: Typer reads
+    help as rich markup, which swallowed `[plugins.NAME]` from the terminal help and docs/cli.md."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _escape_help(self)
 
     def make_context(self, *args, **kwargs):
         with _usage_in_one_line():
@@ -35,6 +42,18 @@ class _OneLineUsage(TyperGroup):
     def invoke(self, ctx):
         with _usage_in_one_line():
             return super().invoke(ctx)
+
+
+def _escape_help(command) -> None:
+    """Help texts as written, not as rich markup, for this command, its options and every subcommand."""
+    from rich.markup import escape
+
+    for holder in (command, *command.params):
+        for field in ("help", "short_help", "epilog"):
+            if getattr(holder, field, None):
+                setattr(holder, field, escape(getattr(holder, field)))
+    for sub in getattr(command, "commands", {}).values():
+        _escape_help(sub)
 
 
 @contextmanager
