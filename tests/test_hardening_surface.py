@@ -67,3 +67,67 @@ def test_every_help_keeps_the_square_brackets_of_its_source() -> None:
         checked += len(brackets)
     assert checked >= 6  # --config in recall, rank, evaluate, submit, tune, plugins show
     assert "[plugins.NAME]" in (docs_gen.DOCS / "cli.md").read_text()
+
+
+def _run_hint(cli, hint: str) -> tuple[int, str, str]:
+    """Run a printed `hmrec ...` hint as the user would paste it."""
+    import shlex
+
+    words = shlex.split(hint)
+    assert words[0] == "hmrec", hint
+    return cli(*words[1:])
+
+
+def _hint(text: str, before: str) -> str:
+    """The command after `before`: the first one in backticks, or else the rest of the next line."""
+    rest = text.split(before, 1)[1].strip()
+    return rest.split("`")[1] if rest.startswith("`") else rest.splitlines()[0].strip()
+
+
+def test_rank_on_week_next_hints_a_submission_that_works(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """Regression: it hinted `hmrec evaluate --week <week next>`, which exits 2 (nothing to score)."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("rank", "--data", store_dir, "--cache", tmp_path / "c", "--ranker", "merge", "--candidates", "popular", "--week", "next", "-q")
+    assert code == 0, err
+    hint = _hint(out, "write the Kaggle submission with:")
+    assert "evaluate" not in out and hint.startswith("hmrec submit --candidates popular --ranker merge"), out
+    code, out, err = _run_hint(cli, hint)
+    assert code == 0 and (tmp_path / "submission.csv").is_file(), err
+
+
+def test_evaluate_of_a_missing_ranking_hints_the_rank_of_its_own_sources(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: the hint named popular,repurchase whatever the user's rankings were made of."""
+    cache = tmp_path / "c"
+    code, _, err = cli("rank", "--data", store_dir, "--cache", cache, "--ranker", "merge", "--candidates", "popular", "--week", "1", "-o", "popular:window_days=5", "-q")
+    assert code == 0, err
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--predictions", "merge")
+    assert code == 2 and err.count("\n") == 1, err
+    hint = _hint(err, "(run ")
+    assert "--candidates popular -o popular:window_days=5" in hint and "repurchase" not in hint, hint
+    assert _run_hint(cli, hint)[0] == 0
+    assert cli("evaluate", "--data", store_dir, "--cache", cache, "--predictions", "merge")[0] == 0
+
+
+def test_a_raw_folder_given_as_data_hints_an_ingest_that_works(cli, raw: Path) -> None:
+    """Regression: `data info --data RAW` hinted `hmrec data ingest RAW_FOLDER --data RAW`, which refuses
+    a folder of other files."""
+    code, _, err = cli("data", "info", "--data", raw)
+    assert code == 2 and err.count("\n") == 1, err
+    hint = _hint(err, "(run ")
+    code, _, ingest_err = _run_hint(cli, hint)
+    assert code == 0, (hint, ingest_err)
+    assert cli("data", "info", "--data", hint.split("--data ")[1])[0] == 0
+
+
+def test_a_damaged_store_hints_a_reingest_that_works(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: `hmrec data ingest --force` (no raw folder, no --data) cannot rebuild anything."""
+    import shutil
+
+    store = Path(shutil.copytree(store_dir, tmp_path / "hm"))
+    table = store / "transactions.parquet"
+    table.write_bytes(table.read_bytes()[:100])
+    code, _, err = cli("data", "info", "--data", store)
+    assert code == 2, err
+    code, _, ingest_err = _run_hint(cli, _hint(err, "; run "))
+    assert code == 0, ingest_err
+    assert cli("data", "info", "--data", store)[0] == 0

@@ -95,8 +95,15 @@ def rank(
         console.warn(f"{ranker} keeps no per-epoch training log, so there is no curve to draw")
     if plot_out is not None and figure:
         console.out.print(f"wrote {plot_out}", highlight=False)
-    hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
-    console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
+    if target.has_truth:
+        hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
+        console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
+        return
+    # week next has no purchases to score: what follows is the submission, with this ranking's settings
+    words = ["submit", "--candidates", candidates, "--ranker", ranker, "--train-weeks", str(len(m["train_weeks"])), *(w for o in option for w in ("-o", o)),
+             *(["--drop-bought", drop_bought] if drop_bought != "auto" else []), *(["--seed", str(seed)] if seed else []),
+             *(["--config", str(config)] if config is not None else [])]
+    console.out.print(f"write the Kaggle submission with:\n  {console.reproduce(*words, data=data, cache=cache)}", highlight=False, soft_wrap=True)
 
 
 def show_newest_week(newest: dict, console) -> None:
