@@ -131,3 +131,78 @@ def test_a_damaged_store_hints_a_reingest_that_works(cli, store_dir: Path, tmp_p
     code, _, ingest_err = _run_hint(cli, _hint(err, "; run "))
     assert code == 0, ingest_err
     assert cli("data", "info", "--data", store)[0] == 0
+
+
+def _json_keys(value, path: str = "", open_keys: frozenset = frozenset()):
+    """(path, key) of every key in a JSON value, list items as `[]`; below a key whose children are
+    names (plugins, sources, parameters) nothing is listed."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _json_keys(item, f"{path}[]", open_keys)
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield path, key
+            if key not in open_keys:
+                yield from _json_keys(child, f"{path}.{key}" if path else key, open_keys)
+
+
+def _json_doc() -> tuple[dict[str, str], dict[str, set[str]]]:
+    """docs/json.md: the vocabulary (key -> meaning) and each command's top-level keys."""
+    import re
+
+    from hmrec_cli import docs_gen
+
+    vocabulary, commands, section = {}, {}, None
+    for line in (docs_gen.DOCS / "json.md").read_text().splitlines():
+        if heading := re.fullmatch(r"### `hmrec ([a-z ]+)`", line):
+            section = commands.setdefault(heading[1], set())
+        elif row := re.fullmatch(r"\| `([^`]+)` \| (.*) \|", line):
+            vocabulary[row[1]] = row[2]
+        elif section is not None and line.startswith("Keys: "):
+            section.update(re.findall(r"`([^`]+)`", line))
+    return vocabulary, commands
+
+
+def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, raw: Path, tmp_path: Path) -> None:
+    """One vocabulary across commands (map@12, recall@100, buyers, name, path), written down in
+    docs/json.md: a key a command prints and the page does not list fails here."""
+    import shutil
+
+    cache, store = tmp_path / "c", Path(shutil.copytree(store_dir, tmp_path / "hm"))
+    common = ["--data", store, "--cache", cache]
+    submission = tmp_path / "s.csv"
+    runs = {
+        "recall": ["recall", "--method", "popular", "--week", "1", *common],
+        "rank": ["rank", "--ranker", "merge", "--candidates", "popular", "--week", "1", *common],
+        "evaluate": ["evaluate", "--predictions", "merge", "--week", "1", *common],
+        "submit": ["submit", "--candidates", "popular", "--out", submission, *common],
+        "tune": ["tune", "--method", "popular", "--trials", "2", "--weeks", "1", "--no-write", *common],
+        "data info": ["data", "info", "--data", store],
+        "data weeks": ["data", "weeks", "--data", store],
+        "data report": ["data", "report", "--data", store],
+        "data sample": ["data", "sample", "--data", store, "--out", tmp_path / "sample"],
+        "data ingest": ["data", "ingest", raw, "--data", tmp_path / "ingested"],
+        "data synth": ["data", "synth", "--scale", "tiny", "--out", tmp_path / "synth"],
+        "plugins": ["plugins"],
+        "plugins show": ["plugins", "show", "popular"],
+        "cache ls": ["cache", "ls", "--cache", cache],
+        "cache clear": ["cache", "clear", "--method", "nothing", *common],
+        "doctor": ["doctor", *common],
+    }
+    quiet = {"recall", "rank", "submit", "tune", "data ingest", "data synth"}
+    outputs = {name: [cli.json(*args, *(["-q"] if name in quiet else []))] for name, args in runs.items()}
+    assert cli("rank", "--ranker", "merge", "--candidates", "popular", "--week", "2", *common, "-q")[0] == 0
+    outputs["evaluate"] += [
+        cli.json("evaluate", "--candidates", "popular,repurchase", "--weeks", "2", "--week", "1", *common, "-q"),
+        cli.json("evaluate", "--predictions", "merge", "--weeks", "2", "--week", "1", *common),
+    ]
+    compared = outputs["evaluate"][1]
+    assert set(compared["segments"][0]) - {"segment", "buyer_weeks"} <= set(compared["sets"][0]), "segments and sets use other keys"
+    assert all({"name", "path"} <= set(outputs[c][0]) for c in ("recall", "rank")), "recall and rank name their output differently"
+    vocabulary, documented = _json_doc()
+    open_keys = frozenset(k for k, meaning in vocabulary.items() if meaning.startswith("keyed by"))
+    undocumented = sorted({f"{name}: {key}" for name, outs in outputs.items() for out in outs for _, key in _json_keys(out, open_keys=open_keys) if key not in vocabulary})
+    assert not undocumented, f"keys missing from docs/json.md's vocabulary: {undocumented}"
+    unlisted = sorted({f"{name}: {key}" for name, outs in outputs.items() for out in outs for key in out if key not in documented.get(name, set())})
+    assert not unlisted, f"top-level keys missing from their command in docs/json.md: {unlisted}"
+    assert set(documented) == set(runs), "docs/json.md lists a command the test does not run, or misses one"

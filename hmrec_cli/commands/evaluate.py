@@ -144,7 +144,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if plot_out is not None:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment, "recall_curves": curves,
+        console.emit_json({"week": target.start.isoformat(), "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks)], "sets": rows, "segments": by_segment, "recall_curves": curves,
                            **({"plot_out": str(plot_out)} if plot_out is not None else {})})
         return
     columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
@@ -158,7 +158,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     for r in rows:
         if "@" in r["set"]:
             console.out.print(f"  {_method(r['set'])}: cached sets {r['set']}", highlight=False)
-    seg = [[r["set"], r["segment"], r["buyers"], r["recall_100"], r["recall_all"], r["map12"]] for r in by_segment]
+    seg = [[r["set"], r["segment"], r["buyer_weeks"], r["recall@100"], r["recall@all"], r["map@12"]] for r in by_segment]
     console.show("By buyer segment", ["set", "segment", "buyer-weeks", "R@100", "R@all", "MAP@12"], seg)
     if plot:
         console.out.print(plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True)

@@ -56,7 +56,7 @@ def rank(
     if plot_out is not None and figure:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"ranking": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
+        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     timing = (
         f"{entry.provenance()}" if entry.cached else

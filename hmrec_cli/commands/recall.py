@@ -43,7 +43,7 @@ def recall(
         entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
     m = entry.manifest
     if json:
-        console.emit_json({"candidates": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
+        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     console.out.print(
         f"{entry.label}: {m['rows']:,} rows for {m['customer_count']:,} customers ({m['customers']}), "
