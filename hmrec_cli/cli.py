@@ -28,12 +28,17 @@ class _OneLineUsage(TyperGroup):
     """The root group: a usage error anywhere below it (a bad option value, an unknown option, a
     missing one) ends as the same one line `hmrec: error: ...` and exit 2 as bad input, not
     Typer's boxed usage text. On the group rather than in `main()`, so in-process runners get it too.
-    It also escapes every help text below it once, where the click commands are built: Typer reads
-    help as rich markup, which swallowed `[plugins.NAME]` from the terminal help and docs/cli.md."""
+    It also prepares every help below it once, where the click commands are built (`_plain_help`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _escape_help(self)
+        _plain_help(self, self.context_settings.get("help_option_names", ["--help"]))
+
+    def get_params(self, ctx):
+        """The root's options, with the ones Typer adds after building it (--install-completion)."""
+        params = super().get_params(ctx)
+        _flags_take_no_value(params)
+        return params
 
     def make_context(self, *args, **kwargs):
         with _usage_in_one_line():
@@ -44,16 +49,27 @@ class _OneLineUsage(TyperGroup):
             return super().invoke(ctx)
 
 
-def _escape_help(command) -> None:
-    """Help texts as written, not as rich markup, for this command, its options and every subcommand."""
+def _plain_help(command, help_names: list[str]) -> None:
+    """Help as written, for this command, its options and every subcommand: texts escaped (Typer
+    reads them as rich markup, which swallowed `[plugins.NAME]`), and flags (`--json`, `--help`)
+    shown without the `<bool>` value they do not take."""
     from rich.markup import escape
+    from typer._click import Context
 
-    for holder in (command, *command.params):
+    options = [*command.params, command.get_help_option(Context(command, help_option_names=help_names))]
+    for holder in (command, *options):
         for field in ("help", "short_help", "epilog"):
             if getattr(holder, field, None):
                 setattr(holder, field, escape(getattr(holder, field)))
+    _flags_take_no_value(options)
     for sub in getattr(command, "commands", {}).values():
-        _escape_help(sub)
+        _plain_help(sub, help_names)
+
+
+def _flags_take_no_value(options) -> None:
+    for option in options:
+        if getattr(option, "is_flag", False) and option.metavar is None:
+            option.metavar = ""
 
 
 @contextmanager

@@ -16,8 +16,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REQUIRED = ("polars", "pyarrow", "numpy", "scipy", "torch", "implicit", "annoy", "threadpoolctl", "rich", "typer")
-OPTIONAL = ("lightgbm", "plotext", "matplotlib")
+REQUIRED = ("polars", "pyarrow", "numpy", "scipy", "torch", "implicit", "annoy", "threadpoolctl", "rich", "typer", "lightgbm", "plotext")
+OPTIONAL = ("matplotlib",)  # the `plots` extra
 ENVIRONMENT = ("HMREC_DATA", "HMREC_CACHE", "HMREC_LOAD_PLUGINS")
 
 

@@ -206,3 +206,78 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
     unlisted = sorted({f"{name}: {key}" for name, outs in outputs.items() for out in outs for key in out if key not in documented.get(name, set())})
     assert not unlisted, f"top-level keys missing from their command in docs/json.md: {unlisted}"
     assert set(documented) == set(runs), "docs/json.md lists a command the test does not run, or misses one"
+
+
+def test_figures_have_four_decimals_and_seconds_one(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: `7.5934 s` in a seconds column and `0.24261` in evaluate's pooled line."""
+    import re
+
+    from hmrec_cli import console
+
+    with console.out.capture() as shown:
+        console.show("t", ["epoch", "loss", "seconds"], [[1, 0.69314, 7.5934], [2, 0.5, 12.25]])
+    assert "7.6" in shown.get() and "7.5934" not in shown.get() and "0.6931" in shown.get()
+    common = ["--data", store_dir, "--cache", tmp_path / "c"]
+    for week in ("1", "2"):
+        assert cli("rank", "--ranker", "merge", "--candidates", "popular", "--week", week, *common, "-q")[0] == 0
+    code, out, err = cli("evaluate", "--predictions", "merge", "--weeks", "2", "--week", "1", *common)
+    assert code == 0 and "pooled MAP@12" in out, err
+    assert not re.search(r"\d\.\d{5}", out), out
+
+
+def test_counts_of_one_are_singular(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: "1 customers in the predictions file", "1 week(s)"."""
+    from hmrec_cli.store import Store
+
+    one = Store.open(store_dir).customers["customer_id"][0]
+    (tmp_path / "one.csv").write_text(f"customer_id,prediction\n{one},\n")
+    code, out, err = cli("evaluate", "--data", store_dir, "--predictions", tmp_path / "one.csv", "--week", "1")
+    assert code == 0 and "1 customer in the predictions file" in out, (out, err)
+    code, out, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path / "c", "--candidates", "popular", "--week", "1", "-q")
+    assert code == 0 and "of 1 week ending" in out and "(s)" not in out, out
+
+
+def test_plot_ticks_are_whole_numbers_on_whole_number_axes(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: the recall@K plot had ticks at K = 25.8 and a training curve at epoch 2.5."""
+    import re
+
+    from hmrec_cli import plots
+
+    code, out, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path / "c", "--candidates", "popular", "--week", "1", "--plot", "-q")
+    assert code == 0, err
+    ticks = [line for line in out.splitlines() if re.fullmatch(r"\s*1\s+\d.*100\s*", line)]
+    assert ticks and ticks[0].split() == ["1", "20", "40", "60", "80", "100"], out
+    epochs = plots.training_curve({"epochs": [{"epoch": e, "loss": 1 / e, "validation": 0.1 * e} for e in (1, 2, 3, 4)]}, "din")
+    figure = plots._figure(epochs)
+    assert all(list(ax.get_xticks()) == [1, 2, 3, 4] for ax in figure.axes)
+
+
+def test_figure_rows_have_human_labels(cli, store_dir: Path, tmp_path: Path) -> None:
+    code, out, err = cli("recall", "--method", "popular", "--week", "1", "--data", store_dir, "--cache", tmp_path / "c", "-q")
+    assert code == 0 and "candidates per customer" in out and "candidates_per_customer" not in out, out
+
+
+def test_flags_are_not_shown_taking_a_value() -> None:
+    """Regression: `--json <bool>`, `--write --no-write <bool>`, `--help -h <bool>` in every help."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from hmrec_cli import docs_gen
+    from hmrec_cli.cli import app
+
+    for path, _ in _commands(typer.main.get_command(app)):
+        shown = CliRunner().invoke(app, [*path, "--help"], env=docs_gen.ENV).stdout
+        assert "<bool>" not in shown, f"`hmrec {' '.join(path)} --help` shows a flag taking a value"
+
+
+def test_doctor_lists_every_dependency_as_required(cli) -> None:
+    """Regression: lightgbm and plotext, both required by pyproject.toml, were "optional libraries"."""
+    import re
+    import tomllib
+
+    from hmrec_cli import docs_gen
+
+    project = tomllib.loads((docs_gen.DOCS.parent / "pyproject.toml").read_text())["project"]
+    required = {re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["dependencies"]}
+    found = {f["name"]: f["section"] for f in cli.json("doctor")["findings"]}
+    assert {name: found.get(name) for name in required} == dict.fromkeys(required, "libraries")

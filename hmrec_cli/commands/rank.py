@@ -63,7 +63,7 @@ def rank(
         f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
     )
     console.out.print(
-        f"{entry.label}: top 12 for {m['customer_count']:,} customers ({m['customers']}), week {target}; "
+        f"{entry.label}: top 12 for {console.plural(m['customer_count'], 'customer')} ({m['customers']}), week {target}; "
         f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )

@@ -39,4 +39,4 @@ def submit(
     if json:
         console.emit_json({"path": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
         return
-    console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")
+    console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} x 12 articles (validated)")
