@@ -3,6 +3,7 @@ brackets, hints that work, one --json vocabulary, and numbers and words formatte
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -108,12 +109,27 @@ def test_evaluate_of_a_missing_ranking_hints_the_rank_of_its_own_sources(cli, st
     assert cli("evaluate", "--data", store_dir, "--cache", cache, "--predictions", "merge")[0] == 0
 
 
+def test_cache_hints_list_the_cache_in_use(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: `(keys: hmrec cache ls)` listed the default cache, not the --cache in use."""
+    cache = tmp_path / "my cache"
+    common = ["--data", store_dir, "--cache", cache, "--week", "1"]
+    made = [cli.json("rank", "--ranker", "merge", "--candidates", sources, *common, "-q")["name"] for sources in ("popular", "popular,repurchase")]
+    code, _, err = cli("evaluate", "--predictions", "merge", *common)
+    assert code == 0 and "name another as merge@KEY" in err, err
+    code, listed, _ = _run_hint(cli, _hint(err, "(keys: ") + " --json")  # --json: a narrow table cuts the names
+    assert code == 0 and set(made) <= {e["name"] for e in json.loads(listed)["entries"]}, listed
+    code, _, err = cli("evaluate", "--predictions", "merge@0123456789abcdef", *common)
+    assert code == 2 and _run_hint(cli, _hint(err, "(see "))[0] == 0, err
+
+
 def test_a_raw_folder_given_as_data_hints_an_ingest_that_works(cli, raw: Path) -> None:
     """Regression: `data info --data RAW` hinted `hmrec data ingest RAW_FOLDER --data RAW`, which refuses
     a folder of other files."""
     code, _, err = cli("data", "info", "--data", raw)
     assert code == 2 and err.count("\n") == 1, err
     hint = _hint(err, "(run ")
+    store_note = next(f["value"] for f in cli.json("doctor", "--data", raw)["findings"] if f["section"] == "store")
+    assert f"({hint} makes one)" in store_note, store_note  # doctor gives the same command
     code, _, ingest_err = _run_hint(cli, hint)
     assert code == 0, (hint, ingest_err)
     assert cli("data", "info", "--data", hint.split("--data ")[1])[0] == 0
