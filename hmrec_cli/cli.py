@@ -54,9 +54,8 @@ def _plain_help(command, help_names: list[str]) -> None:
     reads them as rich markup, which swallowed `[plugins.NAME]`), and flags (`--json`, `--help`)
     shown without the `<bool>` value they do not take."""
     from rich.markup import escape
-    from typer._click import Context
 
-    options = [*command.params, command.get_help_option(Context(command, help_option_names=help_names))]
+    options = [*command.params, command.get_help_option(typer.Context(command, help_option_names=help_names))]
     for holder in (command, *options):
         for field in ("help", "short_help", "epilog"):
             if getattr(holder, field, None):
@@ -74,13 +73,17 @@ def _flags_take_no_value(options) -> None:
 
 @contextmanager
 def _usage_in_one_line():
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    """Click's usage errors below this point as `hmrec: error: ...` and exit 2."""
+    try:  # typer ships its own copy of click since 0.2x; older ones ran on click
+        from typer._click.exceptions import UsageError
+    except ImportError:
+        from click.exceptions import UsageError
 
     try:
         yield
-    except NoArgsIsHelpError:  # `hmrec` or `hmrec data` alone: the help, as Typer prints it
-        raise
     except UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `hmrec` or `hmrec data` alone: the help, as Typer prints it
+            raise
         print(f"hmrec: error: {usage_message(error)}", file=sys.stderr)
         raise typer.Exit(2) from None
 
@@ -104,7 +107,7 @@ def usage_message(error) -> str:
         else:
             reason = first["msg"].removeprefix("Value error, ")
             message = f"{name}: {reason}" if typed in reason else f"{name} {typed}: {reason[0].lower()}{reason[1:]}"
-    message = message[0].lower() + message[1:].rstrip(".")
+    message = message[:1].lower() + message[1:].rstrip(".")
     ctx = getattr(error, "ctx", None)
     return message + (f" (see `{ctx.command_path} --help`)" if ctx is not None else "")
 
