@@ -121,7 +121,7 @@ def source_figures(out: dict) -> dict:
 
 def rank_figures(out: dict) -> dict:
     f = out.get("figures", {})
-    return {"ranking": out["ranking"], "rows": out.get("rows"), "training_rows": out.get("training_rows"), "map@12": f.get("map@12"),
+    return {"ranking": out["name"], "rows": out.get("rows"), "training_rows": out.get("training_rows"), "map@12": f.get("map@12"),
             "oracle_map@12": f.get("oracle_map@12"), "union_recall@all": f.get("union_recall@all"), "fit_s": out.get("fit_seconds"), "score_s": out.get("score_seconds"),
             "epoch_s": [e["seconds"] for e in (out.get("training") or {}).get("epochs") or []], "newest_training_week": out.get("newest_training_week")}
 

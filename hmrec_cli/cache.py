@@ -281,7 +281,7 @@ class Cache:
         if key:
             entry = self.committed(kind, method, week, key)
             if entry is None:
-                raise InputError(f"{name}: no cached {kind} with that key for week {week} (see `hmrec cache ls`)")
+                raise InputError(f"{name}: no cached {kind} with that key for week {week} (see `{self.listing()}`)")
             problem = entry.damage()
             if problem is not None:
                 raise InputError(f"cache entry {name} is damaged ({problem}): {entry.path}; clear it and build it again")
@@ -300,9 +300,15 @@ class Cache:
             sources = ",".join(intact[0].manifest.get("sources", []))
             _warn(
                 f"{len(intact)} cached {method} {kind} for the week {week} on this data; using the newest, {intact[0].label}"
-                + (f" (sources {sources})" if sources else "") + f"; name another as {method}@KEY (keys: `hmrec cache ls`)"
+                + (f" (sources {sources})" if sources else "") + f"; name another as {method}@KEY (keys: `{self.listing()}`)"
             )
         return intact[0] if intact else None
+
+    def listing(self) -> str:
+        """The `hmrec cache ls` that lists this cache (with its --cache unless the default)."""
+        from hmrec_cli.console import reproduce
+
+        return reproduce("cache", "ls", cache=self.root)
 
     def _remove(self, entry: Entry) -> None:
         """Delete an entry hmrec wrote (with a ranking's checkpoint); what is not a plain file (a

@@ -133,7 +133,8 @@ def table_rows(results: list[SetResult]) -> list[dict]:
 
 
 def segment_rows(segments: pl.DataFrame) -> list[dict]:
+    """Per set and segment, with the keys of the sets' rows (`buyer_weeks`: a buyer counts once per week)."""
     grouped = segments.group_by("set", "segment", maintain_order=True).agg(
-        buyers=pl.len(), recall_all=pl.col("recall@all").mean(), recall_100=pl.col("recall@100").mean(), map12=pl.col("ap").mean()
+        pl.len().alias("buyer_weeks"), pl.col("recall@100").mean(), pl.col("recall@all").mean(), pl.col("ap").mean().alias("map@12")
     )
     return grouped.sort("set", "segment").to_dicts()

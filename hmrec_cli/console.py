@@ -62,18 +62,25 @@ def _table(columns: list[str], rows: list[list[object]]) -> Table:
         numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows if r[i] != "")
         t.add_column(name, justify="right" if numeric else "left")
     for row in rows:
-        t.add_row(*(fmt(v) for v in row))
+        t.add_row(*(fmt(v, seconds=name == "seconds") for v, name in zip(row, columns, strict=True)))
     return t
 
 
-def fmt(value: object) -> str:
+def fmt(value: object, seconds: bool = False) -> str:
+    """The one rule for numbers shown: seconds with one decimal (a "seconds" column), figures (MAP,
+    recall, shares, losses) with four below 10 and one from 10 up, counts with thousands separators."""
     if isinstance(value, float):
         if not math.isfinite(value):
             return "-"
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+        return f"{value:,.1f}" if seconds or abs(value) >= 10 else f"{value:.4f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 customer`, `2 customers` (`words` for an irregular plural), with thousands separators."""
+    return f"{count:,} {word if count == 1 else words or word + 's'}"
 
 
 @contextmanager

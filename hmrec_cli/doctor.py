@@ -16,8 +16,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REQUIRED = ("polars", "pyarrow", "numpy", "scipy", "torch", "implicit", "annoy", "threadpoolctl", "rich", "typer")
-OPTIONAL = ("lightgbm", "plotext", "matplotlib")
+REQUIRED = ("polars", "pyarrow", "numpy", "scipy", "torch", "implicit", "annoy", "threadpoolctl", "rich", "typer", "lightgbm", "plotext")
+OPTIONAL = ("matplotlib",)  # the `plots` extra
 ENVIRONMENT = ("HMREC_DATA", "HMREC_CACHE", "HMREC_LOAD_PLUGINS")
 
 
@@ -106,10 +106,10 @@ def _available_memory() -> int | None:
 
 def _store(data: Path) -> list[Finding]:
     from hmrec_cli.errors import InputError
-    from hmrec_cli.store import Store
+    from hmrec_cli.store import Store, reingest
 
     if not (data / "manifest.json").exists():
-        return [Finding("store", str(data), "no store here yet (hmrec data ingest RAW --data PATH makes one)", "note")]
+        return [Finding("store", str(data), f"no store here yet ({reingest(data)} makes one)", "note")]
     try:
         store = Store.open(data)
         rows = store.transactions.height  # reads the table: a damaged file shows here

@@ -114,10 +114,24 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
             if method in {p.name for p in discover("retriever")}:
                 why += f" (compare its candidates with `{reproduce('evaluate', '--week', str(week.start), '--candidates', method, data=store.path, cache=cache_root)}`)"
             raise InputError(f"--predictions {name}: not a file, and no ranker named {method!r}{why}")
-        run = reproduce("rank", "--ranker", method, "--week", str(week.start), "--candidates", "popular,repurchase", data=store.path, cache=cache_root)
+        run = reproduce("rank", "--ranker", method, "--week", str(week.start), *_settings_of_newest(Cache(cache_root), method, store), data=store.path, cache=cache_root)
         raise InputError(f"--predictions {name}: no cached {name} ranking for the week {week} (run `{run}` first)")
     frame = entry.read().select("customer", pl.col("article").cast(pl.Int64), "rank")
     return Predictions(frame, customers=frame["customer"].n_unique(), unknown_customers=0), entry.label
+
+
+def _settings_of_newest(cache, ranker: str, store: Store) -> list[str]:
+    """`hmrec rank` words for a ranking like the newest `ranker` one on this data (another week's):
+    its sources and their options, training weeks, k and seed; the simplest sources when there is none."""
+    own = next((e for e in cache.entries("rankings", ranker) if e.manifest.get("fingerprint") == store.fingerprint and e.manifest.get("sources")), None)
+    if own is None:
+        return ["--candidates", "popular,repurchase"]
+    m = own.manifest
+    words = ["--candidates", ",".join(m["sources"]), *(w for s, given in m.get("source_options", {}).items() for o in given for w in ("-o", f"{s}:{o}"))]
+    for flag, value, default in (("--train-weeks", len(m["train_weeks"]) if m.get("train_weeks") else None, 4), ("--k", m.get("k"), 100), ("--seed", m.get("seed"), 0)):
+        if value not in (None, default):
+            words += [flag, str(value)]
+    return words
 
 
 def evaluate_week(store: Store, week: Week, predictions: Predictions) -> WeekResult:

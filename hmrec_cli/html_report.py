@@ -29,15 +29,10 @@ svg { max-width: 100%; height: auto; }
 
 
 def _table(columns: list[str], rows: list[list[object]]) -> str:
-    def cell(v: object) -> str:
-        if isinstance(v, float):
-            return f"{v:.4f}"
-        if isinstance(v, int):
-            return f"{v:,}"
-        return html.escape(str(v))
+    from hmrec_cli.console import fmt
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v, seconds=c == 'seconds'))}</td>" for v, c in zip(row, columns, strict=True)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 

@@ -8,6 +8,8 @@ Each library is imported only when a figure is drawn, so commands without --plot
 from __future__ import annotations
 
 import io
+import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,12 +41,26 @@ def terminal(panels: list[Panel], width: int | None = None, colour: bool = True)
         for i, (name, (xs, ys)) in enumerate(panel.series.items()):
             marker = ("braille" if len(xs) > 20 else "hd") if colour else PLAIN_MARKERS[i % len(PLAIN_MARKERS)]
             plt.plot(xs, ys, label=name, marker=marker)
+        if ticks := whole_ticks(panel):
+            plt.xticks(ticks)
         plt.plotsize(width or min(plt.terminal_width() or 100, 100), 16)
         plt.theme("clear")
         text = plt.build()
         charts.append(text if colour else plt.uncolorize(text))
     plt.clear_figure()
     return "\n".join(charts)
+
+
+def whole_ticks(panel: Panel, most: int = 8) -> list[int] | None:
+    """Whole-number x ticks (1, 20, 40, ... 100) when every x is a whole number (K, epoch), so no
+    axis shows K = 25.8 or epoch 2.5; None for any other axis (the library's own ticks)."""
+    xs = [x for xs, _ in panel.series.values() for x in xs]
+    if not xs or not all(float(x).is_integer() for x in xs):
+        return None
+    low, high = int(min(xs)), int(max(xs))
+    step = next(m * 10**e for e in itertools.count() for m in (1, 2, 5) if (high - low) / (m * 10**e) < most)
+    multiples = list(range(step * math.ceil(low / step), high + 1, step))
+    return multiples if multiples and multiples[0] - low <= step / 2 else [low, *multiples]
 
 
 def training_curve(log: dict, title: str) -> list[Panel]:
@@ -90,6 +106,8 @@ def _figure(panels: list[Panel]):
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
         ax.grid(alpha=0.3)
+        if ticks := whole_ticks(panel):
+            ax.set_xticks(ticks)
         if panel.series:
             ax.legend(fontsize="small")
     fig.tight_layout()

@@ -47,7 +47,28 @@ def content_fingerprint(tables: dict[str, pl.DataFrame]) -> str:
 
 def _damaged(path: Path, error: Exception) -> InputError:
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return InputError(f"{path}: damaged store table ({first}); run `hmrec data ingest --force` again")
+    return InputError(f"{path}: damaged store table ({first}); run `{reingest(path.parent)}`")
+
+
+def reingest(store: Path) -> str:
+    """A `hmrec data ingest` that rebuilds or makes this store, as a command that works: from the
+    raw folder its manifest names, with --force; for a folder of Kaggle files (given as --data by
+    mistake), into a new folder beside it; else with RAW_FOLDER for the user to fill in."""
+    from hmrec_cli.console import reproduce
+
+    manifest = read_manifest(store / MANIFEST) or {}
+    try:
+        raw = Path(manifest["sources"]["transactions"]["path"]).parent
+    except (KeyError, TypeError):
+        raw = None
+    if raw is not None and raw.is_dir():
+        return reproduce("data", "ingest", str(raw), "--force", data=store)
+    if any(store.glob("transactions_train.*")):
+        free = next((p for p in (store.parent / "hm", store.with_name(f"{store.name}-store")) if not p.exists()), None)
+        if free is not None:
+            return reproduce("data", "ingest", str(store), data=free)
+    exists = store.is_dir() and any(store.iterdir())
+    return reproduce("data", "ingest", "RAW_FOLDER", *(["--force"] if exists else []), data=store)
 
 
 def read_manifest(path: Path) -> dict | None:
@@ -100,16 +121,13 @@ class Store:
         if path.is_file():
             raise InputError(f"--data {path}: is a file; give the store folder written by `hmrec data ingest`")
         if not manifest_path.is_file():
-            raise InputError(
-                f"{path}: no hmrec store here (run `hmrec data ingest RAW_FOLDER --data {path}` first)"
-            )
+            raise InputError(f"{path}: no hmrec store here (run `{reingest(path)}` first)")
         manifest = read_manifest(manifest_path)
         if manifest is None or not {"fingerprint", "first_date", "last_date"} <= manifest.keys():
-            raise InputError(f"{manifest_path}: not a readable store manifest; run `hmrec data ingest --force` again")
+            raise InputError(f"{manifest_path}: not a readable store manifest; run `{reingest(path)}`")
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise InputError(
-                f"{path}: store schema {manifest.get('schema_version')} is not {SCHEMA_VERSION}; "
-                "run `hmrec data ingest --force` again"
+                f"{path}: store schema {manifest.get('schema_version')} is not {SCHEMA_VERSION}; run `{reingest(path)}`"
             )
         if (problem := manifest_problem(manifest)) is not None:
             raise InputError(f"{manifest_path}: {problem}; run `hmrec data ingest --force` again")

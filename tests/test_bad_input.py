@@ -197,7 +197,7 @@ def test_a_store_whose_manifest_is_empty_or_garbage(cli, store_dir: Path, tmp_pa
     store = Path(shutil.copytree(store_dir, tmp_path / "hm"))
     (store / "manifest.json").write_bytes(content)
     message = one_line(*cli("data", "info", "--data", store)[::2])
-    assert message == f"{store / 'manifest.json'}: not a readable store manifest; run `hmrec data ingest --force` again"
+    assert message == f"{store / 'manifest.json'}: not a readable store manifest; run `hmrec data ingest RAW_FOLDER --force --data {store}`"
 
 
 @pytest.mark.bad_input("store-table-damaged")
@@ -206,7 +206,7 @@ def test_a_truncated_store_table(cli, store_dir: Path, tmp_path: Path) -> None:
     table = store / "transactions.parquet"
     table.write_bytes(table.read_bytes()[: table.stat().st_size // 2])
     message = one_line(*cli("data", "info", "--data", store)[::2])
-    assert message.startswith(f"{table}: damaged store table (") and message.endswith("run `hmrec data ingest --force` again")
+    assert message.startswith(f"{table}: damaged store table (") and message.endswith(f"--force --data {store}`")
 
 
 @pytest.mark.bad_input("store-unwritable")

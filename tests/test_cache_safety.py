@@ -83,15 +83,15 @@ def test_a_truncated_entry_is_reported_and_rebuilt(cli, store_dir: Path, tmp_pat
     listed = cli.json("cache", "ls", "--cache", cache)["entries"]
     assert listed[0]["damaged"].endswith(f"expected {first['file']['bytes']:,}") and listed[0]["bytes"] == path.stat().st_size
     code, out, err = recall(cli, store_dir, cache)
-    assert code == 0 and err.splitlines()[0].startswith(f"warning: cache entry {first['candidates']} is damaged (")
+    assert code == 0 and err.splitlines()[0].startswith(f"warning: cache entry {first['name']} is damaged (")
     assert err.splitlines()[0].endswith("; rebuilding") and len(err.splitlines()) == 1
     assert pl.read_parquet(path).equals(intact)
     assert cli.json("cache", "ls", "--cache", cache)["entries"][0]["damaged"] is None
 
     path.write_bytes(path.read_bytes()[:-1] + b"\x00")  # same size, other content
-    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", first["candidates"])
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", first["name"])
     assert code == 2 and err.count("\n") == 1
-    assert f"cache entry {first['candidates']} is damaged (content differs from what was written): {path}" in err
+    assert f"cache entry {first['name']} is damaged (content differs from what was written): {path}" in err
     evaluated = ["evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", "popular", "--json"]
     label = json.loads(cli(*evaluated)[1])["sets"][0]["set"]  # by name only: the set of the parameters in force
     truncate(cache / "candidates" / "popular" / Path(first["path"]).parent.name / f"{label.split('@')[1]}.parquet")
@@ -117,10 +117,10 @@ def test_a_damaged_ranking_is_refused_by_key_and_skipped_by_name(cli, store_dir:
     m = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
                  "--week", "1", "--train-weeks", "1", "--k", "20", "-o", "tune=false")
     truncate(Path(m["path"]))
-    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["ranking"])
-    assert code == 2 and err.count("\n") == 1 and f"cache entry {m['ranking']} is damaged" in err and m["path"] in err
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["name"])
+    assert code == 2 and err.count("\n") == 1 and f"cache entry {m['name']} is damaged" in err and m["path"] in err
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
-    assert code == 2 and f"cache entry {m['ranking']} is damaged" in err and "no cached merge ranking" in err.splitlines()[-1]
+    assert code == 2 and f"cache entry {m['name']} is damaged" in err and "no cached merge ranking" in err.splitlines()[-1]
 
 
 def test_a_ranking_named_without_key_says_which_of_several_it_scores(cli, store_dir: Path, tmp_path: Path) -> None:
@@ -131,8 +131,8 @@ def test_a_ranking_named_without_key_says_which_of_several_it_scores(cli, store_
     assert code == 0 and "cached merge rankings" not in err
     two = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", *common)
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
-    assert code == 0 and "2 cached merge rankings for the week" in err and f"using the newest, {two['ranking']} (sources popular,repurchase)" in err
-    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", one["ranking"])
+    assert code == 0 and "2 cached merge rankings for the week" in err and f"using the newest, {two['name']} (sources popular,repurchase)" in err
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", one["name"])
     assert code == 0 and "cached merge rankings" not in err
 
 
@@ -158,7 +158,7 @@ def test_clear_orphans_removes_what_killed_runs_left_and_nothing_else(cli, store
     entry = recalled(cli, store_dir, cache)
     week = Path(entry["path"]).parent
     dead = 2**22 + 12345  # above the usual pid_max: no live process has it
-    left = [week / f".{entry['candidates'].split('@')[1]}.parquet.tmp-{dead}-0badf00d", tmp_path / f".hm.tmp-{dead}-0badf00d", tmp_path / f".hmrec-ingest-{dead}-x1y2"]
+    left = [week / f".{entry['name'].split('@')[1]}.parquet.tmp-{dead}-0badf00d", tmp_path / f".hm.tmp-{dead}-0badf00d", tmp_path / f".hmrec-ingest-{dead}-x1y2"]
     left[0].write_bytes(b"half")
     left[1].mkdir()  # a store folder being written
     left[2].mkdir()  # an ingest's scratch folder

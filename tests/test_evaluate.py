@@ -72,7 +72,7 @@ def test_unknown_customers_warn_and_unknown_articles_miss(cli, store_dir: Path, 
     rows.write_csv(tmp_path / "s.csv")
     code, out, err = cli("evaluate", "--data", store_dir, "--predictions", tmp_path / "s.csv")
     assert code == 0
-    assert "1 customers not in the store were ignored" in err
+    assert "1 customer not in the store was ignored" in err
     result = cli.json("evaluate", "--data", store_dir, "--predictions", tmp_path / "s.csv")
     n_first = len(lists[store.customers.filter(pl.col("customer_id") == first)["customer"][0]])
     first_ap = sum((i) / (i + 1) for i in range(1, min(n_first, 11) + 1)) / min(12, n_first)

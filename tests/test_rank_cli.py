@@ -24,19 +24,19 @@ def ranked(cli, store_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
 
 def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Path, ranked) -> None:
     cache, m = ranked
-    assert m["ranking"].startswith("din@") and len(m["train_weeks"]) == 2 and m["train_weeks"] < [m["source_sets"][0]]
+    assert m["name"].startswith("din@") and len(m["train_weeks"]) == 2 and m["train_weeks"] < [m["source_sets"][0]]
     assert set(m["figures"]["sources_map@12"]) == {"popular", "repurchase"}
     assert m["training"]["epochs"][0]["examples_per_s"] > 0 and m["device"] == "cpu"
     assert m["dropped_bought"] == []  # customers here buy articles again: --drop-bought auto keeps them
     evaluated = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "din")
     assert evaluated["map@12"] == pytest.approx(m["figures"]["map@12"])
-    by_key = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["ranking"])
+    by_key = cli.json("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["name"])
     assert by_key["map@12"] == evaluated["map@12"]
     code, out, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "din")
-    assert code == 0 and f"ranking {m['ranking']}" in err  # says which ranking it scored
+    assert code == 0 and f"ranking {m['name']}" in err  # says which ranking it scored
     again = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
                      "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
-    assert again["ranking"] == m["ranking"] and again["created"] == m["created"]  # served from the cache
+    assert again["name"] == m["name"] and again["created"] == m["created"]  # served from the cache
     assert again["cached"] is True and m["cached"] is False
     png = cache.parent / "training.png"
     code, out, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
@@ -46,14 +46,14 @@ def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Pat
     page = cache.parent / "report.html"
     code, _, err = cli("report", "--data", store_dir, "--cache", cache, "--week", "1", "--out", page)
     html = page.read_text()
-    assert code == 0 and m["ranking"] in html and "popular@" in html and html.count("<svg") >= 2  # recall curves, training curve
+    assert code == 0 and m["name"] in html and "popular@" in html and html.count("<svg") >= 2  # recall curves, training curve
     assert "<script" not in html and "http" not in html.split("<svg", 1)[0]  # self-contained
     hint = out.split("score it with:\n", 1)[1].splitlines()[0].strip()  # one line, however narrow the terminal
     code, plain, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
                          "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
     epochs = plain.split("Training (validation", 1)[1]
     assert code == 0 and "best" in epochs and f"{m['training']['epochs'][0]['loss']:.4f}" in epochs  # the per-epoch table
-    assert hint == f"hmrec evaluate --week {m['week']} --predictions {m['ranking']} --data {store_dir} --cache {cache}"
+    assert hint == f"hmrec evaluate --week {m['week']} --predictions {m['name']} --data {store_dir} --cache {cache}"
 
 
 def test_evaluate_a_ranking_that_was_never_made(cli, store_dir: Path, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_candidate_set_that_drops_what_was_bought_is_refilled_to_k(cli, raw: P
     common = ["recall", "--method", "itemcf", "--data", store_dir, "--cache", tmp_path / "cache", "--week", "1", "--k", "20", "--customers", "buyers"]
     kept = cli.json(*common, "--drop-bought", "no")
     auto = cli.json(*common)
-    assert kept["dropped_bought"] is False and auto["dropped_bought"] is True and auto["candidates"] != kept["candidates"]
+    assert kept["dropped_bought"] is False and auto["dropped_bought"] is True and auto["name"] != kept["name"]
     bought = bought_pairs(store, Path(auto["path"]).parent.name)  # the cache files sets under their week
     with_bought, without = pl.read_parquet(kept["path"]), pl.read_parquet(auto["path"])
     assert with_bought.join(bought, on=["customer", "article"]).height > 0
@@ -174,7 +174,7 @@ def test_plugins_lists_rankers_and_their_parameters(cli) -> None:
 def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked) -> None:
     cache, m = ranked
     listed = cli.json("cache", "ls", "--cache", cache)["entries"]
-    assert any(e["kind"] == "rankings" and e["name"] == m["ranking"] for e in listed)
+    assert any(e["kind"] == "rankings" and e["name"] == m["name"] for e in listed)
     assert len(list((cache / "models" / "din").glob("*/*.pt"))) == 1
     code, out, _ = cli("cache", "clear", "--cache", cache, "--method", "din")
     assert code == 0 and "removed 1" in out

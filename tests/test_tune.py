@@ -58,7 +58,7 @@ def test_precedence_and_where_each_value_comes_from(cli, store_dir: Path, tmp_pa
     made = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c", "--config", config, "-o", "normalisation=bm25")
     assert made["params"]["neighbours"] == 20 and made["params"]["normalisation"] == "bm25"
     plain = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c")
-    assert plain["params"]["neighbours"] == 50 and plain["candidates"] != made["candidates"]
+    assert plain["params"]["neighbours"] == 50 and plain["name"] != made["name"]
 
     config.write_text('[plugins.itemcf]\nneighbours = 21\nnormalisation = "cosine"\n')  # an edited config is never served stale
     again = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c", "--config", config, "-o", "normalisation=bm25")
@@ -77,7 +77,7 @@ def test_the_config_reaches_rank_and_evaluate(cli, store_dir: Path, tmp_path: Pa
     label = compared["sets"][0]["set"]
     expected = cli.json("recall", "--method", "popular", "--week", "2", "--data", store_dir, "--cache", cache)
     assert expected["params"]["window_days"] == 14 and expected["cached"]
-    assert expected["candidates"] in label
+    assert expected["name"] in label
     ranked = cli.json("rank", "--ranker", "merge", "--candidates", "popular", "--week", "2", "--train-weeks", "1", "--data", store_dir, "--cache", cache)
     assert ranked["source_params"]["popular"]["window_days"] == 14
 

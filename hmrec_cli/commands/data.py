@@ -161,7 +161,7 @@ def synth(
     with console.progress_bar(quiet or json) as progress:
         summary = synthesize(out, chosen, seed=seed, on_week=lambda w, n, rows: progress(f"simulating weeks ({rows:,} rows)", w + 1, n))
     if json:
-        console.emit_json({"out": str(out), "scale": scale.value, "seed": seed, **dataclasses.asdict(summary), **(_report_facts(out) if report else {})})
+        console.emit_json({"path": str(out), "scale": scale.value, "seed": seed, **dataclasses.asdict(summary), **(_report_facts(out) if report else {})})
         return
     console.out.print(
         f"wrote {out}: {summary.rows:,} transactions, {summary.customers:,} customers, {summary.articles:,} articles, "
@@ -210,7 +210,7 @@ def _print_report(data: Path, json: bool) -> None:
     facts, weeks = describe(store), recent_weeks(store)
     if json:
         console.emit_json({**_facts_json(facts), "weeks": [
-            {"week": w.week, "start": w.start, "rows": w.rows, "buyers": w.buyers, "real_rows": w.real_rows, "real_buyers": w.real_buyers, "ok": w.ok}
+            {"week": str(w.week or "last"), "start": w.start, "rows": w.rows, "buyers": w.buyers, "real_rows": w.real_rows, "real_buyers": w.real_buyers, "ok": w.ok}
             for w in weeks
         ]})
         return

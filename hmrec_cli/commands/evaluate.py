@@ -66,7 +66,8 @@ def evaluate(
             raise InputError(f"{path}: no such file (predictions for the week {w})")
         result = evaluate_week(store, w, read_submission(path, store))
         if result.predictions.unknown_customers:
-            console.warn(f"{path.name}: {result.predictions.unknown_customers} customers not in the store were ignored")
+            unknown = result.predictions.unknown_customers
+            console.warn(f"{path.name}: {console.plural(unknown, 'customer')} not in the store {'was' if unknown == 1 else 'were'} ignored")
         results.append(result)
         seen.append((path.name, provenance.leak(provenance.read(path), w.start)))
 
@@ -89,8 +90,8 @@ def evaluate(
         return
     rows = [[w["week"], w["week_end"], w["scored_customers"], w["map@12"], w["recall@12"]] for w in report["weeks"]]
     rows.append(["pooled", "", report["customer_weeks"], report["map@12"], ""])
-    console.show(f"Rolling back-test, {weeks} weeks ending {target}", ["week", "ends", "scored customers", "MAP@12", "recall@12"], rows)
-    console.out.print(f"pooled MAP@12 {report['map@12']:.5f} ± {report['stderr']:.5f} (standard error over {report['customer_weeks']:,} customer-weeks)")
+    console.show(f"Rolling back-test, {console.plural(weeks, 'week')} ending {target}", ["week", "ends", "scored customers", "MAP@12", "recall@12"], rows)
+    console.out.print(f"pooled MAP@12 {console.fmt(report['map@12'])} ± {console.fmt(report['stderr'])} (standard error over {console.plural(report['customer_weeks'], 'customer-week')})")
     _print_ceiling(console, report)
 
 
@@ -107,14 +108,14 @@ def _print_week(console, s: dict, week) -> None:
     ]
     title = f"Week {week}: MAP@12 of the week's buyers"
     console.show(title, ["customers", "scored", "MAP@12", "recall@12"], rows)
-    console.out.print(f"{s['predicted_customers']:,} customers in the predictions file")
+    console.out.print(f"{console.plural(s['predicted_customers'], 'customer')} in the predictions file")
     _print_ceiling(console, s)
 
 
 def _print_ceiling(console, s: dict) -> None:
     if "oracle_map@12" in s:
         console.out.print(
-            f"ceiling: the synthetic world's true ranking scores MAP@12 {s['oracle_map@12']:.5f}; "
+            f"ceiling: the synthetic world's true ranking scores MAP@12 {console.fmt(s['oracle_map@12'])}; "
             f"this is {100 * s['share_of_oracle']:.1f}% of it"
         )
 
@@ -139,12 +140,12 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
         results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume, settings)
     rows, by_segment = table_rows(results), segment_rows(segments)
     curves = {_method(r.name): r.recall_curve() for r in results if r.curves}
-    figure = [plots.Panel(f"recall@K of the buyers of {weeks} week(s) ending {target}", "K", "recall@K",
+    figure = [plots.Panel(f"recall@K of the buyers of {console.plural(weeks, 'week')} ending {target}", "K", "recall@K",
                           {name: (list(range(1, len(c) + 1)), c) for name, c in curves.items()})]
     if plot_out is not None:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment, "recall_curves": curves,
+        console.emit_json({"week": target.start.isoformat(), "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks)], "sets": rows, "segments": by_segment, "recall_curves": curves,
                            **({"plot_out": str(plot_out)} if plot_out is not None else {})})
         return
     columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
@@ -153,12 +154,12 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
          r["recall@all"], "" if r["set"] == "union" else r["map@12"], r["candidates_per_customer"], r["pairs_covered"]]
         for r in rows
     ]
-    console.show(f"Candidate sets on the buyers of {weeks} week(s) ending {target}", columns, table)
+    console.show(f"Candidate sets on the buyers of {console.plural(weeks, 'week')} ending {target}", columns, table)
     console.out.print("R@K: share of a buyer's purchases among the set's top K (macro); MAP@12 of the set's own order; pairs: micro recall; the union has no order of its own", highlight=False)
     for r in rows:
         if "@" in r["set"]:
             console.out.print(f"  {_method(r['set'])}: cached sets {r['set']}", highlight=False)
-    seg = [[r["set"], r["segment"], r["buyers"], r["recall_100"], r["recall_all"], r["map12"]] for r in by_segment]
+    seg = [[r["set"], r["segment"], r["buyer_weeks"], r["recall@100"], r["recall@all"], r["map@12"]] for r in by_segment]
     console.show("By buyer segment", ["set", "segment", "buyer-weeks", "R@100", "R@all", "MAP@12"], seg)
     if plot:
         console.out.print(plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True)

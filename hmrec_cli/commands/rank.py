@@ -59,14 +59,14 @@ def rank(
     if plot_out is not None and figure:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"ranking": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
+        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     timing = (
         f"{entry.provenance()}" if entry.cached else
         f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
     )
     console.out.print(
-        f"{entry.label}: top 12 for {m['customer_count']:,} customers ({m['customers']}), week {target}; "
+        f"{entry.label}: top 12 for {console.plural(m['customer_count'], 'customer')} ({m['customers']}), week {target}; "
         f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )
@@ -103,8 +103,15 @@ def rank(
         console.warn(f"{ranker} keeps no per-epoch training log, so there is no curve to draw")
     if plot_out is not None and figure:
         console.out.print(f"wrote {plot_out}", highlight=False)
-    hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
-    console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
+    if target.has_truth:
+        hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
+        console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
+        return
+    # week next has no purchases to score: what follows is the submission, with this ranking's settings
+    words = ["submit", "--candidates", candidates, "--ranker", ranker, "--train-weeks", str(len(m["train_weeks"])), *(w for o in option for w in ("-o", o)),
+             *(["--drop-bought", drop_bought] if drop_bought != "auto" else []), *(["--seed", str(seed)] if seed else []),
+             *(["--config", str(config)] if config is not None else [])]
+    console.out.print(f"write the Kaggle submission with:\n  {console.reproduce(*words, data=data, cache=cache)}", highlight=False, soft_wrap=True)
 
 
 def kept_merge(ranker: str, manifest: dict) -> str | None:

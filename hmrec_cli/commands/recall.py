@@ -43,16 +43,16 @@ def recall(
         entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
     m = entry.manifest
     if json:
-        console.emit_json({"candidates": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
+        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     console.out.print(
-        f"{entry.label}: {m['rows']:,} rows for {m['customer_count']:,} customers ({m['customers']}), "
+        f"{entry.label}: {console.plural(m['rows'], 'row')} for {console.plural(m['customer_count'], 'customer')} ({m['customers']}), "
         f"week {target}, {entry.provenance()}",
         highlight=False,
     )
     if "figures" in m:
         f, best = m["figures"], m.get("oracle_figures")
-        names = [f"recall@{n}" for n in (12, 50, 100)] + ["recall@all", "map@12", "candidates_per_customer"]
-        rows = [[n, f[n], *([best[n]] if best else [])] for n in names]
+        names = {**{f"recall@{n}": f"recall@{n}" for n in (12, 50, 100, "all")}, "map@12": "MAP@12", "candidates_per_customer": "candidates per customer"}
+        rows = [[label, f[n], *([best[n]] if best else [])] for n, label in names.items()]
         columns = ["figure", "this set", *(["oracle (ceiling)"] if best else [])]
-        console.show("On the week's buyers (map@12: of the set's own order)", columns, rows)
+        console.show("On the week's buyers (MAP@12: of the set's own order)", columns, rows)

@@ -39,8 +39,8 @@ def submit(
     with console.progress_bar(quiet or json) as report:
         rows, ranking = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
-        console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
+        console.emit_json({"path": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
         return
-    console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")
+    console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} x 12 articles (validated)")
     if ranking is not None and (kept := kept_merge(ranker, ranking.manifest)):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
