@@ -157,8 +157,8 @@ def test_a_folder_in_place_of_an_entry_is_named_and_never_removed(cli, store_dir
     (data / "inside.txt").write_text("a user's")
     code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
     assert code == 2 and err.count("\n") == 1
-    assert err == f"hmrec: error: {data}: a folder where the cache entry {entry['candidates']} should be; hmrec did not write it and leaves it: move it away\n"
-    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", entry["candidates"])
+    assert err == f"hmrec: error: {data}: a folder where the cache entry {entry['name']} should be; hmrec did not write it and leaves it: move it away\n"
+    code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", entry["name"])
     assert code == 2 and err.count("\n") == 1 and f"{data}: a folder where the cache entry" in err
     code, out, _ = cli("cache", "clear", "--cache", cache)
     assert code == 0 and "removed 1 cached entries" in out and "left 1 file or folder hmrec did not write" in out
@@ -166,7 +166,7 @@ def test_a_folder_in_place_of_an_entry_is_named_and_never_removed(cli, store_dir
     data.rename(tmp_path / "moved")
     data.with_suffix(".json").mkdir()  # and one in place of its manifest
     code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
-    assert code == 2 and err == f"hmrec: error: {data.with_suffix('.json')}: a folder where the cache entry {entry['candidates']} should be; hmrec did not write it and leaves it: move it away\n"
+    assert code == 2 and err == f"hmrec: error: {data.with_suffix('.json')}: a folder where the cache entry {entry['name']} should be; hmrec did not write it and leaves it: move it away\n"
     assert cli("cache", "clear", "--cache", cache)[0] == 0 and data.with_suffix(".json").is_dir()
 
 
@@ -180,11 +180,11 @@ def test_a_manifest_with_fields_of_the_wrong_type_is_damaged_not_a_crash(cli, st
                                ("file", {"bytes": "many"}, "manifest field file is {'bytes': 'many'}, not a size and sha256")):
         manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "created": entry["created"], "file": entry["file"], field: value}))
         listed = {e["name"]: e["damaged"] for e in cli.json("cache", "ls", "--cache", cache)["entries"]}
-        assert listed[entry["candidates"]] == said and len(listed) == 2
+        assert listed[entry["name"]] == said and len(listed) == 2
         code, out, err = cli("cache", "ls", "--cache", cache)
-        assert code == 0 and f"{entry['candidates']} (candidates, week {Path(entry['path']).parent.name}) is damaged: {said}" in err
+        assert code == 0 and f"{entry['name']} (candidates, week {Path(entry['path']).parent.name}) is damaged: {said}" in err
     code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
-    assert code == 0 and err.startswith(f"warning: cache entry {entry['candidates']} is damaged (manifest field file is")
+    assert code == 0 and err.startswith(f"warning: cache entry {entry['name']} is damaged (manifest field file is")
     assert all(e["damaged"] is None for e in cli.json("cache", "ls", "--cache", cache)["entries"])
 
 
@@ -202,7 +202,7 @@ def test_a_checkpoint_folder_linked_out_of_the_cache_is_refused(cli, store_dir: 
 
 def test_cache_ls_in_a_pipe_never_cuts_a_key(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / "cache"
-    names = [recalled(cli, store_dir, cache, m)["candidates"] for m in ("popular", "same-product")]
+    names = [recalled(cli, store_dir, cache, m)["name"] for m in ("popular", "same-product")]
     monkeypatch.setenv("COLUMNS", "40")
     code, out, _ = cli("cache", "ls", "--cache", cache)
     assert code == 0 and all(name in out for name in names)
