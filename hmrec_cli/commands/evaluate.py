@@ -53,7 +53,7 @@ def evaluate(
     if not target.has_truth:
         raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
     results, seen = [], []
-    for w in rolling_weeks(target, weeks):
+    for w in rolling_weeks(target, weeks, store.first_date):
         if ranking:
             found, label = cached_predictions(cache, predictions, w, store)
             if not json:
@@ -136,7 +136,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
-        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume, settings)
+        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks, store.first_date), options, seed, report, device, resume, settings)
     rows, by_segment = table_rows(results), segment_rows(segments)
     curves = {_method(r.name): r.recall_curve() for r in results if r.curves}
     figure = [plots.Panel(f"recall@K of the buyers of {weeks} week(s) ending {target}", "K", "recall@K",
