@@ -169,4 +169,5 @@ def _ceiling(ap: pl.Series, oracle_ap: pl.Series) -> dict:
 
 
 def _mean(values: pl.Series) -> float:
-    return float(values.mean()) if values.len() else 0.0
+    """The mean, or NaN (null in --json) over no customers: a week without buyers has no score, not 0."""
+    return float(values.mean()) if values.len() else math.nan

@@ -151,6 +151,13 @@ def in_week(transactions: Frame, week: Week) -> Frame:
     return transactions.filter(pl.col("t_dat").is_between(week.start, week.end))
 
 
+def with_purchases(transactions: pl.DataFrame, weeks: list[Week]) -> list[Week]:
+    """The weeks that hold a purchase: a week without any (a closed shop; ingest accepts gaps of
+    up to 28 days) has no buyers to learn from or to score."""
+    dates = transactions["t_dat"].unique()
+    return [w for w in weeks if dates.is_between(w.start, w.end).any()]
+
+
 def truth(transactions: Frame, week: Week) -> Frame:
     """Distinct (customer, article) pairs bought in the week, sorted: what MAP@12 scores against."""
     if not week.has_truth:

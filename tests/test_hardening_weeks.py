@@ -50,6 +50,69 @@ def _ingest(raw: Path, dest: Path) -> Path:
     return dest
 
 
+@pytest.mark.bad_input("empty-week")
+def test_a_week_without_purchases_in_the_history_is_learned_across(cli, gap, tmp_path: Path) -> None:
+    store, closed = gap
+    cache = tmp_path / "cache"
+    common = ("--data", store, "--cache", cache, "--week", "1")
+    popular = cli.json("recall", "--method", "popular", *common)
+    assert popular["figures"]["candidates_per_customer"] == 100  # its 7 days before the week are the closed ones
+    for ranker in ("merge", "lgbm"):
+        code, _, err = cli("rank", "--ranker", ranker, "--candidates", "popular,repurchase", "--train-weeks", "3", *common)
+        assert code == 0, err
+        assert f"no purchases in the training week(s) starting {closed.start}: trained on the other 2" in err
+        ranking = cli.json("rank", "--ranker", ranker, "--candidates", "popular,repurchase", "--train-weeks", "3", *common)
+        assert ranking["empty_train_weeks"] == [str(closed.start)]
+        assert str(closed.start) not in ranking["train_weeks"] and len(ranking["train_weeks"]) == 2
+        assert ranking["figures"]["map@12"] > 0
+    pooled = cli.json("evaluate", "--candidates", "popular,repurchase", "--weeks", "3", *common)
+    single = cli.json("evaluate", "--candidates", "popular,repurchase", "--weeks", "1", *common)
+    assert pooled["sets"][0]["buyers"] > single["sets"][0]["buyers"] > 0
+    code, _, err = cli("tune", "--method", "popular", "--weeks", "2", "--trials", "2", "--no-write", "-q", *common)
+    assert code == 0, err
+    code, _, err = cli("tune", "--ranker", "merge", "--candidates", "popular,repurchase", "--train-weeks", "2", "--weeks", "2", "--trials", "2", "--no-write", "-q", *common)
+    assert code == 0, err
+
+
+@pytest.mark.bad_input("empty-week")
+def test_a_target_week_without_buyers_is_reported_with_no_score(cli, gap, tmp_path: Path) -> None:
+    store, closed = gap
+    common = ("--data", store, "--cache", tmp_path / "cache", "--week", str(closed.start))
+    recalled = cli.json("recall", "--method", "repurchase", *common)
+    assert recalled["figures"]["buyers"] == 0 and recalled["figures"]["map@12"] is None
+    code, out, _ = cli("recall", "--method", "repurchase", *common)
+    assert code == 0 and "0 buyers: nobody bought anything in the week" in out
+    ranked = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--train-weeks", "2", *common)
+    assert ranked["figures"]["buyers"] == 0 and ranked["figures"]["map@12"] is None
+    sets = cli.json("evaluate", "--candidates", "popular,repurchase", *common)["sets"]
+    assert [(s["buyers"], s["map@12"]) for s in sets] == [(0, None)] * 3
+    code, out, _ = cli("evaluate", "--candidates", "popular", *common)
+    assert code == 0 and "0 buyers" in out
+    tuned = cli.json("tune", "--method", "repurchase", "--weeks", "1", "--trials", "1", "--no-write", *common)
+    assert tuned["holdout"]["best"]["customer_weeks"] == 0 and tuned["holdout"]["best"]["metric"] is None
+    customer = Store.open(store).customers["customer_id"][0]
+    (tmp_path / "p.csv").write_text(f"customer_id,prediction\n{customer},{Store.open(store).articles['article_id'][0]}\n")
+    scored = cli.json("evaluate", "--predictions", tmp_path / "p.csv", *common)
+    assert scored["scored_customers"] == 0 and scored["map@12"] is None
+
+
+@pytest.mark.bad_input("empty-week")
+def test_a_week_whose_only_buyer_has_no_candidate_hit_is_learned_across(cli, raw_master: Path, store_dir: Path, tmp_path: Path) -> None:
+    """The shop reopens for one sale of an article nobody bought before: a week with a buyer but
+    no purchase among any source's candidates (nothing for merge's tuning to score)."""
+    original = Store.open(store_dir)
+    quiet = resolve_week("2", original.first_date, original.last_date)
+    new_article = original.articles.filter(~pl.col("article").is_in(original.transactions["article"].implode()))["article_id"][0]
+    raw = raw_copy(raw_master, tmp_path / "raw")
+    tx = pl.read_csv(raw / "transactions_train.csv", infer_schema=False)
+    inside = day().is_between(quiet.start, quiet.end)
+    lone = tx.filter(inside).head(1).with_columns(article_id=pl.lit(f"{new_article:010d}"))
+    pl.concat([tx.filter(~inside), lone]).sort("t_dat").write_csv(raw / "transactions_train.csv")
+    store = _ingest(raw, tmp_path / "hm")
+    ranking = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--train-weeks", "3", "--week", "1", "--data", store, "--cache", tmp_path / "cache")
+    assert str(quiet.start) in ranking["train_weeks"] and ranking["figures"]["map@12"] > 0
+
+
 @pytest.mark.bad_input("week-out-of-range")
 @pytest.mark.parametrize("spec", ["9999-12-31", "999999999", "²", "1" + "0" * 30])
 def test_a_week_past_any_range_names_the_weeks_that_exist(cli, store_dir: Path, tmp_path: Path, spec: str) -> None:

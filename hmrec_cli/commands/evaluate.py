@@ -138,7 +138,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     with console.progress_bar(quiet or json) as report:
         results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks, store.first_date), options, seed, report, device, resume, settings)
     rows, by_segment = table_rows(results), segment_rows(segments)
-    curves = {_method(r.name): r.recall_curve() for r in results if r.curves}
+    curves = {_method(r.name): curve for r in results if (curve := r.recall_curve())}
     figure = [plots.Panel(f"recall@K of the buyers of {weeks} week(s) ending {target}", "K", "recall@K",
                           {name: (list(range(1, len(c) + 1)), c) for name, c in curves.items()})]
     if plot_out is not None:
@@ -146,6 +146,11 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if json:
         console.emit_json({"weeks": weeks, "week": target.start.isoformat(), "sets": rows, "segments": by_segment, "recall_curves": curves,
                            **({"plot_out": str(plot_out)} if plot_out is not None else {})})
+        return
+    if not rows[0]["buyers"]:
+        console.out.print(f"0 buyers: nobody bought anything in the {weeks} week(s) ending {target}, so no set has a score", highlight=False)
+        if plot_out is not None:
+            console.out.print(f"wrote {plot_out}", highlight=False)
         return
     columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
     table = [

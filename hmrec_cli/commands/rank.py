@@ -67,6 +67,8 @@ def rank(
         f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )
+    if empty := m.get("empty_train_weeks"):
+        console.warn(f"no purchases in the training week(s) starting {', '.join(empty)}: trained on the other {len(m['train_weeks'])}")
     if choice := m.get("source_choice"):
         steps = [[c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]] for c in choice["steps"] if "source" in c]
         console.show(f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
@@ -76,7 +78,9 @@ def rank(
         console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
     if "newest_training_week" in m:
         show_newest_week(m["newest_training_week"], console)
-    if "figures" in m:
+    if m.get("figures", {}).get("buyers") == 0:
+        console.out.print(f"0 buyers: nobody bought anything in the week {target}, so the ranking has no score", highlight=False)
+    elif "figures" in m:
         f = m["figures"]
         rows = [[entry.label, f["map@12"], f["recall@12"]]]
         rows += [[f"{s} (own order)", v, ""] for s, v in f["sources_map@12"].items() if v is not None]
