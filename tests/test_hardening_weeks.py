@@ -4,6 +4,7 @@ a predictions file, and a catalogue of fewer than 12 articles."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -178,3 +179,21 @@ def first_article_sold(raw_master: Path, tmp_path_factory) -> tuple[Path, str]:
     store = _ingest(raw, raw.parent / "hm")
     assert Store.open(store).articles.filter(pl.col("article") == 0)["article_id"][0] == first
     return store, tx["customer_id"][-1]
+
+
+@pytest.mark.bad_input("unknown-article-id")
+@pytest.mark.parametrize("token", ["0", "-0", "0000000000"])
+def test_an_unknown_article_id_zero_is_a_miss_not_the_first_article(cli, first_article_sold, tmp_path: Path, token: str) -> None:
+    store_dir, buyer = first_article_sold
+    store = Store.open(store_dir)
+    never = store.articles.filter(~pl.col("article").is_in(store.transactions["article"].implode()))["article_id"][1]
+    (tmp_path / "p.csv").write_text(f"customer_id,prediction\n{buyer},{token} {never:010d}\n")
+    common = ("evaluate", "--data", store_dir, "--predictions", tmp_path / "p.csv")
+    code, out, err = cli(*common, "--json")
+    assert code == 0, err
+    assert json.loads(out)["map@12"] == 0.0
+    assert "p.csv: 1 predicted article ids are not in the store; each takes its slot and never matches" in err
+    (tmp_path / "p.csv").write_text(f"customer_id,prediction\n{buyer},{token}\n")
+    code, _, err = cli(*common)
+    assert code == 2
+    assert err.strip().splitlines() == [f"hmrec: error: p.csv: none of its article ids is in the store (row 1: {token!r})"]

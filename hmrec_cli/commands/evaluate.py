@@ -67,6 +67,8 @@ def evaluate(
         result = evaluate_week(store, w, read_submission(path, store))
         if result.predictions.unknown_customers:
             console.warn(f"{path.name}: {result.predictions.unknown_customers} customers not in the store were ignored")
+        if result.predictions.unknown_articles:
+            console.warn(f"{path.name}: {result.predictions.unknown_articles} predicted article ids are not in the store; each takes its slot and never matches")
         results.append(result)
         seen.append((path.name, provenance.leak(provenance.read(path), w.start)))
 
