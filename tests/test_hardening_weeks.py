@@ -197,3 +197,23 @@ def test_an_unknown_article_id_zero_is_a_miss_not_the_first_article(cli, first_a
     code, _, err = cli(*common)
     assert code == 2
     assert err.strip().splitlines() == [f"hmrec: error: p.csv: none of its article ids is in the store (row 1: {token!r})"]
+
+
+@pytest.mark.bad_input("tiny-catalogue")
+def test_submit_on_a_catalogue_of_fewer_than_12_articles_lists_them_all(cli, raw_master: Path, tmp_path: Path) -> None:
+    raw = raw_copy(raw_master, tmp_path / "raw")
+    tx = pl.read_csv(raw / "transactions_train.csv", infer_schema=False)
+    few = tx["article_id"].value_counts(sort=True)["article_id"].head(5)
+    keep_rows(raw, pl.col("article_id").is_in(few.implode()))
+    articles = pl.read_csv(raw / "articles.csv", infer_schema=False)
+    articles.filter(pl.col("article_id").is_in(few.implode())).write_csv(raw / "articles.csv")
+    store = _ingest(raw, tmp_path / "hm")
+    out = tmp_path / "submission.csv"
+    code, stdout, err = cli("submit", "--data", store, "--cache", tmp_path / "cache", "--candidates", "repurchase,popular", "--out", out, "-q")
+    assert code == 0, err
+    assert "the catalogue holds only 5 articles: each prediction lists all 5" in err
+    assert "x 5 articles (validated)" in stdout
+    lists = pl.read_csv(out, infer_schema=False)["prediction"].str.split(" ")
+    assert lists.len() == Store.open(store).submission_customers.len()
+    assert (lists.list.len() == 5).all() and (lists.list.n_unique() == 5).all()
+    assert set(lists.explode().to_list()) == {f"{int(a):010d}" for a in few}

@@ -35,8 +35,8 @@ def submit(
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
-        rows = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
+        rows, per_customer = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
-        console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
+        console.emit_json({"submission": str(out), "customers": rows, "articles_per_customer": per_customer, "validated": True, "command": command})
         return
-    console.out.print(f"wrote {out}: {rows:,} customers x 12 articles (validated)")
+    console.out.print(f"wrote {out}: {rows:,} customers x {per_customer} articles (validated)")
