@@ -89,8 +89,10 @@ def test_a_target_week_without_buyers_is_reported_with_no_score(cli, gap, tmp_pa
     assert [(s["buyers"], s["map@12"]) for s in sets] == [(0, None)] * 3
     code, out, _ = cli("evaluate", "--candidates", "popular", *common)
     assert code == 0 and "0 buyers" in out
-    tuned = cli.json("tune", "--method", "repurchase", "--weeks", "1", "--trials", "1", "--no-write", *common)
+    tuned = cli.json("tune", "--method", "repurchase", "--weeks", "1", "--trials", "2", "--no-write", *common)
     assert tuned["holdout"]["best"]["customer_weeks"] == 0 and tuned["holdout"]["best"]["metric"] is None
+    code, out, _ = cli("tune", "--method", "repurchase", "--weeks", "1", "--trials", "2", "--no-write", "-q", *common)
+    assert code == 0 and "the hold-out has no buyers" in out and "nan" not in out
     customer = Store.open(store).customers["customer_id"][0]
     (tmp_path / "p.csv").write_text(f"customer_id,prediction\n{customer},{Store.open(store).articles['article_id'][0]}\n")
     scored = cli.json("evaluate", "--predictions", tmp_path / "p.csv", *common)
