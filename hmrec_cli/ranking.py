@@ -43,7 +43,7 @@ from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
 from hmrec_cli.source_choice import AUTO_POOL, C, CUSTOMERS, MIN_GAIN_SE, START, choose
-from hmrec_cli.splits import Week, history_prefix, truth, with_purchases
+from hmrec_cli.splits import Week, earlier_weeks_with_history, history_prefix, truth, with_purchases
 from hmrec_cli.store import Store
 
 AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
@@ -75,7 +75,7 @@ def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
     if request.train_weeks != "auto":
         if given:
             raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
-        if isinstance(request.train_weeks, str) and not request.train_weeks.strip().isdigit():
+        if isinstance(request.train_weeks, str) and not (request.train_weeks.strip().isascii() and request.train_weeks.strip().isdigit()):
             raise InputError(f"--train-weeks {request.train_weeks}: expected a number of weeks or auto")
         return dataclasses.replace(request, train_weeks=int(request.train_weeks))
     wanted = AUTO_MIN_POSITIVES
@@ -304,9 +304,12 @@ def rank(
     ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
     params = request.config.params(cls.Params, request.ranker, ranker_options)
     source_params = {s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()}
+    if request.train_weeks > (most := earlier_weeks_with_history(request.week.start, store.first_date)):
+        raise InputError(
+            f"--train-weeks {request.train_weeks}: the data starts {store.first_date}, so at most {max(most, 0)} weeks "
+            f"before the week {request.week.start} have history to learn from"
+        )
     train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
-    if train_weeks[0].start <= store.first_date:
-        raise InputError(f"--train-weeks {request.train_weeks}: the oldest training week {train_weeks[0]} starts before the data has history")
     asked_weeks, train_weeks = train_weeks, learnable(store, train_weeks, request.train_weeks)
     if request.drop_bought not in DROP_BOUGHT:
         raise InputError(f"--drop-bought {request.drop_bought}: expected one of {', '.join(DROP_BOUGHT)}")

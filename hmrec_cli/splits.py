@@ -80,7 +80,14 @@ def resolve_week(spec: str, first_date: date, last_date: date) -> Week:
 def weeks_with_history(first_date: date, last_date: date) -> int:
     """How many weeks back the oldest week with history is (its start after `first_date`); -1
     when even week `last` has none (a log shorter than a week)."""
-    return (last_date - timedelta(days=DAYS - 1) - first_date - timedelta(days=1)).days // DAYS
+    return earlier_weeks_with_history(last_date - timedelta(days=DAYS - 1), first_date)
+
+
+def earlier_weeks_with_history(start: date, first_date: date) -> int:
+    """How many whole weeks before the week starting `start` start after `first_date` (have
+    history): the most a count of earlier weeks (--weeks, --train-weeks) may ask for, checked
+    before any date arithmetic (a count of 10**20 weeks would overflow it)."""
+    return (start - first_date - timedelta(days=1)).days // DAYS
 
 
 def existing_weeks(first_date: date, last_date: date) -> str:
@@ -101,7 +108,7 @@ def rolling_weeks(target: Week, count: int, first_date: date) -> list[Week]:
         raise InputError(f"--weeks {count}: must be at least 1")
     if count > 1 and not target.has_truth:
         raise InputError("--weeks needs weeks with truth; week `next` has none")
-    most = (target.start - first_date - timedelta(days=1)).days // DAYS + 1  # weeks back to the first one starting after first_date
+    most = earlier_weeks_with_history(target.start, first_date) + 1  # the target and the earlier weeks with history
     if count > most:
         first = target.earlier(most - 1).start
         raise InputError(

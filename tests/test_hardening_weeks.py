@@ -138,6 +138,25 @@ def test_rolling_weeks_before_the_data_name_the_first_week_that_exists(cli, stor
 
 
 @pytest.mark.bad_input("week-out-of-range")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("rank", "--ranker", "merge", "--candidates", "popular", "--train-weeks", "99999999999999999999"),
+         "--train-weeks 99999999999999999999: the data starts 2020-05-06, so at most 18 weeks before the week 2020-09-16 have history to learn from"),
+        (("rank", "--ranker", "merge", "--candidates", "popular", "--train-weeks", "²"), "--train-weeks ²: expected a number of weeks or auto"),
+        (("tune", "--method", "popular", "--weeks", "99999999999"),
+         "--weeks 99999999999: the data starts 2020-05-06, so at most 18 weeks before the week 2020-09-16 have history to tune on; use fewer weeks or a later --week"),
+        (("tune", "--method", "popular", "--week", "1", "--weeks", "1", "--holdout-weeks", "99999999999"),
+         "--holdout-weeks 99999999999: the data ends on 2020-09-22, so at most 2 weeks from 2020-09-09 have purchases to score"),
+    ],
+)
+def test_counts_of_weeks_past_the_data_are_one_line(cli, store_dir: Path, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    code, _, err = cli(*args, "--data", store_dir, "--cache", tmp_path / "cache")
+    assert code == 2
+    assert err.strip().splitlines() == [f"hmrec: error: {message}"]
+
+
+@pytest.mark.bad_input("week-out-of-range")
 def test_week_last_on_a_log_shorter_than_a_week_has_no_history(cli, raw_master: Path, tmp_path: Path) -> None:
     raw = raw_copy(raw_master, tmp_path / "raw")
     keep_rows(raw, day() >= date(2020, 9, 18))  # five days, 2020-09-18 .. 2020-09-22
