@@ -102,7 +102,7 @@ def main() -> None:
     data = prepare(args)
     cache = args.workdir / "cache"
     store = Store.open(data)
-    weeks = rolling_weeks(resolve_week("last", store.first_date, store.last_date), args.weeks)
+    weeks = rolling_weeks(resolve_week("last", store.first_date, store.last_date), args.weeks, store.first_date)
     report: dict = {"data": str(data), "weeks": [w.start.isoformat() for w in weeks], "cpu_count": os.cpu_count(), "retrievers": {}, "timings": []}
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         method, options = VARIANTS[name]

@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     store = Store.open(args.data)
     target = resolve_week(args.week, store.first_date, store.last_date)
-    for week in rolling_weeks(target, args.weeks):
+    for week in rolling_weeks(target, args.weeks, store.first_date):
         path = args.out if args.out else args.out_dir / f"{week.start.isoformat()}.csv"
         with atomic_file(path) as tmp:
             popularity_submission(store, week).write_csv(tmp)

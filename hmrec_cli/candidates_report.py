@@ -32,8 +32,9 @@ class SetResult:
         return pl.concat(self.scores)
 
     def recall_curve(self) -> list[float]:
-        """Macro recall@K for K = 1..CURVE_K over every buyer-week (empty for a set with no order)."""
-        if not self.curves:
+        """Macro recall@K for K = 1..CURVE_K over every buyer-week (empty for a set with no order,
+        or weeks without buyers)."""
+        if not self.curves or not self.pooled().height:
             return []
         return (sum(self.curves) / self.pooled().height).tolist()
 

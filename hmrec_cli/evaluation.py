@@ -2,7 +2,8 @@
 
 Predictions come in the Kaggle submission format (`customer_id,prediction`, prediction = article
 ids separated by spaces, with or without the leading zero). Customers unknown to the store are
-counted and ignored; article ids unknown to the store take their slot and never match.
+counted and ignored; article ids unknown to the store take their slot and never match (as in
+Kaggle's scorer), with a warning giving their count; a file with no known article id is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Predictions:
     frame: pl.DataFrame  # customer u32, article i64 (negative: unknown id), rank u32
     customers: int
     unknown_customers: int
+    unknown_articles: int = 0  # predicted slots (of known customers) holding an id the store does not know
 
 
 @dataclass(frozen=True)
@@ -90,12 +92,13 @@ def read_submission(path: Path, store: Store) -> Predictions:
         raise InputError(f"{path.name}, row {row}: {token!r} is not an article id")
     known = df.join(store.customers.select("customer_id", "customer"), on="customer_id", how="inner")
     articles = store.articles.select(pl.col("article_id").cast(pl.Int64), pl.col("article").cast(pl.Int64))
-    frame = (
-        tokens.join(known.select("row", "customer"), on="row", how="inner")
-        .join(articles, on="article_id", how="left")
-        .select("customer", pl.coalesce("article", -pl.col("article_id")).alias("article"), "rank")
-    )
-    return Predictions(frame, customers=known.height, unknown_customers=df.height - known.height)
+    mapped = tokens.join(known.select("row", "customer"), on="row", how="inner").join(articles, on="article_id", how="left")
+    unknown = mapped.filter(pl.col("article").is_null())
+    if unknown.height and unknown.height == mapped.height:
+        raise InputError(f"{path.name}: none of its article ids is in the store (row {unknown['row'][0]}: {unknown['token'][0]!r})")
+    # an unknown id keeps its slot as -1 - id: negative, so it never matches, even id 0 (-0 would be article 0)
+    frame = mapped.select("customer", pl.coalesce("article", -1 - pl.col("article_id")).alias("article"), "rank")
+    return Predictions(frame, customers=known.height, unknown_customers=df.height - known.height, unknown_articles=unknown.height)
 
 
 def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) -> tuple[Predictions, str]:
@@ -183,4 +186,5 @@ def _ceiling(ap: pl.Series, oracle_ap: pl.Series) -> dict:
 
 
 def _mean(values: pl.Series) -> float:
-    return float(values.mean()) if values.len() else 0.0
+    """The mean, or NaN (null in --json) over no customers: a week without buyers has no score, not 0."""
+    return float(values.mean()) if values.len() else math.nan

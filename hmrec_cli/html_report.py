@@ -55,7 +55,7 @@ def candidates_section(store: Store, cache: Cache, week: Week) -> str:
     for e in sets:
         f = e.manifest.get("figures", {})
         rows.append([e.label, e.manifest.get("k", ""), e.manifest.get("customers", ""), *(f.get(n, "") for n in ("recall@12", "recall@100", "recall@all", "map@12"))])
-        if target is not None:
+        if target is not None and target.height:  # a week without buyers has no curve
             buyers = target["customer"].unique()
             cands = e.read().filter(pl.col("customer").is_in(buyers.implode()))
             curve = recall_sums(cands, target, CURVE_K) / buyers.len()

@@ -130,7 +130,7 @@ class ManyOrders:
         purchase = np.flatnonzero(label > 0)
         self.block = np.repeat(np.arange(starts.size), sizes)[purchase]  # each purchase's customer, ascending
         span = sizes[self.block]
-        self.offsets = np.r_[0, np.cumsum(span)[:-1]].astype(np.int64)
+        self.offsets = (np.cumsum(span) - span).astype(np.int64)  # each purchase's first pair; none without purchases
         self.pair_purchase = np.repeat(purchase, span).astype(np.int32)
         self.pair_row = (np.arange(int(span.sum())) - np.repeat(self.offsets, span) + np.repeat(starts[self.block], span)).astype(np.int32)
         article = candidates["article"].to_numpy()[self.order]

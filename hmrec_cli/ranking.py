@@ -35,6 +35,7 @@ from hmrec_cli.bought import DROP_BOUGHT, DROP_BOUGHT_BELOW, REFILL, drops_bough
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.errors import InputError
+from hmrec_cli.frames import stack
 from hmrec_cli.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
@@ -42,7 +43,7 @@ from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
 from hmrec_cli.source_choice import AUTO_POOL, C, CUSTOMERS, MIN_GAIN_SE, START, choose
-from hmrec_cli.splits import Week, history_prefix, truth
+from hmrec_cli.splits import Week, earlier_weeks_with_history, history_prefix, truth, with_purchases
 from hmrec_cli.store import Store
 
 AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
@@ -74,7 +75,7 @@ def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
     if request.train_weeks != "auto":
         if given:
             raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
-        if isinstance(request.train_weeks, str) and not request.train_weeks.strip().isdigit():
+        if isinstance(request.train_weeks, str) and not (request.train_weeks.strip().isascii() and request.train_weeks.strip().isdigit()):
             raise InputError(f"--train-weeks {request.train_weeks}: expected a number of weeks or auto")
         return dataclasses.replace(request, train_weeks=int(request.train_weeks))
     wanted = AUTO_MIN_POSITIVES
@@ -303,9 +304,13 @@ def rank(
     ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
     params = request.config.params(cls.Params, request.ranker, ranker_options)
     source_params = {s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()}
+    if request.train_weeks > (most := earlier_weeks_with_history(request.week.start, store.first_date)):
+        raise InputError(
+            f"--train-weeks {request.train_weeks}: the data starts {store.first_date}, so at most {max(most, 0)} weeks "
+            f"before the week {request.week.start} have history to learn from"
+        )
     train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
-    if train_weeks[0].start <= store.first_date:
-        raise InputError(f"--train-weeks {request.train_weeks}: the oldest training week {train_weeks[0]} starts before the data has history")
+    asked_weeks, train_weeks = train_weeks, learnable(store, train_weeks, request.train_weeks)
     if request.drop_bought not in DROP_BOUGHT:
         raise InputError(f"--drop-bought {request.drop_bought}: expected one of {', '.join(DROP_BOUGHT)}")
     target = truth(store.transactions, request.week) if request.week.has_truth else None
@@ -359,6 +364,7 @@ def rank(
         "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint, "sources": list(sources), **({"source_choice": {"pool": list(request.sources), "steps": choice}} if auto else {}), "source_options": {s: list(o) for s, o in source_options.items()}, "source_params": source_params,
         "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
+        **({"empty_train_weeks": [w.start.isoformat() for w in asked_weeks if w not in train_weeks]} if len(asked_weeks) > len(train_weeks) else {}),
         "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
         "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,
     }
@@ -388,8 +394,18 @@ def rank(
             writer.close()
         manifest.update(rows=rows, fit_seconds=round(fit_seconds, 3), score_seconds=round(time.perf_counter() - score_started, 3), seconds=round(time.perf_counter() - started, 3))
         if target is not None:
-            manifest["figures"] = ranking_figures(store, request.week, pl.concat(buyers_parts), pl.concat(union_hits), target, sources, target_entries)
+            pairs = stack(union_hits, {"customer": pl.UInt32, "article": pl.UInt32})
+            manifest["figures"] = ranking_figures(store, request.week, stack(buyers_parts, RANKING_SCHEMA), pairs, target, sources, target_entries)
     return cache.committed("rankings", request.ranker, week_name, key)
+
+
+def learnable(store: Store, weeks: list[Week], asked: int) -> list[Week]:
+    """The training weeks that hold purchases: a week without (a closed shop) has no labels and
+    is left out (the manifest's `empty_train_weeks`); none at all is a usage error."""
+    kept = with_purchases(store.transactions, weeks)
+    if not kept:
+        raise InputError(f"--train-weeks {asked}: no purchases from {weeks[0].start} to {weeks[-1].end} to learn from; take more training weeks")
+    return kept
 
 
 def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], seed: int) -> dict:
@@ -418,8 +434,12 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
 def ranking_figures(store: Store, week: Week, top: pl.DataFrame, candidates: pl.DataFrame, target: pl.DataFrame, sources, entries) -> dict:
     """MAP@12 and recall@12 of the ranking on the week's buyers, next to each source's own order,
     the union's recall (the most any ranker of these candidates can reach) and the oracle's MAP@12."""
+    if not target.height:  # a week without purchases: nothing to score
+        return {"buyers": 0, "map@12": float("nan"), "recall@12": float("nan"), "union_recall@all": float("nan"), "union_candidates_per_customer": float("nan"),
+                "sources_map@12": {s: None for s in sources}}
     predictions = top.select("customer", pl.col("article").cast(pl.Int64), "rank")
     out = {
+        "buyers": target["customer"].n_unique(),
         "map@12": float(average_precision(predictions, target)["ap"].mean()),
         "recall@12": float(recall(predictions, target, K)["recall"].mean()),
         "union_recall@all": float(recall(candidates.with_columns(rank=pl.lit(0, pl.UInt32)), target, 10**9)["recall"].mean()),

@@ -15,9 +15,10 @@ import pyarrow.parquet as pq
 from hmrec_cli.bought import REFILL, bought_before, drops_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
 from hmrec_cli.errors import InputError
+from hmrec_cli.frames import stack
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
 from hmrec_cli.metrics import K
-from hmrec_cli.plugin_api import Context, RunSettings, check_candidates, check_device
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
 from hmrec_cli.splits import Week, history_prefix, truth
@@ -163,12 +164,16 @@ def candidate_scores(candidates: pl.DataFrame, target: pl.DataFrame, ks: tuple[i
 
 
 def summarise(scores: pl.DataFrame) -> dict:
-    """Means of candidate_scores: macro recall@k, MAP@12, pairs covered (micro), set size."""
+    """Means of candidate_scores: macro recall@k, MAP@12, pairs covered (micro), set size, over
+    `buyers` rows (buyer-weeks when pooled); weeks without buyers have no score (NaN, null in
+    --json), not 0."""
+    if not scores.height:
+        return {"buyers": 0, **dict.fromkeys([c for c in scores.columns if c.startswith("recall@")] + [f"map@{K}", "pairs_covered", "candidates_per_customer"], float("nan"))}
     out = {c: float(scores[c].mean()) for c in scores.columns if c.startswith("recall@")}
     out[f"map@{K}"] = float(scores["ap"].mean())
-    out["pairs_covered"] = float(scores["hits"].sum() / max(scores["n_truth"].sum(), 1))
+    out["pairs_covered"] = float(scores["hits"].sum() / scores["n_truth"].sum())
     out["candidates_per_customer"] = float(scores["n_candidates"].mean())
-    return out
+    return {"buyers": scores.height, **out}
 
 
 def figures(candidates: pl.DataFrame, target: pl.DataFrame) -> dict:
@@ -246,10 +251,10 @@ def run(
             if writer is not None:
                 writer.close()
         if writer is None:
-            pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32}).write_parquet(tmp)
+            pl.DataFrame(schema=CANDIDATE_SCHEMA).write_parquet(tmp)
         manifest.update(rows=rows, seconds=round(time.perf_counter() - start, 3))
         if target is not None:
-            manifest["figures"] = figures(pl.concat(parts), target)
+            manifest["figures"] = figures(stack(parts, CANDIDATE_SCHEMA), target)
             oracle = store.oracle(request.week.start)
             if oracle is not None:  # the synthetic world's true top-100, scored the same way
                 manifest["oracle_figures"] = figures(oracle.drop("rank"), target)

@@ -43,42 +43,78 @@ class Week:
 
 
 def resolve_week(spec: str, first_date: date, last_date: date) -> Week:
-    """Turn `--week` text into a Week of this data set, or raise InputError saying why not."""
+    """Turn `--week` text into a Week of this data set, or raise InputError saying why not and
+    which weeks exist. A number of weeks back is ASCII digits only (`²` passes `isdigit` but not
+    `int`), and both numbers and dates are checked against the data before any date arithmetic
+    (`999999999` weeks or `9999-12-31` would overflow it)."""
     text = spec.strip().lower()
     last_start = last_date - timedelta(days=DAYS - 1)
     if text == "next":
         return Week(last_date + timedelta(days=1), "next", has_truth=False)
-    if text in ("last", "0"):
-        return Week(last_start, "last")
-    if text.isdigit():
-        week = Week(last_start - timedelta(days=DAYS * int(text)), text)
+    if text in ("last", "0") or (text.isascii() and text.isdigit()):
+        back = 0 if text == "last" else int(text)
+        if back > max(weeks_with_history(first_date, last_date), 0) + 1:  # far before the data: no date arithmetic
+            raise InputError(f"--week {spec}: {back} weeks back is before the data starts {first_date}; no history to learn from; {existing_weeks(first_date, last_date)}")
+        week = Week(last_start - timedelta(days=DAYS * back), "last" if back == 0 else text)
     else:
         try:
             start = date.fromisoformat(text)
         except ValueError:
             raise InputError(
-                f"--week {spec!r}: expected last, next, a number of weeks back (0, 1, ...) or a date YYYY-MM-DD"
+                f"--week {spec!r}: expected last, next, a number of weeks back (0, 1, ...) or a date YYYY-MM-DD; {existing_weeks(first_date, last_date)}"
             ) from None
         if start == last_date + timedelta(days=1):
             return Week(start, "next", has_truth=False)
-        week = Week(start, start.isoformat())
-        if week.end > last_date:
+        if start > last_start:
             raise InputError(
-                f"--week {spec}: the week {week.start} .. {week.end} runs past the data's last date {last_date}"
+                f"--week {spec}: the week from {start} runs past the data's last date {last_date}; {existing_weeks(first_date, last_date)}"
             )
+        week = Week(start, start.isoformat())
     if week.start <= first_date:
         raise InputError(
-            f"--week {spec}: the week starts {week.start}, but the data starts {first_date}; no history to learn from"
+            f"--week {spec}: the week starts {week.start}, but the data starts {first_date}; no history to learn from; {existing_weeks(first_date, last_date)}"
         )
     return week
 
 
-def rolling_weeks(target: Week, count: int) -> list[Week]:
-    """`count` consecutive weeks ending with `target`, oldest first (for rolling back-tests)."""
+def weeks_with_history(first_date: date, last_date: date) -> int:
+    """How many weeks back the oldest week with history is (its start after `first_date`); -1
+    when even week `last` has none (a log shorter than a week)."""
+    return earlier_weeks_with_history(last_date - timedelta(days=DAYS - 1), first_date)
+
+
+def earlier_weeks_with_history(start: date, first_date: date) -> int:
+    """How many whole weeks before the week starting `start` start after `first_date` (have
+    history): the most a count of earlier weeks (--weeks, --train-weeks) may ask for, checked
+    before any date arithmetic (a count of 10**20 weeks would overflow it)."""
+    return (start - first_date - timedelta(days=1)).days // DAYS
+
+
+def existing_weeks(first_date: date, last_date: date) -> str:
+    """The weeks `--week` may name on this data, for error messages."""
+    most = weeks_with_history(first_date, last_date)
+    following = last_date + timedelta(days=1)
+    if most < 0:
+        return f"the data ({first_date} .. {last_date}) is shorter than a week, so only next ({following}) has history"
+    last_start = last_date - timedelta(days=DAYS - 1)
+    oldest = last_start - timedelta(days=DAYS * most)
+    return f"weeks with history: last (= 0, from {last_start}) back to {most} (from {oldest}), or next ({following})"
+
+
+def rolling_weeks(target: Week, count: int, first_date: date) -> list[Week]:
+    """`count` consecutive weeks ending with `target`, oldest first (for rolling back-tests); the
+    oldest must start after `first_date`, as `resolve_week` asks of any week (history to learn from)."""
     if count < 1:
         raise InputError(f"--weeks {count}: must be at least 1")
     if count > 1 and not target.has_truth:
         raise InputError("--weeks needs weeks with truth; week `next` has none")
+    most = earlier_weeks_with_history(target.start, first_date) + 1  # the target and the earlier weeks with history
+    if count > most:
+        first = target.earlier(most - 1).start
+        raise InputError(
+            f"--weeks {count}: the data starts {first_date}, so the first week with history is {first}; "
+            f"at most --weeks {most} ending at the week {target.start}"
+        )
     return [target.earlier(k) if k else target for k in range(count - 1, -1, -1)]
 
 
@@ -120,6 +156,13 @@ def repeat_share(history: pl.DataFrame, week: Week, days: int = 28) -> float:
 def in_week(transactions: Frame, week: Week) -> Frame:
     """The week's own rows (its 7 days)."""
     return transactions.filter(pl.col("t_dat").is_between(week.start, week.end))
+
+
+def with_purchases(transactions: pl.DataFrame, weeks: list[Week]) -> list[Week]:
+    """The weeks that hold a purchase: a week without any (a closed shop; ingest accepts gaps of
+    up to 28 days) has no buyers to learn from or to score."""
+    dates = transactions["t_dat"].unique()
+    return [w for w in weeks if dates.is_between(w.start, w.end).any()]
 
 
 def truth(transactions: Frame, week: Week) -> Frame:

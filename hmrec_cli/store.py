@@ -194,7 +194,8 @@ class Store:
 
 def week_table(store: Store) -> list[dict]:
     """Every week of the store counted back from the last date (0 = `last`), newest first: first and
-    last day, days with data, rows, buyers, articles sold, and whether the oracle holds it."""
+    last day, days with data, rows, buyers, articles sold, and whether the oracle holds it. A week
+    without purchases (ingest accepts gaps) is listed with 0 rows."""
     from datetime import timedelta
 
     from hmrec_cli.splits import DAYS, weeks_back
@@ -203,9 +204,10 @@ def week_table(store: Store) -> list[dict]:
         store.transactions.lazy().with_columns(weeks_back(store.last_date))
         .group_by("week")
         .agg(pl.col("t_dat").min(), rows=pl.len(), buyers=pl.col("customer").n_unique(), articles=pl.col("article").n_unique())
-        .sort("week")
         .collect()
     )
+    every = pl.DataFrame({"week": pl.int_range(0, per_week["week"].max() + 1, eager=True).cast(per_week["week"].dtype)})
+    per_week = every.join(per_week, on="week", how="left").with_columns(pl.col("rows", "buyers", "articles").fill_null(0)).sort("week")
     path = store.path / ORACLE_FILE
     oracle_weeks = set(store.table(ORACLE_FILE, columns=["week"])["week"].to_list()) if path.is_file() else set()
     last_start = store.last_date - timedelta(days=DAYS - 1)

@@ -29,15 +29,25 @@ class RankWith:
     k: int = 100
 
 
+@dataclass(frozen=True)
+class Written:
+    """What `build_submission` wrote: customers, articles in each list (12 unless the catalogue is
+    smaller), and the ranking it used (None without a ranker), whose manifest says whether a learned
+    ranker kept merge's order."""
+
+    rows: int
+    per_customer: int
+    ranking: Entry | None
+
+
 def build_submission(
     data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
     rank_with: RankWith | None = None, command: dict | None = None, device: str = "auto", resume: bool = False,
     config: ProjectConfig = ProjectConfig(), drop_bought: str = "auto",
-) -> tuple[int, Entry | None]:
+) -> Written:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
-    in the order given (each by its own score); top up with last week's most popular, validate,
-    write atomically. `drop_bought` (`hmrec_cli.bought`) applies to the ranker's union or to the methods' lists.
-    Returns the customers written and the ranking used (None without a ranker)."""
+    in the order given (each by its own score); top up with `fill_order`, validate, write
+    atomically. `drop_bought` (`hmrec_cli.bought`) applies to the ranker's union or to the methods' lists."""
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
     if out.is_dir():
@@ -54,7 +64,11 @@ def build_submission(
             run(store, cache, Request(method, week, K, per_method[method], "all", config, drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume)
             for method in methods
         ]
-    popular = recent_popularity(history(store.transactions, week), week).head(K)
+    popular = fill_order(store, week)
+    if popular.height < K:
+        from hmrec_cli import console
+
+        console.warn(f"the catalogue holds only {popular.height} articles: each prediction lists all {popular.height} (the Kaggle format takes fewer than {K}; MAP@12 divides by min({K}, purchases))")
     customers = store.submission_customers.sort()
     lists = []
     for lo in range(0, customers.len(), CHUNK):
@@ -75,7 +89,7 @@ def build_submission(
         .join(store.customers.select("customer", "customer_id"), on="customer", maintain_order="left")
         .select("customer_id", "prediction")
     )
-    validate(submission, store)
+    validate(submission, store, popular.height)
     try:
         with atomic_file(out) as tmp:  # the sidecar is written and renamed first: a failure leaves neither new file
             submission.write_csv(tmp)
@@ -84,7 +98,18 @@ def build_submission(
         if (why := write_failure(error)) is None:
             raise
         raise InputError(f"cannot write {out}: {why}") from None
-    return submission.height, entries[0] if rank_with is not None else None
+    return Written(submission.height, popular.height, entries[0] if rank_with is not None else None)
+
+
+def fill_order(store: Store, week) -> pl.DataFrame:
+    """What tops up every list, at most K articles: last week's most popular (the whole history's
+    when that week sold nothing), then the rest of the catalogue by sales, so every list reaches
+    K articles, or holds the whole catalogue when it has fewer than K."""
+    past = history(store.transactions, week)
+    sold = past.group_by("article").agg(n=pl.len())
+    rest = store.articles.select("article").join(sold, on="article", how="left").sort(pl.col("n").fill_null(0), "article", descending=[True, False])
+    recent = recent_popularity(past, week).select(pl.col("article").cast(pl.UInt32))
+    return pl.concat([recent, rest.select(pl.col("article").cast(pl.UInt32))]).unique(maintain_order=True).head(K)
 
 
 def _merge(entries, customers: pl.Series, popular: pl.DataFrame) -> pl.DataFrame:
@@ -107,16 +132,17 @@ def _merge(entries, customers: pl.Series, popular: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def validate(submission: pl.DataFrame, store: Store) -> None:
-    """Row count, unique customers, 12 distinct known ids each: checked before anything is written."""
+def validate(submission: pl.DataFrame, store: Store, per_customer: int) -> None:
+    """Row count, unique customers, `per_customer` (12, or the whole catalogue when it holds fewer)
+    distinct known ids each: checked before anything is written."""
     expected = store.submission_customers.len()
     if submission.height != expected:
         raise RuntimeError(f"submission has {submission.height} rows, expected {expected}")
     if submission["customer_id"].is_duplicated().any():
         raise RuntimeError("submission lists a customer twice")
     tokens = submission["prediction"].fill_null("").str.split(" ")
-    if not (tokens.list.len() == K).all() or not (tokens.list.n_unique() == K).all():
-        raise RuntimeError(f"every customer needs {K} distinct articles")
+    if not (tokens.list.len() == per_customer).all() or not (tokens.list.n_unique() == per_customer).all():
+        raise RuntimeError(f"every customer needs {per_customer} distinct articles")
     known = store.articles["article_id"].cast(pl.String).str.zfill(10)
     if not tokens.explode().is_in(known.implode()).all():
         raise RuntimeError("submission names an article the store does not know")

@@ -33,7 +33,7 @@ from hmrec_cli.ranking import RankRequest, rank
 from hmrec_cli.recall import Request, ordered, run
 from hmrec_cli.registry import find
 from hmrec_cli.search_space import Dimension, dimensions, propose
-from hmrec_cli.splits import Week, truth
+from hmrec_cli.splits import DAYS, Week, earlier_weeks_with_history, truth
 from hmrec_cli.store import Store
 
 
@@ -103,10 +103,12 @@ def tuning_weeks(week: Week, weeks: int, store: Store) -> list[Week]:
     (its fit needs history)."""
     if weeks < 1:
         raise InputError(f"--weeks {weeks}: tune on at least one week")
-    out = [week.earlier(i) for i in range(weeks, 0, -1)]
-    if out[0].start <= store.first_date:
-        raise InputError(f"--weeks {weeks}: the oldest tuning week {out[0]} starts before the data has history; use fewer weeks or a later --week")
-    return out
+    if weeks > (most := earlier_weeks_with_history(week.start, store.first_date)):
+        raise InputError(
+            f"--weeks {weeks}: the data starts {store.first_date}, so at most {max(most, 0)} weeks before the week {week.start} "
+            "have history to tune on; use fewer weeks or a later --week"
+        )
+    return [week.earlier(i) for i in range(weeks, 0, -1)]
 
 
 def check_metric(metric: str, k: int, is_ranker: bool) -> tuple[str, int]:
@@ -231,7 +233,7 @@ def unclear_gain(outcome: Outcome, held: dict, min_gain_se: float) -> str | None
 
 def holdout_weeks(week: Week, count: int, store: Store) -> list[Week]:
     """The target week and the `count - 1` weeks after it: none of them chose anything."""
-    out = [week.earlier(-i) for i in range(count)]
-    if out[-1].start > store.last_date - timedelta(days=6):
-        raise InputError(f"--holdout-weeks {count}: the data ends on {store.last_date}, before the hold-out's last week {out[-1].start} would end")
-    return out
+    after = (store.last_date - timedelta(days=DAYS - 1) - week.start).days // DAYS  # whole weeks after it that end by the last date
+    if count - 1 > after:
+        raise InputError(f"--holdout-weeks {count}: the data ends on {store.last_date}, so at most {after + 1} weeks from {week.start} have purchases to score")
+    return [week.earlier(-i) for i in range(count)]

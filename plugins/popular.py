@@ -5,6 +5,7 @@ customer already bought (on logs without repeat purchases that one line is a str
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import polars as pl
 
@@ -25,7 +26,7 @@ class PopularParams:
 
 class Popular(Retriever):
     name = "popular"
-    version = "1"
+    version = "2"
     summary = "Most-bought articles of the last days; time decay; per age band and channel"
     Params = PopularParams
 
@@ -33,7 +34,10 @@ class Popular(Retriever):
         p = self.params
         self.segments = self._segments(ctx)
         self.owned = ctx.history.select("customer", "article").unique() if p.exclude_bought else None
-        recent = recent_history(ctx.history, ctx.week, p.window_days).with_columns(w=recency_weight(ctx.week, p.half_life_days))
+        recent = recent_history(ctx.history, ctx.week, p.window_days)
+        if recent.is_empty() and not ctx.history.is_empty():  # the window fell on a closed spell: its days up to the last sale
+            recent = ctx.history.filter(pl.col("t_dat") > ctx.history["t_dat"].max() - timedelta(days=p.window_days))
+        recent = recent.with_columns(w=recency_weight(ctx.week, p.half_life_days))
         buyers = recent.join(self.segments, on="customer", how="left").with_columns(pl.col("segment").fill_null(""))
         per_segment = buyers.group_by("segment", "article").agg(score=pl.col("w").sum())
         overall = buyers.group_by("article").agg(score=pl.col("w").sum()).with_columns(segment=pl.lit(None, pl.String))

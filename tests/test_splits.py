@@ -46,10 +46,10 @@ def test_bad_weeks_are_refused_with_the_reason(spec: str, message: str) -> None:
 
 
 def test_rolling_weeks_end_at_the_target_oldest_first() -> None:
-    weeks = rolling_weeks(resolve_week("last", FIRST, LAST), 3)
+    weeks = rolling_weeks(resolve_week("last", FIRST, LAST), 3, FIRST)
     assert [w.start for w in weeks] == [date(2020, 9, 2), date(2020, 9, 9), date(2020, 9, 16)]
     with pytest.raises(InputError):
-        rolling_weeks(resolve_week("next", FIRST, LAST), 2)
+        rolling_weeks(resolve_week("next", FIRST, LAST), 2, FIRST)
 
 
 def tx_frame() -> pl.DataFrame:

@@ -125,7 +125,8 @@ def test_oracle_beats_popularity_and_repurchase_by_a_wide_margin(cli, small_stor
 
 def test_evaluate_shows_the_ceiling(cli, small_store: Path, tmp_path: Path) -> None:
     store = Store.open(small_store)
-    pl.DataFrame({"customer_id": store.customers["customer_id"], "prediction": "0108775015"}).write_csv(tmp_path / "s.csv")
+    known = f"{store.articles['article_id'][0]:010d}"  # a file without any known article id is refused
+    pl.DataFrame({"customer_id": store.customers["customer_id"], "prediction": known}).write_csv(tmp_path / "s.csv")
     result = cli.json("evaluate", "--data", small_store, "--predictions", tmp_path / "s.csv")
     assert result["oracle_map@12"] > 0.05 and result["share_of_oracle"] == pytest.approx(result["map@12"] / result["oracle_map@12"])
     code, out, _ = cli("evaluate", "--data", small_store, "--predictions", tmp_path / "s.csv")

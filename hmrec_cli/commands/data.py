@@ -60,27 +60,12 @@ def info(
     json: Json = False,
 ) -> None:
     """Rows, customers, articles, date range and buyers per week of a store."""
-    import polars as pl
-
     from hmrec_cli import console
-    from hmrec_cli.splits import weeks_back
-    from hmrec_cli.store import Store
+    from hmrec_cli.store import Store, week_table
 
     store = Store.open(data)
     tx = store.transactions
     days = (store.last_date - store.first_date).days + 1
-    per_week = (
-        tx.with_columns(week=weeks_back(store.last_date))
-        .filter(pl.col("week") < weeks)
-        .group_by("week")
-        .agg(
-            start=pl.col("t_dat").min(),
-            rows=pl.len(),
-            buyers=pl.col("customer").n_unique(),
-            articles=pl.col("article").n_unique(),
-        )
-        .sort("week")
-    )
     summary = {
         "store": str(data),
         "fingerprint": store.fingerprint,
@@ -95,10 +80,7 @@ def info(
         "days": days,
         "whole_weeks": days // 7,
         "ingest_warnings": store.manifest.get("warnings", []),
-        "recent_weeks": [
-            {"week": "last" if w == 0 else str(w), "start": str(s), "rows": r, "buyers": b, "articles": a}
-            for w, s, r, b, a in per_week.iter_rows()
-        ],
+        "recent_weeks": [{k: w[k] for k in ("week", "start", "rows", "buyers", "articles")} for w in week_table(store)[:weeks]],  # as `data weeks` names them
     }
     if json:
         console.emit_json(summary)
@@ -128,7 +110,7 @@ def weeks_command(data: DataDir = Path("hm"), json: Json = False) -> None:
     console.show(f"Weeks of {data} (--week takes the number or the start)", ["week", "starts", "ends", "rows", "buyers", "articles sold", "oracle"], rows)
     partial = [w for w in weeks if w["days"] < 7]
     for w in partial:
-        console.out.print(f"week {w['week']} holds only {w['days']} days of data (the data starts on {w['start']})", highlight=False)
+        console.out.print(f"week {w['week']} holds only {w['days']} days of data (the data starts on {store.first_date})", highlight=False)
 
 
 class ScaleName(str, Enum):

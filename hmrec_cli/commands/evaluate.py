@@ -53,7 +53,7 @@ def evaluate(
     if not target.has_truth:
         raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
     results, seen = [], []
-    for w in rolling_weeks(target, weeks):
+    for w in rolling_weeks(target, weeks, store.first_date):
         if ranking:
             found, label = cached_predictions(cache, predictions, w, store)
             if not json:
@@ -68,6 +68,9 @@ def evaluate(
         if result.predictions.unknown_customers:
             unknown = result.predictions.unknown_customers
             console.warn(f"{path.name}: {console.plural(unknown, 'customer')} not in the store {'was' if unknown == 1 else 'were'} ignored")
+        if result.predictions.unknown_articles:
+            unknown = result.predictions.unknown_articles
+            console.warn(f"{path.name}: {console.plural(unknown, 'predicted article id')} not in the store; each takes its slot and never matches")
         results.append(result)
         seen.append((path.name, provenance.leak(provenance.read(path), w.start)))
 
@@ -137,9 +140,9 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
-        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks), options, seed, report, device, resume, settings)
+        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks, store.first_date), options, seed, report, device, resume, settings)
     rows, by_segment = table_rows(results), segment_rows(segments)
-    curves = {_method(r.name): r.recall_curve() for r in results if r.curves}
+    curves = {_method(r.name): curve for r in results if (curve := r.recall_curve())}
     figure = [plots.Panel(f"recall@K of the buyers of {console.plural(weeks, 'week')} ending {target}", "K", "recall@K",
                           {name: (list(range(1, len(c) + 1)), c) for name, c in curves.items()})]
     if plot_out is not None:
@@ -147,6 +150,11 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if json:
         console.emit_json({"week": target.start.isoformat(), "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks)], "sets": rows, "segments": by_segment, "recall_curves": curves,
                            **({"plot_out": str(plot_out)} if plot_out is not None else {})})
+        return
+    if not rows[0]["buyers"]:
+        console.out.print(f"0 buyers: nobody bought anything in the {weeks} week(s) ending {target}, so no set has a score", highlight=False)
+        if plot_out is not None:
+            console.out.print(f"wrote {plot_out}", highlight=False)
         return
     columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
     table = [

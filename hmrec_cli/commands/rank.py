@@ -70,6 +70,8 @@ def rank(
         f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )
+    if empty := m.get("empty_train_weeks"):
+        console.warn(f"no purchases in the training week(s) starting {', '.join(empty)}: trained on the other {len(m['train_weeks'])}")
     if choice := m.get("source_choice"):
         steps = [[c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]] for c in choice["steps"] if "source" in c]
         console.show(f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
@@ -82,7 +84,9 @@ def rank(
         show_newest_week(m["newest_training_week"], console, kept=bool(kept))
     if kept:
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
-    if "figures" in m:
+    if m.get("figures", {}).get("buyers") == 0:
+        console.out.print(f"0 buyers: nobody bought anything in the week {target}, so the ranking has no score", highlight=False)
+    elif "figures" in m:
         f = m["figures"]
         rows = [[entry.label, f["map@12"], f["recall@12"]]]
         if kept:  # the ranking is merge's order: merge scores the same

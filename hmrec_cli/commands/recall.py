@@ -50,7 +50,9 @@ def recall(
         f"week {target}, {entry.provenance()}",
         highlight=False,
     )
-    if "figures" in m:
+    if m.get("figures", {}).get("buyers") == 0:
+        console.out.print(f"0 buyers: nobody bought anything in the week {target}, so the set has no score", highlight=False)
+    elif "figures" in m:
         f, best = m["figures"], m.get("oracle_figures")
         names = {**{f"recall@{n}": f"recall@{n}" for n in (12, 50, 100, "all")}, "map@12": "MAP@12", "candidates_per_customer": "candidates per customer"}
         rows = [[label, f[n], *([best[n]] if best else [])] for n, label in names.items()]

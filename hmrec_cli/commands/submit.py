@@ -37,10 +37,10 @@ def submit(
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
-        rows, ranking = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
+        written = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
-        console.emit_json({"path": str(out), "customers": rows, "articles_per_customer": 12, "validated": True, "command": command})
+        console.emit_json({"path": str(out), "customers": written.rows, "articles_per_customer": written.per_customer, "validated": True, "command": command})
         return
-    console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} x 12 articles (validated)")
-    if ranking is not None and (kept := kept_merge(ranker, ranking.manifest)):
+    console.out.print(f"wrote {out}: {console.plural(written.rows, 'customer')} x {written.per_customer} articles (validated)")
+    if written.ranking is not None and (kept := kept_merge(ranker, written.ranking.manifest)):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)

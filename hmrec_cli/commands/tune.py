@@ -93,7 +93,9 @@ def tune(
         rows = [[label, h["metric"], h["se"], h["customer_weeks"]] for label, h in pairs]
         where = f"week {target}" if holdout_weeks == 1 else f"{holdout_weeks} weeks from {target.start}"
         console.show(f"Hold-out: {where} (not used to choose)", ["settings", chosen, "± SE", "buyer-weeks"], rows)
-        if best is not start:
+        if not held["start"]["customer_weeks"]:
+            console.out.print("the hold-out has no buyers (no purchases in it): nothing to score the settings on", highlight=False)
+        elif best is not start:
             console.out.print(f"best - start on the hold-out: {held['gain']:+.4f} ± {held['gain_se']:.4f} (paired)", highlight=False)
     if written:
         console.out.print(f"wrote [plugins.{request.plugin}] to {settings.path}: " + ", ".join(f"{n} = {project_config.toml_value(v)}" for n, v in values.items()), highlight=False, markup=False, soft_wrap=True)
