@@ -121,7 +121,7 @@ def test_evaluate_candidates_side_by_side(cli, store_dir: Path, tmp_path: Path) 
 
 def test_submit_writes_a_valid_kaggle_file(cli, store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "submission.csv"
-    code, text, err = cli("submit", "--candidates", "repurchase,popular", "--data", store_dir, "--cache", tmp_path, "--out", out, "-q")
+    code, text, err = cli("submit", "--candidates", "repurchase,popular", "--data", store_dir, "--cache", tmp_path / "cache", "--out", out, "-q")
     assert code == 0, err
     store = Store.open(store_dir)
     sub = pl.read_csv(out, infer_schema=False)

@@ -148,7 +148,7 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if plot_out is not None:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"week": target.start.isoformat(), "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks)], "sets": rows, "segments": by_segment, "recall_curves": curves,
+        console.emit_json({"week": target.start.isoformat(), "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks, store.first_date)], "sets": rows, "segments": by_segment, "recall_curves": curves,
                            **({"plot_out": str(plot_out)} if plot_out is not None else {})})
         return
     if not rows[0]["buyers"]:
