@@ -61,7 +61,7 @@ def test_links_inside_the_cache_that_point_out_are_never_followed(cli, store_dir
     for name in ("0123456789abcdef.json", "0123456789abcdef.parquet"):  # an entry-shaped pair outside
         (tmp_path / "elsewhere" / "2020-01-01" / name).write_bytes(outside[1].read_bytes() if name.endswith("parquet") else b"{}")
     code, out, err = cli("cache", "clear", "--cache", cache)
-    assert code == 0 and "removed 1 cached entries" in out and "leads outside the cache" in err
+    assert code == 0 and "removed 1 cached entry" in out and "leads outside the cache" in err
     assert all(p.exists() for p in outside) and (tmp_path / "elsewhere" / "2020-01-01" / "0123456789abcdef.parquet").exists()
 
     entry = recalled(cli, store_dir, cache)  # a data file replaced by a link to a file outside

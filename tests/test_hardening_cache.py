@@ -161,7 +161,7 @@ def test_a_folder_in_place_of_an_entry_is_named_and_never_removed(cli, store_dir
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", entry["name"])
     assert code == 2 and err.count("\n") == 1 and f"{data}: a folder where the cache entry" in err
     code, out, _ = cli("cache", "clear", "--cache", cache)
-    assert code == 0 and "removed 1 cached entries" in out and "left 1 file or folder hmrec did not write" in out
+    assert code == 0 and "removed 1 cached entry" in out and "left 1 file or folder hmrec did not write" in out
     assert (data / "inside.txt").read_text() == "a user's"
     data.rename(tmp_path / "moved")
     data.with_suffix(".json").mkdir()  # and one in place of its manifest
@@ -224,8 +224,8 @@ def test_clearing_everything_on_a_terminal_asks_first(cli, store_dir: Path, tmp_
     code, out = clear("--cache", str(cache), "--method", "repurchase")  # one method's: no question
     assert code == 0 and "Delete" not in out and entry.is_file()
     code, out = clear("--cache", str(cache), answer="y\n")
-    assert code == 0 and "removed 1 cached entries" in out and not entry.exists()
+    assert code == 0 and "removed 1 cached entry" in out and not entry.exists()
     for flag in ("--yes", "-y"):
         entry = Path(recalled(cli, store_dir, cache)["path"])
         code, out = clear("--cache", str(cache), flag)
-        assert code == 0 and "Delete" not in out and "removed 1 cached entries" in out and not entry.exists()
+        assert code == 0 and "Delete" not in out and "removed 1 cached entry" in out and not entry.exists()

@@ -35,7 +35,7 @@ def refused(code: int, err: str, *words: str) -> None:
         (["recall", "--method", "popular", "--seed", str(2**32)], ["--seed"]),
         (["tune", "--method", "popular", "--weeks", "99999999"], ["--weeks"]),
         (["tune", "--method", "popular", "--holdout-weeks", "99999999"], ["--holdout-weeks"]),
-        (["rank", "--candidates", "popular", "--ranker", "merge", "--train-weeks", "99999999"], ["--train-weeks 99999999: at most 520 weeks"]),
+        (["rank", "--candidates", "popular", "--ranker", "merge", "--train-weeks", "99999999"], ["--train-weeks 99999999: the data starts"]),
         (["submit", "--candidates", "popular", "--ranker", "merge", "--train-weeks", "99999999"], ["--train-weeks"]),
     ],
 )

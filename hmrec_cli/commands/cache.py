@@ -45,7 +45,7 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
         for e, size, problem in listed
     ]
     _table(console, f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "size", "state"], rows)
-    console.out.print(f"{len(listed)} entries, {_size(entry_bytes)}; {_size(folder_bytes)} on disk in all (with model checkpoints and manifests)", highlight=False)
+    console.out.print(f"{console.plural(len(listed), 'entry', 'entries')}, {_size(entry_bytes)}; {_size(folder_bytes)} on disk in all (with model checkpoints and manifests)", highlight=False)
     for p in foreign:  # one whole path a line, as a table column would cut it
         console.out.print(f"not hmrec's: {p}{'/' if p.is_dir() and not p.is_symlink() else ''}", highlight=False, markup=False, soft_wrap=True)
     if foreign:
@@ -123,4 +123,4 @@ def cache_clear(
         return
     plural = "s" if foreign != 1 else ""
     kept = f"; left {foreign} file{plural} or folder{plural} hmrec did not write (see `hmrec cache ls`)" if foreign else ""
-    console.out.print(f"removed {removed} cached entries and {temps} files that interrupted runs left{kept}", highlight=False, soft_wrap=True)
+    console.out.print(f"removed {console.plural(removed, 'cached entry', 'cached entries')} and {console.plural(temps, 'file')} that interrupted runs left{kept}", highlight=False, soft_wrap=True)

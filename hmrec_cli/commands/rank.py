@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week
 
 
 def rank(
@@ -35,7 +35,6 @@ def rank(
     """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache."""
     from hmrec_cli import console, plots
     from hmrec_cli.cache import Cache
-    from hmrec_cli.errors import InputError
     from hmrec_cli.ranking import RankRequest
     from hmrec_cli.ranking import rank as run_rank
     from hmrec_cli.splits import resolve_week
@@ -43,8 +42,6 @@ def rank(
 
     from hmrec_cli.project_config import load
 
-    if train_weeks.strip().isdigit() and int(train_weeks) > MAX_WEEKS:
-        raise InputError(f"--train-weeks {train_weeks}: at most {MAX_WEEKS} weeks")
     settings = load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
