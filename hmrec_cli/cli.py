@@ -14,6 +14,7 @@ from hmrec_cli import __version__
 from hmrec_cli.commands.data import data_app
 from hmrec_cli.commands.doctor import doctor
 from hmrec_cli.commands.cache import cache_app
+from hmrec_cli.commands.config import config_app
 from hmrec_cli.commands.evaluate import evaluate
 from hmrec_cli.commands.options import reports_input_errors
 from hmrec_cli.commands.plugins import plugins_app
@@ -135,6 +136,7 @@ app.command()(reports_input_errors(submit))
 app.command()(reports_input_errors(tune))
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(cache_app, name="cache")
+app.add_typer(config_app, name="config")
 app.command()(doctor)
 app.command()(report)
 

@@ -1,10 +1,18 @@
-"""The project config file: per-plugin parameter values that every command reads.
+"""The project config file: the pipeline's settings and per-plugin parameter values that every command reads.
+
+    [pipeline]
+    data = "hm"
+    candidates = "popular,repurchase,itemcf"
+    ranker = "din"
 
     [plugins.itemcf]
     normalisation = "cosine"
     window_days = 21
 
 It is `hmrec.toml` in the current folder, or the file named by `--config` / `HMREC_CONFIG`. A
+`[pipeline]` value stands in for the option of the same name where the command line and the
+environment give none (flag > environment variable > this file > built-in default), so `rank`,
+`submit` and `evaluate` need not repeat the same flags; its paths are relative to the file's folder. A
 parameter's value is `-o key=value` if given, else this file's, else the plugin's default; the
 cache keys hash the resolved values, so editing the file never serves a stale entry. The whole
 file is checked when read (TOML syntax, plugin names, parameter names, types and `valid` ranges):
@@ -26,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmrec_cli.atomic import atomic_file
+from hmrec_cli.commands.options import MAX_K, MAX_WEEKS
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import allowed, describe_valid, option_values, parse_params
 
@@ -39,6 +48,7 @@ class ProjectConfig:
 
     path: Path = DEFAULT
     plugins: dict[str, dict[str, object]] = field(default_factory=dict)
+    pipeline: dict[str, object] = field(default_factory=dict)
 
     def values(self, plugin: str) -> dict[str, object]:
         return dict(self.plugins.get(plugin, {}))
@@ -74,7 +84,7 @@ def load(given: Path | None, must_exist: bool = True) -> ProjectConfig:
         raise InputError(f"{path}: not UTF-8 text (a TOML file is expected)") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"{path}: not valid TOML ({error})") from None
-    return ProjectConfig(path, checked(path, document))
+    return ProjectConfig(path, checked(path, document), checked_pipeline(path, document.get("pipeline", {})))
 
 
 def checked(path: Path, document: dict) -> dict[str, dict[str, object]]:
@@ -83,8 +93,8 @@ def checked(path: Path, document: dict) -> dict[str, dict[str, object]]:
     from hmrec_cli.registry import discover, suggestion
 
     for key in document:
-        if key != "plugins":
-            raise InputError(f"{path}: {key}: unknown key; the file holds [plugins.NAME] tables of plugin parameters")
+        if key not in ("plugins", "pipeline"):
+            raise InputError(f"{path}: {key}: unknown key; the file holds a [pipeline] table and [plugins.NAME] tables of plugin parameters")
     tables = document.get("plugins", {})
     if not isinstance(tables, dict):
         raise InputError(f"{path}: plugins: expected [plugins.NAME] tables")
@@ -99,6 +109,66 @@ def checked(path: Path, document: dict) -> dict[str, dict[str, object]]:
                 continue
             raise InputError(f"{path}: [plugins.{name}]: no plugin named {name!r}{suggestion(name)}")
         out[name] = typed_table(path, name, installed[name].load().Params, table)
+    return out
+
+
+DROP_BOUGHT = ("auto", "yes", "no")
+PIPELINE = {  # key -> what it must be, as the error says it
+    "data": "a folder name in quotes (the store)",
+    "cache": "a folder name in quotes",
+    "candidates": 'comma-separated retriever names in quotes, or "auto"',
+    "ranker": "a ranker's name in quotes",
+    "train_weeks": f'a whole number of weeks, 1 to {MAX_WEEKS}, or "auto"',
+    "drop_bought": '"auto", "yes" or "no"',
+    "k": f"a whole number, 1 to {MAX_K}",
+}
+
+
+def checked_pipeline(path: Path, table: object) -> dict[str, object]:
+    """The `[pipeline]` table, each value checked as its flag would be (data and cache made relative
+    to the file's folder); a bad or unknown key is one line `FILE: pipeline.KEY = VALUE: why`."""
+    from hmrec_cli.registry import discover, suggestion
+
+    if not isinstance(table, dict):
+        raise InputError(f"{path}: pipeline: expected a [pipeline] table of settings")
+    restricted = bool(os.environ.get("HMREC_LOAD_PLUGINS"))
+    installed = {kind: {p.name for p in discover(kind)} for kind in ("retriever", "ranker")}
+    out: dict[str, object] = {}
+    for key, value in table.items():
+        shown = toml_value(value) if isinstance(value, (str, bool, int, float)) else repr(value)
+
+        def refuse(why: str) -> typing.NoReturn:
+            raise InputError(f"{path}: pipeline.{key} = {shown}: {why}")
+
+        if key not in PIPELINE:
+            refuse(f"unknown key; [pipeline] takes {', '.join(PIPELINE)}")
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if key in ("data", "cache"):
+            if not isinstance(value, str) or not value.strip():
+                refuse(f"expected {PIPELINE[key]}")
+            out[key] = path.parent / value
+        elif key in ("candidates", "ranker"):
+            names = [n.strip() for n in value.split(",")] if isinstance(value, str) else []
+            kind = "retriever" if key == "candidates" else "ranker"
+            if not names or not all(names) or (key == "ranker" and len(names) > 1):
+                refuse(f"expected {PIPELINE[key]}")
+            if names != ["auto"] or key == "ranker":
+                unknown = [n for n in names if n not in installed[kind]]
+                if unknown and not restricted:
+                    refuse(f"no {kind} named {unknown[0]!r}{suggestion(unknown[0], kind)}")
+            out[key] = ",".join(names)
+        elif key == "train_weeks":
+            if not (value == "auto" or (whole and 1 <= value <= MAX_WEEKS)):
+                refuse(f"expected {PIPELINE[key]}")
+            out[key] = value
+        elif key == "drop_bought":
+            if value not in DROP_BOUGHT:
+                refuse(f"expected {PIPELINE[key]}")
+            out[key] = value
+        else:  # k
+            if not (whole and 1 <= value <= MAX_K):
+                refuse(f"expected {PIPELINE[key]}")
+            out[key] = value
     return out
 
 

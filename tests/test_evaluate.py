@@ -125,7 +125,7 @@ def test_rolling_back_test_names_a_missing_week_file(cli, store_dir: Path, tmp_p
 
 
 def test_options_that_cannot_go_together(cli, store_dir: Path, tmp_path: Path) -> None:
-    code, _, err = cli("evaluate", "--data", store_dir)
+    code, _, err = cli("evaluate", "--data", store_dir, "--predictions", "merge", "--predictions-dir", tmp_path)
     assert code == 2 and "exactly one of --predictions" in err
     code, _, err = cli("evaluate", "--data", store_dir, "--week", "next", "--predictions", tmp_path / "x.csv")
     assert code == 2 and "nothing to score" in err

@@ -22,7 +22,7 @@ import pytest
         (["recall", "-o"], "'-o' requires an argument"),
         (["recall", "--bogus"], "no such option: --bogus"),
         (["cache", "ls", "--bogus"], "no such option: --bogus"),
-        (["submit"], "missing option '--candidates'"),
+        (["recall"], "missing option '--method'"),
         (["plugins", "show"], "missing argument 'name'"),
         (["recal"], "no such command 'recal'"),
     ],
@@ -202,6 +202,7 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
         "plugins": ["plugins"],
         "plugins show": ["plugins", "show", "popular"],
         "cache ls": ["cache", "ls", "--cache", cache],
+        "config show": ["config", "show", *common],
         "cache clear": ["cache", "clear", "--method", "nothing", *common],
         "doctor": ["doctor", *common],
     }
@@ -211,6 +212,7 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
     outputs["evaluate"] += [
         cli.json("evaluate", "--candidates", "popular,repurchase", "--weeks", "2", "--week", "1", *common, "-q"),
         cli.json("evaluate", "--predictions", "merge", "--weeks", "2", "--week", "1", *common),
+        cli.json("evaluate", "--week", "1", *common),
     ]
     compared = outputs["evaluate"][1]
     assert set(compared["segments"][0]) - {"segment", "buyer_weeks"} <= set(compared["sets"][0]), "segments and sets use other keys"

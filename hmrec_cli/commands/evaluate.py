@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed
+from hmrec_cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed, settings_in_force
 
 
 def evaluate(
+    ctx: typer.Context,
     data: DataDir = Path("hm"),
     week: Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")] = "last",
     predictions: Annotated[Optional[str], typer.Option(help="A Kaggle-format submission file (customer_id,prediction), or a cached ranking: din (the newest for the week) or din@KEY.", show_default=False)] = None,
@@ -29,22 +30,30 @@ def evaluate(
     json: Json = False,
 ) -> None:
     """Score predictions with the Kaggle MAP@12 against the week's purchases (history cut at the week's start),
-    or compare candidate sets (recall@K, MAP@12 of their own order, coverage, by buyer segment)."""
-    from hmrec_cli import console, provenance
+    or compare candidate sets (recall@K, MAP@12 of their own order, coverage, by buyer segment). With neither
+    --predictions nor --candidates: every candidate set and ranking cached for the week, side by side."""
+    from hmrec_cli import console, project_config, provenance
     from hmrec_cli.errors import InputError
     from hmrec_cli.evaluation import cached_predictions, evaluate_week, flag_leak, pooled, read_submission
     from hmrec_cli.splits import resolve_week, rolling_weeks
     from hmrec_cli.store import Store
 
+    settings = project_config.load(config)
+    data, cache = settings_in_force(ctx, settings, data=data, cache=cache)
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
-        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out, config)
+        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out, settings)
         return
     if plot or plot_out is not None:
         raise InputError("--plot and --plot-out draw candidate sets' recall curves: use them with --candidates")
-    if (predictions is None) == (predictions_dir is None):
+    if predictions is not None and predictions_dir is not None:
         raise InputError("give exactly one of --predictions FILE, --predictions-dir DIR or --candidates A,B")
+    if predictions is None and predictions_dir is None:
+        if weeks > 1:
+            raise InputError("--weeks N needs --predictions-dir DIR, a cached ranking (--predictions din) or --candidates A,B")
+        _cached_side_by_side(data, cache, week, json)
+        return
     ranking = predictions is not None and _names_a_ranking(predictions)
     if predictions is not None and weeks > 1 and not ranking:
         raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv), or a cached ranking name (--predictions din)")
@@ -123,15 +132,48 @@ def _print_ceiling(console, s: dict) -> None:
         )
 
 
-def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool, plot: bool, plot_out, config) -> None:
-    from hmrec_cli import console, plots, project_config
+def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None:
+    """Every intact candidate set and ranking cached for the week on this store, with the figures
+    their manifests recorded when they were made (nothing is recomputed), best MAP@12 first in each kind."""
+    from hmrec_cli import console
+    from hmrec_cli.cache import Cache
+    from hmrec_cli.errors import InputError
+    from hmrec_cli.splits import resolve_week
+    from hmrec_cli.store import Store
+
+    store = Store.open(data)
+    target = resolve_week(week, store.first_date, store.last_date)
+    if not target.has_truth:
+        raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
+    found = [e for e in Cache(cache).entries(week=target.start.isoformat()) if e.owned and e.manifest.get("fingerprint") == store.fingerprint and e.damage() is None]
+    rows = [
+        {"name": e.label, "kind": e.kind, "map@12": f.get("map@12"), "recall@12": f.get("recall@12"), "recall@100": f.get("recall@100"), "created": e.manifest.get("created")}
+        for e in found for f in [e.manifest.get("figures") or {}]
+    ]
+    rows.sort(key=lambda r: (r["kind"] != "rankings", -(r["map@12"] if r["map@12"] is not None else -1.0)))
+    if json:
+        console.emit_json({"week": target.start.isoformat(), "week_end": target.end.isoformat(), "entries": rows})
+        return
+    if not rows:
+        hint = console.reproduce("rank", "--ranker", "merge", "--week", target.start.isoformat(), data=data, cache=cache)
+        console.out.print(f"nothing cached for the week {target} on this store; make a ranking with `{hint}`", highlight=False, soft_wrap=True)
+        return
+    from hmrec_cli.commands.cache import _table  # names whole: folded on a terminal, tab-separated in a pipe
+
+    table = [[r["name"], "ranking" if r["kind"] == "rankings" else "set", *("" if r[n] is None else r[n] for n in ("map@12", "recall@12", "recall@100")),
+              str(r["created"] or "")[:16].replace("T", " ")] for r in rows]
+    _table(console, f"Cached for the week {target}: figures on the week's buyers, as recorded when each was made", ["name", "kind", "MAP@12", "R@12", "R@100", "created (UTC)"], table)
+    console.out.print("score a ranking per buyer segment: hmrec evaluate --predictions RANKING; compare sets in depth: hmrec evaluate --candidates SET,SET", highlight=False, soft_wrap=True)
+
+
+def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool, plot: bool, plot_out, settings) -> None:
+    from hmrec_cli import console, plots
     from hmrec_cli.cache import Cache
     from hmrec_cli.candidates_report import compare, segment_rows, table_rows
     from hmrec_cli.errors import InputError
     from hmrec_cli.splits import resolve_week, rolling_weeks
     from hmrec_cli.store import Store
 
-    settings = project_config.load(config)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     wanted = [n.strip() for n in names.split(",") if n.strip()]

@@ -20,6 +20,7 @@ CacheDir = Annotated[
 ]
 MAX_SEED = 2**32 - 1  # what every generator hmrec seeds accepts
 MAX_WEEKS = 520  # the most weeks a count of weeks may name: ten years, more than a store holds, still a valid date
+MAX_K = 65_535  # the most candidates per customer a --k takes
 
 
 def checked_seed(seed: int) -> int:
@@ -50,9 +51,36 @@ DropBought = Annotated[
         "a log where nobody buys the same item twice), yes or no. Each source's set is refilled from its retriever's next candidates.",
     ),
 ]
+Candidates = Annotated[
+    Optional[str],
+    typer.Option(
+        show_default=False,
+        help="Comma-separated retrievers whose candidates are ranked (their scores and ranks become features), or auto: fit the built-in pool "
+        "for the training weeks and keep the sources that clearly add to their fusion there. Default: [pipeline] candidates in the config, "
+        "else the four sources auto starts from (see `hmrec config show`).",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 
 Command = TypeVar("Command", bound=Callable)
+GIVEN = {"COMMANDLINE": "flag", "ENVIRONMENT": "env"}  # click's parameter sources, as `config show` names them
+
+
+def setting(ctx: typer.Context, settings, name: str, value: object) -> tuple[object, str]:
+    """An option's value and where it comes from: the flag or its environment variable as given,
+    else the config's `[pipeline]` value, else `value`, the built-in default (the same order as plugin
+    parameters: what the user typed beats the file, the file beats the default)."""
+    source = ctx.get_parameter_source(name)
+    if source is not None and source.name in GIVEN:
+        return value, GIVEN[source.name]
+    if name in settings.pipeline:
+        return settings.pipeline[name], "config"
+    return value, "default"
+
+
+def settings_in_force(ctx: typer.Context, settings, **values: object) -> tuple:
+    """Each option named in `values` (its parsed value) as `setting` resolves it, in that order."""
+    return tuple(setting(ctx, settings, name, value)[0] for name, value in values.items())
 
 
 def refuse_inside(out: Path, folders: dict[str, Path], option: str = "--out") -> None:

@@ -7,18 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import (
+    MAX_K, CacheDir, Candidates, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week, settings_in_force,
+)
 
 
 def rank(
-    candidates: Annotated[str, typer.Option(help="Comma-separated retrievers whose candidates are ranked (their scores and ranks become features), or auto: "
-                     "fit the built-in pool for the training weeks and keep the sources that clearly add to their fusion there.")],
+    ctx: typer.Context,
+    candidates: Candidates = None,
     ranker: Annotated[str, typer.Option(help="Ranker name (see `hmrec plugins`).")] = "din",
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
     train_weeks: Annotated[str, typer.Option(help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks).")] = "4",
-    k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=65_535)] = 100,
+    k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=MAX_K)] = 100,
     option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
@@ -32,7 +34,8 @@ def rank(
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
-    """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache."""
+    """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache.
+    Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console, plots
     from hmrec_cli.cache import Cache
     from hmrec_cli.ranking import RankRequest
@@ -43,6 +46,9 @@ def rank(
     from hmrec_cli.project_config import load
 
     settings = load(config)
+    data, cache, candidates, ranker, train_weeks, k, drop_bought = settings_in_force(
+        ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, k=k, drop_bought=drop_bought)
+    candidates, train_weeks = default_candidates() if candidates is None else candidates, str(train_weeks)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
@@ -113,6 +119,14 @@ def rank(
              *(["--drop-bought", drop_bought] if drop_bought != "auto" else []), *(["--seed", str(seed)] if seed else []),
              *(["--config", str(config)] if config is not None else [])]
     console.out.print(f"write the Kaggle submission with:\n  {console.reproduce(*words, data=data, cache=cache)}", highlight=False, soft_wrap=True)
+
+
+def default_candidates() -> str:
+    """`--candidates` when neither the command line nor the config names any: the sources `auto`
+    starts from, the four the full H&M data was tuned with."""
+    from hmrec_cli.source_choice import START
+
+    return ",".join(START)
 
 
 def kept_merge(ranker: str, manifest: dict) -> str | None:

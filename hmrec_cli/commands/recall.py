@@ -7,15 +7,16 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.commands.options import CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, PluginOptions, Quiet, Resume, Seed, Week
+from hmrec_cli.commands.options import MAX_K, CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, PluginOptions, Quiet, Resume, Seed, Week, settings_in_force
 
 
 def recall(
+    ctx: typer.Context,
     method: Annotated[str, typer.Option(help="Retriever name (see `hmrec plugins`).")],
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    k: Annotated[int, typer.Option(help="Candidates per customer.", min=1, max=65_535)] = 100,
+    k: Annotated[int, typer.Option(help="Candidates per customer.", min=1, max=MAX_K)] = 100,
     option: PluginOptions = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
@@ -27,7 +28,8 @@ def recall(
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
-    """Fit a retriever on the history before the week and write its top-k candidates to the cache."""
+    """Fit a retriever on the history before the week and write its top-k candidates to the cache.
+    --data, --cache, --k and --drop-bought not given come from the config's [pipeline] table."""
     from hmrec_cli import console
     from hmrec_cli import project_config
     from hmrec_cli.cache import Cache
@@ -36,6 +38,7 @@ def recall(
     from hmrec_cli.store import Store
 
     settings = project_config.load(config)
+    data, cache, k, drop_bought = settings_in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     request = Request(method, target, k, tuple(option), customers, settings, drop_bought)

@@ -7,12 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside
+from hmrec_cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside, settings_in_force
 
 
 def submit(
-    candidates: Annotated[str, typer.Option(help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ...")],
-    ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before.", show_default=False)] = None,
+    ctx: typer.Context,
+    candidates: Annotated[Optional[str], typer.Option(
+        help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ... "
+        "Default: [pipeline] candidates in the config, else the four sources --candidates auto starts from.", show_default=False)] = None,
+    ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before; default: [pipeline] ranker in the config, else none.", show_default=False)] = None,
     train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)] = 4,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
@@ -26,16 +29,20 @@ def submit(
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
-    """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV."""
+    """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV.
+    Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console, project_config
-    from hmrec_cli.commands.rank import kept_merge
+    from hmrec_cli.commands.rank import default_candidates, kept_merge
     from hmrec_cli.submission import RankWith, build_submission
 
+    settings = project_config.load(config)
+    data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
+        ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, drop_bought=drop_bought)
+    candidates = default_candidates() if candidates is None else candidates
     refuse_inside(out, {"store": data, "cache": cache})
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
-    rank_with = RankWith(ranker, train_weeks) if ranker else None
+    rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
-    settings = project_config.load(config)
     with console.progress_bar(quiet or json) as report:
         written = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
     if json:
