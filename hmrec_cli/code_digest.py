@@ -1,0 +1,111 @@
+"""Digests of hmrec's own code, so a cache key changes when the code that made an entry changes.
+
+A digest hashes each file's parsed code without docstrings (`ast.dump` drops comments and
+layout): fixing a comment or a docstring keeps every key, changing a line of code does not.
+`tests/test_plugin_versions.py` holds built-in plugins to the core modules they reach with it;
+the pipeline stages hash `pipeline_state` of their own module into their cache keys: the digest
+of that module and every core module it reaches (computed once per process), and the `POLICY`
+of each of those modules that has one (read at each call), so a new constant in a policy, or a
+policy in a new module, enters the key without anyone listing it.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import importlib
+from pathlib import Path
+
+CORE = Path(__file__).parent
+POLICY_NAME = "POLICY"  # the module-level name of a stage's frozen dataclass of result-changing constants
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
+            first = body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_digest(sources: dict[str, str]) -> str:
+    """sha256 over each file's name and parsed code without docstrings (ast.dump drops comments)."""
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        h.update(name.encode() + b"\0" + ast.dump(_without_docstrings(ast.parse(sources[name]))).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def core_module(dotted: str) -> str | None:
+    """"hmrec_cli.a.b" as the core module's path without ".py" ("a/b", or "a/b/__init__"); None
+    when it names no module of hmrec_cli (an attribute, or another package)."""
+    parts = dotted.split(".")
+    if parts[0] != "hmrec_cli" or len(parts) < 2:
+        return None
+    for path in (CORE.joinpath(*parts[1:]).with_suffix(".py"), CORE.joinpath(*parts[1:], "__init__.py")):
+        if path.is_file():
+            return path.relative_to(CORE).with_suffix("").as_posix()
+    return None
+
+
+def core_imports(source: str) -> set[str]:
+    """The core modules a source imports anywhere (lazy imports inside functions too)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in map(core_module, found) if m is not None}
+
+
+@functools.cache
+def core_module_imports(name: str) -> frozenset[str]:
+    """What core module `name` imports, parsed once per process (most callers share most modules)."""
+    return frozenset(core_imports((CORE / f"{name}.py").read_text()))
+
+
+def core_closure(sources: dict[str, str]) -> list[str]:
+    """Every core module the sources reach through imports, followed module to module."""
+    todo, seen = set().union(*map(core_imports, sources.values())), set()
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= core_module_imports(name) - seen
+    return sorted(seen)
+
+
+@functools.cache
+def _stage(module: str) -> tuple[str, tuple[str, ...]]:
+    """The digest of core module `module` ("hmrec_cli.recall") and all it reaches, and the
+    modules among them that define a POLICY; worked out once per process."""
+    root = core_module(module)
+    sources = {f"{m}.py": (CORE / f"{m}.py").read_text() for m in sorted({root, *core_closure({root: (CORE / f"{root}.py").read_text()})})}
+    with_policy = tuple(name.removesuffix(".py") for name, text in sources.items() if _defines_policy(ast.parse(text)))
+    return code_digest(sources), with_policy
+
+
+def _defines_policy(tree: ast.Module) -> bool:
+    """The module assigns POLICY_NAME at its top level."""
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == POLICY_NAME for t in targets):
+            return True
+    return False
+
+
+def pipeline_digest(module: str) -> str:
+    """The digest of a pipeline module's code and of every core module it reaches."""
+    return _stage(module)[0]
+
+
+def pipeline_state(module: str) -> dict:
+    """What a stage's cache key takes of the code: `pipeline_digest(module)` and, per module it
+    reaches that has one, its POLICY as it is now (a test's monkeypatched value included)."""
+    digest, with_policy = _stage(module)
+    policies = {m: dataclasses.asdict(getattr(importlib.import_module(f"hmrec_cli.{m.removesuffix('/__init__').replace('/', '.')}"), POLICY_NAME)) for m in with_policy}
+    return {"code": digest, "policies": policies}
