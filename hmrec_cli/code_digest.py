@@ -20,7 +20,9 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-CORE = Path(__file__).parent
+import hmrec_cli
+
+CORE = Path(hmrec_cli.__file__).parent  # the package's root, wherever this module lives in it
 POLICY_NAME = "POLICY"  # the module-level name of a stage's frozen dataclass of result-changing constants
 
 

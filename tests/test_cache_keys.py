@@ -52,11 +52,7 @@ def ranking_key(store_dir: Path, tmp: Path, sources: tuple[str, ...] = ("auto",)
 
 def _other(value: object) -> object:
     """A value of the same kind, different from `value`."""
-    if isinstance(value, tuple):
-        return value[:-1]
-    if isinstance(value, bool):
-        return not value
-    return value * 2 + 1
+    return value[:-1] if isinstance(value, tuple) else value * 2 + 1
 
 
 def _policy_fields(stage: str) -> list[tuple[str, str]]:
