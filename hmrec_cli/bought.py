@@ -7,36 +7,48 @@ data before the week, so a candidate set, a ranking and a submission all make th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from hmrec_cli.errors import InputError
 from hmrec_cli.splits import Week, repeat_share
 
-DROP_BOUGHT_BELOW = 0.01  # auto: repeats rarer than this share of the last 28 days' purchases
 DROP_BOUGHT = ("auto", "yes", "no")
-REFILL = 2  # a set that drops asks its retriever for k + REFILL * k, so dropped slots are refilled
 
 
-_SHARES: dict[tuple[str, str], float] = {}  # (store fingerprint, week) -> repeat share, once per process
+@dataclass(frozen=True)
+class BoughtPolicy:
+    """The drop rule's constants; every candidate set's and ranking's cache key hashes them."""
+
+    drop_below: float = 0.01  # auto drops when repeats are rarer than this share of the recent purchases
+    window_days: int = 28  # the recent purchases: those of this many days before the week
+    refill: int = 2  # a set that drops asks its retriever for k + refill * k, so dropped slots are refilled
+
+
+POLICY = BoughtPolicy()
+
+
+_SHARES: dict[tuple[str, str, int], float] = {}  # (store fingerprint, week, window) -> repeat share, once per process
 
 
 def drops_bought(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> bool:
     """Whether `week`'s candidates leave out what each customer bought before: `yes` always, `auto`
-    when fewer than DROP_BOUGHT_BELOW of the last 28 days' purchases repeat an earlier one, `no`
-    never. `history`: the rows before the week. With the store's `fingerprint` the share is worked
+    when fewer than POLICY.drop_below of the purchases of the POLICY.window_days days before it
+    repeat an earlier one, `no` never. `history`: the rows before the week. With the store's `fingerprint` the share is worked
     out once per week and process (0.5 s on medium's 6.7M rows, more on the full log; a ranking asks for every source of
     every week)."""
     if mode not in DROP_BOUGHT:
         raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
     if mode != "auto":
         return mode == "yes"
-    key = (fingerprint, week.start.isoformat())
+    key = (fingerprint, week.start.isoformat(), POLICY.window_days)
     share = _SHARES.get(key) if fingerprint else None
     if share is None:
-        share = repeat_share(history, week)
+        share = repeat_share(history, week, POLICY.window_days)
         if fingerprint:
             _SHARES[key] = share
-    return share < DROP_BOUGHT_BELOW
+    return share < POLICY.drop_below
 
 
 def bought_before(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> pl.DataFrame | None:

@@ -2,8 +2,9 @@
 
 Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` beside it (kinds:
 `candidates`, `rankings`); a ranking's training checkpoint is `CACHE/models/<ranker>/<week>/<key>.pt`. The key
-hashes everything that decides the content: plugin, plugin version, parameters, the store's
-fingerprint, the week, k and the customer set. A new ingest changes the fingerprint, so stale sets
+hashes everything that decides the content: the request's fields (`request_fields`), plugin
+version, parameters, the store's fingerprint, and the pipeline's code and policy constants
+(`code_digest.pipeline_state`). A new ingest changes the fingerprint, so stale sets
 are never served. Parquet and its manifest (with the file's size and sha256) are both written to temp
 files, then the Parquet is renamed into place and the manifest after it; an entry counts only when
 its manifest exists, so an interrupted run leaves nothing that looks finished.
@@ -47,9 +48,22 @@ WEEK = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def cache_key(**parts: object) -> str:
-    """Stable hash of the parts (dataclasses become dicts)."""
-    plain = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in parts.items()}
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:KEY_LENGTH]
+    """Stable hash of the parts (dataclasses, at any depth, become dicts)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=_plain).encode()).hexdigest()[:KEY_LENGTH]
+
+
+def _plain(value: object) -> object:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else str(value)
+
+
+def request_fields(request: object, **resolved: object) -> dict:
+    """A request dataclass's fields as a cache key takes them: every field, so a field added to the
+    request enters every key, with `resolved` replacing those whose raw value is not what decides
+    the result (a customers file by its ids' digest, `-o` options by the parameters they give)."""
+    names = [f.name for f in dataclasses.fields(request)]
+    if unknown := set(resolved) - set(names):
+        raise ValueError(f"{type(request).__name__} has no fields {sorted(unknown)}")
+    return {name: resolved[name] if name in resolved else getattr(request, name) for name in names}
 
 
 def customers_digest(customers: pl.Series) -> str:

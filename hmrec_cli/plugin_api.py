@@ -129,10 +129,10 @@ class RankingWeek:
     their candidates (the others teach a ranker nothing), out of `buyers` buyers in all, with
     every positive and a `negative_share` of their negatives (the ranker's own `negative_share`
     parameter; a ranker that samples divides its share by this one rather than sampling twice).
-    The newest week keeps every row of at most `ranking.NEWEST_WEEK_CUSTOMERS` of its buyers,
+    The newest week keeps every row of at most `ranking.POLICY.newest_week_customers` of its buyers,
     drawn with the seed (`buyers` None: the listed customers are a plain sample of the buyers).
     A sampled week also carries `tuning`: every row (customer, article, label, bought and each
-    source's rank) of up to `fusion.TUNE_CUSTOMERS` of its listed customers, drawn with the seed,
+    source's rank) of up to `ranking.POLICY.tune_customers` of its listed customers, drawn with the seed,
     so merge's order is tuned on whole lists, exactly as `merge` tunes it on unsampled weeks.
     """
 

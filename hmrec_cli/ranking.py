@@ -12,10 +12,14 @@ training chunk keeps only what a ranker learns from (customers with a purchase a
 candidates: every positive and the ranker's `negative_share` of the negatives, drawn per row from
 the seed so the chunking never changes which) and is spilled to Parquet under
 `cache/models/<ranker>/<week>/` until the week is complete, beside every row of up to
-TUNE_CUSTOMERS of those customers (their ranks and labels only: what tuning merge's order needs,
-so a learned ranker starts from exactly the order `merge` would fit); the newest training week keeps every
-row of at most NEWEST_WEEK_CUSTOMERS buyers; the target week is scored chunk by chunk. Nothing
-holds customers x candidates x features for all customers at once.
+`POLICY.tune_customers` of those customers (their ranks and labels only: what tuning merge's
+order needs, so a learned ranker starts from exactly the order `merge` would fit); the newest
+training week keeps every row of at most `POLICY.newest_week_customers` buyers; the target week
+is scored chunk by chunk. Nothing holds customers x candidates x features for all customers at once.
+
+The cache key is derived, never listed by hand: the request's fields (`cache.request_fields`),
+the plugins' versions and parameters, and the code and POLICY constants of this module and of
+every core module it reaches (`code_digest.pipeline_state`).
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from hmrec_cli import source_choice
 from hmrec_cli.atomic import scratch_dir
-from hmrec_cli.bought import DROP_BOUGHT, DROP_BOUGHT_BELOW, REFILL, drops_bought
-from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
+from hmrec_cli.bought import DROP_BOUGHT, drops_bought
+from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
 from hmrec_cli.candidate_features import FEATURE_CHUNK, customer_chunks
+from hmrec_cli.code_digest import pipeline_state
 from hmrec_cli.errors import InputError
 from hmrec_cli.frames import stack
 from hmrec_cli.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
@@ -42,15 +48,27 @@ from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, chec
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.registry import find
-from hmrec_cli.source_choice import AUTO_POOL, C, CUSTOMERS, MIN_GAIN_SE, START, choose
+from hmrec_cli.source_choice import choose
 from hmrec_cli.splits import Week, earlier_weeks_with_history, history_prefix, truth, with_purchases
 from hmrec_cli.store import Store
 
-AUTO_MIN_POSITIVES = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
-AUTO_MAX_WEEKS = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
-NEWEST_WEEK_CUSTOMERS = 20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
 RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
+
+
+@dataclass(frozen=True)
+class RankPolicy:
+    """The constants that decide what a ranking holds (a chunk size does not, so none is here);
+    every ranking's cache key hashes them, with the POLICY of each module the ranking reaches."""
+
+    auto_min_positives: int = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
+    auto_max_weeks: int = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
+    newest_week_customers: int = 20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
+    tune_customers: int = TUNE_CUSTOMERS  # a sampled week keeps the whole lists of this many buyers with a hit, for tuning merge's order
+    tuning_oversample: int = 3  # those are drawn from this many times as many buyers (all when fewer), then cut by `first_customers`
+
+
+POLICY = RankPolicy()
 
 
 @dataclass(frozen=True)
@@ -78,7 +96,7 @@ def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
         if isinstance(request.train_weeks, str) and not (request.train_weeks.strip().isascii() and request.train_weeks.strip().isdigit()):
             raise InputError(f"--train-weeks {request.train_weeks}: expected a number of weeks or auto")
         return dataclasses.replace(request, train_weeks=int(request.train_weeks))
-    wanted = AUTO_MIN_POSITIVES
+    wanted = POLICY.auto_min_positives
     if given:
         text = given[-1].partition("=")[2].strip()
         if not text.isdigit() or int(text) < 1:
@@ -91,8 +109,8 @@ def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
 def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
     """The fewest weeks before `week` whose purchases (distinct customer-article pairs per week)
     add up to `min_positives`, going back until the history ends (the oldest training week must
-    start after the first day, so its sources have history) or AUTO_MAX_WEEKS. At least 1."""
-    available = min(AUTO_MAX_WEEKS, max(((week.start - store.first_date).days - 1) // 7, 1))
+    start after the first day, so its sources have history) or POLICY.auto_max_weeks. At least 1."""
+    available = min(POLICY.auto_max_weeks, max(((week.start - store.first_date).days - 1) // 7, 1))
     back = ((pl.lit(week.start) - pl.col("t_dat")).dt.total_days() - 1) // 7 + 1  # 1 = the week just before
     counts = (
         store.transactions.filter(pl.col("t_dat") < week.start)
@@ -144,17 +162,18 @@ def training_week(
     chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> RankingWeek:
     """One labelled training week built `chunk` customers at a time and spilled to `spill`: the
-    newest week whole for at most NEWEST_WEEK_CUSTOMERS of its buyers (drawn with the seed), an
-    older one as the customers with a purchase among their candidates, every positive and a
-    `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see `whole_rows`)."""
+    newest week whole for at most `POLICY.newest_week_customers` of its buyers (drawn with the
+    seed), an older one as the customers with a purchase among their candidates, every positive
+    and a `share` of the negatives (see `keep_draw`), with `tuning` rows when share < 1 (see
+    `whole_rows`)."""
     week_truth = truth(store.transactions, week)
     buyers = week_truth["customer"].unique().sort()
-    customers = at_most(buyers, NEWEST_WEEK_CUSTOMERS, seed) if newest else buyers
+    customers = at_most(buyers, POLICY.newest_week_customers, seed) if newest else buyers
     sampled = not newest and share < 1.0
     tuning_spill = spill.with_suffix(".tuning.parquet")
-    # customers kept whole: thrice the tuning sample's share of the buyers (all when up to 3 x TUNE_CUSTOMERS
-    # buyers), cut to the TUNE_CUSTOMERS first by `customer_draw` at the end
-    whole_share = min(1.0, 3 * TUNE_CUSTOMERS / max(buyers.len(), 1))
+    # customers kept whole: `tuning_oversample` times the tuning sample's share of the buyers (all when few enough),
+    # cut to the `tune_customers` first by `customer_draw` at the end
+    whole_share = min(1.0, POLICY.tuning_oversample * POLICY.tune_customers / max(buyers.len(), 1))
     with _Spill(spill) as rows, _Spill(tuning_spill) as tuning_rows:
         for i, part in enumerate(chunks := customer_chunks(customers, chunk)):
             on_progress(f"union {week.start}", i, len(chunks))
@@ -166,7 +185,7 @@ def training_week(
     if candidates is None:
         raise InputError(f"training week {week}: nobody bought anything that week")
     if tuning is not None:
-        tuning = tuning.filter(pl.col("customer").is_in(first_customers(tuning["customer"], TUNE_CUSTOMERS, seed, week).implode()))
+        tuning = tuning.filter(pl.col("customer").is_in(first_customers(tuning["customer"], POLICY.tune_customers, seed, week).implode()))
     return RankingWeek(
         context(store, week), candidates, sources, k, negative_share=1.0 if newest else share, buyers=None if newest else buyers.len(), tuning=tuning,
     )
@@ -180,11 +199,11 @@ def at_most(buyers: pl.Series, n: int, seed: int) -> pl.Series:
 
 
 def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int) -> tuple[pl.DataFrame, int]:
-    """A training week as `source_choice.choose` reads it: the labelled union of at most CUSTOMERS
-    of its buyers (drawn with the seed), cut to those with a purchase among the candidates, and
-    the number of buyers drawn."""
+    """A training week as `source_choice.choose` reads it: the labelled union of at most
+    `source_choice.POLICY.customers` of its buyers (drawn with the seed), cut to those with a
+    purchase among the candidates, and the number of buyers drawn."""
     week_truth = truth(store.transactions, week)
-    buyers = at_most(week_truth["customer"].unique().sort(), CUSTOMERS, seed)
+    buyers = at_most(week_truth["customer"].unique().sort(), source_choice.POLICY.customers, seed)
     rows = labelled(union(entries, sources, k, buyers), week_truth)
     hit = rows.filter(pl.col("label") > 0)["customer"].unique()
     return rows.filter(pl.col("customer").is_in(hit.implode())), buyers.len()
@@ -289,7 +308,7 @@ def rank(
     (the result does not depend on it)."""
     auto = request.sources == ("auto",)
     if auto:  # every source of the pool is fitted; the training weeks choose among them (`source_choice`)
-        request = dataclasses.replace(request, sources=AUTO_POOL)
+        request = dataclasses.replace(request, sources=source_choice.POLICY.pool)
     request = resolved_train_weeks(store, request)
     if request.train_weeks < 1:
         raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")
@@ -300,7 +319,6 @@ def rank(
     plugin = find("ranker", request.ranker)
     cls: type[Ranker] = plugin.load()
     source_classes = {s: find("retriever", s).load() for s in request.sources}  # unknown names fail now
-    source_versions = {s: c.version for s, c in source_classes.items()}
     ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
     params = request.config.params(cls.Params, request.ranker, ranker_options)
     source_params = {s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()}
@@ -318,12 +336,10 @@ def rank(
     check_device(device)
     device_kind = device_kind_of(device) if cls.uses_device else None  # torch only for rankers that use it
     week_name = request.week.start.isoformat()
-    key = cache_key(
-        ranker=request.ranker, version=cls.version, params=params, fingerprint=store.fingerprint, week=week_name,
-        train_weeks=request.train_weeks, sources=source_versions, source_params=source_params, k=request.k,
-        customers=customers_digest(customers), seed=seed, drop_bought=request.drop_bought, **({"device": device_kind} if device_kind else {}),
-        **({"bought_refilled": REFILL, "drop_below": DROP_BOUGHT_BELOW} if request.drop_bought != "no" else {}),  # the sets' drop rule
-        **({"sources_chosen": {"start": START, "min_gain_se": MIN_GAIN_SE, "customers": CUSTOMERS, "c": C}} if auto else {}),
+    key = cache_key(  # -o options and hmrec.toml enter as the params they give
+        request=request_fields(request, week=week_name, customers=customers_digest(customers), options=None, config=None),
+        auto=auto, version=cls.version, params=params, sources={s: {"version": c.version, "params": source_params[s]} for s, c in source_classes.items()},
+        fingerprint=store.fingerprint, seed=seed, device=device_kind, pipeline=pipeline_state(__name__),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
@@ -409,8 +425,8 @@ def learnable(store: Store, weeks: list[Week], asked: int) -> list[Week]:
 
 
 def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], seed: int) -> dict:
-    """MAP@12 on the newest training week's buyers (at most NEWEST_WEEK_CUSTOMERS) of the fitted ranker, of `merge` fitted on the
-    same weeks, and of each source's own order: the check that a learned ranker beats the simple
+    """MAP@12 on the newest training week's buyers (at most `POLICY.newest_week_customers`) of the
+    fitted ranker, of `merge` fitted on the same weeks, and of each source's own order: the check that a learned ranker beats the simple
     orders on data it could have learned from. Both rankers saw this week (it picked the learned
     ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike. Only
     the buyers with a purchase among their candidates are scored (the others score 0 in any order)."""

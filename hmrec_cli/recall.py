@@ -12,8 +12,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from hmrec_cli.bought import REFILL, bought_before, drops_bought
-from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest
+from hmrec_cli import bought
+from hmrec_cli.bought import bought_before, drops_bought
+from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
+from hmrec_cli.code_digest import pipeline_state
 from hmrec_cli.errors import InputError
 from hmrec_cli.frames import stack
 from hmrec_cli.kaggle_tables import first_invalid_utf8_line
@@ -192,8 +194,10 @@ def run(
 ) -> Entry:
     """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
     checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it. When
-    the request drops what customers bought before, the retriever is asked for (1 + REFILL) * k
-    and the bought ones leave, so the set still holds up to k articles each customer has not bought."""
+    the request drops what customers bought before, the retriever is asked for (1 + refill) * k
+    (`bought.POLICY`) and the bought ones leave, so the set still holds up to k articles each
+    customer has not bought. The key hashes the request's fields, the plugin's version and
+    parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
@@ -204,10 +208,9 @@ def run(
     device_kind = device_kind_of(device) if cls.uses_device else None
     past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
-    key = cache_key(
-        plugin=request.method, version=cls.version, params=params, fingerprint=store.fingerprint,
-        week=week_name, k=request.k, customers=customers_digest(customers), seed=seed,
-        **({"device": device_kind} if device_kind else {}), **({"drop_bought": {"refill": REFILL}} if dropping else {}),
+    key = cache_key(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
+        request=request_fields(request, week=week_name, customers=customers_digest(customers), options=None, config=None, drop_bought=dropping),
+        version=cls.version, params=params, fingerprint=store.fingerprint, seed=seed, device=device_kind, pipeline=pipeline_state(__name__),
     )
     if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
         return hit
@@ -232,7 +235,7 @@ def run(
     with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
         writer = None
         rows = 0
-        asked = request.k * (1 + REFILL) if drop is not None else request.k
+        asked = request.k * (1 + bought.POLICY.refill) if drop is not None else request.k
         try:
             for lo in range(0, customers.len(), CHUNK):
                 on_progress(f"{stage}: retrieve", lo, customers.len())

@@ -72,7 +72,7 @@ def test_a_sampled_week_keeps_whole_lists_for_tuning_merge_exactly(store_dir: Pa
     whole = training_week(store, entries, week, SOURCES, K, 5, 1.0, False, tmp_path / "w.parquet")
     assert whole.tuning is None and sampled[0].tuning.equals(sampled[1].tuning)
     tuning = sampled[0].tuning
-    assert set(tuning["customer"]) == set(whole.candidates["customer"])  # fewer than TUNE_CUSTOMERS: every buyer with a hit
+    assert set(tuning["customer"]) == set(whole.candidates["customer"])  # fewer than POLICY.tune_customers: every buyer with a hit
     assert tuning.equals(whole.candidates.select(tuning.columns))  # their whole lists
     start = Fusion({s: 1.0 for s in SOURCES}, 10.0)
     assert tune([sampled[0]], start, 0) == tune([whole], start, 0)
@@ -85,7 +85,7 @@ def test_the_tuning_sample_is_a_seeded_cut_of_the_buyers_with_a_hit(store_dir: P
     week, entries = _week(store, cache, "2")
     buyers = truth(store.transactions, week)["customer"].n_unique()
     n = buyers // 3 + 1  # every buyer's draw is under the pre-cut share: the cut alone picks them
-    monkeypatch.setattr(ranking, "TUNE_CUSTOMERS", n)
+    monkeypatch.setattr(ranking, "POLICY", replace(ranking.POLICY, tune_customers=n))
     built = [training_week(store, entries, week, SOURCES, K, 5, 0.1, False, tmp_path / f"{c}.parquet", chunk=c) for c in (3, 10**6)]
     tuning, hit = built[0].tuning, built[0].candidates["customer"].unique()
     assert hit.len() > n and tuning.equals(built[1].tuning) and tuning["customer"].n_unique() == n

@@ -4,18 +4,16 @@ key, so without a bump `hmrec` would serve candidate sets and rankings the old c
 `tests/plugin_versions.json` records, per built-in plugin, its version, a digest of its code (its
 module, or every module of its package, parsed, so comments, docstrings and layout do not count) and
 the core modules (`hmrec_cli/`, subpackages too) it imports, directly or through other core modules; and a digest
-of each of those core modules. When a plugin's code or a core module it uses changes, either bump
-the plugin's `version` (its outputs may change) or, where they cannot (a rename, a refactor), say so
-by recording the new digests. Both are one command:
+of each of those core modules (`hmrec_cli.code_digest`, which the pipeline's cache keys use too).
+When a plugin's code or a core module it uses changes, either bump the plugin's `version` (its outputs
+may change) or, where they cannot (a rename, a refactor), say so by recording the new digests. Both are one command:
 
     python tests/test_plugin_versions.py --record
 """
 
 from __future__ import annotations
 
-import ast
 import functools
-import hashlib
 import inspect
 import json
 import sys
@@ -23,31 +21,12 @@ from pathlib import Path
 
 import pytest
 
-import hmrec_cli
+from hmrec_cli.code_digest import CORE, code_digest, core_closure, core_imports
 from hmrec_cli.registry import built_in
 
-CORE = Path(hmrec_cli.__file__).parent
 LOCK = Path(__file__).with_name("plugin_versions.json")
 BUILT_IN = built_in()
 RECORD = "python tests/test_plugin_versions.py --record"
-
-
-def _without_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
-            first = body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                node.body = body[1:] or [ast.Pass()]
-    return tree
-
-
-def code_digest(sources: dict[str, str]) -> str:
-    """sha256 over each file's name and parsed code without docstrings (ast.dump drops comments)."""
-    h = hashlib.sha256()
-    for name in sorted(sources):
-        h.update(name.encode() + b"\0" + ast.dump(_without_docstrings(ast.parse(sources[name]))).encode() + b"\0")
-    return h.hexdigest()[:16]
 
 
 def plugin_sources(cls: type) -> dict[str, str]:
@@ -55,45 +34,6 @@ def plugin_sources(cls: type) -> dict[str, str]:
     path = Path(inspect.getfile(cls))
     files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
     return {f.name: f.read_text() for f in files}
-
-
-def core_module(dotted: str) -> str | None:
-    """"hmrec_cli.a.b" as the core module's path without ".py" ("a/b", or "a/b/__init__"); None
-    when it names no module of hmrec_cli (an attribute, or another package)."""
-    parts = dotted.split(".")
-    if parts[0] != "hmrec_cli" or len(parts) < 2:
-        return None
-    for path in (CORE.joinpath(*parts[1:]).with_suffix(".py"), CORE.joinpath(*parts[1:], "__init__.py")):
-        if path.is_file():
-            return path.relative_to(CORE).with_suffix("").as_posix()
-    return None
-
-
-def core_imports(source: str) -> set[str]:
-    """The core modules a source imports anywhere (lazy imports inside functions too)."""
-    found = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
-    return {m for m in map(core_module, found) if m is not None}
-
-
-@functools.cache
-def core_module_imports(name: str) -> frozenset[str]:
-    """What core module `name` imports, parsed once per run (most plugins share most core modules)."""
-    return frozenset(core_imports((CORE / f"{name}.py").read_text()))
-
-
-def core_closure(sources: dict[str, str]) -> list[str]:
-    """Every core module the sources reach through imports, followed module to module."""
-    todo, seen = set().union(*map(core_imports, sources.values())), set()
-    while todo:
-        name = todo.pop()
-        seen.add(name)
-        todo |= core_module_imports(name) - seen
-    return sorted(seen)
 
 
 @functools.cache

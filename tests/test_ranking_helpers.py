@@ -104,7 +104,7 @@ def test_bought_before_decides_per_week_from_the_past_and_works_the_share_out_on
     assert bought.bought_before(once, week, "auto").sort("customer", "article").rows() == [(1, 5), (1, 7), (2, 6)]
     assert bought.bought_before(repeats, week, "yes").height == 2 and bought.bought_before(once, week, "no") is None
     calls = []
-    monkeypatch.setattr(bought, "repeat_share", lambda history, w: calls.append(w) or 0.0)
+    monkeypatch.setattr(bought, "repeat_share", lambda history, w, days: calls.append(w) or 0.0)
     for _ in range(3):
         bought.bought_before(once, week, "auto", fingerprint="store-a")
     bought.bought_before(once, week, "auto", fingerprint="store-b")

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec_cli.source_choice import START, choose
+from hmrec_cli.source_choice import POLICY, choose
 
 K = 20
-SOURCES = (*START, "helpful", "noise")
+SOURCES = (*POLICY.start, "helpful", "noise")
 
 
 def week(rng, buyers: int = 400) -> tuple[pl.DataFrame, int]:
@@ -37,9 +37,9 @@ def week(rng, buyers: int = 400) -> tuple[pl.DataFrame, int]:
 def test_a_source_that_clearly_adds_is_taken_and_noise_is_left_out() -> None:
     rng = np.random.default_rng(0)
     chosen, steps = choose([week(rng), week(rng)], SOURCES, K)
-    assert chosen == (*START, "helpful")
-    assert [s["why"] for s in steps] == ["start"] * len(START) + ["added", "left out: gain not clear of the noise"]
-    assert steps[-1]["source"] == "noise" and steps[len(START)]["gain"] > 2 * steps[len(START)]["stderr"]
+    assert chosen == (*POLICY.start, "helpful")
+    assert [s["why"] for s in steps] == ["start"] * len(POLICY.start) + ["added", "left out: gain not clear of the noise"]
+    assert steps[-1]["source"] == "noise" and steps[len(POLICY.start)]["gain"] > 2 * steps[len(POLICY.start)]["stderr"]
 
 
 def test_without_any_hit_the_pool_is_kept() -> None:
@@ -56,8 +56,8 @@ def test_rank_auto_chooses_on_the_training_weeks_and_never_sees_the_week_it_rank
                               "--week", "1", "--train-weeks", "2", "--k", "20", *light)
     m = runs["original"]
     pool = m["source_choice"]["pool"]
-    assert set(START) <= set(m["sources"]) <= set(pool) and len(pool) == 9
-    assert [s["source"] for s in m["source_choice"]["steps"][: len(START)]] == list(START)
+    assert set(POLICY.start) <= set(m["sources"]) <= set(pool) and len(pool) == 9
+    assert [s["source"] for s in m["source_choice"]["steps"][: len(POLICY.start)]] == list(POLICY.start)
     assert len(m["source_sets"]) == len(m["sources"])  # only the chosen sources are fitted for the week ranked
     # rows from week 1 on altered: the choice, made on the two weeks before it, is the same
     assert runs["altered"]["sources"] == m["sources"] and runs["altered"]["source_choice"] == m["source_choice"]
