@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import hmrec_cli
+from hmrec_cli.plugin import HOME
 from hmrec_cli.registry import built_in
 
 CORE = Path(hmrec_cli.__file__).parent
@@ -77,6 +78,8 @@ def core_imports(source: str) -> set[str]:
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            if node.module == "hmrec_cli.plugin":  # the facade loads lazily: each name counts as its home module
+                found |= {HOME[a.name] for a in node.names if a.name in HOME}
     return {m for m in map(core_module, found) if m is not None}
 
 
@@ -159,6 +162,13 @@ def test_a_plugin_is_held_to_the_core_modules_it_reaches() -> None:
     source = "import hmrec_cli.data.splits\nfrom hmrec_cli import cache, console\ndef f():\n    from hmrec_cli.toolkit.features import x\n"
     assert core_imports(source) == {"data/splits", "cache", "console", "toolkit/features"}
     assert core_imports("from hmrec_cli.synth import nothing_here\nimport hmrec_plugins.tdm\n") == {"synth/__init__"}
+
+
+def test_a_name_taken_from_the_facade_counts_as_its_home_module() -> None:
+    """`from hmrec_cli.plugin import train` holds the plugin to toolkit/training.py, as importing it
+    from there would: the facade imports its names lazily, so its own imports name none of them."""
+    assert {"plugin", "toolkit/training", "plugin_api", "console"} <= core_imports("from hmrec_cli.plugin import train, Retriever, console\n")
+    assert "toolkit/training" in core_closure({"p.py": "from hmrec_cli.plugin import FittedRetriever, train\n"})
 
 
 def test_the_digest_ignores_comments_and_docstrings_but_not_code() -> None:
