@@ -56,7 +56,7 @@ demo-run:
 
 # Regenerate docs/cli.md and docs/plugins.md from the code (tests/test_docs.py checks them).
 docs: install
-	$(PY) -m hmrec_cli.docs_gen
+	$(PY) -m hmrec_cli.cli.docs_gen
 
 test: install
 	$(PY) -m pytest -q

@@ -3,8 +3,8 @@
     python benchmarks/din_step.py [--rows 2000000] [--device auto] [--articles 105542] [--epochs 2]
 
 Random inputs of the real shapes (history 32, id embedding 32, 6 article side features, 29 dense
-features, full-scale catalogue) are put on the device with the core's `hmrec_cli.batches` as DIN's training does, then whole epochs
-run through `hmrec_cli.training.train` with the same batches and model as a real fit (binary
+features, full-scale catalogue) are put on the device with the core's `hmrec_cli.toolkit.batches` as DIN's training does, then whole epochs
+run through `hmrec_cli.toolkit.training.train` with the same batches and model as a real fit (binary
 cross-entropy only: no embedding L2 or weight decay, so slightly faster than a real step). Prints examples/s per epoch; the first epoch includes warm-up. At full scale 4 training weeks
 of buyers x 100 candidates are ~28M rows, so rows / (examples/s) is the epoch time to expect.
 """
@@ -17,8 +17,8 @@ import json
 import numpy as np
 import torch
 
-from hmrec_cli.batches import shuffled_batches, to_device
-from hmrec_cli.training import Settings, resolve_device, train
+from hmrec_cli.toolkit.batches import shuffled_batches, to_device
+from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
 from hmrec_plugins.din.model import DIN, Shape
 

@@ -4,7 +4,7 @@ where it says so and the figures are CPU figures).
     python benchmarks/neural_gpu.py --data STORE --out results.jsonl [--methods youtube-dnn,sampled-softmax,hsoftmax]
 
 1. Exact top-100 of random user vectors (1,371,980 x 64) against random article vectors
-   (105,542 x 64) with `hmrec_cli.ann.top_k_on_device`: the raw search cost (the issue's bar
+   (105,542 x 64) with `hmrec_cli.toolkit.ann.top_k_on_device`: the raw search cost (the issue's bar
    quotes ~1.4 s on an H100).
 2. Per method: `hmrec recall --method M -o epochs=1 --customers all --k 100 --device cuda` on
    the store: the training log's epoch seconds (one epoch over the 8 training weeks' buyers),
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from hmrec_cli.ann import top_k_on_device
-from hmrec_cli.training import resolve_device
+from hmrec_cli.toolkit.ann import top_k_on_device
+from hmrec_cli.toolkit.training import resolve_device
 
 
 def emit(out: Path, record: dict) -> None:

@@ -29,9 +29,9 @@ from pathlib import Path
 import polars as pl
 
 from hmrec_cli.metrics import average_precision
-from hmrec_cli.recall import candidate_scores
-from hmrec_cli.splits import resolve_week, rolling_weeks, truth
-from hmrec_cli.store import Store
+from hmrec_cli.pipeline.recall import candidate_scores
+from hmrec_cli.data.splits import resolve_week, rolling_weeks, truth
+from hmrec_cli.data.store import Store
 
 VARIANTS = {
     "popular": ("popular", ()),

@@ -68,8 +68,8 @@ def per_buyer_ap(data: Path, paths: dict[str, list[tuple[str, str]]]) -> dict[st
     import polars as pl
 
     from hmrec_cli.metrics import average_precision
-    from hmrec_cli.splits import Week, truth
-    from hmrec_cli.store import Store
+    from hmrec_cli.data.splits import Week, truth
+    from hmrec_cli.data.store import Store
 
     transactions = Store.open(data).transactions
     ap = {}

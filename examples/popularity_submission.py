@@ -16,10 +16,10 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli import provenance
+from hmrec_cli.data import provenance
 from hmrec_cli.atomic import atomic_file
-from hmrec_cli.splits import Week, recent_history, resolve_week, rolling_weeks
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import Week, recent_history, resolve_week, rolling_weeks
+from hmrec_cli.data.store import Store
 
 
 def popularity_submission(store: Store, week: Week) -> pl.DataFrame:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hmrec_cli
+from hmrec_cli.plugin import HOME
 
 CORE = Path(hmrec_cli.__file__).parent  # the package's root, wherever this module lives in it
 POLICY_NAME = "POLICY"  # the module-level name of a stage's frozen dataclass of result-changing constants
@@ -72,6 +73,8 @@ def _imports(tree: ast.AST) -> set[str]:
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            if node.module == "hmrec_cli.plugin":  # the facade loads lazily: each name counts as its home module
+                found |= {HOME[a.name] for a in node.names if a.name in HOME}
     return {m for m in map(core_module, found) if m is not None}
 
 
@@ -119,7 +122,7 @@ def _closure(todo: set[str]) -> list[str]:
 
 @functools.cache
 def _stage(module: str) -> tuple[str, tuple[str, ...]]:
-    """The digest of core module `module` ("hmrec_cli.recall") and of all it reaches (as
+    """The digest of core module `module` ("hmrec_cli.pipeline.recall") and of all it reaches (as
     `code_digest` of their sources), and those among them that define a POLICY; once per process."""
     names = _closure({core_module(module)})
     h = hashlib.sha256()

@@ -45,7 +45,7 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.splits import Week
+from hmrec_cli.data.splits import Week
 
 CANDIDATE_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
 
@@ -370,7 +370,7 @@ def top_k(frame: pl.DataFrame, k: int, by: str = "customer") -> pl.DataFrame:
 
 def recent_popularity(history: pl.DataFrame, week: Week, days: int = 7) -> pl.DataFrame:
     """Articles sold in the `days` before the week with their share of sales, best first."""
-    from hmrec_cli.splits import recent_history
+    from hmrec_cli.data.splits import recent_history
 
     recent = recent_history(history, week, days)
     if recent.height == 0:  # a quiet week: fall back to the whole history

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hmrec_cli.atomic import atomic_file
-from hmrec_cli.commands.options import MAX_K, MAX_WEEKS
 from hmrec_cli.errors import InputError
+from hmrec_cli.limits import MAX_K, MAX_WEEKS
 from hmrec_cli.plugin_api import allowed, describe_valid, option_values, parse_params
 
 DEFAULT = Path("hmrec.toml")

@@ -1,10 +1,10 @@
-"""`lgbm`: LightGBM lambdarank over the shared candidate feature table (`hmrec_cli.candidate_features`),
+"""`lgbm`: LightGBM lambdarank over the shared candidate feature table (`hmrec_cli.toolkit.candidate_features`),
 the ranker most winning H&M Kaggle solutions used. One query = one customer's candidates in one
 week; it learns from the older training weeks and the newest one picks the number of trees (early
 stopping on its MAP@12), so the week it ranks is never seen.
 
 Boosting starts from merge's order: the sources' reciprocal-rank fusion, tuned on the training
-weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.fusion.prior`),
+weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.toolkit.fusion.prior`),
 so the trees only learn corrections to it, and when no number of trees beats it on the newest
 training week none are kept: with few purchases to learn from, lgbm ranks as merge does.
 LightGBM is imported on first use (`hmrec plugins` stays light)."""
@@ -17,10 +17,10 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli import console
-from hmrec_cli.candidate_features import candidate_features, dense_names
+from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.errors import InputError
-from hmrec_cli.features import WeekActivity
-from hmrec_cli.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
+from hmrec_cli.toolkit.features import WeekActivity
+from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
 from hmrec_cli.metrics import K, ManyOrders
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 

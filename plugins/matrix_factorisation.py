@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from hmrec_cli.ann import AnnIndex, exact_top_k
+from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
 from hmrec_cli.errors import InputError
-from hmrec_cli.interactions import interaction_matrix
+from hmrec_cli.toolkit.interactions import interaction_matrix
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 
 

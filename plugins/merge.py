@@ -1,4 +1,4 @@
-"""`merge`: weighted reciprocal-rank fusion of the candidate sources (`hmrec_cli.fusion`), the
+"""`merge`: weighted reciprocal-rank fusion of the candidate sources (`hmrec_cli.toolkit.fusion`), the
 baseline every learned ranker has to beat. score = sum over sources of weight / (c + rank + 1),
 rank 0 = the source's best; a source that did not propose the article adds nothing. With `tune`
 the weights and c are chosen by coordinate ascent on the training weeks' MAP@12 (never on the
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.fusion import PASSES, TUNE_CUSTOMERS, Fusion, tune
+from hmrec_cli.toolkit.fusion import PASSES, TUNE_CUSTOMERS, Fusion, tune
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import polars as pl
 
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
-from hmrec_cli.splits import recent_history
+from hmrec_cli.data.splits import recent_history
 
 AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
-from hmrec_cli.splits import recent_history, repeat_share
+from hmrec_cli.data.splits import recent_history, repeat_share
 
 
 @dataclass(frozen=True)

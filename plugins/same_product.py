@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
-from hmrec_cli.splits import recent_history
+from hmrec_cli.data.splits import recent_history
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from hmrec_cli.interactions import interaction_matrix, keep_top_per_row, top_k_rows
+from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 
 CHUNK = 1_000

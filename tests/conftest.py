@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hmrec_cli.cli import app
-from hmrec_cli.ingest import ingest, locate_sources
-from hmrec_cli.splits import resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.ingest import ingest, locate_sources
+from hmrec_cli.data.splits import resolve_week
+from hmrec_cli.data.store import Store
 from hmrec_cli.synth.world import SCALES, synthesize
 
 TINY = SCALES["tiny"]

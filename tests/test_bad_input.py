@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec_cli.store import Store
+from hmrec_cli.data.store import Store
 
 
 def edit_cell(path: Path, row: int, column: str, value: str) -> None:

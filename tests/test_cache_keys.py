@@ -19,10 +19,10 @@ import pytest
 
 from hmrec_cli import code_digest
 from hmrec_cli.cache import Cache, request_fields
-from hmrec_cli.ranking import RankRequest, rank
-from hmrec_cli.recall import Request, run
-from hmrec_cli.splits import resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.pipeline.ranking import RankRequest, rank
+from hmrec_cli.pipeline.recall import Request, run
+from hmrec_cli.data.splits import resolve_week
+from hmrec_cli.data.store import Store
 
 
 class _Key(Exception):
@@ -72,8 +72,8 @@ def fresh_digests():
 
 
 @pytest.mark.parametrize(("stage", "key_of", "expected"), [
-    ("hmrec_cli.recall", recall_key, {"bought"}),
-    ("hmrec_cli.ranking", ranking_key, {"bought", "ranking", "source_choice"}),
+    ("hmrec_cli.pipeline.recall", recall_key, {"pipeline/bought"}),
+    ("hmrec_cli.pipeline.ranking", ranking_key, {"pipeline/bought", "pipeline/ranking", "pipeline/source_choice"}),
 ])
 def test_every_policy_constant_changes_the_key(stage, key_of, expected, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
     fields = _policy_fields(stage)
@@ -81,7 +81,7 @@ def test_every_policy_constant_changes_the_key(stage, key_of, expected, store_di
     base = key_of(store_dir, tmp_path)
     assert key_of(store_dir, tmp_path) == base
     for module_name, field in fields:
-        module = importlib.import_module(f"hmrec_cli.{module_name}")
+        module = importlib.import_module(f"hmrec_cli.{module_name.replace('/', '.')}")
         with monkeypatch.context() as patch:
             patch.setattr(module, "POLICY", dataclasses.replace(module.POLICY, **{field: _other(getattr(module.POLICY, field))}))
             assert key_of(store_dir, tmp_path) != base, f"{module_name}.POLICY.{field} does not change the {stage} key"
@@ -91,10 +91,11 @@ def test_every_policy_constant_changes_the_key(stage, key_of, expected, store_di
 def test_every_result_changing_constant_of_the_ranking_is_in_its_policy() -> None:
     """The constants the issue named: the newest week's customers, the tuning sample's rule, the
     drop rule and source choice's constants, each a field (a module constant would bypass the key)."""
-    fields = set(_policy_fields("hmrec_cli.ranking"))
-    assert {("ranking", "newest_week_customers"), ("ranking", "tune_customers"), ("ranking", "tuning_oversample"),
-            ("bought", "refill"), ("bought", "drop_below"), ("bought", "window_days"),
-            ("source_choice", "start"), ("source_choice", "min_gain_se"), ("source_choice", "c"), ("source_choice", "customers")} <= fields
+    fields = set(_policy_fields("hmrec_cli.pipeline.ranking"))
+    ranking, bought, choice = "pipeline/ranking", "pipeline/bought", "pipeline/source_choice"
+    assert {(ranking, "newest_week_customers"), (ranking, "tune_customers"), (ranking, "tuning_oversample"),
+            (bought, "refill"), (bought, "drop_below"), (bought, "window_days"),
+            (choice, "start"), (choice, "min_gain_se"), (choice, "c"), (choice, "customers")} <= fields
 
 
 def _copy_core(tmp_path: Path, monkeypatch, module: str, edit) -> None:
@@ -110,11 +111,11 @@ def _copy_core(tmp_path: Path, monkeypatch, module: str, edit) -> None:
 
 
 @pytest.mark.parametrize(("module", "edit", "recall_changes", "ranking_changes"), [
-    ("bought", lambda s: s.replace("return share < POLICY.drop_below", "return share <= POLICY.drop_below"), True, True),
-    ("splits", lambda s: s.replace("return float((recent[\"t_dat\"] > recent[\"first\"]).mean())", "return float((recent[\"t_dat\"] >= recent[\"first\"]).mean())"), True, True),
-    ("source_choice", lambda s: s.replace("best = max(trials, key=lambda s: (trials[s].mean(), -sources.index(s)))", "best = max(trials, key=lambda s: (trials[s].mean(), sources.index(s)))"), False, True),
-    ("ranking", lambda s: s.replace("x ^= x >> np.uint64(31)", "x ^= x >> np.uint64(29)"), False, True),
-    ("bought", lambda s: s.replace('"""Which earlier purchases', '"""Which of the earlier purchases').replace("# auto drops when", "# --drop-bought auto drops when"), False, False),
+    ("pipeline/bought", lambda s: s.replace("return share < POLICY.drop_below", "return share <= POLICY.drop_below"), True, True),
+    ("data/splits", lambda s: s.replace("return float((recent[\"t_dat\"] > recent[\"first\"]).mean())", "return float((recent[\"t_dat\"] >= recent[\"first\"]).mean())"), True, True),
+    ("pipeline/source_choice", lambda s: s.replace("best = max(trials, key=lambda s: (trials[s].mean(), -sources.index(s)))", "best = max(trials, key=lambda s: (trials[s].mean(), sources.index(s)))"), False, True),
+    ("pipeline/ranking", lambda s: s.replace("x ^= x >> np.uint64(31)", "x ^= x >> np.uint64(29)"), False, True),
+    ("pipeline/bought", lambda s: s.replace('"""Which earlier purchases', '"""Which of the earlier purchases').replace("# auto drops when", "# --drop-bought auto drops when"), False, False),
 ], ids=["bought-code", "splits-code-reached-through-bought", "source_choice-code", "ranking-code", "bought-docstring-and-comment"])
 def test_changed_pipeline_code_changes_the_keys_it_reaches(
     module, edit, recall_changes, ranking_changes, store_dir: Path, tmp_path: Path, monkeypatch, fresh_digests,
@@ -145,7 +146,7 @@ def test_the_same_inputs_give_the_same_keys_in_every_process(store_dir: Path, tm
 
 
 def test_the_key_tells_auto_from_the_pool_named_and_drop_yes_from_no(store_dir: Path, tmp_path: Path) -> None:
-    from hmrec_cli.source_choice import POLICY
+    from hmrec_cli.pipeline.source_choice import POLICY
 
     assert ranking_key(store_dir, tmp_path, ("auto",)) != ranking_key(store_dir, tmp_path, POLICY.pool)
     assert recall_key(store_dir, tmp_path, "yes") != recall_key(store_dir, tmp_path, "no")

@@ -7,9 +7,9 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from hmrec_cli.candidates_report import recall_sums, scored
+from hmrec_cli.reports.candidates_report import recall_sums, scored
 from hmrec_cli.metrics import average_precision, recall
-from hmrec_cli.recall import candidate_scores, ordered
+from hmrec_cli.pipeline.recall import candidate_scores, ordered
 
 
 def _by_the_metrics(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:

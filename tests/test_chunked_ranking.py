@@ -12,14 +12,14 @@ import polars as pl
 import pytest
 
 from hmrec_cli.cache import Cache
-from hmrec_cli.candidate_features import candidate_features, customer_chunks
+from hmrec_cli.toolkit.candidate_features import candidate_features, customer_chunks
 from hmrec_cli.plugin_api import RankingWeek
-from hmrec_cli import ranking
-from hmrec_cli.fusion import Fusion, tune
-from hmrec_cli.ranking import RankRequest, context, first_customers, keep_draw, labelled, rank, training_week, union
-from hmrec_cli.recall import Request, run
-from hmrec_cli.splits import Week, resolve_week, truth
-from hmrec_cli.store import Store
+from hmrec_cli.pipeline import ranking
+from hmrec_cli.toolkit.fusion import Fusion, tune
+from hmrec_cli.pipeline.ranking import RankRequest, context, first_customers, keep_draw, labelled, rank, training_week, union
+from hmrec_cli.pipeline.recall import Request, run
+from hmrec_cli.data.splits import Week, resolve_week, truth
+from hmrec_cli.data.store import Store
 
 SOURCES = ("popular", "repurchase", "itemcf")
 K = 30

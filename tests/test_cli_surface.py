@@ -74,7 +74,7 @@ def test_a_retriever_named_as_predictions_is_not_sent_to_rank(cli, store_dir: Pa
 
 
 def test_data_weeks_lists_every_week(cli, store_dir: Path) -> None:
-    from hmrec_cli.store import Store
+    from hmrec_cli.data.store import Store
 
     store = Store.open(store_dir)
     weeks = cli.json("data", "weeks", "--data", store_dir)["weeks"]

@@ -11,7 +11,7 @@ import pytest
 
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import Context, RankingWeek, RunSettings
-from hmrec_cli.splits import Week
+from hmrec_cli.data.splits import Week
 from hmrec_plugins.din import DINParams, DINRanker
 
 ARTICLES, CUSTOMERS_PER_WEEK = 40, 300

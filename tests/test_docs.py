@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hmrec_cli import docs_gen
+from hmrec_cli.cli import docs_gen
 
 
 def test_generated_pages_match_the_code() -> None:

@@ -13,7 +13,7 @@ def _findings(out: str) -> dict[str, dict]:
 
 
 def test_doctor_reports_versions_store_and_plugins(cli, store_dir: Path, tmp_path: Path) -> None:
-    from hmrec_cli.store import Store
+    from hmrec_cli.data.store import Store
 
     code, out, err = cli("doctor", "--data", store_dir, "--cache", tmp_path / "cache", "--json")
     assert code == 0, err

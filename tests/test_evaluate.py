@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from hmrec_cli.metrics import average_precision
-from hmrec_cli.splits import resolve_week, truth
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import resolve_week, truth
+from hmrec_cli.data.store import Store
 
 
 def week_truth(store: Store, spec: str = "last") -> pl.DataFrame:

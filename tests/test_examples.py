@@ -9,8 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.splits import resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import resolve_week
+from hmrec_cli.data.store import Store
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

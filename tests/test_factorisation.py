@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec_cli.ann import AnnIndex, exact_top_k
+from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.splits import history, resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
 
 
 def test_annoy_finds_what_exact_search_finds() -> None:

@@ -218,7 +218,7 @@ def clear(*args: str, answer: str | None = None) -> tuple[int, str]:
 def test_clearing_everything_on_a_terminal_asks_first(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     entry = Path(recalled(cli, store_dir, cache)["path"])
-    monkeypatch.setattr("hmrec_cli.commands.cache._interactive", lambda: True)
+    monkeypatch.setattr("hmrec_cli.cli.commands.cache._interactive", lambda: True)
     code, out = clear("--cache", str(cache), answer="n\n")
     assert code == 0 and f"Delete every cached entry in {cache}?" in out and "nothing removed" in out and entry.is_file()
     code, out = clear("--cache", str(cache), "--method", "repurchase")  # one method's: no question

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec_cli.store import Store
+from hmrec_cli.data.store import Store
 from test_bad_input import edit_cell
 
 
@@ -230,7 +230,7 @@ def test_synth_without_report_builds_no_store_and_prints_no_report(cli, monkeypa
     def no_ingest(*args, **kwargs):
         raise AssertionError("synth without --report ingested")
 
-    monkeypatch.setattr("hmrec_cli.ingest.ingest", no_ingest)
+    monkeypatch.setattr("hmrec_cli.data.ingest.ingest", no_ingest)
     code, out, err = cli("data", "synth", "--scale", "tiny", "--out", tmp_path / "w", "-q")
     assert code == 0, err
     assert "beside the real" not in out and out.startswith(f"wrote {tmp_path / 'w'}")

@@ -54,7 +54,7 @@ def test_every_help_keeps_the_square_brackets_of_its_source() -> None:
     import typer.main
     from typer.testing import CliRunner
 
-    from hmrec_cli import docs_gen
+    from hmrec_cli.cli import docs_gen
     from hmrec_cli.cli import app
 
     wide = {**docs_gen.ENV, "COLUMNS": "2000", "TERMINAL_WIDTH": "2000"}
@@ -166,7 +166,7 @@ def _json_doc() -> tuple[dict[str, str], dict[str, set[str]]]:
     """docs/json.md: the vocabulary (key -> meaning) and each command's top-level keys."""
     import re
 
-    from hmrec_cli import docs_gen
+    from hmrec_cli.cli import docs_gen
 
     vocabulary, commands, section = {}, {}, None
     for line in (docs_gen.DOCS / "json.md").read_text().splitlines():
@@ -245,7 +245,7 @@ def test_figures_have_four_decimals_and_seconds_one(cli, store_dir: Path, tmp_pa
 
 def test_counts_of_one_are_singular(cli, store_dir: Path, tmp_path: Path) -> None:
     """Regression: "1 customers in the predictions file", "1 week(s)"."""
-    from hmrec_cli.store import Store
+    from hmrec_cli.data.store import Store
 
     one = Store.open(store_dir).customers["customer_id"][0]
     (tmp_path / "one.csv").write_text(f"customer_id,prediction\n{one},\n")
@@ -259,7 +259,7 @@ def test_plot_ticks_are_whole_numbers_on_whole_number_axes(cli, store_dir: Path,
     """Regression: the recall@K plot had ticks at K = 25.8 and a training curve at epoch 2.5."""
     import re
 
-    from hmrec_cli import plots
+    from hmrec_cli.reports import plots
 
     code, out, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path / "c", "--candidates", "popular", "--week", "1", "--plot", "-q")
     assert code == 0, err
@@ -280,7 +280,7 @@ def test_flags_are_not_shown_taking_a_value() -> None:
     import typer.main
     from typer.testing import CliRunner
 
-    from hmrec_cli import docs_gen
+    from hmrec_cli.cli import docs_gen
     from hmrec_cli.cli import app
 
     for path, _ in _commands(typer.main.get_command(app)):
@@ -293,7 +293,7 @@ def test_doctor_lists_every_dependency_as_required(cli) -> None:
     import re
     import tomllib
 
-    from hmrec_cli import docs_gen
+    from hmrec_cli.cli import docs_gen
 
     project = tomllib.loads((docs_gen.DOCS.parent / "pyproject.toml").read_text())["project"]
     required = {re.match(r"[A-Za-z0-9_.-]+", d)[0].lower() for d in project["dependencies"]}

@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec_cli.ingest import ingest, locate_sources
-from hmrec_cli.splits import resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.ingest import ingest, locate_sources
+from hmrec_cli.data.splits import resolve_week
+from hmrec_cli.data.store import Store
 
 
 def raw_copy(raw_master: Path, dest: Path) -> Path:

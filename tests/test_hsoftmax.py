@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from hmrec_cli.store import Store
-from hmrec_cli.towers import Shape
+from hmrec_cli.data.store import Store
+from hmrec_cli.toolkit.towers import Shape
 from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
 from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 

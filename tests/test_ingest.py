@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 
 from conftest import TINY
-from hmrec_cli.ingest import ingest, locate_sources
-from hmrec_cli.store import Store
+from hmrec_cli.data.ingest import ingest, locate_sources
+from hmrec_cli.data.store import Store
 
 
 def text(path: Path) -> pl.DataFrame:
@@ -188,7 +188,7 @@ def test_explicit_file_options_override_the_folder(cli, raw: Path, tmp_path: Pat
 
 
 def test_fingerprint_depends_on_content_not_memory_layout(store_dir: Path) -> None:
-    from hmrec_cli.store import content_fingerprint
+    from hmrec_cli.data.store import content_fingerprint
 
     store = Store.open(store_dir)
     tables = {"transactions": store.transactions, "customers": store.customers, "articles": store.articles}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.store import Store
+from hmrec_cli.data.store import Store
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -10,11 +10,11 @@ import numpy as np
 import polars as pl
 import torch
 
-from hmrec_cli.ann import top_k_on_device
-from hmrec_cli.batches import id_frequency, shuffled_batches
-from hmrec_cli.splits import Week
-from hmrec_cli.training import Settings, train
-from hmrec_cli.weekly_examples import USER_DENSE, weekly_examples
+from hmrec_cli.toolkit.ann import top_k_on_device
+from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches
+from hmrec_cli.data.splits import Week
+from hmrec_cli.toolkit.training import Settings, train
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, weekly_examples
 
 TARGET = Week(date(2020, 9, 16), "last")
 

@@ -8,13 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hmrec_cli.candidates_report import recall_sums
-from hmrec_cli.recall import candidate_scores
+from hmrec_cli.reports.candidates_report import recall_sums
+from hmrec_cli.pipeline.recall import candidate_scores
 
 
 def test_recall_sums_equal_the_macro_recall_of_candidate_scores(store_dir: Path) -> None:
-    from hmrec_cli.splits import resolve_week, truth
-    from hmrec_cli.store import Store
+    from hmrec_cli.data.splits import resolve_week, truth
+    from hmrec_cli.data.store import Store
 
     store = Store.open(store_dir)
     week = resolve_week("last", store.first_date, store.last_date)

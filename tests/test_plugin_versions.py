@@ -83,22 +83,29 @@ def test_changed_code_comes_with_a_version_bump_or_a_record(plugin) -> None:
 def test_a_changed_core_module_asks_every_plugin_using_it_for_a_bump() -> None:
     now = current()
     lock = json.loads(json.dumps(now))
-    lock["core"]["weekly_examples"] = "0" * 16  # as if weekly_examples.py changed since the record
-    assert "weekly_examples.py changed but its version is still" in verdict("retriever:tdm", lock, now)
+    lock["core"]["toolkit/weekly_examples"] = "0" * 16  # as if weekly_examples.py changed since the record
+    assert "toolkit/weekly_examples.py changed but its version is still" in verdict("retriever:tdm", lock, now)
     assert verdict("retriever:popular", lock, now) is None  # popular does not use it
     lock["plugins"]["retriever:tdm"]["version"] = "0"  # a bump: recorded, not refused
     assert "run `" in verdict("retriever:tdm", lock, now) and "bump" not in verdict("retriever:tdm", lock, now)
 
 
 def test_a_plugin_is_held_to_the_core_modules_it_reaches() -> None:
-    """tdm imports hmrec_cli.weekly_examples, which imports hmrec_cli.sequences (tdm does not): a
+    """tdm imports hmrec_cli.toolkit.weekly_examples, which imports hmrec_cli.toolkit.sequences (tdm does not): a
     change to either must be judged for tdm; a core module nothing of tdm reaches (the CLI's) is not tdm's."""
     tdm = current()["plugins"]["retriever:tdm"]["core"]
-    assert {"weekly_examples", "sequences", "features", "training", "plugin_api"} <= set(tdm)
-    assert "cli" not in tdm
-    source = "import hmrec_cli.splits\nfrom hmrec_cli import cache, console\ndef f():\n    from hmrec_cli.features import x\n"
-    assert core_imports(source) == {"splits", "cache", "console", "features"}
+    assert {"toolkit/weekly_examples", "toolkit/sequences", "toolkit/features", "toolkit/training", "plugin_api"} <= set(tdm)
+    assert not [m for m in tdm if m.startswith("cli/")]
+    source = "import hmrec_cli.data.splits\nfrom hmrec_cli import cache, console\ndef f():\n    from hmrec_cli.toolkit.features import x\n"
+    assert core_imports(source) == {"data/splits", "cache", "console", "toolkit/features"}
     assert core_imports("from hmrec_cli.synth import nothing_here\nimport hmrec_plugins.tdm\n") == {"synth/__init__"}
+
+
+def test_a_name_taken_from_the_facade_counts_as_its_home_module() -> None:
+    """`from hmrec_cli.plugin import train` holds the plugin to toolkit/training.py, as importing it
+    from there would: the facade imports its names lazily, so its own imports name none of them."""
+    assert {"plugin", "toolkit/training", "plugin_api", "console"} <= core_imports("from hmrec_cli.plugin import train, Retriever, console\n")
+    assert "toolkit/training" in core_closure({"p.py": "from hmrec_cli.plugin import FittedRetriever, train\n"})
 
 
 def test_the_digest_ignores_comments_and_docstrings_but_not_code() -> None:

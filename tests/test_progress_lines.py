@@ -48,7 +48,7 @@ def test_a_short_epoch_reports_every_batch_not_only_the_first() -> None:
     plain line repeated the first batch's count until the epoch ended."""
     import torch
 
-    from hmrec_cli.training import Settings, train
+    from hmrec_cli.toolkit.training import Settings, train
 
     model = torch.nn.Linear(2, 1)
     x = torch.randn(50, 2)

@@ -11,9 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec_cli import provenance
-from hmrec_cli.splits import history, resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data import provenance
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
 
 
 @pytest.fixture(scope="module")

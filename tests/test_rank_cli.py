@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec_cli.store import Store
+from hmrec_cli.data.store import Store
 
 QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "embedding_size=8", "-o", "side_embedding_size=4"]
 

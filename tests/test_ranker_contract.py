@@ -13,11 +13,11 @@ import pytest
 
 from hmrec_cli.cache import Cache
 from hmrec_cli.metrics import K
-from hmrec_cli.ranking import RANKING_SCHEMA, RankRequest, rank, union
-from hmrec_cli.recall import Request, run
+from hmrec_cli.pipeline.ranking import RANKING_SCHEMA, RankRequest, rank, union
+from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.registry import discover
-from hmrec_cli.splits import history, resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
 
 RANKERS = [p.name for p in discover("ranker")]
 SOURCES = ("popular", "repurchase", "itemcf")

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.features import NEVER, article_activity, pair_activity
+from hmrec_cli.toolkit.features import NEVER, article_activity, pair_activity
 from hmrec_cli.metrics import map_at_k, map_of_scores
-from hmrec_cli.sequences import purchase_sequences
-from hmrec_cli.splits import Week
-from hmrec_cli.training import resolve_device
-from hmrec_cli.fusion import fuse
+from hmrec_cli.toolkit.sequences import purchase_sequences
+from hmrec_cli.data.splits import Week
+from hmrec_cli.toolkit.training import resolve_device
+from hmrec_cli.toolkit.fusion import fuse
 from hmrec_plugins.merge import given_weights
 
 WEEK = Week(date(2020, 9, 16), "last")
@@ -94,7 +94,7 @@ def test_merge_fuses_reciprocal_ranks_and_rejects_unknown_sources() -> None:
 
 
 def test_bought_before_decides_per_week_from_the_past_and_works_the_share_out_once(monkeypatch) -> None:
-    from hmrec_cli import bought
+    from hmrec_cli.pipeline import bought
 
     week = Week(date(2020, 9, 16), "last")
     day = lambda n: week.start - timedelta(days=n)  # noqa: E731
@@ -114,7 +114,7 @@ def test_bought_before_decides_per_week_from_the_past_and_works_the_share_out_on
 
 
 def test_without_bought_keeps_each_customers_best_k_not_yet_bought() -> None:
-    from hmrec_cli.recall import without_bought
+    from hmrec_cli.pipeline.recall import without_bought
 
     candidates = pl.DataFrame({"customer": [1, 1, 1, 1, 2], "article": [10, 11, 12, 13, 10], "score": [4.0, 3.0, 2.0, 1.0, 1.0]},
                               schema_overrides={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})

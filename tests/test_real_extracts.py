@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 
 from conftest import REAL_SAMPLE
-from hmrec_cli.ingest import ingest, locate_sources
-from hmrec_cli.store import Store
+from hmrec_cli.data.ingest import ingest, locate_sources
+from hmrec_cli.data.store import Store
 
 pytestmark = pytest.mark.skipif(
     not REAL_SAMPLE.is_dir(), reason=f"real H&M extracts not found at {REAL_SAMPLE} (they are in CI's shared/)"

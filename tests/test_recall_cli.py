@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.store import Store
+from hmrec_cli.data.store import Store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hmrec-example-plugin"
 
@@ -132,7 +132,7 @@ def test_submit_writes_a_valid_kaggle_file(cli, store_dir: Path, tmp_path: Path)
 
 def test_popular_known_answer(store_dir: Path) -> None:
     from hmrec_plugins.popular import Popular
-    from hmrec_cli.splits import recent_history, resolve_week
+    from hmrec_cli.data.splits import recent_history, resolve_week
 
     store = Store.open(store_dir)
     week = resolve_week("last", store.first_date, store.last_date)
@@ -154,7 +154,7 @@ def test_recall_for_customers_listed_in_a_file(cli, store_dir: Path, tmp_path: P
 
 def _tiny_store(tmp_path: Path) -> Store:
     """A hand-made store: two customers, two products in two colours each, known histories."""
-    from hmrec_cli.ingest import ingest, locate_sources
+    from hmrec_cli.data.ingest import ingest, locate_sources
 
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -174,7 +174,7 @@ def _tiny_store(tmp_path: Path) -> Store:
 
 
 def _fit(plugin, store: Store, **params):
-    from hmrec_cli.splits import history, resolve_week
+    from hmrec_cli.data.splits import history, resolve_week
 
     week = resolve_week("last", store.first_date, store.last_date)  # 2020-09-10 .. 2020-09-16
     model = plugin(plugin.Params(**params))

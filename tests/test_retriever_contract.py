@@ -12,10 +12,10 @@ import pytest
 
 from hmrec_cli.cache import Cache
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, parse_params
-from hmrec_cli.recall import Request, run
+from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.registry import discover
-from hmrec_cli.splits import history, resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
 
 RETRIEVERS = [p.name for p in discover("retriever")]
 K = 20

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.store import Store
+from hmrec_cli.data.store import Store
 
 
 def rows_by_customer_id(store: Store) -> pl.DataFrame:

@@ -11,9 +11,9 @@ import polars as pl
 import scipy.sparse as sp
 
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.ranking import auto_train_weeks
-from hmrec_cli.splits import Week
-from hmrec_cli.store import Store
+from hmrec_cli.pipeline.ranking import auto_train_weeks
+from hmrec_cli.data.splits import Week
+from hmrec_cli.data.store import Store
 from hmrec_plugins.itemcf import item_similarity
 from hmrec_plugins.popular import Popular, PopularParams
 from hmrec_plugins.repurchase import Repurchase, RepurchaseParams

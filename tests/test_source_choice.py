@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec_cli.source_choice import POLICY, choose
+from hmrec_cli.pipeline.source_choice import POLICY, choose
 
 K = 20
 SOURCES = (*POLICY.start, "helpful", "noise")

@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from hmrec_cli.ingest import ingest, locate_sources
-from hmrec_cli.store import Store
+from hmrec_cli.data.ingest import ingest, locate_sources
+from hmrec_cli.data.store import Store
 from hmrec_cli.synth.world import SCALES, synthesize
 
 TINY = SCALES["tiny"]
@@ -104,7 +104,7 @@ def small_store(tmp_path_factory) -> Path:
 
 def test_oracle_beats_popularity_and_repurchase_by_a_wide_margin(cli, small_store: Path, tmp_path: Path) -> None:
     from hmrec_cli.metrics import map_at_k
-    from hmrec_cli.splits import history, resolve_week, truth
+    from hmrec_cli.data.splits import history, resolve_week, truth
 
     store = Store.open(small_store)
     week = resolve_week("last", store.first_date, store.last_date)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.splits import Week, history, truth
+from hmrec_cli.data.splits import Week, history, truth
 from hmrec_plugins.popular import Popular
 from hmrec_plugins.tdm import TDM, TDMParams
 from hmrec_plugins.tdm.fitting import initial_tree

@@ -12,7 +12,7 @@ import pytest
 
 from hmrec_cli.project_config import write_table
 from hmrec_cli.registry import built_in
-from hmrec_cli.search_space import dimensions, range_problems
+from hmrec_cli.pipeline.search_space import dimensions, range_problems
 
 BUILT_IN = built_in()
 QUICK = ["--method", "itemcf", "--weeks", "2", "--trials", "4", "--k", "50"]  # about a second a trial on the tiny world
@@ -118,8 +118,8 @@ def test_tune_is_deterministic_per_seed(cli, store_dir: Path, tmp_path: Path) ->
 
 def test_no_trial_sees_the_evaluated_week_or_later(cli, altered_store: Path, tmp_path: Path) -> None:
     """The store with every row of week 1 and later altered gives the same trials and best."""
-    from hmrec_cli.splits import resolve_week
-    from hmrec_cli.store import Store
+    from hmrec_cli.data.splits import resolve_week
+    from hmrec_cli.data.store import Store
 
     original = altered_store.parent / "original"
     store = Store.open(original)

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 import torch
 
-from hmrec_cli.ann import top_k_on_device
+from hmrec_cli.toolkit.ann import top_k_on_device
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.splits import Week, history, resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import Week, history, resolve_week
+from hmrec_cli.data.store import Store
 from hmrec_plugins.popular import Popular
 from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
 from hmrec_plugins.two_tower.fitting import softmax_columns

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.splits import Week
+from hmrec_cli.data.splits import Week
 from hmrec_plugins.usercf import UserCF, UserCFParams
 
 WEEK = Week(date(2020, 9, 16), "last")

@@ -27,12 +27,12 @@ import polars as pl
 import torch
 
 import hmrec_plugins.tdm.fitting as fitting
-from hmrec_cli.batches import to_device
+from hmrec_cli.toolkit.batches import to_device
 from hmrec_cli.metrics import recall
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.splits import history, resolve_week, truth
-from hmrec_cli.store import Store
-from hmrec_cli.weekly_examples import weekly_examples
+from hmrec_cli.data.splits import history, resolve_week, truth
+from hmrec_cli.data.store import Store
+from hmrec_cli.toolkit.weekly_examples import weekly_examples
 from hmrec_plugins.tdm import TDM, TDMParams
 from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE, reassigned_tree, relearned_tree, sample_votes
 

@@ -24,8 +24,8 @@ import torch
 
 import hmrec_plugins.tdm.fitting as fitting
 from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.splits import history, resolve_week
-from hmrec_cli.store import Store
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
 from hmrec_plugins.tdm import TDM, TDMParams
 from hmrec_plugins.tdm.beam import TreeOnDevice
 from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE

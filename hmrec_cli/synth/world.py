@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.kaggle_tables import ARTICLES, CUSTOMERS, SAMPLE_SUBMISSION, SUFFIXES, TRANSACTIONS
+from hmrec_cli.data.kaggle_tables import ARTICLES, CUSTOMERS, SAMPLE_SUBMISSION, SUFFIXES, TRANSACTIONS
 from hmrec_cli.synth import calendar
 from hmrec_cli.synth.catalogue import ProductTypes, build_catalogue
 from hmrec_cli.synth.choice import MEMORY_WEEKS, build_choice

@@ -1,4 +1,4 @@
-"""DIN's inputs for one week: the shared candidate feature table (`hmrec_cli.candidate_features`,
+"""DIN's inputs for one week: the shared candidate feature table (`hmrec_cli.toolkit.candidate_features`,
 the same one every ranker gets) plus what only DIN uses: article and customer indexes for its
 embeddings, the price band, and per customer the purchase sequence it attends over.
 """
@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.candidate_features import candidate_features
+from hmrec_cli.toolkit.candidate_features import candidate_features
 from hmrec_cli.plugin_api import RankingWeek
-from hmrec_cli.sequences import purchase_sequences
+from hmrec_cli.toolkit.sequences import purchase_sequences
 
 
 @dataclass

@@ -9,14 +9,14 @@ import polars as pl
 import torch
 
 from hmrec_cli import console
-from hmrec_cli.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
-from hmrec_cli.candidate_features import dense_names
+from hmrec_cli.toolkit.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
+from hmrec_cli.toolkit.candidate_features import dense_names
 from hmrec_cli.errors import InputError
-from hmrec_cli.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
-from hmrec_cli.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
+from hmrec_cli.toolkit.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
+from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
 from hmrec_cli.metrics import ManyOrders
 from hmrec_cli.plugin_api import RankingWeek, RunSettings
-from hmrec_cli.training import Settings, resolve_device, train
+from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
 from hmrec_plugins.din.inputs import WeekInputs, concat, week_inputs
 from hmrec_plugins.din.model import DIN, Shape

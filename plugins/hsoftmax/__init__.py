@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hmrec_cli.fitted_retriever import FittedRetriever
-from hmrec_cli.tower_params import TowerParams
+from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
+from hmrec_cli.toolkit.tower_params import TowerParams
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hmrec_cli.towers import Shape, UserTower
+from hmrec_cli.toolkit.towers import Shape, UserTower
 
 
 class TreeTensors(nn.Module):

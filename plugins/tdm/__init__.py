@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hmrec_cli.fitted_retriever import FittedRetriever
+from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
 from hmrec_cli.plugin_api import WIDTHS
 
 

@@ -16,12 +16,12 @@ import polars as pl
 import torch
 
 from hmrec_cli import console
-from hmrec_cli.batches import shuffled_batches, to_device
+from hmrec_cli.toolkit.batches import shuffled_batches, to_device
 from hmrec_cli.errors import InputError
-from hmrec_cli.features import article_side_table, customer_codes, unsold_articles
+from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
-from hmrec_cli.training import Settings, resolve_device, train
-from hmrec_cli.weekly_examples import USER_DENSE, user_inputs, weekly_examples
+from hmrec_cli.toolkit.training import Settings, resolve_device, train
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_examples
 from hmrec_plugins.tdm import TDMParams
 from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
 from hmrec_plugins.tdm.model import NodeScorer, Shape
@@ -177,7 +177,7 @@ def purchase_vectors(ctx: Context, size: int = 32) -> np.ndarray:
     (last 26 weeks), rows scaled to unit length; articles not bought get zero vectors."""
     import scipy.sparse.linalg
 
-    from hmrec_cli.interactions import interaction_matrix
+    from hmrec_cli.toolkit.interactions import interaction_matrix
 
     matrix = interaction_matrix(ctx.history, ctx.week, ctx.customers.height, ctx.articles.height, 182, 60.0)
     rank = min(size, min(matrix.shape) - 1)

@@ -13,9 +13,9 @@ They differ in the article side and the loss:
   probability (logQ, Yi et al., 2019; `-o logq=false` is the ablation). Serving by exact search
   or `-o search=annoy`.
 
-Trained on the `weeks` weeks before the target week (hmrec_cli.weekly_examples): every example is
+Trained on the `weeks` weeks before the target week (hmrec_cli.toolkit.weekly_examples): every example is
 a buyer's history cut at a week's start and one article they bought that week. Retrieval is the
-exact top k of user vector x article matrix (hmrec_cli.ann), among articles sold in the last
+exact top k of user vector x article matrix (hmrec_cli.toolkit.ann), among articles sold in the last
 `sold_within_days` days. Torch loads only when a model is fitted (`hmrec plugins` stays light).
 """
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hmrec_cli.fitted_retriever import FittedRetriever
-from hmrec_cli.tower_params import TowerParams
+from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
+from hmrec_cli.toolkit.tower_params import TowerParams
 
 
 @dataclass(frozen=True)

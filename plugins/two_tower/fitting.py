@@ -7,13 +7,13 @@ import polars as pl
 import torch
 
 from hmrec_cli import console
-from hmrec_cli.ann import AnnIndex, candidate_frame, top_k_on_device
-from hmrec_cli.batches import id_frequency, shuffled_batches, to_device
-from hmrec_cli.features import unsold_articles
+from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
+from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches, to_device
+from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
-from hmrec_cli.towers import tower_shape, user_vectors
-from hmrec_cli.training import Settings, resolve_device, train
-from hmrec_cli.weekly_examples import weekly_examples
+from hmrec_cli.toolkit.towers import tower_shape, user_vectors
+from hmrec_cli.toolkit.training import Settings, resolve_device, train
+from hmrec_cli.toolkit.weekly_examples import weekly_examples
 from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from hmrec_cli.towers import ArticleEncoder, Shape, UserTower
+from hmrec_cli.toolkit.towers import ArticleEncoder, Shape, UserTower
 
 
 class OutputEmbeddings(nn.Module):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings
+from hmrec_cli.plugin import Context, Retriever, RunSettings
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""Options every command spells the same way."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional, TypeVar
+
+import typer
+
+from hmrec_cli.limits import MAX_K, MAX_SEED, MAX_WEEKS
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data", envvar="HMREC_DATA", help="The store folder written by `hmrec data ingest`.", show_default=True),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+CacheDir = Annotated[
+    Path, typer.Option("--cache", envvar="HMREC_CACHE", help="Folder for cached candidate sets and models.", show_default=True)
+]
+
+
+def checked_seed(seed: int) -> int:
+    """Refuse a seed no generator takes (a callback, so the help's option column stays narrow)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise typer.BadParameter(f"{seed}: expected 0 to {MAX_SEED}")
+    return seed
+
+
+Seed = Annotated[int, typer.Option(help=f"Random seed, 0 to {MAX_SEED}; equal seeds give equal results.", callback=checked_seed)]
+Week = Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, its first day YYYY-MM-DD, or next.")]
+PluginOptions = Annotated[list[str], typer.Option("--option", "-o", help="A plugin parameter as key=value (repeatable); see `hmrec plugins show NAME`.")]
+Device = Annotated[str, typer.Option(help="Where trained models run: auto (CUDA when present), cpu or cuda.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")]
+Customers = Annotated[str, typer.Option(help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids.")]
+Force = Annotated[bool, typer.Option("--force", help="Recompute even when cached.")]
+ConfigFile = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config", envvar="HMREC_CONFIG", show_default=False,
+        help="Project config file of plugin parameters ([plugins.NAME] tables; default ./hmrec.toml when it exists); -o overrides it.",
+    ),
+]
+DropBought = Annotated[
+    str,
+    typer.Option(
+        help="Leave out candidates the customer bought before: auto (when under 1% of the last 28 days' purchases repeat an earlier one, "
+        "a log where nobody buys the same item twice), yes or no. Each source's set is refilled from its retriever's next candidates.",
+    ),
+]
+Candidates = Annotated[
+    Optional[str],
+    typer.Option(
+        show_default=False,
+        help="Comma-separated retrievers whose candidates are ranked (their scores and ranks become features), or auto: fit the built-in pool "
+        "for the training weeks and keep the sources that clearly add to their fusion there. Default: [pipeline] candidates in the config, "
+        "else the four sources auto starts from (see `hmrec config show`).",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+
+Command = TypeVar("Command", bound=Callable)
+GIVEN = {"COMMANDLINE": "flag", "ENVIRONMENT": "env"}  # click's parameter sources, as `config show` names them
+
+
+def setting(ctx: typer.Context, settings, name: str, value: object) -> tuple[object, str]:
+    """An option's value and where it comes from: the flag or its environment variable as given,
+    else the config's `[pipeline]` value, else `value`, the built-in default (the same order as plugin
+    parameters: what the user typed beats the file, the file beats the default)."""
+    source = ctx.get_parameter_source(name)
+    if source is not None and source.name in GIVEN:
+        return value, GIVEN[source.name]
+    if name in settings.pipeline:
+        return settings.pipeline[name], "config"
+    return value, "default"
+
+
+def settings_in_force(ctx: typer.Context, settings, **values: object) -> tuple:
+    """Each option named in `values` (its parsed value) as `setting` resolves it, in that order."""
+    return tuple(setting(ctx, settings, name, value)[0] for name, value in values.items())
+
+
+def refuse_inside(out: Path, folders: dict[str, Path], option: str = "--out") -> None:
+    """Refuse an output path inside one of hmrec's folders (by name: the store, the cache), links
+    resolved: writing there would overwrite files hmrec keeps. Called before any work."""
+    from hmrec_cli.errors import InputError
+
+    target = out.resolve()
+    for name, folder in folders.items():
+        root = folder.resolve()
+        if target == root or root in target.parents:
+            where = "is" if target == root else "is inside"
+            raise InputError(f"{option} {out}: {where} the {name} ({folder}), whose files it could overwrite; write it elsewhere")
+
+
+def reports_input_errors(command: Command) -> Command:
+    """Wrap a command so an InputError becomes one line on stderr and exit code 2 (not a traceback)."""
+    from hmrec_cli.errors import InputError
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            print(f"hmrec: error: {error}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return run  # type: ignore[return-value]

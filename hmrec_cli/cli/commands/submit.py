@@ -1,0 +1,53 @@
+"""`hmrec submit`: a Kaggle submission for the week after the data, from candidate sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hmrec_cli.cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside, settings_in_force
+
+
+def submit(
+    ctx: typer.Context,
+    candidates: Annotated[Optional[str], typer.Option(
+        help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ... "
+        "Default: [pipeline] candidates in the config, else the four sources --candidates auto starts from.", show_default=False)] = None,
+    ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before; default: [pipeline] ranker in the config, else none.", show_default=False)] = None,
+    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)] = 4,
+    drop_bought: DropBought = "auto",
+    device: Device = "auto",
+    resume: Resume = False,
+    data: DataDir = Path("hm"),
+    cache: CacheDir = Path("cache"),
+    out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
+    option: PluginOptions = [],
+    config: ConfigFile = None,
+    seed: Seed = 0,
+    quiet: Quiet = False,
+    json: Json = False,
+) -> None:
+    """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV.
+    Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
+    from hmrec_cli import console, project_config
+    from hmrec_cli.cli.commands.rank import default_candidates, kept_merge
+    from hmrec_cli.pipeline.submission import RankWith, build_submission
+
+    settings = project_config.load(config)
+    data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
+        ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, drop_bought=drop_bought)
+    candidates = default_candidates() if candidates is None else candidates
+    refuse_inside(out, {"store": data, "cache": cache})
+    command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
+    rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
+    methods = [n.strip() for n in candidates.split(",") if n.strip()]
+    with console.progress_bar(quiet or json) as report:
+        written = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
+    if json:
+        console.emit_json({"path": str(out), "customers": written.rows, "articles_per_customer": written.per_customer, "validated": True, "command": command})
+        return
+    console.out.print(f"wrote {out}: {console.plural(written.rows, 'customer')} x {written.per_customer} articles (validated)")
+    if written.ranking is not None and (kept := kept_merge(ranker, written.ranking.manifest)):
+        console.out.print(kept, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,264 @@
+"""Running a retriever for a week: fit on the history before it, retrieve in customer chunks,
+cache the candidate set, and measure it when the week has purchases."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from hmrec_cli.pipeline import bought
+from hmrec_cli.pipeline.bought import bought_before, drops_bought
+from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
+from hmrec_cli.code_digest import pipeline_state
+from hmrec_cli.errors import InputError
+from hmrec_cli.data.frames import stack
+from hmrec_cli.data.kaggle_tables import first_invalid_utf8_line
+from hmrec_cli.metrics import K
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
+from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.registry import find
+from hmrec_cli.data.splits import Week, history_prefix, truth
+from hmrec_cli.data.store import Store
+
+CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
+
+
+@dataclass(frozen=True)
+class Request:
+    """One candidate set to produce: which retriever, with what, for whom."""
+
+    method: str
+    week: Week
+    k: int = 100
+    options: tuple[str, ...] = ()
+    customers: str = "auto"  # auto | buyers | all | a file of customer ids
+    config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
+    drop_bought: str = "auto"  # leave out what each customer bought before (`hmrec_cli.bought`)
+
+
+def device_kind_of(device: str) -> str:
+    """`cpu` or `cuda`: what `--device` resolves to here (imports torch, so only for plugins that use one)."""
+    from hmrec_cli.console import warn
+    from hmrec_cli.toolkit.training import resolve_device
+
+    return resolve_device(device, warn).type
+
+
+def select_customers(store: Store, week: Week, spec: str, target: pl.DataFrame | None) -> tuple[pl.Series, str]:
+    """The customers to retrieve for, and a description for the manifest (`target`: the week's truth)."""
+    if spec == "auto":
+        spec = "buyers" if target is not None else "all"
+    if spec == "buyers":
+        if target is None:
+            raise InputError("--customers buyers: week next has no buyers; use all or a file")
+        return target["customer"].unique().sort(), "buyers"
+    if spec == "all":
+        return store.submission_customers.sort(), "all"
+    path = Path(spec)
+    if not path.is_file():
+        raise InputError(f"--customers {spec}: expected buyers, all or a file of customer ids")
+    ids = read_customer_ids(path)
+    known = store.customers.filter(pl.col("customer_id").is_in(ids.implode()))["customer"]
+    if known.len() == 0:
+        raise InputError(f"{path}: none of its customer ids are in the store")
+    unknown = ids.filter(~ids.is_in(store.customers["customer_id"].implode())).unique(maintain_order=True)
+    if unknown.len():
+        from hmrec_cli import console
+
+        first = ", ".join(unknown.head(3).to_list())
+        console.warn(f"--customers {path.name}: {unknown.len():,} ids are not in the store and were left out (first: {first})")
+    return known.sort(), f"file {path.name} ({known.len()} customers)"
+
+
+def read_customer_ids(path: Path) -> pl.Series:
+    """The ids of a customers file: one per line, a `customer_id` header allowed; anything else
+    (no ids, bytes that are not text, several columns) is one line naming the file and line."""
+    if path.stat().st_size == 0:
+        raise InputError(f"--customers {path}: file is empty (expected one customer id per line)")
+    line = first_invalid_utf8_line(path)
+    if line is not None:
+        raise InputError(f"--customers {path}, line {line}: not text (expected one customer id per line)")
+    lines = (
+        pl.read_csv(path, has_header=False, separator="\x1f", quote_char=None, new_columns=["id"], infer_schema=False)
+        .with_row_index("line", offset=1)
+        .with_columns(pl.col("id").str.strip_chars())
+        .filter(pl.col("id") != "")
+    )
+    bad = lines.filter(pl.col("id").str.contains(r"[,;\t\x00]"))
+    if bad.height:
+        raise InputError(f"--customers {path}, line {bad['line'][0]}: several columns (expected one customer id per line)")
+    ids = lines.filter(~((pl.col("line") == 1) & (pl.col("id") == "customer_id")))["id"]
+    if ids.len() == 0:
+        raise InputError(f"--customers {path}: no customer ids in it")
+    return ids
+
+
+def ordered(candidates: pl.DataFrame) -> pl.DataFrame:
+    """Candidates with `rank` (0 = best) by descending score, ties broken by article id."""
+    return candidates.sort(["customer", "score", "article"], descending=[False, True, False]).with_columns(
+        rank=pl.int_range(pl.len(), dtype=pl.UInt32).over("customer")
+    )
+
+
+def without_bought(candidates: pl.DataFrame, drop: pl.DataFrame, k: int) -> pl.DataFrame:
+    """A retriever's list without the pairs in `drop`, cut to each customer's best `k` (`ordered`)."""
+    return ordered(candidates.join(drop, on=["customer", "article"], how="anti")).filter(pl.col("rank") < k).drop("rank")
+
+
+def ranked_hits(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
+    """The hits of a candidate set, found in one pass: per (buyer, bought article it proposes) the
+    article's position `pos` (1 = best) among the buyer's distinct candidates in the set's own
+    order (`ordered`), its ordinal `found` among the buyer's hits, and the buyer's `n_truth`.
+    Every figure of `scores_of_hits` and `candidates_report.recall_sums` is read from it."""
+    bought = target.select("customer", "article").unique()
+    pair = pl.col("customer").cast(pl.UInt64) * 2**32 + pl.col("article").cast(pl.UInt64)  # one hashable key per pair
+    positions = (
+        ordered(candidates)
+        .select("customer", "article")
+        .filter(pair.is_first_distinct())
+        .with_columns(pos=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("customer"))
+    )
+    sizes = bought.group_by("customer").agg(n_truth=pl.len())
+    return (
+        positions.join(bought, on=["customer", "article"])
+        .sort("customer", "pos")
+        .with_columns(found=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("customer"))
+        .join(sizes, on="customer")
+    )
+
+
+def scores_of_hits(hits: pl.DataFrame, target: pl.DataFrame, candidates: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
+    """`candidate_scores` from the set's `ranked_hits`."""
+    pos = pl.col("pos")
+    per_buyer = hits.group_by("customer").agg(
+        precision_sum=(pl.col("found") / pos).filter(pos <= K).sum(),
+        hits=pl.len(),
+        **{f"hits@{k}": (pos <= k).sum() for k in ks},
+    )
+    n_truth = pl.col("n_truth")
+    return (
+        target.select("customer", "article").unique().group_by("customer").agg(n_truth=pl.len())
+        .join(per_buyer, on="customer", how="left")
+        .join(candidates.group_by("customer").agg(n_candidates=pl.len()), on="customer", how="left")
+        .with_columns(pl.exclude("customer", "n_truth").fill_null(0))
+        .select(
+            "customer",
+            ap=pl.col("precision_sum").cast(pl.Float64) / pl.min_horizontal(n_truth, pl.lit(K)),
+            **{f"recall@{k}": pl.col(f"hits@{k}") / n_truth for k in ks},
+            **{"recall@all": pl.col("hits") / n_truth},
+            hits="hits", n_truth="n_truth", n_candidates="n_candidates",
+        )
+        .sort("customer")
+    )
+
+
+def candidate_scores(candidates: pl.DataFrame, target: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
+    """Per buyer in `target`: AP@12 of the set's own order, recall@k for each k and for the whole
+    set, hits, purchases and candidates. Poolable over weeks (one row per customer-week). The
+    same figures as `metrics.average_precision` and `metrics.recall`, from one pass over the set."""
+    return scores_of_hits(ranked_hits(candidates, target), target, candidates, ks)
+
+
+def summarise(scores: pl.DataFrame) -> dict:
+    """Means of candidate_scores: macro recall@k, MAP@12, pairs covered (micro), set size, over
+    `buyers` rows (buyer-weeks when pooled); weeks without buyers have no score (NaN, null in
+    --json), not 0."""
+    if not scores.height:
+        return {"buyers": 0, **dict.fromkeys([c for c in scores.columns if c.startswith("recall@")] + [f"map@{K}", "pairs_covered", "candidates_per_customer"], float("nan"))}
+    out = {c: float(scores[c].mean()) for c in scores.columns if c.startswith("recall@")}
+    out[f"map@{K}"] = float(scores["ap"].mean())
+    out["pairs_covered"] = float(scores["hits"].sum() / scores["n_truth"].sum())
+    out["candidates_per_customer"] = float(scores["n_candidates"].mean())
+    return {"buyers": scores.height, **out}
+
+
+def figures(candidates: pl.DataFrame, target: pl.DataFrame) -> dict:
+    return summarise(candidate_scores(candidates, target))
+
+
+def run(
+    store: Store,
+    cache: Cache,
+    request: Request,
+    seed: int = 0,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    device: str = "auto",
+    resume: bool = False,
+) -> Entry:
+    """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
+    checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it. When
+    the request drops what customers bought before, the retriever is asked for (1 + refill) * k
+    (`bought.POLICY`) and the bought ones leave, so the set still holds up to k articles each
+    customer has not bought. The key hashes the request's fields, the plugin's version and
+    parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
+    check_device(device)
+    plugin = find("retriever", request.method)
+    cls = plugin.load()
+    params = request.config.params(cls.Params, request.method, request.options)
+    target = truth(store.transactions, request.week) if request.week.has_truth else None
+    customers, described = select_customers(store, request.week, request.customers, target)
+    week_name = request.week.start.isoformat()
+    device_kind = device_kind_of(device) if cls.uses_device else None
+    past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
+    dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
+    key = cache_key(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
+        request=request_fields(request, week=week_name, customers=customers_digest(customers), options=None, config=None, drop_bought=dropping),
+        version=cls.version, params=params, fingerprint=store.fingerprint, seed=seed, device=device_kind, pipeline=pipeline_state(__name__),
+    )
+    if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
+        return hit
+
+    start = time.perf_counter()
+    stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
+    on_progress(f"{stage}: fit", 0, 1)
+    drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
+    model = cls(params)
+    checkpoint = cache.checkpoint(request.method, week_name, key)
+    settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
+    fit_log = model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings)
+    manifest = {
+        "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
+        "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
+        "seed": seed, **({"device": device_kind} if device_kind else {}), **({"training": fit_log} if fit_log else {}),
+        "dropped_bought": dropping,
+        "fit_seconds": round(time.perf_counter() - start, 3),
+    }
+    buyers = target["customer"].unique() if target is not None else None
+    parts = []
+    with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
+        writer = None
+        rows = 0
+        asked = request.k * (1 + bought.POLICY.refill) if drop is not None else request.k
+        try:
+            for lo in range(0, customers.len(), CHUNK):
+                on_progress(f"{stage}: retrieve", lo, customers.len())
+                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked, params)
+                chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
+                if drop is not None:
+                    chunk = without_bought(chunk, drop, request.k)
+                table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
+                writer = writer or pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                rows += chunk.height
+                if buyers is not None:
+                    parts.append(chunk.filter(pl.col("customer").is_in(buyers.implode())))
+            on_progress(f"{stage}: retrieve", customers.len(), customers.len())
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pl.DataFrame(schema=CANDIDATE_SCHEMA).write_parquet(tmp)
+        manifest.update(rows=rows, seconds=round(time.perf_counter() - start, 3))
+        if target is not None:
+            manifest["figures"] = figures(stack(parts, CANDIDATE_SCHEMA), target)
+            oracle = store.oracle(request.week.start)
+            if oracle is not None:  # the synthetic world's true top-100, scored the same way
+                manifest["oracle_figures"] = figures(oracle.drop("rank"), target)
+    return cache.committed("candidates", request.method, week_name, key)

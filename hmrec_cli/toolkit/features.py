@@ -1,0 +1,178 @@
+"""Feature encoders for rankers and neural retrievers, computed from a history already cut at the
+week's start (`Context.history`), so a feature can never see the week it is used for.
+
+- `article_codes` / `customer_codes`: static attributes as dense integer codes (0 = missing), ready
+  for embedding tables; one row per article / customer index.
+- `article_activity`, `customer_activity`, `pair_activity`: what happened before the week (sales in
+  the last days, trend, price band, how often a customer bought this article / product / type).
+Everything is vectorised polars; counts are raw (callers choose their own scaling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from hmrec_cli.data.splits import Week
+
+ARTICLE_FIELDS = ("product_type_no", "product_group_name", "index_group_name", "colour_group_code", "department_no", "garment_group_no")
+CUSTOMER_FIELDS = ("age_band", "club_member_status", "fashion_news_frequency", "FN", "Active")
+PRICE_BANDS = 10
+NEVER = 9999  # days since an event that never happened
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Categorical fields as codes 1..n (0 = missing), int64 [rows, fields]; `sizes[i]` = n + 1."""
+
+    values: np.ndarray
+    fields: tuple[str, ...]
+    sizes: tuple[int, ...]
+
+
+def encode(frame: pl.DataFrame, fields: tuple[str, ...]) -> Codes:
+    """Dense codes per field in the order of the values (Enum fields by their category order)."""
+    exprs = []
+    for name in fields:
+        col = pl.col(name)
+        if isinstance(frame.schema[name], (pl.Enum, pl.Categorical, pl.Boolean)):
+            col = col.to_physical() if not isinstance(frame.schema[name], pl.Boolean) else col.cast(pl.UInt8)
+        exprs.append(col.rank("dense").fill_null(0).cast(pl.Int64).alias(name))
+    codes = frame.select(exprs)
+    sizes = tuple(int(codes[name].max() or 0) + 1 for name in fields)
+    return Codes(codes.to_numpy().astype(np.int64).reshape(frame.height, len(fields)), fields, sizes)
+
+
+def article_codes(articles: pl.DataFrame) -> Codes:
+    """Row i = article index i (the store's articles are sorted by index)."""
+    return encode(articles.sort("article"), ARTICLE_FIELDS)
+
+
+def customer_codes(customers: pl.DataFrame) -> Codes:
+    """Row i = customer index i; age in 5-year bands (16-19, 20-24, ...; unknown = 0)."""
+    band = pl.when(pl.col("age") > 0).then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5).otherwise(None).alias("age_band")
+    return encode(customers.sort("customer").with_columns(band), CUSTOMER_FIELDS)
+
+
+def article_side_table(articles: pl.DataFrame, history: pl.DataFrame, week: Week, customers: pl.DataFrame) -> Codes:
+    """`article_codes` plus the price band (by mean price paid before the week; 0 = never sold) as
+    a last field, with a padding row 0 in front: row i + 1 = article index i, for tables indexed
+    by article + 1 (0 = padding)."""
+    codes = article_codes(articles)
+    bands = article_activity(history, week, customers).select("article", "price_band")
+    band = pl.DataFrame({"article": articles.sort("article")["article"]}).join(bands, on="article", how="left", maintain_order="left")
+    values = np.hstack([codes.values, band["price_band"].fill_null(0).to_numpy().astype(np.int64).reshape(-1, 1)])
+    return Codes(np.vstack([np.zeros((1, values.shape[1]), dtype=np.int64), values]), (*codes.fields, "price_band"), (*codes.sizes, PRICE_BANDS + 1))
+
+
+def unsold_articles(history: pl.DataFrame, week: Week, articles: int, days: int) -> np.ndarray | None:
+    """True for articles with no sale in the `days` before the week (a retriever need not propose
+    them); None when no filter applies (days = 0, or nothing sold in that window)."""
+    if days <= 0:
+        return None
+    sold = history.filter(pl.col("t_dat") >= week.start - timedelta(days=days))["article"].unique().to_numpy()
+    if sold.size == 0:
+        return None
+    mask = np.ones(articles, dtype=bool)
+    mask[sold] = False
+    return mask
+
+
+def _days_before(week: Week) -> pl.Expr:
+    return (pl.lit(week.start) - pl.col("t_dat")).dt.total_days()
+
+
+class WeekActivity:
+    """`article_activity` of the week being scored, computed once per week: `rank` and `submit`
+    hand a ranker the target week chunk by chunk, and every chunk shares the week's articles."""
+
+    def __init__(self) -> None:
+        self.week, self.table = None, None
+
+    def __call__(self, ctx) -> pl.DataFrame:
+        if self.week != ctx.week.start:
+            self.table, self.week = article_activity(ctx.history, ctx.week, ctx.customers), ctx.week.start
+        return self.table
+
+
+def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame) -> pl.DataFrame:
+    """Per article sold before the week: sales in the last 1/7/28 days, trend (last 7 days over the
+    7 before, smoothed), days since its first sale, mean age of its last-28-day buyers, mean price
+    and the price band (1..10 by deciles of mean price; 0 = never sold)."""
+    days = _days_before(week)
+    recent = history.filter(pl.col("t_dat") >= week.start - timedelta(days=28))
+    ages = customers.select("customer", age=pl.when(pl.col("age") > 0).then(pl.col("age").cast(pl.Float32)))
+    buyer_age = recent.join(ages, on="customer", how="left").group_by("article").agg(mean_buyer_age=pl.col("age").mean())
+    windows = recent.group_by("article").agg(
+        sales_1d=(days <= 1).sum(),
+        sales_7d=(days <= 7).sum(),
+        sales_prev_7d=((days > 7) & (days <= 14)).sum(),
+        sales_28d=pl.len(),
+    )
+    overall = history.group_by("article").agg(
+        days_since_first_sale=days.max(),
+        sales_all=pl.len(),
+        mean_price=pl.col("price").mean(),
+    )
+    out = (
+        overall.sort("article")  # group_by order varies between runs; ties in the price rank must not
+        .join(windows, on="article", how="left", maintain_order="left")
+        .join(buyer_age, on="article", how="left", maintain_order="left")
+        .with_columns(pl.col("sales_1d", "sales_7d", "sales_prev_7d", "sales_28d").fill_null(0))
+        .with_columns(
+            trend=((pl.col("sales_7d") + 1) / (pl.col("sales_prev_7d") + 1)).cast(pl.Float32),
+            price_band=(pl.col("mean_price").rank("ordinal") * PRICE_BANDS / pl.len()).ceil().clip(1, PRICE_BANDS).cast(pl.Int64),
+        )
+        .drop("sales_prev_7d")
+    )
+    return out.sort("article")
+
+
+def customer_activity(history: pl.DataFrame, week: Week, customers: pl.Series) -> pl.DataFrame:
+    """Per customer of `customers` (all of them, history or not): purchases overall and in the last
+    28 days, share bought online, days since the last purchase (NEVER when none), mean price paid."""
+    days = _days_before(week)
+    mine = history.filter(pl.col("customer").is_in(customers.implode()))
+    stats = mine.group_by("customer").agg(
+        purchases=pl.len(),
+        purchases_28d=(days <= 28).sum(),
+        online_share=(pl.col("channel") == 2).mean().cast(pl.Float32),
+        days_since_last=days.min(),
+        mean_price_paid=pl.col("price").mean(),
+    )
+    return (
+        pl.DataFrame({"customer": customers.cast(pl.UInt32)})
+        .join(stats, on="customer", how="left")
+        .with_columns(
+            pl.col("purchases", "purchases_28d").fill_null(0),
+            pl.col("online_share", "mean_price_paid").fill_null(0.0),
+            pl.col("days_since_last").fill_null(NEVER),
+        )
+    )
+
+
+def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """Per (customer, article) of `pairs`, in the order of `pairs`: how often the customer bought
+    this article, this product code and this product type before the week, and days since they
+    last bought the article."""
+    days = _days_before(week)
+    kinds = articles.select("article", "product_code", "product_type_no")
+    mine = history.filter(pl.col("customer").is_in(pairs["customer"].unique().implode())).select("customer", "article", "t_dat").join(kinds, on="article")
+    by_article = mine.group_by("customer", "article").agg(bought_article=pl.len(), days_since_article=days.min())
+    by_product = mine.group_by("customer", "product_code").agg(bought_product=pl.len())
+    by_type = mine.group_by("customer", "product_type_no").agg(bought_type=pl.len())
+    return (
+        pairs.select("customer", "article")
+        .join(kinds, on="article", how="left", maintain_order="left")
+        .join(by_article, on=["customer", "article"], how="left", maintain_order="left")
+        .join(by_product, on=["customer", "product_code"], how="left", maintain_order="left")
+        .join(by_type, on=["customer", "product_type_no"], how="left", maintain_order="left")
+        .select(
+            "customer", "article",
+            pl.col("bought_article", "bought_product", "bought_type").fill_null(0),
+            pl.col("days_since_article").fill_null(NEVER),
+        )
+    )

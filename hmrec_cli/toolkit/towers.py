@@ -1,0 +1,129 @@
+"""The user tower of the neural retrievers (youtube-dnn, sampled-softmax, hsoftmax), and the
+article encoder it shares with item towers.
+
+User tower: history articles (id embedding + side-feature embeddings) pooled over real positions
+only, either by a time-decayed mean or by a target-free attention pool (a learned query scores
+each purchase from its vector and its age; softmax over the real positions), concatenated with
+customer side features and dense activity, then an MLP to the user vector. Its inputs are
+`hmrec_cli.toolkit.weekly_examples.UserInputs`; `user_vectors` runs it for any customers at a week's cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from hmrec_cli.toolkit.batches import predict_in_batches, to_device
+from hmrec_cli.toolkit.features import article_side_table, customer_codes
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs
+
+AGE_BUCKETS = 16  # purchase age in log2 days (bucket 0 = padding), as DIN buckets it
+
+
+@dataclass(frozen=True)
+class Shape:
+    articles: int  # article indexes + 1 (0 = padding)
+    article_fields: tuple[int, ...]  # cardinality of each article side feature (price band last)
+    customer_fields: tuple[int, ...]
+    dense: int
+    embedding_size: int = 64
+    side_dim: int = 16
+    hidden: tuple[int, ...] = (256,)
+    pooling: str = "mean"
+    half_life_days: float = 30.0
+
+
+class SideFeatures(nn.Module):
+    """Several categorical fields embedded by one table (each field's codes offset into it): one
+    lookup and one gradient per step instead of one per field. [..., fields] -> [..., fields * D]."""
+
+    def __init__(self, sizes: tuple[int, ...], dim: int):
+        super().__init__()
+        self.register_buffer("offsets", torch.tensor([0, *sizes[:-1]]).cumsum(0), persistent=False)
+        self.table = nn.Embedding(sum(sizes), dim)
+        self.width = dim * len(sizes)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.table(codes + self.offsets).flatten(-2)
+
+
+class ArticleEncoder(nn.Module):
+    """An article's vector from its id and side features: id embedding + projected side embeddings."""
+
+    def __init__(self, shape: Shape, article_codes: torch.Tensor):
+        super().__init__()
+        self.register_buffer("codes", article_codes, persistent=False)  # [articles + 1, fields], row 0 = padding
+        self.ids = nn.Embedding(shape.articles, shape.embedding_size, padding_idx=0)
+        self.sides = SideFeatures(shape.article_fields, shape.side_dim)
+        self.project = nn.Linear(self.sides.width, shape.embedding_size, bias=False)
+        nn.init.normal_(self.ids.weight, std=0.05)
+
+    def forward(self, articles: torch.Tensor) -> torch.Tensor:
+        """`articles`: indexes + 1 (0 = padding), any shape -> [..., E]. Vectors are computed once
+        per distinct article of the call and gathered (a history repeats articles often)."""
+        distinct, where = torch.unique(articles, return_inverse=True)
+        vectors = self.ids(distinct) + self.project(self.sides(self.codes[distinct]))
+        return nn.functional.embedding(where, vectors)
+
+
+class UserTower(nn.Module):
+    def __init__(self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor):
+        super().__init__()
+        self.shape = shape
+        self.register_buffer("customer_codes", customer_codes, persistent=False)
+        self.history = ArticleEncoder(shape, article_codes)
+        self.customer_sides = SideFeatures(shape.customer_fields, shape.side_dim)
+        e = shape.embedding_size
+        if shape.pooling == "attention":
+            self.age = nn.Embedding(AGE_BUCKETS, e)
+            self.key = nn.Linear(e, e)
+            self.query = nn.Parameter(torch.zeros(e))
+        widths = [e + self.customer_sides.width + shape.dense, *shape.hidden]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(widths[-1], e))
+        self.mlp = nn.Sequential(*layers)
+
+    def pooled(self, items: torch.Tensor, age_days: torch.Tensor) -> torch.Tensor:
+        """[batch, length] history -> [batch, E]; all-padding rows pool to zeros."""
+        vectors = self.history(items)
+        mask = items > 0
+        if self.shape.pooling == "mean":
+            weights = torch.where(mask, torch.pow(0.5, age_days.float() / self.shape.half_life_days), 0.0)
+            return (weights.unsqueeze(-1) * vectors).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
+        bucket = torch.where(mask, torch.log2(age_days.clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0)
+        scores = torch.tanh(self.key(vectors + self.age(bucket))) @ self.query
+        weights = torch.softmax(scores.float().masked_fill(~mask, -torch.inf), dim=1).nan_to_num(0.0)  # all padding: NaN -> 0
+        return (weights.unsqueeze(-1).to(vectors.dtype) * vectors).sum(1)
+
+    def forward(self, customer: torch.Tensor, items: torch.Tensor, age_days: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        parts = [self.pooled(items, age_days), self.customer_sides(self.customer_codes[customer]), dense]
+        return self.mlp(torch.cat(parts, dim=-1))
+
+
+def tower_shape(ctx, params) -> tuple[Shape, torch.Tensor, torch.Tensor]:
+    """The Shape for a fit (`params`: a TowerParams) and the static code tables it embeds:
+    article side features by article index + 1, customer side features by customer index."""
+    articles = article_side_table(ctx.articles, ctx.history, ctx.week, ctx.customers)
+    people = customer_codes(ctx.customers)
+    shape = Shape(
+        articles=ctx.articles.height + 1, article_fields=articles.sizes, customer_fields=people.sizes, dense=len(USER_DENSE),
+        embedding_size=params.embedding_size, side_dim=params.side_embedding_size, hidden=tuple(int(h) for h in params.hidden.split(",")),
+        pooling=params.pooling, half_life_days=params.half_life_days,
+    )
+    return shape, torch.from_numpy(articles.values), torch.from_numpy(people.values)
+
+
+def user_vectors(tower: UserTower, history: pl.DataFrame, week, customers: pl.Series, length: int, device: torch.device, batch: int = 8192) -> tuple[np.ndarray, torch.Tensor]:
+    """Sorted distinct customer indexes and their user vectors [n, E] on `device`, from the
+    history before `week` (customers without history get a vector from their features alone)."""
+    inputs = user_inputs(history, week, customers, length)
+    t = to_device(inputs.arrays(), device)
+    tower.eval()
+    vectors = predict_in_batches(lambda idx: tower(t["customer"][idx], t["items"][idx], t["age_days"][idx], t["dense"][idx]), inputs.customer.size, batch, device)
+    return inputs.customer, torch.from_numpy(vectors.reshape(inputs.customer.size, -1)).to(device)
