@@ -22,7 +22,7 @@ DEMO_DIN     ?= --train-weeks 4 -o epochs=4 -o negative_share=0.1
 # Every built-in ranker ranks the same candidates: merge (the baseline), lgbm and DIN.
 DEMO_LGBM    ?= --train-weeks 4 -o negative_share=0.1
 
-.PHONY: install demo demo-medium demo-run test clean docs
+.PHONY: install demo demo-medium demo-run test lint format clean docs
 
 install: $(VENV)/.installed
 
@@ -58,8 +58,18 @@ demo-run:
 docs: install
 	$(PY) -m hmrec_cli.cli.docs_gen
 
-test: install
+# The lint (ruff: pyflakes, pycodestyle, isort, bugbear, no heavy import at CLI start-up) and the
+# format check run first, so CI fails on a finding; `make format` rewrites the files.
+test: install lint
 	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis

@@ -28,6 +28,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SOURCES = "popular,repurchase,same-product,itemcf"
 

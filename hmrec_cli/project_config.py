@@ -138,7 +138,7 @@ def checked_pipeline(path: Path, table: object) -> dict[str, object]:
         shown = toml_value(value) if isinstance(value, (str, bool, int, float)) else repr(value)
 
         def refuse(why: str) -> typing.NoReturn:
-            raise InputError(f"{path}: pipeline.{key} = {shown}: {why}")
+            raise InputError(f"{path}: pipeline.{key} = {shown}: {why}")  # noqa: B023  (raised at once, inside the loop)
 
         if key not in PIPELINE:
             refuse(f"unknown key; [pipeline] takes {', '.join(PIPELINE)}")

@@ -117,7 +117,7 @@ class LGBMRanker(Ranker):
         gain_share = importance / max(importance.sum(), 1e-12)
         return {
             **log, "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
-            "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share), key=lambda t: -t[1])},
+            "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share, strict=True), key=lambda t: -t[1])},
         }
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:

@@ -39,7 +39,7 @@ def _world():
     rows = []
     for c in range(n):
         week_start = starts[c // CUSTOMERS_PER_WEEK]
-        for j in range(5):
+        for _ in range(5):
             rows.append((week_start - timedelta(days=int(rng.integers(1, 60))), c, int(taste[c] * 20 + rng.integers(0, 10))))
     history = pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row").with_columns(
         price=pl.lit(0.03, pl.Float32), channel=pl.lit(2, pl.UInt8)

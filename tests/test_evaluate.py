@@ -28,7 +28,7 @@ def submission(store: Store, lists: dict[int, list[int]], padded: bool = True) -
 
 def oracle_lists(store: Store, spec: str = "last") -> dict[int, list[int]]:
     t = week_truth(store, spec).group_by("customer").agg("article")
-    return dict(zip(t["customer"].to_list(), t["article"].to_list()))
+    return dict(zip(t["customer"].to_list(), t["article"].to_list(), strict=True))
 
 
 def test_perfect_predictions_score_one(cli, store_dir: Path, tmp_path: Path) -> None:

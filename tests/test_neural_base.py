@@ -39,12 +39,12 @@ ROWS = [
 def test_examples_hold_each_buyers_history_at_the_weeks_start_and_that_weeks_purchases() -> None:
     ex = weekly_examples(_history(ROWS), TARGET, weeks=3, length=2)
     assert ex.starts == tuple(TARGET.start - timedelta(days=d) for d in (21, 14, 7))
-    week_customer = list(zip(ex.week.tolist(), ex.users.customer.tolist()))
+    week_customer = list(zip(ex.week.tolist(), ex.users.customer.tolist(), strict=True))
     assert week_customer == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]  # buyers of each week
     # customer 0 in the oldest week (starts day 21): bought 7 on day 20, history 6 (day 25), 5 (day 30)
     assert ex.users.items[0].tolist() == [6 + 1, 5 + 1] and ex.users.age_days[0].tolist() == [4, 9]
     assert ex.users.items[1].tolist() == [0, 0]  # customer 1 had nothing before day 21: padding
-    pairs = sorted(zip(ex.pair_example.tolist(), ex.pair_article.tolist()))
+    pairs = sorted(zip(ex.pair_example.tolist(), ex.pair_article.tolist(), strict=True))
     assert pairs == [(0, 7), (1, 3), (1, 7), (2, 8), (2, 9), (3, 4), (4, 2)]
     # newest week (starts day 7): customer 0's last two purchases are 8 and 9 (same day), ages 3
     assert sorted(ex.users.items[3].tolist()) == [9, 10] and ex.users.age_days[3].tolist() == [3, 3]

@@ -170,4 +170,4 @@ def test_the_full_softmax_over_batch_slices_equals_the_whole_batch_loss_and_grad
     sliced = full_softmax_loss(users, out, targets)
     got = torch.autograd.grad(sliced, [users, out.weight])
     assert sliced.item() == pytest.approx(whole.item(), rel=1e-6)
-    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected, strict=True))

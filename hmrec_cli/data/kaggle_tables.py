@@ -54,7 +54,7 @@ def _cols(required: tuple[str, ...], **parse: pl.DataType) -> tuple[Column, ...]
     return tuple(Column(n, t, n in required) for n, t in parse.items())
 
 
-S, I, F = pl.String(), pl.Int64(), pl.Float64()
+S, I, F = pl.String(), pl.Int64(), pl.Float64()  # noqa: E741  (the parse types, one letter each)
 
 TRANSACTIONS = TableSpec(
     "transactions",

@@ -214,7 +214,7 @@ def recent_weeks(store: Store, weeks: int = WEEKS) -> list[WeekVolume]:
     """The last `weeks` weeks of the store beside the real weeks that start on the same days."""
     scale = store.customers.height / REAL_CUSTOMERS
     starts = calendar.week_starts(calendar.FULL_WEEKS)
-    real_rows = dict(zip(starts, calendar.REAL_WEEKLY_ROWS.tolist()))
+    real_rows = dict(zip(starts, calendar.REAL_WEEKLY_ROWS.tolist(), strict=False))
     real_buyers = {starts[-1]: calendar.REAL_LAST_WEEK_BUYERS}
     per_week = (
         store.transactions.with_columns(weeks_back(store.last_date))

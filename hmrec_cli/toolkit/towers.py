@@ -84,7 +84,7 @@ class UserTower(nn.Module):
             self.query = nn.Parameter(torch.zeros(e))
         widths = [e + self.customer_sides.width + shape.dense, *shape.hidden]
         layers: list[nn.Module] = []
-        for a, b in zip(widths, widths[1:]):
+        for a, b in zip(widths, widths[1:], strict=False):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(widths[-1], e))
         self.mlp = nn.Sequential(*layers)

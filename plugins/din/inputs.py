@@ -60,12 +60,12 @@ def concat(weeks: list[WeekInputs]) -> WeekInputs:
     return WeekInputs(
         article=np.concatenate([w.article for w in weeks]),
         customer=np.concatenate([w.customer for w in weeks]),
-        seq_row=np.concatenate([w.seq_row + o for w, o in zip(weeks, offsets)]),
+        seq_row=np.concatenate([w.seq_row + o for w, o in zip(weeks, offsets, strict=True)]),
         price_band=np.concatenate([w.price_band for w in weeks]),
         dense=np.concatenate([w.dense for w in weeks]),
         items=np.concatenate([w.items for w in weeks]),
         age_days=np.concatenate([w.age_days for w in weeks]),
         label=np.concatenate([w.label for w in weeks]) if all(w.label is not None for w in weeks) else None,
-        group=np.concatenate([w.group + o for w, o in zip(weeks, group_offsets)]),
+        group=np.concatenate([w.group + o for w, o in zip(weeks, group_offsets, strict=True)]),
         prior=np.concatenate([w.prior for w in weeks]),
     )

@@ -40,7 +40,7 @@ class Dice(nn.Module):
 def mlp(widths: list[int]) -> nn.Sequential:
     """Linear + Dice layers, then a final linear layer to one output."""
     layers: list[nn.Module] = []
-    for a, b in zip(widths, widths[1:]):
+    for a, b in zip(widths, widths[1:], strict=False):
         layers += [nn.Linear(a, b), Dice(b)]
     layers.append(nn.Linear(widths[-1], 1))
     return nn.Sequential(*layers)

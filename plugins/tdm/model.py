@@ -64,7 +64,7 @@ class PReLU(nn.Module):
 def mlp(widths: list[int]) -> nn.Sequential:
     """Linear + PReLU layers, then a final linear layer to one output."""
     layers: list[nn.Module] = []
-    for a, b in zip(widths, widths[1:]):
+    for a, b in zip(widths, widths[1:], strict=False):
         layers += [nn.Linear(a, b), PReLU(b)]
     layers.append(nn.Linear(widths[-1], 1))
     return nn.Sequential(*layers)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional, TypeVar
 
 import typer
 
-from hmrec_cli.limits import MAX_K, MAX_SEED, MAX_WEEKS
+from hmrec_cli.limits import MAX_K as MAX_K, MAX_SEED as MAX_SEED, MAX_WEEKS as MAX_WEEKS  # the bounds commands declare
 
 DataDir = Annotated[
     Path,
