@@ -37,6 +37,17 @@ class ChoicePolicy:
 
 
 POLICY = ChoicePolicy()
+START = POLICY.start  # also `--candidates` when neither the command line nor the config names any
+
+
+def offered(store, sources: tuple[str, ...]) -> tuple[str, ...]:
+    """`sources` less those the store cannot feed: a source that groups articles by product on a
+    store without products (an order log ingested without --product) would only repeat `popular`."""
+    if store.has_products:
+        return sources
+    from hmrec_cli.registry import find
+
+    return tuple(s for s in sources if not find("retriever", s).load().needs_products)
 
 
 class Weeks:
