@@ -170,3 +170,17 @@ def test_the_mapping_is_part_of_the_input(shop, cli, tmp_path: Path) -> None:
     swapped = ("--customer", "Artikel", "--item", "Kundennummer", *LOG_MAPPING[4:])
     rebuilt = cli.json("data", "ingest", tmp_path / "orders.csv", *swapped, "--data", store_path)
     assert not rebuilt["skipped"] and json.loads((store_path / "manifest.json").read_text())["order_log"]["customer"] == "Artikel"
+
+
+def test_a_damaged_order_log_store_hints_the_ingest_that_rebuilds_it(shop, cli) -> None:
+    """The hint names the log and its mapping (not a Kaggle RAW_FOLDER), and running it repairs the store."""
+    import shlex
+
+    store_path, _ = shop
+    (store_path / "articles.parquet").write_text("garbage")
+    code, _, err = cli("data", "info", "--data", store_path)
+    assert code == 2 and "--customer Kundennummer" in err
+    hint = shlex.split(err.split("run `")[1].rstrip("`\n"))
+    code, _, err = cli(*hint[1:], "-q")
+    assert code == 0, err
+    assert Store.open(store_path).articles["item_id"].n_unique() == len(ITEMS)

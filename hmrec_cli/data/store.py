@@ -59,6 +59,8 @@ def reingest(store: Path) -> str:
     from hmrec_cli.console import reproduce
 
     manifest = read_manifest(store / MANIFEST) or {}
+    if (log := _order_log_words(manifest)) is not None:
+        return reproduce("data", "ingest", *log, "--force", data=store)
     try:
         raw = Path(manifest["sources"]["transactions"]["path"]).parent
     except (KeyError, TypeError):
@@ -71,6 +73,20 @@ def reingest(store: Path) -> str:
             return reproduce("data", "ingest", str(store), data=free)
     exists = store.is_dir() and any(store.iterdir())
     return reproduce("data", "ingest", "RAW_FOLDER", *(["--force"] if exists else []), data=store)
+
+
+def _order_log_words(manifest: dict) -> list[str] | None:
+    """The order log and mapping options a store was ingested with, when its files are still there."""
+    mapping, sources = manifest.get("order_log"), manifest.get("sources")
+    try:
+        orders = Path(sources["orders"]["path"])
+        items = Path(sources["items"]["path"]) if "items" in sources else None
+    except (KeyError, TypeError):
+        return None
+    if not (isinstance(mapping, dict) and orders.is_file() and (items is None or items.is_file())):
+        return None
+    options = {**mapping, **({"items": str(items)} if items else {})}
+    return [str(orders), *(w for k, v in options.items() if k != "orders" for w in (f"--{k.replace('_', '-')}", str(v)))]
 
 
 def read_manifest(path: Path) -> dict | None:
