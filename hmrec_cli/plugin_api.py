@@ -103,6 +103,8 @@ class Plugin(ABC):
 
 
 class Retriever(Plugin):
+    needs_products: bool = False  # groups articles by product: not offered on a store without products (`Store.has_products`)
+
     @abstractmethod
     def fit(self, ctx: Context, run: RunSettings) -> dict | None:
         """Learn from ctx.history (rows before ctx.week), seeded by run.seed; a trained model may

@@ -23,6 +23,7 @@ class SameProduct(Retriever):
     version = "1"
     summary = "Other colours of products the customer bought, by recency and article popularity"
     Params = SameProductParams
+    needs_products = True
 
     def fit(self, ctx: Context, run: RunSettings) -> None:
         p = self.params

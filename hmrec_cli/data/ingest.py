@@ -46,6 +46,7 @@ from hmrec_cli.data.kaggle_tables import (
     find_table,
     first_line,
 )
+from hmrec_cli.data.order_log import OrderLog, customer_frame, kaggle_shaped, read_order_log
 from hmrec_cli.integrity import DAY, remove_orphans, store_temps
 from hmrec_cli.data.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, manifest_problem, read_manifest
 
@@ -151,11 +152,17 @@ def ingest(
     force: bool = False,
     on_stage: Callable[[str], None] = lambda stage: None,
     checks: DataChecks = DataChecks(),
+    order_log: OrderLog | None = None,
 ) -> IngestReport:
-    """Build the store at `dest` from `sources`; skip when `dest` already holds exactly this input."""
+    """Build the store at `dest` from `sources` (or from `order_log`, whose files are the sources);
+    skip when `dest` already holds exactly this input."""
     start = time.perf_counter()
     report = IngestReport(store=dest)
+    if order_log is not None:
+        sources = order_log.sources()
     signature = source_signature(sources)
+    if order_log is not None:  # the same files read with another mapping are another input
+        signature["mapping"] = order_log.mapping()
     if dest.is_file():
         raise InputError(f"--data {dest}: is a file; give a folder for the store")
     if dest.exists():
@@ -173,7 +180,7 @@ def ingest(
     # link itself for a folder would leave the old store behind, unseen, where it pointed)
     target = dest.resolve() if dest.is_symlink() else dest
     try:
-        _build(sources, target, signature, report, checks, on_stage)
+        _build(sources, target, signature, report, checks, on_stage, order_log)
     except InputError:
         raise
     except Exception as error:  # a read-only or full disk: name what could not be written
@@ -185,40 +192,27 @@ def ingest(
     return report
 
 
-def _build(sources: dict[str, Path], dest: Path, signature: dict, report: IngestReport, checks: DataChecks, on_stage) -> None:
-    """Read the sources and write the store beside `dest`, then swap it in whole."""
+def _build(sources: dict[str, Path], dest: Path, signature: dict, report: IngestReport, checks: DataChecks, on_stage, order_log: OrderLog | None = None) -> None:
+    """Read the sources (Kaggle tables, or one order log) and write the store beside `dest`, then swap it in whole."""
     remove_orphans(store_temps(dest), DAY)  # what a killed ingest left beside the store a day ago
     scratch_parent = dest.parent if dest.parent.exists() else None
     with tempfile.TemporaryDirectory(prefix=f".hmrec-ingest-{os.getpid()}-", dir=scratch_parent) as scratch, atomic_dir(dest) as out:
-        scratch_dir = Path(scratch)
-        on_stage("customers")
-        customers = _read_customers(RawTable(sources["customers"], CUSTOMERS, scratch_dir), report)
-        on_stage("articles")
-        articles = _read_articles(RawTable(sources["articles"], ARTICLES, scratch_dir), report)
-        submission_ids = None
-        if "sample_submission" in sources:
-            submission_ids = _read_submission_ids(RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir), report)
-            customers = _add_unknown_customers(customers, submission_ids, "sample submission", report)
-        on_stage("transactions")
-        tx_raw = RawTable(sources["transactions"], TRANSACTIONS, scratch_dir)
-        _note_ignored(tx_raw, report)
-        tx, customers = _read_transactions(tx_raw, customers, report, checks)
-        tx, articles = _map_articles(tx, articles, report)
+        if order_log is None:
+            tables = _kaggle_tables(sources, Path(scratch), report, checks, on_stage)
+        else:
+            on_stage("orders")
+            tables = _order_log_tables(order_log, Path(scratch), report, checks)
         on_stage("write")
-        tables = {"transactions": tx, "customers": customers, "articles": articles}
-        if submission_ids is not None:
-            tables["submission_customers"] = _submission_order(submission_ids, customers)
-        oracle_path = sources.get("oracle")
-        if oracle_path is not None:
-            tables["oracle"] = _read_oracle(oracle_path, customers, articles, report)
         for name, frame in tables.items():
             frame.write_parquet(out / f"{name}.parquet", statistics=True)
         report.rows = {name: frame.height for name, frame in tables.items()}
+        tx = tables["transactions"]
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "hmrec_version": __version__,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "sources": signature,
+            **({"order_log": order_log.mapping()} if order_log is not None else {}),
             "rows": report.rows,
             "first_date": str(tx["t_dat"].min()),
             "last_date": str(tx["t_dat"].max()),
@@ -226,6 +220,43 @@ def _build(sources: dict[str, Path], dest: Path, signature: dict, report: Ingest
             "fingerprint": content_fingerprint(tables),
         }
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _kaggle_tables(sources: dict[str, Path], scratch_dir: Path, report: IngestReport, checks: DataChecks, on_stage) -> dict[str, pl.DataFrame]:
+    """The store's tables from the Kaggle files."""
+    on_stage("customers")
+    customers = _read_customers(RawTable(sources["customers"], CUSTOMERS, scratch_dir), report)
+    on_stage("articles")
+    articles = _read_articles(RawTable(sources["articles"], ARTICLES, scratch_dir), report)
+    submission_ids = None
+    if "sample_submission" in sources:
+        submission_ids = _read_submission_ids(RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir), report)
+        customers = _add_unknown_customers(customers, submission_ids, "sample submission", report)
+    on_stage("transactions")
+    tx_raw = RawTable(sources["transactions"], TRANSACTIONS, scratch_dir)
+    _note_ignored(tx_raw, report)
+    tx, customers = _read_transactions(tx_raw, customers, report, checks)
+    tx, articles = _map_articles(tx, articles, report)
+    tables = {"transactions": tx, "customers": customers, "articles": articles}
+    if submission_ids is not None:
+        tables["submission_customers"] = _submission_order(submission_ids, customers)
+    oracle_path = sources.get("oracle")
+    if oracle_path is not None:
+        tables["oracle"] = _read_oracle(oracle_path, customers, articles, report)
+    return tables
+
+
+def _order_log_tables(log: OrderLog, scratch_dir: Path, report: IngestReport, checks: DataChecks) -> dict[str, pl.DataFrame]:
+    """The store's tables from one order log (and its item file): the same checks of prices and
+    dates as the Kaggle transactions, rows named as in the log."""
+    raw, tx, customers, items, warnings = read_order_log(log, scratch_dir)
+    report.warnings += warnings
+    _check_prices(raw, tx, checks.max_price, report)
+    _check_dates(raw, tx, checks, report)
+    articles = _article_table(kaggle_shaped(items))
+    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("channel").cast(pl.UInt8)).sort("t_dat", maintain_order=True)
+    tx, articles = _map_articles(tx, articles, report)
+    return {"transactions": tx, "customers": _customer_table(customer_frame(customers)), "articles": articles}
 
 
 def _note_ignored(raw: RawTable, report: IngestReport) -> None:
@@ -264,8 +295,17 @@ def _read_customers(raw: RawTable, report: IngestReport) -> pl.DataFrame:
     _require_present(raw, df, ["customer_id"])
     _check_unique(raw, df, "customer_id")
     df = _fill_missing(df, CUSTOMERS)
+    out = _customer_table(df)
+    bad_age = int(df["age"].is_not_null().sum() - out["age"].is_not_null().sum())
+    if bad_age:
+        report.warnings.append(f"{raw.path.name}: {bad_age} ages outside 0..120 read as missing")
+    return out
+
+
+def _customer_table(df: pl.DataFrame) -> pl.DataFrame:
+    """Typed customer table, sorted by customer_id, with its dense index."""
     age = pl.col("age").round()
-    out = df.sort("customer_id").select(
+    return df.sort("customer_id").select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("customer"),
         "customer_id",
         (pl.col("FN") == 1).alias("FN"),
@@ -276,10 +316,6 @@ def _read_customers(raw: RawTable, report: IngestReport) -> pl.DataFrame:
         "postal_code",
         pl.lit(True).alias("known"),
     )
-    bad_age = int(df["age"].is_not_null().sum() - out["age"].is_not_null().sum())
-    if bad_age:
-        report.warnings.append(f"{raw.path.name}: {bad_age} ages outside 0..120 read as missing")
-    return out
 
 
 def _read_articles(raw: RawTable, report: IngestReport) -> pl.DataFrame:
@@ -296,8 +332,10 @@ def _read_articles(raw: RawTable, report: IngestReport) -> pl.DataFrame:
 
 
 def _article_table(df: pl.DataFrame) -> pl.DataFrame:
-    """Typed, sorted article table with its dense index; names become Enums, codes Int32."""
+    """Typed, sorted article table with its dense index; names become Enums, codes Int32; an
+    order log's `item_id` (the shop's own id, text) follows article_id."""
     df = df.sort("article_id")
+    shop = ["item_id"] if "item_id" in df.columns else []
     return df.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("article"),
         pl.col("article_id").cast(pl.UInt32),
@@ -305,8 +343,9 @@ def _article_table(df: pl.DataFrame) -> pl.DataFrame:
         *(_enum(pl.col(c), df[c]) for c in ARTICLE_NAME_COLUMNS),
         "prod_name",
         "detail_desc",
+        *shop,
         "known",
-    ).select(["article", "article_id", *[c.name for c in ARTICLES.columns if c.name != "article_id"], "known"])
+    ).select(["article", "article_id", *shop, *[c.name for c in ARTICLES.columns if c.name != "article_id"], "known"])
 
 
 def _fill_missing(df: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:

@@ -7,11 +7,13 @@ Layout of a store folder:
   64-hex id), FN, Active (bool), club_member_status, fashion_news_frequency (Enum), age (u8),
   postal_code, known (false for customers that only appeared in transactions).
 - `articles.parquet`: article (u32 dense index, ordered by article_id), article_id (u32, the Kaggle
-  id), every Kaggle article column (codes Int32, names Enum, prod_name/detail_desc text), known.
+  id), item_id (text, the shop's own id; stores ingested from an order log only), every Kaggle
+  article column (codes Int32, names Enum, prod_name/detail_desc text), known.
 - `submission_customers.parquet` (when the input had a sample submission): its customers in order.
 - `oracle.parquet` (synthetic worlds only): week, customer, article (list, best first),
   probability (list): the true top-100 of every buyer of the world's last weeks.
-- `manifest.json`: schema version, sources, row counts, date range, ingest warnings, fingerprint.
+- `manifest.json`: schema version, sources, row counts, date range, ingest warnings, fingerprint;
+  `order_log`: the column mapping, for a store ingested from an order log.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def reingest(store: Path) -> str:
     from hmrec_cli.console import reproduce
 
     manifest = read_manifest(store / MANIFEST) or {}
+    if (log := _order_log_words(manifest)) is not None:
+        return reproduce("data", "ingest", *log, "--force", data=store)
     try:
         raw = Path(manifest["sources"]["transactions"]["path"]).parent
     except (KeyError, TypeError):
@@ -69,6 +73,20 @@ def reingest(store: Path) -> str:
             return reproduce("data", "ingest", str(store), data=free)
     exists = store.is_dir() and any(store.iterdir())
     return reproduce("data", "ingest", "RAW_FOLDER", *(["--force"] if exists else []), data=store)
+
+
+def _order_log_words(manifest: dict) -> list[str] | None:
+    """The order log and mapping options a store was ingested with, when its files are still there."""
+    mapping, sources = manifest.get("order_log"), manifest.get("sources")
+    try:
+        orders = Path(sources["orders"]["path"])
+        items = Path(sources["items"]["path"]) if "items" in sources else None
+    except (KeyError, TypeError):
+        return None
+    if not (isinstance(mapping, dict) and orders.is_file() and (items is None or items.is_file())):
+        return None
+    options = {**mapping, **({"items": str(items)} if items else {})}
+    return [str(orders), *(w for k, v in options.items() if k != "orders" for w in (f"--{k.replace('_', '-')}", str(v)))]
 
 
 def read_manifest(path: Path) -> dict | None:
@@ -152,6 +170,25 @@ class Store:
             return pl.read_parquet(path, columns=columns)
         except (OSError, pl.exceptions.PolarsError) as error:
             raise _damaged(path, error) from None
+
+    @property
+    def order_log(self) -> dict | None:
+        """The column mapping of the order log the store was ingested from; None for Kaggle files."""
+        mapping = self.manifest.get("order_log")
+        return mapping if isinstance(mapping, dict) else None
+
+    @property
+    def has_products(self) -> bool:
+        """Whether articles have a product attribute (H&M's product_code, an order log's --product):
+        without one every article is its own product and `same-product` has nothing to offer."""
+        return self.order_log is None or self.order_log.get("product") is not None
+
+    def article_labels(self) -> pl.DataFrame:
+        """article -> `label`, the id outputs print: the shop's own item id for an order log, else
+        the Kaggle article id zero-padded to 10 digits as the competition writes it."""
+        if self.order_log is not None:
+            return self.table("articles.parquet", columns=["article", "item_id"]).rename({"item_id": "label"})
+        return self.articles.select("article", label=pl.col("article_id").cast(pl.String).str.zfill(10))
 
     @cached_property
     def transactions(self) -> pl.DataFrame:

@@ -84,15 +84,20 @@ def read_submission(path: Path, store: Store) -> Predictions:
         .explode("token")
         .with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
         .filter(pl.col("token").str.strip_chars() != "")
-        .with_columns(article_id=pl.col("token").str.strip_chars().cast(pl.Int64, strict=False))
     )
-    bad = tokens.filter(pl.col("article_id").is_null() | (pl.col("article_id") < 0))
-    if bad.height:
-        row, token = bad.select("row", "token").row(0)
-        raise InputError(f"{path.name}, row {row}: {token!r} is not an article id")
+    if store.order_log is None:  # Kaggle ids are numbers, zero-padded or not
+        tokens = tokens.with_columns(article_id=pl.col("token").str.strip_chars().cast(pl.Int64, strict=False))
+        bad = tokens.filter(pl.col("article_id").is_null() | (pl.col("article_id") < 0))
+        if bad.height:
+            row, token = bad.select("row", "token").row(0)
+            raise InputError(f"{path.name}, row {row}: {token!r} is not an article id")
+        articles = store.articles.select(pl.col("article_id").cast(pl.Int64), pl.col("article").cast(pl.Int64))
+    else:  # the shop's ids are text, matched exactly; an unknown one gets a number of its own (made negative below)
+        tokens = tokens.with_columns(article_id=pl.col("token").rank("dense").cast(pl.Int64))
+        articles = store.article_labels().select(token="label", article=pl.col("article").cast(pl.Int64))
     known = df.join(store.customers.select("customer_id", "customer"), on="customer_id", how="inner")
-    articles = store.articles.select(pl.col("article_id").cast(pl.Int64), pl.col("article").cast(pl.Int64))
-    mapped = tokens.join(known.select("row", "customer"), on="row", how="inner").join(articles, on="article_id", how="left")
+    on = "article_id" if store.order_log is None else "token"
+    mapped = tokens.join(known.select("row", "customer"), on="row", how="inner").join(articles, on=on, how="left")
     unknown = mapped.filter(pl.col("article").is_null())
     if unknown.height and unknown.height == mapped.height:
         raise InputError(f"{path.name}: none of its article ids is in the store (row {unknown['row'][0]}: {unknown['token'][0]!r})")

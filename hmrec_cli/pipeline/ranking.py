@@ -308,7 +308,7 @@ def rank(
     (the result does not depend on it)."""
     auto = request.sources == ("auto",)
     if auto:  # every source of the pool is fitted; the training weeks choose among them (`source_choice`)
-        request = dataclasses.replace(request, sources=source_choice.POLICY.pool)
+        request = dataclasses.replace(request, sources=source_choice.offered(store, source_choice.POLICY.pool))
     request = resolved_train_weeks(store, request)
     if request.train_weeks < 1:
         raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")

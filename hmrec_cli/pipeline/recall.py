@@ -201,6 +201,11 @@ def run(
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
+    if cls.needs_products and not store.has_products:
+        raise InputError(
+            f"{request.method}: the store {store.path} has no product attribute (ingested from an order log without --product); "
+            "ingest it with --items FILE --item-key COL --product COL, or leave this source out"
+        )
     params = request.config.params(cls.Params, request.method, request.options)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)

@@ -39,6 +39,16 @@ class ChoicePolicy:
 POLICY = ChoicePolicy()
 
 
+def offered(store, sources: tuple[str, ...]) -> tuple[str, ...]:
+    """`sources` less those the store cannot feed: a source that groups articles by product on a
+    store without products (an order log ingested without --product) would only repeat `popular`."""
+    if store.has_products:
+        return sources
+    from hmrec_cli.registry import find
+
+    return tuple(s for s in sources if not find("retriever", s).load().needs_products)
+
+
 class Weeks:
     """The training weeks as the choice reads them, prepared once: per week the buyers with a
     purchase among the candidates (ready to score many orders), each source's ranks, and how many

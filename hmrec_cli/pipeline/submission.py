@@ -75,13 +75,18 @@ def build_submission(
         on_progress("merge", lo, customers.len())
         chunk = customers.slice(lo, CHUNK)
         lists.append(_merge(entries, chunk, popular))
-    ids = store.articles.select("article", pl.col("article_id").cast(pl.String).str.zfill(10))
+    labels = store.article_labels()
+    if (spaced := labels.filter(pl.col("label").str.contains(r"\s"))).height:
+        raise InputError(
+            f"item id {spaced['label'][0]!r} holds a space: the submission's space-separated prediction cannot name it "
+            f"({spaced.height} such items; give the order log ids without spaces)"
+        )
     merged = (
         pl.concat(lists)
-        .join(ids, on="article", maintain_order="left")
+        .join(labels, on="article", maintain_order="left")
         .sort("customer", "position")  # the order is what MAP@12 scores: never leave it to a join
         .group_by("customer", maintain_order=True)
-        .agg(prediction=pl.col("article_id").str.join(" "))
+        .agg(prediction=pl.col("label").str.join(" "))
     )
     submission = (
         pl.DataFrame({"customer": store.submission_customers})
@@ -143,6 +148,6 @@ def validate(submission: pl.DataFrame, store: Store, per_customer: int) -> None:
     tokens = submission["prediction"].fill_null("").str.split(" ")
     if not (tokens.list.len() == per_customer).all() or not (tokens.list.n_unique() == per_customer).all():
         raise RuntimeError(f"every customer needs {per_customer} distinct articles")
-    known = store.articles["article_id"].cast(pl.String).str.zfill(10)
+    known = store.article_labels()["label"]
     if not tokens.explode().is_in(known.implode()).all():
         raise RuntimeError("submission names an article the store does not know")

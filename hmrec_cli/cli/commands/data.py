@@ -19,8 +19,19 @@ FileOption = Annotated[Optional[Path], typer.Option(help="Use this file instead 
 @data_app.command()
 @reports_input_errors
 def ingest(
-    raw: Annotated[Optional[Path], typer.Argument(help="Folder with articles.csv, customers.csv, transactions_train.csv (.csv, .csv.gz or .parquet).", show_default=False)] = None,
+    raw: Annotated[Optional[Path], typer.Argument(help="Folder with articles.csv, customers.csv, transactions_train.csv (.csv, .csv.gz or .parquet), or one order log (a .csv or .parquet file) with --customer, --item and --date.", show_default=False)] = None,
     data: DataDir = Path("hm"),
+    customer: Annotated[Optional[str], typer.Option(help="Order log: the column holding the customer id (kept as text, exactly).", rich_help_panel="Order log", show_default=False)] = None,
+    item: Annotated[Optional[str], typer.Option(help="Order log: the column holding the item id (kept as text, exactly; outputs print it).", rich_help_panel="Order log", show_default=False)] = None,
+    date: Annotated[Optional[str], typer.Option(help="Order log: the column holding the day (YYYY-MM-DD, a time after it allowed; or see --date-format).", rich_help_panel="Order log", show_default=False)] = None,
+    price: Annotated[Optional[str], typer.Option(help="Order log: the column holding the price paid (default: every price 0).", rich_help_panel="Order log", show_default=False)] = None,
+    channel: Annotated[Optional[str], typer.Option(help="Order log: the column holding the sales channel (numbers 0-255 kept, names coded 1.. in sorted order; default 0, unknown).", rich_help_panel="Order log", show_default=False)] = None,
+    date_format: Annotated[Optional[str], typer.Option(help="Order log: strftime format of the date column when it is not ISO, e.g. %d.%m.%Y.", rich_help_panel="Order log", show_default=False)] = None,
+    items: Annotated[Optional[Path], typer.Option(help="Order log: a file of item attributes (.csv or .parquet), one row per item.", rich_help_panel="Order log", show_default=False)] = None,
+    item_key: Annotated[Optional[str], typer.Option(help="--items: the column holding the item id.", rich_help_panel="Order log", show_default=False)] = None,
+    product: Annotated[Optional[str], typer.Option(help="--items: the column holding the item's product (variants of one product share it); without it same-product is not offered.", rich_help_panel="Order log", show_default=False)] = None,
+    group: Annotated[Optional[str], typer.Option(help="--items: the column holding the item's group (a feature of lgbm and DIN).", rich_help_panel="Order log", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option(help="--items: the column holding the item's name.", rich_help_panel="Order log", show_default=False)] = None,
     transactions: FileOption = None,
     customers: FileOption = None,
     articles: FileOption = None,
@@ -31,15 +42,18 @@ def ingest(
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
-    """Read the Kaggle CSV (or Parquet) files into a typed Parquet store with dense ids."""
+    """Read the Kaggle CSV (or Parquet) files, or one order log, into a typed Parquet store with dense ids."""
     from hmrec_cli import console
     from hmrec_cli.data.ingest import DataChecks, locate_sources
     from hmrec_cli.data.ingest import ingest as run_ingest
 
     explicit = {"transactions": transactions, "customers": customers, "articles": articles, "sample_submission": sample_submission}
-    sources = locate_sources(raw, explicit)
+    mapped = {"--customer": customer, "--item": item, "--date": date, "--price": price, "--channel": channel, "--date-format": date_format,
+              "--items": items, "--item-key": item_key, "--product": product, "--group": group, "--name": name}
+    log = _order_log(raw, mapped, explicit)
+    sources = locate_sources(raw, explicit) if log is None else {}
     with console.stages(quiet or json) as stage:
-        report = run_ingest(sources, data, force=force, on_stage=stage, checks=DataChecks(allow_gaps=allow_gaps, max_price=max_price))
+        report = run_ingest(sources, data, force=force, on_stage=stage, checks=DataChecks(allow_gaps=allow_gaps, max_price=max_price), order_log=log)
     if json:
         console.emit_json({"store": str(report.store), "skipped": report.skipped, "rows": report.rows, "warnings": report.warnings, "seconds": report.seconds})
         return
@@ -50,6 +64,28 @@ def ingest(
         return
     rows = [[name, n] for name, n in report.rows.items()]
     console.show(f"Store written to {data} in {report.seconds:.1f} s", ["table", "rows"], rows)
+
+
+def _order_log(raw: Optional[Path], mapped: dict, explicit: dict):
+    """The order log `raw` names with the mapping options, or None for a Kaggle folder; mixing the two is refused."""
+    from hmrec_cli.data.order_log import OrderLog
+    from hmrec_cli.errors import InputError
+
+    given = [flag for flag, value in mapped.items() if value is not None]
+    if given and raw is not None and not raw.exists():
+        raise InputError(f"{raw}: no such file")
+    if raw is None or not raw.is_file():
+        if given:
+            raise InputError(f"{given[0]}: goes with an order log file as the argument, not {'a folder' if raw else 'no argument'}")
+        return None
+    if missing := [flag for flag in ("--customer", "--item", "--date") if mapped[flag] is None]:
+        raise InputError(f"{raw}: a file is read as an order log: name its columns with --customer, --item and --date (missing {', '.join(missing)})")
+    if other := next((f"--{k.replace('_', '-')}" for k, v in explicit.items() if v is not None), None):
+        raise InputError(f"{other}: names a Kaggle table; an order log is one file")
+    if mapped["--items"] is not None and not mapped["--items"].is_file():
+        raise InputError(f"--items {mapped['--items']}: no such file")
+    return OrderLog(raw, mapped["--customer"], mapped["--item"], mapped["--date"], mapped["--price"], mapped["--channel"], mapped["--date-format"],
+                    mapped["--items"], mapped["--item-key"], mapped["--product"], mapped["--group"], mapped["--name"])
 
 
 @data_app.command()
@@ -79,6 +115,7 @@ def info(
         "last_date": store.last_date.isoformat(),
         "days": days,
         "whole_weeks": days // 7,
+        "order_log": store.order_log,
         "ingest_warnings": store.manifest.get("warnings", []),
         "recent_weeks": [{k: w[k] for k in ("week", "start", "rows", "buyers", "articles")} for w in week_table(store)[:weeks]],  # as `data weeks` names them
     }
@@ -87,6 +124,8 @@ def info(
         return
     overview = [[k.replace("_", " "), summary[k]] for k in ("rows", "customers", "customers_without_metadata", "buyers", "articles", "articles_without_metadata", "first_date", "last_date", "days", "whole_weeks", "fingerprint")]
     console.show(f"Store {data}", ["", "value"], overview)
+    if store.order_log is not None:
+        console.show("Ingested from an order log (its columns)", ["", "column"], [[k.replace("_", " "), v] for k, v in store.order_log.items()])
     recent = [[w["week"], w["start"], w["rows"], w["buyers"], w["articles"]] for w in summary["recent_weeks"]]
     console.show("Recent weeks (week `last` ends on the last date)", ["week", "starts", "rows", "buyers", "articles sold"], recent)
     for message in summary["ingest_warnings"]:

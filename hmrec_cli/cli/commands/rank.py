@@ -49,8 +49,8 @@ def rank(
     settings = load(config)
     data, cache, candidates, ranker, train_weeks, k, drop_bought = settings_in_force(
         ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, k=k, drop_bought=drop_bought)
-    candidates, train_weeks = default_candidates() if candidates is None else candidates, str(train_weeks)
     store = Store.open(data)
+    candidates, train_weeks = default_candidates(store) if candidates is None else candidates, str(train_weeks)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
     request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers, settings, drop_bought)
@@ -122,12 +122,12 @@ def rank(
     console.out.print(f"write the Kaggle submission with:\n  {console.reproduce(*words, data=data, cache=cache)}", highlight=False, soft_wrap=True)
 
 
-def default_candidates() -> str:
+def default_candidates(store=None) -> str:
     """`--candidates` when neither the command line nor the config names any: the sources `auto`
-    starts from, the four the full H&M data was tuned with."""
-    from hmrec_cli.pipeline.source_choice import POLICY
+    starts from, the four the full H&M data was tuned with (those the store, when given, can feed)."""
+    from hmrec_cli.pipeline.source_choice import POLICY, offered
 
-    return ",".join(POLICY.start)
+    return ",".join(POLICY.start if store is None else offered(store, POLICY.start))
 
 
 def kept_merge(ranker: str, manifest: dict) -> str | None:

@@ -38,7 +38,10 @@ def submit(
     settings = project_config.load(config)
     data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
         ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, drop_bought=drop_bought)
-    candidates = default_candidates() if candidates is None else candidates
+    if candidates is None:
+        from hmrec_cli.data.store import Store
+
+        candidates = default_candidates(Store.open(data))
     refuse_inside(out, {"store": data, "cache": cache})
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
