@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from hmrec_cli.pipeline.source_choice import START
+from hmrec_cli.pipeline.source_choice import POLICY
 
 LIGHT = '[plugins.tdm]\nepochs = 1\nweeks = 1\n\n[plugins.din]\nepochs = 1\nvalid_customers = 200\n'
+
+START = POLICY.start  # the default sources
 
 
 def _config(folder: Path, text: str) -> None:
