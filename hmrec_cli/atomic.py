@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hmrec_cli.errors import InputError
+
 
 def _hidden_sibling(path: Path, tag: str) -> Path:
     return path.parent / f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -71,3 +73,14 @@ def scratch_dir(path: Path) -> Iterator[Path]:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def refuse_inside(out: Path, folders: dict[str, Path], option: str = "--out") -> None:
+    """Refuse an output path inside one of hmrec's folders (by name: the store, the cache), links
+    resolved: writing there would overwrite files hmrec keeps. Called before any work."""
+    target = out.resolve()
+    for name, folder in folders.items():
+        root = folder.resolve()
+        if target == root or root in target.parents:
+            where = "is" if target == root else "is inside"
+            raise InputError(f"{option} {out}: {where} the {name} ({folder}), whose files it could overwrite; write it elsewhere")

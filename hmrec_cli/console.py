@@ -18,8 +18,25 @@ out = Console()
 err = Console(stderr=True)
 
 
+_warning_sinks: list = []  # where `warn` sends its messages instead of stderr, innermost last (`warnings_to`)
+
+
 def warn(message: str) -> None:
+    if _warning_sinks:
+        _warning_sinks[-1](message)
+        return
     err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def warnings_to(sink) -> Iterator[None]:
+    """Send every `warn` inside the block to `sink(message)` instead of stderr: the Python API
+    (`hmrec_cli.api`) turns them into Python warnings, which a notebook shows and filters."""
+    _warning_sinks.append(sink)
+    try:
+        yield
+    finally:
+        _warning_sinks.pop()
 
 
 def emit_json(obj: dict) -> None:

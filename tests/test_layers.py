@@ -3,6 +3,7 @@ inside functions too (the CLI defers its heavy imports that way, and a lazy impo
 is still a dependency).
 
     cli/       the Typer app and commands      may import everything below it
+    api.py     the Python API (a facade)       may import pipeline, toolkit, synth, data, top level; no Typer
     reports/   HTML report, plots              may import pipeline, toolkit, data, synth, top level
     pipeline/  recall, ranking, evaluation...  may import toolkit, data, top level
     toolkit/   what plugins build on           may import data, top level
@@ -10,7 +11,8 @@ is still a dependency).
     data/      tables, store, weeks            may import the top level only
     top level  contract, cache, metrics...     no cycle with any folder (one node per module)
 
-and no two modules import each other, directly or around a circle.
+and no two modules import each other, directly or around a circle. The two facades, cli and api,
+are for users: nothing in hmrec_cli imports them (api may not import cli either).
 
 Nothing in hmrec_cli imports the plugins (hmrec_plugins): they are loaded through entry points.
 """
@@ -27,7 +29,9 @@ import hmrec_cli
 CORE = Path(hmrec_cli.__file__).parent
 LAYERS = ("cli", "reports", "pipeline", "toolkit", "synth", "data")
 PLUGINS = "plugins"
+API = "hmrec_cli.api"  # a top-level module, so its own layer
 FORBIDDEN = {  # layer -> what it must not import
+    API: {PLUGINS, "cli", "reports"},
     "pipeline": {PLUGINS, "cli", "reports"},
     "toolkit": {PLUGINS, "cli", "reports", "pipeline"},
     "synth": {PLUGINS, "cli", "reports", "pipeline", "toolkit"},
@@ -80,7 +84,7 @@ def problems(graph: dict[str, set[str]]) -> list[str]:
         here = layer(module)
         for target in sorted(targets):
             there = layer(target)
-            if there in FORBIDDEN.get(here, ()) or (there == "cli" and here != "cli") or (there == PLUGINS and here != PLUGINS):
+            if there in FORBIDDEN.get(here, ()) or (there in ("cli", API) and here != there) or (there == PLUGINS and here != PLUGINS):
                 found.append(f"{module} imports {target}: {here} must not import {there}")
     edges: dict[str, set[str]] = {}
     for module, targets in graph.items():
@@ -113,8 +117,9 @@ GRAPH = {module: imports_of(path.read_text(), package_of(path)) - {module} for m
 
 
 def test_every_module_sits_in_a_layer_or_is_one_of_few_at_the_top() -> None:
+    """13: the twelve core modules and `api`, the facade that a user imports by name (`from hmrec_cli import api`)."""
     top = [m for m in MODULES if m.count(".") == 1 and m.split(".")[1] not in LAYERS]
-    assert len(top) <= 12, f"{len(top)} modules at the top of hmrec_cli (at most 12 besides __init__): {top}"
+    assert len(top) <= 13, f"{len(top)} modules at the top of hmrec_cli (at most 13 besides __init__): {top}"
     assert {m.split(".")[1] for m in MODULES if m.count(".") > 1} <= set(LAYERS)
 
 
@@ -145,9 +150,24 @@ def test_the_graph_sees_lazy_and_relative_imports() -> None:
         ("hmrec_cli.data.splits", "hmrec_cli.reports.plots", "data must not import reports"),
         ("hmrec_cli.cache", "hmrec_cli.cli", "hmrec_cli.cache must not import cli"),
         ("hmrec_cli.console", "hmrec_cli.data.store", "import cycle between layers"),  # store imports console
+        ("hmrec_cli.api", "hmrec_cli.cli.commands.rank", "hmrec_cli.api must not import cli"),
+        ("hmrec_cli.api", "hmrec_cli.reports.plots", "hmrec_cli.api must not import reports"),
+        ("hmrec_cli.pipeline.ranking", "hmrec_cli.api", "pipeline must not import hmrec_cli.api"),
+        ("hmrec_cli.cli.commands.rank", "hmrec_cli.api", "cli must not import hmrec_cli.api"),
     ],
 )
 def test_a_violation_is_named(module: str, target: str, complaint: str) -> None:
     graph = {m: set(t) for m, t in GRAPH.items()}
     graph[module].add(target)
     assert any(complaint in p for p in problems(graph)), problems(graph)
+
+
+def test_the_api_loads_no_typer_and_no_model_framework() -> None:
+    """`from hmrec_cli import api` in a notebook: the pipeline's libraries only, not the CLI's
+    (Typer) and not torch (imported when a plugin that uses it runs)."""
+    import subprocess
+    import sys
+
+    script = "import sys; from hmrec_cli import api; print(sorted(m for m in ('typer', 'click', 'torch') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", loaded

@@ -18,7 +18,7 @@ import polars as pl
 from hmrec_cli.errors import InputError
 from hmrec_cli.data.kaggle_tables import SAMPLE_SUBMISSION, RawTable
 from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.data.splits import Week, history, truth
+from hmrec_cli.data.splits import Week, history, resolve_week, truth
 from hmrec_cli.data.store import Store
 
 
@@ -30,6 +30,17 @@ class Predictions:
     customers: int
     unknown_customers: int
     unknown_articles: int = 0  # predicted slots (of known customers) holding an id the store does not know
+
+    def warnings(self, name: str) -> list[str]:
+        """What was left unmatched in the predictions called `name`, one warning each (a score is still given)."""
+        from hmrec_cli.console import plural
+
+        out = []
+        if n := self.unknown_customers:
+            out.append(f"{name}: {plural(n, 'customer')} not in the store {'was' if n == 1 else 'were'} ignored")
+        if n := self.unknown_articles:
+            out.append(f"{name}: {plural(n, 'predicted article id')} not in the store; each takes its slot and never matches")
+        return out
 
 
 @dataclass(frozen=True)
@@ -73,12 +84,18 @@ def read_submission(path: Path, store: Store) -> Predictions:
         if "prediction" not in raw.header:
             raise InputError(f"{path.name}: missing column 'prediction' (found: {', '.join(raw.header)})")
         df = raw.collect(raw.frame()).with_row_index("row", offset=1)
+    return submission_predictions(df, store, path.name)
+
+
+def submission_predictions(df: pl.DataFrame, store: Store, name: str) -> Predictions:
+    """Kaggle-format rows (row, customer_id, prediction: text) in long form, mapped onto the store's
+    ids; errors name `name` (a file's name) and the row."""
     if df["customer_id"].null_count():
-        raise InputError(f"{path.name}, row {df.filter(pl.col('customer_id').is_null())['row'][0]}: missing customer_id")
+        raise InputError(f"{name}, row {df.filter(pl.col('customer_id').is_null())['row'][0]}: missing customer_id")
     duplicated = df["customer_id"].is_duplicated()
     if duplicated.any():
         row = df.filter(duplicated)["row"][1]
-        raise InputError(f"{path.name}, row {row}: customer_id listed twice")
+        raise InputError(f"{name}, row {row}: customer_id listed twice")
     tokens = (
         df.select("row", "customer_id", token=pl.col("prediction").fill_null("").str.split(" "))
         .explode("token")
@@ -90,7 +107,7 @@ def read_submission(path: Path, store: Store) -> Predictions:
         bad = tokens.filter(pl.col("article_id").is_null() | (pl.col("article_id") < 0))
         if bad.height:
             row, token = bad.select("row", "token").row(0)
-            raise InputError(f"{path.name}, row {row}: {token!r} is not an article id")
+            raise InputError(f"{name}, row {row}: {token!r} is not an article id")
         articles = store.articles.select(pl.col("article_id").cast(pl.Int64), pl.col("article").cast(pl.Int64))
     else:  # the shop's ids are text, matched exactly; an unknown one gets a number of its own (made negative below)
         tokens = tokens.with_columns(article_id=pl.col("token").rank("dense").cast(pl.Int64))
@@ -100,10 +117,23 @@ def read_submission(path: Path, store: Store) -> Predictions:
     mapped = tokens.join(known.select("row", "customer"), on="row", how="inner").join(articles, on=on, how="left")
     unknown = mapped.filter(pl.col("article").is_null())
     if unknown.height and unknown.height == mapped.height:
-        raise InputError(f"{path.name}: none of its article ids is in the store (row {unknown['row'][0]}: {unknown['token'][0]!r})")
+        raise InputError(f"{name}: none of its article ids is in the store (row {unknown['row'][0]}: {unknown['token'][0]!r})")
     # an unknown id keeps its slot as -1 - id: negative, so it never matches, even id 0 (-0 would be article 0)
     frame = mapped.select("customer", pl.coalesce("article", -1 - pl.col("article_id")).alias("article"), "rank")
     return Predictions(frame, customers=known.height, unknown_customers=df.height - known.height, unknown_articles=unknown.height)
+
+
+def names_a_ranking(text: str) -> bool:
+    """`din` or `din@KEY` (no such file here): a cached ranking rather than a submission file."""
+    return not Path(text).exists() and "/" not in text and not text.endswith((".csv", ".gz", ".parquet"))
+
+
+def scored_week(store: Store, spec: str) -> Week:
+    """The week `spec` names (`resolve_week`), refused when it is after the data: nothing to score."""
+    target = resolve_week(spec, store.first_date, store.last_date)
+    if not target.has_truth:
+        raise InputError(f"--week {spec}: the week {target} is after the data ends, so there is nothing to score")
+    return target
 
 
 def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) -> tuple[Predictions, str]:

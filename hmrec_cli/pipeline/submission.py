@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from hmrec_cli.data import provenance
-from hmrec_cli.atomic import atomic_file, write_failure
+from hmrec_cli.atomic import atomic_file, refuse_inside, write_failure
 from hmrec_cli.cache import Cache, Entry
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
@@ -47,7 +47,9 @@ def build_submission(
 ) -> Written:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
-    atomically. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the ranker's union or to the methods' lists."""
+    atomically, never inside the store or the cache. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
+    ranker's union or to the methods' lists."""
+    refuse_inside(out, {"store": data, "cache": cache_dir})
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
     if out.is_dir():

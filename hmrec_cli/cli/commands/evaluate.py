@@ -35,8 +35,8 @@ def evaluate(
     from hmrec_cli import console, project_config
     from hmrec_cli.data import provenance
     from hmrec_cli.errors import InputError
-    from hmrec_cli.pipeline.evaluation import cached_predictions, evaluate_week, flag_leak, pooled, read_submission
-    from hmrec_cli.data.splits import resolve_week, rolling_weeks
+    from hmrec_cli.pipeline.evaluation import cached_predictions, evaluate_week, flag_leak, names_a_ranking, pooled, read_submission, scored_week
+    from hmrec_cli.data.splits import rolling_weeks
     from hmrec_cli.data.store import Store
 
     settings = project_config.load(config)
@@ -55,13 +55,11 @@ def evaluate(
             raise InputError("--weeks N needs --predictions-dir DIR, a cached ranking (--predictions din) or --candidates A,B")
         _cached_side_by_side(data, cache, week, json)
         return
-    ranking = predictions is not None and _names_a_ranking(predictions)
+    ranking = predictions is not None and names_a_ranking(predictions)
     if predictions is not None and weeks > 1 and not ranking:
         raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv), or a cached ranking name (--predictions din)")
     store = Store.open(data)
-    target = resolve_week(week, store.first_date, store.last_date)
-    if not target.has_truth:
-        raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
+    target = scored_week(store, week)
     results, seen = [], []
     for w in rolling_weeks(target, weeks, store.first_date):
         if ranking:
@@ -75,12 +73,8 @@ def evaluate(
         if not path.is_file():
             raise InputError(f"{path}: no such file (predictions for the week {w})")
         result = evaluate_week(store, w, read_submission(path, store))
-        if result.predictions.unknown_customers:
-            unknown = result.predictions.unknown_customers
-            console.warn(f"{path.name}: {console.plural(unknown, 'customer')} not in the store {'was' if unknown == 1 else 'were'} ignored")
-        if result.predictions.unknown_articles:
-            unknown = result.predictions.unknown_articles
-            console.warn(f"{path.name}: {console.plural(unknown, 'predicted article id')} not in the store; each takes its slot and never matches")
+        for message in result.predictions.warnings(path.name):
+            console.warn(message)
         results.append(result)
         seen.append((path.name, provenance.leak(provenance.read(path), w.start)))
 
@@ -108,11 +102,6 @@ def evaluate(
     _print_ceiling(console, report)
 
 
-def _names_a_ranking(text: str) -> bool:
-    """`din` or `din@KEY` (no such file here): a cached ranking rather than a submission file."""
-    return not Path(text).exists() and "/" not in text and not text.endswith((".csv", ".gz", ".parquet"))
-
-
 def _print_week(console, s: dict, week) -> None:
     rows = [
         ["all buyers", s["scored_customers"], s["map@12"], s["recall@12"]],
@@ -138,14 +127,11 @@ def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None
     their manifests recorded when they were made (nothing is recomputed), best MAP@12 first in each kind."""
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
-    from hmrec_cli.errors import InputError
-    from hmrec_cli.data.splits import resolve_week
+    from hmrec_cli.pipeline.evaluation import scored_week
     from hmrec_cli.data.store import Store
 
     store = Store.open(data)
-    target = resolve_week(week, store.first_date, store.last_date)
-    if not target.has_truth:
-        raise InputError(f"--week {week}: the week {target} is after the data ends, so there is nothing to score")
+    target = scored_week(store, week)
     found = [e for e in Cache(cache).entries(week=target.start.isoformat()) if e.owned and e.manifest.get("fingerprint") == store.fingerprint and e.damage() is None]
     rows = [
         {"name": e.label, "kind": e.kind, "map@12": f.get("map@12"), "recall@12": f.get("recall@12"), "recall@100": f.get("recall@100"), "created": e.manifest.get("created")}

@@ -10,6 +10,7 @@ from typing import Annotated, Optional, TypeVar
 
 import typer
 
+from hmrec_cli.atomic import refuse_inside as refuse_inside  # where it lives: the Python API refuses the same paths
 from hmrec_cli.limits import MAX_K as MAX_K, MAX_SEED as MAX_SEED, MAX_WEEKS as MAX_WEEKS  # the bounds commands declare
 
 DataDir = Annotated[
@@ -80,19 +81,6 @@ def setting(ctx: typer.Context, settings, name: str, value: object) -> tuple[obj
 def settings_in_force(ctx: typer.Context, settings, **values: object) -> tuple:
     """Each option named in `values` (its parsed value) as `setting` resolves it, in that order."""
     return tuple(setting(ctx, settings, name, value)[0] for name, value in values.items())
-
-
-def refuse_inside(out: Path, folders: dict[str, Path], option: str = "--out") -> None:
-    """Refuse an output path inside one of hmrec's folders (by name: the store, the cache), links
-    resolved: writing there would overwrite files hmrec keeps. Called before any work."""
-    from hmrec_cli.errors import InputError
-
-    target = out.resolve()
-    for name, folder in folders.items():
-        root = folder.resolve()
-        if target == root or root in target.parents:
-            where = "is" if target == root else "is inside"
-            raise InputError(f"{option} {out}: {where} the {name} ({folder}), whose files it could overwrite; write it elsewhere")
 
 
 def reports_input_errors(command: Command) -> Command:

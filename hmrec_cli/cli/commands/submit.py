@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, refuse_inside, settings_in_force
+from hmrec_cli.cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, settings_in_force
 
 
 def submit(
@@ -42,7 +42,6 @@ def submit(
         from hmrec_cli.data.store import Store
 
         candidates = default_candidates(Store.open(data))
-    refuse_inside(out, {"store": data, "cache": cache})
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
