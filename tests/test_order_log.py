@@ -184,3 +184,15 @@ def test_a_damaged_order_log_store_hints_the_ingest_that_rebuilds_it(shop, cli) 
     code, _, err = cli(*hint[1:], "-q")
     assert code == 0, err
     assert Store.open(store_path).articles["item_id"].n_unique() == len(ITEMS)
+
+
+def test_the_python_api_speaks_the_shops_ids_and_leaves_out_same_product(shop, tmp_path: Path) -> None:
+    from hmrec_cli import api
+
+    store, log = shop
+    opened = api.open(store, cache=tmp_path / "cache")
+    recalled = opened.recall("popular", week="last", k=5)
+    assert set(recalled["article_id"].to_list()) <= set(log["Artikel"].to_list())
+    assert set(recalled["customer_id"].to_list()) <= set(log["Kundennummer"].to_list())
+    ranked = opened.rank("merge", train_weeks=2)  # the default sources: same-product is not offered without products
+    assert set(ranked["article_id"].to_list()) <= set(log["Artikel"].to_list())
