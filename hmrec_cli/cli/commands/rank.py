@@ -125,9 +125,9 @@ def rank(
 def default_candidates() -> str:
     """`--candidates` when neither the command line nor the config names any: the sources `auto`
     starts from, the four the full H&M data was tuned with."""
-    from hmrec_cli.pipeline.source_choice import START
+    from hmrec_cli.pipeline.source_choice import POLICY
 
-    return ",".join(START)
+    return ",".join(POLICY.start)
 
 
 def kept_merge(ranker: str, manifest: dict) -> str | None:
