@@ -224,7 +224,8 @@ def restored(store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tu
     cls: type[Ranker] = find("ranker", entry.method).load()
     names = tuple(s for s, _ in sets)
     ranking_week = RankingWeek(context(store, week), union([e for _, e in sets], names, k, customers), names, k)
-    model = cls(cls.Params(**entry.manifest["params"]))
+    fields = {f.name for f in dataclasses.fields(cls.Params)}
+    model = cls(cls.Params(**{k: v for k, v in entry.manifest["params"].items() if k in fields}))  # a parameter an older version had is not its
     return (model, ranking_week) if model.restore(ranking_week, entry.manifest.get("training") or {}, checkpoint) else None
 
 
