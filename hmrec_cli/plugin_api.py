@@ -162,6 +162,18 @@ class Ranker(Plugin):
         for its newest-training-week comparison."""
         return None
 
+    def restore(self, week: RankingWeek, log: dict, checkpoint: Path) -> bool:
+        """Rebuild the model `fit` left from its training `log` and `checkpoint` (the file
+        `RunSettings.checkpoint` named), ready to score `week`; False for a ranker that keeps none."""
+        return False
+
+    def history_weights(self, week: RankingWeek) -> pl.DataFrame | None:
+        """Why each candidate of `week` scored as it did, from a ranker that weighs the customer's
+        purchases: per candidate row and history position (0 = most recent) the columns customer,
+        article, position, history_article, age_days, weight. None for a ranker that does not
+        (or a fitted model whose scores do not use them)."""
+        return None
+
 
 def param_docs(params_type: type) -> list[dict]:
     """Name, type, default, allowed values and one-line doc of each parameter, for `hmrec plugins show`."""

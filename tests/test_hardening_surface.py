@@ -184,9 +184,12 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
     docs/json.md: a key a command prints and the page does not list fails here."""
     import shutil
 
+    import polars as pl
+
     cache, store = tmp_path / "c", Path(shutil.copytree(store_dir, tmp_path / "hm"))
     common = ["--data", store, "--cache", cache]
     submission = tmp_path / "s.csv"
+    customer = pl.read_parquet(store / "customers.parquet")["customer_id"][0]
     runs = {
         "recall": ["recall", "--method", "popular", "--week", "1", *common],
         "rank": ["rank", "--ranker", "merge", "--candidates", "popular", "--week", "1", *common],
@@ -205,8 +208,10 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
         "config show": ["config", "show", *common],
         "cache clear": ["cache", "clear", "--method", "nothing", *common],
         "doctor": ["doctor", *common],
+        "recommend": ["recommend", "--customer", customer, "--ranker", "merge", "--candidates", "popular", "--train-weeks", "2", *common],
+        "export": ["export", "--ranking", "merge", "--out", tmp_path / "recs.csv", *common],
     }
-    quiet = {"recall", "rank", "submit", "tune", "data ingest", "data synth"}
+    quiet = {"recall", "rank", "submit", "tune", "data ingest", "data synth", "recommend"}
     outputs = {name: [cli.json(*args, *(["-q"] if name in quiet else []))] for name, args in runs.items()}
     assert cli("rank", "--ranker", "merge", "--candidates", "popular", "--week", "2", *common, "-q")[0] == 0
     outputs["evaluate"] += [

@@ -20,6 +20,8 @@ from hmrec_cli.cli.commands.options import reports_input_errors
 from hmrec_cli.cli.commands.plugins import plugins_app
 from hmrec_cli.cli.commands.rank import rank
 from hmrec_cli.cli.commands.recall import recall
+from hmrec_cli.cli.commands.recommend import recommend
+from hmrec_cli.cli.commands.export import export
 from hmrec_cli.cli.commands.report import report
 from hmrec_cli.cli.commands.submit import submit
 from hmrec_cli.cli.commands.tune import tune
@@ -133,6 +135,8 @@ app.command()(reports_input_errors(recall))
 app.command()(reports_input_errors(rank))
 app.command()(reports_input_errors(evaluate))
 app.command()(reports_input_errors(submit))
+app.command()(reports_input_errors(recommend))
+app.command()(reports_input_errors(export))
 app.command()(reports_input_errors(tune))
 app.add_typer(plugins_app, name="plugins")
 app.add_typer(cache_app, name="cache")

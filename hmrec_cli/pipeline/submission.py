@@ -15,7 +15,7 @@ from hmrec_cli.metrics import K
 from hmrec_cli.plugin_api import recent_popularity, route_options
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.pipeline.ranking import RankRequest, rank
-from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run
+from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
 from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
 
@@ -43,12 +43,14 @@ class Written:
 def build_submission(
     data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
     rank_with: RankWith | None = None, command: dict | None = None, device: str = "auto", resume: bool = False,
-    config: ProjectConfig = ProjectConfig(), drop_bought: str = "auto",
+    config: ProjectConfig = ProjectConfig(), drop_bought: str = "auto", customers: Path | None = None,
 ) -> Written:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
     atomically, never inside the store or the cache. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
-    ranker's union or to the methods' lists."""
+    ranker's union or to the methods' lists. `customers`: a file of customer ids (read as `--customers`
+    everywhere): only those are written (the models are fitted as for all, so their lists equal the
+    full submission's rows)."""
     refuse_inside(out, {"store": data, "cache": cache_dir})
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
@@ -57,6 +59,10 @@ def build_submission(
     store = Store.open(data)
     week = resolve_week("next", store.first_date, store.last_date)
     cache = Cache(cache_dir)
+    scored = store.submission_customers
+    if customers is not None:
+        only = select_customers(store, week, str(customers), None)[0]
+        scored = scored.filter(scored.is_in(only.implode()))
     if rank_with is not None:
         request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, drop_bought)
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
@@ -71,7 +77,7 @@ def build_submission(
         from hmrec_cli import console
 
         console.warn(f"the catalogue holds only {popular.height} articles: each prediction lists all {popular.height} (the Kaggle format takes fewer than {K}; MAP@12 divides by min({K}, purchases))")
-    customers = store.submission_customers.sort()
+    customers = scored.sort()
     lists = []
     for lo in range(0, customers.len(), CHUNK):
         on_progress("merge", lo, customers.len())
@@ -91,12 +97,12 @@ def build_submission(
         .agg(prediction=pl.col("label").str.join(" "))
     )
     submission = (
-        pl.DataFrame({"customer": store.submission_customers})
+        pl.DataFrame({"customer": scored})
         .join(merged, on="customer", how="left", maintain_order="left")
         .join(store.customers.select("customer", "customer_id"), on="customer", maintain_order="left")
         .select("customer_id", "prediction")
     )
-    validate(submission, store, popular.height)
+    validate(submission, store, popular.height, scored.len())
     try:
         with atomic_file(out) as tmp:  # the sidecar is written and renamed first: a failure leaves neither new file
             submission.write_csv(tmp)
@@ -139,10 +145,10 @@ def _merge(entries, customers: pl.Series, popular: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def validate(submission: pl.DataFrame, store: Store, per_customer: int) -> None:
-    """Row count, unique customers, `per_customer` (12, or the whole catalogue when it holds fewer)
-    distinct known ids each: checked before anything is written."""
-    expected = store.submission_customers.len()
+def validate(submission: pl.DataFrame, store: Store, per_customer: int, expected: int | None = None) -> None:
+    """Row count (`expected`, default every submission customer), unique customers, `per_customer`
+    (12, or the whole catalogue when it holds fewer) distinct known ids each: checked before anything is written."""
+    expected = store.submission_customers.len() if expected is None else expected
     if submission.height != expected:
         raise RuntimeError(f"submission has {submission.height} rows, expected {expected}")
     if submission["customer_id"].is_duplicated().any():

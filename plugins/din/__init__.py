@@ -10,8 +10,10 @@ training.py (imported on first use: `hmrec plugins` must not load torch)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from hmrec_cli.plugin_api import WIDTHS, Ranker, RankingWeek, RunSettings
 
@@ -57,3 +59,13 @@ class DINRanker(Ranker):
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
         return self.trained.fusion.score(week) if self.params.prior_weight > 0 else None
+
+    def restore(self, week: RankingWeek, log: dict, checkpoint: Path) -> bool:
+        from hmrec_plugins.din.training import Trained
+
+        self.trained = Trained(self.params)
+        self.trained.restore(week, log, checkpoint)
+        return True
+
+    def history_weights(self, week: RankingWeek) -> pl.DataFrame | None:
+        return self.trained.history_weights(week)

@@ -107,6 +107,13 @@ class DIN(nn.Module):
         weights_mask = mask.to(items.dtype).unsqueeze(-1)
         if self.shape.history == "mean":
             return (items * weights_mask).sum(1) / weights_mask.sum(1).clamp(min=1)
+        weights = self.attention_weights(table, candidate, history, age_days, mask)
+        return (weights.unsqueeze(-1) * items).sum(1)
+
+    def attention_weights(self, table: torch.Tensor, candidate: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The activation unit's weight of each history position for its row's candidate ([batch, length],
+        unnormalised, 0 on padding): what `interest` pools the history with."""
+        items = nn.functional.embedding(history, table)
         first: nn.Linear = self.attention[0]
         e = table.shape[1]
         w1, w2, w3, w4, w5 = first.weight.split([e, e, e, e, self.shape.side_dim], dim=1)
@@ -122,7 +129,13 @@ class DIN(nn.Module):
         real = int(mask.sum())  # batch norm needs two rows to train on
         if real > 1 or (real == 1 and not self.training):
             weights[mask] = self.attention[1:](hidden[mask]).squeeze(-1).to(weights.dtype)
-        return (weights.unsqueeze(-1) * items).sum(1)
+        return weights
+
+    def history_weights(self, article: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """`attention_weights` for a batch of (candidate article, history) rows, vectors built as `forward` builds them."""
+        distinct, where = torch.unique(torch.cat([article.unsqueeze(1), history], dim=1), return_inverse=True)
+        table = self.item_vectors(distinct)
+        return self.attention_weights(table, nn.functional.embedding(where[:, 0], table), where[:, 1:], age_days, mask)
 
     def forward(self, article, customer, history, age_days, mask, price_band, dense, prior=None) -> torch.Tensor:
         """Logits for a batch of (customer, candidate) rows; history/age_days/mask are [batch, length];

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -138,6 +139,42 @@ class Trained:
     def _predict(self, t: dict[str, torch.Tensor]) -> np.ndarray:
         self.model.eval()
         return predict_in_batches(lambda idx: self._forward(t, idx), t["article"].shape[0], SCORE_BATCH, self.device)
+
+    def restore(self, week: RankingWeek, log: dict, checkpoint: Path) -> None:
+        """The model `fit` left, rebuilt for `week`'s candidates from the checkpoint's best state and
+        the training log (the fusion merge's order came from, whether the gate kept that order)."""
+        fusion = log["fusion"]
+        self.device = resolve_device("cpu", console.warn)
+        self.fusion, self.prior_only = Fusion(dict(fusion["weights"]), float(fusion["c"])), log.get("kept") == "merge's order"
+        inputs = week_inputs(self._with_prior(week), self.params.history_length)
+        self.model = self._build(week, inputs)
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        self.model.load_state_dict(saved["best_state"] if saved.get("best_state") is not None else saved["model"])
+        self.model.eval()
+
+    def history_weights(self, week: RankingWeek) -> pl.DataFrame | None:
+        """Per candidate row and history position (0 = the most recent purchase): the history
+        article's index, its age in days at the week's start and the attention weight the model
+        pools it with for that candidate. None when the scores do not use attention (merge's order
+        kept, or `history` is mean or none)."""
+        if self.prior_only or self.params.history != "attention":
+            return None
+        inputs = week_inputs(week, self.params.history_length)
+        items, ages = inputs.items[inputs.seq_row], inputs.age_days[inputs.seq_row]
+        t = to_device({"article": inputs.article, "items": items.astype(np.int64), "age_days": ages.astype(np.int64)}, self.device)
+        self.model.eval()
+        with torch.no_grad():
+            weights = self.model.history_weights(t["article"], t["items"], t["age_days"], t["items"] > 0).float().cpu().numpy()
+        rows, length = items.shape
+        real = items.ravel() > 0
+        return pl.DataFrame({
+            "customer": np.repeat(inputs.customer, length)[real].astype(np.uint32),
+            "article": np.repeat(inputs.article - 1, length)[real].astype(np.uint32),
+            "position": np.tile(np.arange(length, dtype=np.uint16), rows)[real],
+            "history_article": (items.ravel()[real] - 1).astype(np.uint32),
+            "age_days": ages.ravel()[real].astype(np.int32),
+            "weight": weights.ravel()[real],
+        })
 
     def score(self, week: RankingWeek) -> np.ndarray:
         activity = self._week_activity(week.ctx)

@@ -23,6 +23,7 @@ def submit(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
+    customers: Annotated[Optional[Path], typer.Option("--customers", help="Only the customers of this file (one id per line, a customer_id header allowed); default: every customer.", show_default=False)] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
     seed: Seed = 0,
@@ -42,11 +43,15 @@ def submit(
         from hmrec_cli.data.store import Store
 
         candidates = default_candidates(Store.open(data))
+    if customers is not None and not customers.is_file():
+        from hmrec_cli.errors import InputError
+
+        raise InputError(f"--customers {customers}: no such file (expected one customer id per line)")
     command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
     rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     with console.progress_bar(quiet or json) as report:
-        written = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought)
+        written = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought, customers=customers)
     if json:
         console.emit_json({"path": str(out), "customers": written.rows, "articles_per_customer": written.per_customer, "validated": True, "command": command})
         return
