@@ -196,3 +196,19 @@ def test_the_python_api_speaks_the_shops_ids_and_leaves_out_same_product(shop, t
     assert set(recalled["customer_id"].to_list()) <= set(log["Kundennummer"].to_list())
     ranked = opened.rank("merge", train_weeks=2)  # the default sources: same-product is not offered without products
     assert set(ranked["article_id"].to_list()) <= set(log["Artikel"].to_list())
+
+
+def test_recommend_and_export_speak_the_shops_ids(shop, cli, tmp_path: Path) -> None:
+    store_path, log = shop
+    where = ("--data", store_path, "--cache", tmp_path / "cache")
+    code, _, err = cli("rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--week", "next", *where, "-q")
+    assert code == 0, err
+    customer = log["Kundennummer"][0]
+    out = cli.json("recommend", "--customer", customer, "--ranker", "merge", "--week", "next", *where)
+    (one,) = out["recommendations"]
+    assert one["customer_id"] == customer and {i["article_id"] for i in one["items"]} <= set(log["Artikel"])
+    code, _, err = cli("export", "--ranking", "merge", "--week", "next", "--out", tmp_path / "recs.csv", *where)
+    assert code == 0, err
+    recs = pl.read_csv(tmp_path / "recs.csv", infer_schema=False)
+    assert set(recs["article_id"]) <= set(log["Artikel"]) and set(recs["customer_id"]) == set(log["Kundennummer"])
+    assert "007" in set(recs["article_id"])  # leading zeros kept
