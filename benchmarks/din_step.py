@@ -16,11 +16,11 @@ import json
 
 import numpy as np
 import torch
+from hmrec_plugins.din import DINParams
+from hmrec_plugins.din.model import DIN, Shape
 
 from hmrec_cli.toolkit.batches import shuffled_batches, to_device
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
-from hmrec_plugins.din import DINParams
-from hmrec_plugins.din.model import DIN, Shape
 
 
 def main() -> None:
@@ -37,26 +37,56 @@ def main() -> None:
     p = DINParams(batch_size=args.batch_size, epochs=args.epochs)
     n, c, a = args.rows, args.customers, args.articles
     arrays = {
-        "article": rng.integers(1, a + 1, n), "customer": rng.integers(0, c, n), "seq_row": rng.integers(0, c, n),
-        "price_band": rng.integers(0, 11, n), "dense": rng.standard_normal((n, 29), dtype=np.float32),
-        "items": rng.integers(0, a + 1, (c, p.history_length)), "age_days": rng.integers(1, 700, (c, p.history_length)),
+        "article": rng.integers(1, a + 1, n),
+        "customer": rng.integers(0, c, n),
+        "seq_row": rng.integers(0, c, n),
+        "price_band": rng.integers(0, 11, n),
+        "dense": rng.standard_normal((n, 29), dtype=np.float32),
+        "items": rng.integers(0, a + 1, (c, p.history_length)),
+        "age_days": rng.integers(1, 700, (c, p.history_length)),
         "label": (rng.random(n) < 0.1).astype(np.float32),
     }
     torch.manual_seed(0)
-    shape = Shape(articles=a + 1, article_fields=(132, 19, 5, 50, 299, 21), customer_fields=(14, 4, 4, 3, 3), price_bands=11, dense=29)
-    model = DIN(shape, torch.from_numpy(rng.integers(0, 5, (a + 1, 6))), torch.from_numpy(rng.integers(0, 3, (c, 5)))).to(device)
+    shape = Shape(
+        articles=a + 1,
+        article_fields=(132, 19, 5, 50, 299, 21),
+        customer_fields=(14, 4, 4, 3, 3),
+        price_bands=11,
+        dense=29,
+    )
+    model = DIN(
+        shape, torch.from_numpy(rng.integers(0, 5, (a + 1, 6))), torch.from_numpy(rng.integers(0, 3, (c, 5)))
+    ).to(device)
     t = to_device(arrays, device)
 
     def loss_of(idx: torch.Tensor) -> torch.Tensor:
         seq = t["seq_row"][idx]
         items = t["items"][seq]
-        logits = model(t["article"][idx], t["customer"][idx], items, t["age_days"][seq], items > 0, t["price_band"][idx], t["dense"][idx])
+        logits = model(
+            t["article"][idx],
+            t["customer"][idx],
+            items,
+            t["age_days"][seq],
+            items > 0,
+            t["price_band"][idx],
+            t["dense"][idx],
+        )
         return torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), t["label"][idx])
 
     batches = lambda epoch: shuffled_batches(n, args.batch_size, 0, epoch, device)  # noqa: E731
     log = train(model, loss_of, batches, n, Settings(args.epochs, p.learning_rate, seed=0, device=device))
-    print(json.dumps({"device": str(device), "rows": n, "batch_size": args.batch_size, "threads": torch.get_num_threads(),
-                      "examples_per_s": [round(e["examples_per_s"]) for e in log.epochs], "seconds": [round(e["seconds"], 2) for e in log.epochs]}))
+    print(
+        json.dumps(
+            {
+                "device": str(device),
+                "rows": n,
+                "batch_size": args.batch_size,
+                "threads": torch.get_num_threads(),
+                "examples_per_s": [round(e["examples_per_s"]) for e in log.epochs],
+                "seconds": [round(e["seconds"], 2) for e in log.epochs],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,11 @@ class Pipeline:
     def __init__(self, workdir: Path, redo: bool):
         self.hmrec = str(Path(sys.executable).parent / "hmrec")
         self.log = workdir / "steps.jsonl"
-        self.done = {} if redo or not self.log.is_file() else {r["command"]: r for r in map(json.loads, self.log.read_text().splitlines()) if r.get("ok")}
+        self.done = (
+            {}
+            if redo or not self.log.is_file()
+            else {r["command"]: r for r in map(json.loads, self.log.read_text().splitlines()) if r.get("ok")}
+        )
         self.results: list[dict] = []
 
     def step(self, name: str, *args: str, figures=lambda out: {}) -> dict:
@@ -94,7 +98,16 @@ class Pipeline:
             done = subprocess.run([self.hmrec, *args], capture_output=True, text=True)
             wall, peak = time.perf_counter() - begun, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
             cpu = None
-        record = {"step": name, "command": command, "started_utc": started, "load_1min": round(load, 1), "wall_s": round(wall, 1), "cpu_s": cpu and round(cpu, 1), "peak_rss_gib": round(peak, 2), "ok": done.returncode == 0}
+        record = {
+            "step": name,
+            "command": command,
+            "started_utc": started,
+            "load_1min": round(load, 1),
+            "wall_s": round(wall, 1),
+            "cpu_s": cpu and round(cpu, 1),
+            "peak_rss_gib": round(peak, 2),
+            "ok": done.returncode == 0,
+        }
         if done.returncode != 0:
             record["error"] = done.stderr.split("\tCommand being timed")[0][-2000:]
         elif "--json" in args:
@@ -116,14 +129,27 @@ class Pipeline:
 def source_figures(out: dict) -> dict:
     """rows of the candidate set, and its own order's MAP@12 and recall@100 when the week has buyers."""
     f = out.get("figures") or {}
-    return {"rows": out.get("rows"), "customers": out.get("customer_count"), **{k: f[k] for k in ("map@12", "recall@100") if k in f}}
+    return {
+        "rows": out.get("rows"),
+        "customers": out.get("customer_count"),
+        **{k: f[k] for k in ("map@12", "recall@100") if k in f},
+    }
 
 
 def rank_figures(out: dict) -> dict:
     f = out.get("figures", {})
-    return {"ranking": out["name"], "rows": out.get("rows"), "training_rows": out.get("training_rows"), "map@12": f.get("map@12"),
-            "oracle_map@12": f.get("oracle_map@12"), "union_recall@all": f.get("union_recall@all"), "fit_s": out.get("fit_seconds"), "score_s": out.get("score_seconds"),
-            "epoch_s": [e["seconds"] for e in (out.get("training") or {}).get("epochs") or []], "newest_training_week": out.get("newest_training_week")}
+    return {
+        "ranking": out["name"],
+        "rows": out.get("rows"),
+        "training_rows": out.get("training_rows"),
+        "map@12": f.get("map@12"),
+        "oracle_map@12": f.get("oracle_map@12"),
+        "union_recall@all": f.get("union_recall@all"),
+        "fit_s": out.get("fit_seconds"),
+        "score_s": out.get("score_seconds"),
+        "epoch_s": [e["seconds"] for e in (out.get("training") or {}).get("epochs") or []],
+        "newest_training_week": out.get("newest_training_week"),
+    }
 
 
 def evaluate_figures(out: dict) -> dict:
@@ -138,14 +164,20 @@ def submit_figures(out: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, required=True, help="synthetic files, store, cache, submissions and steps.jsonl")
-    parser.add_argument("--scale", default="full", help="synthetic world to write when neither --data nor --raw is given")
+    parser.add_argument(
+        "--workdir", type=Path, required=True, help="synthetic files, store, cache, submissions and steps.jsonl"
+    )
+    parser.add_argument(
+        "--scale", default="full", help="synthetic world to write when neither --data nor --raw is given"
+    )
     parser.add_argument("--raw", type=Path, help="a folder of Kaggle CSVs to ingest")
     parser.add_argument("--data", type=Path, help="an existing store (no synth, no ingest)")
     parser.add_argument("--cache", type=Path, help="the cache folder (default WORKDIR/cache)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="cpu")
     parser.add_argument("--sources", default=",".join(SOURCES))
-    parser.add_argument("--rankers", default="lgbm,din", help="learned rankers (merge always runs first as the baseline)")
+    parser.add_argument(
+        "--rankers", default="lgbm,din", help="learned rankers (merge always runs first as the baseline)"
+    )
     parser.add_argument("--part", choices=("validation", "submission", "all"), default="all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--redo", action="store_true", help="run every step again, whatever steps.jsonl holds")
@@ -153,7 +185,17 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     profile = PROFILES[args.profile]
     pipe = Pipeline(args.workdir, args.redo)
-    print(json.dumps({"machine": machine(), "profile": args.profile, "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "load_1min": os.getloadavg()[0]}), flush=True)
+    print(
+        json.dumps(
+            {
+                "machine": machine(),
+                "profile": args.profile,
+                "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                "load_1min": os.getloadavg()[0],
+            }
+        ),
+        flush=True,
+    )
 
     store = args.data
     if store is None:
@@ -161,7 +203,9 @@ def main() -> None:
         if raw is None:
             raw = args.workdir / f"{args.scale}-raw"
             if not (raw / "transactions_train.csv").is_file():
-                pipe.step("synth", "data", "synth", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw), "-q")
+                pipe.step(
+                    "synth", "data", "synth", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw), "-q"
+                )
         store = args.workdir / "store"
         pipe.step("ingest", "data", "ingest", str(raw), "--data", str(store), "-q")
     cache = args.cache or args.workdir / "cache"
@@ -176,18 +220,101 @@ def main() -> None:
 
     if args.part in ("validation", "all"):
         for method in sources:
-            for week in [*map(str, range(profile["train_weeks"], 0, -1)), "last"]:  # the training weeks and the target week, each fitted before it
-                pipe.step(f"source:{method}:{week}", "recall", "--method", method, "--week", week, "--k", "100", *own(method), *common, *device, "--json", "-q", figures=source_figures)
+            for week in [
+                *map(str, range(profile["train_weeks"], 0, -1)),
+                "last",
+            ]:  # the training weeks and the target week, each fitted before it
+                pipe.step(
+                    f"source:{method}:{week}",
+                    "recall",
+                    "--method",
+                    method,
+                    "--week",
+                    week,
+                    "--k",
+                    "100",
+                    *own(method),
+                    *common,
+                    *device,
+                    "--json",
+                    "-q",
+                    figures=source_figures,
+                )
         for ranker in rankers:
-            ranked = pipe.step(f"rank:{ranker}", "rank", "--ranker", ranker, "--candidates", candidates, "--week", "last", "--train-weeks", str(profile["train_weeks"]), "--k", "100",
-                               *source_opts, *profile[ranker], *common, *device, "--json", "-q", figures=rank_figures)
-            pipe.step(f"evaluate:{ranker}", "evaluate", "--week", "last", "--predictions", ranked["ranking"], *common, "--json", "-q", figures=evaluate_figures)
+            ranked = pipe.step(
+                f"rank:{ranker}",
+                "rank",
+                "--ranker",
+                ranker,
+                "--candidates",
+                candidates,
+                "--week",
+                "last",
+                "--train-weeks",
+                str(profile["train_weeks"]),
+                "--k",
+                "100",
+                *source_opts,
+                *profile[ranker],
+                *common,
+                *device,
+                "--json",
+                "-q",
+                figures=rank_figures,
+            )
+            pipe.step(
+                f"evaluate:{ranker}",
+                "evaluate",
+                "--week",
+                "last",
+                "--predictions",
+                ranked["ranking"],
+                *common,
+                "--json",
+                "-q",
+                figures=evaluate_figures,
+            )
     if args.part in ("submission", "all"):
         for method in sources:
-            pipe.step(f"next:{method}", "recall", "--method", method, "--week", "next", "--customers", "all", "--k", "100", *own(method), *common, *device, "--json", "-q", figures=source_figures)
+            pipe.step(
+                f"next:{method}",
+                "recall",
+                "--method",
+                method,
+                "--week",
+                "next",
+                "--customers",
+                "all",
+                "--k",
+                "100",
+                *own(method),
+                *common,
+                *device,
+                "--json",
+                "-q",
+                figures=source_figures,
+            )
         for ranker in [r for r in rankers if r != "merge"]:
-            pipe.step(f"submit:{ranker}", "submit", "--ranker", ranker, "--candidates", candidates, "--train-weeks", str(profile.get("submit_train_weeks", profile["train_weeks"])), *source_opts, *profile[ranker], *profile.get("submit", {}).get(ranker, []),
-                      "--out", str(args.workdir / f"submission-{ranker}.csv"), *common, *device, "--json", "-q", figures=submit_figures)
+            pipe.step(
+                f"submit:{ranker}",
+                "submit",
+                "--ranker",
+                ranker,
+                "--candidates",
+                candidates,
+                "--train-weeks",
+                str(profile.get("submit_train_weeks", profile["train_weeks"])),
+                *source_opts,
+                *profile[ranker],
+                *profile.get("submit", {}).get(ranker, []),
+                "--out",
+                str(args.workdir / f"submission-{ranker}.csv"),
+                *common,
+                *device,
+                "--json",
+                "-q",
+                figures=submit_figures,
+            )
     summary(pipe.results)
 
 
@@ -200,7 +327,9 @@ def summary(results: list[dict]) -> None:
         score = f"{r['map@12']:.4f}" if isinstance(r.get("map@12"), float) else ""
         note = "resumed" if r.get("resumed") else ("cached" if r.get("cached") else "")
         cpu = f"{r['cpu_s']:.0f}" if r.get("cpu_s") is not None else ""
-        print(f"{r['step']:<24}{r['wall_s']:>9.1f}{cpu:>9}{r.get('load_1min', 0):>6.1f}{r['peak_rss_gib']:>10.2f}{rows:>13}{score:>9}  {note}")
+        print(
+            f"{r['step']:<24}{r['wall_s']:>9.1f}{cpu:>9}{r.get('load_1min', 0):>6.1f}{r['peak_rss_gib']:>10.2f}{rows:>13}{score:>9}  {note}"
+        )
     scores = {r["step"].split(":")[1]: r for r in results if r["step"].startswith("evaluate:")}
     if "merge" in scores:
         merge = scores["merge"]["map@12"]
@@ -211,11 +340,15 @@ def summary(results: list[dict]) -> None:
     sources = [r for r in results if r["step"].startswith("source:")]
     for name in scores:
         mine = sources + [r for r in results if r["step"] in (f"rank:{name}", f"evaluate:{name}")]
-        print(f"validation with {name}: {sum(r['wall_s'] for r in mine) / 60:.1f} min of steps, {sum(r.get('cpu_s') or 0 for r in mine) / 60:.1f} CPU-min, peak {max(r['peak_rss_gib'] for r in mine):.2f} GiB")
+        print(
+            f"validation with {name}: {sum(r['wall_s'] for r in mine) / 60:.1f} min of steps, {sum(r.get('cpu_s') or 0 for r in mine) / 60:.1f} CPU-min, peak {max(r['peak_rss_gib'] for r in mine):.2f} GiB"
+        )
     for r in results:
         if r["step"].startswith("submit:"):
             mine = [x for x in results if x["step"].startswith("next:")] + [r]
-            print(f"submission with {r['step'][7:]}: {sum(x['wall_s'] for x in mine) / 60:.1f} min of steps, {sum(x.get('cpu_s') or 0 for x in mine) / 60:.1f} CPU-min, peak {max(x['peak_rss_gib'] for x in mine):.2f} GiB")
+            print(
+                f"submission with {r['step'][7:]}: {sum(x['wall_s'] for x in mine) / 60:.1f} min of steps, {sum(x.get('cpu_s') or 0 for x in mine) / 60:.1f} CPU-min, peak {max(x['peak_rss_gib'] for x in mine):.2f} GiB"
+            )
 
 
 if __name__ == "__main__":

@@ -47,13 +47,44 @@ def raw_top_k(device: torch.device, users: int, items: int, out: Path) -> None:
     values, index = top_k_on_device(u, v, 100, chunk=16384)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    emit(out, {"figure": "exact top-100, random vectors", "device": device.type, "users": users, "items": items, "seconds": round(time.perf_counter() - start, 3), "shape": list(index.shape)})
+    emit(
+        out,
+        {
+            "figure": "exact top-100, random vectors",
+            "device": device.type,
+            "users": users,
+            "items": items,
+            "seconds": round(time.perf_counter() - start, 3),
+            "shape": list(index.shape),
+        },
+    )
 
 
 def recall_all(data: Path, cache: Path, method: str, device: str, out: Path) -> None:
     hmrec = str(Path(sys.executable).parent / "hmrec")
-    command = ["/usr/bin/time", "-v", hmrec, "recall", "--method", method, "--data", str(data), "--cache", str(cache), "--customers", "all",
-               "--k", "100", "--device", device, "-o", "epochs=1", "--force", "--json", "-q"]
+    command = [
+        "/usr/bin/time",
+        "-v",
+        hmrec,
+        "recall",
+        "--method",
+        method,
+        "--data",
+        str(data),
+        "--cache",
+        str(cache),
+        "--customers",
+        "all",
+        "--k",
+        "100",
+        "--device",
+        device,
+        "-o",
+        "epochs=1",
+        "--force",
+        "--json",
+        "-q",
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         emit(out, {"figure": f"{method} recall --customers all", "error": done.stderr[-2000:]})
@@ -61,12 +92,21 @@ def recall_all(data: Path, cache: Path, method: str, device: str, out: Path) -> 
     m = json.loads(done.stdout)
     peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 2**20
     epochs = m.get("training", {}).get("epochs", [])
-    emit(out, {
-        "figure": f"{method}: one epoch over the training weeks, then retrieval for every customer at k=100",
-        "device": m.get("device"), "customers": m["customer_count"], "examples": m.get("training", {}).get("examples"),
-        "pairs": m.get("training", {}).get("pairs"), "epoch_s": round(epochs[0]["seconds"], 1) if epochs else None,
-        "fit_s": m["fit_seconds"], "retrieve_s": round(m["seconds"] - m["fit_seconds"], 1), "total_s": m["seconds"], "peak_rss_gib": round(peak, 2),
-    })
+    emit(
+        out,
+        {
+            "figure": f"{method}: one epoch over the training weeks, then retrieval for every customer at k=100",
+            "device": m.get("device"),
+            "customers": m["customer_count"],
+            "examples": m.get("training", {}).get("examples"),
+            "pairs": m.get("training", {}).get("pairs"),
+            "epoch_s": round(epochs[0]["seconds"], 1) if epochs else None,
+            "fit_s": m["fit_seconds"],
+            "retrieve_s": round(m["seconds"] - m["fit_seconds"], 1),
+            "total_s": m["seconds"],
+            "peak_rss_gib": round(peak, 2),
+        },
+    )
 
 
 def main() -> None:

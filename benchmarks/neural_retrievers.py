@@ -28,10 +28,10 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.metrics import average_precision
-from hmrec_cli.pipeline.recall import candidate_scores
 from hmrec_cli.data.splits import resolve_week, rolling_weeks, truth
 from hmrec_cli.data.store import Store
+from hmrec_cli.metrics import average_precision
+from hmrec_cli.pipeline.recall import candidate_scores
 
 VARIANTS = {
     "popular": ("popular", ()),
@@ -53,10 +53,16 @@ def hmrec(*args: str) -> tuple[dict, dict]:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
     err = done.stderr
-    wall = [float(p) for p in re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1).split(":")]
+    wall = [
+        float(p) for p in re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err).group(1).split(":")
+    ]
     usage = {
         "wall_s": round(sum(p * 60**i for i, p in enumerate(reversed(wall))), 1),
-        "cpu_s": round(float(re.search(r"User time \(seconds\): (\S+)", err).group(1)) + float(re.search(r"System time \(seconds\): (\S+)", err).group(1)), 1),
+        "cpu_s": round(
+            float(re.search(r"User time \(seconds\): (\S+)", err).group(1))
+            + float(re.search(r"System time \(seconds\): (\S+)", err).group(1)),
+            1,
+        ),
         "peak_rss_gib": round(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) / 2**20, 2),
         "load_1min": os.getloadavg()[0],
     }
@@ -68,13 +74,42 @@ def prepare(args) -> Path:
     raw, data = args.workdir / f"{name}-raw", args.workdir / f"{name}-store"
     if args.real:
         sample = args.real / "hungle45__PSE-Recommendor-System"
-        hmrec("data", "ingest", "--transactions", str(sample / "commit_3b7354e7" / "transactions_train_sample.csv"),
-              "--customers", str(sample / "commit_3b7354e7" / "customers_sample.csv"),
-              "--articles", str(sample / "commit_a8979e10" / "articles_train_sample.csv"), "--data", str(data), "-q")
+        hmrec(
+            "data",
+            "ingest",
+            "--transactions",
+            str(sample / "commit_3b7354e7" / "transactions_train_sample.csv"),
+            "--customers",
+            str(sample / "commit_3b7354e7" / "customers_sample.csv"),
+            "--articles",
+            str(sample / "commit_a8979e10" / "articles_train_sample.csv"),
+            "--data",
+            str(data),
+            "-q",
+        )
     else:
         if not (raw / "transactions_train.csv").is_file():
-            subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "synth", "--scale", args.scale, "--seed", "0", "--out", str(raw), "-q"], check=True, capture_output=True)
-        subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "ingest", str(raw), "--data", str(data), "-q"], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    str(Path(sys.executable).parent / "hmrec"),
+                    "data",
+                    "synth",
+                    "--scale",
+                    args.scale,
+                    "--seed",
+                    "0",
+                    "--out",
+                    str(raw),
+                    "-q",
+                ],
+                check=True,
+                capture_output=True,
+            )
+        subprocess.run(
+            [str(Path(sys.executable).parent / "hmrec"), "data", "ingest", str(raw), "--data", str(data), "-q"],
+            check=True,
+            capture_output=True,
+        )
     return data
 
 
@@ -93,42 +128,105 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--scale", default="medium")
-    parser.add_argument("--real", type=Path, help="the hm_real_sample folder: its two-year customer sample instead of a synthetic world")
+    parser.add_argument(
+        "--real", type=Path, help="the hm_real_sample folder: its two-year customer sample instead of a synthetic world"
+    )
     parser.add_argument("--weeks", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names from: " + ", ".join(VARIANTS))
-    parser.add_argument("--no-din", action="store_true", help="skip the DIN comparison (13+ minutes per week at medium scale on 2 cores)")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated names from: " + ", ".join(VARIANTS)
+    )
+    parser.add_argument(
+        "--no-din",
+        action="store_true",
+        help="skip the DIN comparison (13+ minutes per week at medium scale on 2 cores)",
+    )
     args = parser.parse_args()
     data = prepare(args)
     cache = args.workdir / "cache"
     store = Store.open(data)
     weeks = rolling_weeks(resolve_week("last", store.first_date, store.last_date), args.weeks, store.first_date)
-    report: dict = {"data": str(data), "weeks": [w.start.isoformat() for w in weeks], "cpu_count": os.cpu_count(), "retrievers": {}, "timings": []}
+    report: dict = {
+        "data": str(data),
+        "weeks": [w.start.isoformat() for w in weeks],
+        "cpu_count": os.cpu_count(),
+        "retrievers": {},
+        "timings": [],
+    }
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         method, options = VARIANTS[name]
         parts = []
         for week in weeks:
             flags = [f for o in options for f in ("-o", o)]
-            result, usage = hmrec("recall", "--method", method, "--data", str(data), "--cache", str(cache), "--week", week.start.isoformat(),
-                                  "--k", "100", "--device", args.device, *flags, "-q")
-            report["timings"].append({"variant": name, "week": week.start.isoformat(), "computed_s": result["seconds"], **usage})
+            result, usage = hmrec(
+                "recall",
+                "--method",
+                method,
+                "--data",
+                str(data),
+                "--cache",
+                str(cache),
+                "--week",
+                week.start.isoformat(),
+                "--k",
+                "100",
+                "--device",
+                args.device,
+                *flags,
+                "-q",
+            )
+            report["timings"].append(
+                {"variant": name, "week": week.start.isoformat(), "computed_s": result["seconds"], **usage}
+            )
             target = truth(store.transactions, week)
-            cands = pl.read_parquet(result["path"]).filter(pl.col("customer").is_in(target["customer"].unique().implode()))
+            cands = pl.read_parquet(result["path"]).filter(
+                pl.col("customer").is_in(target["customer"].unique().implode())
+            )
             parts.append(candidate_scores(cands, target))
         report["retrievers"][name] = pooled(parts)
         print(json.dumps({name: report["retrievers"][name]}), file=sys.stderr)
     if not args.no_din:
         report["din"] = {}
-        for label, sources in (("without sampled-softmax", DIN_SOURCES), ("with sampled-softmax", DIN_SOURCES + ",sampled-softmax")):
+        for label, sources in (
+            ("without sampled-softmax", DIN_SOURCES),
+            ("with sampled-softmax", DIN_SOURCES + ",sampled-softmax"),
+        ):
             parts = []
             for week in weeks:
-                result, usage = hmrec("rank", "--ranker", "din", "--candidates", sources, "--data", str(data), "--cache", str(cache),
-                                      "--week", week.start.isoformat(), "--train-weeks", "4", "--device", args.device, "-q")
-                report["timings"].append({"variant": f"din {label}", "week": week.start.isoformat(), "computed_s": result["seconds"], **usage})
+                result, usage = hmrec(
+                    "rank",
+                    "--ranker",
+                    "din",
+                    "--candidates",
+                    sources,
+                    "--data",
+                    str(data),
+                    "--cache",
+                    str(cache),
+                    "--week",
+                    week.start.isoformat(),
+                    "--train-weeks",
+                    "4",
+                    "--device",
+                    args.device,
+                    "-q",
+                )
+                report["timings"].append(
+                    {
+                        "variant": f"din {label}",
+                        "week": week.start.isoformat(),
+                        "computed_s": result["seconds"],
+                        **usage,
+                    }
+                )
                 ranked = pl.read_parquet(result["path"]).select("customer", pl.col("article").cast(pl.Int64), "rank")
                 parts.append(average_precision(ranked, truth(store.transactions, week)))
             aps = pl.concat(parts)["ap"]
-            report["din"][label] = {"customer_weeks": aps.len(), "map@12": round(float(aps.mean()), 5), "map@12_stderr": round(float(aps.std() / aps.len() ** 0.5), 5)}
+            report["din"][label] = {
+                "customer_weeks": aps.len(),
+                "map@12": round(float(aps.mean()), 5),
+                "map@12_stderr": round(float(aps.std() / aps.len() ** 0.5), 5),
+            }
             print(json.dumps({f"din {label}": report["din"][label]}), file=sys.stderr)
     print(json.dumps(report, indent=1))
 

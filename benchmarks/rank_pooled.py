@@ -48,7 +48,9 @@ def hmrec(*args: str, timed: bool = False) -> tuple[dict | None, dict]:
         wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
         parts = [float(p) for p in wall.split(":")]
         usage["wall_s"] = sum(p * 60**i for i, p in enumerate(reversed(parts)))
-        usage["peak_rss_gib"] = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 2**20
+        usage["peak_rss_gib"] = (
+            int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 2**20
+        )
     return (json.loads(done.stdout) if "--json" in args else None), usage
 
 
@@ -57,7 +59,9 @@ def first_purchases(source: Path, out: Path) -> Path:
     import polars as pl
 
     rows = pl.read_csv(source, schema_overrides={"article_id": pl.String, "customer_id": pl.String, "t_dat": pl.String})
-    first = rows.with_columns(day=pl.col("t_dat").str.to_date()).filter(pl.col("day") == pl.col("day").min().over("customer_id", "article_id"))
+    first = rows.with_columns(day=pl.col("t_dat").str.to_date()).filter(
+        pl.col("day") == pl.col("day").min().over("customer_id", "article_id")
+    )
     first.drop("day").unique(["customer_id", "article_id"], keep="first", maintain_order=True).write_csv(out)
     return out
 
@@ -71,9 +75,9 @@ def per_buyer_ap(data: Path, paths: dict[str, list[tuple[str, str]]]) -> dict[st
     import numpy as np
     import polars as pl
 
-    from hmrec_cli.metrics import average_precision
     from hmrec_cli.data.splits import Week, truth
     from hmrec_cli.data.store import Store
+    from hmrec_cli.metrics import average_precision
 
     transactions = Store.open(data).transactions
     ap = {}
@@ -102,53 +106,123 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--scale", default="medium")
     parser.add_argument("--real", type=Path, help="the hm_real_sample folder: use its two-year customer sample instead")
-    parser.add_argument("--raw", type=Path, help="any folder of H&M-shaped CSVs (e.g. your own shop's log converted): use it instead")
+    parser.add_argument(
+        "--raw", type=Path, help="any folder of H&M-shaped CSVs (e.g. your own shop's log converted): use it instead"
+    )
     parser.add_argument("--weeks", type=int, default=3)
-    parser.add_argument("--week", type=int, default=0, help="the newest scored week, this many weeks back from the last")
-    parser.add_argument("--config", type=Path, help="project config file (hmrec tune's hmrec.toml) for every hmrec call")
+    parser.add_argument(
+        "--week", type=int, default=0, help="the newest scored week, this many weeks back from the last"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="project config file (hmrec tune's hmrec.toml) for every hmrec call"
+    )
     parser.add_argument("--rankers", default="merge,din,lgbm")
     parser.add_argument("--seed", type=int, default=0, help="synthetic world's seed")
-    parser.add_argument("--no-repeats", action="store_true", help="drop every repeated purchase of an article by the same customer")
+    parser.add_argument(
+        "--no-repeats", action="store_true", help="drop every repeated purchase of an article by the same customer"
+    )
     parser.add_argument("--candidates", default=SOURCES)
     parser.add_argument("--train-weeks", default="4")
-    parser.add_argument("--drop-bought", default="auto", choices=("auto", "yes", "no"), help="passed to every hmrec rank")
+    parser.add_argument(
+        "--drop-bought", default="auto", choices=("auto", "yes", "no"), help="passed to every hmrec rank"
+    )
     parser.add_argument("-o", dest="options", action="append", default=[])
     args = parser.parse_args()
-    name = ("real" if args.real else args.raw.name if args.raw else f"{args.scale}-{args.seed}") + ("-norepeat" if args.no_repeats else "")
+    name = ("real" if args.real else args.raw.name if args.raw else f"{args.scale}-{args.seed}") + (
+        "-norepeat" if args.no_repeats else ""
+    )
     raw, data, cache = args.workdir / f"{name}-raw", args.workdir / f"{name}-store", args.workdir / "cache"
     if args.real:
         sample = args.real / "hungle45__PSE-Recommendor-System"
-        files = {"transactions": sample / "commit_3b7354e7" / "transactions_train_sample.csv", "customers": sample / "commit_3b7354e7" / "customers_sample.csv",
-                 "articles": sample / "commit_a8979e10" / "articles_train_sample.csv"}
+        files = {
+            "transactions": sample / "commit_3b7354e7" / "transactions_train_sample.csv",
+            "customers": sample / "commit_3b7354e7" / "customers_sample.csv",
+            "articles": sample / "commit_a8979e10" / "articles_train_sample.csv",
+        }
     elif args.raw:
-        files = {"transactions": args.raw / "transactions_train.csv", "customers": args.raw / "customers.csv", "articles": args.raw / "articles.csv"}
+        files = {
+            "transactions": args.raw / "transactions_train.csv",
+            "customers": args.raw / "customers.csv",
+            "articles": args.raw / "articles.csv",
+        }
     else:
         if not (raw / "transactions_train.csv").is_file():
             hmrec("data", "synth", "--scale", args.scale, "--seed", str(args.seed), "--out", str(raw), "-q")
-        files = {"transactions": raw / "transactions_train.csv", "customers": raw / "customers.csv", "articles": raw / "articles.csv"}
+        files = {
+            "transactions": raw / "transactions_train.csv",
+            "customers": raw / "customers.csv",
+            "articles": raw / "articles.csv",
+        }
     if args.no_repeats:
         files["transactions"] = first_purchases(files["transactions"], args.workdir / f"{name}-transactions.csv")
     if args.real or args.raw or args.no_repeats:
-        hmrec("data", "ingest", *(x for kind, path in files.items() for x in (f"--{kind}", str(path))), "--data", str(data), "-q")
+        hmrec(
+            "data",
+            "ingest",
+            *(x for kind, path in files.items() for x in (f"--{kind}", str(path))),
+            "--data",
+            str(data),
+            "-q",
+        )
     else:  # the folder, so its oracle comes along
         hmrec("data", "ingest", str(raw), "--data", str(data), "-q")
     config = ["--config", str(args.config)] if args.config else []
-    common = ["--data", str(data), "--cache", str(cache), "--candidates", args.candidates, "--train-weeks", args.train_weeks, "--drop-bought", args.drop_bought, *config, "--json", "-q"]
+    common = [
+        "--data",
+        str(data),
+        "--cache",
+        str(cache),
+        "--candidates",
+        args.candidates,
+        "--train-weeks",
+        args.train_weeks,
+        "--drop-bought",
+        args.drop_bought,
+        *config,
+        "--json",
+        "-q",
+    ]
     rankers = args.rankers.split(",")
     runs, paths = [], {}
     for back in range(args.week + args.weeks - 1, args.week - 1, -1):
         for ranker in rankers:
-            mine = [o.partition(":")[2] for o in args.options if o.partition(":")[0] == ranker]  # -o din:epochs=3: that ranker's
-            shared = [o for o in args.options if o.partition(":")[0] not in rankers]  # -o popular:window_days=28: a source's, every run
+            mine = [
+                o.partition(":")[2] for o in args.options if o.partition(":")[0] == ranker
+            ]  # -o din:epochs=3: that ranker's
+            shared = [
+                o for o in args.options if o.partition(":")[0] not in rankers
+            ]  # -o popular:window_days=28: a source's, every run
             options = [x for o in (*mine, *shared) for x in ("-o", o)]
             manifest, usage = hmrec("rank", "--ranker", ranker, "--week", str(back), *common, *options, timed=True)
             paths.setdefault(ranker, []).append((manifest["week"], manifest["path"]))
-            runs.append({"ranker": ranker, "week": manifest["week"], "path": manifest["path"], "map@12": manifest["figures"]["map@12"], "sources": manifest["sources"],
-                         "fit_s": manifest["fit_seconds"], "score_s": manifest["score_seconds"], **usage,
-                         "newest_training_week": manifest.get("newest_training_week"),
-                         "epochs": [(e["epoch"], round(e["validation"], 5)) for e in manifest["training"].get("epochs", [])]})
+            runs.append(
+                {
+                    "ranker": ranker,
+                    "week": manifest["week"],
+                    "path": manifest["path"],
+                    "map@12": manifest["figures"]["map@12"],
+                    "sources": manifest["sources"],
+                    "fit_s": manifest["fit_seconds"],
+                    "score_s": manifest["score_seconds"],
+                    **usage,
+                    "newest_training_week": manifest.get("newest_training_week"),
+                    "epochs": [(e["epoch"], round(e["validation"], 5)) for e in manifest["training"].get("epochs", [])],
+                }
+            )
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
-    base = ["--data", str(data), "--cache", str(cache), "--week", str(args.week), "--weeks", str(args.weeks), *config, "--json", "-q"]
+    base = [
+        "--data",
+        str(data),
+        "--cache",
+        str(cache),
+        "--week",
+        str(args.week),
+        "--weeks",
+        str(args.weeks),
+        *config,
+        "--json",
+        "-q",
+    ]
     ap = per_buyer_ap(data, paths)
     pooled = {r: {"map@12": float(ap[r].mean()), "stderr": mean_se(ap[r])["stderr"]} for r in rankers}
     chosen = {s: None for run in runs for s in run["sources"]}  # --candidates auto: every source some week chose
@@ -157,11 +231,20 @@ def main() -> None:
     simple = max([*own.values(), *(pooled[r]["map@12"] for r in rankers if r == "merge")])
     oracle = next((s["map@12"] for s in sources["sets"] if s["set"] == "oracle"), None)
     report = {
-        "data": name, "weeks": args.weeks, "newest_week_back": args.week, "options": args.options, "drop_bought": args.drop_bought, "candidates": args.candidates,
+        "data": name,
+        "weeks": args.weeks,
+        "newest_week_back": args.week,
+        "options": args.options,
+        "drop_bought": args.drop_bought,
+        "candidates": args.candidates,
         "config": {"path": str(args.config), "text": args.config.read_text()} if args.config else None,
-        "pooled_map@12": {**{r: pooled[r]["map@12"] for r in rankers}, **{f"{r}_stderr": pooled[r].get("stderr") for r in rankers},
-                          **{f"{k} (own order)": v for k, v in own.items()}},
-        "customer_weeks": int(ap[rankers[0]].size), "oracle_map@12": oracle,
+        "pooled_map@12": {
+            **{r: pooled[r]["map@12"] for r in rankers},
+            **{f"{r}_stderr": pooled[r].get("stderr") for r in rankers},
+            **{f"{k} (own order)": v for k, v in own.items()},
+        },
+        "customer_weeks": int(ap[rankers[0]].size),
+        "oracle_map@12": oracle,
         "share_of_oracle": {r: pooled[r]["map@12"] / oracle for r in rankers} if oracle else None,
         "over_best_simple": {r: pooled[r]["map@12"] / simple for r in rankers if r != "merge"},
         f"paired_minus_{rankers[0]}": paired(ap, rankers),

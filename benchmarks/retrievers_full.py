@@ -33,7 +33,23 @@ def main() -> None:
     for method in args.methods.split(","):
         runs = []
         for _ in range(args.runs):
-            cmd = ["/usr/bin/time", "-v", hmrec, "recall", "--method", method, "--data", str(args.store), "--cache", str(cache), "--k", "100", "--force", "--json", "-q"]
+            cmd = [
+                "/usr/bin/time",
+                "-v",
+                hmrec,
+                "recall",
+                "--method",
+                method,
+                "--data",
+                str(args.store),
+                "--cache",
+                str(cache),
+                "--k",
+                "100",
+                "--force",
+                "--json",
+                "-q",
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             runs.append((*parse_time(done.stderr), json.loads(done.stdout)["figures"]))
         f = runs[-1][2]

@@ -41,7 +41,20 @@ def main() -> None:
     for method, options in VARIANTS:
         buyers = map_sum = recall_sum = 0.0
         for back in range(args.weeks):
-            command = [hmrec, "recall", "--method", method, "--week", str(back), "--data", str(args.data), "--cache", str(args.cache), "--json", "-q"]
+            command = [
+                hmrec,
+                "recall",
+                "--method",
+                method,
+                "--week",
+                str(back),
+                "--data",
+                str(args.data),
+                "--cache",
+                str(args.cache),
+                "--json",
+                "-q",
+            ]
             done = subprocess.run([*command, *(x for o in options for x in ("-o", o))], capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"{method} {options} week {back}: {done.stderr[-2000:]}")
@@ -50,7 +63,13 @@ def main() -> None:
             buyers += n
             map_sum += n * m["figures"]["map@12"]
             recall_sum += n * m["figures"]["recall@100"]
-        row = {"method": method, "options": options, "customer_weeks": int(buyers), "map@12": map_sum / buyers, "recall@100": recall_sum / buyers}
+        row = {
+            "method": method,
+            "options": options,
+            "customer_weeks": int(buyers),
+            "map@12": map_sum / buyers,
+            "recall@100": recall_sum / buyers,
+        }
         report.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))

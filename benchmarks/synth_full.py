@@ -29,12 +29,27 @@ def main() -> None:
     raw, store = args.workdir / f"synth-{args.scale}", args.workdir / f"synth-{args.scale}-store"
     shutil.rmtree(raw, ignore_errors=True)
     print(f"machine: {machine()}")
-    cmd = ["/usr/bin/time", "-v", hmrec, "data", "synth", "--scale", args.scale, "--seed", args.seed, "--out", str(raw), "-q"]
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        hmrec,
+        "data",
+        "synth",
+        "--scale",
+        args.scale,
+        "--seed",
+        args.seed,
+        "--out",
+        str(raw),
+        "-q",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     seconds, peak = parse_time(done.stderr)
     print(done.stdout.strip())
     print(f"synth {args.scale}: {seconds:.0f} s wall, {peak:.2f} GiB peak RSS")
-    subprocess.run([hmrec, "data", "ingest", str(raw), "--data", str(store), "--force", "-q"], check=True, capture_output=True)
+    subprocess.run(
+        [hmrec, "data", "ingest", str(raw), "--data", str(store), "--force", "-q"], check=True, capture_output=True
+    )
     subprocess.run([hmrec, "data", "report", "--data", str(store)], check=True)
 
 

@@ -25,8 +25,12 @@ import time
 from pathlib import Path
 
 BASELINES = ("popular", "itemcf", "als", "youtube-dnn", "sampled-softmax")
-TDM_VARIANTS = {"tdm": (), "tdm-exhaustive": ("search=exhaustive",), "tdm-kmeans-round": ("tree_rounds=1",),
-                "tdm-greedy-round": ("tree_rounds=1", "tree_learning=greedy")}
+TDM_VARIANTS = {
+    "tdm": (),
+    "tdm-exhaustive": ("search=exhaustive",),
+    "tdm-kmeans-round": ("tree_rounds=1",),
+    "tdm-greedy-round": ("tree_rounds=1", "tree_learning=greedy"),
+}
 DIN_SOURCES = "popular,repurchase,same-product,itemcf"
 
 
@@ -51,8 +55,25 @@ def world(workdir: Path, scale: str) -> Path:
     """The synthetic world of `scale`, written and ingested once."""
     raw, store = workdir / f"raw-{scale}", workdir / f"store-{scale}"
     if not (store / "manifest.json").exists():
-        subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "synth", "--scale", scale, "--out", str(raw), "--seed", "0", "-q"], check=True)
-        subprocess.run([str(Path(sys.executable).parent / "hmrec"), "data", "ingest", str(raw), "--data", str(store), "-q"], check=True)
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "hmrec"),
+                "data",
+                "synth",
+                "--scale",
+                scale,
+                "--out",
+                str(raw),
+                "--seed",
+                "0",
+                "-q",
+            ],
+            check=True,
+        )
+        subprocess.run(
+            [str(Path(sys.executable).parent / "hmrec"), "data", "ingest", str(raw), "--data", str(store), "-q"],
+            check=True,
+        )
     return store
 
 
@@ -60,7 +81,6 @@ def cost(device: str, customers: int) -> dict:
     """Per-customer cost of beam search (k = beam = 100, b = 2) with random weights."""
     import numpy as np
     import torch
-
     from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search
     from hmrec_plugins.tdm.model import NodeScorer, Shape
     from hmrec_plugins.tdm.tree import balanced_tree
@@ -73,7 +93,9 @@ def cost(device: str, customers: int) -> dict:
         tree = balanced_tree(lambda node, level, n=n: np.arange(n), n, 2)
         shape = Shape(n, tree.first_leaf, (50, 20, 10, 50, 30, 20, 11), (14, 4, 4, 3, 3), dense=5)
         codes = torch.randint(0, 10, (n + 1, 7))
-        model = NodeScorer(shape, codes, torch.randint(0, 3, (customers, 5)), torch.zeros(tree.n_nodes, dtype=torch.long)).to(dev)
+        model = NodeScorer(
+            shape, codes, torch.randint(0, 3, (customers, 5)), torch.zeros(tree.n_nodes, dtype=torch.long)
+        ).to(dev)
         install(model, tree)
         model.eval()
         on = TreeOnDevice.of(tree, dev)
@@ -82,30 +104,66 @@ def cost(device: str, customers: int) -> dict:
         who, dense = torch.arange(customers, device=dev), torch.randn(customers, 5, device=dev)
         with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             table = model.node_table()
-            beam_search(model, on, model.encode(items[:32], ages[:32], who[:32], dense[:32]), 100, 100, table)  # warm up
+            beam_search(
+                model, on, model.encode(items[:32], ages[:32], who[:32], dense[:32]), 100, 100, table
+            )  # warm up
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             began = time.perf_counter()
             scored = 0
             for lo in range(0, customers, 256):
                 part = slice(lo, lo + 256)
-                found = beam_search(model, on, model.encode(items[part], ages[part], who[part], dense[part]), 100, 100, table)
+                found = beam_search(
+                    model, on, model.encode(items[part], ages[part], who[part], dense[part]), 100, 100, table
+                )
                 scored = found.nodes_scored
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - began
-        rows.append({"leaves": n, "depth": tree.depth, "nodes_scored_per_customer": scored, "ms_per_customer": round(1000 * seconds / customers, 3)})
+        rows.append(
+            {
+                "leaves": n,
+                "depth": tree.depth,
+                "nodes_scored_per_customer": scored,
+                "ms_per_customer": round(1000 * seconds / customers, 3),
+            }
+        )
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     ratio = rows[-1]["ms_per_customer"] / rows[-2]["ms_per_customer"]
-    return {"device": device, "threads": torch.get_num_threads(), "customers": customers, "rows": rows, "1M_over_105k": round(ratio, 2)}
+    return {
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "customers": customers,
+        "rows": rows,
+        "1M_over_105k": round(ratio, 2),
+    }
 
 
 def small(workdir: Path) -> dict:
     store = world(workdir, "small")
     cache = workdir / "cache-small-tdm"
     subprocess.run(["rm", "-rf", str(cache)], check=True)
-    out, usage = hmrec("recall", "--method", "tdm", "--data", str(store), "--cache", str(cache), "--week", "last", "--k", "100", "--device", "cpu")
-    return {"command": f"hmrec recall --method tdm --data {store} --week last --k 100 --device cpu (empty cache)", **usage, "figures": out.get("figures"), "training": out.get("training")}
+    out, usage = hmrec(
+        "recall",
+        "--method",
+        "tdm",
+        "--data",
+        str(store),
+        "--cache",
+        str(cache),
+        "--week",
+        "last",
+        "--k",
+        "100",
+        "--device",
+        "cpu",
+    )
+    return {
+        "command": f"hmrec recall --method tdm --data {store} --week last --k 100 --device cpu (empty cache)",
+        **usage,
+        "figures": out.get("figures"),
+        "training": out.get("training"),
+    }
 
 
 def quality(workdir: Path, scale: str, weeks: int, din: bool) -> dict:
@@ -115,16 +173,59 @@ def quality(workdir: Path, scale: str, weeks: int, din: bool) -> dict:
     for name in (*BASELINES, *TDM_VARIANTS):
         method, options = (name, ()) if name in BASELINES else ("tdm", TDM_VARIANTS[name])
         opts = [x for o in options for x in ("-o", o)]
-        out, usage = hmrec("evaluate", "--candidates", method, *[x for o in options for x in ("-o", f"tdm:{o}")], "--weeks", str(weeks), "--week", "last", "--data", str(store), "--cache", str(cache))
+        out, usage = hmrec(
+            "evaluate",
+            "--candidates",
+            method,
+            *[x for o in options for x in ("-o", f"tdm:{o}")],
+            "--weeks",
+            str(weeks),
+            "--week",
+            "last",
+            "--data",
+            str(store),
+            "--cache",
+            str(cache),
+        )
         result[name] = {"evaluate": out, **usage, "options": opts}
         print(json.dumps({name: usage}), file=sys.stderr, flush=True)
     if din:
         for label, sources in (("din", DIN_SOURCES), ("din+tdm", f"{DIN_SOURCES},tdm")):
             maps = []
             for back in range(weeks - 1, -1, -1):
-                _, usage = hmrec("rank", "--ranker", "din", "--candidates", sources, "--week", str(back), "--train-weeks", "4", "--data", str(store), "--cache", str(cache), "-o", "negative_share=0.05", "-o", "epochs=5")
+                _, usage = hmrec(
+                    "rank",
+                    "--ranker",
+                    "din",
+                    "--candidates",
+                    sources,
+                    "--week",
+                    str(back),
+                    "--train-weeks",
+                    "4",
+                    "--data",
+                    str(store),
+                    "--cache",
+                    str(cache),
+                    "-o",
+                    "negative_share=0.05",
+                    "-o",
+                    "epochs=5",
+                )
                 maps.append(usage)
-            out, _ = hmrec("evaluate", "--predictions", "din", "--weeks", str(weeks), "--week", "last", "--data", str(store), "--cache", str(cache))
+            out, _ = hmrec(
+                "evaluate",
+                "--predictions",
+                "din",
+                "--weeks",
+                str(weeks),
+                "--week",
+                "last",
+                "--data",
+                str(store),
+                "--cache",
+                str(cache),
+            )
             result[label] = {"evaluate": out, "runs": maps}
     return result
 

@@ -30,7 +30,9 @@ print(shop.weeks().head(4))
 popular = shop.recall("popular", week="last", k=100)
 itemcf = shop.recall("itemcf", week="last", k=100, window_days=56)
 print(itemcf.head(3))
-print(f"{itemcf['customer_id'].n_unique():,} customers, {itemcf.height / itemcf['customer_id'].n_unique():.0f} candidates each")
+print(
+    f"{itemcf['customer_id'].n_unique():,} customers, {itemcf.height / itemcf['customer_id'].n_unique():.0f} candidates each"
+)
 
 # %% Rank their union, learnt on the 4 weeks before: `hmrec rank --ranker merge --candidates popular,itemcf -o itemcf:window_days=56`
 top = shop.rank("merge", candidates=["popular", "itemcf"], week="last", train_weeks=4, **{"itemcf:window_days": 56})
@@ -38,11 +40,15 @@ print(top.filter(top["customer_id"] == top["customer_id"][0]))
 
 # %% Score it on the week's buyers: `hmrec evaluate --predictions merge`
 figures = shop.evaluate(top, week="last")
-print(f"MAP@12 {figures['map@12']:.4f} (recall@12 {figures['recall@12']:.4f}) over {figures['scored_customers']} buyers; "
-      f"the synthetic world's ceiling is {figures['oracle_map@12']:.4f}")
+print(
+    f"MAP@12 {figures['map@12']:.4f} (recall@12 {figures['recall@12']:.4f}) over {figures['scored_customers']} buyers; "
+    f"the synthetic world's ceiling is {figures['oracle_map@12']:.4f}"
+)
 for name, candidates in (("popular", popular), ("itemcf", itemcf)):
     print(f"  {name} in its own order: MAP@12 {shop.evaluate(candidates, week='last')['map@12']:.4f}")
 
 # %% The Kaggle submission for the week after the data: `hmrec submit --candidates popular,itemcf --ranker merge --out submission.csv`
-path = shop.submit(work / "submission.csv", candidates=["popular", "itemcf"], ranker="merge", **{"itemcf:window_days": 56})
+path = shop.submit(
+    work / "submission.csv", candidates=["popular", "itemcf"], ranker="merge", **{"itemcf:window_days": 56}
+)
 print(f"wrote {path}")

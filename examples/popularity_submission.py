@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.data import provenance
 from hmrec_cli.atomic import atomic_file
+from hmrec_cli.data import provenance
 from hmrec_cli.data.splits import Week, recent_history, resolve_week, rolling_weeks
 from hmrec_cli.data.store import Store
 
@@ -53,7 +53,13 @@ def main() -> None:
         path = args.out if args.out else args.out_dir / f"{week.start.isoformat()}.csv"
         with atomic_file(path) as tmp:
             popularity_submission(store, week).write_csv(tmp)
-        provenance.write(path, store.fingerprint, week.start - timedelta(days=1), week.start, {"name": "examples/popularity_submission.py"})
+        provenance.write(
+            path,
+            store.fingerprint,
+            week.start - timedelta(days=1),
+            week.start,
+            {"name": "examples/popularity_submission.py"},
+        )
         print(f"wrote {path} (week {week})")
 
 

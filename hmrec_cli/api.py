@@ -48,7 +48,12 @@ class HmrecWarning(UserWarning):
     """What the CLI prints on stderr as `warning: ...`."""
 
 
-def open(data: str | Path | None = None, cache: str | Path | None = None, config: str | Path | None = None, progress: bool = False) -> Shop:  # noqa: A001 (api.open, as in the CLI's --data)
+def open(
+    data: str | Path | None = None,
+    cache: str | Path | None = None,
+    config: str | Path | None = None,
+    progress: bool = False,
+) -> Shop:  # noqa: A001 (api.open, as in the CLI's --data)
     """The store at `data` (a folder written by `hmrec data ingest`), caching under `cache`. Each of
     data, cache and config not given is taken as the CLI takes it: HMREC_DATA / HMREC_CACHE /
     HMREC_CONFIG, then the config's `[pipeline]` data and cache (config: ./hmrec.toml when it exists),
@@ -90,8 +95,18 @@ class Shop:
         return pl.DataFrame(week_table(self.store)).with_columns(pl.col("start", "end").str.to_date())
 
     def recall(
-        self, method: str, week: WeekSpec = "last", k: int | None = None, *, customers: str = "auto", drop_bought: str | None = None,
-        seed: int = 0, device: str = "auto", resume: bool = False, force: bool = False, **params: object,
+        self,
+        method: str,
+        week: WeekSpec = "last",
+        k: int | None = None,
+        *,
+        customers: str = "auto",
+        drop_bought: str | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        resume: bool = False,
+        force: bool = False,
+        **params: object,
     ) -> pl.DataFrame:
         """`hmrec recall --method METHOD`: the retriever's top k candidates per customer for the week
         (fitted on the history before it, cached), as customer_id, article_id, score, rank (1 = best).
@@ -102,15 +117,43 @@ class Shop:
         store, k = self.store, self._setting("k", k, 100)
         _check_k(k)
         _check_seed(seed)
-        request = Request(method, self._week(week), k, _options(params), customers, self.config, self._setting("drop_bought", drop_bought, "auto"))
+        request = Request(
+            method,
+            self._week(week),
+            k,
+            _options(params),
+            customers,
+            self.config,
+            self._setting("drop_bought", drop_bought, "auto"),
+        )
         with self._running() as report:
-            entry = run(store, Cache(self.cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
+            entry = run(
+                store,
+                Cache(self.cache),
+                request,
+                seed=seed,
+                force=force,
+                on_progress=report,
+                device=device,
+                resume=resume,
+            )
         return self._with_ids(ordered(entry.read()))
 
     def rank(
-        self, ranker: str | None = None, candidates: str | Sequence[str] | None = None, week: WeekSpec = "last", train_weeks: int | str | None = None,
-        k: int | None = None, *, customers: str = "auto", drop_bought: str | None = None, seed: int = 0, device: str = "auto",
-        resume: bool = False, force: bool = False, **params: object,
+        self,
+        ranker: str | None = None,
+        candidates: str | Sequence[str] | None = None,
+        week: WeekSpec = "last",
+        train_weeks: int | str | None = None,
+        k: int | None = None,
+        *,
+        customers: str = "auto",
+        drop_bought: str | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        resume: bool = False,
+        force: bool = False,
+        **params: object,
     ) -> pl.DataFrame:
         """`hmrec rank`: fit the ranker on labelled candidates of `train_weeks` earlier weeks and rank
         the week's union of `candidates` (names, a comma-separated text, or "auto"); the top 12 per
@@ -123,11 +166,27 @@ class Shop:
         _check_k(k)
         _check_seed(seed)
         request = RankRequest(
-            self._setting("ranker", ranker, "din"), self._sources(candidates), self._week(week), str(self._setting("train_weeks", train_weeks, 4)),
-            k, _options(params), customers, self.config, self._setting("drop_bought", drop_bought, "auto"),
+            self._setting("ranker", ranker, "din"),
+            self._sources(candidates),
+            self._week(week),
+            str(self._setting("train_weeks", train_weeks, 4)),
+            k,
+            _options(params),
+            customers,
+            self.config,
+            self._setting("drop_bought", drop_bought, "auto"),
         )
         with self._running() as report:
-            entry = rank(store, Cache(self.cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report)
+            entry = rank(
+                store,
+                Cache(self.cache),
+                request,
+                seed=seed,
+                device=device,
+                resume=resume,
+                force=force,
+                on_progress=report,
+            )
         return self._with_ids(entry.read().sort("customer", "rank"))
 
     def evaluate(self, predictions: pl.DataFrame | str | Path, week: WeekSpec = "last") -> dict:
@@ -137,7 +196,15 @@ class Shop:
         or in the Kaggle format (customer_id, prediction), a submission file, or a cached ranking's name
         (`din`, `din@KEY`)."""
         from hmrec_cli.data import provenance
-        from hmrec_cli.pipeline.evaluation import cached_predictions, evaluate_week, flag_leak, names_a_ranking, read_submission, scored_week, submission_predictions
+        from hmrec_cli.pipeline.evaluation import (
+            cached_predictions,
+            evaluate_week,
+            flag_leak,
+            names_a_ranking,
+            read_submission,
+            scored_week,
+            submission_predictions,
+        )
 
         store = self.store
         target = scored_week(store, _week_text(week))
@@ -158,12 +225,24 @@ class Shop:
             for message in found.warnings(name):
                 console.warn(message)
             if summary["leaked"]:
-                console.warn(f"{name} on the week from {summary['week']}: {summary['leak_reason']}; the score means nothing")
+                console.warn(
+                    f"{name} on the week from {summary['week']}: {summary['leak_reason']}; the score means nothing"
+                )
         return summary
 
     def submit(
-        self, out: str | Path, candidates: str | Sequence[str] | None = None, ranker: str | None = None, train_weeks: int | str | None = None,
-        k: int | None = None, *, drop_bought: str | None = None, seed: int = 0, device: str = "auto", resume: bool = False, **params: object,
+        self,
+        out: str | Path,
+        candidates: str | Sequence[str] | None = None,
+        ranker: str | None = None,
+        train_weeks: int | str | None = None,
+        k: int | None = None,
+        *,
+        drop_bought: str | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        resume: bool = False,
+        **params: object,
     ) -> Path:
         """`hmrec submit --out OUT`: fit on all data, write a validated 12-article Kaggle submission for
         week next (customer_id in the shop's ids) and return its path. Without a ranker each customer
@@ -174,14 +253,40 @@ class Shop:
         _check_seed(seed)
         ranker, out = self._setting("ranker", ranker, None), Path(out)
         methods = list(self._sources(candidates))
-        train_weeks, drop_bought, options = self._setting("train_weeks", train_weeks, 4), self._setting("drop_bought", drop_bought, "auto"), list(_options(params))
+        train_weeks, drop_bought, options = (
+            self._setting("train_weeks", train_weeks, 4),
+            self._setting("drop_bought", drop_bought, "auto"),
+            list(_options(params)),
+        )
         k = self._setting("k", k, RankWith.k)
         _check_k(k)
-        command = {"name": "hmrec_cli.api submit", "candidates": ",".join(methods), "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought,
-                   "data": str(self.data), "option": options, "seed": seed}
+        command = {
+            "name": "hmrec_cli.api submit",
+            "candidates": ",".join(methods),
+            "ranker": ranker,
+            "train_weeks": train_weeks,
+            "drop_bought": drop_bought,
+            "data": str(self.data),
+            "option": options,
+            "seed": seed,
+        }
         rank_with = RankWith(ranker, train_weeks, k) if ranker else None
         with self._running() as report:
-            build_submission(self.data, self.cache, methods, options, seed, out, report, rank_with, command, device=device, resume=resume, config=self.config, drop_bought=drop_bought)
+            build_submission(
+                self.data,
+                self.cache,
+                methods,
+                options,
+                seed,
+                out,
+                report,
+                rank_with,
+                command,
+                device=device,
+                resume=resume,
+                config=self.config,
+                drop_bought=drop_bought,
+            )
         return out
 
     def _setting(self, name: str, given: object, default: object) -> object:
@@ -210,7 +315,9 @@ class Shop:
         else:
             ids = store.articles.select("article", "article_id")
         return (
-            frame.join(store.customers.select("customer", "customer_id"), on="customer", how="left", maintain_order="left")
+            frame.join(
+                store.customers.select("customer", "customer_id"), on="customer", how="left", maintain_order="left"
+            )
             .join(ids, on="article", how="left", maintain_order="left")
             .select("customer_id", "article_id", "score", rank=pl.col("rank") + 1)
         )
@@ -265,7 +372,11 @@ def _as_submission(frame: pl.DataFrame, name: str) -> pl.DataFrame:
         order = ["rank"] if "rank" in columns else ["score"] if "score" in columns else []
         rows = (
             frame.with_row_index("listed")
-            .sort(["customer_id", *order, "listed"], descending=[False, *(o == "score" for o in order), False], maintain_order=True)
+            .sort(
+                ["customer_id", *order, "listed"],
+                descending=[False, *(o == "score" for o in order), False],
+                maintain_order=True,
+            )
             .group_by("customer_id", maintain_order=True)
             .agg(prediction=pl.col("article_id").cast(pl.String).str.join(" "))
             .select(pl.col("customer_id").cast(pl.String), "prediction")

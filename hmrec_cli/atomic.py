@@ -83,4 +83,6 @@ def refuse_inside(out: Path, folders: dict[str, Path], option: str = "--out") ->
         root = folder.resolve()
         if target == root or root in target.parents:
             where = "is" if target == root else "is inside"
-            raise InputError(f"{option} {out}: {where} the {name} ({folder}), whose files it could overwrite; write it elsewhere")
+            raise InputError(
+                f"{option} {out}: {where} the {name} ({folder}), whose files it could overwrite; write it elsewhere"
+            )

@@ -172,7 +172,9 @@ def _real_dir(path: Path) -> bool:
 def _refuse_folder(path: Path, label: str) -> None:
     """A folder where an entry's file belongs is someone else's: exit 2 naming it, never removed."""
     if _real_dir(path):
-        raise InputError(f"{path}: a folder where the cache entry {label} should be; hmrec did not write it and leaves it: move it away")
+        raise InputError(
+            f"{path}: a folder where the cache entry {label} should be; hmrec did not write it and leaves it: move it away"
+        )
 
 
 def _hold(tmp: Path) -> None:
@@ -230,7 +232,9 @@ class Cache:
         self.inside(manifest.with_suffix(".parquet"))
         entry = self._load(manifest)
         if not entry.owned:
-            raise InputError(f"{manifest}: not a manifest hmrec wrote for {method}@{key}; hmrec leaves it alone: move it away")
+            raise InputError(
+                f"{manifest}: not a manifest hmrec wrote for {method}@{key}; hmrec leaves it alone: move it away"
+            )
         _refuse_folder(entry.path, entry.label)
         return entry
 
@@ -260,7 +264,11 @@ class Cache:
                 _hold(tmp)
                 yield tmp
                 manifest.update(
-                    key=key, method=method, week=week, kind=kind, file=digest(tmp),
+                    key=key,
+                    method=method,
+                    week=week,
+                    kind=kind,
+                    file=digest(tmp),
                     created=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
                 )
                 tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
@@ -298,7 +306,9 @@ class Cache:
                 raise InputError(f"{name}: no cached {kind} with that key for week {week} (see `{self.listing()}`)")
             problem = entry.damage()
             if problem is not None:
-                raise InputError(f"cache entry {name} is damaged ({problem}): {entry.path}; clear it and build it again")
+                raise InputError(
+                    f"cache entry {name} is damaged ({problem}): {entry.path}; clear it and build it again"
+                )
             return entry
         intact = []
         for entry in self.entries(kind, method, week):
@@ -314,7 +324,8 @@ class Cache:
             sources = ",".join(intact[0].manifest.get("sources", []))
             _warn(
                 f"{len(intact)} cached {method} {kind} for the week {week} on this data; using the newest, {intact[0].label}"
-                + (f" (sources {sources})" if sources else "") + f"; name another as {method}@KEY (keys: `{self.listing()}`)"
+                + (f" (sources {sources})" if sources else "")
+                + f"; name another as {method}@KEY (keys: `{self.listing()}`)"
             )
         return intact[0] if intact else None
 
@@ -341,8 +352,13 @@ class Cache:
         """The `KIND/METHOD/WEEK` folders hmrec writes into (real folders with hmrec's names, inside the root)."""
         root = self.root.resolve()
         return [
-            week for kind in kinds for week in self.root.glob(f"{kind}/*/*")
-            if NAME.fullmatch(week.parent.name) and WEEK.fullmatch(week.name) and _real_dir(week) and not week.parent.is_symlink()
+            week
+            for kind in kinds
+            for week in self.root.glob(f"{kind}/*/*")
+            if NAME.fullmatch(week.parent.name)
+            and WEEK.fullmatch(week.name)
+            and _real_dir(week)
+            and not week.parent.is_symlink()
             and week.resolve().is_relative_to(root)
         ]
 
@@ -369,7 +385,13 @@ class Cache:
         name = TEMP_NAME.fullmatch(temp.name).group("name") or ""
         stem, _, suffix = name.partition(".")
         data = temp.parent / f"{stem}.parquet"
-        if suffix != "json" or not KEY.fullmatch(stem) or data.with_suffix(".json").exists() or data.is_symlink() or not data.is_file():
+        if (
+            suffix != "json"
+            or not KEY.fullmatch(stem)
+            or data.with_suffix(".json").exists()
+            or data.is_symlink()
+            or not data.is_file()
+        ):
             return False
         try:
             recorded = json.loads(temp.read_text()).get("file")

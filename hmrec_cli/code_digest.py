@@ -32,7 +32,11 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
         body = getattr(node, "body", None)
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
             first = body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -50,7 +54,7 @@ def _dumped(name: str, tree: ast.AST) -> bytes:
 
 
 def core_module(dotted: str) -> str | None:
-    """"hmrec_cli.a.b" as the core module's path without ".py" ("a/b", or "a/b/__init__"); None
+    """ "hmrec_cli.a.b" as the core module's path without ".py" ("a/b", or "a/b/__init__"); None
     when it names no module of hmrec_cli (an attribute, or another package)."""
     parts = dotted.split(".")
     if parts[0] != "hmrec_cli" or len(parts) < 2:
@@ -95,7 +99,9 @@ def _module(name: str) -> _Module:
 
 def _defines_policy(tree: ast.Module) -> bool:
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         if any(isinstance(t, ast.Name) and t.id == POLICY_NAME for t in targets):
             return True
     return False
@@ -140,5 +146,10 @@ def pipeline_state(module: str) -> dict:
     """What a stage's cache key takes of the code: `pipeline_digest(module)` and, per module it
     reaches that has one, its POLICY as it is now (a test's monkeypatched value included)."""
     digest, with_policy = _stage(module)
-    policies = {m: dataclasses.asdict(getattr(importlib.import_module(f"hmrec_cli.{m.removesuffix('/__init__').replace('/', '.')}"), POLICY_NAME)) for m in with_policy}
+    policies = {
+        m: dataclasses.asdict(
+            getattr(importlib.import_module(f"hmrec_cli.{m.removesuffix('/__init__').replace('/', '.')}"), POLICY_NAME)
+        )
+        for m in with_policy
+    }
     return {"code": digest, "policies": policies}

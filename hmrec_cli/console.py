@@ -108,7 +108,11 @@ def stages(quiet: bool) -> Iterator:
         yield lambda stage: None
         return
     current: list = [None, 0.0]
-    with err.status("starting") if err.is_terminal else PlainProgress(lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY) as status:
+    with (
+        err.status("starting")
+        if err.is_terminal
+        else PlainProgress(lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY) as status
+    ):
 
         def advance(stage: str) -> None:
             now = time.perf_counter()
@@ -138,10 +142,19 @@ def progress_bar(quiet: bool, every: float | None = None) -> Iterator:
         yield lambda stage, done, total: None
         return
     if not err.is_terminal:
-        with PlainProgress(lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY if every is None else every) as plain:
+        with PlainProgress(
+            lambda line: print(line, file=err.file, flush=True), PLAIN_EVERY if every is None else every
+        ) as plain:
             yield plain.report
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task("starting", total=None)
 
         def report(stage: str, done: int, total: int) -> None:
@@ -207,4 +220,8 @@ class PlainProgress:
 
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )

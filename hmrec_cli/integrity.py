@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 DAY = 24 * 3600.0
-TEMP_NAME = re.compile(r"\.(?:(?P<name>.+)\.(?:tmp|old)-(?P<pid>[1-9]\d{0,6})-[0-9a-f]{8}|hmrec-ingest-(?P<ingest_pid>[1-9]\d{0,6})-[a-z0-9_]+)")
+TEMP_NAME = re.compile(
+    r"\.(?:(?P<name>.+)\.(?:tmp|old)-(?P<pid>[1-9]\d{0,6})-[0-9a-f]{8}|hmrec-ingest-(?P<ingest_pid>[1-9]\d{0,6})-[a-z0-9_]+)"
+)
 
 
 def digest(path: Path) -> dict:

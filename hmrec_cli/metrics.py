@@ -86,11 +86,19 @@ def ap_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> pl.DataFrame:
         .sort(["customer", "score", "article"], descending=[False, True, False])
         .group_by("customer", maintain_order=True)
         .head(k)
-        .with_columns(pos=pl.int_range(1, pl.len() + 1).over("customer"), hits=pl.col("label").cast(pl.UInt32).cum_sum().over("customer"))
+        .with_columns(
+            pos=pl.int_range(1, pl.len() + 1).over("customer"),
+            hits=pl.col("label").cast(pl.UInt32).cum_sum().over("customer"),
+        )
     )
-    return top.group_by("customer").agg(
-        ap=(pl.col("hits") / pl.col("pos") * pl.col("label")).sum() / pl.min_horizontal(pl.col("bought").first(), pl.lit(k))
-    ).sort("customer")
+    return (
+        top.group_by("customer")
+        .agg(
+            ap=(pl.col("hits") / pl.col("pos") * pl.col("label")).sum()
+            / pl.min_horizontal(pl.col("bought").first(), pl.lit(k))
+        )
+        .sort("customer")
+    )
 
 
 def map_of_scores(candidates: pl.DataFrame, scores, k: int = K) -> float:
@@ -132,7 +140,9 @@ class ManyOrders:
         span = sizes[self.block]
         self.offsets = (np.cumsum(span) - span).astype(np.int64)  # each purchase's first pair; none without purchases
         self.pair_purchase = np.repeat(purchase, span).astype(np.int32)
-        self.pair_row = (np.arange(int(span.sum())) - np.repeat(self.offsets, span) + np.repeat(starts[self.block], span)).astype(np.int32)
+        self.pair_row = (
+            np.arange(int(span.sum())) - np.repeat(self.offsets, span) + np.repeat(starts[self.block], span)
+        ).astype(np.int32)
         article = candidates["article"].to_numpy()[self.order]
         self.lower_article = article[self.pair_row] < article[self.pair_purchase]
         self.weight = np.where(label[self.pair_row] > 0, 1.0, 1.0 / negative_share) if negative_share < 1.0 else None
@@ -144,7 +154,14 @@ class ManyOrders:
         s = np.asarray(scores, dtype=np.float64)[self.order]
         mine, theirs = s[self.pair_purchase], s[self.pair_row]
         ahead = (theirs > mine) | ((theirs == mine) & self.lower_article)
-        position = np.add.reduceat(ahead if self.weight is None else ahead * self.weight, self.offsets, dtype=np.int64 if self.weight is None else np.float64) + 1
+        position = (
+            np.add.reduceat(
+                ahead if self.weight is None else ahead * self.weight,
+                self.offsets,
+                dtype=np.int64 if self.weight is None else np.float64,
+            )
+            + 1
+        )
         ranked = np.lexsort((position, self.block))  # within a customer, purchases by position
         first = np.r_[True, self.block[ranked][1:] != self.block[ranked][:-1]]
         run_start = np.maximum.accumulate(np.where(first, np.arange(ranked.size), 0))

@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.splits import Week
+from hmrec_cli.errors import InputError
 
 CANDIDATE_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
 
@@ -103,7 +103,9 @@ class Plugin(ABC):
 
 
 class Retriever(Plugin):
-    needs_products: bool = False  # groups articles by product: not offered on a store without products (`Store.has_products`)
+    needs_products: bool = (
+        False  # groups articles by product: not offered on a store without products (`Store.has_products`)
+    )
 
     @abstractmethod
     def fit(self, ctx: Context, run: RunSettings) -> dict | None:
@@ -302,7 +304,9 @@ def route_options(options, sources, ranker: str | None = None) -> tuple[tuple[st
             elif prefix in theirs:
                 theirs[prefix].append(rest)
             elif ranker is not None:
-                raise InputError(f"-o {option}: {prefix} is neither the ranker nor one of the sources (ranker: {ranker}; sources: {', '.join(sources)})")
+                raise InputError(
+                    f"-o {option}: {prefix} is neither the ranker nor one of the sources (ranker: {ranker}; sources: {', '.join(sources)})"
+                )
             else:
                 raise InputError(f"-o {option}: {prefix} is not one of the methods ({', '.join(sources)})")
         elif ranker is not None:
@@ -337,7 +341,9 @@ def check_candidates(frame: pl.DataFrame, plugin: str, k: int, params=None) -> p
     per_customer = frame.group_by("customer").len()["len"]
     if per_customer.len() and per_customer.max() > k:
         raise RuntimeError(f"retriever {plugin} returned {per_customer.max()} candidates for one customer (k = {k})")
-    pair = pl.col("customer").cast(pl.UInt64) * 2**32 + pl.col("article").cast(pl.UInt64)  # one hashable key per pair: fast
+    pair = pl.col("customer").cast(pl.UInt64) * 2**32 + pl.col("article").cast(
+        pl.UInt64
+    )  # one hashable key per pair: fast
     if frame.select(pair.n_unique()).item() < frame.height:
         raise RuntimeError(f"retriever {plugin} returned an article twice for one customer")
     return frame
@@ -356,7 +362,11 @@ def check_scores(scores: np.ndarray, rows: int, plugin: str, params=None) -> np.
 def not_finite_scores(kind: str, plugin: str, params, count: int, rows: int) -> str:
     """Why a run stops on NaN or infinite scores, naming the parameters that differ from the
     defaults (the likely cause: an extreme value, e.g. a half life of 1e-320 days)."""
-    changed = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if getattr(params, f.name) != f.default} if params is not None else {}
+    changed = (
+        {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if getattr(params, f.name) != f.default}
+        if params is not None
+        else {}
+    )
     given = [f"{name}={str(value).lower() if isinstance(value, bool) else value}" for name, value in changed.items()]
     cause = f" with {', '.join(given)}" if given else ""
     return f"{kind} {plugin}{cause} gave {count:,} of {rows:,} scores that are not finite (NaN or infinite); nothing was cached"
@@ -376,9 +386,7 @@ def recency_weight(week: Week, half_life_days: float) -> pl.Expr:
 def top_k(frame: pl.DataFrame, k: int, by: str = "customer") -> pl.DataFrame:
     """The k highest-scoring rows per `by` (ties broken by article id), best first."""
     return (
-        frame.sort([by, "score", "article"], descending=[False, True, False])
-        .group_by(by, maintain_order=True)
-        .head(k)
+        frame.sort([by, "score", "article"], descending=[False, True, False]).group_by(by, maintain_order=True).head(k)
     )
 
 
@@ -404,6 +412,7 @@ def fill_cold(candidates: pl.DataFrame, customers: pl.Series, popular: pl.DataFr
     if cold.len() == 0:
         return candidates
     fill = pl.DataFrame({"customer": cold.cast(pl.UInt32)}).join(
-        popular.head(k).select(pl.col("article").cast(pl.UInt32), (pl.col("score") * 1e-6).cast(pl.Float32)), how="cross"
+        popular.head(k).select(pl.col("article").cast(pl.UInt32), (pl.col("score") * 1e-6).cast(pl.Float32)),
+        how="cross",
     )
     return pl.concat([candidates.select(CANDIDATE_SCHEMA.names()), fill.select(CANDIDATE_SCHEMA.names())])

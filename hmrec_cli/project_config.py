@@ -28,10 +28,11 @@ import json
 import math
 import os
 import re
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from hmrec_cli.atomic import atomic_file
 from hmrec_cli.errors import InputError
@@ -62,7 +63,8 @@ class ProjectConfig:
         given = option_values(params_type, list(options), plugin)
         mine = self.values(plugin)
         return {
-            f.name: "-o" if f.name in given else str(self.path) if f.name in mine else "default" for f in dataclasses.fields(params_type)
+            f.name: "-o" if f.name in given else str(self.path) if f.name in mine else "default"
+            for f in dataclasses.fields(params_type)
         }
 
 
@@ -94,7 +96,9 @@ def checked(path: Path, document: dict) -> dict[str, dict[str, object]]:
 
     for key in document:
         if key not in ("plugins", "pipeline"):
-            raise InputError(f"{path}: {key}: unknown key; the file holds a [pipeline] table and [plugins.NAME] tables of plugin parameters")
+            raise InputError(
+                f"{path}: {key}: unknown key; the file holds a [pipeline] table and [plugins.NAME] tables of plugin parameters"
+            )
     tables = document.get("plugins", {})
     if not isinstance(tables, dict):
         raise InputError(f"{path}: plugins: expected [plugins.NAME] tables")
@@ -219,10 +223,20 @@ def write_table(path: Path, plugin: str, values: dict[str, object], comment: str
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     expected = tomllib.loads(old) if old else {}
     expected.setdefault("plugins", {})[plugin] = values
-    block = ([f"# {comment}"] if comment else []) + [f"[plugins.{plugin}]"] + [f"{k} = {toml_value(v)}" for k, v in values.items()]
+    block = (
+        ([f"# {comment}"] if comment else [])
+        + [f"[plugins.{plugin}]"]
+        + [f"{k} = {toml_value(v)}" for k, v in values.items()]
+    )
     text = replaced_block(old, f"plugins.{plugin}", block)
     if tomllib.loads(text) != expected:  # the table was spelt in a way the line edit cannot follow
-        text = "\n\n".join("\n".join([f"[plugins.{name}]"] + [f"{k} = {toml_value(v)}" for k, v in table.items()]) for name, table in expected["plugins"].items()) + "\n"
+        text = (
+            "\n\n".join(
+                "\n".join([f"[plugins.{name}]"] + [f"{k} = {toml_value(v)}" for k, v in table.items()])
+                for name, table in expected["plugins"].items()
+            )
+            + "\n"
+        )
     with atomic_file(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

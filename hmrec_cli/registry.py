@@ -53,7 +53,9 @@ def discover(kind: str | None = None) -> list[PluginInfo]:
             if only is not None and ep.name not in only:
                 continue
             dist = ep.dist
-            found.append(PluginInfo(plugin_kind, ep.name, ep, dist.name if dist else "?", dist.version if dist else "?"))
+            found.append(
+                PluginInfo(plugin_kind, ep.name, ep, dist.name if dist else "?", dist.version if dist else "?")
+            )
     return sorted(found, key=lambda p: (p.kind, p.name))
 
 

@@ -15,19 +15,50 @@ import polars as pl
 import scipy.sparse as sp
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 
 NORMALISATIONS = ("cosine", "conditional", "bm25", "count")
 
 
 @dataclass(frozen=True)
 class ItemCFParams:
-    window_days: int = field(default=28, metadata={"doc": "days of history whose co-purchases make neighbours (0: all)", "valid": (0, 3660), "range": (7, 182, "log")})
-    half_life_days: float = field(default=14.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (2.0, 120.0, "log")})
-    history_days: int = field(default=56, metadata={"doc": "the customer's own purchases of these last days are scored from (0: all)", "valid": (0, 3660), "range": (14, 365, "log")})
-    normalisation: str = field(default="conditional", metadata={"doc": "cosine, conditional (P(j | i), asymmetric), bm25 (BM25-weighted cosine) or count (plain recency-weighted co-purchase count)", "valid": NORMALISATIONS, "range": NORMALISATIONS})
-    neighbours: int = field(default=50, metadata={"doc": "strongest neighbours kept per article", "valid": (1, 1000), "range": (10, 300, "log")})
+    window_days: int = field(
+        default=28,
+        metadata={
+            "doc": "days of history whose co-purchases make neighbours (0: all)",
+            "valid": (0, 3660),
+            "range": (7, 182, "log"),
+        },
+    )
+    half_life_days: float = field(
+        default=14.0,
+        metadata={
+            "doc": "a purchase's weight halves every this many days back",
+            "valid": (0, 3660),
+            "range": (2.0, 120.0, "log"),
+        },
+    )
+    history_days: int = field(
+        default=56,
+        metadata={
+            "doc": "the customer's own purchases of these last days are scored from (0: all)",
+            "valid": (0, 3660),
+            "range": (14, 365, "log"),
+        },
+    )
+    normalisation: str = field(
+        default="conditional",
+        metadata={
+            "doc": "cosine, conditional (P(j | i), asymmetric), bm25 (BM25-weighted cosine) or count (plain recency-weighted co-purchase count)",
+            "valid": NORMALISATIONS,
+            "range": NORMALISATIONS,
+        },
+    )
+    neighbours: int = field(
+        default=50,
+        metadata={"doc": "strongest neighbours kept per article", "valid": (1, 1000), "range": (10, 300, "log")},
+    )
 
 
 class ItemCF(Retriever):

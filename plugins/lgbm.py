@@ -17,32 +17,101 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli import console
-from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.errors import InputError
-from hmrec_cli.toolkit.features import WeekActivity
-from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
 from hmrec_cli.metrics import K, ManyOrders
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
+from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
+from hmrec_cli.toolkit.features import WeekActivity
+from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
 
 FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
 
 
 @dataclass(frozen=True)
 class LGBMParams:
-    trees: int = field(default=400, metadata={"doc": "maximum boosting rounds (early stopping on the newest training week picks fewer)", "valid": (1, 100_000)})
-    learning_rate: float = field(default=0.05, metadata={"doc": "shrinkage per tree", "valid": "(0, 1]", "range": (0.01, 0.2, "log")})
-    leaves: int = field(default=0, metadata={"doc": "leaves per tree; 0 = scaled to the training purchases (purchases / 20, between 4 and 63)", "valid": (0, 131_072), "range": (4, 63, "log")})
-    min_data_in_leaf: int = field(default=0, metadata={"doc": "rows a leaf needs; 0 = scaled to the training rows (rows / 2000, between 20 and 200)", "valid": (0, 10_000_000), "range": (20, 400, "log")})
-    feature_fraction: float = field(default=0.8, metadata={"doc": "share of features each tree may use", "valid": "(0, 1]", "range": (0.4, 1.0)})
-    bagging_fraction: float = field(default=0.8, metadata={"doc": "share of rows each tree sees (drawn with the seed)", "valid": "(0, 1]"})
-    lambda_l2: float = field(default=1.0, metadata={"doc": "L2 regularisation of leaf values", "valid": (0, 10_000), "range": (0.01, 10.0, "log")})
-    negative_share: float = field(default=1.0, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]", "range": (0.1, 1.0, "log")})
-    patience: int = field(default=30, metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, 100_000)})
-    valid_customers: int = field(default=20_000, metadata={"doc": "at most this many buyers of the newest training week with a purchase among their candidates validate (the others score 0 in any order)", "valid": (1, 10_000_000)})
-    prior_weight: float = field(default=1.0, metadata={"doc": "weight of merge's order (tuned fusion, -log(1 + position)) as the starting score; 0 = boost from scratch", "valid": (0, 100)})
-    min_gain_se: float = field(default=2.0, metadata={"doc": "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference", "valid": (0, 100)})
-    threads: int = field(default=0, metadata={"doc": "LightGBM threads (0 = its default); results are deterministic for a given count", "valid": (0, 1024)})
-    score_top: int = field(default=0, metadata={"doc": "score with the trees only each customer's first N candidates in merge's order, the rest follow in that order (a full-scale submission's 400M rows, 3x fewer at N=100); 0 = all", "valid": (0, 1_000_000)})
+    trees: int = field(
+        default=400,
+        metadata={
+            "doc": "maximum boosting rounds (early stopping on the newest training week picks fewer)",
+            "valid": (1, 100_000),
+        },
+    )
+    learning_rate: float = field(
+        default=0.05, metadata={"doc": "shrinkage per tree", "valid": "(0, 1]", "range": (0.01, 0.2, "log")}
+    )
+    leaves: int = field(
+        default=0,
+        metadata={
+            "doc": "leaves per tree; 0 = scaled to the training purchases (purchases / 20, between 4 and 63)",
+            "valid": (0, 131_072),
+            "range": (4, 63, "log"),
+        },
+    )
+    min_data_in_leaf: int = field(
+        default=0,
+        metadata={
+            "doc": "rows a leaf needs; 0 = scaled to the training rows (rows / 2000, between 20 and 200)",
+            "valid": (0, 10_000_000),
+            "range": (20, 400, "log"),
+        },
+    )
+    feature_fraction: float = field(
+        default=0.8, metadata={"doc": "share of features each tree may use", "valid": "(0, 1]", "range": (0.4, 1.0)}
+    )
+    bagging_fraction: float = field(
+        default=0.8, metadata={"doc": "share of rows each tree sees (drawn with the seed)", "valid": "(0, 1]"}
+    )
+    lambda_l2: float = field(
+        default=1.0,
+        metadata={"doc": "L2 regularisation of leaf values", "valid": (0, 10_000), "range": (0.01, 10.0, "log")},
+    )
+    negative_share: float = field(
+        default=1.0,
+        metadata={
+            "doc": "share of negative rows kept for training (positives are all kept)",
+            "valid": "(0, 1]",
+            "range": (0.1, 1.0, "log"),
+        },
+    )
+    patience: int = field(
+        default=30,
+        metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, 100_000)},
+    )
+    valid_customers: int = field(
+        default=20_000,
+        metadata={
+            "doc": "at most this many buyers of the newest training week with a purchase among their candidates validate (the others score 0 in any order)",
+            "valid": (1, 10_000_000),
+        },
+    )
+    prior_weight: float = field(
+        default=1.0,
+        metadata={
+            "doc": "weight of merge's order (tuned fusion, -log(1 + position)) as the starting score; 0 = boost from scratch",
+            "valid": (0, 100),
+        },
+    )
+    min_gain_se: float = field(
+        default=2.0,
+        metadata={
+            "doc": "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference",
+            "valid": (0, 100),
+        },
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "doc": "LightGBM threads (0 = its default); results are deterministic for a given count",
+            "valid": (0, 1024),
+        },
+    )
+    score_top: int = field(
+        default=0,
+        metadata={
+            "doc": "score with the trees only each customer's first N candidates in merge's order, the rest follow in that order (a full-scale submission's 400M rows, 3x fewer at N=100); 0 = all",
+            "valid": (0, 1_000_000),
+        },
+    )
 
     def __post_init__(self) -> None:
         """A tree needs two leaves; 0 means scaled, beyond what a declared range can say."""
@@ -64,7 +133,9 @@ class LGBMRanker(Ranker):
         self.fusion = Fusion({s: 1.0 for s in train[0].sources}, 10.0)
         if p.prior_weight > 0:  # the same fusion `merge` would fit on these weeks
             self.fusion, _ = tune(train, self.fusion, run.seed, on_progress=run.on_progress)
-        train = [replace(w, candidates=w.candidates.with_columns(prior=pl.Series(self._prior(w)))) for w in train]  # keeps negative_share and buyers
+        train = [
+            replace(w, candidates=w.candidates.with_columns(prior=pl.Series(self._prior(w)))) for w in train
+        ]  # keeps negative_share and buyers
         rng = np.random.default_rng(run.seed)
         fitted, valid = (train[:-1], train[-1]) if len(train) > 1 else (train, None)
         parts = []
@@ -77,17 +148,33 @@ class LGBMRanker(Ranker):
         start = np.concatenate([s for _, _, _, s in parts])
         positives = int(label.sum())
         if positives == 0:
-            raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
+            raise InputError(
+                "no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources"
+            )
         if positives < FEW_POSITIVES:
-            console.warn(f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)")
+            console.warn(
+                f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)"
+            )
         self.names = dense_names(train[0].sources)
         leaf = p.min_data_in_leaf or int(np.clip(label.size // 2000, 20, 200))
         leaves = p.leaves or int(np.clip(positives // 20, 4, 63))
         settings = {
-            "objective": "lambdarank", "metric": "map", "eval_at": [K], "learning_rate": p.learning_rate, "num_leaves": leaves,
-            "min_data_in_leaf": leaf, "feature_fraction": p.feature_fraction, "bagging_fraction": p.bagging_fraction, "bagging_freq": 1,
-            "lambda_l2": p.lambda_l2, "seed": run.seed, "deterministic": True, "force_col_wise": True, "verbosity": -1,
-            "lambdarank_truncation_level": 2 * K, "num_threads": p.threads,
+            "objective": "lambdarank",
+            "metric": "map",
+            "eval_at": [K],
+            "learning_rate": p.learning_rate,
+            "num_leaves": leaves,
+            "min_data_in_leaf": leaf,
+            "feature_fraction": p.feature_fraction,
+            "bagging_fraction": p.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": p.lambda_l2,
+            "seed": run.seed,
+            "deterministic": True,
+            "force_col_wise": True,
+            "verbosity": -1,
+            "lambdarank_truncation_level": 2 * K,
+            "num_threads": p.threads,
         }
         data = lgb.Dataset(dense, label, group=groups, init_score=start, feature_name=self.names, free_raw_data=True)
         evals, callbacks, valid_rows = [], [], None
@@ -97,12 +184,16 @@ class LGBMRanker(Ranker):
             vx, vy, vg, vs = self._table(valid_rows, valid)
             evals = [lgb.Dataset(vx, vy, group=vg, init_score=vs, reference=data)]
             callbacks = [lgb.early_stopping(p.patience, verbose=False)]
-        callbacks.append(lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees))
+        callbacks.append(
+            lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees)
+        )
         self.booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
         self.best = self.booster.best_iteration or p.trees
         log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
         if evals:
-            log["validation"] = "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
+            log["validation"] = (
+                "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
+            )
             learned = vs + self.booster.predict(vx, num_iteration=self.best)
             orders = ManyOrders(valid_rows)
             log["best"], log["start"] = share * orders.map(learned), share * orders.map(vs)
@@ -112,12 +203,25 @@ class LGBMRanker(Ranker):
                 if mean <= p.min_gain_se * se:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
         elif valid is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
-            self.best, log["gain"] = 0, "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order"
-        importance = self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
+            self.best, log["gain"] = (
+                0,
+                "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order",
+            )
+        importance = (
+            self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
+        )
         gain_share = importance / max(importance.sum(), 1e-12)
         return {
-            **log, "trees": self.best, "training_rows": int(label.size), "positives": positives, "queries": int(groups.size), "min_data_in_leaf": leaf, "leaves": leaves,
-            "feature_importance": {n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share, strict=True), key=lambda t: -t[1])},
+            **log,
+            "trees": self.best,
+            "training_rows": int(label.size),
+            "positives": positives,
+            "queries": int(groups.size),
+            "min_data_in_leaf": leaf,
+            "leaves": leaves,
+            "feature_importance": {
+                n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share, strict=True), key=lambda t: -t[1])
+            },
         }
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
@@ -129,7 +233,9 @@ class LGBMRanker(Ranker):
             return np.zeros(week.candidates.height)
         return self.params.prior_weight * self.fusion.prior(week)
 
-    def _table(self, candidates: pl.DataFrame, week: RankingWeek) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _table(
+        self, candidates: pl.DataFrame, week: RankingWeek
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Dense features, labels, query sizes (rows are sorted by customer, so each customer's
         candidates are one consecutive query) and starting scores (the `prior` column)."""
         features = candidate_features(RankingWeek(week.ctx, candidates, week.sources, week.k))
@@ -155,7 +261,9 @@ class LGBMRanker(Ranker):
         order = self.fusion.prior(week)  # -log(position) in merge's order, 0 = first
         top = order >= -np.log(self.params.score_top)
         scores = order - 1e3  # below every scored row, in merge's order
-        scores[top] = start[top] + self._trees(replace(week, candidates=week.candidates.filter(pl.Series(top))), activity)
+        scores[top] = start[top] + self._trees(
+            replace(week, candidates=week.candidates.filter(pl.Series(top))), activity
+        )
         return scores.astype(np.float32)
 
     def _trees(self, week: RankingWeek, activity) -> np.ndarray:

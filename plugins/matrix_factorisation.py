@@ -13,22 +13,50 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
 from hmrec_cli.errors import InputError
-from hmrec_cli.toolkit.interactions import interaction_matrix
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
+from hmrec_cli.toolkit.interactions import interaction_matrix
 
 
 @dataclass(frozen=True)
 class FactorisationParams:
-    embedding_size: int = field(default=64, metadata={"doc": "factors per customer and article", "valid": (1, 1024), "range": (16, 256, "log")})
-    epochs: int = field(default=15, metadata={"doc": "training iterations", "valid": (1, 1000), "range": (5, 50, "log")})
-    reg: float = field(default=0.01, metadata={"doc": "L2 regularisation", "valid": (0, 100), "range": (0.0001, 1.0, "log")})
-    learning_rate: float = field(default=0.01, metadata={"doc": "step size (bpr only)", "valid": "(0, 1]", "range": (0.001, 0.1, "log")})
-    alpha: float = field(default=10.0, metadata={"doc": "confidence = 1 + alpha * weight (als only)", "valid": (0, 10_000), "range": (1.0, 100.0, "log")})
-    window_days: int = field(default=182, metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, 3660), "range": (28, 365, "log")})
-    half_life_days: float = field(default=60.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (7.0, 180.0, "log")})
-    search: str = field(default="exact", metadata={"doc": "exact (brute force) or annoy (approximate index)", "valid": ("exact", "annoy")})
+    embedding_size: int = field(
+        default=64, metadata={"doc": "factors per customer and article", "valid": (1, 1024), "range": (16, 256, "log")}
+    )
+    epochs: int = field(
+        default=15, metadata={"doc": "training iterations", "valid": (1, 1000), "range": (5, 50, "log")}
+    )
+    reg: float = field(
+        default=0.01, metadata={"doc": "L2 regularisation", "valid": (0, 100), "range": (0.0001, 1.0, "log")}
+    )
+    learning_rate: float = field(
+        default=0.01, metadata={"doc": "step size (bpr only)", "valid": "(0, 1]", "range": (0.001, 0.1, "log")}
+    )
+    alpha: float = field(
+        default=10.0,
+        metadata={
+            "doc": "confidence = 1 + alpha * weight (als only)",
+            "valid": (0, 10_000),
+            "range": (1.0, 100.0, "log"),
+        },
+    )
+    window_days: int = field(
+        default=182,
+        metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, 3660), "range": (28, 365, "log")},
+    )
+    half_life_days: float = field(
+        default=60.0,
+        metadata={
+            "doc": "a purchase's weight halves every this many days back",
+            "valid": (0, 3660),
+            "range": (7.0, 180.0, "log"),
+        },
+    )
+    search: str = field(
+        default="exact",
+        metadata={"doc": "exact (brute force) or annoy (approximate index)", "valid": ("exact", "annoy")},
+    )
     trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, 1000)})
 
 
@@ -54,7 +82,9 @@ class _Factorisation(Retriever):
             model.fit(self._confidence(weights), show_progress=False)
         users, items = np.asarray(model.user_factors), np.asarray(model.item_factors)
         if users.shape[0] != n_customers or items.shape[0] != n_articles:  # orientation guard at the implicit boundary
-            raise RuntimeError(f"{self.name}: factors {users.shape} x {items.shape}, expected {n_customers} customers x {n_articles} articles")
+            raise RuntimeError(
+                f"{self.name}: factors {users.shape} x {items.shape}, expected {n_customers} customers x {n_articles} articles"
+            )
         self.users, self.items = users, items
         self.index = AnnIndex.build(items, p.trees, seed=run.seed) if p.search == "annoy" else None
         self.popular = recent_popularity(ctx.history, ctx.week)
@@ -81,7 +111,9 @@ class ALS(_Factorisation):
         from implicit.cpu.als import AlternatingLeastSquares
 
         p = self.params
-        return lambda seed: AlternatingLeastSquares(factors=p.embedding_size, regularization=p.reg, iterations=p.epochs, random_state=seed)
+        return lambda seed: AlternatingLeastSquares(
+            factors=p.embedding_size, regularization=p.reg, iterations=p.epochs, random_state=seed
+        )
 
     def _confidence(self, weights):
         return (weights * self.params.alpha).tocsr()
@@ -98,6 +130,10 @@ class BPR(_Factorisation):
         p = self.params
         # one thread: implicit's multi-threaded BPR updates race (Hogwild), which breaks determinism per seed
         return lambda seed: BayesianPersonalizedRanking(
-            factors=p.embedding_size, learning_rate=p.learning_rate, regularization=p.reg, iterations=p.epochs,
-            num_threads=1, random_state=seed,
+            factors=p.embedding_size,
+            learning_rate=p.learning_rate,
+            regularization=p.reg,
+            iterations=p.epochs,
+            num_threads=1,
+            random_state=seed,
         )

@@ -11,17 +11,40 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.toolkit.fusion import PASSES, TUNE_CUSTOMERS, Fusion, tune
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
+from hmrec_cli.toolkit.fusion import PASSES, TUNE_CUSTOMERS, Fusion, tune
 
 
 @dataclass(frozen=True)
 class MergeParams:
-    weights: str = field(default="", metadata={"doc": "source=weight pairs, comma-separated (e.g. repurchase=2,popular=0.5); unnamed sources weigh 1"})
-    c: float = field(default=10.0, metadata={"doc": "rank offset: small values trust each source's top ranks more", "valid": (0, 10_000), "range": (1.0, 100.0, "log")})
-    tune: bool = field(default=True, metadata={"doc": "pick weights and c by coordinate ascent on the training weeks' MAP@12"})
-    passes: int = field(default=PASSES, metadata={"doc": "coordinate-ascent passes over the sources when tuning", "valid": (0, 100), "range": (1, 4)})
-    tune_customers: int = field(default=TUNE_CUSTOMERS, metadata={"doc": "tune on at most this many buyers per week (those with a purchase among the candidates)", "valid": (1, 10_000_000)})
+    weights: str = field(
+        default="",
+        metadata={
+            "doc": "source=weight pairs, comma-separated (e.g. repurchase=2,popular=0.5); unnamed sources weigh 1"
+        },
+    )
+    c: float = field(
+        default=10.0,
+        metadata={
+            "doc": "rank offset: small values trust each source's top ranks more",
+            "valid": (0, 10_000),
+            "range": (1.0, 100.0, "log"),
+        },
+    )
+    tune: bool = field(
+        default=True, metadata={"doc": "pick weights and c by coordinate ascent on the training weeks' MAP@12"}
+    )
+    passes: int = field(
+        default=PASSES,
+        metadata={"doc": "coordinate-ascent passes over the sources when tuning", "valid": (0, 100), "range": (1, 4)},
+    )
+    tune_customers: int = field(
+        default=TUNE_CUSTOMERS,
+        metadata={
+            "doc": "tune on at most this many buyers per week (those with a purchase among the candidates)",
+            "valid": (1, 10_000_000),
+        },
+    )
 
 
 class Merge(Ranker):
@@ -34,7 +57,9 @@ class Merge(Ranker):
         self.fusion = Fusion(given_weights(self.params.weights, train[0].sources), self.params.c)
         if not self.params.tune:
             return {"weights": self.fusion.weights, "c": self.fusion.c}
-        self.fusion, best = tune(train, self.fusion, run.seed, self.params.passes, self.params.tune_customers, run.on_progress)
+        self.fusion, best = tune(
+            train, self.fusion, run.seed, self.params.passes, self.params.tune_customers, run.on_progress
+        )
         return {"weights": self.fusion.weights, "c": self.fusion.c, "training_map@12": best}
 
     def score(self, week: RankingWeek) -> np.ndarray:

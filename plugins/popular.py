@@ -9,19 +9,47 @@ from datetime import timedelta
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
 from hmrec_cli.data.splits import recent_history
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
 
 AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
 
 
 @dataclass(frozen=True)
 class PopularParams:
-    window_days: int = field(default=7, metadata={"doc": "days of history before the week that count", "valid": (1, 3660), "range": (3, 28, "log")})
-    half_life_days: float = field(default=0.0, metadata={"doc": "a sale's weight halves every this many days back (0: no decay)", "valid": (0, 3660), "range": (0.0, 14.0)})
-    by_age: bool = field(default=False, metadata={"doc": "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)", "range": (False, True)})
-    by_channel: bool = field(default=False, metadata={"doc": "separate lists per customer's usual channel (store, online, none yet)", "range": (False, True)})
-    exclude_bought: bool = field(default=False, metadata={"doc": "leave out articles the customer bought before the week (filled from the next 2k of the list)", "range": (False, True)})
+    window_days: int = field(
+        default=7,
+        metadata={"doc": "days of history before the week that count", "valid": (1, 3660), "range": (3, 28, "log")},
+    )
+    half_life_days: float = field(
+        default=0.0,
+        metadata={
+            "doc": "a sale's weight halves every this many days back (0: no decay)",
+            "valid": (0, 3660),
+            "range": (0.0, 14.0),
+        },
+    )
+    by_age: bool = field(
+        default=False,
+        metadata={
+            "doc": "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)",
+            "range": (False, True),
+        },
+    )
+    by_channel: bool = field(
+        default=False,
+        metadata={
+            "doc": "separate lists per customer's usual channel (store, online, none yet)",
+            "range": (False, True),
+        },
+    )
+    exclude_bought: bool = field(
+        default=False,
+        metadata={
+            "doc": "leave out articles the customer bought before the week (filled from the next 2k of the list)",
+            "range": (False, True),
+        },
+    )
 
 
 class Popular(Retriever):
@@ -35,7 +63,9 @@ class Popular(Retriever):
         self.segments = self._segments(ctx)
         self.owned = ctx.history.select("customer", "article").unique() if p.exclude_bought else None
         recent = recent_history(ctx.history, ctx.week, p.window_days)
-        if recent.is_empty() and not ctx.history.is_empty():  # the window fell on a closed spell: its days up to the last sale
+        if (
+            recent.is_empty() and not ctx.history.is_empty()
+        ):  # the window fell on a closed spell: its days up to the last sale
             recent = ctx.history.filter(pl.col("t_dat") > ctx.history["t_dat"].max() - timedelta(days=p.window_days))
         recent = recent.with_columns(w=recency_weight(ctx.week, p.half_life_days))
         buyers = recent.join(self.segments, on="customer", how="left").with_columns(pl.col("segment").fill_null(""))
@@ -52,7 +82,9 @@ class Popular(Retriever):
             parts.append(band.cast(pl.String).fill_null("unknown"))
         segments = ctx.customers.select("customer", *[p.alias(f"s{i}") for i, p in enumerate(parts)])
         if self.params.by_channel:
-            usual = ctx.history.group_by("customer").agg(channel=(pl.col("channel") == 2).mean().round().cast(pl.Int8).cast(pl.String))
+            usual = ctx.history.group_by("customer").agg(
+                channel=(pl.col("channel") == 2).mean().round().cast(pl.Int8).cast(pl.String)
+            )
             segments = segments.join(usual, on="customer", how="left").with_columns(pl.col("channel").fill_null("none"))
         names = [c for c in segments.columns if c != "customer"]
         return segments.select("customer", segment=pl.concat_str(names, separator="|") if names else pl.lit(""))
@@ -70,7 +102,9 @@ class Popular(Retriever):
     def _segment_lists(self, k: int) -> pl.DataFrame:
         """Each segment's top k, topped up from the overall list (scored below any own share)."""
         own = top_k(self.lists.filter(pl.col("segment").is_not_null()), k, by="segment")
-        overall = top_k(self.lists.filter(pl.col("segment").is_null()).with_columns(segment=pl.lit("")), k, by="segment")
+        overall = top_k(
+            self.lists.filter(pl.col("segment").is_null()).with_columns(segment=pl.lit("")), k, by="segment"
+        )
         names = pl.concat([self.segments.select("segment").unique(), pl.DataFrame({"segment": [""]})]).unique()
         fallback = names.join(overall.drop("segment").with_columns(pl.col("score") * 1e-3), how="cross")
         both = pl.concat([own.select("segment", "article", "score"), fallback.select("segment", "article", "score")])

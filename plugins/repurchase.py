@@ -12,16 +12,43 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 from hmrec_cli.data.splits import recent_history, repeat_share
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 
 
 @dataclass(frozen=True)
 class RepurchaseParams:
-    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (3.0, 180.0, "log")})
-    window_days: int = field(default=0, metadata={"doc": "only purchases of the last this many days count (0: all history)", "valid": (0, 3660), "range": (28, 730, "log")})
-    active: str = field(default="auto", metadata={"doc": "on, off (everyone gets the popular fill), or auto: off when repeats are rarer than min_repeat_share", "valid": ("auto", "on", "off"), "range": ("auto", "on", "off")})
-    min_repeat_share: float = field(default=0.01, metadata={"doc": "auto: the share of the last 28 days' purchases repeating an earlier purchase needed to stay on", "valid": (0, 1)})
+    half_life_days: float = field(
+        default=30.0,
+        metadata={
+            "doc": "a purchase's weight halves every this many days back",
+            "valid": (0, 3660),
+            "range": (3.0, 180.0, "log"),
+        },
+    )
+    window_days: int = field(
+        default=0,
+        metadata={
+            "doc": "only purchases of the last this many days count (0: all history)",
+            "valid": (0, 3660),
+            "range": (28, 730, "log"),
+        },
+    )
+    active: str = field(
+        default="auto",
+        metadata={
+            "doc": "on, off (everyone gets the popular fill), or auto: off when repeats are rarer than min_repeat_share",
+            "valid": ("auto", "on", "off"),
+            "range": ("auto", "on", "off"),
+        },
+    )
+    min_repeat_share: float = field(
+        default=0.01,
+        metadata={
+            "doc": "auto: the share of the last 28 days' purchases repeating an earlier purchase needed to stay on",
+            "valid": (0, 1),
+        },
+    )
 
 
 class Repurchase(Retriever):
@@ -33,7 +60,9 @@ class Repurchase(Retriever):
     def fit(self, ctx: Context, run: RunSettings) -> dict:
         p = self.params
         past = recent_history(ctx.history, ctx.week, p.window_days) if p.window_days > 0 else ctx.history
-        self.scores = past.group_by("customer", "article").agg(score=recency_weight(ctx.week, p.half_life_days).sum().cast(pl.Float32))
+        self.scores = past.group_by("customer", "article").agg(
+            score=recency_weight(ctx.week, p.half_life_days).sum().cast(pl.Float32)
+        )
         self.popular = recent_popularity(ctx.history, ctx.week)
         share = repeat_share(ctx.history, ctx.week)
         self.on = p.active == "on" or (p.active == "auto" and share >= p.min_repeat_share)
@@ -44,4 +73,3 @@ class Repurchase(Retriever):
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         mine = top_k(self.scores.filter(pl.col("customer").is_in(customers.implode())), k)
         return fill_cold(mine, customers, self.popular, k)
-

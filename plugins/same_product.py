@@ -7,15 +7,36 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 from hmrec_cli.data.splits import recent_history
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 
 
 @dataclass(frozen=True)
 class SameProductParams:
-    half_life_days: float = field(default=30.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (3.0, 180.0, "log")})
-    window_days: int = field(default=365, metadata={"doc": "only products bought in the last this many days (0: all history)", "valid": (0, 3660), "range": (28, 730, "log")})
-    popularity_days: int = field(default=28, metadata={"doc": "days of sales that rank the variants of a product", "valid": (1, 3660), "range": (7, 56, "log")})
+    half_life_days: float = field(
+        default=30.0,
+        metadata={
+            "doc": "a purchase's weight halves every this many days back",
+            "valid": (0, 3660),
+            "range": (3.0, 180.0, "log"),
+        },
+    )
+    window_days: int = field(
+        default=365,
+        metadata={
+            "doc": "only products bought in the last this many days (0: all history)",
+            "valid": (0, 3660),
+            "range": (28, 730, "log"),
+        },
+    )
+    popularity_days: int = field(
+        default=28,
+        metadata={
+            "doc": "days of sales that rank the variants of a product",
+            "valid": (1, 3660),
+            "range": (7, 56, "log"),
+        },
+    )
 
 
 class SameProduct(Retriever):

@@ -14,18 +14,42 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 
 CHUNK = 1_000
 
 
 @dataclass(frozen=True)
 class UserCFParams:
-    window_days: int = field(default=56, metadata={"doc": "days of history that describe a customer's taste (0: all)", "valid": (0, 3660), "range": (14, 365, "log")})
-    half_life_days: float = field(default=21.0, metadata={"doc": "a purchase's weight halves every this many days back", "valid": (0, 3660), "range": (3.0, 120.0, "log")})
-    neighbours: int = field(default=50, metadata={"doc": "most similar customers kept per customer", "valid": (1, 1000), "range": (10, 300, "log")})
-    recent_days: int = field(default=14, metadata={"doc": "the neighbours' purchases of these last days are recommended", "valid": (0, 3660), "range": (7, 56, "log")})
+    window_days: int = field(
+        default=56,
+        metadata={
+            "doc": "days of history that describe a customer's taste (0: all)",
+            "valid": (0, 3660),
+            "range": (14, 365, "log"),
+        },
+    )
+    half_life_days: float = field(
+        default=21.0,
+        metadata={
+            "doc": "a purchase's weight halves every this many days back",
+            "valid": (0, 3660),
+            "range": (3.0, 120.0, "log"),
+        },
+    )
+    neighbours: int = field(
+        default=50,
+        metadata={"doc": "most similar customers kept per customer", "valid": (1, 1000), "range": (10, 300, "log")},
+    )
+    recent_days: int = field(
+        default=14,
+        metadata={
+            "doc": "the neighbours' purchases of these last days are recommended",
+            "valid": (0, 3660),
+            "range": (7, 56, "log"),
+        },
+    )
 
 
 class UserCF(Retriever):
@@ -54,7 +78,9 @@ class UserCF(Retriever):
             rows = ids[lo : lo + CHUNK]
             similar = (self.taste[rows] @ transposed).tocoo()
             others = similar.col != rows[similar.row]  # a customer is not their own neighbour
-            similar = sp.csr_matrix((similar.data[others], (similar.row[others], similar.col[others])), shape=similar.shape)
+            similar = sp.csr_matrix(
+                (similar.data[others], (similar.row[others], similar.col[others])), shape=similar.shape
+            )
             near = keep_top_per_row(similar, self.params.neighbours)
             parts.append(top_k_rows((near @ self.recent).tocsr(), rows, k))
         return fill_cold(pl.concat(parts), customers, self.popular, k)

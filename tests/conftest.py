@@ -99,7 +99,10 @@ def altered_store(raw_master: Path, tmp_path_factory) -> Path:
     articles = tx["article_id"].unique().sort()
     future = pl.col("t_dat") >= cut
     shifted = tx.with_columns(
-        pl.when(future).then(pl.col("article_id").replace_strict(articles, articles.shift(1).fill_null(articles[-1]))).otherwise("article_id").alias("article_id")
+        pl.when(future)
+        .then(pl.col("article_id").replace_strict(articles, articles.shift(1).fill_null(articles[-1])))
+        .otherwise("article_id")
+        .alias("article_id")
     ).filter(~future | (pl.int_range(pl.len()) % 3 != 0))
     shifted.write_csv(folder / "transactions_train.csv")
     return _ingest(folder, folder.parent / "altered")

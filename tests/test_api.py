@@ -33,7 +33,9 @@ def in_shop_ids(frame: pl.DataFrame, store: Store) -> pl.DataFrame:
 
 
 def test_the_notebook_example_runs_and_writes_a_submission_in_the_shops_ids(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, str(EXAMPLES / "notebook.py"), str(tmp_path)], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(EXAMPLES / "notebook.py"), str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     assert "MAP@12" in run.stdout
     assert run.stderr == ""  # no progress bars, no warnings without progress=True
@@ -45,7 +47,10 @@ def test_the_notebook_example_runs_and_writes_a_submission_in_the_shops_ids(tmp_
 def test_weeks_are_those_of_data_weeks(cli, store_dir: Path, tmp_path: Path) -> None:
     weeks = api.open(store_dir, cache=tmp_path / "cache").weeks()
     assert weeks.schema["start"] == pl.Date
-    assert weeks.with_columns(pl.col("start", "end").cast(pl.String)).to_dicts() == cli.json("data", "weeks", "--data", store_dir)["weeks"]
+    assert (
+        weeks.with_columns(pl.col("start", "end").cast(pl.String)).to_dicts()
+        == cli.json("data", "weeks", "--data", store_dir)["weeks"]
+    )
 
 
 def test_a_recall_is_shared_with_the_cli_both_ways(cli, store_dir: Path, tmp_path: Path, capfd) -> None:
@@ -54,9 +59,25 @@ def test_a_recall_is_shared_with_the_cli_both_ways(cli, store_dir: Path, tmp_pat
     shop = api.open(store_dir, cache=cache)
     mine = shop.recall("popular", week="1", k=50, by_channel=True)
     assert capfd.readouterr() == ("", "")  # quiet without progress=True
-    theirs = cli.json("recall", "--method", "popular", "--week", "1", "--k", "50", "-o", "by_channel=true", "--data", store_dir, "--cache", cache)
+    theirs = cli.json(
+        "recall",
+        "--method",
+        "popular",
+        "--week",
+        "1",
+        "--k",
+        "50",
+        "-o",
+        "by_channel=true",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+    )
     assert theirs["cached"] is True
-    assert mine.drop("rank").sort("customer_id", "article_id").equals(in_shop_ids(pl.read_parquet(theirs["path"]), store))
+    assert (
+        mine.drop("rank").sort("customer_id", "article_id").equals(in_shop_ids(pl.read_parquet(theirs["path"]), store))
+    )
     assert mine.group_by("customer_id").agg(pl.col("score").sort_by("rank").is_sorted(descending=True))["score"].all()
     assert mine.group_by("customer_id").agg(pl.col("rank").min())["rank"].unique().to_list() == [1]
 
@@ -65,7 +86,9 @@ def test_a_recall_is_shared_with_the_cli_both_ways(cli, store_dir: Path, tmp_pat
     before = files(cache)
     again = shop.recall("repurchase")
     assert files(cache) == before
-    assert again.drop("rank").sort("customer_id", "article_id").equals(in_shop_ids(pl.read_parquet(made["path"]), store))
+    assert (
+        again.drop("rank").sort("customer_id", "article_id").equals(in_shop_ids(pl.read_parquet(made["path"]), store))
+    )
 
 
 def test_rank_evaluate_and_submit_are_the_clis(cli, store_dir: Path, tmp_path: Path) -> None:
@@ -73,9 +96,23 @@ def test_rank_evaluate_and_submit_are_the_clis(cli, store_dir: Path, tmp_path: P
     store = Store.open(store_dir)
     shop = api.open(store_dir, cache=cache)
     top = shop.rank("merge", candidates=["popular", "repurchase"], week="last", train_weeks=2)
-    theirs = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--train-weeks", "2", "--data", store_dir, "--cache", cache)
+    theirs = cli.json(
+        "rank",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular,repurchase",
+        "--train-weeks",
+        "2",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+    )
     assert theirs["cached"] is True
-    assert top.drop("rank").sort("customer_id", "article_id").equals(in_shop_ids(pl.read_parquet(theirs["path"]), store))
+    assert (
+        top.drop("rank").sort("customer_id", "article_id").equals(in_shop_ids(pl.read_parquet(theirs["path"]), store))
+    )
     assert top.group_by("customer_id").len()["len"].unique().to_list() == [12]
     assert top["article_id"].is_in(store.articles["article_id"].implode()).all()
 
@@ -92,11 +129,28 @@ def test_rank_evaluate_and_submit_are_the_clis(cli, store_dir: Path, tmp_path: P
 
     written = shop.submit(tmp_path / "api.csv", candidates="popular,repurchase", ranker="merge", train_weeks=2)
     before = files(cache)
-    code, _, err = cli("submit", "--candidates", "popular,repurchase", "--ranker", "merge", "--train-weeks", "2", "--out", tmp_path / "cli.csv", "--data", store_dir, "--cache", cache, "-q")
+    code, _, err = cli(
+        "submit",
+        "--candidates",
+        "popular,repurchase",
+        "--ranker",
+        "merge",
+        "--train-weeks",
+        "2",
+        "--out",
+        tmp_path / "cli.csv",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "-q",
+    )
     assert code == 0, err
     assert files(cache) == before
     assert written.read_bytes() == (tmp_path / "cli.csv").read_bytes()
-    with pytest.warns(api.HmrecWarning, match="the score means nothing"):  # a submission for week next has seen week last
+    with pytest.warns(
+        api.HmrecWarning, match="the score means nothing"
+    ):  # a submission for week next has seen week last
         assert shop.evaluate(written, week="last")["leaked"] is True
 
 
@@ -104,11 +158,20 @@ def test_rank_evaluate_and_submit_are_the_clis(cli, store_dir: Path, tmp_path: P
     ("call", "words"),
     [
         (lambda shop: shop.recall("nope"), ["recall", "--method", "nope"]),
-        (lambda shop: shop.recall("popular", week="1999-01-06"), ["recall", "--method", "popular", "--week", "1999-01-06"]),
+        (
+            lambda shop: shop.recall("popular", week="1999-01-06"),
+            ["recall", "--method", "popular", "--week", "1999-01-06"],
+        ),
         (lambda shop: shop.recall("popular", k=0), ["recall", "--method", "popular", "--k", "0"]),
-        (lambda shop: shop.rank("merge", candidates="popular", train_weeks=99), ["rank", "--ranker", "merge", "--candidates", "popular", "--train-weeks", "99"]),
+        (
+            lambda shop: shop.rank("merge", candidates="popular", train_weeks=99),
+            ["rank", "--ranker", "merge", "--candidates", "popular", "--train-weeks", "99"],
+        ),
         (lambda shop: shop.evaluate("merge", week="next"), ["evaluate", "--predictions", "merge", "--week", "next"]),
-        (lambda shop: shop.submit(shop.cache / "s.csv", candidates="popular"), ["submit", "--candidates", "popular", "--out", "CACHE/s.csv"]),
+        (
+            lambda shop: shop.submit(shop.cache / "s.csv", candidates="popular"),
+            ["submit", "--candidates", "popular", "--out", "CACHE/s.csv"],
+        ),
     ],
 )
 def test_bad_input_raises_the_clis_one_line(cli, store_dir: Path, tmp_path: Path, call, words: list[str]) -> None:
@@ -127,9 +190,12 @@ def test_a_missing_store_is_refused_on_open(cli, tmp_path: Path) -> None:
     assert cli("data", "weeks", "--data", tmp_path / "nowhere")[2].strip() == f"hmrec: error: {raised.value}"
 
 
-def test_settings_come_from_the_environment_and_the_pipeline_table(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_settings_come_from_the_environment_and_the_pipeline_table(
+    cli, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     (tmp_path / "hmrec.toml").write_text(
-        f'[pipeline]\ndata = "{store_dir}"\ncache = "from-config"\ncandidates = "popular,repurchase"\nranker = "merge"\ntrain_weeks = 2\n', encoding="utf-8"
+        f'[pipeline]\ndata = "{store_dir}"\ncache = "from-config"\ncandidates = "popular,repurchase"\nranker = "merge"\ntrain_weeks = 2\n',
+        encoding="utf-8",
     )
     monkeypatch.chdir(tmp_path)
     for name in ("HMREC_DATA", "HMREC_CACHE", "HMREC_CONFIG"):

@@ -21,10 +21,34 @@ def edit_cell(path: Path, row: int, column: str, value: str) -> None:
 
 
 CASES = [
-    ("transactions_train.csv", 17, "price", "abc", "transactions_train.csv, row 17: column price: 'abc' is not a valid number"),
-    ("transactions_train.csv", 5, "t_dat", "2020-13-01", "transactions_train.csv, row 5: column t_dat: '2020-13-01' is not a valid date (YYYY-MM-DD)"),
-    ("transactions_train.csv", 9, "article_id", "12x", "transactions_train.csv, row 9: column article_id: '12x' is not a valid integer"),
-    ("transactions_train.csv", 3, "customer_id", "", "transactions_train.csv, row 3: column customer_id: missing value"),
+    (
+        "transactions_train.csv",
+        17,
+        "price",
+        "abc",
+        "transactions_train.csv, row 17: column price: 'abc' is not a valid number",
+    ),
+    (
+        "transactions_train.csv",
+        5,
+        "t_dat",
+        "2020-13-01",
+        "transactions_train.csv, row 5: column t_dat: '2020-13-01' is not a valid date (YYYY-MM-DD)",
+    ),
+    (
+        "transactions_train.csv",
+        9,
+        "article_id",
+        "12x",
+        "transactions_train.csv, row 9: column article_id: '12x' is not a valid integer",
+    ),
+    (
+        "transactions_train.csv",
+        3,
+        "customer_id",
+        "",
+        "transactions_train.csv, row 3: column customer_id: missing value",
+    ),
     ("transactions_train.csv", 4, "price", "-1", "transactions_train.csv, row 4: price -1.0 is out of range"),
     ("customers.csv", 12, "age", "old", "customers.csv, row 12: column age: 'old' is not a valid number"),
     ("articles.csv", 2, "article_id", "", "articles.csv, row 2: column article_id: missing value"),
@@ -41,7 +65,9 @@ def assert_refused(cli, raw: Path, dest: Path, expected: str) -> None:
 
 @pytest.mark.bad_input("bad-value")
 @pytest.mark.parametrize(("file", "row", "column", "value", "expected"), CASES)
-def test_bad_value_names_file_row_and_column(cli, raw: Path, tmp_path: Path, file, row, column, value, expected) -> None:
+def test_bad_value_names_file_row_and_column(
+    cli, raw: Path, tmp_path: Path, file, row, column, value, expected
+) -> None:
     edit_cell(raw / file, row, column, value)
     assert_refused(cli, raw, tmp_path / "hm", expected)
 
@@ -51,20 +77,31 @@ def test_duplicated_customer_ids(cli, raw: Path, tmp_path: Path) -> None:
     cust = pl.read_csv(raw / "customers.csv", infer_schema=False)
     pl.concat([cust, cust.slice(3, 1)]).write_csv(raw / "customers.csv")
     dup = cust["customer_id"][3]
-    assert_refused(cli, raw, tmp_path / "hm", f"customers.csv, row {cust.height + 1}: duplicated customer_id {dup} (first seen at row 4)")
+    assert_refused(
+        cli,
+        raw,
+        tmp_path / "hm",
+        f"customers.csv, row {cust.height + 1}: duplicated customer_id {dup} (first seen at row 4)",
+    )
 
 
 @pytest.mark.bad_input("missing-file")
 def test_missing_file(cli, raw: Path, tmp_path: Path) -> None:
     (raw / "customers.csv").unlink()
-    assert_refused(cli, raw, tmp_path / "hm", f"no customers file in {raw}: expected customers.csv, .csv.gz or .parquet")
+    assert_refused(
+        cli, raw, tmp_path / "hm", f"no customers file in {raw}: expected customers.csv, .csv.gz or .parquet"
+    )
 
 
 @pytest.mark.bad_input("missing-column")
 def test_missing_required_column(cli, raw: Path, tmp_path: Path) -> None:
-    pl.read_csv(raw / "transactions_train.csv", infer_schema=False).drop("price").write_csv(raw / "transactions_train.csv")
+    pl.read_csv(raw / "transactions_train.csv", infer_schema=False).drop("price").write_csv(
+        raw / "transactions_train.csv"
+    )
     assert_refused(
-        cli, raw, tmp_path / "hm",
+        cli,
+        raw,
+        tmp_path / "hm",
         "transactions_train.csv: missing required column 'price' (found: t_dat, customer_id, article_id, sales_channel_id)",
     )
 
@@ -82,7 +119,9 @@ def test_empty_file(cli, raw: Path, tmp_path: Path, content: bytes) -> None:
 def test_ambiguous_files(cli, raw: Path, tmp_path: Path) -> None:
     pl.read_csv(raw / "customers.csv").write_parquet(raw / "customers.parquet")
     assert_refused(
-        cli, raw, tmp_path / "hm",
+        cli,
+        raw,
+        tmp_path / "hm",
         f"{raw}: several customers files (customers.csv, customers.parquet); name one with --customers",
     )
 
@@ -126,7 +165,9 @@ def one_line(code: int, err: str) -> str:
 @pytest.mark.bad_input("future-date")
 def test_a_date_after_today_is_refused(cli, raw: Path, tmp_path: Path) -> None:
     edit_cell(raw / "transactions_train.csv", 6, "t_dat", "2999-01-01")
-    assert_refused(cli, raw, tmp_path / "hm", f"transactions_train.csv, row 6: t_dat 2999-01-01 is after today ({date.today()})")
+    assert_refused(
+        cli, raw, tmp_path / "hm", f"transactions_train.csv, row 6: t_dat 2999-01-01 is after today ({date.today()})"
+    )
 
 
 @pytest.mark.bad_input("date-gap")
@@ -136,7 +177,9 @@ def test_a_stray_row_far_past_the_others_is_refused_unless_allowed(cli, raw: Pat
     late = (last + timedelta(days=60)).isoformat()
     edit_cell(raw / "transactions_train.csv", 9, "t_dat", late)
     last_row = int(tx.with_row_index("row", offset=1).filter(pl.col("t_dat") == last.isoformat())["row"][0])
-    expected = f"transactions_train.csv, row 9: t_dat {late} is 60 days after the previous date ({last}, row {last_row})"
+    expected = (
+        f"transactions_train.csv, row 9: t_dat {late} is 60 days after the previous date ({last}, row {last_row})"
+    )
     assert_refused(cli, raw, tmp_path / "hm", f"{expected}; --allow-gaps accepts it")
     code, _, err = cli("data", "ingest", raw, "--data", tmp_path / "hm", "-q", "--allow-gaps")
     assert code == 0 and f"warning: {expected}; accepted (--allow-gaps)" in err
@@ -164,7 +207,9 @@ def test_bytes_that_are_not_utf8_name_the_file_and_row(cli, raw: Path, tmp_path:
     lines = (raw / "customers.csv").read_bytes().split(b"\n")
     lines[12] = lines[12].replace(b",", b",\xff\xfe", 1)  # data row 12 (line 13)
     (raw / "customers.csv").write_bytes(b"\n".join(lines))
-    assert_refused(cli, raw, tmp_path / "hm", "customers.csv, row 12: bytes that are not UTF-8 text (save the file as UTF-8)")
+    assert_refused(
+        cli, raw, tmp_path / "hm", "customers.csv, row 12: bytes that are not UTF-8 text (save the file as UTF-8)"
+    )
 
 
 @pytest.mark.bad_input("ragged-row")
@@ -186,7 +231,10 @@ def test_a_named_file_that_does_not_exist(cli, raw: Path, tmp_path: Path) -> Non
 def test_data_naming_a_file(cli, raw: Path, store_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "notes.txt"
     target.write_text("keep me")
-    assert one_line(*cli("data", "ingest", raw, "--data", target, "-q")[::2]) == f"--data {target}: is a file; give a folder for the store"
+    assert (
+        one_line(*cli("data", "ingest", raw, "--data", target, "-q")[::2])
+        == f"--data {target}: is a file; give a folder for the store"
+    )
     assert one_line(*cli("data", "info", "--data", target)[::2]).startswith(f"--data {target}: is a file")
     assert target.read_text() == "keep me"
 
@@ -197,7 +245,10 @@ def test_a_store_whose_manifest_is_empty_or_garbage(cli, store_dir: Path, tmp_pa
     store = Path(shutil.copytree(store_dir, tmp_path / "hm"))
     (store / "manifest.json").write_bytes(content)
     message = one_line(*cli("data", "info", "--data", store)[::2])
-    assert message == f"{store / 'manifest.json'}: not a readable store manifest; run `hmrec data ingest RAW_FOLDER --force --data {store}`"
+    assert (
+        message
+        == f"{store / 'manifest.json'}: not a readable store manifest; run `hmrec data ingest RAW_FOLDER --force --data {store}`"
+    )
 
 
 @pytest.mark.bad_input("store-table-damaged")
@@ -210,7 +261,9 @@ def test_a_truncated_store_table(cli, store_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.bad_input("store-unwritable")
-def test_a_full_disk_during_ingest_is_one_line_and_leaves_nothing(cli, raw: Path, tmp_path: Path, file_size_limit) -> None:
+def test_a_full_disk_during_ingest_is_one_line_and_leaves_nothing(
+    cli, raw: Path, tmp_path: Path, file_size_limit
+) -> None:
     dest = tmp_path / "out" / "hm"
     with file_size_limit(50_000):
         code, _, err = cli("data", "ingest", raw, "--data", dest, "-q")
@@ -229,14 +282,19 @@ def customers_file(tmp_path: Path, content: bytes) -> Path:
     ("content", "problem"),
     [
         (b"", ": file is empty (expected one customer id per line)"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xff\xd8", ", line 1: not text (expected one customer id per line)"),
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xff\xd8",
+            ", line 1: not text (expected one customer id per line)",
+        ),
         (b"customer_id\nabc,1\n", ", line 2: several columns (expected one customer id per line)"),
         (b"customer_id\n\n", ": no customer ids in it"),
     ],
 )
 def test_a_customers_file_that_holds_no_ids(cli, store_dir: Path, tmp_path: Path, content: bytes, problem: str) -> None:
     path = customers_file(tmp_path, content)
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "cache", "--customers", path)
+    code, _, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "cache", "--customers", path
+    )
     assert one_line(code, err) == f"--customers {path}{problem}"
     assert not (tmp_path / "cache").exists()
 
@@ -244,13 +302,31 @@ def test_a_customers_file_that_holds_no_ids(cli, store_dir: Path, tmp_path: Path
 def test_unknown_ids_in_a_customers_file_are_counted_and_shown(cli, store_dir: Path, tmp_path: Path) -> None:
     known = Store.open(store_dir).customers["customer_id"].head(3).to_list()
     path = customers_file(tmp_path, "\n".join(["customer_id", *known, "nobody-1", "nobody-2"]).encode())
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "cache", "--customers", path, "--week", "1")
-    assert code == 0 and "warning: --customers ids.txt: 2 ids are not in the store and were left out (first: nobody-1, nobody-2)" in err
+    code, _, err = cli(
+        "recall",
+        "--method",
+        "popular",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "cache",
+        "--customers",
+        path,
+        "--week",
+        "1",
+    )
+    assert (
+        code == 0
+        and "warning: --customers ids.txt: 2 ids are not in the store and were left out (first: nobody-1, nobody-2)"
+        in err
+    )
 
 
 @pytest.mark.bad_input("out-is-a-folder")
 def test_submit_out_naming_a_folder(cli, store_dir: Path, tmp_path: Path) -> None:
-    code, _, err = cli("submit", "--data", store_dir, "--cache", tmp_path / "cache", "--candidates", "popular", "--out", tmp_path)
+    code, _, err = cli(
+        "submit", "--data", store_dir, "--cache", tmp_path / "cache", "--candidates", "popular", "--out", tmp_path
+    )
     assert one_line(code, err).startswith(f"--out {tmp_path}: is a folder")
     assert not (tmp_path / "cache").exists()
 
@@ -264,8 +340,12 @@ def test_submit_out_naming_a_folder(cli, store_dir: Path, tmp_path: Path) -> Non
         ("half_life_days=nan", "-o half_life_days=nan: popular needs a finite number"),
     ],
 )
-def test_a_parameter_outside_its_range_names_the_range(cli, store_dir: Path, tmp_path: Path, option: str, message: str) -> None:
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "cache", "-o", option)
+def test_a_parameter_outside_its_range_names_the_range(
+    cli, store_dir: Path, tmp_path: Path, option: str, message: str
+) -> None:
+    code, _, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "cache", "-o", option
+    )
     assert one_line(code, err) == message
     assert not (tmp_path / "cache").exists()
 
@@ -274,7 +354,18 @@ def test_a_parameter_outside_its_range_names_the_range(cli, store_dir: Path, tmp
 @pytest.mark.parametrize("command", ["submit", "evaluate"])
 def test_a_misspelt_option_prefix_is_refused_everywhere(cli, store_dir: Path, tmp_path: Path, command: str) -> None:
     where = ["--out", tmp_path / "s.csv"] if command == "submit" else ["--week", "1"]
-    code, _, err = cli(command, "--data", store_dir, "--cache", tmp_path / "cache", "--candidates", "popular,repurchase", "-o", "popularr:window_days=3", *where)
+    code, _, err = cli(
+        command,
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "cache",
+        "--candidates",
+        "popular,repurchase",
+        "-o",
+        "popularr:window_days=3",
+        *where,
+    )
     assert one_line(code, err) == "-o popularr:window_days=3: popularr is not one of the methods (popular, repurchase)"
     assert not (tmp_path / "cache").exists() and not (tmp_path / "s.csv").exists()
 

@@ -19,10 +19,10 @@ import pytest
 
 from hmrec_cli import code_digest
 from hmrec_cli.cache import Cache, request_fields
-from hmrec_cli.pipeline.ranking import RankRequest, rank
-from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.data.splits import resolve_week
 from hmrec_cli.data.store import Store
+from hmrec_cli.pipeline.ranking import RankRequest, rank
+from hmrec_cli.pipeline.recall import Request, run
 
 
 class _Key(Exception):
@@ -71,11 +71,16 @@ def fresh_digests():
     code_digest._stage.cache_clear()
 
 
-@pytest.mark.parametrize(("stage", "key_of", "expected"), [
-    ("hmrec_cli.pipeline.recall", recall_key, {"pipeline/bought"}),
-    ("hmrec_cli.pipeline.ranking", ranking_key, {"pipeline/bought", "pipeline/ranking", "pipeline/source_choice"}),
-])
-def test_every_policy_constant_changes_the_key(stage, key_of, expected, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("stage", "key_of", "expected"),
+    [
+        ("hmrec_cli.pipeline.recall", recall_key, {"pipeline/bought"}),
+        ("hmrec_cli.pipeline.ranking", ranking_key, {"pipeline/bought", "pipeline/ranking", "pipeline/source_choice"}),
+    ],
+)
+def test_every_policy_constant_changes_the_key(
+    stage, key_of, expected, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     fields = _policy_fields(stage)
     assert expected <= {module for module, _ in fields}  # the policies this stage's results depend on are found
     base = key_of(store_dir, tmp_path)
@@ -83,7 +88,9 @@ def test_every_policy_constant_changes_the_key(stage, key_of, expected, store_di
     for module_name, field in fields:
         module = importlib.import_module(f"hmrec_cli.{module_name.replace('/', '.')}")
         with monkeypatch.context() as patch:
-            patch.setattr(module, "POLICY", dataclasses.replace(module.POLICY, **{field: _other(getattr(module.POLICY, field))}))
+            patch.setattr(
+                module, "POLICY", dataclasses.replace(module.POLICY, **{field: _other(getattr(module.POLICY, field))})
+            )
             assert key_of(store_dir, tmp_path) != base, f"{module_name}.POLICY.{field} does not change the {stage} key"
     assert key_of(store_dir, tmp_path) == base
 
@@ -93,9 +100,18 @@ def test_every_result_changing_constant_of_the_ranking_is_in_its_policy() -> Non
     drop rule and source choice's constants, each a field (a module constant would bypass the key)."""
     fields = set(_policy_fields("hmrec_cli.pipeline.ranking"))
     ranking, bought, choice = "pipeline/ranking", "pipeline/bought", "pipeline/source_choice"
-    assert {(ranking, "newest_week_customers"), (ranking, "tune_customers"), (ranking, "tuning_oversample"),
-            (bought, "refill"), (bought, "drop_below"), (bought, "window_days"),
-            (choice, "start"), (choice, "min_gain_se"), (choice, "c"), (choice, "customers")} <= fields
+    assert {
+        (ranking, "newest_week_customers"),
+        (ranking, "tune_customers"),
+        (ranking, "tuning_oversample"),
+        (bought, "refill"),
+        (bought, "drop_below"),
+        (bought, "window_days"),
+        (choice, "start"),
+        (choice, "min_gain_se"),
+        (choice, "c"),
+        (choice, "customers"),
+    } <= fields
 
 
 def _copy_core(tmp_path: Path, monkeypatch, module: str, edit) -> None:
@@ -110,15 +126,60 @@ def _copy_core(tmp_path: Path, monkeypatch, module: str, edit) -> None:
     code_digest._stage.cache_clear()
 
 
-@pytest.mark.parametrize(("module", "edit", "recall_changes", "ranking_changes"), [
-    ("pipeline/bought", lambda s: s.replace("return share < POLICY.drop_below", "return share <= POLICY.drop_below"), True, True),
-    ("data/splits", lambda s: s.replace("return float((recent[\"t_dat\"] > recent[\"first\"]).mean())", "return float((recent[\"t_dat\"] >= recent[\"first\"]).mean())"), True, True),
-    ("pipeline/source_choice", lambda s: s.replace("best = max(trials, key=lambda s: (trials[s].mean(), -sources.index(s)))", "best = max(trials, key=lambda s: (trials[s].mean(), sources.index(s)))"), False, True),
-    ("pipeline/ranking", lambda s: s.replace("x ^= x >> np.uint64(31)", "x ^= x >> np.uint64(29)"), False, True),
-    ("pipeline/bought", lambda s: s.replace('"""Which earlier purchases', '"""Which of the earlier purchases').replace("# auto drops when", "# --drop-bought auto drops when"), False, False),
-], ids=["bought-code", "splits-code-reached-through-bought", "source_choice-code", "ranking-code", "bought-docstring-and-comment"])
+@pytest.mark.parametrize(
+    ("module", "edit", "recall_changes", "ranking_changes"),
+    [
+        (
+            "pipeline/bought",
+            lambda s: s.replace("return share < POLICY.drop_below", "return share <= POLICY.drop_below"),
+            True,
+            True,
+        ),
+        (
+            "data/splits",
+            lambda s: s.replace(
+                'return float((recent["t_dat"] > recent["first"]).mean())',
+                'return float((recent["t_dat"] >= recent["first"]).mean())',
+            ),
+            True,
+            True,
+        ),
+        (
+            "pipeline/source_choice",
+            lambda s: s.replace(
+                "best = max(trials, key=lambda s: (trials[s].mean(), -sources.index(s)))",
+                "best = max(trials, key=lambda s: (trials[s].mean(), sources.index(s)))",
+            ),
+            False,
+            True,
+        ),
+        ("pipeline/ranking", lambda s: s.replace("x ^= x >> np.uint64(31)", "x ^= x >> np.uint64(29)"), False, True),
+        (
+            "pipeline/bought",
+            lambda s: s.replace('"""Which earlier purchases', '"""Which of the earlier purchases').replace(
+                "# auto drops when", "# --drop-bought auto drops when"
+            ),
+            False,
+            False,
+        ),
+    ],
+    ids=[
+        "bought-code",
+        "splits-code-reached-through-bought",
+        "source_choice-code",
+        "ranking-code",
+        "bought-docstring-and-comment",
+    ],
+)
 def test_changed_pipeline_code_changes_the_keys_it_reaches(
-    module, edit, recall_changes, ranking_changes, store_dir: Path, tmp_path: Path, monkeypatch, fresh_digests,
+    module,
+    edit,
+    recall_changes,
+    ranking_changes,
+    store_dir: Path,
+    tmp_path: Path,
+    monkeypatch,
+    fresh_digests,
 ) -> None:
     before = recall_key(store_dir, tmp_path), ranking_key(store_dir, tmp_path)
     _copy_core(tmp_path, monkeypatch, module, edit)
@@ -139,7 +200,15 @@ print(json.dumps([recall_key(Path({store!r}), Path({tmp!r})), ranking_key(Path({
 def test_the_same_inputs_give_the_same_keys_in_every_process(store_dir: Path, tmp_path: Path) -> None:
     script = _KEYS.format(tests=str(Path(__file__).parent), store=str(store_dir), tmp=str(tmp_path))
     runs = [
-        json.loads(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout)
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+            ).stdout
+        )
         for seed in ("1", "2")
     ]
     assert runs[0] == runs[1] == [recall_key(store_dir, tmp_path), ranking_key(store_dir, tmp_path)]
@@ -159,6 +228,10 @@ def test_request_fields_takes_every_field_and_refuses_unknown_ones() -> None:
         customers: str = "file.txt"
         added_later: int = 3
 
-    assert request_fields(Asked("popular"), customers="ab12") == {"method": "popular", "customers": "ab12", "added_later": 3}
+    assert request_fields(Asked("popular"), customers="ab12") == {
+        "method": "popular",
+        "customers": "ab12",
+        "added_later": 3,
+    }
     with pytest.raises(ValueError, match="no fields"):
         request_fields(Asked("popular"), cutsomers="ab12")

@@ -11,11 +11,24 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "embedding_size=8", "-o", "side_embedding_size=4"]
+QUICK_DIN = [
+    "-o",
+    "epochs=1",
+    "-o",
+    "history_length=8",
+    "-o",
+    "hidden=16",
+    "-o",
+    "embedding_size=8",
+    "-o",
+    "side_embedding_size=4",
+]
 
 
 def recall(cli, store_dir: Path, cache: Path, *extra: str) -> tuple[int, str, str]:
-    return cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20", *extra)
+    return cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20", *extra
+    )
 
 
 def recalled(cli, store_dir: Path, cache: Path) -> dict:
@@ -39,7 +52,9 @@ def test_clear_refuses_a_method_that_climbs_out_of_the_cache(cli, tmp_path: Path
     outside = victims(tmp_path / "x" / "wk")
     (tmp_path / "c").mkdir()
     code, _, err = cli("cache", "clear", "--cache", tmp_path / "c", "--method", "../../x")
-    assert code == 2 and err.strip() == "hmrec: error: --method ../../x: not a plugin name (letters, digits, '-' and '_')"
+    assert (
+        code == 2 and err.strip() == "hmrec: error: --method ../../x: not a plugin name (letters, digits, '-' and '_')"
+    )
     assert all(p.exists() for p in outside)
 
 
@@ -59,10 +74,15 @@ def test_links_inside_the_cache_that_point_out_are_never_followed(cli, store_dir
     outside = victims(tmp_path / "elsewhere" / "2020-01-01")
     (cache / "candidates" / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
     for name in ("0123456789abcdef.json", "0123456789abcdef.parquet"):  # an entry-shaped pair outside
-        (tmp_path / "elsewhere" / "2020-01-01" / name).write_bytes(outside[1].read_bytes() if name.endswith("parquet") else b"{}")
+        (tmp_path / "elsewhere" / "2020-01-01" / name).write_bytes(
+            outside[1].read_bytes() if name.endswith("parquet") else b"{}"
+        )
     code, out, err = cli("cache", "clear", "--cache", cache)
     assert code == 0 and "removed 1 cached entry" in out and "leads outside the cache" in err
-    assert all(p.exists() for p in outside) and (tmp_path / "elsewhere" / "2020-01-01" / "0123456789abcdef.parquet").exists()
+    assert (
+        all(p.exists() for p in outside)
+        and (tmp_path / "elsewhere" / "2020-01-01" / "0123456789abcdef.parquet").exists()
+    )
 
     entry = recalled(cli, store_dir, cache)  # a data file replaced by a link to a file outside
     data = Path(entry["path"])
@@ -81,7 +101,10 @@ def test_a_truncated_entry_is_reported_and_rebuilt(cli, store_dir: Path, tmp_pat
     intact = pl.read_parquet(path)
     truncate(path)
     listed = cli.json("cache", "ls", "--cache", cache)["entries"]
-    assert listed[0]["damaged"].endswith(f"expected {first['file']['bytes']:,}") and listed[0]["bytes"] == path.stat().st_size
+    assert (
+        listed[0]["damaged"].endswith(f"expected {first['file']['bytes']:,}")
+        and listed[0]["bytes"] == path.stat().st_size
+    )
     code, out, err = recall(cli, store_dir, cache)
     assert code == 0 and err.splitlines()[0].startswith(f"warning: cache entry {first['name']} is damaged (")
     assert err.splitlines()[0].endswith("; rebuilding") and len(err.splitlines()) == 1
@@ -114,24 +137,60 @@ def test_an_entry_from_before_digests_is_checked_by_its_parquet_footer(cli, stor
 @pytest.mark.bad_input("ranking-damaged")
 def test_a_damaged_ranking_is_refused_by_key_and_skipped_by_name(cli, store_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    m = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
-                 "--week", "1", "--train-weeks", "1", "--k", "20", "-o", "tune=false")
+    m = cli.json(
+        "rank",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "1",
+        "--k",
+        "20",
+        "-o",
+        "tune=false",
+    )
     truncate(Path(m["path"]))
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", m["name"])
     assert code == 2 and err.count("\n") == 1 and f"cache entry {m['name']} is damaged" in err and m["path"] in err
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
-    assert code == 2 and f"cache entry {m['name']} is damaged" in err and "no cached merge ranking" in err.splitlines()[-1]
+    assert (
+        code == 2 and f"cache entry {m['name']} is damaged" in err and "no cached merge ranking" in err.splitlines()[-1]
+    )
 
 
 def test_a_ranking_named_without_key_says_which_of_several_it_scores(cli, store_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    common = ["--data", store_dir, "--cache", cache, "--week", "1", "--train-weeks", "1", "--k", "20", "-o", "tune=false"]
+    common = [
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "1",
+        "--k",
+        "20",
+        "-o",
+        "tune=false",
+    ]
     one = cli.json("rank", "--ranker", "merge", "--candidates", "popular", *common)
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
     assert code == 0 and "cached merge rankings" not in err
     two = cli.json("rank", "--ranker", "merge", "--candidates", "popular,repurchase", *common)
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "merge")
-    assert code == 0 and "2 cached merge rankings for the week" in err and f"using the newest, {two['name']} (sources popular,repurchase)" in err
+    assert (
+        code == 0
+        and "2 cached merge rankings for the week" in err
+        and f"using the newest, {two['name']} (sources popular,repurchase)" in err
+    )
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", one["name"])
     assert code == 0 and "cached merge rankings" not in err
 
@@ -139,15 +198,37 @@ def test_a_ranking_named_without_key_says_which_of_several_it_scores(cli, store_
 @pytest.mark.bad_input("checkpoint-damaged")
 def test_resume_from_a_truncated_checkpoint_starts_afresh(cli, store_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    args = ["rank", "--ranker", "din", "--candidates", "popular", "--data", store_dir, "--cache", cache,
-            "--week", "1", "--train-weeks", "2", "--k", "20", *QUICK_DIN, "--device", "cpu"]
+    args = [
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "20",
+        *QUICK_DIN,
+        "--device",
+        "cpu",
+    ]
     first = cli.json(*args)
     checkpoint = next((cache / "models" / "din").glob("*/*.pt"))
     truncate(checkpoint)
     code, out, err = cli(*args, "--force", "--resume", "--json")
     assert code == 0, err
     said = [line for line in err.splitlines() if "checkpoint" in line]
-    assert len(said) == 1 and said[0].startswith(f"warning: checkpoint {checkpoint} is damaged (") and said[0].endswith("; training from the start")
+    assert (
+        len(said) == 1
+        and said[0].startswith(f"warning: checkpoint {checkpoint} is damaged (")
+        and said[0].endswith("; training from the start")
+    )
     again = json.loads(out)
     assert again["training"]["resumed_from"] == 0
     assert pl.read_parquet(again["path"]).equals(pl.read_parquet(first["path"]))  # a fresh start is the same run
@@ -158,7 +239,11 @@ def test_clear_orphans_removes_what_killed_runs_left_and_nothing_else(cli, store
     entry = recalled(cli, store_dir, cache)
     week = Path(entry["path"]).parent
     dead = 2**22 + 12345  # above the usual pid_max: no live process has it
-    left = [week / f".{entry['name'].split('@')[1]}.parquet.tmp-{dead}-0badf00d", tmp_path / f".hm.tmp-{dead}-0badf00d", tmp_path / f".hmrec-ingest-{dead}-x1y2"]
+    left = [
+        week / f".{entry['name'].split('@')[1]}.parquet.tmp-{dead}-0badf00d",
+        tmp_path / f".hm.tmp-{dead}-0badf00d",
+        tmp_path / f".hmrec-ingest-{dead}-x1y2",
+    ]
     left[0].write_bytes(b"half")
     left[1].mkdir()  # a store folder being written
     left[2].mkdir()  # an ingest's scratch folder
@@ -178,7 +263,10 @@ def test_a_later_run_sweeps_temp_files_older_than_a_day(cli, store_dir: Path, tm
     cache = tmp_path / "cache"
     week = Path(recalled(cli, store_dir, cache)["path"]).parent
     dead = 2**22 + 12345
-    old, fresh = week / f".aaaaaaaaaaaaaaaa.parquet.tmp-{dead}-00000001", week / f".bbbbbbbbbbbbbbbb.parquet.tmp-{dead}-00000002"
+    old, fresh = (
+        week / f".aaaaaaaaaaaaaaaa.parquet.tmp-{dead}-00000001",
+        week / f".bbbbbbbbbbbbbbbb.parquet.tmp-{dead}-00000002",
+    )
     for p in (old, fresh):
         p.write_bytes(b"half")
     two_days_ago = time.time() - 2 * 86400

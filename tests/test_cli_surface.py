@@ -31,7 +31,18 @@ COMMANDS = _leaf_commands(typer.main.get_command(app))
 
 def test_the_walk_finds_every_command() -> None:
     names = {" ".join(p) for p, _ in COMMANDS}
-    assert {"recall", "rank", "evaluate", "submit", "data ingest", "data synth", "cache clear", "cache ls", "plugins", "plugins show"} <= names
+    assert {
+        "recall",
+        "rank",
+        "evaluate",
+        "submit",
+        "data ingest",
+        "data synth",
+        "cache clear",
+        "cache ls",
+        "plugins",
+        "plugins show",
+    } <= names
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=[" ".join(p) for p, _ in COMMANDS])
@@ -59,7 +70,9 @@ def test_json_of_commands_that_lacked_it(cli, tmp_path: Path) -> None:
         (["rank", "--ranker", "bpr", "--candidates", "popular"], "bpr is a retriever, not a ranker"),
     ],
 )
-def test_misspelt_plugin_names_get_a_suggestion(cli, store_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+def test_misspelt_plugin_names_get_a_suggestion(
+    cli, store_dir: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
     extra = [] if args[0] == "plugins" else ["--data", store_dir, "--cache", tmp_path]
     code, _, err = cli(*args, *extra)
     assert code == 2 and err.count("\n") == 1 and message in err, err
@@ -67,10 +80,14 @@ def test_misspelt_plugin_names_get_a_suggestion(cli, store_dir: Path, tmp_path: 
 
 def test_a_retriever_named_as_predictions_is_not_sent_to_rank(cli, store_dir: Path, tmp_path: Path) -> None:
     """Regression: `--predictions bpr` suggested `hmrec rank --ranker bpr`, which cannot work."""
-    code, _, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path / "c d", "--week", "1", "--predictions", "bpr")
+    code, _, err = cli(
+        "evaluate", "--data", store_dir, "--cache", tmp_path / "c d", "--week", "1", "--predictions", "bpr"
+    )
     assert code == 2 and err.count("\n") == 1
     assert "--ranker bpr" not in err and "bpr is a retriever" in err
-    assert f"--candidates bpr --data {store_dir} --cache '{tmp_path / 'c d'}'" in err  # pasteable, with the user's folders
+    assert (
+        f"--candidates bpr --data {store_dir} --cache '{tmp_path / 'c d'}'" in err
+    )  # pasteable, with the user's folders
 
 
 def test_data_weeks_lists_every_week(cli, store_dir: Path) -> None:
@@ -91,4 +108,8 @@ def test_hints_carry_folders_that_came_from_the_environment(cli, monkeypatch, st
     monkeypatch.setenv("HMREC_DATA", str(store_dir))
     monkeypatch.setenv("HMREC_CACHE", str(tmp_path / "cache"))
     code, _, err = cli("evaluate", "--week", "1", "--predictions", "din")
-    assert code == 2 and "hmrec rank --ranker din --week " in err and f"--data {store_dir} --cache {tmp_path / 'cache'}" in err
+    assert (
+        code == 2
+        and "hmrec rank --ranker din --week " in err
+        and f"--data {store_dir} --cache {tmp_path / 'cache'}" in err
+    )

@@ -29,7 +29,9 @@ BUILT_IN = built_in()
 
 
 def test_the_page_parses() -> None:
-    assert {"embedding_size", "epochs", "learning_rate", "reg", "half_life_days", "batch_size", "negatives"} <= set(SHARED)
+    assert {"embedding_size", "epochs", "learning_rate", "reg", "half_life_days", "batch_size", "negatives"} <= set(
+        SHARED
+    )
     assert {"id_dim", "lr", "l2_embedding", "n_epochs"} <= set(AVOID) and not set(AVOID) & set(SHARED)
 
 
@@ -61,4 +63,11 @@ def test_the_check_catches_bad_names() -> None:
         side_dim: int = 8
         history_length: int = 8
 
-    assert [v.split()[0].rstrip(":") for v in violations(Old)] == ["id_dim", "id_dim", "l2_embedding", "epochs", "num_leaves", "side_dim"]
+    assert [v.split()[0].rstrip(":") for v in violations(Old)] == [
+        "id_dim",
+        "id_dim",
+        "l2_embedding",
+        "epochs",
+        "num_leaves",
+        "side_dim",
+    ]

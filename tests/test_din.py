@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hmrec_plugins.din import DINParams, DINRanker
 
+from hmrec_cli.data.splits import Week
 from hmrec_cli.metrics import map_of_scores
 from hmrec_cli.plugin_api import Context, RankingWeek, RunSettings
-from hmrec_cli.data.splits import Week
-from hmrec_plugins.din import DINParams, DINRanker
 
 ARTICLES, CUSTOMERS_PER_WEEK = 40, 300
 
@@ -24,44 +24,80 @@ def _world():
     cluster. Only comparing the candidate with the history tells which (never a repeat purchase,
     so no count feature gives it away); a model blind to the history can only guess."""
     rng = np.random.default_rng(0)
-    articles = pl.DataFrame({
-        "article": np.arange(ARTICLES, dtype=np.uint32), "article_id": np.arange(ARTICLES, dtype=np.uint32) + 100,
-        "product_code": np.arange(ARTICLES, dtype=np.int32), **{f: np.zeros(ARTICLES, dtype=np.int32) for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")},
-        "product_group_name": ["Garment"] * ARTICLES, "index_group_name": ["Ladieswear"] * ARTICLES,
-    })
+    articles = pl.DataFrame(
+        {
+            "article": np.arange(ARTICLES, dtype=np.uint32),
+            "article_id": np.arange(ARTICLES, dtype=np.uint32) + 100,
+            "product_code": np.arange(ARTICLES, dtype=np.int32),
+            **{
+                f: np.zeros(ARTICLES, dtype=np.int32)
+                for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")
+            },
+            "product_group_name": ["Garment"] * ARTICLES,
+            "index_group_name": ["Ladieswear"] * ARTICLES,
+        }
+    )
     n = 3 * CUSTOMERS_PER_WEEK
-    customers = pl.DataFrame({
-        "customer": np.arange(n, dtype=np.uint32), "age": np.full(n, 30, dtype=np.uint8), "club_member_status": ["ACTIVE"] * n,
-        "fashion_news_frequency": ["NONE"] * n, "FN": [True] * n, "Active": [True] * n,
-    })
+    customers = pl.DataFrame(
+        {
+            "customer": np.arange(n, dtype=np.uint32),
+            "age": np.full(n, 30, dtype=np.uint8),
+            "club_member_status": ["ACTIVE"] * n,
+            "fashion_news_frequency": ["NONE"] * n,
+            "FN": [True] * n,
+            "Active": [True] * n,
+        }
+    )
     taste = rng.integers(0, 2, n)
     starts = [date(2020, 3, 4) + timedelta(days=7 * w) for w in range(3)]
     rows = []
     for c in range(n):
         week_start = starts[c // CUSTOMERS_PER_WEEK]
         for _ in range(5):
-            rows.append((week_start - timedelta(days=int(rng.integers(1, 60))), c, int(taste[c] * 20 + rng.integers(0, 10))))
-    history = pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row").with_columns(
-        price=pl.lit(0.03, pl.Float32), channel=pl.lit(2, pl.UInt8)
-    ).sort("t_dat")
+            rows.append(
+                (week_start - timedelta(days=int(rng.integers(1, 60))), c, int(taste[c] * 20 + rng.integers(0, 10)))
+            )
+    history = (
+        pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row")
+        .with_columns(price=pl.lit(0.03, pl.Float32), channel=pl.lit(2, pl.UInt8))
+        .sort("t_dat")
+    )
     weeks = []
     for w, start in enumerate(starts):
         who = np.arange(w * CUSTOMERS_PER_WEEK, (w + 1) * CUSTOMERS_PER_WEEK)
         same = taste[who] * 20 + rng.integers(10, 20, who.size)
         other = (1 - taste[who]) * 20 + rng.integers(10, 20, who.size)
         first = rng.integers(0, 2, who.size)
-        cands = pl.DataFrame({
-            "customer": np.repeat(who, 2).astype(np.uint32), "article": np.stack([same, other], 1).ravel().astype(np.uint32),
-            "src_score": np.ones(2 * who.size, dtype=np.float32), "src_rank": np.stack([first, 1 - first], 1).ravel().astype(np.uint16),
-            "label": np.tile([1, 0], who.size).astype(np.uint8), "bought": np.ones(2 * who.size, dtype=np.uint16),
-        }).sort("customer", "article")
+        cands = pl.DataFrame(
+            {
+                "customer": np.repeat(who, 2).astype(np.uint32),
+                "article": np.stack([same, other], 1).ravel().astype(np.uint32),
+                "src_score": np.ones(2 * who.size, dtype=np.float32),
+                "src_rank": np.stack([first, 1 - first], 1).ravel().astype(np.uint16),
+                "label": np.tile([1, 0], who.size).astype(np.uint8),
+                "bought": np.ones(2 * who.size, dtype=np.uint16),
+            }
+        ).sort("customer", "article")
         week = Week(start, start.isoformat())
-        ctx = Context(history=history.filter(pl.col("t_dat") < start), articles=articles, customers=customers, week=week)
+        ctx = Context(
+            history=history.filter(pl.col("t_dat") < start), articles=articles, customers=customers, week=week
+        )
         weeks.append(RankingWeek(ctx, cands, ("src",), 2))
     return weeks
 
 
-TOY = dict(epochs=25, patience=25, batch_size=64, negative_share=1.0, learning_rate=0.01, history_length=5, embedding_size=8, side_embedding_size=2, hidden="16", valid_customers=1000)
+TOY = dict(
+    epochs=25,
+    patience=25,
+    batch_size=64,
+    negative_share=1.0,
+    learning_rate=0.01,
+    history_length=5,
+    embedding_size=8,
+    side_embedding_size=2,
+    hidden="16",
+    valid_customers=1000,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +123,9 @@ def test_resume_reproduces_an_uninterrupted_run(toy, tmp_path: Path) -> None:
     whole = DINRanker(DINParams(**params))
     whole.fit(toy[:2], RunSettings(seed=1, device="cpu"))
     checkpoint = tmp_path / "din.pt"
-    DINRanker(DINParams(**dict(params, epochs=1))).fit(toy[:2], RunSettings(seed=1, device="cpu", checkpoint=checkpoint))  # "interrupted" after epoch 1
+    DINRanker(DINParams(**dict(params, epochs=1))).fit(
+        toy[:2], RunSettings(seed=1, device="cpu", checkpoint=checkpoint)
+    )  # "interrupted" after epoch 1
     resumed = DINRanker(DINParams(**params))
     log = resumed.fit(toy[:2], RunSettings(seed=1, device="cpu", checkpoint=checkpoint, resume=True))
     assert log["resumed_from"] == 1 and len(log["epochs"]) == 3
@@ -102,7 +140,12 @@ def _relabelled(weeks, label):
 def _coin(weeks):
     """Purchases drawn at random between the two candidates: nothing can be learned."""
     rng = np.random.default_rng(3)
-    return _relabelled(weeks, lambda c: pl.Series(np.repeat(rng.integers(0, 2, c.height // 2), 2) == np.tile([0, 1], c.height // 2)).cast(pl.UInt8))
+    return _relabelled(
+        weeks,
+        lambda c: pl.Series(np.repeat(rng.integers(0, 2, c.height // 2), 2) == np.tile([0, 1], c.height // 2)).cast(
+            pl.UInt8
+        ),
+    )
 
 
 def test_din_with_nothing_to_learn_keeps_merges_order(toy) -> None:

@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 import torch
-
 from hmrec_plugins.din.model import AGE_BUCKETS, DIN, Dice, Shape
 
 ARTICLES = 30
@@ -14,7 +13,18 @@ ARTICLES = 30
 
 def _model(history: str = "attention") -> DIN:
     torch.manual_seed(0)
-    shape = Shape(articles=ARTICLES + 1, article_fields=(4, 3), customer_fields=(5,), price_bands=11, dense=3, id_dim=6, side_dim=4, attention_hidden=7, hidden=(9,), history=history)
+    shape = Shape(
+        articles=ARTICLES + 1,
+        article_fields=(4, 3),
+        customer_fields=(5,),
+        price_bands=11,
+        dense=3,
+        id_dim=6,
+        side_dim=4,
+        attention_hidden=7,
+        hidden=(9,),
+        history=history,
+    )
     codes = torch.randint(0, 3, (ARTICLES + 1, 2))
     codes[0] = 0
     model = DIN(shape, codes, torch.randint(0, 5, (10, 1)))
@@ -31,7 +41,17 @@ def test_wide_and_deep_starts_at_the_prior_and_the_deep_part_grows_from_zero() -
     """Untrained, the score is the given prior (merge's order): the wide part and the network's
     output layer start at zero; once the wide part moves, the network still adds nothing."""
     torch.manual_seed(0)
-    shape = Shape(articles=ARTICLES + 1, article_fields=(4, 3), customer_fields=(5,), price_bands=11, dense=3, id_dim=6, side_dim=4, attention_hidden=7, hidden=(9,))
+    shape = Shape(
+        articles=ARTICLES + 1,
+        article_fields=(4, 3),
+        customer_fields=(5,),
+        price_bands=11,
+        dense=3,
+        id_dim=6,
+        side_dim=4,
+        attention_hidden=7,
+        hidden=(9,),
+    )
     codes = torch.randint(0, 3, (ARTICLES + 1, 2))
     model = DIN(shape, codes, torch.randint(0, 5, (10, 1))).eval()
     b = _batch()
@@ -51,8 +71,13 @@ def _batch(length: int = 5, batch: int = 8):
     history = torch.where(mask, history, 0)
     age = torch.where(mask, torch.randint(1, 400, (batch, length), generator=g), 0)
     return dict(
-        article=torch.randint(1, ARTICLES + 1, (batch,), generator=g), customer=torch.randint(0, 10, (batch,), generator=g),
-        history=history, age_days=age, mask=mask, price_band=torch.randint(0, 11, (batch,), generator=g), dense=torch.randn(batch, 3, generator=g),
+        article=torch.randint(1, ARTICLES + 1, (batch,), generator=g),
+        customer=torch.randint(0, 10, (batch,), generator=g),
+        history=history,
+        age_days=age,
+        mask=mask,
+        price_band=torch.randint(0, 11, (batch,), generator=g),
+        dense=torch.randn(batch, 3, generator=g),
     )
 
 
@@ -60,7 +85,9 @@ def test_activation_unit_is_an_mlp_over_history_candidate_difference_product_and
     model, b = _model(), _batch()
     table = model.item_vectors(torch.arange(ARTICLES + 1))
     items, query = table[b["history"]], table[b["article"]].unsqueeze(1).expand(-1, b["history"].shape[1], -1)
-    bucket = torch.where(b["mask"], torch.log2(b["age_days"].clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0)
+    bucket = torch.where(
+        b["mask"], torch.log2(b["age_days"].clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0
+    )
     unit_in = torch.cat([items, query, items - query, items * query, model.age(bucket)], dim=-1)
     weights = model.attention(unit_in) * b["mask"].unsqueeze(-1)  # the paper's form, no softmax
     expected = (weights * items).sum(1)

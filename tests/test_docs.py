@@ -7,7 +7,9 @@ from hmrec_cli.cli import docs_gen
 
 def test_generated_pages_match_the_code() -> None:
     behind = docs_gen.stale()
-    assert not behind, f"{', '.join(p.name for p in behind)} out of date: run `.venv/bin/{docs_gen.REGENERATE}` and commit docs/"
+    assert not behind, (
+        f"{', '.join(p.name for p in behind)} out of date: run `.venv/bin/{docs_gen.REGENERATE}` and commit docs/"
+    )
 
 
 def test_the_cli_page_covers_every_command_and_the_plugins_page_every_built_in() -> None:

@@ -21,7 +21,10 @@ def test_doctor_reports_versions_store_and_plugins(cli, store_dir: Path, tmp_pat
     assert found["libraries/torch"]["value"] and found["libraries/polars"]["state"] == "ok"
     assert found["torch/CUDA build"]["value"] and "threads" in {k.split("/")[1] for k in found}
     assert found["store/fingerprint"]["value"] == Store.open(store_dir).fingerprint
-    assert "memory available" in found["machine/memory available"]["name"] and found["plugins/retriever popular"]["state"] == "ok"
+    assert (
+        "memory available" in found["machine/memory available"]["name"]
+        and found["plugins/retriever popular"]["state"] == "ok"
+    )
     assert json.loads(out)["broken"] == []
 
 
@@ -29,7 +32,9 @@ def test_doctor_exits_1_naming_a_broken_plugin(cli, monkeypatch, store_dir: Path
     _register(monkeypatch, tmp_path / "site", "broken-one", "hmrec_missing_module:Nothing")
     code, out, _ = cli("doctor", "--data", store_dir, "--cache", tmp_path / "cache", "--json")
     assert code == 1
-    assert json.loads(out)["broken"] == ["retriever broken-one: fails to load: ModuleNotFoundError: No module named 'hmrec_missing_module'"]
+    assert json.loads(out)["broken"] == [
+        "retriever broken-one: fails to load: ModuleNotFoundError: No module named 'hmrec_missing_module'"
+    ]
     code, out, _ = cli("doctor", "--data", store_dir, "--cache", tmp_path / "cache")
     assert code == 1 and "1 broken" in out
 

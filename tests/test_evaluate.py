@@ -7,9 +7,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from hmrec_cli.metrics import average_precision
 from hmrec_cli.data.splits import resolve_week, truth
 from hmrec_cli.data.store import Store
+from hmrec_cli.metrics import average_precision
 
 
 def week_truth(store: Store, spec: str = "last") -> pl.DataFrame:
@@ -22,7 +22,10 @@ def submission(store: Store, lists: dict[int, list[int]], padded: bool = True) -
     arts = store.articles["article_id"]
     fmt = (lambda a: f"{a:010d}") if padded else str
     return pl.DataFrame(
-        {"customer_id": [ids[c] for c in lists], "prediction": [" ".join(fmt(arts[a]) for a in v) for v in lists.values()]}
+        {
+            "customer_id": [ids[c] for c in lists],
+            "prediction": [" ".join(fmt(arts[a]) for a in v) for v in lists.values()],
+        }
     )
 
 
@@ -51,7 +54,8 @@ def test_file_score_equals_metric_on_the_same_lists(cli, store_dir: Path, tmp_pa
     submission(store, lists, padded=True).write_csv(tmp_path / "padded.csv")
     long = pl.DataFrame(
         [(c, a, r) for c, v in lists.items() for r, a in enumerate(v)],
-        schema={"customer": pl.UInt32, "article": pl.Int64, "rank": pl.UInt32}, orient="row",
+        schema={"customer": pl.UInt32, "article": pl.Int64, "rank": pl.UInt32},
+        orient="row",
     )
     expected = float(average_precision(long, target)["ap"].mean())
     for name in ("plain.csv", "padded.csv"):
@@ -67,7 +71,10 @@ def test_unknown_customers_warn_and_unknown_articles_miss(cli, store_dir: Path, 
     first = rows["customer_id"][0]
     stranger = pl.DataFrame({"customer_id": ["f" * 64], "prediction": ["0108775015"]})
     rows = pl.concat([rows, stranger]).with_columns(
-        pl.when(pl.col("customer_id") == first).then("0999999999 " + pl.col("prediction")).otherwise("prediction").alias("prediction")
+        pl.when(pl.col("customer_id") == first)
+        .then("0999999999 " + pl.col("prediction"))
+        .otherwise("prediction")
+        .alias("prediction")
     )
     rows.write_csv(tmp_path / "s.csv")
     code, out, err = cli("evaluate", "--data", store_dir, "--predictions", tmp_path / "s.csv")
@@ -89,7 +96,9 @@ def test_unknown_customers_warn_and_unknown_articles_miss(cli, store_dir: Path, 
         ("", "s.csv: file is empty"),
     ],
 )
-def test_malformed_prediction_files_are_one_line_errors(cli, store_dir: Path, tmp_path: Path, content: str, message: str) -> None:
+def test_malformed_prediction_files_are_one_line_errors(
+    cli, store_dir: Path, tmp_path: Path, content: str, message: str
+) -> None:
     c = Store.open(store_dir).customers["customer_id"][0]
     (tmp_path / "s.csv").write_text(content.format(c=c))
     code, _, err = cli("evaluate", "--data", store_dir, "--predictions", tmp_path / "s.csv")
@@ -106,7 +115,11 @@ def test_rolling_back_test_pools_customer_weeks(cli, store_dir: Path, tmp_path: 
         week = resolve_week(spec, store.first_date, store.last_date)
         lists = {c: v[:1] + [0] for c, v in list(oracle_lists(store, spec).items())[::2]}
         submission(store, lists).write_csv(preds / f"{week.start}.csv")
-        long = pl.DataFrame([(c, a, r) for c, v in lists.items() for r, a in enumerate(v)], schema={"customer": pl.UInt32, "article": pl.Int64, "rank": pl.UInt32}, orient="row")
+        long = pl.DataFrame(
+            [(c, a, r) for c, v in lists.items() for r, a in enumerate(v)],
+            schema={"customer": pl.UInt32, "article": pl.Int64, "rank": pl.UInt32},
+            orient="row",
+        )
         aps.append(average_precision(long, week_truth(store, spec))["ap"])
     report = cli.json("evaluate", "--data", store_dir, "--weeks", "3", "--predictions-dir", preds)
     pooled = pl.concat(aps)

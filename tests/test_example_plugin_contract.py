@@ -8,7 +8,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-
 import test_retriever_contract as contract
 from test_recall_cli import EXAMPLE, _register
 

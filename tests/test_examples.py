@@ -40,6 +40,11 @@ def test_popularity_submission_ignores_the_target_week_and_later(store_dir: Path
 def test_popularity_script_writes_files_that_evaluate_reads(cli, store_dir: Path, tmp_path: Path) -> None:
     script = [sys.executable, str(EXAMPLES / "popularity_submission.py"), "--data", str(store_dir)]
     subprocess.run([*script, "--weeks", "2", "--out-dir", str(tmp_path)], check=True, capture_output=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["2020-09-09.csv", "2020-09-09.csv.json", "2020-09-16.csv", "2020-09-16.csv.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2020-09-09.csv",
+        "2020-09-09.csv.json",
+        "2020-09-16.csv",
+        "2020-09-16.csv.json",
+    ]
     report = cli.json("evaluate", "--data", store_dir, "--weeks", "2", "--predictions-dir", tmp_path)
     assert report["map@12"] > 0 and report["leaked"] is False  # the sidecars say: fitted before each week

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
-from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
+from hmrec_cli.plugin_api import Context, RunSettings
+from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
 
 
 def test_annoy_finds_what_exact_search_finds() -> None:
@@ -47,7 +47,9 @@ def test_factor_shapes_match_customers_and_articles_and_no_blas_warning(store_di
 
     store = Store.open(store_dir)
     week = resolve_week("last", store.first_date, store.last_date)
-    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    ctx = Context(
+        history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
     for cls in (ALS, BPR):
         model = cls(cls.Params(embedding_size=8, epochs=3))
         with warnings.catch_warnings():
@@ -63,8 +65,13 @@ def test_annoy_search_option_gives_candidates(store_dir: Path) -> None:
 
     store = Store.open(store_dir)
     week = resolve_week("last", store.first_date, store.last_date)
-    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
-    exact, approx = ALS(ALS.Params(embedding_size=8, epochs=3)), ALS(ALS.Params(embedding_size=8, epochs=3, search="annoy"))
+    ctx = Context(
+        history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
+    exact, approx = (
+        ALS(ALS.Params(embedding_size=8, epochs=3)),
+        ALS(ALS.Params(embedding_size=8, epochs=3, search="annoy")),
+    )
     exact.fit(ctx, RunSettings())
     approx.fit(ctx, RunSettings())
     who = pl.Series(np.flatnonzero(exact.active)[:100].astype(np.uint32))
@@ -75,7 +82,6 @@ def test_annoy_search_option_gives_candidates(store_dir: Path) -> None:
 def test_an_orientation_mistake_at_the_implicit_boundary_fails_loudly(store_dir: Path) -> None:
     """Regression guard: handing implicit an articles x customers matrix must not pass silently."""
     import pytest
-
     from hmrec_plugins.matrix_factorisation import ALS
 
     class Transposed(ALS):
@@ -84,6 +90,8 @@ def test_an_orientation_mistake_at_the_implicit_boundary_fails_loudly(store_dir:
 
     store = Store.open(store_dir)
     week = resolve_week("last", store.first_date, store.last_date)
-    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    ctx = Context(
+        history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
     with pytest.raises(RuntimeError, match="expected 2000 customers x 1000 articles"):
         Transposed(ALS.Params(embedding_size=4, epochs=1)).fit(ctx, RunSettings())

@@ -60,7 +60,9 @@ def test_files_hmrec_did_not_write_survive_every_sweep_and_clear(cli, store_dir:
     cache, data = tmp_path / "cache", tmp_path / "hm"
     week = Path(recalled(cli, store_dir, cache)["path"]).parent.name
     mine = users_files(cache, week, data)
-    assert cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "10")[0] == 0  # a write sweeps
+    assert (
+        cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "10")[0] == 0
+    )  # a write sweeps
     code, out, _ = cli("cache", "clear", "--orphans", "--cache", cache, "--data", data)
     assert code == 0 and "and 0 files that interrupted runs left" in out
     in_cache = [p for p in mine if p.is_relative_to(cache)]
@@ -68,9 +70,17 @@ def test_files_hmrec_did_not_write_survive_every_sweep_and_clear(cli, store_dir:
     listed = cli.json("cache", "ls", "--cache", cache)
     assert len(listed["entries"]) == 2 and set(listed["foreign"]) == foreign
     code, out, _ = cli("cache", "ls", "--cache", cache)
-    assert code == 0 and f"\nnot hmrec's: {cache / 'photos'}/\n" in out and f"\nnot hmrec's: {cache}/candidates/popular/{week}/0123456789abcdef.parquet\n" in out
+    assert (
+        code == 0
+        and f"\nnot hmrec's: {cache / 'photos'}/\n" in out
+        and f"\nnot hmrec's: {cache}/candidates/popular/{week}/0123456789abcdef.parquet\n" in out
+    )
     code, out, _ = cli("cache", "clear", "--cache", cache, "--data", data)
-    assert code == 0 and out == "removed 2 cached entries and 0 files that interrupted runs left; left 9 files or folders hmrec did not write (see `hmrec cache ls`)\n"
+    assert (
+        code == 0
+        and out
+        == "removed 2 cached entries and 0 files that interrupted runs left; left 9 files or folders hmrec did not write (see `hmrec cache ls`)\n"
+    )
     assert all(p.is_file() for p in mine)
     after = cli.json("cache", "ls", "--cache", cache)
     assert after["entries"] == [] and after["foreign"] == listed["foreign"]
@@ -81,8 +91,14 @@ def test_an_entry_whose_manifest_hmrec_did_not_write_is_refused_and_kept(cli, st
     cache = tmp_path / "cache"
     data = Path(recalled(cli, store_dir, cache)["path"])
     data.with_suffix(".json").write_text("{}")  # not hmrec's manifest: it names no key
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
-    assert code == 2 and err == f"hmrec: error: {data.with_suffix('.json')}: not a manifest hmrec wrote for popular@{data.stem}; hmrec leaves it alone: move it away\n"
+    code, _, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20"
+    )
+    assert (
+        code == 2
+        and err
+        == f"hmrec: error: {data.with_suffix('.json')}: not a manifest hmrec wrote for popular@{data.stem}; hmrec leaves it alone: move it away\n"
+    )
     code, out, _ = cli("cache", "clear", "--cache", cache)
     assert code == 0 and "removed 0 cached entries" in out and "left 2 files or folders hmrec did not write" in out
     assert data.is_file() and data.with_suffix(".json").read_text() == "{}"
@@ -106,7 +122,9 @@ class Killed(BaseException):
     """kill -9 at one instant: nothing after it runs, no clean-up."""
 
 
-def test_a_run_killed_between_data_and_manifest_is_cleaned_up(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_run_killed_between_data_and_manifest_is_cleaned_up(
+    cli, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     cache = tmp_path / "cache"
     replace = os.replace
 
@@ -122,14 +140,18 @@ def test_a_run_killed_between_data_and_manifest_is_cleaned_up(cli, store_dir: Pa
     monkeypatch.undo()
     week = next((cache / "candidates" / "popular").iterdir())
     left = sorted(p.name for p in week.iterdir())
-    assert len(left) == 2 and left[1].endswith(".parquet") and left[0] == f".{left[1][:-8]}.json.tmp-{DEAD}-{left[0][-8:]}"
+    assert (
+        len(left) == 2 and left[1].endswith(".parquet") and left[0] == f".{left[1][:-8]}.json.tmp-{DEAD}-{left[0][-8:]}"
+    )
     assert cli.json("cache", "ls", "--cache", tmp_path / "cache")["foreign"] == []  # provably hmrec's
     code, out, _ = cli("cache", "clear", "--orphans", "--cache", cache, "--data", tmp_path / "hm")
     assert code == 0 and "removed 0 cached entries and 2 files that interrupted runs left" in out
     assert not list(week.iterdir())
 
 
-def test_clear_keeps_the_folder_a_running_writer_has_just_made(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_clear_keeps_the_folder_a_running_writer_has_just_made(
+    cli, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     cache = tmp_path / "cache"
     real = cache_module.atomic_file
 
@@ -141,7 +163,9 @@ def test_clear_keeps_the_folder_a_running_writer_has_just_made(cli, store_dir: P
             yield tmp
 
     monkeypatch.setattr(cache_module, "atomic_file", clear_right_after_mkdir)
-    code, out, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20", "--json")
+    code, out, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20", "--json"
+    )
     assert code == 0, err
     entry = json.loads(out)
     assert Path(entry["path"]).is_file() and Path(entry["path"]).with_suffix(".json").is_file()
@@ -155,9 +179,14 @@ def test_a_folder_in_place_of_an_entry_is_named_and_never_removed(cli, store_dir
     data.unlink()
     (data / "inside.txt").parent.mkdir()
     (data / "inside.txt").write_text("a user's")
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
+    code, _, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20"
+    )
     assert code == 2 and err.count("\n") == 1
-    assert err == f"hmrec: error: {data}: a folder where the cache entry {entry['name']} should be; hmrec did not write it and leaves it: move it away\n"
+    assert (
+        err
+        == f"hmrec: error: {data}: a folder where the cache entry {entry['name']} should be; hmrec did not write it and leaves it: move it away\n"
+    )
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--candidates", entry["name"])
     assert code == 2 and err.count("\n") == 1 and f"{data}: a folder where the cache entry" in err
     code, out, _ = cli("cache", "clear", "--cache", cache)
@@ -165,8 +194,14 @@ def test_a_folder_in_place_of_an_entry_is_named_and_never_removed(cli, store_dir
     assert (data / "inside.txt").read_text() == "a user's"
     data.rename(tmp_path / "moved")
     data.with_suffix(".json").mkdir()  # and one in place of its manifest
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
-    assert code == 2 and err == f"hmrec: error: {data.with_suffix('.json')}: a folder where the cache entry {entry['name']} should be; hmrec did not write it and leaves it: move it away\n"
+    code, _, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20"
+    )
+    assert (
+        code == 2
+        and err
+        == f"hmrec: error: {data.with_suffix('.json')}: a folder where the cache entry {entry['name']} should be; hmrec did not write it and leaves it: move it away\n"
+    )
     assert cli("cache", "clear", "--cache", cache)[0] == 0 and data.with_suffix(".json").is_dir()
 
 
@@ -176,14 +211,25 @@ def test_a_manifest_with_fields_of_the_wrong_type_is_damaged_not_a_crash(cli, st
     recalled(cli, store_dir, cache, "repurchase")
     entry = recalled(cli, store_dir, cache)
     manifest = Path(entry["path"]).with_suffix(".json")
-    for field, value, said in (("created", 12345, "manifest field created is 12345, not a time"),
-                               ("file", {"bytes": "many"}, "manifest field file is {'bytes': 'many'}, not a size and sha256")):
-        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "created": entry["created"], "file": entry["file"], field: value}))
+    for field, value, said in (
+        ("created", 12345, "manifest field created is 12345, not a time"),
+        ("file", {"bytes": "many"}, "manifest field file is {'bytes': 'many'}, not a size and sha256"),
+    ):
+        manifest.write_text(
+            json.dumps(
+                {**json.loads(manifest.read_text()), "created": entry["created"], "file": entry["file"], field: value}
+            )
+        )
         listed = {e["name"]: e["damaged"] for e in cli.json("cache", "ls", "--cache", cache)["entries"]}
         assert listed[entry["name"]] == said and len(listed) == 2
         code, out, err = cli("cache", "ls", "--cache", cache)
-        assert code == 0 and f"{entry['name']} (candidates, week {Path(entry['path']).parent.name}) is damaged: {said}" in err
-    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20")
+        assert (
+            code == 0
+            and f"{entry['name']} (candidates, week {Path(entry['path']).parent.name}) is damaged: {said}" in err
+        )
+    code, _, err = cli(
+        "recall", "--method", "popular", "--data", store_dir, "--cache", cache, "--week", "1", "--k", "20"
+    )
     assert code == 0 and err.startswith(f"warning: cache entry {entry['name']} is damaged (manifest field file is")
     assert all(e["damaged"] is None for e in cli.json("cache", "ls", "--cache", cache)["entries"])
 
@@ -195,7 +241,20 @@ def test_a_checkpoint_folder_linked_out_of_the_cache_is_refused(cli, store_dir: 
     elsewhere.mkdir()
     (cache / "models" / "youtube-dnn").symlink_to(elsewhere, target_is_directory=True)
     options = [x for o in ("epochs=1", "weeks=2", "embedding_size=8", "hidden=8") for x in ("-o", o)]
-    code, _, err = cli("recall", "--method", "youtube-dnn", "--data", store_dir, "--cache", cache, "--k", "12", "--device", "cpu", *options)
+    code, _, err = cli(
+        "recall",
+        "--method",
+        "youtube-dnn",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--k",
+        "12",
+        "--device",
+        "cpu",
+        *options,
+    )
     assert code == 2 and err.count("\n") == 1 and "leads outside the cache" in err and "youtube-dnn" in err
     assert not list(elsewhere.rglob("*"))
 
@@ -220,7 +279,9 @@ def test_clearing_everything_on_a_terminal_asks_first(cli, store_dir: Path, tmp_
     entry = Path(recalled(cli, store_dir, cache)["path"])
     monkeypatch.setattr("hmrec_cli.cli.commands.cache._interactive", lambda: True)
     code, out = clear("--cache", str(cache), answer="n\n")
-    assert code == 0 and f"Delete every cached entry in {cache}?" in out and "nothing removed" in out and entry.is_file()
+    assert (
+        code == 0 and f"Delete every cached entry in {cache}?" in out and "nothing removed" in out and entry.is_file()
+    )
     code, out = clear("--cache", str(cache), "--method", "repurchase")  # one method's: no question
     assert code == 0 and "Delete" not in out and entry.is_file()
     code, out = clear("--cache", str(cache), answer="y\n")

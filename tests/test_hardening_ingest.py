@@ -10,9 +10,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from test_bad_input import edit_cell
 
 from hmrec_cli.data.store import Store
-from test_bad_input import edit_cell
 
 
 def one_line(code: int, err: str) -> str:
@@ -25,7 +25,11 @@ def one_line(code: int, err: str) -> str:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under `folder` (hidden ones too) with its content's hash."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def ingest_cli(cli, raw: Path, dest: Path, *extra: str) -> tuple[int, str, str]:
@@ -44,7 +48,9 @@ def test_a_blank_customer_id_in_the_sample_submission_is_refused_naming_the_row(
 
 
 @pytest.mark.bad_input("submission-id-repeated")
-def test_repeated_sample_submission_customers_are_dropped_with_a_warning_and_submit_works(cli, raw: Path, tmp_path: Path) -> None:
+def test_repeated_sample_submission_customers_are_dropped_with_a_warning_and_submit_works(
+    cli, raw: Path, tmp_path: Path
+) -> None:
     path = raw / "sample_submission.csv"
     sub = pl.read_csv(path, infer_schema=False)
     pl.concat([sub, sub.slice(4, 2), sub.slice(4, 1)]).write_csv(path)
@@ -54,7 +60,17 @@ def test_repeated_sample_submission_customers_are_dropped_with_a_warning_and_sub
         f"{sub['customer_id'][4]}); each customer is kept once, where first listed"
     ]
     assert Store.open(tmp_path / "hm").submission_customers.len() == sub.height
-    code, _, err = cli("submit", "--data", tmp_path / "hm", "--cache", tmp_path / "cache", "--candidates", "popular", "--out", tmp_path / "s.csv")
+    code, _, err = cli(
+        "submit",
+        "--data",
+        tmp_path / "hm",
+        "--cache",
+        tmp_path / "cache",
+        "--candidates",
+        "popular",
+        "--out",
+        tmp_path / "s.csv",
+    )
     assert code == 0, err
     written = pl.read_csv(tmp_path / "s.csv", infer_schema=False)
     assert written["customer_id"].to_list() == sub["customer_id"].to_list()
@@ -82,12 +98,16 @@ BAD_MANIFESTS = [
 
 @pytest.mark.bad_input("manifest-bad-value")
 @pytest.mark.parametrize(("values", "problem"), BAD_MANIFESTS)
-def test_a_manifest_with_a_bad_value_is_one_line_in_every_command(cli, store_dir: Path, tmp_path: Path, values: dict, problem: str) -> None:
+def test_a_manifest_with_a_bad_value_is_one_line_in_every_command(
+    cli, store_dir: Path, tmp_path: Path, values: dict, problem: str
+) -> None:
     store = with_manifest(store_dir, tmp_path, **values)
     expected = f"{store / 'manifest.json'}: {problem}; run `hmrec data ingest --force` again"
     assert one_line(*cli("data", "info", "--data", store)[::2]) == expected
     assert one_line(*cli("data", "weeks", "--data", store)[::2]) == expected
-    assert one_line(*cli("recall", "--data", store, "--cache", tmp_path / "cache", "--method", "popular")[::2]) == expected
+    assert (
+        one_line(*cli("recall", "--data", store, "--cache", tmp_path / "cache", "--method", "popular")[::2]) == expected
+    )
 
 
 def test_doctor_reports_a_bad_manifest_as_broken(cli, store_dir: Path, tmp_path: Path) -> None:
@@ -137,7 +157,9 @@ def test_a_blank_sales_channel_names_the_file_row_and_column(cli, raw: Path, tmp
 
 @pytest.mark.bad_input("date-with-time")
 @pytest.mark.parametrize("suffix", [" 13:45:00", "T13:45:00Z", "T23:59:59.5+02:00"])
-def test_a_date_with_a_time_reads_as_its_day_in_csv_and_parquet_alike(cli, raw: Path, tmp_path: Path, suffix: str) -> None:
+def test_a_date_with_a_time_reads_as_its_day_in_csv_and_parquet_alike(
+    cli, raw: Path, tmp_path: Path, suffix: str
+) -> None:
     assert ingest_cli(cli, raw, tmp_path / "plain")[0] == 0
     path = raw / "transactions_train.csv"
     tx = pl.read_csv(path, infer_schema=False)
@@ -145,7 +167,9 @@ def test_a_date_with_a_time_reads_as_its_day_in_csv_and_parquet_alike(cli, raw: 
     code, _, err = ingest_cli(cli, raw, tmp_path / "csv")
     assert code == 0, err
     path.unlink()
-    tx.with_columns(pl.col("t_dat").str.to_datetime("%Y-%m-%d") + pl.duration(hours=13)).write_parquet(raw / "transactions_train.parquet")
+    tx.with_columns(pl.col("t_dat").str.to_datetime("%Y-%m-%d") + pl.duration(hours=13)).write_parquet(
+        raw / "transactions_train.parquet"
+    )
     code, _, err = ingest_cli(cli, raw, tmp_path / "parquet")
     assert code == 0, err
     plain = Store.open(tmp_path / "plain").transactions
@@ -165,7 +189,9 @@ def test_a_missing_sales_channel_column_is_a_warning(cli, raw: Path, tmp_path: P
     path = raw / "transactions_train.csv"
     pl.read_csv(path, infer_schema=False).drop("sales_channel_id").write_csv(path)
     report = cli.json("data", "ingest", raw, "--data", tmp_path / "hm")
-    assert report["warnings"] == ["transactions_train.csv: no sales_channel_id column; every row gets channel 0 (unknown)"]
+    assert report["warnings"] == [
+        "transactions_train.csv: no sales_channel_id column; every row gets channel 0 (unknown)"
+    ]
 
 
 @pytest.mark.bad_input("duplicated-column")
@@ -185,8 +211,14 @@ def test_a_column_named_twice_in_the_header_is_refused(cli, raw: Path, tmp_path:
 def test_sample_and_synth_out_naming_a_file(cli, store_dir: Path, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("keep me")
-    assert one_line(*cli("data", "sample", "--data", store_dir, "--out", notes)[::2]) == f"--out {notes}: is a file; give a folder for the sampled store"
-    assert one_line(*cli("data", "synth", "--scale", "tiny", "--out", notes, "-q")[::2]) == f"--out {notes}: is a file; give a folder for the synthetic files"
+    assert (
+        one_line(*cli("data", "sample", "--data", store_dir, "--out", notes)[::2])
+        == f"--out {notes}: is a file; give a folder for the sampled store"
+    )
+    assert (
+        one_line(*cli("data", "synth", "--scale", "tiny", "--out", notes, "-q")[::2])
+        == f"--out {notes}: is a file; give a folder for the synthetic files"
+    )
     assert notes.read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
@@ -207,7 +239,9 @@ def test_a_damaged_oracle_in_a_raw_folder_is_refused_at_ingest(cli, raw: Path, t
     if kind == "garbage":
         oracle.write_bytes(b"not parquet at all")
     else:
-        pl.DataFrame({"week": ["x"], "customer_id": [1], "article_id": [[1]], "probability": [[0.5]]}).write_parquet(oracle)
+        pl.DataFrame({"week": ["x"], "customer_id": [1], "article_id": [[1]], "probability": [[0.5]]}).write_parquet(
+            oracle
+        )
     message = one_line(*ingest_cli(cli, raw, tmp_path / "hm")[::2])
     assert message.startswith("oracle.parquet: not a readable oracle file (")
     assert not (tmp_path / "hm").exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -236,7 +270,13 @@ def test_synth_without_report_builds_no_store_and_prints_no_report(cli, monkeypa
     assert "beside the real" not in out and out.startswith(f"wrote {tmp_path / 'w'}")
     summary = cli.json("data", "synth", "--scale", "tiny", "--out", tmp_path / "w")
     assert "facts" not in summary and summary["rows"] > 0
-    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == ["articles.csv", "customers.csv", "oracle.parquet", "sample_submission.csv", "transactions_train.csv"]
+    assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
+        "articles.csv",
+        "customers.csv",
+        "oracle.parquet",
+        "sample_submission.csv",
+        "transactions_train.csv",
+    ]
 
 
 def test_synth_with_report_still_ingests_and_reports(cli, tmp_path: Path) -> None:
@@ -254,5 +294,11 @@ def test_synth_into_a_folder_with_other_data_files_is_refused_before_writing(cli
     (folder / "notes.txt").write_text("keep me")
     before = snapshot(folder)
     message = one_line(*cli("data", "synth", "--scale", "tiny", "--out", folder, "--report")[::2])
-    assert message == f"--out {folder}: holds other data files (customers_2019.csv) that ingest would read beside the world's; choose another folder"
-    assert snapshot(folder) == before and sorted(p.name for p in folder.iterdir()) == ["customers_2019.csv", "notes.txt"]
+    assert (
+        message
+        == f"--out {folder}: holds other data files (customers_2019.csv) that ingest would read beside the world's; choose another folder"
+    )
+    assert snapshot(folder) == before and sorted(p.name for p in folder.iterdir()) == [
+        "customers_2019.csv",
+        "notes.txt",
+    ]

@@ -54,8 +54,7 @@ def test_every_help_keeps_the_square_brackets_of_its_source() -> None:
     import typer.main
     from typer.testing import CliRunner
 
-    from hmrec_cli.cli import docs_gen
-    from hmrec_cli.cli import app
+    from hmrec_cli.cli import app, docs_gen
 
     wide = {**docs_gen.ENV, "COLUMNS": "2000", "TERMINAL_WIDTH": "2000"}
     checked = 0
@@ -88,7 +87,20 @@ def _hint(text: str, before: str) -> str:
 def test_rank_on_week_next_hints_a_submission_that_works(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """Regression: it hinted `hmrec evaluate --week <week next>`, which exits 2 (nothing to score)."""
     monkeypatch.chdir(tmp_path)
-    code, out, err = cli("rank", "--data", store_dir, "--cache", tmp_path / "c", "--ranker", "merge", "--candidates", "popular", "--week", "next", "-q")
+    code, out, err = cli(
+        "rank",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular",
+        "--week",
+        "next",
+        "-q",
+    )
     assert code == 0, err
     hint = _hint(out, "write the Kaggle submission with:")
     assert "evaluate" not in out and hint.startswith("hmrec submit --candidates popular --ranker merge"), out
@@ -99,7 +111,22 @@ def test_rank_on_week_next_hints_a_submission_that_works(cli, store_dir: Path, t
 def test_evaluate_of_a_missing_ranking_hints_the_rank_of_its_own_sources(cli, store_dir: Path, tmp_path: Path) -> None:
     """Regression: the hint named popular,repurchase whatever the user's rankings were made of."""
     cache = tmp_path / "c"
-    code, _, err = cli("rank", "--data", store_dir, "--cache", cache, "--ranker", "merge", "--candidates", "popular", "--week", "1", "-o", "popular:window_days=5", "-q")
+    code, _, err = cli(
+        "rank",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular",
+        "--week",
+        "1",
+        "-o",
+        "popular:window_days=5",
+        "-q",
+    )
     assert code == 0, err
     code, _, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--predictions", "merge")
     assert code == 2 and err.count("\n") == 1, err
@@ -113,7 +140,10 @@ def test_cache_hints_list_the_cache_in_use(cli, store_dir: Path, tmp_path: Path)
     """Regression: `(keys: hmrec cache ls)` listed the default cache, not the --cache in use."""
     cache = tmp_path / "my cache"
     common = ["--data", store_dir, "--cache", cache, "--week", "1"]
-    made = [cli.json("rank", "--ranker", "merge", "--candidates", sources, *common, "-q")["name"] for sources in ("popular", "popular,repurchase")]
+    made = [
+        cli.json("rank", "--ranker", "merge", "--candidates", sources, *common, "-q")["name"]
+        for sources in ("popular", "popular,repurchase")
+    ]
     code, _, err = cli("evaluate", "--predictions", "merge", *common)
     assert code == 0 and "name another as merge@KEY" in err, err
     code, listed, _ = _run_hint(cli, _hint(err, "(keys: ") + " --json")  # --json: a narrow table cuts the names
@@ -208,7 +238,18 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
         "config show": ["config", "show", *common],
         "cache clear": ["cache", "clear", "--method", "nothing", *common],
         "doctor": ["doctor", *common],
-        "recommend": ["recommend", "--customer", customer, "--ranker", "merge", "--candidates", "popular", "--train-weeks", "2", *common],
+        "recommend": [
+            "recommend",
+            "--customer",
+            customer,
+            "--ranker",
+            "merge",
+            "--candidates",
+            "popular",
+            "--train-weeks",
+            "2",
+            *common,
+        ],
         "export": ["export", "--ranking", "merge", "--out", tmp_path / "recs.csv", *common],
     }
     quiet = {"recall", "rank", "submit", "tune", "data ingest", "data synth", "recommend"}
@@ -220,13 +261,33 @@ def test_every_json_key_is_in_the_documented_vocabulary(cli, store_dir: Path, ra
         cli.json("evaluate", "--week", "1", *common),
     ]
     compared = outputs["evaluate"][1]
-    assert set(compared["segments"][0]) - {"segment", "buyer_weeks"} <= set(compared["sets"][0]), "segments and sets use other keys"
-    assert all({"name", "path"} <= set(outputs[c][0]) for c in ("recall", "rank")), "recall and rank name their output differently"
+    assert set(compared["segments"][0]) - {"segment", "buyer_weeks"} <= set(compared["sets"][0]), (
+        "segments and sets use other keys"
+    )
+    assert all({"name", "path"} <= set(outputs[c][0]) for c in ("recall", "rank")), (
+        "recall and rank name their output differently"
+    )
     vocabulary, documented = _json_doc()
     open_keys = frozenset(k for k, meaning in vocabulary.items() if meaning.startswith("keyed by"))
-    undocumented = sorted({f"{name}: {key}" for name, outs in outputs.items() for out in outs for _, key in _json_keys(out, open_keys=open_keys) if key not in vocabulary})
+    undocumented = sorted(
+        {
+            f"{name}: {key}"
+            for name, outs in outputs.items()
+            for out in outs
+            for _, key in _json_keys(out, open_keys=open_keys)
+            if key not in vocabulary
+        }
+    )
     assert not undocumented, f"keys missing from docs/json.md's vocabulary: {undocumented}"
-    unlisted = sorted({f"{name}: {key}" for name, outs in outputs.items() for out in outs for key in out if key not in documented.get(name, set())})
+    unlisted = sorted(
+        {
+            f"{name}: {key}"
+            for name, outs in outputs.items()
+            for out in outs
+            for key in out
+            if key not in documented.get(name, set())
+        }
+    )
     assert not unlisted, f"top-level keys missing from their command in docs/json.md: {unlisted}"
     assert set(documented) == set(runs), "docs/json.md lists a command the test does not run, or misses one"
 
@@ -256,7 +317,9 @@ def test_counts_of_one_are_singular(cli, store_dir: Path, tmp_path: Path) -> Non
     (tmp_path / "one.csv").write_text(f"customer_id,prediction\n{one},\n")
     code, out, err = cli("evaluate", "--data", store_dir, "--predictions", tmp_path / "one.csv", "--week", "1")
     assert code == 0 and "1 customer in the predictions file" in out, (out, err)
-    code, out, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path / "c", "--candidates", "popular", "--week", "1", "-q")
+    code, out, err = cli(
+        "evaluate", "--data", store_dir, "--cache", tmp_path / "c", "--candidates", "popular", "--week", "1", "-q"
+    )
     assert code == 0 and "of 1 week ending" in out and "(s)" not in out, out
 
 
@@ -266,17 +329,33 @@ def test_plot_ticks_are_whole_numbers_on_whole_number_axes(cli, store_dir: Path,
 
     from hmrec_cli.reports import plots
 
-    code, out, err = cli("evaluate", "--data", store_dir, "--cache", tmp_path / "c", "--candidates", "popular", "--week", "1", "--plot", "-q")
+    code, out, err = cli(
+        "evaluate",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+        "--candidates",
+        "popular",
+        "--week",
+        "1",
+        "--plot",
+        "-q",
+    )
     assert code == 0, err
     ticks = [line for line in out.splitlines() if re.fullmatch(r"\s*1\s+\d.*100\s*", line)]
     assert ticks and ticks[0].split() == ["1", "20", "40", "60", "80", "100"], out
-    epochs = plots.training_curve({"epochs": [{"epoch": e, "loss": 1 / e, "validation": 0.1 * e} for e in (1, 2, 3, 4)]}, "din")
+    epochs = plots.training_curve(
+        {"epochs": [{"epoch": e, "loss": 1 / e, "validation": 0.1 * e} for e in (1, 2, 3, 4)]}, "din"
+    )
     figure = plots._figure(epochs)
     assert all(list(ax.get_xticks()) == [1, 2, 3, 4] for ax in figure.axes)
 
 
 def test_figure_rows_have_human_labels(cli, store_dir: Path, tmp_path: Path) -> None:
-    code, out, err = cli("recall", "--method", "popular", "--week", "1", "--data", store_dir, "--cache", tmp_path / "c", "-q")
+    code, out, err = cli(
+        "recall", "--method", "popular", "--week", "1", "--data", store_dir, "--cache", tmp_path / "c", "-q"
+    )
     assert code == 0 and "candidates per customer" in out and "candidates_per_customer" not in out, out
 
 
@@ -285,8 +364,7 @@ def test_flags_are_not_shown_taking_a_value() -> None:
     import typer.main
     from typer.testing import CliRunner
 
-    from hmrec_cli.cli import docs_gen
-    from hmrec_cli.cli import app
+    from hmrec_cli.cli import app, docs_gen
 
     for path, _ in _commands(typer.main.get_command(app)):
         shown = CliRunner().invoke(app, [*path, "--help"], env=docs_gen.ENV).stdout
@@ -296,6 +374,7 @@ def test_flags_are_not_shown_taking_a_value() -> None:
 def test_doctor_lists_every_dependency_as_required(cli) -> None:
     """Regression: lightgbm and plotext, both required by pyproject.toml, were "optional libraries"."""
     import re
+
     import tomllib
 
     from hmrec_cli.cli import docs_gen

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
+from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
 from hmrec_cli.data.store import Store
 from hmrec_cli.toolkit.towers import Shape
-from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
-from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
 
 def _check(tree: Tree, articles: int) -> None:
@@ -27,7 +27,9 @@ def _check(tree: Tree, articles: int) -> None:
     first = tree.path[:, 0]
     assert (tree.parent[first] == 0).all()  # ... and starts under the root
     inner = tree.path[:, 1:]
-    assert (tree.parent[inner[inner >= 0]] == tree.path[:, :-1][inner >= 0]).all()  # each step is a child of the one before
+    assert (
+        tree.parent[inner[inner >= 0]] == tree.path[:, :-1][inner >= 0]
+    ).all()  # each step is a child of the one before
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +63,18 @@ def test_huffman_tree_puts_frequent_articles_higher() -> None:
 def _model(tree: Tree, users: int = 7, seed: int = 0) -> tuple[HierarchicalSoftmax, torch.Tensor]:
     torch.manual_seed(seed)
     articles = tree.leaf_of.size
-    shape = Shape(articles=articles + 1, article_fields=(2,), customer_fields=(2,), dense=1, embedding_size=8, side_dim=2, hidden=(4,))
-    model = HierarchicalSoftmax(shape, torch.zeros(articles + 1, 1, dtype=torch.long), torch.zeros(users, 1, dtype=torch.long), tree.arrays())
+    shape = Shape(
+        articles=articles + 1,
+        article_fields=(2,),
+        customer_fields=(2,),
+        dense=1,
+        embedding_size=8,
+        side_dim=2,
+        hidden=(4,),
+    )
+    model = HierarchicalSoftmax(
+        shape, torch.zeros(articles + 1, 1, dtype=torch.long), torch.zeros(users, 1, dtype=torch.long), tree.arrays()
+    )
     with torch.no_grad():
         model.node_vectors.normal_(0, 1.0)
         model.node_bias.normal_(0, 0.5)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import polars as pl
-
 from conftest import TINY
+
 from hmrec_cli.data.ingest import ingest, locate_sources
 from hmrec_cli.data.store import Store
 
@@ -27,7 +27,9 @@ def test_store_round_trips_every_transaction(raw: Path, tmp_path: Path) -> None:
     store = Store.open(tmp_path / "hm")
     source = text(raw / "transactions_train.csv")
     back = (
-        store.transactions.join(store.customers.select("customer", "customer_id"), on="customer", how="left", maintain_order="left")
+        store.transactions.join(
+            store.customers.select("customer", "customer_id"), on="customer", how="left", maintain_order="left"
+        )
         .join(store.articles.select("article", "article_id"), on="article", how="left", maintain_order="left")
         .select(
             pl.col("t_dat").cast(pl.String),
@@ -40,7 +42,9 @@ def test_store_round_trips_every_transaction(raw: Path, tmp_path: Path) -> None:
     expected = source.with_columns(pl.col("price").cast(pl.Float32))
     assert back.equals(expected)
     schema = store.transactions.schema
-    assert schema == pl.Schema({"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32, "price": pl.Float32, "channel": pl.UInt8})
+    assert schema == pl.Schema(
+        {"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32, "price": pl.Float32, "channel": pl.UInt8}
+    )
     assert store.transactions["t_dat"].is_sorted()
 
 
@@ -196,5 +200,7 @@ def test_fingerprint_depends_on_content_not_memory_layout(store_dir: Path) -> No
     chunked = pl.concat([tx.slice(0, 1000), tx.slice(1000)], rechunk=False)
     assert chunked.n_chunks() == 2
     assert content_fingerprint({**tables, "transactions": chunked}) == content_fingerprint(tables)
-    changed = tx.with_columns(pl.when(pl.int_range(pl.len()) == 5).then(pl.col("price") + 0.01).otherwise("price").alias("price"))
+    changed = tx.with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(pl.col("price") + 0.01).otherwise("price").alias("price")
+    )
     assert content_fingerprint({**tables, "transactions": changed}) != content_fingerprint(tables)

@@ -8,11 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
-
-from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.data.splits import Week
 from hmrec_plugins.itemcf import ItemCF, ItemCFParams, item_similarity
+
+from hmrec_cli.data.splits import Week
+from hmrec_cli.plugin_api import Context, RunSettings
+from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row
 
 WEEK = Week(date(2020, 9, 16), "last")
 A, B, C, D, E = range(5)

@@ -62,7 +62,9 @@ def imports_of(source: str, package: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])])
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], *filter(None, [base])]
+                )
             found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names}
     return {m for m in found if m.split(".")[0] in ("hmrec_cli", "hmrec_plugins")}
 
@@ -84,7 +86,11 @@ def problems(graph: dict[str, set[str]]) -> list[str]:
         here = layer(module)
         for target in sorted(targets):
             there = layer(target)
-            if there in FORBIDDEN.get(here, ()) or (there in ("cli", API) and here != there) or (there == PLUGINS and here != PLUGINS):
+            if (
+                there in FORBIDDEN.get(here, ())
+                or (there in ("cli", API) and here != there)
+                or (there == PLUGINS and here != PLUGINS)
+            ):
                 found.append(f"{module} imports {target}: {here} must not import {there}")
     edges: dict[str, set[str]] = {}
     for module, targets in graph.items():
@@ -101,7 +107,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
         path.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == "open":
-                found.append([*path[path.index(nxt):], nxt])
+                found.append([*path[path.index(nxt) :], nxt])
             elif nxt not in state:
                 visit(nxt)
         path.pop()
@@ -137,7 +143,12 @@ def test_the_graph_sees_lazy_and_relative_imports() -> None:
     assert "hmrec_cli.pipeline.ranking" in GRAPH["hmrec_cli.cli.commands.rank"]  # imported inside the command
     assert "hmrec_cli.data.splits" in GRAPH["hmrec_cli.plugin_api"]
     source = "def f():\n    from hmrec_cli.data import splits\n    import hmrec_plugins.tdm\nfrom ..toolkit import fusion\nfrom . import x\n"
-    assert imports_of(source, "hmrec_cli.pipeline") == {"hmrec_cli.data.splits", "hmrec_plugins.tdm", "hmrec_cli.toolkit.fusion", "hmrec_cli.pipeline"}
+    assert imports_of(source, "hmrec_cli.pipeline") == {
+        "hmrec_cli.data.splits",
+        "hmrec_plugins.tdm",
+        "hmrec_cli.toolkit.fusion",
+        "hmrec_cli.pipeline",
+    }
 
 
 @pytest.mark.parametrize(

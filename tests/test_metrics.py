@@ -67,7 +67,10 @@ def test_unknown_articles_take_a_slot_and_never_match() -> None:
 
 
 def test_rank_decides_order_not_row_order() -> None:
-    p = pl.DataFrame({"customer": [0, 0], "article": [1, 2], "rank": [5, 1]}, schema={"customer": pl.UInt32, "article": pl.Int64, "rank": pl.UInt32})
+    p = pl.DataFrame(
+        {"customer": [0, 0], "article": [1, 2], "rank": [5, 1]},
+        schema={"customer": pl.UInt32, "article": pl.Int64, "rank": pl.UInt32},
+    )
     assert map_at_k(p, truth({0: {2}})) == 1.0
 
 
@@ -76,9 +79,7 @@ def test_recall_counts_distinct_hits_in_the_first_k() -> None:
     assert r["recall"].to_list() == [pytest.approx(0.5), 1.0]
 
 
-customer_lists = st.dictionaries(
-    st.integers(0, 30), st.lists(st.integers(0, 25), max_size=20), max_size=25
-)
+customer_lists = st.dictionaries(st.integers(0, 30), st.lists(st.integers(0, 25), max_size=20), max_size=25)
 customer_sets = st.dictionaries(st.integers(0, 30), st.sets(st.integers(0, 25), min_size=1, max_size=15), max_size=25)
 
 
@@ -114,10 +115,23 @@ def test_many_orders_equals_ap_of_scores_ties_included(seed: int) -> None:
         size = int(rng.integers(1, 60))
         label = (rng.random(size) < 0.15).astype(np.uint8)
         bought = int(label.sum()) + int(rng.integers(0 if label.sum() else 1, 3))
-        frames.append(pl.DataFrame({"customer": customer, "article": rng.choice(300, size, replace=False), "label": label, "bought": bought}))
+        frames.append(
+            pl.DataFrame(
+                {
+                    "customer": customer,
+                    "article": rng.choice(300, size, replace=False),
+                    "label": label,
+                    "bought": bought,
+                }
+            )
+        )
     candidates = pl.concat(frames).sample(fraction=1.0, shuffle=True, seed=seed)
     orders = ManyOrders(candidates)
-    for scores in (rng.integers(0, 4, candidates.height).astype(float), rng.random(candidates.height), np.zeros(candidates.height)):
+    for scores in (
+        rng.integers(0, 4, candidates.height).astype(float),
+        rng.random(candidates.height),
+        np.zeros(candidates.height),
+    ):
         np.testing.assert_allclose(orders.ap(scores), ap_of_scores(candidates, scores)["ap"].to_numpy(), atol=1e-12)
         assert orders.map(scores) == pytest.approx(map_of_scores(candidates, scores), abs=1e-12)
 
@@ -131,7 +145,9 @@ def test_many_orders_on_sampled_negatives_estimates_the_whole_lists_map() -> Non
     label = (rng.random(customers * size) < 0.01).astype(np.uint8)
     label[::size] = 1  # every customer a buyer with a purchase among the candidates
     bought = np.repeat(np.add.reduceat(label, np.arange(0, customers * size, size)), size)
-    whole = pl.DataFrame({"customer": customer, "article": np.tile(np.arange(size), customers), "label": label, "bought": bought})
+    whole = pl.DataFrame(
+        {"customer": customer, "article": np.tile(np.arange(size), customers), "label": label, "bought": bought}
+    )
     scores = rng.random(whole.height) + 0.5 * label  # an order that puts purchases early, not first
     kept = (label > 0) | (rng.random(whole.height) < 0.25)
     sample = whole.filter(pl.Series(kept))

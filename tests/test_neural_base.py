@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import torch
 
+from hmrec_cli.data.splits import Week
 from hmrec_cli.toolkit.ann import top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches
-from hmrec_cli.data.splits import Week
 from hmrec_cli.toolkit.training import Settings, train
 from hmrec_cli.toolkit.weekly_examples import USER_DENSE, weekly_examples
 
@@ -22,7 +22,13 @@ TARGET = Week(date(2020, 9, 16), "last")
 def _history(rows) -> pl.DataFrame:
     return pl.DataFrame(
         [(TARGET.start - timedelta(days=d), c, a, 0.01, ch) for d, c, a, ch in rows],
-        schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32, "price": pl.Float32, "channel": pl.UInt8},
+        schema={
+            "t_dat": pl.Date,
+            "customer": pl.UInt32,
+            "article": pl.UInt32,
+            "price": pl.Float32,
+            "channel": pl.UInt8,
+        },
         orient="row",
     ).sort("t_dat")
 
@@ -30,8 +36,15 @@ def _history(rows) -> pl.DataFrame:
 # (days before the target week, customer, article, channel); the target week's training weeks
 # start 7 (newest), 14 and 21 days before it
 ROWS = [
-    (30, 0, 5, 2), (25, 0, 6, 1), (20, 0, 7, 2), (10, 0, 8, 2), (10, 0, 9, 2), (3, 0, 4, 1),
-    (19, 1, 7, 1), (16, 1, 3, 1), (2, 1, 2, 2),
+    (30, 0, 5, 2),
+    (25, 0, 6, 1),
+    (20, 0, 7, 2),
+    (10, 0, 8, 2),
+    (10, 0, 9, 2),
+    (3, 0, 4, 1),
+    (19, 1, 7, 1),
+    (16, 1, 3, 1),
+    (2, 1, 2, 2),
     (40, 2, 1, 1),
 ]
 
@@ -56,7 +69,9 @@ def test_rows_of_week_w_or_later_do_not_change_the_examples_for_w() -> None:
     base = weekly_examples(_history(ROWS), TARGET, weeks=3, length=4)
     w = 1  # the middle week, starting 14 days before the target
     cut = ex_start = base.starts[w]
-    altered_rows = [(d, c, (a + 1) % 10 if TARGET.start - timedelta(days=d) >= ex_start else a, ch) for d, c, a, ch in ROWS]
+    altered_rows = [
+        (d, c, (a + 1) % 10 if TARGET.start - timedelta(days=d) >= ex_start else a, ch) for d, c, a, ch in ROWS
+    ]
     altered_rows += [(12, 2, 3, 2), (1, 2, 4, 2)]  # a new buyer in week w and later
     altered = weekly_examples(_history(altered_rows), TARGET, weeks=3, length=4)
     for ex in (base, altered):
@@ -70,7 +85,9 @@ def test_rows_of_week_w_or_later_do_not_change_the_examples_for_w() -> None:
     # week w: the inputs of its earlier buyers are unchanged (only what they bought may differ)
     shared = np.isin(mine(altered, w), mine(base, w))
     for field in ("items", "age_days", "dense"):
-        assert np.array_equal(getattr(altered.users, field)[altered.week == w][shared], getattr(base.users, field)[base.week == w])
+        assert np.array_equal(
+            getattr(altered.users, field)[altered.week == w][shared], getattr(base.users, field)[base.week == w]
+        )
 
 
 def test_id_frequency_counts_ids_and_sequence_occurrences() -> None:
@@ -86,8 +103,14 @@ def test_top_k_on_device_equals_brute_force_with_exclusions() -> None:
     exclude = np.zeros(50, dtype=bool)
     exclude[[3, 7, 11]] = True
     pairs = (np.array([0, 0, 36, 20]), np.array([1, 2, 49, 0]))
-    values, index = top_k_on_device(torch.from_numpy(users), torch.from_numpy(items), 10, chunk=8, exclude=torch.from_numpy(exclude),
-                                    exclude_pairs=(torch.from_numpy(pairs[0]), torch.from_numpy(pairs[1])))
+    values, index = top_k_on_device(
+        torch.from_numpy(users),
+        torch.from_numpy(items),
+        10,
+        chunk=8,
+        exclude=torch.from_numpy(exclude),
+        exclude_pairs=(torch.from_numpy(pairs[0]), torch.from_numpy(pairs[1])),
+    )
     scores = users @ items.T
     scores[:, exclude] = -np.inf
     scores[pairs] = -np.inf
@@ -116,9 +139,14 @@ def test_epoch_end_hook_runs_once_per_epoch_and_not_again_on_resume(tmp_path: Pa
         model = torch.nn.Linear(3, 1)
         seen: list[int] = []
         train(
-            model, lambda idx: ((model(x[idx]).squeeze(-1) - y[idx]) ** 2).mean(),
-            lambda epoch: shuffled_batches(32, 8, 0, epoch, torch.device("cpu")), 32, Settings(epochs, 0.01),
-            checkpoint=tmp_path / "m.pt", resume=resume, on_epoch_end=seen.append,
+            model,
+            lambda idx: ((model(x[idx]).squeeze(-1) - y[idx]) ** 2).mean(),
+            lambda epoch: shuffled_batches(32, 8, 0, epoch, torch.device("cpu")),
+            32,
+            Settings(epochs, 0.01),
+            checkpoint=tmp_path / "m.pt",
+            resume=resume,
+            on_epoch_end=seen.append,
         )
         return seen
 

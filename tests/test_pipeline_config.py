@@ -12,7 +12,7 @@ import pytest
 
 from hmrec_cli.pipeline.source_choice import POLICY
 
-LIGHT = '[plugins.tdm]\nepochs = 1\nweeks = 1\n\n[plugins.din]\nepochs = 1\nvalid_customers = 200\n'
+LIGHT = "[plugins.tdm]\nepochs = 1\nweeks = 1\n\n[plugins.din]\nepochs = 1\nvalid_customers = 200\n"
 
 START = POLICY.start  # the default sources
 
@@ -23,9 +23,16 @@ def _config(folder: Path, text: str) -> None:
 
 def test_a_pipeline_table_alone_runs_rank_and_submit(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    _config(tmp_path, f'[pipeline]\ndata = "{store_dir}"\ncache = "c"\ncandidates = "popular,repurchase"\nranker = "merge"\ntrain_weeks = 2\n')
+    _config(
+        tmp_path,
+        f'[pipeline]\ndata = "{store_dir}"\ncache = "c"\ncandidates = "popular,repurchase"\nranker = "merge"\ntrain_weeks = 2\n',
+    )
     ranked = cli.json("rank", "-q")
-    assert ranked["method"] == "merge" and ranked["sources"] == ["popular", "repurchase"] and len(ranked["train_weeks"]) == 2
+    assert (
+        ranked["method"] == "merge"
+        and ranked["sources"] == ["popular", "repurchase"]
+        and len(ranked["train_weeks"]) == 2
+    )
     assert Path(ranked["path"]).resolve().is_relative_to((tmp_path / "c").resolve())
     code, out, err = cli("submit", "--out", "s.csv", "-q")
     assert code == 0 and (tmp_path / "s.csv").is_file(), err
@@ -35,13 +42,21 @@ def test_a_pipeline_table_alone_runs_rank_and_submit(cli, store_dir: Path, tmp_p
 
 def test_flag_beats_environment_beats_config_beats_default(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    _config(tmp_path, f'[pipeline]\ndata = "{store_dir}"\ncache = "c"\ncandidates = "popular,repurchase"\nranker = "merge"\nk = 50\n\n[plugins.popular]\nwindow_days = 5\n')
+    _config(
+        tmp_path,
+        f'[pipeline]\ndata = "{store_dir}"\ncache = "c"\ncandidates = "popular,repurchase"\nranker = "merge"\nk = 50\n\n[plugins.popular]\nwindow_days = 5\n',
+    )
     monkeypatch.setenv("HMREC_CACHE", str(tmp_path / "from-env"))
     shown = cli.json("config", "show", "--k", "30")
     where = {p["name"]: (p["value"], p["source"]) for p in shown["pipeline"]}
     assert where == {
-        "data": (str(store_dir), "config"), "cache": (str(tmp_path / "from-env"), "env"), "candidates": ("popular,repurchase", "config"),
-        "ranker": ("merge", "config"), "train_weeks": ("4", "default"), "drop_bought": ("auto", "default"), "k": (30, "flag"),
+        "data": (str(store_dir), "config"),
+        "cache": (str(tmp_path / "from-env"), "env"),
+        "candidates": ("popular,repurchase", "config"),
+        "ranker": ("merge", "config"),
+        "train_weeks": ("4", "default"),
+        "drop_bought": ("auto", "default"),
+        "k": (30, "flag"),
     }
     assert shown["parameters"] == [{"plugin": "popular", "name": "window_days", "value": 5, "source": "config"}]
     ranked = cli.json("rank", "--candidates", "popular", "--k", "30", "--week", "1", "-q")
@@ -53,7 +68,9 @@ def test_flag_beats_environment_beats_config_beats_default(cli, store_dir: Path,
     assert code == 0 and any(line.split()[:3] == ["ranker", "din", "flag"] for line in out.splitlines()), out
 
 
-def test_with_nothing_configured_rank_fuses_the_four_default_sources(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_with_nothing_configured_rank_fuses_the_four_default_sources(
+    cli, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     ranked = cli.json("rank", "--ranker", "merge", "--data", store_dir, "--week", "1", "-q")
     assert tuple(ranked["sources"]) == START
@@ -75,7 +92,9 @@ def test_the_cards_four_commands_run_as_typed(cli, store_dir: Path, tmp_path: Pa
     assert (tmp_path / "submission.csv").is_file() and (tmp_path / "cache" / "rankings" / "din").is_dir()
 
 
-def test_evaluate_with_nothing_cached_hints_a_rank_that_works(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_evaluate_with_nothing_cached_hints_a_rank_that_works(
+    cli, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     import shlex
 
     monkeypatch.chdir(tmp_path)
@@ -99,11 +118,20 @@ def test_evaluate_with_nothing_cached_hints_a_rank_that_works(cli, store_dir: Pa
         ('k = "ten"', 'hmrec.toml: pipeline.k = "ten": expected a whole number'),
         ("train_weeks = 0", "hmrec.toml: pipeline.train_weeks = 0: expected a whole number of weeks"),
         ('drop_bought = "maybe"', 'hmrec.toml: pipeline.drop_bought = "maybe": expected "auto", "yes" or "no"'),
-        ('ranker = "itemcf"', 'hmrec.toml: pipeline.ranker = "itemcf": no ranker named \'itemcf\': itemcf is a retriever'),
-        ('candidates = "popular,itemcff"', "hmrec.toml: pipeline.candidates = \"popular,itemcff\": no retriever named 'itemcff'; did you mean itemcf?"),
+        (
+            'ranker = "itemcf"',
+            "hmrec.toml: pipeline.ranker = \"itemcf\": no ranker named 'itemcf': itemcf is a retriever",
+        ),
+        (
+            'candidates = "popular,itemcff"',
+            "hmrec.toml: pipeline.candidates = \"popular,itemcff\": no retriever named 'itemcff'; did you mean itemcf?",
+        ),
         ('candidates = ""', 'hmrec.toml: pipeline.candidates = "": expected comma-separated retriever names'),
         ("data = 3", "hmrec.toml: pipeline.data = 3: expected a folder name"),
-        ("ranker_name = \"din\"", 'hmrec.toml: pipeline.ranker_name = "din": unknown key; [pipeline] takes data, cache, candidates'),
+        (
+            'ranker_name = "din"',
+            'hmrec.toml: pipeline.ranker_name = "din": unknown key; [pipeline] takes data, cache, candidates',
+        ),
     ],
 )
 def test_bad_pipeline_values_exit_2_in_one_line(cli, tmp_path: Path, monkeypatch, table: str, says: str) -> None:

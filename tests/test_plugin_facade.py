@@ -46,15 +46,19 @@ def test_every_name_a_built_in_plugin_imports_is_offered() -> None:
     """A built-in may import the toolkit directly; whatever it takes, a third-party author can take
     from the facade too."""
     used = {pair for path in (ROOT / "plugins").rglob("*.py") for pair in imported_names(path)}
-    missing = sorted(f"{module}.{name}" for module, name in used if name not in facade.HOME and module != "hmrec_cli.plugin")
+    missing = sorted(
+        f"{module}.{name}" for module, name in used if name not in facade.HOME and module != "hmrec_cli.plugin"
+    )
     assert not missing, f"add to hmrec_cli/plugin.py: {missing}"
     assert all(facade.HOME[name] == module for module, name in used if module not in ("hmrec_cli", "hmrec_cli.plugin"))
 
 
 def test_the_contract_alone_loads_no_model_framework() -> None:
-    code = ("import sys\nfrom hmrec_cli.plugin import Context, Retriever, RunSettings, console, fill_cold\n"
-            "loaded = [m for m in ('torch', 'implicit', 'annoy', 'lightgbm') if m in sys.modules]\nassert not loaded, loaded\n"
-            "from hmrec_cli.plugin import train\nassert 'torch' in sys.modules\n")
+    code = (
+        "import sys\nfrom hmrec_cli.plugin import Context, Retriever, RunSettings, console, fill_cold\n"
+        "loaded = [m for m in ('torch', 'implicit', 'annoy', 'lightgbm') if m in sys.modules]\nassert not loaded, loaded\n"
+        "from hmrec_cli.plugin import train\nassert 'torch' in sys.modules\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -62,7 +66,9 @@ def test_the_contract_alone_loads_no_model_framework() -> None:
 def test_the_contract_page_lists_exactly_the_facade() -> None:
     page = (ROOT / "docs" / "plugin-contract.md").read_text()
     section = page.split("## What a plugin may import", 1)[1].split("\n## ", 1)[0]
-    rows = [line.split("|")[2] for line in section.splitlines() if line.startswith("| ") and not line.startswith("| what")]
+    rows = [
+        line.split("|")[2] for line in section.splitlines() if line.startswith("| ") and not line.startswith("| what")
+    ]
     listed = {name for row in rows for name in re.findall(r"`(\w+)`", row)}
     assert listed == set(facade.__all__), (sorted(listed - set(facade.__all__)), sorted(set(facade.__all__) - listed))
 

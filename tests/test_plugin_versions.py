@@ -44,7 +44,11 @@ def current() -> dict[str, dict]:
     for p in BUILT_IN:
         cls = p.load()
         sources = plugin_sources(cls)
-        plugins[f"{p.kind}:{p.name}"] = {"version": cls.version, "code": code_digest(sources), "core": core_closure(sources)}
+        plugins[f"{p.kind}:{p.name}"] = {
+            "version": cls.version,
+            "code": code_digest(sources),
+            "core": core_closure(sources),
+        }
     used = sorted({m for entry in plugins.values() for m in entry["core"]})
     core = {m: code_digest({f"{m}.py": (CORE / f"{m}.py").read_text()}) for m in used}
     return {"plugins": dict(sorted(plugins.items())), "core": core}
@@ -67,8 +71,10 @@ def verdict(name: str, lock: dict, now: dict) -> str | None:
     if entry["code"] != was["code"]:
         changed.insert(0, "its own code")
     if changed and entry["version"] == was["version"]:
-        return (f"{name}: {', '.join(changed)} changed but its version is still {entry['version']}: bump `version` (cached "
-                f"results of the old code would be served), or, if its outputs cannot change, run `{RECORD}`")
+        return (
+            f"{name}: {', '.join(changed)} changed but its version is still {entry['version']}: bump `version` (cached "
+            f"results of the old code would be served), or, if its outputs cannot change, run `{RECORD}`"
+        )
     if entry != was:
         return f"{name}: version {was['version']} -> {entry['version']} (or the core modules it uses changed); run `{RECORD}`"
     return None
@@ -94,7 +100,13 @@ def test_a_plugin_is_held_to_the_core_modules_it_reaches() -> None:
     """tdm imports hmrec_cli.toolkit.weekly_examples, which imports hmrec_cli.toolkit.sequences (tdm does not): a
     change to either must be judged for tdm; a core module nothing of tdm reaches (the CLI's) is not tdm's."""
     tdm = current()["plugins"]["retriever:tdm"]["core"]
-    assert {"toolkit/weekly_examples", "toolkit/sequences", "toolkit/features", "toolkit/training", "plugin_api"} <= set(tdm)
+    assert {
+        "toolkit/weekly_examples",
+        "toolkit/sequences",
+        "toolkit/features",
+        "toolkit/training",
+        "plugin_api",
+    } <= set(tdm)
     assert not [m for m in tdm if m.startswith("cli/")]
     source = "import hmrec_cli.data.splits\nfrom hmrec_cli import cache, console\ndef f():\n    from hmrec_cli.toolkit.features import x\n"
     assert core_imports(source) == {"data/splits", "cache", "console", "toolkit/features"}
@@ -104,13 +116,17 @@ def test_a_plugin_is_held_to_the_core_modules_it_reaches() -> None:
 def test_a_name_taken_from_the_facade_counts_as_its_home_module() -> None:
     """`from hmrec_cli.plugin import train` holds the plugin to toolkit/training.py, as importing it
     from there would: the facade imports its names lazily, so its own imports name none of them."""
-    assert {"plugin", "toolkit/training", "plugin_api", "console"} <= core_imports("from hmrec_cli.plugin import train, Retriever, console\n")
+    assert {"plugin", "toolkit/training", "plugin_api", "console"} <= core_imports(
+        "from hmrec_cli.plugin import train, Retriever, console\n"
+    )
     assert "toolkit/training" in core_closure({"p.py": "from hmrec_cli.plugin import FittedRetriever, train\n"})
 
 
 def test_the_digest_ignores_comments_and_docstrings_but_not_code() -> None:
     base = 'def f(x):\n    """Why."""\n    return x + 1\n'
-    assert code_digest({"m.py": base}) == code_digest({"m.py": 'def f(x):  # note\n    """Why not."""\n\n    return (x + 1)\n'})
+    assert code_digest({"m.py": base}) == code_digest(
+        {"m.py": 'def f(x):  # note\n    """Why not."""\n\n    return (x + 1)\n'}
+    )
     assert code_digest({"m.py": base}) != code_digest({"m.py": base.replace("+ 1", "+ 2")})
     assert code_digest({"m.py": base}) != code_digest({"n.py": base})
 

@@ -16,7 +16,11 @@ def test_plain_lines_come_on_a_timer_with_rate_and_eta() -> None:
         progress.report("epoch 1/2", 250, 1000)
         time.sleep(0.3)  # nothing reported meanwhile: the timer still writes
     ticks = [t for t in lines if "250/" in t]
-    assert len(ticks) >= 3 and all(t.startswith("[0:00] epoch 1/2") for t in lines) and all("250/1,000 (25%)" in t and "/s" in t and "ETA" in t for t in ticks), lines
+    assert (
+        len(ticks) >= 3
+        and all(t.startswith("[0:00] epoch 1/2") for t in lines)
+        and all("250/1,000 (25%)" in t and "/s" in t and "ETA" in t for t in ticks)
+    ), lines
     count = len(lines)
     time.sleep(0.1)
     assert len(lines) == count  # no line after the step ended
@@ -32,7 +36,9 @@ def test_a_new_total_restarts_the_rate() -> None:
         progress.report("retrieve", 8, 10)
         assert "8/10 (80%)" in progress.line() and "ETA" in progress.line()
         progress.report("retrieve", 10, 10)
-        assert "10/10 (100%)  done; 0:00 in what follows" in progress.line()  # no rate falling towards zero after the end
+        assert (
+            "10/10 (100%)  done; 0:00 in what follows" in progress.line()
+        )  # no rate falling towards zero after the end
 
 
 def test_recall_in_a_log_file_prints_progress_lines(cli, store_dir, tmp_path, monkeypatch) -> None:
@@ -54,7 +60,11 @@ def test_a_short_epoch_reports_every_batch_not_only_the_first() -> None:
     x = torch.randn(50, 2)
     reported: list[tuple[int, int]] = []
     train(
-        model, lambda idx: model(x[idx]).pow(2).mean(), lambda epoch: torch.arange(50).split(10), 50, Settings(epochs=2, learning_rate=0.01),
+        model,
+        lambda idx: model(x[idx]).pow(2).mean(),
+        lambda epoch: torch.arange(50).split(10),
+        50,
+        Settings(epochs=2, learning_rate=0.01),
         on_progress=lambda stage, done, total: reported.append((done, total)),
     )
     assert reported == [(10 * i, 50) for i in range(1, 6)] * 2

@@ -23,7 +23,18 @@ def submitted(store_dir: Path, tmp_path_factory) -> Path:
     from hmrec_cli.cli import app
 
     out = tmp_path_factory.mktemp("submission") / "submission.csv"
-    args = ["submit", "--data", str(store_dir), "--cache", str(out.parent / "cache"), "--candidates", "repurchase,popular", "--out", str(out), "-q"]
+    args = [
+        "submit",
+        "--data",
+        str(store_dir),
+        "--cache",
+        str(out.parent / "cache"),
+        "--candidates",
+        "repurchase,popular",
+        "--out",
+        str(out),
+        "-q",
+    ]
     assert CliRunner().invoke(app, args, catch_exceptions=False).exit_code == 0
     return out
 
@@ -41,12 +52,16 @@ def test_scoring_a_submission_on_a_week_it_was_fitted_on_is_flagged(cli, store_d
     code, out, err = cli("evaluate", "--data", store_dir, "--week", "last", "--predictions", submitted)
     assert code == 0
     warning = [line for line in err.splitlines() if line.startswith("warning: submission.csv")]
-    assert len(warning) == 1 and "fitted on rows through" in warning[0] and warning[0].endswith("the score means nothing")
+    assert (
+        len(warning) == 1 and "fitted on rows through" in warning[0] and warning[0].endswith("the score means nothing")
+    )
     result = cli.json("evaluate", "--data", store_dir, "--week", "last", "--predictions", submitted)
     assert result["leaked"] is True and "fitted on rows through" in result["leak_reason"]
 
 
-def test_without_a_sidecar_a_score_above_the_oracle_still_warns(cli, store_dir: Path, submitted: Path, tmp_path: Path) -> None:
+def test_without_a_sidecar_a_score_above_the_oracle_still_warns(
+    cli, store_dir: Path, submitted: Path, tmp_path: Path
+) -> None:
     bare = Path(shutil.copy(submitted, tmp_path / "copy.csv"))
     edited = Path(shutil.copy(submitted, tmp_path / "edited.csv"))
     shutil.copy(provenance.sidecar(submitted), provenance.sidecar(edited))
@@ -60,7 +75,13 @@ def test_without_a_sidecar_a_score_above_the_oracle_still_warns(cli, store_dir: 
 def test_predictions_fitted_before_the_week_are_not_flagged(cli, store_dir: Path, tmp_path: Path) -> None:
     store = Store.open(store_dir)
     week = resolve_week("1", store.first_date, store.last_date)
-    top = history(store.transactions, week).group_by("article").len().sort(["len", "article"], descending=[True, False]).head(12)
+    top = (
+        history(store.transactions, week)
+        .group_by("article")
+        .len()
+        .sort(["len", "article"], descending=[True, False])
+        .head(12)
+    )
     ids = store.articles.join(top, on="article").sort(["len", "article"], descending=[True, False])["article_id"]
     prediction = " ".join(f"{i:010d}" for i in ids)
     path = tmp_path / "popular.csv"
@@ -68,7 +89,17 @@ def test_predictions_fitted_before_the_week_are_not_flagged(cli, store_dir: Path
     provenance.write(path, store.fingerprint, week.start - timedelta(days=1), week.start)
     code, out, err = cli("evaluate", "--data", store_dir, "--week", "1", "--predictions", path, "--json")
     assert code == 0 and json.loads(out)["leaked"] is False and "means nothing" not in err
-    pooled = cli.json("evaluate", "--data", store_dir, "--week", "1", "--weeks", "2", "--predictions-dir", _dir_of(path, week, tmp_path))
+    pooled = cli.json(
+        "evaluate",
+        "--data",
+        store_dir,
+        "--week",
+        "1",
+        "--weeks",
+        "2",
+        "--predictions-dir",
+        _dir_of(path, week, tmp_path),
+    )
     assert pooled["leaked"] is True  # the same file, scored a week earlier, has seen that week
     assert [w["leaked"] for w in pooled["weeks"]] == [True, False]
 

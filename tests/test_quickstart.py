@@ -35,13 +35,18 @@ def test_the_quick_start_goes_from_synth_to_report_on_the_tiny_world() -> None:
     for command in ("recall", "evaluate", "rank", "submit"):
         assert any(w.startswith(command) for w in words), command
     synth = quick_start_commands()[0]
-    assert synth[synth.index("--scale") + 1] == "tiny", "the quick start stays on the tiny world, so this test stays short"
+    assert synth[synth.index("--scale") + 1] == "tiny", (
+        "the quick start stays on the tiny world, so this test stays short"
+    )
 
 
 def test_the_quick_start_runs_as_typed(tmp_path: Path) -> None:
     # One OpenMP thread: on a loaded machine LightGBM's spinning threads cost minutes; the exit codes
     # and files checked here do not depend on it.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HMREC_")} | {"OMP_NUM_THREADS": "1", "NO_COLOR": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HMREC_")} | {
+        "OMP_NUM_THREADS": "1",
+        "NO_COLOR": "1",
+    }
     for args in quick_start_commands():
         done = subprocess.run([*hmrec(), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"hmrec {' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}"

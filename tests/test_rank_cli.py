@@ -11,14 +11,43 @@ import pytest
 
 from hmrec_cli.data.store import Store
 
-QUICK_DIN = ["-o", "epochs=1", "-o", "history_length=8", "-o", "hidden=16", "-o", "embedding_size=8", "-o", "side_embedding_size=4"]
+QUICK_DIN = [
+    "-o",
+    "epochs=1",
+    "-o",
+    "history_length=8",
+    "-o",
+    "hidden=16",
+    "-o",
+    "embedding_size=8",
+    "-o",
+    "side_embedding_size=4",
+]
 
 
 @pytest.fixture
 def ranked(cli, store_dir: Path, tmp_path: Path) -> tuple[Path, dict]:
     cache = tmp_path / "cache"
-    m = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
-                 "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    m = cli.json(
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+        *QUICK_DIN,
+        "--device",
+        "cpu",
+    )
     return cache, m
 
 
@@ -34,25 +63,88 @@ def test_rank_reports_and_evaluate_scores_the_cached_ranking(cli, store_dir: Pat
     assert by_key["map@12"] == evaluated["map@12"]
     code, out, err = cli("evaluate", "--data", store_dir, "--cache", cache, "--week", "1", "--predictions", "din")
     assert code == 0 and f"ranking {m['name']}" in err  # says which ranking it scored
-    again = cli.json("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
-                     "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    again = cli.json(
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+        *QUICK_DIN,
+        "--device",
+        "cpu",
+    )
     assert again["name"] == m["name"] and again["created"] == m["created"]  # served from the cache
     assert again["cached"] is True and m["cached"] is False
     png = cache.parent / "training.png"
-    code, out, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
-                       "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu", "--plot", "--plot-out", png)
+    code, out, _ = cli(
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+        *QUICK_DIN,
+        "--device",
+        "cpu",
+        "--plot",
+        "--plot-out",
+        png,
+    )
     assert code == 0 and "from cache (computed" in out and "trained in" not in out
-    assert "validation MAP@12" in out and png.read_bytes().startswith(b"\x89PNG")  # the training curve, from the cached log
+    assert "validation MAP@12" in out and png.read_bytes().startswith(
+        b"\x89PNG"
+    )  # the training curve, from the cached log
     page = cache.parent / "report.html"
     code, _, err = cli("report", "--data", store_dir, "--cache", cache, "--week", "1", "--out", page)
     html = page.read_text()
-    assert code == 0 and m["name"] in html and "popular@" in html and html.count("<svg") >= 2  # recall curves, training curve
+    assert (
+        code == 0 and m["name"] in html and "popular@" in html and html.count("<svg") >= 2
+    )  # recall curves, training curve
     assert "<script" not in html and "http" not in html.split("<svg", 1)[0]  # self-contained
     hint = out.split("score it with:\n", 1)[1].splitlines()[0].strip()  # one line, however narrow the terminal
-    code, plain, _ = cli("rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", cache,
-                         "--week", "1", "--train-weeks", "2", "--k", "30", *QUICK_DIN, "--device", "cpu")
+    code, plain, _ = cli(
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+        *QUICK_DIN,
+        "--device",
+        "cpu",
+    )
     epochs = plain.split("Training (validation", 1)[1]
-    assert code == 0 and "best" in epochs and f"{m['training']['epochs'][0]['loss']:.4f}" in epochs  # the per-epoch table
+    assert (
+        code == 0 and "best" in epochs and f"{m['training']['epochs'][0]['loss']:.4f}" in epochs
+    )  # the per-epoch table
     assert hint == f"hmrec evaluate --week {m['week']} --predictions {m['name']} --data {store_dir} --cache {cache}"
 
 
@@ -85,7 +177,9 @@ def test_bad_rank_options_fail_in_one_line(cli, store_dir: Path, tmp_path: Path,
             base[flag] = args[args.index(flag) + 1]
             args = args[: args.index(flag)] + args[args.index(flag) + 2 :]
     flat = [x for pair in base.items() for x in pair]
-    code, _, err = cli("rank", *flat, "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", *args)
+    code, _, err = cli(
+        "rank", *flat, "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", *args
+    )
     assert code == 2 and err.count("\n") == 1 and message in err, err
 
 
@@ -93,7 +187,9 @@ def no_repeat_store(cli, raw: Path, tmp_path: Path) -> Path:
     """The test world with every repeat of a (customer, article) after its first day removed."""
     tx = pl.read_csv(raw / "transactions_train.csv", infer_schema=False)
     first_day = pl.col("t_dat") == pl.col("t_dat").min().over("customer_id", "article_id")
-    tx.filter(first_day).unique(["customer_id", "article_id"], keep="first", maintain_order=True).write_csv(raw / "transactions_train.csv")
+    tx.filter(first_day).unique(["customer_id", "article_id"], keep="first", maintain_order=True).write_csv(
+        raw / "transactions_train.csv"
+    )
     store_dir = tmp_path / "hm"
     code, _, err = cli("data", "ingest", raw, "--data", store_dir, "-q")
     assert code == 0, err
@@ -101,15 +197,38 @@ def no_repeat_store(cli, raw: Path, tmp_path: Path) -> Path:
 
 
 def bought_pairs(store: Store, week: str) -> pl.DataFrame:
-    return store.transactions.filter(pl.col("t_dat") < pl.lit(week).str.to_date()).select("customer", "article").unique()
+    return (
+        store.transactions.filter(pl.col("t_dat") < pl.lit(week).str.to_date()).select("customer", "article").unique()
+    )
 
 
-def test_drop_bought_leaves_out_what_each_customer_bought_before_on_a_log_without_repeats(cli, raw: Path, tmp_path: Path) -> None:
+def test_drop_bought_leaves_out_what_each_customer_bought_before_on_a_log_without_repeats(
+    cli, raw: Path, tmp_path: Path
+) -> None:
     store_dir = no_repeat_store(cli, raw, tmp_path)
     store = Store.open(store_dir)
     for mode in ("auto", "no"):
-        m = cli.json("rank", "--ranker", "merge", "--candidates", "popular,itemcf", "--data", store_dir, "--cache", tmp_path / "cache",
-                     "--week", "1", "--train-weeks", "2", "--k", "30", "-o", "passes=1", "--drop-bought", mode)
+        m = cli.json(
+            "rank",
+            "--ranker",
+            "merge",
+            "--candidates",
+            "popular,itemcf",
+            "--data",
+            store_dir,
+            "--cache",
+            tmp_path / "cache",
+            "--week",
+            "1",
+            "--train-weeks",
+            "2",
+            "--k",
+            "30",
+            "-o",
+            "passes=1",
+            "--drop-bought",
+            mode,
+        )
         week = m["week"]
         again = pl.read_parquet(m["path"]).join(bought_pairs(store, week), on=["customer", "article"]).height
         if mode == "auto":  # no repeats: every week's union leaves out what its customers bought before
@@ -123,7 +242,21 @@ def test_a_candidate_set_that_drops_what_was_bought_is_refilled_to_k(cli, raw: P
     places, so a no-repeat log's set is still k deep; `no` keeps them, in another cache entry."""
     store_dir = no_repeat_store(cli, raw, tmp_path)
     store = Store.open(store_dir)
-    common = ["recall", "--method", "itemcf", "--data", store_dir, "--cache", tmp_path / "cache", "--week", "1", "--k", "20", "--customers", "buyers"]
+    common = [
+        "recall",
+        "--method",
+        "itemcf",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "cache",
+        "--week",
+        "1",
+        "--k",
+        "20",
+        "--customers",
+        "buyers",
+    ]
     kept = cli.json(*common, "--drop-bought", "no")
     auto = cli.json(*common)
     assert kept["dropped_bought"] is False and auto["dropped_bought"] is True and auto["name"] != kept["name"]
@@ -132,8 +265,12 @@ def test_a_candidate_set_that_drops_what_was_bought_is_refilled_to_k(cli, raw: P
     assert with_bought.join(bought, on=["customer", "article"]).height > 0
     assert without.join(bought, on=["customer", "article"]).height == 0
     kept_unbought = with_bought.join(bought, on=["customer", "article"], how="anti").select("customer", "article")
-    assert kept_unbought.join(without, on=["customer", "article"], how="anti").height == 0  # the same list, bought ones out, more behind
-    assert without.height > kept_unbought.height and without.group_by("customer").len()["len"].max() == 20  # refilled, not just cut
+    assert (
+        kept_unbought.join(without, on=["customer", "article"], how="anti").height == 0
+    )  # the same list, bought ones out, more behind
+    assert (
+        without.height > kept_unbought.height and without.group_by("customer").len()["len"].max() == 20
+    )  # refilled, not just cut
 
 
 def test_submit_without_a_ranker_drops_what_was_bought_from_the_methods_lists(cli, raw: Path, tmp_path: Path) -> None:
@@ -143,18 +280,52 @@ def test_submit_without_a_ranker_drops_what_was_bought_from_the_methods_lists(cl
     again = {}
     for mode in ("yes", "no"):
         out = tmp_path / f"{mode}.csv"
-        code, _, err = cli("submit", "--candidates", "itemcf,popular", "--drop-bought", mode, "--data", store_dir, "--cache", tmp_path / "cache", "--out", out, "-q")
+        code, _, err = cli(
+            "submit",
+            "--candidates",
+            "itemcf,popular",
+            "--drop-bought",
+            mode,
+            "--data",
+            store_dir,
+            "--cache",
+            tmp_path / "cache",
+            "--out",
+            out,
+            "-q",
+        )
         assert code == 0, err
-        pairs = (pl.read_csv(out, infer_schema=False).with_columns(pl.col("prediction").str.split(" ")).explode("prediction")
-                 .join(store.customers.select("customer", "customer_id"), on="customer_id").join(ids, left_on="prediction", right_on="article_id"))
+        pairs = (
+            pl.read_csv(out, infer_schema=False)
+            .with_columns(pl.col("prediction").str.split(" "))
+            .explode("prediction")
+            .join(store.customers.select("customer", "customer_id"), on="customer_id")
+            .join(ids, left_on="prediction", right_on="article_id")
+        )
         again[mode] = pairs.join(bought_pairs(store, "2100-01-01"), on=["customer", "article"]).height
     assert again["yes"] < again["no"]
 
 
 def test_submit_with_a_ranker_writes_a_valid_submission(cli, store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "sub.csv"
-    code, stdout, err = cli("submit", "--ranker", "merge", "--candidates", "repurchase,popular", "--data", store_dir,
-                            "--cache", tmp_path / "cache", "--train-weeks", "2", "-o", "passes=1", "--out", out, "-q")
+    code, stdout, err = cli(
+        "submit",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "repurchase,popular",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "cache",
+        "--train-weeks",
+        "2",
+        "-o",
+        "passes=1",
+        "--out",
+        out,
+        "-q",
+    )
     assert code == 0, err
     sub = pl.read_csv(out, infer_schema=False)
     store = Store.open(store_dir)
@@ -168,7 +339,9 @@ def test_plugins_lists_rankers_and_their_parameters(cli) -> None:
     listed = cli.json("plugins")["plugins"]
     assert {("ranker", "din"), ("ranker", "merge")} <= {(p["kind"], p["name"]) for p in listed}
     shown = cli.json("plugins", "show", "din")
-    assert shown["kind"] == "ranker" and {"history_length", "negative_share", "loss"} <= {p["name"] for p in shown["parameters"]}
+    assert shown["kind"] == "ranker" and {"history_length", "negative_share", "loss"} <= {
+        p["name"] for p in shown["parameters"]
+    }
 
 
 def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked) -> None:
@@ -183,22 +356,59 @@ def test_cache_lists_rankings_and_clearing_removes_their_checkpoints(cli, ranked
 
 @pytest.mark.parametrize("option", ["epochs=0", "hidden=200,x", "negative_share=0", "batch_size=1"])
 def test_bad_din_parameters_fail_before_any_work(cli, store_dir: Path, tmp_path: Path, option: str) -> None:
-    code, _, err = cli("rank", "--ranker", "din", "--candidates", "popular", "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", "-o", option)
+    code, _, err = cli(
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "-o",
+        option,
+    )
     assert code == 2 and err.count("\n") == 1 and f"-o {option.split('=')[0]}=" in err, err
     assert not (tmp_path / "candidates").exists()  # refused before any source was fitted
 
 
 def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
-    args = ["rank", "--ranker", "lgbm", "--candidates", "popular,repurchase", "--data", store_dir, "--cache", tmp_path,
-            "--week", "1", "--train-weeks", "2", "--k", "30", "-o", "trees=20"]
+    args = [
+        "rank",
+        "--ranker",
+        "lgbm",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+        "-o",
+        "trees=20",
+    ]
     m = cli.json(*args)
     importance = m["training"]["feature_importance"]
-    assert set(importance) >= {"popular_rank", "repurchase_score", "fused_rank", "sales_7d", "bought_product"} and sum(importance.values()) == pytest.approx(1, abs=1e-3)
+    assert set(importance) >= {"popular_rank", "repurchase_score", "fused_rank", "sales_7d", "bought_product"} and sum(
+        importance.values()
+    ) == pytest.approx(1, abs=1e-3)
     assert 1 <= m["training"]["trees"] <= 20
     newest = m["newest_training_week"]
     assert newest["week"] == m["train_weeks"][-1] and newest["ranker"] == "lgbm"
     assert {"lgbm", "merge"} <= newest.keys() and set(newest["sources"]) == {"popular", "repurchase"}
-    merge = cli.json(*[a if a != "lgbm" else "merge" for a in args[:-2]])  # lgbm's own copy of merge's fusion, not a refit, gave its figure
+    merge = cli.json(
+        *[a if a != "lgbm" else "merge" for a in args[:-2]]
+    )  # lgbm's own copy of merge's fusion, not a refit, gave its figure
     assert merge["newest_training_week"]["merge"] == pytest.approx(newest["merge"], abs=1e-12)
     code, out, _ = cli(*args)  # cached: the tables come from the manifest
     assert code == 0 and "Strongest features" in out and f"Newest training week {newest['week']}" in out
@@ -207,11 +417,28 @@ def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store
 def test_lgbm_score_top_scores_only_merges_first_candidates(cli, store_dir: Path, tmp_path: Path) -> None:
     """With -o score_top=N the trees re-order only each customer's first N candidates in merge's
     order: at N=12 the 12 predicted are merge's 12, at N above every customer's count nothing changes."""
-    args = ["--candidates", "popular,repurchase", "--data", store_dir, "--cache", tmp_path, "--week", "1", "--train-weeks", "2", "--k", "30"]
+    args = [
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+    ]
     read = lambda m: pl.read_parquet(m["path"]).sort("customer", "rank")  # noqa: E731
     full = read(cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0"))
-    assert read(cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0", "-o", "score_top=1000")).equals(full)
-    twelve = read(cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0", "-o", "score_top=12"))
+    assert read(
+        cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0", "-o", "score_top=1000")
+    ).equals(full)
+    twelve = read(
+        cli.json("rank", "--ranker", "lgbm", *args, "-o", "trees=20", "-o", "min_gain_se=0", "-o", "score_top=12")
+    )
     merge = read(cli.json("rank", "--ranker", "merge", *args))
     as_sets = lambda r: r.group_by("customer").agg(pl.col("article").sort()).sort("customer")  # noqa: E731
     assert as_sets(twelve).equals(as_sets(merge)) and not twelve.equals(merge)

@@ -12,16 +12,19 @@ import polars as pl
 import pytest
 
 from hmrec_cli.cache import Cache
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
 from hmrec_cli.metrics import K
 from hmrec_cli.pipeline.ranking import RANKING_SCHEMA, RankRequest, rank, union
 from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.registry import discover
-from hmrec_cli.data.splits import history, resolve_week
-from hmrec_cli.data.store import Store
 
 RANKERS = [p.name for p in discover("ranker")]
 SOURCES = ("popular", "repurchase", "itemcf")
-QUICK = {"din": ("epochs=2", "history_length=8", "hidden=16", "embedding_size=8", "side_embedding_size=4"), "merge": ("passes=1",)}
+QUICK = {
+    "din": ("epochs=2", "history_length=8", "hidden=16", "embedding_size=8", "side_embedding_size=4"),
+    "merge": ("passes=1",),
+}
 
 
 def _request(ranker: str, store: Store, week: str = "1", customers: str = "auto") -> RankRequest:
@@ -41,8 +44,12 @@ def test_ranking_schema_and_limits(ranker: str, store_dir: Path, tmp_path: Path)
     assert (ranked.group_by("customer").agg(ok=pl.col("rank").sort() == pl.int_range(pl.len()))["ok"].list.all()).all()
     sources = [run(store, cache, Request(s, request.week, request.k, (), "buyers")) for s in SOURCES]
     candidates = union(sources, SOURCES, request.k).select("customer", "article", inside=pl.lit(True))
-    assert ranked.join(candidates, on=["customer", "article"], how="left")["inside"].fill_null(False).all()  # only candidates
-    buyers = store.transactions.filter(pl.col("t_dat").is_between(request.week.start, request.week.end))["customer"].unique()
+    assert (
+        ranked.join(candidates, on=["customer", "article"], how="left")["inside"].fill_null(False).all()
+    )  # only candidates
+    buyers = store.transactions.filter(pl.col("t_dat").is_between(request.week.start, request.week.end))[
+        "customer"
+    ].unique()
     assert set(ranked["customer"].unique()) == set(buyers)
     figures = entry.manifest["figures"]
     assert 0 <= figures["map@12"] <= 1 and set(figures["sources_map@12"]) == set(SOURCES)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from conftest import REAL_SAMPLE
+
 from hmrec_cli.data.ingest import ingest, locate_sources
 from hmrec_cli.data.store import Store
 
@@ -33,7 +33,9 @@ def test_head_extract_with_index_column_plain_ids_and_partial_customers(tmp_path
     # 2,954 buyers, only 104 of them among the first 10,000 customers of customers.csv
     assert int((~store.customers["known"]).sum()) == 2_954 - 104
     assert store.customers.height == 10_000 + 2_954 - 104
-    assert report.warnings == [f"{2_954 - 104} customers in the transactions are missing from the customers file; kept with empty metadata"]
+    assert report.warnings == [
+        f"{2_954 - 104} customers in the transactions are missing from the customers file; kept with empty metadata"
+    ]
     assert store.transactions["t_dat"].unique().to_list() == [date(2018, 9, 20)]
     assert set(store.transactions["channel"].unique()) == {1, 2}
     assert store.customers.filter("known")["age"].null_count() < 200  # real ages are written 49.0
@@ -70,15 +72,20 @@ def test_parquet_sample_without_sales_channel(tmp_path: Path) -> None:
     assert store.transactions["channel"].unique().to_list() == [0]  # documented default: unknown
     assert store.customers.height == 4_946 and store.customers["known"].all()
     assert store.articles.height == 1_000 and store.transactions["article"].n_unique() == 606
-    assert report.warnings == ["transactions_sample.parquet: no sales_channel_id column; every row gets channel 0 (unknown)"]
+    assert report.warnings == [
+        "transactions_sample.parquet: no sales_channel_id column; every row gets channel 0 (unknown)"
+    ]
     assert store.customers["age"].dtype == pl.UInt8  # Int64 in the parquet file
 
 
 def test_evaluate_a_popularity_submission_on_real_weeks(cli, tmp_path: Path) -> None:
     sources = [
-        "--transactions", HUNGLE / "commit_3b7354e7" / "transactions_train_sample.csv",
-        "--customers", HUNGLE / "commit_3b7354e7" / "customers_sample.csv",
-        "--articles", HUNGLE / "commit_a8979e10" / "articles_train_sample.csv",
+        "--transactions",
+        HUNGLE / "commit_3b7354e7" / "transactions_train_sample.csv",
+        "--customers",
+        HUNGLE / "commit_3b7354e7" / "customers_sample.csv",
+        "--articles",
+        HUNGLE / "commit_a8979e10" / "articles_train_sample.csv",
     ]
     assert cli("data", "ingest", *sources, "--data", tmp_path / "hm", "-q")[0] == 0
     store = Store.open(tmp_path / "hm")
@@ -87,5 +94,8 @@ def test_evaluate_a_popularity_submission_on_real_weeks(cli, tmp_path: Path) -> 
     ids = " ".join(str(a) for a in store.articles["article_id"].gather(top["article"]))
     pl.DataFrame({"customer_id": store.customers["customer_id"], "prediction": ids}).write_csv(tmp_path / "s.csv")
     result = cli.json("evaluate", "--data", tmp_path / "hm", "--predictions", tmp_path / "s.csv")
-    assert result["scored_customers"] == store.transactions.filter(pl.col("t_dat") >= pl.date(2020, 9, 16))["customer"].n_unique()
+    assert (
+        result["scored_customers"]
+        == store.transactions.filter(pl.col("t_dat") >= pl.date(2020, 9, 16))["customer"].n_unique()
+    )
     assert 0 <= result["map@12"] < 0.2

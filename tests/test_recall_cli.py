@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.data.store import Store
+from hmrec_cli.plugin_api import Context, RunSettings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "hmrec-example-plugin"
 
@@ -52,7 +52,9 @@ def test_cache_ls_and_clear(cli, store_dir: Path, tmp_path: Path) -> None:
     ls = cli.json("cache", "ls", "--cache", tmp_path)
     listed = ls["entries"]
     assert sorted(e["method"] for e in listed) == ["popular", "repurchase"]
-    assert ls["entries_bytes"] == sum(e["bytes"] for e in listed) > 0 and ls["total_bytes"] > ls["entries_bytes"]  # + manifests
+    assert (
+        ls["entries_bytes"] == sum(e["bytes"] for e in listed) > 0 and ls["total_bytes"] > ls["entries_bytes"]
+    )  # + manifests
     code, out, _ = cli("cache", "clear", "--cache", tmp_path, "--method", "popular")
     assert code == 0 and "removed 1" in out
     assert [e["method"] for e in cli.json("cache", "ls", "--cache", tmp_path)["entries"]] == ["repurchase"]
@@ -63,7 +65,11 @@ def test_bad_plugin_options_are_one_line_errors(cli, store_dir: Path, tmp_path: 
     code, _, err = cli(*base, "--method", "nope")
     assert code == 2 and "no retriever named 'nope'" in err
     code, _, err = cli(*base, "--method", "popular", "-o", "windw=3")
-    assert code == 2 and "popular has no such parameter; did you mean window_days? (parameters: by_age, by_channel, exclude_bought, half_life_days, window_days)" in err
+    assert (
+        code == 2
+        and "popular has no such parameter; did you mean window_days? (parameters: by_age, by_channel, exclude_bought, half_life_days, window_days)"
+        in err
+    )
     code, _, err = cli(*base, "--method", "popular", "-o", "zzz=3")
     assert code == 2 and "popular has no such parameter (parameters:" in err and "did you mean" not in err
     code, _, err = cli(*base, "--method", "popular", "-o", "window_days=soon")
@@ -75,7 +81,13 @@ def test_plugins_list_and_show(cli) -> None:
     assert {"popular", "repurchase", "same-product"} <= set(names)
     assert names["popular"]["distribution"].startswith("hmrec ")
     shown = cli.json("plugins", "show", "popular")
-    assert [p["name"] for p in shown["parameters"]] == ["window_days", "half_life_days", "by_age", "by_channel", "exclude_bought"]
+    assert [p["name"] for p in shown["parameters"]] == [
+        "window_days",
+        "half_life_days",
+        "by_age",
+        "by_channel",
+        "exclude_bought",
+    ]
     assert shown["parameters"][0]["default"] == 7 and shown["parameters"][0]["doc"]
 
 
@@ -103,15 +115,40 @@ def _register(monkeypatch, root: Path, name: str, target: str, package_dir: Path
 def test_example_plugin_runs_through_the_cli(cli, monkeypatch, store_dir: Path, tmp_path: Path) -> None:
     _register(monkeypatch, tmp_path / "site", "newest", "hmrec_example_plugin:Newest", package_dir=EXAMPLE)
     assert "newest" in {p["name"] for p in cli.json("plugins")["plugins"]}
-    result = cli.json("recall", "--method", "newest", "--data", store_dir, "--cache", tmp_path / "cache", "--k", "10", "-o", "min_sales=2")
+    result = cli.json(
+        "recall",
+        "--method",
+        "newest",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "cache",
+        "--k",
+        "10",
+        "-o",
+        "min_sales=2",
+    )
     assert result["rows"] == 10 * result["customer_count"] and result["params"] == {"min_sales": 2}
 
 
 def test_evaluate_candidates_side_by_side(cli, store_dir: Path, tmp_path: Path) -> None:
-    report = cli.json("evaluate", "--data", store_dir, "--cache", tmp_path, "--candidates", "popular,repurchase,same-product", "--weeks", "2")
+    report = cli.json(
+        "evaluate",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path,
+        "--candidates",
+        "popular,repurchase,same-product",
+        "--weeks",
+        "2",
+    )
     sets = {r["set"].split("@")[0]: r for r in report["sets"]}
     assert set(sets) == {"popular", "repurchase", "same-product", "union", "oracle"}
-    assert sets["union"]["recall@all"] >= max(sets[m]["recall@all"] for m in ("popular", "repurchase", "same-product")) - 1e-12
+    assert (
+        sets["union"]["recall@all"]
+        >= max(sets[m]["recall@all"] for m in ("popular", "repurchase", "same-product")) - 1e-12
+    )
     assert sets["oracle"]["map@12"] > sets["popular"]["map@12"]
     segments = {(r["set"], r["segment"]) for r in report["segments"]}
     assert ("repurchase", "never bought") in segments
@@ -121,7 +158,18 @@ def test_evaluate_candidates_side_by_side(cli, store_dir: Path, tmp_path: Path) 
 
 def test_submit_writes_a_valid_kaggle_file(cli, store_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "submission.csv"
-    code, text, err = cli("submit", "--candidates", "repurchase,popular", "--data", store_dir, "--cache", tmp_path / "cache", "--out", out, "-q")
+    code, text, err = cli(
+        "submit",
+        "--candidates",
+        "repurchase,popular",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "cache",
+        "--out",
+        out,
+        "-q",
+    )
     assert code == 0, err
     store = Store.open(store_dir)
     sub = pl.read_csv(out, infer_schema=False)
@@ -132,6 +180,7 @@ def test_submit_writes_a_valid_kaggle_file(cli, store_dir: Path, tmp_path: Path)
 
 def test_popular_known_answer(store_dir: Path) -> None:
     from hmrec_plugins.popular import Popular
+
     from hmrec_cli.data.splits import recent_history, resolve_week
 
     store = Store.open(store_dir)
@@ -148,7 +197,19 @@ def test_recall_for_customers_listed_in_a_file(cli, store_dir: Path, tmp_path: P
     store = Store.open(store_dir)
     chosen = store.customers["customer_id"].head(5)
     (tmp_path / "who.txt").write_text("\n".join(chosen) + "\n")
-    result = cli.json("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "c", "--k", "7", "--customers", tmp_path / "who.txt")
+    result = cli.json(
+        "recall",
+        "--method",
+        "popular",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+        "--k",
+        "7",
+        "--customers",
+        tmp_path / "who.txt",
+    )
     assert result["customer_count"] == 5 and result["rows"] == 35 and result["customers"].startswith("file who.txt")
 
 
@@ -160,14 +221,22 @@ def _tiny_store(tmp_path: Path) -> Store:
     raw.mkdir()
     ids = {c: c * 64 for c in "abc"}
     (raw / "customers.csv").write_text("customer_id\n" + "\n".join(ids.values()) + "\n")
-    (raw / "articles.csv").write_text("article_id,product_code\n0100000001,0100000\n0100000002,0100000\n0200000001,0200000\n0200000002,0200000\n0300000001,0300000\n")
+    (raw / "articles.csv").write_text(
+        "article_id,product_code\n0100000001,0100000\n0100000002,0100000\n0200000001,0200000\n0200000002,0200000\n0300000001,0300000\n"
+    )
     rows = [
-        ("2020-09-01", "a", "0100000001"), ("2020-09-10", "a", "0200000001"), ("2020-09-10", "a", "0200000001"),
-        ("2020-09-12", "b", "0300000001"), ("2020-09-13", "b", "0300000001"), ("2020-09-14", "b", "0100000002"),
-        ("2020-09-15", "b", "0300000001"), ("2020-09-16", "a", "0300000001"),
+        ("2020-09-01", "a", "0100000001"),
+        ("2020-09-10", "a", "0200000001"),
+        ("2020-09-10", "a", "0200000001"),
+        ("2020-09-12", "b", "0300000001"),
+        ("2020-09-13", "b", "0300000001"),
+        ("2020-09-14", "b", "0100000002"),
+        ("2020-09-15", "b", "0300000001"),
+        ("2020-09-16", "a", "0300000001"),
     ]
     (raw / "transactions_train.csv").write_text(
-        "t_dat,customer_id,article_id,price,sales_channel_id\n" + "".join(f"{d},{ids[c]},{a},0.01,2\n" for d, c, a in rows)
+        "t_dat,customer_id,article_id,price,sales_channel_id\n"
+        + "".join(f"{d},{ids[c]},{a},0.01,2\n" for d, c, a in rows)
     )
     ingest(locate_sources(raw, {}), tmp_path / "hm")
     return Store.open(tmp_path / "hm")
@@ -178,7 +247,12 @@ def _fit(plugin, store: Store, **params):
 
     week = resolve_week("last", store.first_date, store.last_date)  # 2020-09-10 .. 2020-09-16
     model = plugin(plugin.Params(**params))
-    model.fit(Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week), RunSettings())
+    model.fit(
+        Context(
+            history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+        ),
+        RunSettings(),
+    )
     return model
 
 

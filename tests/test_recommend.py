@@ -16,14 +16,30 @@ from hmrec_cli.data.store import Store
 from hmrec_cli.pipeline import recommend as rec
 from hmrec_cli.pipeline.recall import ordered
 
-SMALL_DIN = ["-o", "epochs=3", "-o", "embedding_size=16", "-o", "hidden=32", "-o", "history_length=16", "-o", "negative_share=0.3"]
+SMALL_DIN = [
+    "-o",
+    "epochs=3",
+    "-o",
+    "embedding_size=16",
+    "-o",
+    "hidden=32",
+    "-o",
+    "history_length=16",
+    "-o",
+    "negative_share=0.3",
+]
 
 
 def _buyers(store_dir: Path, week: str, n: int) -> list[str]:
     store = Store.open(store_dir)
     target = resolve_week(week, store.first_date, store.last_date)
     buyers = truth(store.transactions, target)["customer"].unique().sort()
-    return store.customers.filter(pl.col("customer").is_in(buyers.implode())).sort("customer")["customer_id"].head(n).to_list()
+    return (
+        store.customers.filter(pl.col("customer").is_in(buyers.implode()))
+        .sort("customer")["customer_id"]
+        .head(n)
+        .to_list()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +49,39 @@ def merge_cache(store_dir: Path, tmp_path_factory) -> Path:
     from hmrec_cli.cli import app
 
     cache = tmp_path_factory.mktemp("rec") / "cache"
-    args = ["rank", "--ranker", "merge", "--candidates", "popular,repurchase", "--week", "1", "--data", str(store_dir), "--cache", str(cache), "-q"]
+    args = [
+        "rank",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular,repurchase",
+        "--week",
+        "1",
+        "--data",
+        str(store_dir),
+        "--cache",
+        str(cache),
+        "-q",
+    ]
     assert CliRunner().invoke(app, args).exit_code == 0
     return cache
 
 
 def test_recommend_shows_the_cached_ranking_in_the_shops_ids(cli, store_dir: Path, merge_cache: Path) -> None:
     customer = _buyers(store_dir, "1", 1)[0]
-    out = cli.json("recommend", "--customer", customer, "--ranker", "merge", "--week", "1", "--data", store_dir, "--cache", merge_cache)
+    out = cli.json(
+        "recommend",
+        "--customer",
+        customer,
+        "--ranker",
+        "merge",
+        "--week",
+        "1",
+        "--data",
+        store_dir,
+        "--cache",
+        merge_cache,
+    )
     assert out["cached"] and out["name"].startswith("merge@") and out["attention"] == "none"
     (one,) = out["recommendations"]
     assert one["customer_id"] == customer and [i["rank"] for i in one["items"]] == list(range(1, 13))
@@ -48,14 +89,24 @@ def test_recommend_shows_the_cached_ranking_in_the_shops_ids(cli, store_dir: Pat
     store = Store.open(store_dir)
     entry = Cache(merge_cache).resolve("rankings", "merge", out["week"], store.fingerprint)
     index = store.customers.filter(pl.col("customer_id") == customer)["customer"][0]
-    cached = entry.read().filter(pl.col("customer") == index).sort("rank").join(store.articles.select("article", "article_id"), on="article", maintain_order="left")
+    cached = (
+        entry.read()
+        .filter(pl.col("customer") == index)
+        .sort("rank")
+        .join(store.articles.select("article", "article_id"), on="article", maintain_order="left")
+    )
     assert [i["article_id"] for i in one["items"]] == [f"{a:010d}" for a in cached["article_id"]]
     assert np.allclose([i["score"] for i in one["items"]], cached["score"].to_numpy())
     # each source's rank is its rank in that candidate set (1 = first)
-    for source, label in zip(entry.manifest["sources"], entry.manifest["source_sets"]):
-        cands = Cache(merge_cache).resolve("candidates", label, out["week"], store.fingerprint).read().filter(pl.col("customer") == index)
+    for source, label in zip(entry.manifest["sources"], entry.manifest["source_sets"], strict=True):
+        cands = (
+            Cache(merge_cache)
+            .resolve("candidates", label, out["week"], store.fingerprint)
+            .read()
+            .filter(pl.col("customer") == index)
+        )
         ranks = dict(ordered(cands).select("article", "rank").iter_rows())
-        for item, article in zip(one["items"], cached["article"]):
+        for item, article in zip(one["items"], cached["article"], strict=True):
             given = {p["method"]: p["rank"] for p in item["proposed_by"]}
             assert given.get(source) == (ranks[article] + 1 if article in ranks else None)
     dates = [p["date"] for p in one["recent_purchases"]]
@@ -64,7 +115,21 @@ def test_recommend_shows_the_cached_ranking_in_the_shops_ids(cli, store_dir: Pat
 
 def test_recommend_ranks_when_nothing_is_cached_and_says_so(cli, store_dir: Path, tmp_path: Path) -> None:
     customer = Store.open(store_dir).customers["customer_id"][3]
-    args = ["recommend", "--customer", customer, "--ranker", "merge", "--candidates", "popular", "--train-weeks", "2", "--data", store_dir, "--cache", tmp_path / "c"]
+    args = [
+        "recommend",
+        "--customer",
+        customer,
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular",
+        "--train-weeks",
+        "2",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+    ]
     code, out, err = cli(*args, "-q")
     assert code == 0 and "ranking the week's customers now" in err and customer in out, (out, err)
     code, out, err = cli(*args, "-q")
@@ -73,12 +138,23 @@ def test_recommend_ranks_when_nothing_is_cached_and_says_so(cli, store_dir: Path
 
 def test_unknown_customer_ids_exit_2_naming_them(cli, store_dir: Path, tmp_path: Path) -> None:
     known = Store.open(store_dir).customers["customer_id"][0]
-    code, out, err = cli("recommend", "--customer", known, "--customer", "nobody here", "--data", store_dir, "--cache", tmp_path)
-    assert code == 2 and out == "" and err == f"hmrec: error: --customer nobody here: not a customer of the store {store_dir}\n", err
+    code, out, err = cli(
+        "recommend", "--customer", known, "--customer", "nobody here", "--data", store_dir, "--cache", tmp_path
+    )
+    assert (
+        code == 2
+        and out == ""
+        and err == f"hmrec: error: --customer nobody here: not a customer of the store {store_dir}\n"
+    ), err
     ids = tmp_path / "ids.txt"
     ids.write_text("customer_id\nghost-1\nghost-2\n" + known + "\n")
     code, _, err = cli("recommend", "--customers", ids, "--data", store_dir, "--cache", tmp_path)
-    assert code == 2 and "2 ids are not customers of the store" in err and "ghost-1, ghost-2" in err and err.count("\n") == 1, err
+    assert (
+        code == 2
+        and "2 ids are not customers of the store" in err
+        and "ghost-1, ghost-2" in err
+        and err.count("\n") == 1
+    ), err
     code, _, err = cli("recommend", "--data", store_dir, "--cache", tmp_path)
     assert code == 2 and "--customer ID" in err, err
 
@@ -91,8 +167,27 @@ def din_cache(store_dir: Path, tmp_path_factory) -> Path:
     from hmrec_cli.cli import app
 
     cache = tmp_path_factory.mktemp("din") / "cache"
-    args = ["rank", "--ranker", "din", "--candidates", "popular,repurchase,itemcf", "--train-weeks", "2", "--week", "1", "-o", "prior_weight=0", *SMALL_DIN,
-            "--device", "cpu", "--data", str(store_dir), "--cache", str(cache), "-q"]
+    args = [
+        "rank",
+        "--ranker",
+        "din",
+        "--candidates",
+        "popular,repurchase,itemcf",
+        "--train-weeks",
+        "2",
+        "--week",
+        "1",
+        "-o",
+        "prior_weight=0",
+        *SMALL_DIN,
+        "--device",
+        "cpu",
+        "--data",
+        str(store_dir),
+        "--cache",
+        str(cache),
+        "-q",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     return cache
@@ -104,12 +199,20 @@ def test_din_reasons_are_the_purchases_its_attention_weighs_most(cli, store_dir:
     assert out["attention"] == "used"
     store = Store.open(store_dir)
     index = store.customers.filter(pl.col("customer_id") == customer)["customer"][0]
-    past = store.transactions.filter((pl.col("customer") == index) & (pl.col("t_dat") < pl.lit(out["week"]).str.to_date()))
-    bought = set(past.join(store.articles, on="article").select(pl.format("{}|{}", pl.col("article_id").cast(pl.String).str.zfill(10), "t_dat")).to_series())
+    past = store.transactions.filter(
+        (pl.col("customer") == index) & (pl.col("t_dat") < pl.lit(out["week"]).str.to_date())
+    )
+    bought = set(
+        past.join(store.articles, on="article")
+        .select(pl.format("{}|{}", pl.col("article_id").cast(pl.String).str.zfill(10), "t_dat"))
+        .to_series()
+    )
     for item in out["recommendations"][0]["items"]:
         weights = [abs(b["weight"]) for b in item["because"]]
         assert 0 < len(weights) <= rec.REASONS and weights == sorted(weights, reverse=True)
-        assert {f"{b['article_id']}|{b['date']}" for b in item["because"]} <= bought  # purchases of the customer, on their dates
+        assert {
+            f"{b['article_id']}|{b['date']}" for b in item["because"]
+        } <= bought  # purchases of the customer, on their dates
     code, text, _ = cli("recommend", "--customer", customer, "--week", "1", "--data", store_dir, "--cache", din_cache)
     assert code == 0 and "because" in text
 
@@ -126,20 +229,35 @@ def test_removing_the_most_weighed_purchase_moves_the_score_more(store_dir: Path
     attention, weights = rec.explain(store, cache, entry, week, sets, entry.manifest["k"], top)
     assert attention == "used"
     # customers whose recommended article weighs at least two distinct purchases differently
-    purchases = weights.with_columns(t_dat=pl.lit(week.start) - pl.duration(days=pl.col("age_days")), size=pl.col("weight").abs())
-    distinct = purchases.unique(["customer", "history_article", "t_dat"]).group_by("customer").agg(n=pl.len()).filter(pl.col("n") >= 2)["customer"]
+    purchases = weights.with_columns(
+        t_dat=pl.lit(week.start) - pl.duration(days=pl.col("age_days")), size=pl.col("weight").abs()
+    )
+    distinct = (
+        purchases.unique(["customer", "history_article", "t_dat"])
+        .group_by("customer")
+        .agg(n=pl.len())
+        .filter(pl.col("n") >= 2)["customer"]
+    )
     sample = distinct.sort().head(60)
     assert sample.len() >= 20, sample.len()
     chosen = purchases.filter(pl.col("customer").is_in(sample.implode())).sort("customer", "size", "position")
     most = chosen.group_by("customer", maintain_order=True).last()
     least = chosen.group_by("customer", maintain_order=True).first()
     model, ranking_week = rec.restored(store, cache, entry, week, sets, entry.manifest["k"], sample)
-    rows = ranking_week.candidates.select("customer", "article").with_row_index("row").join(top.select("customer", "article"), on=["customer", "article"])
+    rows = (
+        ranking_week.candidates.select("customer", "article")
+        .with_row_index("row")
+        .join(top.select("customer", "article"), on=["customer", "article"])
+    )
 
     def scores_without(taken: pl.DataFrame | None) -> np.ndarray:
         history = ranking_week.ctx.history
         if taken is not None:
-            history = history.join(taken.select("customer", article="history_article", t_dat="t_dat"), on=["customer", "article", "t_dat"], how="anti")
+            history = history.join(
+                taken.select("customer", article="history_article", t_dat="t_dat"),
+                on=["customer", "article", "t_dat"],
+                how="anti",
+            )
         changed = dataclasses.replace(ranking_week, ctx=dataclasses.replace(ranking_week.ctx, history=history))
         return np.asarray(model.score(changed))[rows["row"].to_numpy()]
 
@@ -150,7 +268,18 @@ def test_removing_the_most_weighed_purchase_moves_the_score_more(store_dir: Path
 
 def test_din_that_kept_merges_order_shows_no_reasons(cli, store_dir: Path, tmp_path: Path) -> None:
     customer = _buyers(store_dir, "1", 1)[0]
-    common = ["--candidates", "popular,repurchase", "--train-weeks", "2", "--week", "1", "--data", store_dir, "--cache", tmp_path / "c"]
+    common = [
+        "--candidates",
+        "popular,repurchase",
+        "--train-weeks",
+        "2",
+        "--week",
+        "1",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+    ]
     assert cli("rank", "--ranker", "din", *common, *SMALL_DIN, "-o", "min_gain_se=100", "--device", "cpu", "-q")[0] == 0
     out = cli.json("recommend", "--customer", customer, *common)
     assert out["cached"] and out["attention"] == "kept merge's order"

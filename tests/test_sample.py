@@ -18,7 +18,9 @@ def rows_by_customer_id(store: Store) -> pl.DataFrame:
 
 
 def test_sample_keeps_all_rows_of_a_share_of_customers(cli, store_dir: Path, tmp_path: Path) -> None:
-    result = cli.json("data", "sample", "--data", store_dir, "--customers", "0.3", "--seed", "1", "--out", tmp_path / "s")
+    result = cli.json(
+        "data", "sample", "--data", store_dir, "--customers", "0.3", "--seed", "1", "--out", tmp_path / "s"
+    )
     full, part = Store.open(store_dir), Store.open(tmp_path / "s")
     assert result["customers"] == part.customers.height == round(0.3 * full.customers.height)
     assert part.customers["customer"].to_list() == list(range(part.customers.height))  # dense again
@@ -30,7 +32,9 @@ def test_sample_keeps_all_rows_of_a_share_of_customers(cli, store_dir: Path, tmp
     assert part.fingerprint != full.fingerprint and part.manifest["rows"]["transactions"] == expected.height
 
     def oracle_lists(store: Store) -> pl.DataFrame:
-        lists = pl.read_parquet(store.path / "oracle.parquet").join(store.customers.select("customer", "customer_id"), on="customer")
+        lists = pl.read_parquet(store.path / "oracle.parquet").join(
+            store.customers.select("customer", "customer_id"), on="customer"
+        )
         return lists.select("week", "customer_id", "article", "probability").sort("week", "customer_id")
 
     sampled_oracle = oracle_lists(part)
@@ -43,12 +47,16 @@ def test_sample_keeps_all_rows_of_a_share_of_customers(cli, store_dir: Path, tmp
 
 def test_sample_is_deterministic_and_evaluates_like_any_store(cli, store_dir: Path, tmp_path: Path) -> None:
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
-        code, out, err = cli("data", "sample", "--data", store_dir, "--customers", "0.5", "--seed", seed, "--out", tmp_path / name)
+        code, out, err = cli(
+            "data", "sample", "--data", store_dir, "--customers", "0.5", "--seed", seed, "--out", tmp_path / name
+        )
         assert code == 0, err
     assert "popularity" in out
     fingerprints = {name: Store.open(tmp_path / name).fingerprint for name in "abc"}
     assert fingerprints["a"] == fingerprints["b"] != fingerprints["c"]
-    result = cli.json("recall", "--data", tmp_path / "a", "--cache", tmp_path / "cache", "--method", "popular", "--week", "last")
+    result = cli.json(
+        "recall", "--data", tmp_path / "a", "--cache", tmp_path / "cache", "--method", "popular", "--week", "last"
+    )
     assert result["oracle_figures"]["map@12"] > 0  # the sampled customers kept their oracle lists
 
 
@@ -59,6 +67,8 @@ def test_bad_sample_options_exit_2_and_write_nothing(cli, store_dir: Path, tmp_p
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     code, _, err = cli("data", "sample", "--data", store_dir, "--out", tmp_path / "busy")
-    assert code == 2 and "not an hmrec store" in err and [p.name for p in (tmp_path / "busy").iterdir()] == ["notes.txt"]
+    assert (
+        code == 2 and "not an hmrec store" in err and [p.name for p in (tmp_path / "busy").iterdir()] == ["notes.txt"]
+    )
     code, _, err = cli("data", "sample", "--data", store_dir, "--out", store_dir)
     assert code == 2 and "source store" in err

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.pipeline.ranking import auto_train_weeks
-from hmrec_cli.data.splits import Week
-from hmrec_cli.data.store import Store
 from hmrec_plugins.itemcf import item_similarity
 from hmrec_plugins.popular import Popular, PopularParams
 from hmrec_plugins.repurchase import Repurchase, RepurchaseParams
+
+from hmrec_cli.data.splits import Week
+from hmrec_cli.data.store import Store
+from hmrec_cli.pipeline.ranking import auto_train_weeks
+from hmrec_cli.plugin_api import Context, RunSettings
 
 WEEK = Week(date(2020, 9, 16), "last")
 
@@ -33,7 +33,12 @@ def _context(rows: list[tuple[int, int, int]]) -> Context:
         }
     )
     customers = pl.DataFrame({"customer": pl.Series(range(6), dtype=pl.UInt32), "age": pl.Series([30.0] * 6)})
-    return Context(history=history, articles=pl.DataFrame({"article": pl.Series(range(8), dtype=pl.UInt32)}), customers=customers, week=WEEK)
+    return Context(
+        history=history,
+        articles=pl.DataFrame({"article": pl.Series(range(8), dtype=pl.UInt32)}),
+        customers=customers,
+        week=WEEK,
+    )
 
 
 def test_popular_can_leave_out_what_the_customer_bought() -> None:
@@ -45,7 +50,10 @@ def test_popular_can_leave_out_what_the_customer_bought() -> None:
     who = pl.Series([0, 5], dtype=pl.UInt32)
     assert plain.retrieve(who, 2).filter(pl.col("customer") == 0)["article"].to_list() == [0, 1]
     got = fresh.retrieve(who, 2)
-    assert got.filter(pl.col("customer") == 0)["article"].to_list() == [1, 3]  # 0 and 2 were bought: the next ones fill in
+    assert got.filter(pl.col("customer") == 0)["article"].to_list() == [
+        1,
+        3,
+    ]  # 0 and 2 were bought: the next ones fill in
     assert got.filter(pl.col("customer") == 5)["article"].to_list() == [0, 1]
 
 
@@ -75,7 +83,9 @@ def test_auto_train_weeks_goes_back_until_enough_purchases(store_dir: Path) -> N
     store = Store.open(store_dir)
     week = Week(store.last_date - timedelta(days=6), "last")
     pairs = store.transactions.filter(pl.col("t_dat") < week.start).select("customer", "article", "t_dat")
-    one_week = pairs.filter(pl.col("t_dat") >= week.start - timedelta(days=7)).select("customer", "article").unique().height
+    one_week = (
+        pairs.filter(pl.col("t_dat") >= week.start - timedelta(days=7)).select("customer", "article").unique().height
+    )
     assert auto_train_weeks(store, week, 1) == 1
     assert auto_train_weeks(store, week, one_week) == 1
     assert auto_train_weeks(store, week, one_week + 1) == 2

@@ -38,22 +38,62 @@ def test_a_source_that_clearly_adds_is_taken_and_noise_is_left_out() -> None:
     rng = np.random.default_rng(0)
     chosen, steps = choose([week(rng), week(rng)], SOURCES, K)
     assert chosen == (*POLICY.start, "helpful")
-    assert [s["why"] for s in steps] == ["start"] * len(POLICY.start) + ["added", "left out: gain not clear of the noise"]
+    assert [s["why"] for s in steps] == ["start"] * len(POLICY.start) + [
+        "added",
+        "left out: gain not clear of the noise",
+    ]
     assert steps[-1]["source"] == "noise" and steps[len(POLICY.start)]["gain"] > 2 * steps[len(POLICY.start)]["stderr"]
 
 
 def test_without_any_hit_the_pool_is_kept() -> None:
-    empty = pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "label": pl.UInt8, "bought": pl.UInt16, **{f"{s}_rank": pl.UInt16 for s in SOURCES}})
+    empty = pl.DataFrame(
+        schema={
+            "customer": pl.UInt32,
+            "article": pl.UInt32,
+            "label": pl.UInt8,
+            "bought": pl.UInt16,
+            **{f"{s}_rank": pl.UInt16 for s in SOURCES},
+        }
+    )
     chosen, steps = choose([(empty, 50)], SOURCES, K)
     assert chosen == SOURCES and "whole pool" in steps[0]["note"]
 
 
-def test_rank_auto_chooses_on_the_training_weeks_and_never_sees_the_week_it_ranks(cli, store_dir: Path, altered_store: Path, tmp_path: Path) -> None:
-    light = ["-o", "sampled-softmax:epochs=1", "-o", "youtube-dnn:epochs=1", "-o", "bpr:epochs=3", "-o", "als:epochs=3", "-o", "passes=1"]
+def test_rank_auto_chooses_on_the_training_weeks_and_never_sees_the_week_it_ranks(
+    cli, store_dir: Path, altered_store: Path, tmp_path: Path
+) -> None:
+    light = [
+        "-o",
+        "sampled-softmax:epochs=1",
+        "-o",
+        "youtube-dnn:epochs=1",
+        "-o",
+        "bpr:epochs=3",
+        "-o",
+        "als:epochs=3",
+        "-o",
+        "passes=1",
+    ]
     runs = {}
     for name, data in (("original", altered_store.parent / "original"), ("altered", altered_store)):
-        runs[name] = cli.json("rank", "--ranker", "merge", "--candidates", "auto", "--data", data, "--cache", tmp_path / name,
-                              "--week", "1", "--train-weeks", "2", "--k", "20", *light)
+        runs[name] = cli.json(
+            "rank",
+            "--ranker",
+            "merge",
+            "--candidates",
+            "auto",
+            "--data",
+            data,
+            "--cache",
+            tmp_path / name,
+            "--week",
+            "1",
+            "--train-weeks",
+            "2",
+            "--k",
+            "20",
+            *light,
+        )
     m = runs["original"]
     pool = m["source_choice"]["pool"]
     assert set(POLICY.start) <= set(m["sources"]) <= set(pool) and len(pool) == 9

@@ -7,8 +7,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.splits import Week, history, in_week, recent_history, resolve_week, rolling_weeks, truth, weeks_back
+from hmrec_cli.errors import InputError
 
 FIRST, LAST = date(2020, 1, 1), date(2020, 9, 22)
 

@@ -37,7 +37,9 @@ def test_same_seed_same_bytes_other_seed_other_world(tiny_world: Path, tmp_path:
 def test_files_have_the_kaggle_headers_formats_and_order(tiny_world: Path) -> None:
     lines = {p.name: p.read_text().splitlines() for p in tiny_world.glob("*.csv")}
     assert lines["transactions_train.csv"][0] == "t_dat,customer_id,article_id,price,sales_channel_id"
-    assert lines["customers.csv"][0] == "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code"
+    assert (
+        lines["customers.csv"][0] == "customer_id,FN,Active,club_member_status,fashion_news_frequency,age,postal_code"
+    )
     assert lines["articles.csv"][0].startswith("article_id,product_code,prod_name,product_type_no,")
     assert lines["sample_submission.csv"][0] == "customer_id,prediction"
     tx = pl.read_csv(tiny_world / "transactions_train.csv", infer_schema=False)
@@ -49,7 +51,9 @@ def test_files_have_the_kaggle_headers_formats_and_order(tiny_world: Path) -> No
     customers = pl.read_csv(tiny_world / "customers.csv", infer_schema=False)
     assert customers["customer_id"].is_sorted() and customers["FN"].drop_nulls().unique().to_list() == ["1.0"]
     assert pl.read_csv(tiny_world / "articles.csv", infer_schema=False)["article_id"].is_sorted()
-    assert ",," in lines["customers.csv"][1] or ",," in "".join(lines["customers.csv"][1:50])  # missing FN written as nothing
+    assert ",," in lines["customers.csv"][1] or ",," in "".join(
+        lines["customers.csv"][1:50]
+    )  # missing FN written as nothing
 
 
 def test_ingest_reads_the_world_cleanly_and_keeps_the_oracle(tiny_world: Path, tmp_path: Path) -> None:
@@ -59,7 +63,9 @@ def test_ingest_reads_the_world_cleanly_and_keeps_the_oracle(tiny_world: Path, t
     assert store.customers.height == TINY.customers and store.articles.height == TINY.articles
     assert store.transactions["customer"].n_unique() > 0.9 * TINY.customers  # everybody buys at least once ...
     last = store.oracle(store.last_date.fromordinal(store.last_date.toordinal() - 6))
-    buyers = store.transactions.filter(pl.col("t_dat") > store.last_date.fromordinal(store.last_date.toordinal() - 7))["customer"].unique()
+    buyers = store.transactions.filter(pl.col("t_dat") > store.last_date.fromordinal(store.last_date.toordinal() - 7))[
+        "customer"
+    ].unique()
     assert set(last["customer"].unique()) == set(buyers)  # ... and the oracle lists exactly the week's buyers
     assert last.group_by("customer").len()["len"].max() == 100
 
@@ -74,7 +80,12 @@ def test_oracle_probabilities_match_what_the_world_samples() -> None:
 
     rng = np.random.default_rng(0)
     cat = build_catalogue(rng, 300, 10)
-    taste = group_segment_taste(cat.segment_group, cat.segment_type, ProductTypes.build().demand, np.bincount(cat.segment, minlength=cat.segment_group.size))
+    taste = group_segment_taste(
+        cat.segment_group,
+        cat.segment_type,
+        ProductTypes.build().demand,
+        np.bincount(cat.segment, minlength=cat.segment_group.size),
+    )
     pop_ = build_population(rng, hex_ids(rng, 50), 10, 1.0, taste)
     pop = cat.popularity(9, calendar.season_phase(calendar.END))
     live = np.flatnonzero(pop > 0)
@@ -103,18 +114,26 @@ def small_store(tmp_path_factory) -> Path:
 
 
 def test_oracle_beats_popularity_and_repurchase_by_a_wide_margin(cli, small_store: Path, tmp_path: Path) -> None:
-    from hmrec_cli.metrics import map_at_k
     from hmrec_cli.data.splits import history, resolve_week, truth
+    from hmrec_cli.metrics import map_at_k
 
     store = Store.open(small_store)
     week = resolve_week("last", store.first_date, store.last_date)
     target = truth(store.transactions, week)
     past = history(store.transactions, week)
-    top = past.filter(pl.col("t_dat") >= week.start.fromordinal(week.start.toordinal() - 7)).group_by("article").len().sort(["len", "article"], descending=[True, False]).head(12)
+    top = (
+        past.filter(pl.col("t_dat") >= week.start.fromordinal(week.start.toordinal() - 7))
+        .group_by("article")
+        .len()
+        .sort(["len", "article"], descending=[True, False])
+        .head(12)
+    )
     buyers = target["customer"].unique()
     popular = pl.DataFrame({"customer": buyers}).join(top.with_row_index("rank").select("article", "rank"), how="cross")
     recent = (
-        past.with_row_index("order").group_by("customer", "article").agg(pl.col("order").max())
+        past.with_row_index("order")
+        .group_by("customer", "article")
+        .agg(pl.col("order").max())
         .with_columns(rank=pl.col("order").rank("ordinal", descending=True).over("customer") - 1)
         .filter(pl.col("rank") < 12)
     )
@@ -128,7 +147,9 @@ def test_evaluate_shows_the_ceiling(cli, small_store: Path, tmp_path: Path) -> N
     known = f"{store.articles['article_id'][0]:010d}"  # a file without any known article id is refused
     pl.DataFrame({"customer_id": store.customers["customer_id"], "prediction": known}).write_csv(tmp_path / "s.csv")
     result = cli.json("evaluate", "--data", small_store, "--predictions", tmp_path / "s.csv")
-    assert result["oracle_map@12"] > 0.05 and result["share_of_oracle"] == pytest.approx(result["map@12"] / result["oracle_map@12"])
+    assert result["oracle_map@12"] > 0.05 and result["share_of_oracle"] == pytest.approx(
+        result["map@12"] / result["oracle_map@12"]
+    )
     code, out, _ = cli("evaluate", "--data", small_store, "--predictions", tmp_path / "s.csv")
     assert "ceiling" in out
 
@@ -146,10 +167,19 @@ def test_small_world_has_the_real_weekly_facts(cli, small_store: Path) -> None:
     ]:
         assert facts[name]["value"] == pytest.approx(real, rel=0.25), name
     last = report["weeks"][0]
-    assert last["week"] == "last" and last["buyers"] / SCALES["small"].customers == pytest.approx(68_984 / 1_371_980, rel=0.25)
+    assert last["week"] == "last" and last["buyers"] / SCALES["small"].customers == pytest.approx(
+        68_984 / 1_371_980, rel=0.25
+    )
     assert [f["fact"] for f in report["facts"] if f["ok"] is False] == []
-    assert {f["fact"] for f in report["facts"] if f["ok"] is None} == {"rows per customer, max", "rows per article, mean", "rows per article, median", "price, max"}
-    assert len(report["weeks"]) == 8 and all(w["ok"] for w in report["weeks"])  # rows (and last week's buyers) within 15%
+    assert {f["fact"] for f in report["facts"] if f["ok"] is None} == {
+        "rows per customer, max",
+        "rows per article, mean",
+        "rows per article, median",
+        "price, max",
+    }
+    assert len(report["weeks"]) == 8 and all(
+        w["ok"] for w in report["weeks"]
+    )  # rows (and last week's buyers) within 15%
 
 
 def test_the_calendar_is_the_real_shops_weeks() -> None:
@@ -168,7 +198,9 @@ def test_the_calendar_is_the_real_shops_weeks() -> None:
 def test_activity_makes_a_denser_toy_world(cli, tmp_path: Path) -> None:
     rows = {}
     for activity in ("1", "3"):
-        code, out, _ = cli("data", "synth", "--scale", "tiny", "--activity", activity, "--out", tmp_path / activity, "-q")
+        code, out, _ = cli(
+            "data", "synth", "--scale", "tiny", "--activity", activity, "--out", tmp_path / activity, "-q"
+        )
         assert code == 0
         rows[activity] = pl.read_csv(tmp_path / activity / "transactions_train.csv").height
     assert rows["3"] > 2 * rows["1"]
@@ -178,4 +210,10 @@ def test_synth_command_writes_the_files(cli, tmp_path: Path) -> None:
     code, out, _ = cli("data", "synth", "--scale", "tiny", "--seed", "1", "--out", tmp_path / "raw", "-q")
     assert code == 0 and "transactions" in out
     names = sorted(p.name for p in (tmp_path / "raw").iterdir())
-    assert names == ["articles.csv", "customers.csv", "oracle.parquet", "sample_submission.csv", "transactions_train.csv"]
+    assert names == [
+        "articles.csv",
+        "customers.csv",
+        "oracle.parquet",
+        "sample_submission.csv",
+        "transactions_train.csv",
+    ]

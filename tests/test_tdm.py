@@ -9,17 +9,26 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.data.splits import Week, history, truth
 from hmrec_plugins.popular import Popular
 from hmrec_plugins.tdm import TDM, TDMParams
 from hmrec_plugins.tdm.fitting import initial_tree
 
+from hmrec_cli.data.splits import Week, history, truth
+from hmrec_cli.plugin_api import Context, RunSettings
+
 ARTICLES, GROUPS, CUSTOMERS, WEEKS = 512, 16, 2000, 5
 START = date(2020, 1, 6)
-SMALL = dict(weeks=4, embedding_size=12, attention_hidden=6, hidden="24", history_length=8, negatives_per_level=4, batch_size=128,
-             learning_rate=0.01, valid_customers=200)
+SMALL = dict(
+    weeks=4,
+    embedding_size=12,
+    attention_hidden=6,
+    hidden="24",
+    history_length=8,
+    negatives_per_level=4,
+    batch_size=128,
+    learning_rate=0.01,
+    valid_customers=200,
+)
 
 
 def planted_world(seed: int = 0) -> tuple[Context, pl.DataFrame, np.ndarray]:
@@ -36,23 +45,47 @@ def planted_world(seed: int = 0) -> tuple[Context, pl.DataFrame, np.ndarray]:
     n = buyers.size
     day = rng.integers(0, 7 * (WEEKS + 1), n)
     pick = np.minimum(np.searchsorted(cdf, rng.random(n)), cdf.size - 1)
-    tx = pl.DataFrame({
-        "t_dat": [START + timedelta(days=int(d)) for d in day],
-        "customer": buyers.astype(np.uint32),
-        "article": group_articles[taste[buyers], pick].astype(np.uint32),
-        "price": np.full(n, 0.02, dtype=np.float32),
-        "channel": np.ones(n, dtype=np.uint8),
-    }).sort("t_dat")
-    fields = {name: rng.integers(1, 4, ARTICLES) for name in ("product_type_no", "product_group_name", "index_group_name", "colour_group_code", "department_no", "garment_group_no")}
-    articles = pl.DataFrame({"article": np.arange(ARTICLES, dtype=np.uint32), "product_code": rng.permutation(ARTICLES), **fields})
-    customers = pl.DataFrame({
-        "customer": np.arange(CUSTOMERS, dtype=np.uint32), "age": rng.integers(18, 70, CUSTOMERS),
-        **{name: rng.integers(1, 3, CUSTOMERS) for name in ("club_member_status", "fashion_news_frequency", "FN", "Active")},
-    })
+    tx = pl.DataFrame(
+        {
+            "t_dat": [START + timedelta(days=int(d)) for d in day],
+            "customer": buyers.astype(np.uint32),
+            "article": group_articles[taste[buyers], pick].astype(np.uint32),
+            "price": np.full(n, 0.02, dtype=np.float32),
+            "channel": np.ones(n, dtype=np.uint8),
+        }
+    ).sort("t_dat")
+    fields = {
+        name: rng.integers(1, 4, ARTICLES)
+        for name in (
+            "product_type_no",
+            "product_group_name",
+            "index_group_name",
+            "colour_group_code",
+            "department_no",
+            "garment_group_no",
+        )
+    }
+    articles = pl.DataFrame(
+        {"article": np.arange(ARTICLES, dtype=np.uint32), "product_code": rng.permutation(ARTICLES), **fields}
+    )
+    customers = pl.DataFrame(
+        {
+            "customer": np.arange(CUSTOMERS, dtype=np.uint32),
+            "age": rng.integers(18, 70, CUSTOMERS),
+            **{
+                name: rng.integers(1, 3, CUSTOMERS)
+                for name in ("club_member_status", "fashion_news_frequency", "FN", "Active")
+            },
+        }
+    )
     week = Week(START + timedelta(days=7 * WEEKS), "last")
     group_of = np.empty(ARTICLES, dtype=np.int64)
     group_of[group_articles] = np.arange(GROUPS)[:, None]
-    return Context(history=history(tx, week), articles=articles, customers=customers, week=week), truth(tx, week), group_of
+    return (
+        Context(history=history(tx, week), articles=articles, customers=customers, week=week),
+        truth(tx, week),
+        group_of,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +133,9 @@ def test_greedy_tree_learning_keeps_the_model_and_gathers_each_taste(world) -> N
     before, after = (r["valid_recall@100"] for r in log["rounds"])
     assert after > before + 0.05, (before, after)  # measured: 0.78 -> 1.0
     level = learned.fitted.tree.depth - 2
-    assert purity(learned.fitted.tree, group_of, level) > purity(initial_tree(ctx, TDMParams(), 0), group_of, level) + 0.1  # 0.76 vs 0.32
+    assert (
+        purity(learned.fitted.tree, group_of, level) > purity(initial_tree(ctx, TDMParams(), 0), group_of, level) + 0.1
+    )  # 0.76 vs 0.32
 
 
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(world, tmp_path: Path) -> None:

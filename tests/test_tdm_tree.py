@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-
 from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
 from hmrec_plugins.tdm.model import NodeScorer, Shape
 from hmrec_plugins.tdm.sampler import LevelSampler
@@ -15,7 +14,7 @@ from hmrec_plugins.tdm.tree_learning import _deferred_acceptance, install, reass
 
 
 def check_invariants(tree: Tree, n: int, b: int) -> None:
-    assert tree.depth == depth_for(n, b) and b ** tree.depth >= n > b ** (tree.depth - 1) or (n <= b and tree.depth == 1)
+    assert tree.depth == depth_for(n, b) and b**tree.depth >= n > b ** (tree.depth - 1) or (n <= b and tree.depth == 1)
     assert tree.n_nodes == (b ** (tree.depth + 1) - 1) // (b - 1)
     # each article exactly one leaf, and the two maps invert each other
     assert np.unique(tree.leaf_of_article).size == n
@@ -47,13 +46,15 @@ def balanced(tree: Tree) -> bool:
 
 def catalogue(n: int, seed: int = 0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
-    return pl.DataFrame({
-        "article": np.arange(n, dtype=np.uint32),
-        "index_group_name": rng.choice(["Ladieswear", "Menswear", "Baby"], n),
-        "product_group_name": rng.choice(["Garment Upper body", "Shoes"], n),
-        "product_type_no": rng.integers(0, 20, n),
-        "product_code": rng.integers(100, 200, n),
-    })
+    return pl.DataFrame(
+        {
+            "article": np.arange(n, dtype=np.uint32),
+            "index_group_name": rng.choice(["Ladieswear", "Menswear", "Baby"], n),
+            "product_group_name": rng.choice(["Garment Upper body", "Shoes"], n),
+            "product_type_no": rng.integers(0, 20, n),
+            "product_code": rng.integers(100, 200, n),
+        }
+    )
 
 
 @pytest.mark.parametrize(("n", "b"), [(1, 2), (2, 2), (7, 2), (8, 2), (9, 2), (1000, 2), (50, 3), (100, 4)])
@@ -66,7 +67,9 @@ def test_catalogue_tree_invariants(n: int, b: int) -> None:
 def test_catalogue_tree_keeps_catalogue_neighbours_together() -> None:
     articles = catalogue(300)
     tree = catalogue_tree(articles, 2)
-    order = articles.sort(["index_group_name", "product_group_name", "product_type_no", "product_code", "article"])["article"].to_numpy()
+    order = articles.sort(["index_group_name", "product_group_name", "product_type_no", "product_code", "article"])[
+        "article"
+    ].to_numpy()
     assert (np.diff(tree.leaf_of_article[order]) > 0).all()  # leaves left to right follow the catalogue order
 
 
@@ -92,7 +95,11 @@ def test_tree_saves_and_loads(tmp_path) -> None:
     tree = kmeans_tree(np.random.default_rng(0).standard_normal((77, 5)), 3)
     tree.save(tmp_path / "tree.npz")
     again = Tree.load(tmp_path / "tree.npz")
-    assert again.branching == 3 and (again.leaf_of_article == tree.leaf_of_article).all() and (again.valid == tree.valid).all()
+    assert (
+        again.branching == 3
+        and (again.leaf_of_article == tree.leaf_of_article).all()
+        and (again.valid == tree.valid).all()
+    )
 
 
 def test_from_leaves_refuses_two_articles_on_one_leaf() -> None:
@@ -136,7 +143,9 @@ def scorer(tree: Tree, n_articles: int, seed: int = 0) -> NodeScorer:
     codes = torch.from_numpy(np.random.default_rng(seed).integers(1, 4, (n_articles + 1, 2)))
     codes[0] = 0
     customer_codes = torch.from_numpy(np.random.default_rng(seed).integers(0, 3, (50, 2)))
-    shape = Shape(n_articles, tree.first_leaf, (4, 4), (3, 3), embedding_size=8, side_dim=4, attention_hidden=6, hidden=(16,))
+    shape = Shape(
+        n_articles, tree.first_leaf, (4, 4), (3, 3), embedding_size=8, side_dim=4, attention_hidden=6, hidden=(16,)
+    )
     model = NodeScorer(shape, codes, customer_codes, torch.zeros(tree.n_nodes, dtype=torch.long))
     install(model, tree)
     for p in model.parameters():  # random weights everywhere, so ties are unlikely
@@ -244,7 +253,9 @@ def test_greedy_tree_learning_keeps_the_shape_and_raises_the_models_likelihood(n
     items, ages, who, dense = batch(customers, n, seed=1)
     users = {"items": items, "age_days": ages, "customer": who, "dense": dense}
     rows = torch.arange(customers).repeat(3)
-    articles = torch.from_numpy(np.random.default_rng(2).integers(0, n - 5, rows.numel()))  # the last 5 articles: no votes
+    articles = torch.from_numpy(
+        np.random.default_rng(2).integers(0, n - 5, rows.numel())
+    )  # the last 5 articles: no votes
     learned = reassigned_tree(model, tree, users, rows, articles, gap)
     check_invariants(learned, n, b)
     assert np.array_equal(np.sort(learned.leaf_of_article), np.sort(tree.leaf_of_article))  # same occupied leaves

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from hmrec_cli.pipeline.search_space import dimensions, range_problems
 from hmrec_cli.project_config import write_table
 from hmrec_cli.registry import built_in
-from hmrec_cli.pipeline.search_space import dimensions, range_problems
 
 BUILT_IN = built_in()
 QUICK = ["--method", "itemcf", "--weeks", "2", "--trials", "4", "--k", "50"]  # about a second a trial on the tiny world
@@ -55,13 +55,43 @@ def test_precedence_and_where_each_value_comes_from(cli, store_dir: Path, tmp_pa
     assert (by_name["normalisation"]["value"], by_name["normalisation"]["source"]) == ("bm25", "-o")
     assert (by_name["window_days"]["value"], by_name["window_days"]["source"]) == (28, "default")
 
-    made = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c", "--config", config, "-o", "normalisation=bm25")
+    made = cli.json(
+        "recall",
+        "--method",
+        "itemcf",
+        "--week",
+        "2",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+        "--config",
+        config,
+        "-o",
+        "normalisation=bm25",
+    )
     assert made["params"]["neighbours"] == 20 and made["params"]["normalisation"] == "bm25"
     plain = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c")
     assert plain["params"]["neighbours"] == 50 and plain["name"] != made["name"]
 
-    config.write_text('[plugins.itemcf]\nneighbours = 21\nnormalisation = "cosine"\n')  # an edited config is never served stale
-    again = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c", "--config", config, "-o", "normalisation=bm25")
+    config.write_text(
+        '[plugins.itemcf]\nneighbours = 21\nnormalisation = "cosine"\n'
+    )  # an edited config is never served stale
+    again = cli.json(
+        "recall",
+        "--method",
+        "itemcf",
+        "--week",
+        "2",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+        "--config",
+        config,
+        "-o",
+        "normalisation=bm25",
+    )
     assert not again["cached"] and again["params"]["neighbours"] == 21
 
 
@@ -69,7 +99,9 @@ def test_the_config_reaches_rank_and_evaluate(cli, store_dir: Path, tmp_path: Pa
     """HMREC_CONFIG names the file; evaluate --candidates and rank's sources use its values, not the
     newest cached set of other parameters."""
     cache = tmp_path / "c"
-    cli.json("recall", "--method", "popular", "--week", "2", "--data", store_dir, "--cache", cache, "-o", "window_days=3")
+    cli.json(
+        "recall", "--method", "popular", "--week", "2", "--data", store_dir, "--cache", cache, "-o", "window_days=3"
+    )
     config = tmp_path / "project.toml"
     config.write_text("[plugins.popular]\nwindow_days = 14\n")
     monkeypatch.setenv("HMREC_CONFIG", str(config))
@@ -78,7 +110,21 @@ def test_the_config_reaches_rank_and_evaluate(cli, store_dir: Path, tmp_path: Pa
     expected = cli.json("recall", "--method", "popular", "--week", "2", "--data", store_dir, "--cache", cache)
     assert expected["params"]["window_days"] == 14 and expected["cached"]
     assert expected["name"] in label
-    ranked = cli.json("rank", "--ranker", "merge", "--candidates", "popular", "--week", "2", "--train-weeks", "1", "--data", store_dir, "--cache", cache)
+    ranked = cli.json(
+        "rank",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular",
+        "--week",
+        "2",
+        "--train-weeks",
+        "1",
+        "--data",
+        store_dir,
+        "--cache",
+        cache,
+    )
     assert ranked["source_params"]["popular"]["window_days"] == 14
 
 
@@ -88,16 +134,28 @@ def test_the_config_reaches_rank_and_evaluate(cli, store_dir: Path, tmp_path: Pa
     [
         ("[plugins.itemcf\n", "not valid TOML"),
         ("[plugins.itemcff]\nneighbours = 3\n", "[plugins.itemcff]: no plugin named 'itemcff'; did you mean itemcf?"),
-        ("[plugins.itemcf]\nneighbors = 3\n", "plugins.itemcf.neighbors: itemcf has no such parameter; did you mean neighbours?"),
-        ("[plugins.itemcf]\nneighbours = 0\n", "plugins.itemcf.neighbours = 0: itemcf's neighbours must be from 1 to 1000"),
+        (
+            "[plugins.itemcf]\nneighbors = 3\n",
+            "plugins.itemcf.neighbors: itemcf has no such parameter; did you mean neighbours?",
+        ),
+        (
+            "[plugins.itemcf]\nneighbours = 0\n",
+            "plugins.itemcf.neighbours = 0: itemcf's neighbours must be from 1 to 1000",
+        ),
         ('[plugins.itemcf]\nneighbours = "many"\n', 'plugins.itemcf.neighbours = "many": expected a whole number'),
         ("[plugin.itemcf]\nneighbours = 3\n", "plugin: unknown key"),
     ],
 )
-def test_a_bad_config_file_is_one_line_naming_the_file_and_key(cli, store_dir: Path, tmp_path: Path, text: str, message: str) -> None:
+def test_a_bad_config_file_is_one_line_naming_the_file_and_key(
+    cli, store_dir: Path, tmp_path: Path, text: str, message: str
+) -> None:
     config = tmp_path / "hmrec.toml"
     config.write_text(text)
-    for args in (["plugins", "show", "popular"], ["recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "c"], ["tune", *QUICK, "--data", store_dir, "--cache", tmp_path / "c"]):
+    for args in (
+        ["plugins", "show", "popular"],
+        ["recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path / "c"],
+        ["tune", *QUICK, "--data", store_dir, "--cache", tmp_path / "c"],
+    ):
         code, _, err = cli(*args, "--config", config)
         assert code == 2 and err.count("\n") == 1 and str(config) in err and message in err, (args, err)
     assert config.read_text() == text and not (tmp_path / "c").exists()
@@ -127,30 +185,47 @@ def test_no_trial_sees_the_evaluated_week_or_later(cli, altered_store: Path, tmp
     a = _tune(cli, original, tmp_path / "a", "--week", week, "--no-write")
     b = _tune(cli, altered_store, tmp_path / "b", "--week", week, "--no-write")
     assert a["tuning_weeks"] == b["tuning_weeks"] and max(a["tuning_weeks"]) < week
-    assert [(t["params"], t["metric"], t["se"]) for t in a["trials"]] == [(t["params"], t["metric"], t["se"]) for t in b["trials"]]
+    assert [(t["params"], t["metric"], t["se"]) for t in a["trials"]] == [
+        (t["params"], t["metric"], t["se"]) for t in b["trials"]
+    ]
     assert a["best"]["params"] == b["best"]["params"]
     assert a["holdout"]["start"]["metric"] != b["holdout"]["start"]["metric"]  # the hold-out week itself did change
 
 
-def test_a_repeated_tune_is_answered_by_the_cache_and_writes_the_config_the_next_recall_reads(cli, store_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_a_repeated_tune_is_answered_by_the_cache_and_writes_the_config_the_next_recall_reads(
+    cli, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # the default config is ./hmrec.toml
     Path("hmrec.toml").write_text("# my shop\n[plugins.popular]\nwindow_days = 14  # two weeks\n")
     first = _tune(cli, store_dir, tmp_path / "c", "--no-write")
     assert not first["written"] and not any(t["cached"] for t in first["trials"][1:])
     assert first["trials"][0]["params"]["normalisation"] == "conditional"  # the default: the config has no itemcf table
     out = _tune(cli, store_dir, tmp_path / "c", "--min-gain-se", "0")  # write whatever gains on the hold-out
-    assert all(t["cached"] for t in out["trials"]) and [t["metric"] for t in out["trials"]] == [t["metric"] for t in first["trials"]]
+    assert all(t["cached"] for t in out["trials"]) and [t["metric"] for t in out["trials"]] == [
+        t["metric"] for t in first["trials"]
+    ]
     assert out["written"] and out["config"] == "hmrec.toml"
     text = Path("hmrec.toml").read_text()
     assert "# my shop\n[plugins.popular]\nwindow_days = 14  # two weeks\n" in text and "[plugins.itemcf]" in text
-    made = cli.json("recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c", "--k", "50")
+    made = cli.json(
+        "recall", "--method", "itemcf", "--week", "2", "--data", store_dir, "--cache", tmp_path / "c", "--k", "50"
+    )
     best = out["best"]["params"]
     assert {k: made["params"][k] for k in best} == best
     assert cli.json("plugins", "show", "itemcf")["parameters"][0]["source"] == "hmrec.toml"
 
 
 def test_pinned_parameters_are_not_searched(cli, store_dir: Path, tmp_path: Path) -> None:
-    out = _tune(cli, store_dir, tmp_path / "c", "--no-write", "-o", "normalisation=count", "--params", "normalisation,neighbours")
+    out = _tune(
+        cli,
+        store_dir,
+        tmp_path / "c",
+        "--no-write",
+        "-o",
+        "normalisation=count",
+        "--params",
+        "normalisation,neighbours",
+    )
     assert out["searched"] == ["neighbours"] and out["pinned"] == {"normalisation": "count"}
     assert {t["params"].keys() == {"neighbours"} for t in out["trials"]} == {True}
     code, _, err = cli("tune", *QUICK, "--data", store_dir, "--cache", tmp_path / "c", "--params", "nope")
@@ -161,17 +236,49 @@ def test_writing_a_table_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
     import tomllib
 
     path = tmp_path / "hmrec.toml"
-    path.write_text('# project\n[plugins.popular]\nwindow_days = 14\n\n# old tune\n[plugins.itemcf]\nneighbours = 3\n\n# keep me\n[plugins.als]\nreg = 0.1\n')
+    path.write_text(
+        "# project\n[plugins.popular]\nwindow_days = 14\n\n# old tune\n[plugins.itemcf]\nneighbours = 3\n\n# keep me\n[plugins.als]\nreg = 0.1\n"
+    )
     write_table(path, "itemcf", {"neighbours": 40, "normalisation": "bm25", "half_life_days": 7.5}, "tuned")
     text = path.read_text()
-    assert tomllib.loads(text) == {"plugins": {"popular": {"window_days": 14}, "itemcf": {"neighbours": 40, "normalisation": "bm25", "half_life_days": 7.5}, "als": {"reg": 0.1}}}
-    assert "# project" in text and "# keep me\n[plugins.als]" in text and "# old tune" not in text and "# tuned\n[plugins.itemcf]" in text
+    assert tomllib.loads(text) == {
+        "plugins": {
+            "popular": {"window_days": 14},
+            "itemcf": {"neighbours": 40, "normalisation": "bm25", "half_life_days": 7.5},
+            "als": {"reg": 0.1},
+        }
+    }
+    assert (
+        "# project" in text
+        and "# keep me\n[plugins.als]" in text
+        and "# old tune" not in text
+        and "# tuned\n[plugins.itemcf]" in text
+    )
     write_table(path, "usercf", {"neighbours": 10})
     assert tomllib.loads(path.read_text())["plugins"]["usercf"] == {"neighbours": 10}
     assert [p.name for p in tmp_path.iterdir()] == ["hmrec.toml"]  # no temp file left
 
 
 def test_ranker_tuning_runs_through_rank(cli, store_dir: Path, tmp_path: Path) -> None:
-    out = cli.json("tune", "--ranker", "merge", "--candidates", "popular,repurchase", "--weeks", "1", "--trials", "2", "--train-weeks", "1", "--data", store_dir, "--cache", tmp_path / "c", "--no-write")
+    out = cli.json(
+        "tune",
+        "--ranker",
+        "merge",
+        "--candidates",
+        "popular,repurchase",
+        "--weeks",
+        "1",
+        "--trials",
+        "2",
+        "--train-weeks",
+        "1",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path / "c",
+        "--no-write",
+    )
     assert out["metric"] == "map@12" and out["searched"] == ["c", "passes"] and len(out["trials"]) == 2
-    assert all(e.startswith("merge@") for t in out["trials"] for e in t["entries"])  # a ranker's trial is a cached ranking
+    assert all(
+        e.startswith("merge@") for t in out["trials"] for e in t["entries"]
+    )  # a ranker's trial is a cached ranking

@@ -9,15 +9,15 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-
-from hmrec_cli.toolkit.ann import top_k_on_device
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.data.splits import Week, history, resolve_week
-from hmrec_cli.data.store import Store
 from hmrec_plugins.popular import Popular
 from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
 from hmrec_plugins.two_tower.fitting import softmax_columns
 from hmrec_plugins.two_tower.model import OutputEmbeddings, full_softmax_loss, sampled_softmax_loss
+
+from hmrec_cli.data.splits import Week, history, resolve_week
+from hmrec_cli.data.store import Store
+from hmrec_cli.plugin_api import Context, RunSettings
+from hmrec_cli.toolkit.ann import top_k_on_device
 
 QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
 
@@ -27,7 +27,9 @@ def _sampled_gap(scores: np.ndarray, q: np.ndarray, positive: int, draws: int, l
     loss is put on the full loss's scale by its known constant (log of the expected draws of the
     positive with logQ, log of the column count without)."""
     columns = np.concatenate([[positive], rng.choice(q.size, draws - 1, p=q)])
-    got = float(sampled_softmax_loss(torch.tensor(scores[columns])[None], torch.tensor(np.log(q[columns])) if logq else None))
+    got = float(
+        sampled_softmax_loss(torch.tensor(scores[columns])[None], torch.tensor(np.log(q[columns])) if logq else None)
+    )
     full = float(torch.logsumexp(torch.tensor(scores), 0) - scores[positive])
     constant = np.log(draws * q[positive]) if logq else np.log(draws)
     return abs(got - constant - full)
@@ -44,7 +46,11 @@ def test_logq_correction_has_the_right_sign_and_the_sampled_loss_approaches_the_
     q = 1.0 / np.arange(1, 201) ** 1.1
     q /= q.sum()
     scores = rng.standard_normal(200)
-    gaps = {(n, logq): np.mean([_sampled_gap(scores, q, p, n, logq, rng) for p in (0, 5, 50, 150)]) for n in (20, 200_000) for logq in (True, False)}
+    gaps = {
+        (n, logq): np.mean([_sampled_gap(scores, q, p, n, logq, rng) for p in (0, 5, 50, 150)])
+        for n in (20, 200_000)
+        for logq in (True, False)
+    }
     assert gaps[(200_000, True)] < 0.02 < gaps[(20, True)]
     assert gaps[(200_000, False)] > 0.2  # without the correction the bias stays
 
@@ -59,8 +65,12 @@ def test_the_sold_softmax_is_the_full_softmax_over_its_columns_and_leaves_the_re
     assert kept.tolist() == [3, 7, 12, 20, 30, 41] and kept[pair_column].tolist() == pair_article.tolist()
     restricted = full_softmax_loss(users, out, torch.from_numpy(pair_column), torch.from_numpy(kept))
     logits = users @ out.weight.T + out.bias
-    assert restricted.item() == pytest.approx(torch.nn.functional.cross_entropy(logits[:, kept], torch.from_numpy(pair_column)).item(), rel=1e-6)
-    assert full_softmax_loss(users, out, torch.from_numpy(pair_article)).item() > restricted.item()  # the full one also pushes the others down
+    assert restricted.item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits[:, kept], torch.from_numpy(pair_column)).item(), rel=1e-6
+    )
+    assert (
+        full_softmax_loss(users, out, torch.from_numpy(pair_article)).item() > restricted.item()
+    )  # the full one also pushes the others down
     restricted.backward()
     outside = np.setdiff1d(np.arange(50), kept)
     assert out.weight.grad[outside].abs().sum() == 0 and out.weight.grad[kept].abs().sum() > 0
@@ -79,20 +89,38 @@ def _order_world(weeks: int = 6, per_week: int = 150):
     for c in range(n):
         start = starts[c // per_week]
         old, recent = rng.choice(10, 2, replace=False)
-        rows += [(start - timedelta(days=int(rng.integers(40, 60))), c, int(old)), (start - timedelta(days=int(rng.integers(1, 4))), c, int(recent))]
+        rows += [
+            (start - timedelta(days=int(rng.integers(40, 60))), c, int(old)),
+            (start - timedelta(days=int(rng.integers(1, 4))), c, int(recent)),
+        ]
         rows.append((start + timedelta(days=int(rng.integers(0, 7))), c, 10 + int(recent)))
-    tx = pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row").with_columns(
-        price=pl.lit(0.02, pl.Float32), channel=pl.lit(2, pl.UInt8)
-    ).sort("t_dat")
-    articles = pl.DataFrame({
-        "article": np.arange(20, dtype=np.uint32), "product_code": np.arange(20, dtype=np.int32),
-        **{f: np.zeros(20, dtype=np.int32) for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")},
-        "product_group_name": ["Garment"] * 20, "index_group_name": ["Ladieswear"] * 20,
-    })
-    customers = pl.DataFrame({
-        "customer": np.arange(n, dtype=np.uint32), "age": np.full(n, 30, dtype=np.uint8), "club_member_status": ["ACTIVE"] * n,
-        "fashion_news_frequency": ["NONE"] * n, "FN": [True] * n, "Active": [True] * n,
-    })
+    tx = (
+        pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row")
+        .with_columns(price=pl.lit(0.02, pl.Float32), channel=pl.lit(2, pl.UInt8))
+        .sort("t_dat")
+    )
+    articles = pl.DataFrame(
+        {
+            "article": np.arange(20, dtype=np.uint32),
+            "product_code": np.arange(20, dtype=np.int32),
+            **{
+                f: np.zeros(20, dtype=np.int32)
+                for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")
+            },
+            "product_group_name": ["Garment"] * 20,
+            "index_group_name": ["Ladieswear"] * 20,
+        }
+    )
+    customers = pl.DataFrame(
+        {
+            "customer": np.arange(n, dtype=np.uint32),
+            "age": np.full(n, 30, dtype=np.uint8),
+            "club_member_status": ["ACTIVE"] * n,
+            "fashion_news_frequency": ["NONE"] * n,
+            "FN": [True] * n,
+            "Active": [True] * n,
+        }
+    )
     target = Week(starts[-1], starts[-1].isoformat())
     ctx = Context(history=history(tx, target), articles=articles, customers=customers, week=target)
     truth = tx.filter(pl.col("t_dat") >= target.start).select("customer", "article")
@@ -100,7 +128,11 @@ def _order_world(weeks: int = 6, per_week: int = 150):
 
 
 def _hit_rate(candidates: pl.DataFrame, truth: pl.DataFrame, k: int) -> float:
-    top = candidates.sort(["customer", "score", "article"], descending=[False, True, False]).group_by("customer", maintain_order=True).head(k)
+    top = (
+        candidates.sort(["customer", "score", "article"], descending=[False, True, False])
+        .group_by("customer", maintain_order=True)
+        .head(k)
+    )
     return truth.join(top, on=["customer", "article"]).height / truth.height
 
 
@@ -108,7 +140,20 @@ def _hit_rate(candidates: pl.DataFrame, truth: pl.DataFrame, k: int) -> float:
 def test_youtube_dnn_learns_what_the_order_of_the_history_says_and_popular_cannot(pooling: str) -> None:
     ctx, truth = _order_world()
     buyers = truth["customer"].unique().sort()
-    dnn = YouTubeDNN(YouTubeDNN.Params(pooling=pooling, epochs=10, weeks=5, embedding_size=16, side_embedding_size=2, hidden="32", batch_size=128, half_life_days=10.0, sold_within_days=0, learning_rate=0.02))
+    dnn = YouTubeDNN(
+        YouTubeDNN.Params(
+            pooling=pooling,
+            epochs=10,
+            weeks=5,
+            embedding_size=16,
+            side_embedding_size=2,
+            hidden="32",
+            batch_size=128,
+            half_life_days=10.0,
+            sold_within_days=0,
+            learning_rate=0.02,
+        )
+    )
     dnn.fit(ctx, RunSettings(seed=0, device="cpu"))
     popular = Popular()
     popular.fit(ctx, RunSettings())
@@ -120,7 +165,9 @@ def test_youtube_dnn_learns_what_the_order_of_the_history_says_and_popular_canno
 def tiny(store_dir: Path):
     store = Store.open(store_dir)
     week = resolve_week("1", store.first_date, store.last_date)
-    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    ctx = Context(
+        history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
     return ctx, store.customers["customer"]
 
 
@@ -132,7 +179,12 @@ def test_annoy_search_finds_the_exact_top_50(tiny) -> None:
     approx = model.retrieve(who, 50)
     ids, users = model.fitted.user_vectors(who)
     values, index = top_k_on_device(users, model.fitted.items, 50, exclude=model.fitted.excluded)
-    exact = pl.DataFrame({"customer": np.repeat(ids, index.shape[1]).astype(np.uint32), "article": index.numpy().ravel().astype(np.uint32)})
+    exact = pl.DataFrame(
+        {
+            "customer": np.repeat(ids, index.shape[1]).astype(np.uint32),
+            "article": index.numpy().ravel().astype(np.uint32),
+        }
+    )
     assert approx.join(exact, on=["customer", "article"]).height / exact.height >= 0.95
 
 
@@ -144,18 +196,35 @@ def test_resume_after_epoch_1_equals_an_uninterrupted_run(plugin, tiny, tmp_path
     whole = plugin(plugin.Params(**params))
     whole.fit(ctx, RunSettings(seed=3, device="cpu"))
     checkpoint = tmp_path / "model.pt"
-    plugin(plugin.Params(**dict(params, epochs=1))).fit(ctx, RunSettings(seed=3, device="cpu", checkpoint=checkpoint))  # stopped after epoch 1
+    plugin(plugin.Params(**dict(params, epochs=1))).fit(
+        ctx, RunSettings(seed=3, device="cpu", checkpoint=checkpoint)
+    )  # stopped after epoch 1
     resumed = plugin(plugin.Params(**params))
     log = resumed.fit(ctx, RunSettings(seed=3, device="cpu", checkpoint=checkpoint, resume=True))
     assert log["resumed_from"] == 1 and len(log["epochs"]) == 2
     assert resumed.retrieve(customers, 20).equals(whole.retrieve(customers, 20))
 
 
-def test_recall_cli_keys_a_trained_retriever_by_device_and_keeps_its_training_log(cli, store_dir: Path, tmp_path: Path) -> None:
-    args = ["recall", "--method", "youtube-dnn", "--data", store_dir, "--cache", tmp_path, "--k", "12", *sum((["-o", o] for o in ("epochs=1", "weeks=2", "embedding_size=8", "hidden=8")), [])]
+def test_recall_cli_keys_a_trained_retriever_by_device_and_keeps_its_training_log(
+    cli, store_dir: Path, tmp_path: Path
+) -> None:
+    args = [
+        "recall",
+        "--method",
+        "youtube-dnn",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path,
+        "--k",
+        "12",
+        *sum((["-o", o] for o in ("epochs=1", "weeks=2", "embedding_size=8", "hidden=8")), []),
+    ]
     first = cli.json(*args, "--device", "cpu")
     assert first["device"] == "cpu" and len(first["training"]["epochs"]) == 1
-    assert (tmp_path / "models" / "youtube-dnn" / first["week"] / f"{first['key']}.pt").is_file()  # checkpoint beside the rankers'
+    assert (
+        tmp_path / "models" / "youtube-dnn" / first["week"] / f"{first['key']}.pt"
+    ).is_file()  # checkpoint beside the rankers'
     assert cli.json(*args, "--device", "cpu", "--resume")["key"] == first["key"]
 
 

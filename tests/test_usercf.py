@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import polars as pl
-
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.data.splits import Week
 from hmrec_plugins.usercf import UserCF, UserCFParams
+
+from hmrec_cli.data.splits import Week
+from hmrec_cli.plugin_api import Context, RunSettings
 
 WEEK = Week(date(2020, 9, 16), "last")
 
@@ -17,8 +17,18 @@ def test_neighbours_recent_purchases_come_first() -> None:
     # customer 0 shares taste with 1 (articles 0, 1) more than with 2 (article 0 only); 3 shares nothing.
     # In the last days 1 bought article 5, 2 bought article 6, 3 bought article 7.
     old, new = WEEK.start - timedelta(days=30), WEEK.start - timedelta(days=2)
-    rows = [(0, 0, old), (0, 1, old), (1, 0, old), (1, 1, old), (2, 0, old), (2, 4, old), (3, 3, old),
-            (1, 5, new), (2, 6, new), (3, 7, new)]
+    rows = [
+        (0, 0, old),
+        (0, 1, old),
+        (1, 0, old),
+        (1, 1, old),
+        (2, 0, old),
+        (2, 4, old),
+        (3, 3, old),
+        (1, 5, new),
+        (2, 6, new),
+        (3, 7, new),
+    ]
     history = pl.DataFrame(
         {
             "t_dat": [d for _, _, d in rows],
@@ -27,7 +37,8 @@ def test_neighbours_recent_purchases_come_first() -> None:
         }
     )
     ctx = Context(
-        history=history, week=WEEK,
+        history=history,
+        week=WEEK,
         customers=pl.DataFrame({"customer": pl.Series(range(5), dtype=pl.UInt32)}),
         articles=pl.DataFrame({"article": pl.Series(range(8), dtype=pl.UInt32)}),
     )

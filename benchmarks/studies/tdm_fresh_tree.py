@@ -22,19 +22,19 @@ import os
 import time
 from pathlib import Path
 
+import hmrec_plugins.tdm.fitting as fitting
 import numpy as np
 import polars as pl
 import torch
-
-import hmrec_plugins.tdm.fitting as fitting
-from hmrec_cli.toolkit.batches import to_device
-from hmrec_cli.metrics import recall
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.data.splits import history, resolve_week, truth
-from hmrec_cli.data.store import Store
-from hmrec_cli.toolkit.weekly_examples import weekly_examples
 from hmrec_plugins.tdm import TDM, TDMParams
 from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE, reassigned_tree, relearned_tree, sample_votes
+
+from hmrec_cli.data.splits import history, resolve_week, truth
+from hmrec_cli.data.store import Store
+from hmrec_cli.metrics import recall
+from hmrec_cli.plugin_api import Context, RunSettings
+from hmrec_cli.toolkit.batches import to_device
+from hmrec_cli.toolkit.weekly_examples import weekly_examples
 
 K = 100
 
@@ -50,7 +50,10 @@ def fit(ctx: Context, seed: int, tree=None) -> tuple[TDM, dict]:
         log = model.fit(ctx, RunSettings(seed=seed, device="cpu"))
     finally:
         fitting.initial_tree = initial
-    return model, {"valid_recall@100": [round(e["validation"], 4) for e in log["epochs"]], "fit_s": round(time.perf_counter() - began)}
+    return model, {
+        "valid_recall@100": [round(e["validation"], 4) for e in log["epochs"]],
+        "fit_s": round(time.perf_counter() - began),
+    }
 
 
 def learned_tree(model: TDM, ctx: Context, how: str, seed: int):
@@ -60,9 +63,20 @@ def learned_tree(model: TDM, ctx: Context, how: str, seed: int):
         return relearned_tree(fitted.model, p.branching, seed + p.epochs)
     data = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length)
     train_pairs, _ = fitting.split_validation(data.week, data.pair_example, p.valid_customers, seed)
-    t = to_device({**data.users.arrays(), "pair_example": data.pair_example, "pair_article": data.pair_article}, fitted.device)
-    votes = torch.from_numpy(sample_votes(data.pair_article, train_pairs, VOTES_PER_ARTICLE, seed + p.epochs)).to(fitted.device)
-    return reassigned_tree(fitted.model, fitting.tree_of(fitted.model, p.branching), t, t["pair_example"][votes], t["pair_article"][votes], p.gap)
+    t = to_device(
+        {**data.users.arrays(), "pair_example": data.pair_example, "pair_article": data.pair_article}, fitted.device
+    )
+    votes = torch.from_numpy(sample_votes(data.pair_article, train_pairs, VOTES_PER_ARTICLE, seed + p.epochs)).to(
+        fitted.device
+    )
+    return reassigned_tree(
+        fitted.model,
+        fitting.tree_of(fitted.model, p.branching),
+        t,
+        t["pair_example"][votes],
+        t["pair_article"][votes],
+        p.gap,
+    )
 
 
 def main() -> None:
@@ -75,12 +89,16 @@ def main() -> None:
     load = os.getloadavg()
     store = Store.open(args.data)
     week = resolve_week(args.week, store.first_date, store.last_date)
-    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    ctx = Context(
+        history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
     bought = truth(store.transactions, week)
     buyers = bought["customer"].unique().sort()
 
     def per_buyer(model: TDM) -> np.ndarray:
-        found = model.retrieve(buyers, K).with_columns(rank=pl.col("score").rank("ordinal", descending=True).over("customer"))
+        found = model.retrieve(buyers, K).with_columns(
+            rank=pl.col("score").rank("ordinal", descending=True).over("customer")
+        )
         return recall(found, bought, K)["recall"].to_numpy()
 
     rows = []
@@ -92,14 +110,34 @@ def main() -> None:
         for how in args.learning.split(","):
             model, log = fit(ctx, seed, learned_tree(catalogue, ctx, how, seed))
             diff = per_buyer(model) - base
-            rows.append({"seed": seed, "tree": how, "recall@100": round(float(base.mean() + diff.mean()), 4),
-                         "minus_catalogue": round(float(diff.mean()), 4), "paired_se": round(float(diff.std() / np.sqrt(diff.size)), 4), **log})
+            rows.append(
+                {
+                    "seed": seed,
+                    "tree": how,
+                    "recall@100": round(float(base.mean() + diff.mean()), 4),
+                    "minus_catalogue": round(float(diff.mean()), 4),
+                    "paired_se": round(float(diff.std() / np.sqrt(diff.size)), 4),
+                    **log,
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
-    summary = {tree: round(float(np.mean([r["recall@100"] for r in rows if r["tree"] == tree])), 4) for tree in ("catalogue", *args.learning.split(","))}
+    summary = {
+        tree: round(float(np.mean([r["recall@100"] for r in rows if r["tree"] == tree])), 4)
+        for tree in ("catalogue", *args.learning.split(","))
+    }
     catalogue_runs = [r["recall@100"] for r in rows if r["tree"] == "catalogue"]
-    print(json.dumps({"week": week.label, "buyers": buyers.len(), "mean_over_seeds": summary,
-                      "catalogue_seed_spread": round(max(catalogue_runs) - min(catalogue_runs), 4),
-                      "load_average_before": load, "load_average_after": os.getloadavg()}))
+    print(
+        json.dumps(
+            {
+                "week": week.label,
+                "buyers": buyers.len(),
+                "mean_over_seeds": summary,
+                "catalogue_seed_spread": round(max(catalogue_runs) - min(catalogue_runs), 4),
+                "load_average_before": load,
+                "load_average_after": os.getloadavg(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,16 +19,16 @@ import argparse
 import json
 from pathlib import Path
 
+import hmrec_plugins.tdm.fitting as fitting
 import numpy as np
 import torch
-
-import hmrec_plugins.tdm.fitting as fitting
-from hmrec_cli.plugin_api import Context, RunSettings
-from hmrec_cli.data.splits import history, resolve_week
-from hmrec_cli.data.store import Store
 from hmrec_plugins.tdm import TDM, TDMParams
 from hmrec_plugins.tdm.beam import TreeOnDevice
 from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE
+
+from hmrec_cli.data.splits import history, resolve_week
+from hmrec_cli.data.store import Store
+from hmrec_cli.plugin_api import Context, RunSettings
 
 RANK_LEVELS = range(7, 13)
 
@@ -44,11 +44,25 @@ def measure(seen: dict) -> dict:
         paths = torch.from_numpy(tree.paths[bought][:, 1 : tree.depth]).to(fitted.device)
         ancestor = model.score(enc, paths).float()
         loglik = torch.nn.functional.logsigmoid(ancestor)
-        ranks = [float((model.score(enc, torch.from_numpy(tree.level_nodes(lv)).to(fitted.device)).float() > ancestor[:, lv - 1 : lv]).sum(1).median())
-                 for lv in RANK_LEVELS if lv < tree.depth]
-    return {"voters_recall@100": round(float((found == bought[:, None]).any(1).mean()), 4),
-            "loglik_levels_1_6": round(float(loglik[:, :6].sum(1).mean()), 3), "loglik_levels_7_down": round(float(loglik[:, 6:].sum(1).mean()), 3),
-            "median_rank_levels_7_12": ranks, "held_out_recall@100": round(seen["validate"](), 4)}
+        ranks = [
+            float(
+                (
+                    model.score(enc, torch.from_numpy(tree.level_nodes(lv)).to(fitted.device)).float()
+                    > ancestor[:, lv - 1 : lv]
+                )
+                .sum(1)
+                .median()
+            )
+            for lv in RANK_LEVELS
+            if lv < tree.depth
+        ]
+    return {
+        "voters_recall@100": round(float((found == bought[:, None]).any(1).mean()), 4),
+        "loglik_levels_1_6": round(float(loglik[:, :6].sum(1).mean()), 3),
+        "loglik_levels_7_down": round(float(loglik[:, 6:].sum(1).mean()), 3),
+        "median_rank_levels_7_12": ranks,
+        "held_out_recall@100": round(seen["validate"](), 4),
+    }
 
 
 def main() -> None:
@@ -97,14 +111,31 @@ def main() -> None:
         return seen["train_pairs"], held_out
 
     to_device, split = fitting.to_device, fitting.split_validation
-    fitting.train, fitting.Fitted.fit, fitting.install, fitting.sample_votes = hooked_train, hooked_fit, hooked_install, hooked_votes
+    fitting.train, fitting.Fitted.fit, fitting.install, fitting.sample_votes = (
+        hooked_train,
+        hooked_fit,
+        hooked_install,
+        hooked_votes,
+    )
     fitting.to_device, fitting.split_validation = hooked_to_device, hooked_split
     store = Store.open(args.data)
     week = resolve_week(args.week, store.first_date, store.last_date)
-    ctx = Context(history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    ctx = Context(
+        history=history(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
     log = TDM(TDMParams(tree_rounds=1, tree_learning=args.learning)).fit(ctx, RunSettings(seed=0, device="cpu"))
-    print(json.dumps({"learning": args.learning, "week": week.label, "before_rebuild": seen["before"], "after_rebuild": seen["after"],
-                      "held_out_recall@100_per_epoch": [round(e["validation"], 4) for e in log["epochs"]]}, indent=1))
+    print(
+        json.dumps(
+            {
+                "learning": args.learning,
+                "week": week.label,
+                "before_rebuild": seen["before"],
+                "after_rebuild": seen["after"],
+                "held_out_recall@100_per_epoch": [round(e["validation"], 4) for e in log["epochs"]],
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

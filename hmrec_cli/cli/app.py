@@ -11,17 +11,17 @@ import typer
 from typer.core import TyperGroup
 
 from hmrec_cli import __version__
-from hmrec_cli.cli.commands.data import data_app
-from hmrec_cli.cli.commands.doctor import doctor
 from hmrec_cli.cli.commands.cache import cache_app
 from hmrec_cli.cli.commands.config import config_app
+from hmrec_cli.cli.commands.data import data_app
+from hmrec_cli.cli.commands.doctor import doctor
 from hmrec_cli.cli.commands.evaluate import evaluate
+from hmrec_cli.cli.commands.export import export
 from hmrec_cli.cli.commands.options import reports_input_errors
 from hmrec_cli.cli.commands.plugins import plugins_app
 from hmrec_cli.cli.commands.rank import rank
 from hmrec_cli.cli.commands.recall import recall
 from hmrec_cli.cli.commands.recommend import recommend
-from hmrec_cli.cli.commands.export import export
 from hmrec_cli.cli.commands.report import report
 from hmrec_cli.cli.commands.submit import submit
 from hmrec_cli.cli.commands.tune import tune

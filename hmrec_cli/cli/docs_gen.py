@@ -17,7 +17,15 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 WIDTH = "100"
-ENV = {"COLUMNS": WIDTH, "TERMINAL_WIDTH": WIDTH, "NO_COLOR": "1", "TERM": "dumb", "HMREC_LOAD_PLUGINS": None, "HMREC_DATA": None, "HMREC_CACHE": None}
+ENV = {
+    "COLUMNS": WIDTH,
+    "TERMINAL_WIDTH": WIDTH,
+    "NO_COLOR": "1",
+    "TERM": "dumb",
+    "HMREC_LOAD_PLUGINS": None,
+    "HMREC_DATA": None,
+    "HMREC_CACHE": None,
+}
 REGENERATE = "python -m hmrec_cli.cli.docs_gen"
 
 
@@ -79,7 +87,10 @@ def plugins_page() -> str:
         for plugin in (p for p in shipped if p.kind == kind):
             shown = json.loads(_invoke(["plugins", "show", plugin.name, "--json"]))
             lines += [f"### `{plugin.name}` (version {shown['version']})", "", shown["summary"], ""]
-            lines += ["| parameter | type | default | allowed | `hmrec tune` searches | what it does |", "|---|---|---|---|---|---|"]
+            lines += [
+                "| parameter | type | default | allowed | `hmrec tune` searches | what it does |",
+                "|---|---|---|---|---|---|",
+            ]
             for p in shown["parameters"]:
                 cells = [f"`{p['name']}`", p["type"], f"`{p['default']}`", p["valid"] or "", p["range"] or "", p["doc"]]
                 lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")

@@ -9,14 +9,27 @@ what they look at, so a broken library is reported rather than crashing the repo
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 import os
 import platform
 import shutil
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 
-REQUIRED = ("polars", "pyarrow", "numpy", "scipy", "torch", "implicit", "annoy", "threadpoolctl", "rich", "typer", "lightgbm", "plotext")
+REQUIRED = (
+    "polars",
+    "pyarrow",
+    "numpy",
+    "scipy",
+    "torch",
+    "implicit",
+    "annoy",
+    "threadpoolctl",
+    "rich",
+    "typer",
+    "lightgbm",
+    "plotext",
+)
 OPTIONAL = ("matplotlib",)  # the `plots` extra
 ENVIRONMENT = ("HMREC_DATA", "HMREC_CACHE", "HMREC_LOAD_PLUGINS")
 
@@ -34,7 +47,12 @@ def _version(module: str, required: bool) -> Finding:
     try:
         loaded = importlib.import_module(module)
     except ImportError as error:
-        return Finding(section, module, f"not installed ({error})" if required else "not installed", "broken" if required else "note")
+        return Finding(
+            section,
+            module,
+            f"not installed ({error})" if required else "not installed",
+            "broken" if required else "note",
+        )
     except Exception as error:  # a library that is installed but fails to import
         return Finding(section, module, f"fails to import: {type(error).__name__}: {error}", "broken")
     try:
@@ -57,17 +75,31 @@ def _torch() -> list[Finding]:
             found.append(Finding("torch", f"cuda:{i}", f"{props.name}, {_bytes(free)} free of {_bytes(total)}"))
     else:
         found.append(Finding("torch", "device", "cpu (no CUDA device visible)", "note"))
-    found.append(Finding("torch", "threads", f"{torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op"))
+    found.append(
+        Finding("torch", "threads", f"{torch.get_num_threads()} intra-op, {torch.get_num_interop_threads()} inter-op")
+    )
     return found
 
 
 def _threads() -> list[Finding]:
-    found = [Finding("machine", "cpus", f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable")]
+    found = [
+        Finding(
+            "machine",
+            "cpus",
+            f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'} usable",
+        )
+    ]
     try:
         from threadpoolctl import threadpool_info
 
         for pool in threadpool_info():
-            found.append(Finding("machine", f"{pool.get('user_api')} ({pool.get('internal_api')})", f"{pool.get('num_threads')} threads, {Path(pool.get('filepath', '?')).name}"))
+            found.append(
+                Finding(
+                    "machine",
+                    f"{pool.get('user_api')} ({pool.get('internal_api')})",
+                    f"{pool.get('num_threads')} threads, {Path(pool.get('filepath', '?')).name}",
+                )
+            )
     except Exception as error:
         found.append(Finding("machine", "thread pools", f"unknown ({type(error).__name__}: {error})", "note"))
     env = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS") or k.startswith("OPENBLAS_")}
@@ -80,13 +112,24 @@ def _memory_and_disk(cache: Path) -> list[Finding]:
     found = []
     available = _available_memory()
     if available is not None:
-        found.append(Finding("machine", "memory available", _bytes(available), "ok" if available > 2 * 1024**3 else "note"))
+        found.append(
+            Finding("machine", "memory available", _bytes(available), "ok" if available > 2 * 1024**3 else "note")
+        )
     existing = next((p for p in (cache, *cache.absolute().parents) if p.exists()), Path("/"))
     usage = shutil.disk_usage(existing)
     state = "ok" if usage.free > 1024**3 else "broken"
-    found.append(Finding("machine", f"disk free at the cache ({cache})", f"{_bytes(usage.free)} of {_bytes(usage.total)}", state))
+    found.append(
+        Finding("machine", f"disk free at the cache ({cache})", f"{_bytes(usage.free)} of {_bytes(usage.total)}", state)
+    )
     writable = os.access(existing, os.W_OK)
-    found.append(Finding("machine", "cache writable", "yes" if writable else f"no ({existing} is read-only)", "ok" if writable else "broken"))
+    found.append(
+        Finding(
+            "machine",
+            "cache writable",
+            "yes" if writable else f"no ({existing} is read-only)",
+            "ok" if writable else "broken",
+        )
+    )
     return found
 
 
@@ -105,8 +148,8 @@ def _available_memory() -> int | None:
 
 
 def _store(data: Path) -> list[Finding]:
-    from hmrec_cli.errors import InputError
     from hmrec_cli.data.store import Store, reingest
+    from hmrec_cli.errors import InputError
 
     if not (data / "manifest.json").exists():
         return [Finding("store", str(data), f"no store here yet ({reingest(data)} makes one)", "note")]
@@ -130,7 +173,9 @@ def _plugins() -> list[Finding]:
     for info in discover():
         try:
             cls = info.load()
-            found.append(Finding("plugins", f"{info.kind} {info.name}", f"{cls.version} from {info.distribution} {info.version}"))
+            found.append(
+                Finding("plugins", f"{info.kind} {info.name}", f"{cls.version} from {info.distribution} {info.version}")
+            )
         except PluginBroken as broken:
             found.append(Finding("plugins", f"{info.kind} {info.name}", f"fails to load: {broken.reason}", "broken"))
     return found
@@ -140,16 +185,24 @@ def examine(data: Path, cache: Path) -> list[Finding]:
     """Every check, in the order they are printed."""
     from hmrec_cli import __version__
 
-    found = [Finding("hmrec", "hmrec", __version__), Finding("hmrec", "python", f"{platform.python_version()} on {platform.system()} {platform.machine()}")]
+    found = [
+        Finding("hmrec", "hmrec", __version__),
+        Finding("hmrec", "python", f"{platform.python_version()} on {platform.system()} {platform.machine()}"),
+    ]
     settings = {k: os.environ[k] for k in ENVIRONMENT if k in os.environ}
-    found.append(Finding("hmrec", "environment", ", ".join(f"{k}={v}" for k, v in settings.items()) or "no HMREC_* variable set"))
+    found.append(
+        Finding("hmrec", "environment", ", ".join(f"{k}={v}" for k, v in settings.items()) or "no HMREC_* variable set")
+    )
     found += [_version(m, True) for m in REQUIRED] + [_version(m, False) for m in OPTIONAL]
     found += _torch() + _threads() + _memory_and_disk(cache) + _store(data) + _plugins()
     return found
 
 
 def as_json(findings: list[Finding]) -> dict:
-    return {"findings": [asdict(f) for f in findings], "broken": [f"{f.name}: {f.value}" for f in findings if f.state == "broken"]}
+    return {
+        "findings": [asdict(f) for f in findings],
+        "broken": [f"{f.name}: {f.value}" for f in findings if f.state == "broken"],
+    }
 
 
 def _bytes(n: float) -> str:

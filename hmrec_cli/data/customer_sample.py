@@ -22,9 +22,9 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.atomic import atomic_dir
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.splits import weeks_back
 from hmrec_cli.data.store import MANIFEST, ORACLE_FILE, Store, content_fingerprint
+from hmrec_cli.errors import InputError
 
 TOP = (12, 100)
 
@@ -51,11 +51,17 @@ def sample_store(source: Path, dest: Path, share: float, seed: int) -> SampleRep
 
     n = store.customers.height
     keep = np.sort(np.random.default_rng(seed).choice(n, size=max(1, round(share * n)), replace=False))
-    new_index = pl.DataFrame({"customer": store.customers["customer"].gather(keep), "new": np.arange(keep.size, dtype=np.uint32)})
+    new_index = pl.DataFrame(
+        {"customer": store.customers["customer"].gather(keep), "new": np.arange(keep.size, dtype=np.uint32)}
+    )
 
     def remap(frame: pl.DataFrame) -> pl.DataFrame:
         """Keep the sampled customers' rows, in their order, with the new dense index."""
-        return frame.join(new_index, on="customer", how="inner", maintain_order="left").with_columns(customer=pl.col("new")).drop("new")
+        return (
+            frame.join(new_index, on="customer", how="inner", maintain_order="left")
+            .with_columns(customer=pl.col("new"))
+            .drop("new")
+        )
 
     tables = {
         "transactions": remap(store.transactions),
@@ -73,7 +79,14 @@ def sample_store(source: Path, dest: Path, share: float, seed: int) -> SampleRep
         rows = {name: frame.height for name, frame in tables.items()}
         manifest = {
             **store.manifest,
-            "sources": {"sampled_from": {"store": str(source), "fingerprint": store.fingerprint, "customers": share, "seed": seed}},
+            "sources": {
+                "sampled_from": {
+                    "store": str(source),
+                    "fingerprint": store.fingerprint,
+                    "customers": share,
+                    "seed": seed,
+                }
+            },
             "rows": rows,
             "fingerprint": content_fingerprint(tables),
         }
@@ -102,8 +115,16 @@ def popularity_effect(full: pl.DataFrame, sample: pl.DataFrame, last_date) -> li
         {"measure": "rows", "source": full.height, "sample": sample.height},
         {"measure": "rows last week", "source": full_week.height, "sample": sample_week.height},
         {"measure": "articles sold last week", "source": full_top.len(), "sample": sample_top.len()},
-        {"measure": "rows per article sold, median", "source": _median(per_article(full)), "sample": _median(per_article(sample))},
-        {"measure": "last week's top seller, rows", "source": _first(per_article(full_week).max()), "sample": _first(per_article(sample_week).max())},
+        {
+            "measure": "rows per article sold, median",
+            "source": _median(per_article(full)),
+            "sample": _median(per_article(sample)),
+        },
+        {
+            "measure": "last week's top seller, rows",
+            "source": _first(per_article(full_week).max()),
+            "sample": _first(per_article(sample_week).max()),
+        },
     ]
     for k in TOP:
         shared = len(set(full_top.head(k).to_list()) & set(sample_top.head(k).to_list()))

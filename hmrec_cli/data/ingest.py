@@ -34,7 +34,6 @@ import polars as pl
 
 from hmrec_cli import __version__
 from hmrec_cli.atomic import atomic_dir, write_failure
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.kaggle_tables import (
     ARTICLES,
     CUSTOMERS,
@@ -47,15 +46,22 @@ from hmrec_cli.data.kaggle_tables import (
     first_line,
 )
 from hmrec_cli.data.order_log import OrderLog, customer_frame, kaggle_shaped, read_order_log
+from hmrec_cli.data.store import (
+    MANIFEST,
+    ORACLE_FILE,
+    SCHEMA_VERSION,
+    Store,
+    content_fingerprint,
+    manifest_problem,
+    read_manifest,
+)
+from hmrec_cli.errors import InputError
 from hmrec_cli.integrity import DAY, remove_orphans, store_temps
-from hmrec_cli.data.store import MANIFEST, ORACLE_FILE, SCHEMA_VERSION, Store, content_fingerprint, manifest_problem, read_manifest
 
 ARTICLE_NAME_COLUMNS = tuple(
     c.name for c in ARTICLES.columns if c.parse == pl.String() and c.name not in ("prod_name", "detail_desc")
 )
-ARTICLE_CODE_COLUMNS = tuple(
-    c.name for c in ARTICLES.columns if c.parse == pl.Int64() and c.name != "article_id"
-)
+ARTICLE_CODE_COLUMNS = tuple(c.name for c in ARTICLES.columns if c.parse == pl.Int64() and c.name != "article_id")
 
 
 @dataclass
@@ -82,9 +88,7 @@ def locate_sources(folder: Path | None, overrides: dict[str, Path | None]) -> di
         path = overrides.get(spec.name) or (find_table(folder, spec) if folder else None)
         if path is None and spec is not SAMPLE_SUBMISSION:
             where = f"in {folder}" if folder else "(no folder given)"
-            raise InputError(
-                f"no {spec.name} file {where}: expected {spec.stems[0]}.csv, .csv.gz or .parquet"
-            )
+            raise InputError(f"no {spec.name} file {where}: expected {spec.stems[0]}.csv, .csv.gz or .parquet")
         if path is not None:
             found[spec.name] = path
     oracle = overrides.get("oracle") or (folder / ORACLE_FILE if folder and (folder / ORACLE_FILE).is_file() else None)
@@ -106,21 +110,29 @@ def _read_oracle(path: Path, customers: pl.DataFrame, articles: pl.DataFrame, re
         raise InputError(f"{path.name}: not a readable oracle file ({first_line(error)})") from None
 
 
-def _map_oracle(path: Path, oracle: pl.DataFrame, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport) -> pl.DataFrame:
+def _map_oracle(
+    path: Path, oracle: pl.DataFrame, customers: pl.DataFrame, articles: pl.DataFrame, report: IngestReport
+) -> pl.DataFrame:
     mapped = oracle.join(customers.select("customer_id", "customer"), on="customer_id", how="inner")
     if mapped.height < oracle.height:
-        report.warnings.append(f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped")
+        report.warnings.append(
+            f"{path.name}: {oracle.height - mapped.height} customers unknown to the store were dropped"
+        )
     ids, idx = articles["article_id"].cast(pl.Int64), articles["article"]
     weeks, unknown = [], 0
     for week in mapped["week"].unique().sort():  # a week at a time: 100 entries a buyer add up
         long = (
             mapped.filter(pl.col("week") == week)
-            .select(pl.col("week").cast(pl.Date), "customer", "article_id", pl.col("probability").cast(pl.List(pl.Float32)))
+            .select(
+                pl.col("week").cast(pl.Date), "customer", "article_id", pl.col("probability").cast(pl.List(pl.Float32))
+            )
             .explode("article_id", "probability")
             .with_columns(article=pl.col("article_id").replace_strict(ids, idx, default=None, return_dtype=pl.UInt32))
         )
         unknown += long["article"].null_count()
-        weeks.append(long.drop_nulls("article").group_by("week", "customer", maintain_order=True).agg("article", "probability"))
+        weeks.append(
+            long.drop_nulls("article").group_by("week", "customer", maintain_order=True).agg("article", "probability")
+        )
     if unknown:
         report.warnings.append(f"{path.name}: {unknown} entries name articles missing from the articles file; dropped")
     return pl.concat(weeks).sort("week", "customer")
@@ -192,11 +204,22 @@ def ingest(
     return report
 
 
-def _build(sources: dict[str, Path], dest: Path, signature: dict, report: IngestReport, checks: DataChecks, on_stage, order_log: OrderLog | None = None) -> None:
+def _build(
+    sources: dict[str, Path],
+    dest: Path,
+    signature: dict,
+    report: IngestReport,
+    checks: DataChecks,
+    on_stage,
+    order_log: OrderLog | None = None,
+) -> None:
     """Read the sources (Kaggle tables, or one order log) and write the store beside `dest`, then swap it in whole."""
     remove_orphans(store_temps(dest), DAY)  # what a killed ingest left beside the store a day ago
     scratch_parent = dest.parent if dest.parent.exists() else None
-    with tempfile.TemporaryDirectory(prefix=f".hmrec-ingest-{os.getpid()}-", dir=scratch_parent) as scratch, atomic_dir(dest) as out:
+    with (
+        tempfile.TemporaryDirectory(prefix=f".hmrec-ingest-{os.getpid()}-", dir=scratch_parent) as scratch,
+        atomic_dir(dest) as out,
+    ):
         if order_log is None:
             tables = _kaggle_tables(sources, Path(scratch), report, checks, on_stage)
         else:
@@ -222,7 +245,9 @@ def _build(sources: dict[str, Path], dest: Path, signature: dict, report: Ingest
         (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def _kaggle_tables(sources: dict[str, Path], scratch_dir: Path, report: IngestReport, checks: DataChecks, on_stage) -> dict[str, pl.DataFrame]:
+def _kaggle_tables(
+    sources: dict[str, Path], scratch_dir: Path, report: IngestReport, checks: DataChecks, on_stage
+) -> dict[str, pl.DataFrame]:
     """The store's tables from the Kaggle files."""
     on_stage("customers")
     customers = _read_customers(RawTable(sources["customers"], CUSTOMERS, scratch_dir), report)
@@ -230,7 +255,9 @@ def _kaggle_tables(sources: dict[str, Path], scratch_dir: Path, report: IngestRe
     articles = _read_articles(RawTable(sources["articles"], ARTICLES, scratch_dir), report)
     submission_ids = None
     if "sample_submission" in sources:
-        submission_ids = _read_submission_ids(RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir), report)
+        submission_ids = _read_submission_ids(
+            RawTable(sources["sample_submission"], SAMPLE_SUBMISSION, scratch_dir), report
+        )
         customers = _add_unknown_customers(customers, submission_ids, "sample submission", report)
     on_stage("transactions")
     tx_raw = RawTable(sources["transactions"], TRANSACTIONS, scratch_dir)
@@ -246,7 +273,9 @@ def _kaggle_tables(sources: dict[str, Path], scratch_dir: Path, report: IngestRe
     return tables
 
 
-def _order_log_tables(log: OrderLog, scratch_dir: Path, report: IngestReport, checks: DataChecks) -> dict[str, pl.DataFrame]:
+def _order_log_tables(
+    log: OrderLog, scratch_dir: Path, report: IngestReport, checks: DataChecks
+) -> dict[str, pl.DataFrame]:
     """The store's tables from one order log (and its item file): the same checks of prices and
     dates as the Kaggle transactions, rows named as in the log."""
     raw, tx, customers, items, warnings = read_order_log(log, scratch_dir)
@@ -254,7 +283,9 @@ def _order_log_tables(log: OrderLog, scratch_dir: Path, report: IngestReport, ch
     _check_prices(raw, tx, checks.max_price, report)
     _check_dates(raw, tx, checks, report)
     articles = _article_table(kaggle_shaped(items))
-    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("channel").cast(pl.UInt8)).sort("t_dat", maintain_order=True)
+    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("channel").cast(pl.UInt8)).sort(
+        "t_dat", maintain_order=True
+    )
     tx, articles = _map_articles(tx, articles, report)
     return {"transactions": tx, "customers": _customer_table(customer_frame(customers)), "articles": articles}
 
@@ -270,9 +301,7 @@ def _check_unique(raw: RawTable, df: pl.DataFrame, key: str) -> None:
     if duplicated.any():
         first = df[key][int(duplicated.arg_max())]
         second = df.with_row_index("row", offset=1).filter(pl.col(key) == first)["row"]
-        raise InputError(
-            f"{raw.path.name}, row {second[1]}: duplicated {key} {first} (first seen at row {second[0]})"
-        )
+        raise InputError(f"{raw.path.name}, row {second[1]}: duplicated {key} {first} (first seen at row {second[0]})")
 
 
 def _require_present(raw: RawTable, df: pl.DataFrame, names: list[str]) -> None:
@@ -323,7 +352,9 @@ def _read_articles(raw: RawTable, report: IngestReport) -> pl.DataFrame:
     df = raw.collect(raw.frame())
     _require_present(raw, df, ["article_id"])
     if not df["article_id"].is_between(0, 2**32 - 1).all():
-        bad = df.with_row_index("row", offset=1).filter(~pl.col("article_id").is_between(0, 2**32 - 1)).row(0, named=True)
+        bad = (
+            df.with_row_index("row", offset=1).filter(~pl.col("article_id").is_between(0, 2**32 - 1)).row(0, named=True)
+        )
         raise InputError(f"{raw.path.name}, row {bad['row']}: article_id {bad['article_id']} is out of range")
     _check_unique(raw, df, "article_id")
     df = _fill_missing(df, ARTICLES)
@@ -350,14 +381,10 @@ def _article_table(df: pl.DataFrame) -> pl.DataFrame:
 
 def _fill_missing(df: pl.DataFrame, spec: TableSpec) -> pl.DataFrame:
     """Optional columns absent from the file become all-null columns of their type."""
-    return df.with_columns(
-        pl.lit(None, dtype=c.parse).alias(c.name) for c in spec.columns if c.name not in df.columns
-    )
+    return df.with_columns(pl.lit(None, dtype=c.parse).alias(c.name) for c in spec.columns if c.name not in df.columns)
 
 
-def _add_unknown_customers(
-    customers: pl.DataFrame, ids: pl.Series, where: str, report: IngestReport
-) -> pl.DataFrame:
+def _add_unknown_customers(customers: pl.DataFrame, ids: pl.Series, where: str, report: IngestReport) -> pl.DataFrame:
     """Append placeholder rows for ids missing from the customers file, keeping ids sorted."""
     distinct = ids.unique()
     unknown = distinct.filter(~distinct.is_in(customers["customer_id"].implode()))
@@ -379,9 +406,7 @@ def _read_transactions(
     """Stream the transactions into the compact store schema; returns (transactions, customers)."""
 
     def compact(lf: pl.LazyFrame, customers: pl.DataFrame) -> pl.LazyFrame:
-        channel = (
-            pl.col("sales_channel_id") if "sales_channel_id" in lf.collect_schema() else pl.lit(UNKNOWN_CHANNEL)
-        )
+        channel = pl.col("sales_channel_id") if "sales_channel_id" in lf.collect_schema() else pl.lit(UNKNOWN_CHANNEL)
         ids = customers.select("customer_id", "customer").lazy()
         return lf.join(ids, on="customer_id", how="left", maintain_order="left").select(
             "t_dat",
@@ -404,8 +429,12 @@ def _read_transactions(
     _check_prices(raw, tx, checks.max_price, report)
     _check_dates(raw, tx, checks, report)
     if "sales_channel_id" not in raw.header:
-        report.warnings.append(f"{raw.path.name}: no sales_channel_id column; every row gets channel {UNKNOWN_CHANNEL} (unknown)")
-    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("sales_channel_id").cast(pl.UInt8)).rename({"sales_channel_id": "channel"})
+        report.warnings.append(
+            f"{raw.path.name}: no sales_channel_id column; every row gets channel {UNKNOWN_CHANNEL} (unknown)"
+        )
+    tx = tx.with_columns(pl.col("article_id").cast(pl.UInt32), pl.col("sales_channel_id").cast(pl.UInt8)).rename(
+        {"sales_channel_id": "channel"}
+    )
     if not tx["t_dat"].is_sorted():
         tx = tx.sort("t_dat", maintain_order=True)
     return tx, customers
@@ -503,4 +532,3 @@ def _submission_order(ids: pl.Series, customers: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(
         {"customer": ids.replace_strict(customers["customer_id"], customers["customer"], return_dtype=pl.UInt32)}
     )
-

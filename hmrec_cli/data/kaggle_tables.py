@@ -61,7 +61,11 @@ TRANSACTIONS = TableSpec(
     ("transactions_train", "transactions"),
     _cols(
         ("t_dat", "customer_id", "article_id", "price"),
-        t_dat=pl.Date(), customer_id=S, article_id=I, price=F, sales_channel_id=I,
+        t_dat=pl.Date(),
+        customer_id=S,
+        article_id=I,
+        price=F,
+        sales_channel_id=I,
     ),
 )
 
@@ -70,7 +74,12 @@ CUSTOMERS = TableSpec(
     ("customers",),
     _cols(
         ("customer_id",),
-        customer_id=S, FN=F, Active=F, club_member_status=S, fashion_news_frequency=S, age=F,
+        customer_id=S,
+        FN=F,
+        Active=F,
+        club_member_status=S,
+        fashion_news_frequency=S,
+        age=F,
         postal_code=S,
     ),
 )
@@ -80,12 +89,30 @@ ARTICLES = TableSpec(
     ("articles",),
     _cols(
         ("article_id",),
-        article_id=I, product_code=I, prod_name=S, product_type_no=I, product_type_name=S,
-        product_group_name=S, graphical_appearance_no=I, graphical_appearance_name=S,
-        colour_group_code=I, colour_group_name=S, perceived_colour_value_id=I,
-        perceived_colour_value_name=S, perceived_colour_master_id=I, perceived_colour_master_name=S,
-        department_no=I, department_name=S, index_code=S, index_name=S, index_group_no=I,
-        index_group_name=S, section_no=I, section_name=S, garment_group_no=I, garment_group_name=S,
+        article_id=I,
+        product_code=I,
+        prod_name=S,
+        product_type_no=I,
+        product_type_name=S,
+        product_group_name=S,
+        graphical_appearance_no=I,
+        graphical_appearance_name=S,
+        colour_group_code=I,
+        colour_group_name=S,
+        perceived_colour_value_id=I,
+        perceived_colour_value_name=S,
+        perceived_colour_master_id=I,
+        perceived_colour_master_name=S,
+        department_no=I,
+        department_name=S,
+        index_code=S,
+        index_name=S,
+        index_group_no=I,
+        index_group_name=S,
+        section_no=I,
+        section_name=S,
+        garment_group_no=I,
+        garment_group_name=S,
         detail_desc=S,
     ),
 )
@@ -158,7 +185,9 @@ class RawTable:
         overrides = {h: pl.String() for h in self.header}
         overrides.update({c.name: c.parse for c in self.present if c.parse != pl.Date()})  # dates: as in Parquet
         lf = pl.scan_csv(self.source, schema_overrides=overrides, infer_schema=False).select(names)
-        return lf.with_columns(_cast(pl.col(c.name), c.parse, strict=True) for c in self.present if c.parse == pl.Date())
+        return lf.with_columns(
+            _cast(pl.col(c.name), c.parse, strict=True) for c in self.present if c.parse == pl.Date()
+        )
 
     def collect(self, lf: pl.LazyFrame) -> pl.DataFrame:
         """Collect a query over `frame()`, turning a parse failure into an error naming the row."""
@@ -197,17 +226,28 @@ class RawTable:
             raise InputError(f"{self.path.name}: {fallback}")
         row, column, value = bad.row(0)
         parse = self.spec.column(column).parse
-        problem = "missing value" if value is None or not value.strip() else f"{value!r} is not a valid {_type_word(parse)}"
+        problem = (
+            "missing value" if value is None or not value.strip() else f"{value!r} is not a valid {_type_word(parse)}"
+        )
         raise InputError(f"{self.path.name}, row {row}: column {column}: {problem}")
-
 
     def _raise_unreadable_row(self) -> None:
         line = first_invalid_utf8_line(self.source)
         if line is not None:
-            raise InputError(f"{self.path.name}, row {line - 1}: bytes that are not UTF-8 text (save the file as UTF-8)")
-        lines = pl.scan_csv(self.source, has_header=False, separator="\x1f", quote_char=None, new_columns=["line"], infer_schema=False)
+            raise InputError(
+                f"{self.path.name}, row {line - 1}: bytes that are not UTF-8 text (save the file as UTF-8)"
+            )
+        lines = pl.scan_csv(
+            self.source, has_header=False, separator="\x1f", quote_char=None, new_columns=["line"], infer_schema=False
+        )
         fields = pl.col("line").str.replace_all(r'"(?:[^"]|"")*"', "").str.count_matches(",") + 1
-        ragged = lines.with_row_index("row").filter(fields > len(self.header)).select("row", fields.alias("fields")).head(1).collect()
+        ragged = (
+            lines.with_row_index("row")
+            .filter(fields > len(self.header))
+            .select("row", fields.alias("fields"))
+            .head(1)
+            .collect()
+        )
         if ragged.height:
             row, n = ragged.row(0)
             raise InputError(f"{self.path.name}, row {row}: {n} fields, the header has {len(self.header)}")

@@ -59,7 +59,9 @@ class OrderLog:
         out = {k: getattr(self, k) for k in ("customer", "item", "date", "price", "channel", "date_format")}
         out["orders"] = str(self.path)
         if self.items is not None:
-            out.update(items=str(self.items), item_key=self.item_key, product=self.product, group=self.group, name=self.name)
+            out.update(
+                items=str(self.items), item_key=self.item_key, product=self.product, group=self.group, name=self.name
+            )
         return {k: v for k, v in out.items() if v is not None}
 
     def sources(self) -> dict[str, Path]:
@@ -98,7 +100,9 @@ def _codes(values: pl.Series) -> pl.Series:
     return values.rank("dense").cast(pl.Int32)
 
 
-def read_order_log(log: OrderLog, scratch: Path) -> tuple[RawTable, pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str]]:
+def read_order_log(
+    log: OrderLog, scratch: Path
+) -> tuple[RawTable, pl.DataFrame, pl.DataFrame, pl.DataFrame, list[str]]:
     """(raw, transactions with t_dat/customer/article_id/price/channel in file order, customers,
     articles without their index, warnings). Transactions name customers by index already."""
     warnings: list[str] = []
@@ -123,20 +127,34 @@ def read_order_log(log: OrderLog, scratch: Path) -> tuple[RawTable, pl.DataFrame
         else:  # names (web, store, ...): codes 1..n in sorted order, 0 for a blank
             channel = pl.select(pl.when(text != "").then(_codes(text))).to_series().fill_null(0)
             if channel.max() > 255:
-                raise InputError(f"{raw.path.name}: column {log.channel} holds {channel.max()} channels; at most 255 are kept")
+                raise InputError(
+                    f"{raw.path.name}: column {log.channel} holds {channel.max()} channels; at most 255 are kept"
+                )
             named = df.select(pl.col(log.channel).str.strip_chars()).unique().drop_nulls().sort(log.channel)
-            warnings.append(f"{raw.path.name}: channels coded 1.. in sorted order: {', '.join(named[log.channel].to_list()[:8])}")
+            warnings.append(
+                f"{raw.path.name}: channels coded 1.. in sorted order: {', '.join(named[log.channel].to_list()[:8])}"
+            )
     else:
         channel = pl.repeat(0, df.height, dtype=pl.Int64, eager=True)
     customers = df.select(customer_id=pl.col(log.customer)).unique().sort("customer_id").with_row_index("customer")
     items = df.select(item_id=pl.col(log.item)).unique().sort("item_id")
     plain = items["item_id"].str.contains(PLAIN_U32).all() and items["item_id"].cast(pl.UInt64).max() < 2**32
-    items = items.with_columns(article_id=pl.col("item_id").cast(pl.UInt64) if plain else pl.int_range(pl.len(), dtype=pl.UInt64))
-    tx = pl.DataFrame({"customer_id": df[log.customer], "item_id": df[log.item], "t_dat": t_dat, "price": price, "channel": channel})
+    items = items.with_columns(
+        article_id=pl.col("item_id").cast(pl.UInt64) if plain else pl.int_range(pl.len(), dtype=pl.UInt64)
+    )
+    tx = pl.DataFrame(
+        {"customer_id": df[log.customer], "item_id": df[log.item], "t_dat": t_dat, "price": price, "channel": channel}
+    )
     tx = (
         tx.join(customers, on="customer_id", maintain_order="left")
         .join(items, on="item_id", maintain_order="left")
-        .select("t_dat", pl.col("customer").cast(pl.UInt32), pl.col("article_id").cast(pl.Int64), pl.col("price").cast(pl.Float32), "channel")
+        .select(
+            "t_dat",
+            pl.col("customer").cast(pl.UInt32),
+            pl.col("article_id").cast(pl.Int64),
+            pl.col("price").cast(pl.Float32),
+            "channel",
+        )
     )
     articles = _item_attributes(log, items, scratch, warnings)
     return raw, tx, customers.with_columns(pl.col("customer").cast(pl.UInt32)), articles, warnings
@@ -161,18 +179,26 @@ def _item_attributes(log: OrderLog, items: pl.DataFrame, scratch: Path, warnings
     )
     missing = items.join(attrs, on="item_id", how="anti").height
     if missing:
-        warnings.append(f"{log.items.name}: {missing} of the {items.height} ordered items are not listed; their attributes are empty")
+        warnings.append(
+            f"{log.items.name}: {missing} of the {items.height} ordered items are not listed; their attributes are empty"
+        )
     unused = attrs.join(items, on="item_id", how="anti").height
     if unused:
         warnings.append(f"{log.items.name}: {unused} listed items were never ordered; left out")
-    return items.join(attrs, on="item_id", how="left", maintain_order="left").with_columns(pl.col("known").fill_null(False))
+    return items.join(attrs, on="item_id", how="left", maintain_order="left").with_columns(
+        pl.col("known").fill_null(False)
+    )
 
 
 def kaggle_shaped(articles: pl.DataFrame) -> pl.DataFrame:
     """Fill the Kaggle article columns the log did not give with nulls of their types."""
-    return articles.with_columns(pl.lit(None, dtype=c.parse).alias(c.name) for c in ARTICLES.columns if c.name not in articles.columns)
+    return articles.with_columns(
+        pl.lit(None, dtype=c.parse).alias(c.name) for c in ARTICLES.columns if c.name not in articles.columns
+    )
 
 
 def customer_frame(customers: pl.DataFrame) -> pl.DataFrame:
     """Customers with every Kaggle column, null: the log says nothing about them but their id."""
-    return customers.with_columns(pl.lit(None, dtype=c.parse).alias(c.name) for c in CUSTOMERS.columns if c.name not in customers.columns)
+    return customers.with_columns(
+        pl.lit(None, dtype=c.parse).alias(c.name) for c in CUSTOMERS.columns if c.name not in customers.columns
+    )

@@ -20,7 +20,14 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def write(path: Path, fingerprint: str, fitted_through: date, week_start: date, command: dict | None = None, content: Path | None = None) -> None:
+def write(
+    path: Path,
+    fingerprint: str,
+    fitted_through: date,
+    week_start: date,
+    command: dict | None = None,
+    content: Path | None = None,
+) -> None:
     """Record, beside `path`, what it was fitted on (rows up to `fitted_through`) and the command
     that wrote it (its name and options). `content`: the file's temp, not yet renamed onto `path`,
     so the sidecar is in place before the file is (a file never goes without its sidecar)."""

@@ -54,7 +54,9 @@ def resolve_week(spec: str, first_date: date, last_date: date) -> Week:
     if text in ("last", "0") or (text.isascii() and text.isdigit()):
         back = 0 if text == "last" else int(text)
         if back > max(weeks_with_history(first_date, last_date), 0) + 1:  # far before the data: no date arithmetic
-            raise InputError(f"--week {spec}: {back} weeks back is before the data starts {first_date}; no history to learn from; {existing_weeks(first_date, last_date)}")
+            raise InputError(
+                f"--week {spec}: {back} weeks back is before the data starts {first_date}; no history to learn from; {existing_weeks(first_date, last_date)}"
+            )
         week = Week(last_start - timedelta(days=DAYS * back), "last" if back == 0 else text)
     else:
         try:
@@ -147,8 +149,14 @@ def repeat_share(history: pl.DataFrame, week: Week, days: int = 28) -> float:
     on an earlier day (same-day duplicates are one basket, not a repeat): near 0 on a log where
     nobody buys the same item twice, 0.03-0.05 in the real H&M extract."""
     recent = recent_history(history, week, days)
-    pairs = recent.select("customer", "article").unique()  # only their first days are needed: no group_by over all history
-    first = history.join(pairs, on=["customer", "article"], how="semi").group_by("customer", "article").agg(first=pl.col("t_dat").min())
+    pairs = recent.select(
+        "customer", "article"
+    ).unique()  # only their first days are needed: no group_by over all history
+    first = (
+        history.join(pairs, on=["customer", "article"], how="semi")
+        .group_by("customer", "article")
+        .agg(first=pl.col("t_dat").min())
+    )
     recent = recent.join(first, on=["customer", "article"])
     return float((recent["t_dat"] > recent["first"]).mean()) if recent.height else 0.0
 

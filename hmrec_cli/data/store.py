@@ -86,7 +86,10 @@ def _order_log_words(manifest: dict) -> list[str] | None:
     if not (isinstance(mapping, dict) and orders.is_file() and (items is None or items.is_file())):
         return None
     options = {**mapping, **({"items": str(items)} if items else {})}
-    return [str(orders), *(w for k, v in options.items() if k != "orders" for w in (f"--{k.replace('_', '-')}", str(v)))]
+    return [
+        str(orders),
+        *(w for k, v in options.items() if k != "orders" for w in (f"--{k.replace('_', '-')}", str(v))),
+    ]
 
 
 def read_manifest(path: Path) -> dict | None:
@@ -238,22 +241,39 @@ def week_table(store: Store) -> list[dict]:
     from hmrec_cli.data.splits import DAYS, weeks_back
 
     per_week = (
-        store.transactions.lazy().with_columns(weeks_back(store.last_date))
+        store.transactions.lazy()
+        .with_columns(weeks_back(store.last_date))
         .group_by("week")
-        .agg(pl.col("t_dat").min(), rows=pl.len(), buyers=pl.col("customer").n_unique(), articles=pl.col("article").n_unique())
+        .agg(
+            pl.col("t_dat").min(),
+            rows=pl.len(),
+            buyers=pl.col("customer").n_unique(),
+            articles=pl.col("article").n_unique(),
+        )
         .collect()
     )
     every = pl.DataFrame({"week": pl.int_range(0, per_week["week"].max() + 1, eager=True).cast(per_week["week"].dtype)})
-    per_week = every.join(per_week, on="week", how="left").with_columns(pl.col("rows", "buyers", "articles").fill_null(0)).sort("week")
+    per_week = (
+        every.join(per_week, on="week", how="left")
+        .with_columns(pl.col("rows", "buyers", "articles").fill_null(0))
+        .sort("week")
+    )
     path = store.path / ORACLE_FILE
     oracle_weeks = set(store.table(ORACLE_FILE, columns=["week"])["week"].to_list()) if path.is_file() else set()
     last_start = store.last_date - timedelta(days=DAYS - 1)
     out = []
     for week, _, rows, buyers, articles in per_week.iter_rows():
         start = last_start - timedelta(days=DAYS * week)
-        out.append({
-            "week": "last" if week == 0 else str(week), "start": start.isoformat(), "end": (start + timedelta(days=DAYS - 1)).isoformat(),
-            "days": (start + timedelta(days=DAYS) - max(store.first_date, start)).days,
-            "rows": rows, "buyers": buyers, "articles": articles, "oracle": start in oracle_weeks,
-        })
+        out.append(
+            {
+                "week": "last" if week == 0 else str(week),
+                "start": start.isoformat(),
+                "end": (start + timedelta(days=DAYS - 1)).isoformat(),
+                "days": (start + timedelta(days=DAYS) - max(store.first_date, start)).days,
+                "rows": rows,
+                "buyers": buyers,
+                "articles": articles,
+                "oracle": start in oracle_weeks,
+            }
+        )
     return out

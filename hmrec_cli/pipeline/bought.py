@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.splits import Week, repeat_share
+from hmrec_cli.errors import InputError
 
 DROP_BOUGHT = ("auto", "yes", "no")
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.kaggle_tables import SAMPLE_SUBMISSION, RawTable
-from hmrec_cli.metrics import K, average_precision, recall
 from hmrec_cli.data.splits import Week, history, resolve_week, truth
 from hmrec_cli.data.store import Store
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import K, average_precision, recall
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class Predictions:
         if n := self.unknown_customers:
             out.append(f"{name}: {plural(n, 'customer')} not in the store {'was' if n == 1 else 'were'} ignored")
         if n := self.unknown_articles:
-            out.append(f"{name}: {plural(n, 'predicted article id')} not in the store; each takes its slot and never matches")
+            out.append(
+                f"{name}: {plural(n, 'predicted article id')} not in the store; each takes its slot and never matches"
+            )
         return out
 
 
@@ -117,10 +119,14 @@ def submission_predictions(df: pl.DataFrame, store: Store, name: str) -> Predict
     mapped = tokens.join(known.select("row", "customer"), on="row", how="inner").join(articles, on=on, how="left")
     unknown = mapped.filter(pl.col("article").is_null())
     if unknown.height and unknown.height == mapped.height:
-        raise InputError(f"{name}: none of its article ids is in the store (row {unknown['row'][0]}: {unknown['token'][0]!r})")
+        raise InputError(
+            f"{name}: none of its article ids is in the store (row {unknown['row'][0]}: {unknown['token'][0]!r})"
+        )
     # an unknown id keeps its slot as -1 - id: negative, so it never matches, even id 0 (-0 would be article 0)
     frame = mapped.select("customer", pl.coalesce("article", -1 - pl.col("article_id")).alias("article"), "rank")
-    return Predictions(frame, customers=known.height, unknown_customers=df.height - known.height, unknown_articles=unknown.height)
+    return Predictions(
+        frame, customers=known.height, unknown_customers=df.height - known.height, unknown_articles=unknown.height
+    )
 
 
 def names_a_ranking(text: str) -> bool:
@@ -140,7 +146,6 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
     """A cached ranking as predictions: `din` is the newest `din` ranking of this week and data,
     `din@KEY` one in particular. Returns the predictions and the entry's label."""
     from hmrec_cli.cache import Cache
-
     from hmrec_cli.console import reproduce
     from hmrec_cli.registry import discover, suggestion
 
@@ -152,7 +157,16 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
             if method in {p.name for p in discover("retriever")}:
                 why += f" (compare its candidates with `{reproduce('evaluate', '--week', str(week.start), '--candidates', method, data=store.path, cache=cache_root)}`)"
             raise InputError(f"--predictions {name}: not a file, and no ranker named {method!r}{why}")
-        run = reproduce("rank", "--ranker", method, "--week", str(week.start), *_settings_of_newest(Cache(cache_root), method, store), data=store.path, cache=cache_root)
+        run = reproduce(
+            "rank",
+            "--ranker",
+            method,
+            "--week",
+            str(week.start),
+            *_settings_of_newest(Cache(cache_root), method, store),
+            data=store.path,
+            cache=cache_root,
+        )
         raise InputError(f"--predictions {name}: no cached {name} ranking for the week {week} (run `{run}` first)")
     frame = entry.read().select("customer", pl.col("article").cast(pl.Int64), "rank")
     return Predictions(frame, customers=frame["customer"].n_unique(), unknown_customers=0), entry.label
@@ -161,12 +175,27 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
 def _settings_of_newest(cache, ranker: str, store: Store) -> list[str]:
     """`hmrec rank` words for a ranking like the newest `ranker` one on this data (another week's):
     its sources and their options, training weeks, k and seed; the simplest sources when there is none."""
-    own = next((e for e in cache.entries("rankings", ranker) if e.manifest.get("fingerprint") == store.fingerprint and e.manifest.get("sources")), None)
+    own = next(
+        (
+            e
+            for e in cache.entries("rankings", ranker)
+            if e.manifest.get("fingerprint") == store.fingerprint and e.manifest.get("sources")
+        ),
+        None,
+    )
     if own is None:
         return ["--candidates", "popular,repurchase"]
     m = own.manifest
-    words = ["--candidates", ",".join(m["sources"]), *(w for s, given in m.get("source_options", {}).items() for o in given for w in ("-o", f"{s}:{o}"))]
-    for flag, value, default in (("--train-weeks", len(m["train_weeks"]) if m.get("train_weeks") else None, 4), ("--k", m.get("k"), 100), ("--seed", m.get("seed"), 0)):
+    words = [
+        "--candidates",
+        ",".join(m["sources"]),
+        *(w for s, given in m.get("source_options", {}).items() for o in given for w in ("-o", f"{s}:{o}")),
+    ]
+    for flag, value, default in (
+        ("--train-weeks", len(m["train_weeks"]) if m.get("train_weeks") else None, 4),
+        ("--k", m.get("k"), 100),
+        ("--seed", m.get("seed"), 0),
+    ):
         if value not in (None, default):
             words += [flag, str(value)]
     return words
@@ -195,7 +224,9 @@ def flag_leak(summary: dict, reason: str | None) -> dict:
     saw the week (`reason`), or, whatever the provenance, they beat the synthetic oracle."""
     share = summary.get("share_of_oracle", float("nan"))
     if reason is None and share > 1:
-        reason = f"MAP@12 is {100 * share:.0f}% of the synthetic oracle's, which no prediction made before the week reaches"
+        reason = (
+            f"MAP@12 is {100 * share:.0f}% of the synthetic oracle's, which no prediction made before the week reaches"
+        )
     return {**summary, "leaked": reason is not None, "leak_reason": reason}
 
 
@@ -211,7 +242,13 @@ def pooled(results: list[WeekResult]) -> dict:
     ceiling = {}
     if all(r.has_oracle for r in results):
         ceiling = _ceiling(ap, pl.concat([r.scores["oracle_ap"] for r in results]))
-    return {f"map@{K}": _mean(ap), "stderr": se, "customer_weeks": n, **ceiling, "weeks": [r.summary() for r in results]}
+    return {
+        f"map@{K}": _mean(ap),
+        "stderr": se,
+        "customer_weeks": n,
+        **ceiling,
+        "weeks": [r.summary() for r in results],
+    }
 
 
 def _ceiling(ap: pl.Series, oracle_ap: pl.Series) -> dict:

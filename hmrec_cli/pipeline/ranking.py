@@ -34,23 +34,23 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from hmrec_cli.pipeline import source_choice
 from hmrec_cli.atomic import scratch_dir
-from hmrec_cli.pipeline.bought import DROP_BOUGHT, drops_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
-from hmrec_cli.toolkit.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.code_digest import pipeline_state
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.frames import stack
-from hmrec_cli.toolkit.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
-from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
-from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
-from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
-from hmrec_cli.registry import find
-from hmrec_cli.pipeline.source_choice import choose
 from hmrec_cli.data.splits import Week, earlier_weeks_with_history, history_prefix, truth, with_purchases
 from hmrec_cli.data.store import Store
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
+from hmrec_cli.pipeline import source_choice
+from hmrec_cli.pipeline.bought import DROP_BOUGHT, drops_bought
+from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
+from hmrec_cli.pipeline.source_choice import choose
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
+from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.registry import find
+from hmrec_cli.toolkit.candidate_features import FEATURE_CHUNK, customer_chunks
+from hmrec_cli.toolkit.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
 RANKING_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32, "rank": pl.UInt32})
@@ -61,11 +61,19 @@ class RankPolicy:
     """The constants that decide what a ranking holds (a chunk size does not, so none is here);
     every ranking's cache key hashes them, with the POLICY of each module the ranking reaches."""
 
-    auto_min_positives: int = 900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
+    auto_min_positives: int = (
+        900_000  # --train-weeks auto: about 4 weeks of H&M's full log (250-300k purchases a week in 2020)
+    )
     auto_max_weeks: int = 26  # --train-weeks auto on a small shop stops at half a year: older weeks are another season
-    newest_week_customers: int = 20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
-    tune_customers: int = TUNE_CUSTOMERS  # a sampled week keeps the whole lists of this many buyers with a hit, for tuning merge's order
-    tuning_oversample: int = 3  # those are drawn from this many times as many buyers (all when fewer), then cut by `first_customers`
+    newest_week_customers: int = (
+        20_000  # buyers of the newest training week kept whole (validation, merge tuning, the side-by-side figures)
+    )
+    tune_customers: int = (
+        TUNE_CUSTOMERS  # a sampled week keeps the whole lists of this many buyers with a hit, for tuning merge's order
+    )
+    tuning_oversample: int = (
+        3  # those are drawn from this many times as many buyers (all when fewer), then cut by `first_customers`
+    )
 
 
 POLICY = RankPolicy()
@@ -89,11 +97,17 @@ class RankRequest:
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
     """`--train-weeks auto` (with `-o min_positives=N`, taken out of the ranker's options) becomes
     a number of weeks; a number stays as it is (and refuses `min_positives`)."""
-    given = [o for o in request.options if o.partition("=")[0].strip().replace("-", "_") in ("min_positives", f"{request.ranker}:min_positives")]
+    given = [
+        o
+        for o in request.options
+        if o.partition("=")[0].strip().replace("-", "_") in ("min_positives", f"{request.ranker}:min_positives")
+    ]
     if request.train_weeks != "auto":
         if given:
             raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
-        if isinstance(request.train_weeks, str) and not (request.train_weeks.strip().isascii() and request.train_weeks.strip().isdigit()):
+        if isinstance(request.train_weeks, str) and not (
+            request.train_weeks.strip().isascii() and request.train_weeks.strip().isdigit()
+        ):
             raise InputError(f"--train-weeks {request.train_weeks}: expected a number of weeks or auto")
         return dataclasses.replace(request, train_weeks=int(request.train_weeks))
     wanted = POLICY.auto_min_positives
@@ -134,9 +148,14 @@ def union(entries: list[Entry], sources: tuple[str, ...], k: int, customers: pl.
     for source, entry in zip(sources, entries, strict=True):
         scan = pl.scan_parquet(entry.path)
         if customers is not None:
-            scan = scan.filter(pl.col("customer").is_between(customers.min(), customers.max())).filter(pl.col("customer").is_in(customers.implode()))
+            scan = scan.filter(pl.col("customer").is_between(customers.min(), customers.max())).filter(
+                pl.col("customer").is_in(customers.implode())
+            )
         part = ordered(scan.collect()).select(
-            "customer", "article", pl.col("score").alias(f"{source}_score"), pl.col("rank").cast(pl.UInt16).alias(f"{source}_rank")
+            "customer",
+            "article",
+            pl.col("score").alias(f"{source}_score"),
+            pl.col("rank").cast(pl.UInt16).alias(f"{source}_rank"),
         )
         frame = part if frame is None else frame.join(part, on=["customer", "article"], how="full", coalesce=True)
     return frame.with_columns(
@@ -158,8 +177,17 @@ def labelled(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
 
 
 def training_week(
-    store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int, share: float, newest: bool, spill: Path,
-    chunk: int = RANK_CHUNK, on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    store: Store,
+    entries: list[Entry],
+    week: Week,
+    sources: tuple[str, ...],
+    k: int,
+    seed: int,
+    share: float,
+    newest: bool,
+    spill: Path,
+    chunk: int = RANK_CHUNK,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> RankingWeek:
     """One labelled training week built `chunk` customers at a time and spilled to `spill`: the
     newest week whole for at most `POLICY.newest_week_customers` of its buyers (drawn with the
@@ -185,9 +213,17 @@ def training_week(
     if candidates is None:
         raise InputError(f"training week {week}: nobody bought anything that week")
     if tuning is not None:
-        tuning = tuning.filter(pl.col("customer").is_in(first_customers(tuning["customer"], POLICY.tune_customers, seed, week).implode()))
+        tuning = tuning.filter(
+            pl.col("customer").is_in(first_customers(tuning["customer"], POLICY.tune_customers, seed, week).implode())
+        )
     return RankingWeek(
-        context(store, week), candidates, sources, k, negative_share=1.0 if newest else share, buyers=None if newest else buyers.len(), tuning=tuning,
+        context(store, week),
+        candidates,
+        sources,
+        k,
+        negative_share=1.0 if newest else share,
+        buyers=None if newest else buyers.len(),
+        tuning=tuning,
     )
 
 
@@ -195,10 +231,14 @@ def at_most(buyers: pl.Series, n: int, seed: int) -> pl.Series:
     """At most `n` of the (sorted) `buyers`, drawn with the seed, sorted."""
     if buyers.len() <= n:
         return buyers
-    return pl.Series("customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), n, replace=False)), dtype=pl.UInt32)
+    return pl.Series(
+        "customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), n, replace=False)), dtype=pl.UInt32
+    )
 
 
-def choice_week(store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int) -> tuple[pl.DataFrame, int]:
+def choice_week(
+    store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int
+) -> tuple[pl.DataFrame, int]:
     """A training week as `source_choice.choose` reads it: the labelled union of at most
     `source_choice.POLICY.customers` of its buyers (drawn with the seed), cut to those with a
     purchase among the candidates, and the number of buyers drawn."""
@@ -242,7 +282,9 @@ def whole_rows(candidates: pl.DataFrame, sources: tuple[str, ...], seed: int, we
     `customer_draw` is below `share`: the sample fusion tuning scores merge's order on exactly."""
     hit = candidates.filter(pl.col("label") > 0)["customer"].unique()
     chosen = hit.filter(pl.Series(customer_draw(hit.to_numpy(), seed, week) < share))
-    return candidates.filter(pl.col("customer").is_in(chosen.implode())).select("customer", "article", "label", "bought", *(f"{s}_rank" for s in sources))
+    return candidates.filter(pl.col("customer").is_in(chosen.implode())).select(
+        "customer", "article", "label", "bought", *(f"{s}_rank" for s in sources)
+    )
 
 
 def first_customers(customers: pl.Series, n: int, seed: int, week: Week) -> pl.Series:
@@ -263,7 +305,13 @@ def kept(candidates: pl.DataFrame, share: float, seed: int, week: Week) -> pl.Da
     """The rows a ranker learns from: customers with a purchase among their candidates, every
     positive, and the negatives whose `keep_draw` is below `share`."""
     positive = pl.col("label") > 0
-    draw = pl.lit(True) if share >= 1.0 else pl.Series(keep_draw(candidates["customer"].to_numpy(), candidates["article"].to_numpy(), seed, week) < share)
+    draw = (
+        pl.lit(True)
+        if share >= 1.0
+        else pl.Series(
+            keep_draw(candidates["customer"].to_numpy(), candidates["article"].to_numpy(), seed, week) < share
+        )
+    )
     return candidates.filter(positive.any().over("customer") & (positive | draw))
 
 
@@ -279,7 +327,9 @@ def keep_draw(customer: np.ndarray, article: np.ndarray, seed: int, week: Week) 
 
 
 def context(store: Store, week: Week) -> Context:
-    return Context(history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week)
+    return Context(
+        history=history_prefix(store.transactions, week), articles=store.articles, customers=store.customers, week=week
+    )
 
 
 def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) -> pl.DataFrame:
@@ -321,7 +371,9 @@ def rank(
     source_classes = {s: find("retriever", s).load() for s in request.sources}  # unknown names fail now
     ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
     params = request.config.params(cls.Params, request.ranker, ranker_options)
-    source_params = {s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()}
+    source_params = {
+        s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()
+    }
     if request.train_weeks > (most := earlier_weeks_with_history(request.week.start, store.first_date)):
         raise InputError(
             f"--train-weeks {request.train_weeks}: the data starts {store.first_date}, so at most {max(most, 0)} weeks "
@@ -337,9 +389,17 @@ def rank(
     device_kind = device_kind_of(device) if cls.uses_device else None  # torch only for rankers that use it
     week_name = request.week.start.isoformat()
     key = cache_key(  # -o options and hmrec.toml enter as the params they give
-        request=request_fields(request, week=week_name, customers=customers_digest(customers), options=None, config=None),
-        auto=auto, version=cls.version, params=params, sources={s: {"version": c.version, "params": source_params[s]} for s, c in source_classes.items()},
-        fingerprint=store.fingerprint, seed=seed, device=device_kind, pipeline=pipeline_state(__name__),
+        request=request_fields(
+            request, week=week_name, customers=customers_digest(customers), options=None, config=None
+        ),
+        auto=auto,
+        version=cls.version,
+        params=params,
+        sources={s: {"version": c.version, "params": source_params[s]} for s, c in source_classes.items()},
+        fingerprint=store.fingerprint,
+        seed=seed,
+        device=device_kind,
+        pipeline=pipeline_state(__name__),
     )
     if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
@@ -351,25 +411,77 @@ def rank(
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
     with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
         week_entries = [
-            [run(store, cache, Request(s, w, request.k, source_options[s], "buyers", request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources]
+            [
+                run(
+                    store,
+                    cache,
+                    Request(s, w, request.k, source_options[s], "buyers", request.config, request.drop_bought),
+                    seed=seed,
+                    on_progress=on_progress,
+                    device=device,
+                    resume=resume,
+                )
+                for s in sources
+            ]
             for w in train_weeks
         ]
         choice = None
         if auto:
             on_progress("choosing the sources", 0, len(sources))
-            weeks = [choice_week(store, entries, w, sources, request.k, seed) for w, entries in zip(train_weeks, week_entries, strict=True)]
+            weeks = [
+                choice_week(store, entries, w, sources, request.k, seed)
+                for w, entries in zip(train_weeks, week_entries, strict=True)
+            ]
             chosen, choice = choose(weeks, sources, request.k, on_progress=on_progress)
-            week_entries = [[e for s, e in zip(sources, entries, strict=True) if s in chosen] for entries in week_entries]
+            week_entries = [
+                [e for s, e in zip(sources, entries, strict=True) if s in chosen] for entries in week_entries
+            ]
             sources = chosen
         training = []
         for i, (w, entries) in enumerate(zip(train_weeks, week_entries, strict=True)):
             newest_week = i == len(train_weeks) - 1
-            training.append(training_week(store, entries, w, sources, request.k, seed, 1.0 if newest_week else share, newest_week, spill / f"{w.start}.parquet", chunk, on_progress))
+            training.append(
+                training_week(
+                    store,
+                    entries,
+                    w,
+                    sources,
+                    request.k,
+                    seed,
+                    1.0 if newest_week else share,
+                    newest_week,
+                    spill / f"{w.start}.parquet",
+                    chunk,
+                    on_progress,
+                )
+            )
         target_entries = [
-            run(store, cache, Request(s, request.week, request.k, source_options[s], request.customers, request.config, request.drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume) for s in sources
+            run(
+                store,
+                cache,
+                Request(
+                    s,
+                    request.week,
+                    request.k,
+                    source_options[s],
+                    request.customers,
+                    request.config,
+                    request.drop_bought,
+                ),
+                seed=seed,
+                on_progress=on_progress,
+                device=device,
+                resume=resume,
+            )
+            for s in sources
         ]
         fit_started = time.perf_counter()
-        log = model.fit(training, RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress))
+        log = model.fit(
+            training,
+            RunSettings(
+                seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
+            ),
+        )
         fit_seconds = time.perf_counter() - fit_started
     training_rows = sum(t.candidates.height for t in training)
     on_progress("newest training week", 0, 1)
@@ -377,15 +489,36 @@ def rank(
     del training
 
     manifest = {
-        "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint, "sources": list(sources), **({"source_choice": {"pool": list(request.sources), "steps": choice}} if auto else {}), "source_options": {s: list(o) for s, o in source_options.items()}, "source_params": source_params,
-        "source_sets": [e.label for e in target_entries], "train_weeks": [w.start.isoformat() for w in train_weeks],
-        **({"empty_train_weeks": [w.start.isoformat() for w in asked_weeks if w not in train_weeks]} if len(asked_weeks) > len(train_weeks) else {}),
-        "training_rows": training_rows, "k": request.k, "customers": described, "customer_count": customers.len(),
-        "seed": seed, "device": device_kind or "cpu", "training": log, "newest_training_week": newest,
+        "plugin_version": cls.version,
+        "distribution": plugin.distribution,
+        "params": dataclasses.asdict(params),
+        "fingerprint": store.fingerprint,
+        "sources": list(sources),
+        **({"source_choice": {"pool": list(request.sources), "steps": choice}} if auto else {}),
+        "source_options": {s: list(o) for s, o in source_options.items()},
+        "source_params": source_params,
+        "source_sets": [e.label for e in target_entries],
+        "train_weeks": [w.start.isoformat() for w in train_weeks],
+        **(
+            {"empty_train_weeks": [w.start.isoformat() for w in asked_weeks if w not in train_weeks]}
+            if len(asked_weeks) > len(train_weeks)
+            else {}
+        ),
+        "training_rows": training_rows,
+        "k": request.k,
+        "customers": described,
+        "customer_count": customers.len(),
+        "seed": seed,
+        "device": device_kind or "cpu",
+        "training": log,
+        "newest_training_week": newest,
     }
     target_ctx = context(store, request.week)
-    manifest["dropped_bought"] = [w.start.isoformat() for w in (*train_weeks, request.week) if drops_bought(history_prefix(store.transactions, w), w, request.drop_bought, store.fingerprint)]
+    manifest["dropped_bought"] = [
+        w.start.isoformat()
+        for w in (*train_weeks, request.week)
+        if drops_bought(history_prefix(store.transactions, w), w, request.drop_bought, store.fingerprint)
+    ]
     score_started = time.perf_counter()
     buyers = target["customer"].unique().implode() if target is not None else None
     buyers_parts, union_hits = [], []
@@ -398,7 +531,12 @@ def rank(
                 on_progress(f"{request.ranker} {week_name}: rank", done, customers.len())
                 done += part.len()
                 cands = union(target_entries, sources, request.k, part)
-                scores = check_scores(np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32), cands.height, request.ranker, params)
+                scores = check_scores(
+                    np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32),
+                    cands.height,
+                    request.ranker,
+                    params,
+                )
                 top = top_predictions(cands, scores).select(RANKING_SCHEMA.names()).cast(dict(RANKING_SCHEMA))
                 writer.write_table(top.to_arrow())
                 rows += top.height
@@ -408,10 +546,17 @@ def rank(
             on_progress(f"{request.ranker} {week_name}: rank", customers.len(), customers.len())
         finally:
             writer.close()
-        manifest.update(rows=rows, fit_seconds=round(fit_seconds, 3), score_seconds=round(time.perf_counter() - score_started, 3), seconds=round(time.perf_counter() - started, 3))
+        manifest.update(
+            rows=rows,
+            fit_seconds=round(fit_seconds, 3),
+            score_seconds=round(time.perf_counter() - score_started, 3),
+            seconds=round(time.perf_counter() - started, 3),
+        )
         if target is not None:
             pairs = stack(union_hits, {"customer": pl.UInt32, "article": pl.UInt32})
-            manifest["figures"] = ranking_figures(store, request.week, stack(buyers_parts, RANKING_SCHEMA), pairs, target, sources, target_entries)
+            manifest["figures"] = ranking_figures(
+                store, request.week, stack(buyers_parts, RANKING_SCHEMA), pairs, target, sources, target_entries
+            )
     return cache.committed("rankings", request.ranker, week_name, key)
 
 
@@ -420,7 +565,9 @@ def learnable(store: Store, weeks: list[Week], asked: int) -> list[Week]:
     is left out (the manifest's `empty_train_weeks`); none at all is a usage error."""
     kept = with_purchases(store.transactions, weeks)
     if not kept:
-        raise InputError(f"--train-weeks {asked}: no purchases from {weeks[0].start} to {weeks[-1].end} to learn from; take more training weeks")
+        raise InputError(
+            f"--train-weeks {asked}: no purchases from {weeks[0].start} to {weeks[-1].end} to learn from; take more training weeks"
+        )
     return kept
 
 
@@ -431,11 +578,18 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
     ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike. Only
     the buyers with a purchase among their candidates are scored (the others score 0 in any order)."""
     week = training[-1]
-    rows, share = buyers_with_a_hit(week, week.candidates.height, np.random.default_rng(seed))  # every such buyer, none drawn
+    rows, share = buyers_with_a_hit(
+        week, week.candidates.height, np.random.default_rng(seed)
+    )  # every such buyer, none drawn
     hits = dataclasses.replace(week, candidates=rows)
     orders = ManyOrders(rows)  # the ranker, merge and every source scored on the same rows
     figure = lambda scores: share * orders.map(scores)  # noqa: E731
-    out = {"week": week.ctx.week.start.isoformat(), "customers": week.candidates["customer"].n_unique(), "ranker": name, name: figure(model.score(hits))}
+    out = {
+        "week": week.ctx.week.start.isoformat(),
+        "customers": week.candidates["customer"].n_unique(),
+        "ranker": name,
+        name: figure(model.score(hits)),
+    }
     if name != "merge":
         merge_scores = model.merge_scores(hits)
         if merge_scores is None:
@@ -447,20 +601,32 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
     return out
 
 
-def ranking_figures(store: Store, week: Week, top: pl.DataFrame, candidates: pl.DataFrame, target: pl.DataFrame, sources, entries) -> dict:
+def ranking_figures(
+    store: Store, week: Week, top: pl.DataFrame, candidates: pl.DataFrame, target: pl.DataFrame, sources, entries
+) -> dict:
     """MAP@12 and recall@12 of the ranking on the week's buyers, next to each source's own order,
     the union's recall (the most any ranker of these candidates can reach) and the oracle's MAP@12."""
     if not target.height:  # a week without purchases: nothing to score
-        return {"buyers": 0, "map@12": float("nan"), "recall@12": float("nan"), "union_recall@all": float("nan"), "union_candidates_per_customer": float("nan"),
-                "sources_map@12": {s: None for s in sources}}
+        return {
+            "buyers": 0,
+            "map@12": float("nan"),
+            "recall@12": float("nan"),
+            "union_recall@all": float("nan"),
+            "union_candidates_per_customer": float("nan"),
+            "sources_map@12": {s: None for s in sources},
+        }
     predictions = top.select("customer", pl.col("article").cast(pl.Int64), "rank")
     out = {
         "buyers": target["customer"].n_unique(),
         "map@12": float(average_precision(predictions, target)["ap"].mean()),
         "recall@12": float(recall(predictions, target, K)["recall"].mean()),
-        "union_recall@all": float(recall(candidates.with_columns(rank=pl.lit(0, pl.UInt32)), target, 10**9)["recall"].mean()),
+        "union_recall@all": float(
+            recall(candidates.with_columns(rank=pl.lit(0, pl.UInt32)), target, 10**9)["recall"].mean()
+        ),
         "union_candidates_per_customer": candidates.height / max(candidates["customer"].n_unique(), 1),
-        "sources_map@12": {s: e.manifest.get("figures", {}).get("map@12") for s, e in zip(sources, entries, strict=True)},
+        "sources_map@12": {
+            s: e.manifest.get("figures", {}).get("map@12") for s, e in zip(sources, entries, strict=True)
+        },
     }
     oracle = store.oracle(week.start)
     if oracle is not None:

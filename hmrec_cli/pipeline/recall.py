@@ -12,19 +12,19 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from hmrec_cli.pipeline import bought
-from hmrec_cli.pipeline.bought import bought_before, drops_bought
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
 from hmrec_cli.code_digest import pipeline_state
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.frames import stack
 from hmrec_cli.data.kaggle_tables import first_invalid_utf8_line
+from hmrec_cli.data.splits import Week, history_prefix, truth
+from hmrec_cli.data.store import Store
+from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
+from hmrec_cli.pipeline import bought
+from hmrec_cli.pipeline.bought import bought_before, drops_bought
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
-from hmrec_cli.data.splits import Week, history_prefix, truth
-from hmrec_cli.data.store import Store
 
 CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
 
@@ -72,7 +72,9 @@ def select_customers(store: Store, week: Week, spec: str, target: pl.DataFrame |
         from hmrec_cli import console
 
         first = ", ".join(unknown.head(3).to_list())
-        console.warn(f"--customers {path.name}: {unknown.len():,} ids are not in the store and were left out (first: {first})")
+        console.warn(
+            f"--customers {path.name}: {unknown.len():,} ids are not in the store and were left out (first: {first})"
+        )
     return known.sort(), f"file {path.name} ({known.len()} customers)"
 
 
@@ -92,7 +94,9 @@ def read_customer_ids(path: Path) -> pl.Series:
     )
     bad = lines.filter(pl.col("id").str.contains(r"[,;\t\x00]"))
     if bad.height:
-        raise InputError(f"--customers {path}, line {bad['line'][0]}: several columns (expected one customer id per line)")
+        raise InputError(
+            f"--customers {path}, line {bad['line'][0]}: several columns (expected one customer id per line)"
+        )
     ids = lines.filter(~((pl.col("line") == 1) & (pl.col("id") == "customer_id")))["id"]
     if ids.len() == 0:
         raise InputError(f"--customers {path}: no customer ids in it")
@@ -108,7 +112,9 @@ def ordered(candidates: pl.DataFrame) -> pl.DataFrame:
 
 def without_bought(candidates: pl.DataFrame, drop: pl.DataFrame, k: int) -> pl.DataFrame:
     """A retriever's list without the pairs in `drop`, cut to each customer's best `k` (`ordered`)."""
-    return ordered(candidates.join(drop, on=["customer", "article"], how="anti")).filter(pl.col("rank") < k).drop("rank")
+    return (
+        ordered(candidates.join(drop, on=["customer", "article"], how="anti")).filter(pl.col("rank") < k).drop("rank")
+    )
 
 
 def ranked_hits(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
@@ -133,7 +139,9 @@ def ranked_hits(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def scores_of_hits(hits: pl.DataFrame, target: pl.DataFrame, candidates: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
+def scores_of_hits(
+    hits: pl.DataFrame, target: pl.DataFrame, candidates: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)
+) -> pl.DataFrame:
     """`candidate_scores` from the set's `ranked_hits`."""
     pos = pl.col("pos")
     per_buyer = hits.group_by("customer").agg(
@@ -143,7 +151,10 @@ def scores_of_hits(hits: pl.DataFrame, target: pl.DataFrame, candidates: pl.Data
     )
     n_truth = pl.col("n_truth")
     return (
-        target.select("customer", "article").unique().group_by("customer").agg(n_truth=pl.len())
+        target.select("customer", "article")
+        .unique()
+        .group_by("customer")
+        .agg(n_truth=pl.len())
         .join(per_buyer, on="customer", how="left")
         .join(candidates.group_by("customer").agg(n_candidates=pl.len()), on="customer", how="left")
         .with_columns(pl.exclude("customer", "n_truth").fill_null(0))
@@ -152,13 +163,17 @@ def scores_of_hits(hits: pl.DataFrame, target: pl.DataFrame, candidates: pl.Data
             ap=pl.col("precision_sum").cast(pl.Float64) / pl.min_horizontal(n_truth, pl.lit(K)),
             **{f"recall@{k}": pl.col(f"hits@{k}") / n_truth for k in ks},
             **{"recall@all": pl.col("hits") / n_truth},
-            hits="hits", n_truth="n_truth", n_candidates="n_candidates",
+            hits="hits",
+            n_truth="n_truth",
+            n_candidates="n_candidates",
         )
         .sort("customer")
     )
 
 
-def candidate_scores(candidates: pl.DataFrame, target: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)) -> pl.DataFrame:
+def candidate_scores(
+    candidates: pl.DataFrame, target: pl.DataFrame, ks: tuple[int, ...] = (12, 50, 100)
+) -> pl.DataFrame:
     """Per buyer in `target`: AP@12 of the set's own order, recall@k for each k and for the whole
     set, hits, purchases and candidates. Poolable over weeks (one row per customer-week). The
     same figures as `metrics.average_precision` and `metrics.recall`, from one pass over the set."""
@@ -170,7 +185,14 @@ def summarise(scores: pl.DataFrame) -> dict:
     `buyers` rows (buyer-weeks when pooled); weeks without buyers have no score (NaN, null in
     --json), not 0."""
     if not scores.height:
-        return {"buyers": 0, **dict.fromkeys([c for c in scores.columns if c.startswith("recall@")] + [f"map@{K}", "pairs_covered", "candidates_per_customer"], float("nan"))}
+        return {
+            "buyers": 0,
+            **dict.fromkeys(
+                [c for c in scores.columns if c.startswith("recall@")]
+                + [f"map@{K}", "pairs_covered", "candidates_per_customer"],
+                float("nan"),
+            ),
+        }
     out = {c: float(scores[c].mean()) for c in scores.columns if c.startswith("recall@")}
     out[f"map@{K}"] = float(scores["ap"].mean())
     out["pairs_covered"] = float(scores["hits"].sum() / scores["n_truth"].sum())
@@ -214,8 +236,20 @@ def run(
     past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
     key = cache_key(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
-        request=request_fields(request, week=week_name, customers=customers_digest(customers), options=None, config=None, drop_bought=dropping),
-        version=cls.version, params=params, fingerprint=store.fingerprint, seed=seed, device=device_kind, pipeline=pipeline_state(__name__),
+        request=request_fields(
+            request,
+            week=week_name,
+            customers=customers_digest(customers),
+            options=None,
+            config=None,
+            drop_bought=dropping,
+        ),
+        version=cls.version,
+        params=params,
+        fingerprint=store.fingerprint,
+        seed=seed,
+        device=device_kind,
+        pipeline=pipeline_state(__name__),
     )
     if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
         return hit
@@ -226,12 +260,23 @@ def run(
     drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
     model = cls(params)
     checkpoint = cache.checkpoint(request.method, week_name, key)
-    settings = RunSettings(seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
-    fit_log = model.fit(Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings)
+    settings = RunSettings(
+        seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
+    )
+    fit_log = model.fit(
+        Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings
+    )
     manifest = {
-        "plugin_version": cls.version, "distribution": plugin.distribution, "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint, "k": request.k, "customers": described, "customer_count": customers.len(),
-        "seed": seed, **({"device": device_kind} if device_kind else {}), **({"training": fit_log} if fit_log else {}),
+        "plugin_version": cls.version,
+        "distribution": plugin.distribution,
+        "params": dataclasses.asdict(params),
+        "fingerprint": store.fingerprint,
+        "k": request.k,
+        "customers": described,
+        "customer_count": customers.len(),
+        "seed": seed,
+        **({"device": device_kind} if device_kind else {}),
+        **({"training": fit_log} if fit_log else {}),
         "dropped_bought": dropping,
         "fit_seconds": round(time.perf_counter() - start, 3),
     }
@@ -244,7 +289,9 @@ def run(
         try:
             for lo in range(0, customers.len(), CHUNK):
                 on_progress(f"{stage}: retrieve", lo, customers.len())
-                chunk = check_candidates(model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked, params)
+                chunk = check_candidates(
+                    model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked, params
+                )
                 chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
                 if drop is not None:
                     chunk = without_bought(chunk, drop, request.k)

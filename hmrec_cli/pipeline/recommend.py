@@ -62,12 +62,18 @@ def customer_indexes(store: Store, ids: list[str], option: str = "--customer") -
     if not ids:
         raise InputError(f"{option}: name at least one customer id")
     known = store.customers.select("customer", customer_id=pl.col("customer_id").cast(pl.String))
-    found = pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String}).unique(maintain_order=True).join(known, on="customer_id", how="left", maintain_order="left")
+    found = (
+        pl.DataFrame({"customer_id": ids}, schema={"customer_id": pl.String})
+        .unique(maintain_order=True)
+        .join(known, on="customer_id", how="left", maintain_order="left")
+    )
     missing = found.filter(pl.col("customer").is_null())["customer_id"]
     if missing.len() == 1:
         raise InputError(f"{option} {missing[0]}: not a customer of the store {store.path}")
     if missing.len():
-        raise InputError(f"{option}: {missing.len()} ids are not customers of the store {store.path} (first: {', '.join(missing.head(3))})")
+        raise InputError(
+            f"{option}: {missing.len()} ids are not customers of the store {store.path} (first: {', '.join(missing.head(3))})"
+        )
     return found["customer"]
 
 
@@ -88,13 +94,25 @@ def covering_ranking(store: Store, cache: Cache, ranker: str, week: Week, custom
     entry = cache.resolve("rankings", ranker, week.start.isoformat(), store.fingerprint, "--ranker")
     if entry is None:
         return None
-    held = pl.scan_parquet(entry.path).filter(pl.col("customer").is_in(customers.implode())).select(pl.col("customer").n_unique()).collect().item()
+    held = (
+        pl.scan_parquet(entry.path)
+        .filter(pl.col("customer").is_in(customers.implode()))
+        .select(pl.col("customer").n_unique())
+        .collect()
+        .item()
+    )
     return entry if held == customers.unique().len() else None
 
 
 def ranking_for(
-    store: Store, cache: Cache, request: RankRequest, customers: pl.Series, seed: int = 0, device: str = "auto",
-    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None, on_compute: Callable[[str], None] = lambda message: None,
+    store: Store,
+    cache: Cache,
+    request: RankRequest,
+    customers: pl.Series,
+    seed: int = 0,
+    device: str = "auto",
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    on_compute: Callable[[str], None] = lambda message: None,
 ) -> tuple[Entry, bool]:
     """The cached ranking that covers `customers` (`covering_ranking`), else the one `request`
     makes: for the week's buyers when they all bought in the (past) week, else for every customer
@@ -106,8 +124,12 @@ def ranking_for(
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     buyers_only = target is not None and customers.is_in(target["customer"].implode()).all()
     spec = "buyers" if buyers_only else "all"
-    on_compute(f"no cached {request.ranker} ranking of the week {request.week} covers these customers: ranking the week's {'buyers' if buyers_only else 'customers'} now")
-    entry = rank(store, cache, dataclasses.replace(request, customers=spec), seed=seed, device=device, on_progress=on_progress)
+    on_compute(
+        f"no cached {request.ranker} ranking of the week {request.week} covers these customers: ranking the week's {'buyers' if buyers_only else 'customers'} now"
+    )
+    entry = rank(
+        store, cache, dataclasses.replace(request, customers=spec), seed=seed, device=device, on_progress=on_progress
+    )
     return entry, not entry.cached
 
 
@@ -115,7 +137,9 @@ def source_sets(store: Store, cache: Cache, entry: Entry) -> list[tuple[str, Ent
     """The candidate sets a ranking ranked (its manifest's `source_sets`), by source name."""
     sets = []
     for label in entry.manifest.get("source_sets", []):
-        found = cache.resolve("candidates", label, entry.week, store.fingerprint)  # method@KEY: exit 2 when gone or damaged
+        found = cache.resolve(
+            "candidates", label, entry.week, store.fingerprint
+        )  # method@KEY: exit 2 when gone or damaged
         sets.append((found.method, found))
     return sets
 
@@ -133,10 +157,16 @@ def proposed(sets: list[tuple[str, Entry]], k: int, top: pl.DataFrame) -> pl.Dat
     of {source, rank} with rank 1 = the source's first candidate."""
     names = tuple(s for s, _ in sets)
     if not names or not top.height:
-        return top.select("customer", "article", sources=pl.lit([], pl.List(pl.Struct({"source": pl.String, "rank": pl.UInt32}))))
-    candidates = union([e for _, e in sets], names, k, top["customer"].unique().sort()).join(top.select("customer", "article"), on=["customer", "article"], how="semi")
+        return top.select(
+            "customer", "article", sources=pl.lit([], pl.List(pl.Struct({"source": pl.String, "rank": pl.UInt32})))
+        )
+    candidates = union([e for _, e in sets], names, k, top["customer"].unique().sort()).join(
+        top.select("customer", "article"), on=["customer", "article"], how="semi"
+    )
     long = (
-        candidates.unpivot(index=["customer", "article"], on=[f"{s}_rank" for s in names], variable_name="source", value_name="rank")
+        candidates.unpivot(
+            index=["customer", "article"], on=[f"{s}_rank" for s in names], variable_name="source", value_name="rank"
+        )
         .filter(pl.col("rank") < k)
         .with_columns(pl.col("source").str.strip_suffix("_rank"), (pl.col("rank").cast(pl.UInt32) + 1))
         .sort("customer", "article", "rank", "source")
@@ -145,8 +175,14 @@ def proposed(sets: list[tuple[str, Entry]], k: int, top: pl.DataFrame) -> pl.Dat
 
 
 def recommend(
-    store: Store, cache: Cache, ids: list[str], request: RankRequest, seed: int = 0, device: str = "auto",
-    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None, on_compute: Callable[[str], None] = lambda message: None,
+    store: Store,
+    cache: Cache,
+    ids: list[str],
+    request: RankRequest,
+    seed: int = 0,
+    device: str = "auto",
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    on_compute: Callable[[str], None] = lambda message: None,
 ) -> Recommendations:
     """`ids` (the shop's customer ids) recommended by `request.ranker` for `request.week`:
     from the cached ranking when one covers them, else made as `ranking_for` says."""
@@ -164,14 +200,23 @@ def recommend(
         .join(order, on="customer")
         .join(shop_customers, on="customer")
         .sort("asked", "rank")
-        .select("customer_id", rank=pl.col("rank") + 1, article_id="article_id", name="name", group="group", score="score", sources="sources")
+        .select(
+            "customer_id",
+            rank=pl.col("rank") + 1,
+            article_id="article_id",
+            name="name",
+            group="group",
+            score="score",
+            sources="sources",
+        )
     )
     past = history_prefix(store.transactions, request.week)
     purchases = (
         past.filter(pl.col("customer").is_in(customers.implode()))
         .with_row_index("order")
         .sort("customer", "t_dat", "order", descending=[False, True, True])
-        .group_by("customer", maintain_order=True).head(RECENT)
+        .group_by("customer", maintain_order=True)
+        .head(RECENT)
         .join(labels, on="article", how="left")
         .join(order, on="customer")
         .join(shop_customers, on="customer")
@@ -183,22 +228,52 @@ def recommend(
         because = labels.select(history_article="article", because_article_id="article_id", because_name="name")
         reasons = (
             reasons.join(top.select("customer", "article", "rank"), on=["customer", "article"])
-            .sort(pl.col("customer"), pl.col("rank"), pl.col("weight").abs(), pl.col("position"), descending=[False, False, True, False])
-            .group_by("customer", "article", maintain_order=True).head(REASONS)
+            .sort(
+                pl.col("customer"),
+                pl.col("rank"),
+                pl.col("weight").abs(),
+                pl.col("position"),
+                descending=[False, False, True, False],
+            )
+            .group_by("customer", "article", maintain_order=True)
+            .head(REASONS)
             .join(labels.select("article", "article_id"), on="article", how="left")
             .join(because, on="history_article", how="left")
             .join(order, on="customer")
             .join(shop_customers, on="customer")
-            .sort(pl.col("asked"), pl.col("rank"), pl.col("weight").abs(), descending=[False, False, True], maintain_order=True)
-            .select("customer_id", "article_id", "because_article_id", "because_name",
-                    t_dat=pl.lit(request.week.start) - pl.duration(days=pl.col("age_days")), weight="weight")
+            .sort(
+                pl.col("asked"),
+                pl.col("rank"),
+                pl.col("weight").abs(),
+                descending=[False, False, True],
+                maintain_order=True,
+            )
+            .select(
+                "customer_id",
+                "article_id",
+                "because_article_id",
+                "because_name",
+                t_dat=pl.lit(request.week.start) - pl.duration(days=pl.col("age_days")),
+                weight="weight",
+            )
         )
     else:
-        reasons = pl.DataFrame(schema={"customer_id": pl.String, "article_id": pl.String, "because_article_id": pl.String, "because_name": pl.String, "t_dat": pl.Date, "weight": pl.Float32})
+        reasons = pl.DataFrame(
+            schema={
+                "customer_id": pl.String,
+                "article_id": pl.String,
+                "because_article_id": pl.String,
+                "because_name": pl.String,
+                "t_dat": pl.Date,
+                "weight": pl.Float32,
+            }
+        )
     return Recommendations(entry, request.week, computed, attention, items, purchases, reasons)
 
 
-def explain(store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tuple[str, Entry]], k: int, top: pl.DataFrame) -> tuple[str, pl.DataFrame | None]:
+def explain(
+    store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tuple[str, Entry]], k: int, top: pl.DataFrame
+) -> tuple[str, pl.DataFrame | None]:
     """The ranker's own weights of each history purchase (`Ranker.history_weights`) for the rows
     of `top`. ("none", None) for a ranker without them; ("kept merge's order", None) when its gate
     kept merge's order (no purchase weighed in the scores)."""
@@ -214,7 +289,9 @@ def explain(store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tup
     return "used", weights.join(top.select("customer", "article"), on=["customer", "article"], how="semi")
 
 
-def restored(store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tuple[str, Entry]], k: int, customers: pl.Series) -> tuple[Ranker, RankingWeek] | None:
+def restored(
+    store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tuple[str, Entry]], k: int, customers: pl.Series
+) -> tuple[Ranker, RankingWeek] | None:
     """The ranking's fitted ranker, rebuilt by its plugin from the checkpoint and training log
     (`Ranker.restore`), and the week of `customers`' whole candidate lists it scored; None when
     the ranker keeps no model or its checkpoint is gone."""
@@ -225,8 +302,12 @@ def restored(store: Store, cache: Cache, entry: Entry, week: Week, sets: list[tu
     names = tuple(s for s, _ in sets)
     ranking_week = RankingWeek(context(store, week), union([e for _, e in sets], names, k, customers), names, k)
     fields = {f.name for f in dataclasses.fields(cls.Params)}
-    model = cls(cls.Params(**{k: v for k, v in entry.manifest["params"].items() if k in fields}))  # a parameter an older version had is not its
-    return (model, ranking_week) if model.restore(ranking_week, entry.manifest.get("training") or {}, checkpoint) else None
+    model = cls(
+        cls.Params(**{k: v for k, v in entry.manifest["params"].items() if k in fields})
+    )  # a parameter an older version had is not its
+    return (
+        (model, ranking_week) if model.restore(ranking_week, entry.manifest.get("training") or {}, checkpoint) else None
+    )
 
 
 def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series | None = None) -> Iterator[pl.DataFrame]:
@@ -237,7 +318,11 @@ def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series |
     shop_customers = store.customers.select("customer", customer_id=pl.col("customer_id").cast(pl.String))
     sets = source_sets(store, cache, entry)
     k = int(entry.manifest.get("k", 100))
-    wanted = customers if customers is not None else pl.scan_parquet(entry.path).select("customer").unique().collect()["customer"]
+    wanted = (
+        customers
+        if customers is not None
+        else pl.scan_parquet(entry.path).select("customer").unique().collect()["customer"]
+    )
     for part in customer_chunks(wanted, RANK_CHUNK):
         top = top_rows(entry, part)
         yield (
@@ -246,7 +331,14 @@ def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series |
             .join(shop_customers, on="customer")
             .sort("customer", "rank")
             .select(
-                "customer_id", rank=(pl.col("rank") + 1).cast(pl.UInt32), article_id="article_id", score="score",
-                sources=pl.col("sources").list.eval(pl.element().struct.field("source") + ":" + pl.element().struct.field("rank").cast(pl.String)).list.join(","),
+                "customer_id",
+                rank=(pl.col("rank") + 1).cast(pl.UInt32),
+                article_id="article_id",
+                score="score",
+                sources=pl.col("sources")
+                .list.eval(
+                    pl.element().struct.field("source") + ":" + pl.element().struct.field("rank").cast(pl.String)
+                )
+                .list.join(","),
             )
         )

@@ -42,7 +42,11 @@ class Dimension:
         """The value at unit coordinate u in [0, 1] (choices: the u-th share of them)."""
         if self.choices:
             return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
-        x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))) if self.log else self.low + u * (self.high - self.low)
+        x = (
+            math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+            if self.log
+            else self.low + u * (self.high - self.low)
+        )
         if self.kind is int:
             return int(round(x))
         return min(max(float(f"{x:.3g}"), self.low), self.high)  # 3 significant digits: a config a person can read
@@ -109,11 +113,15 @@ def range_problems(params_type: type) -> list[str]:
                 continue
             ends = [low, high]
         if "valid" in f.metadata and not all(allowed(v, f.metadata["valid"]) for v in ends):
-            problems.append(f"{f.name}: search range {search} reaches outside valid ({describe_valid(f.metadata['valid'])})")
+            problems.append(
+                f"{f.name}: search range {search} reaches outside valid ({describe_valid(f.metadata['valid'])})"
+            )
     return problems
 
 
-def propose(dims: list[Dimension], tried: list[tuple[dict, float | None]], trials: int, rng: np.random.Generator) -> dict:
+def propose(
+    dims: list[Dimension], tried: list[tuple[dict, float | None]], trials: int, rng: np.random.Generator
+) -> dict:
     """The next point to try, given the points tried so far and their scores (None: failed)."""
     scored = [(point, score) for point, score in tried if score is not None]
     seen = [point for point, _ in tried]

@@ -19,17 +19,30 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.toolkit.fusion import fuse, ranks
 from hmrec_cli.metrics import ManyOrders
+from hmrec_cli.toolkit.fusion import fuse, ranks
 
 
 @dataclass(frozen=True)
 class ChoicePolicy:
     """How `--candidates auto` chooses; every ranking's cache key hashes it."""
 
-    start: tuple[str, ...] = ("popular", "repurchase", "same-product", "itemcf")  # the sources full H&M data was tuned with
+    start: tuple[str, ...] = (
+        "popular",
+        "repurchase",
+        "same-product",
+        "itemcf",
+    )  # the sources full H&M data was tuned with
     pool: tuple[str, ...] = (  # the sources auto fits for the training weeks and chooses from
-        "popular", "repurchase", "same-product", "itemcf", "usercf", "als", "bpr", "sampled-softmax", "youtube-dnn",
+        "popular",
+        "repurchase",
+        "same-product",
+        "itemcf",
+        "usercf",
+        "als",
+        "bpr",
+        "sampled-softmax",
+        "youtube-dnn",
     )
     min_gain_se: float = 1.0  # a source is added while its gain exceeds this many standard errors
     c: float = 10.0  # the equal-weight fusion's rank offset (merge's default)
@@ -56,7 +69,10 @@ class Weeks:
 
     def __init__(self, weeks: list[tuple[pl.DataFrame, int]], sources: tuple[str, ...], k: int):
         self.sources, self.k = sources, k
-        self.parts = [(ManyOrders(rows), ranks(rows, sources), buyers) if rows.height else (None, None, buyers) for rows, buyers in weeks]
+        self.parts = [
+            (ManyOrders(rows), ranks(rows, sources), buyers) if rows.height else (None, None, buyers)
+            for rows, buyers in weeks
+        ]
         self.any_hit = any(rows.height for rows, _ in weeks)
 
     def per_buyer_ap(self, chosen: list[str]) -> np.ndarray:
@@ -64,19 +80,27 @@ class Weeks:
         columns = [self.sources.index(s) for s in chosen]
         out = []
         for orders, source_ranks, buyers in self.parts:
-            ap = orders.ap(fuse(source_ranks[:, columns], [1.0] * len(columns), POLICY.c, self.k)) if orders else np.zeros(0)
+            ap = (
+                orders.ap(fuse(source_ranks[:, columns], [1.0] * len(columns), POLICY.c, self.k))
+                if orders
+                else np.zeros(0)
+            )
             out += [ap, np.zeros(buyers - ap.size)]
         return np.concatenate(out)
 
 
 def choose(
-    weeks: list[tuple[pl.DataFrame, int]], sources: tuple[str, ...], k: int,
+    weeks: list[tuple[pl.DataFrame, int]],
+    sources: tuple[str, ...],
+    k: int,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> tuple[tuple[str, ...], list[dict]]:
     """The sources to fuse (in the pool's order) and each step's figures, in the order taken (for the manifest)."""
     prepared = Weeks(weeks, sources, k)
     if not prepared.any_hit:
-        return sources, [{"note": "no buyer of a training week has a purchase among the candidates: the whole pool is kept"}]
+        return sources, [
+            {"note": "no buyer of a training week has a purchase among the candidates: the whole pool is kept"}
+        ]
     chosen = [s for s in sources if s in POLICY.start]
     current = prepared.per_buyer_ap(chosen)
     steps = [{"source": s, "map@12": float(current.mean()), "why": "start"} for s in chosen]

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.data import provenance
 from hmrec_cli.atomic import atomic_file, refuse_inside, write_failure
 from hmrec_cli.cache import Cache, Entry
-from hmrec_cli.errors import InputError
-from hmrec_cli.metrics import K
-from hmrec_cli.plugin_api import recent_popularity, route_options
-from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.pipeline.ranking import RankRequest, rank
-from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
+from hmrec_cli.data import provenance
 from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import K
+from hmrec_cli.pipeline.ranking import RankRequest, rank
+from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
+from hmrec_cli.plugin_api import recent_popularity, route_options
+from hmrec_cli.project_config import ProjectConfig
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,20 @@ class Written:
 
 
 def build_submission(
-    data: Path, cache_dir: Path, methods: list[str], options: list[str], seed: int, out: Path, on_progress,
-    rank_with: RankWith | None = None, command: dict | None = None, device: str = "auto", resume: bool = False,
-    config: ProjectConfig = ProjectConfig(), drop_bought: str = "auto", customers: Path | None = None,
+    data: Path,
+    cache_dir: Path,
+    methods: list[str],
+    options: list[str],
+    seed: int,
+    out: Path,
+    on_progress,
+    rank_with: RankWith | None = None,
+    command: dict | None = None,
+    device: str = "auto",
+    resume: bool = False,
+    config: ProjectConfig = ProjectConfig(),
+    drop_bought: str = "auto",
+    customers: Path | None = None,
 ) -> Written:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
@@ -64,19 +75,39 @@ def build_submission(
         only = select_customers(store, week, str(customers), None)[0]
         scored = scored.filter(scored.is_in(only.implode()))
     if rank_with is not None:
-        request = RankRequest(rank_with.ranker, tuple(methods), week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, drop_bought)
+        request = RankRequest(
+            rank_with.ranker,
+            tuple(methods),
+            week,
+            rank_with.train_weeks,
+            rank_with.k,
+            tuple(options),
+            "all",
+            config,
+            drop_bought,
+        )
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
         _, per_method = route_options(options, tuple(methods))
         entries = [
-            run(store, cache, Request(method, week, K, per_method[method], "all", config, drop_bought), seed=seed, on_progress=on_progress, device=device, resume=resume)
+            run(
+                store,
+                cache,
+                Request(method, week, K, per_method[method], "all", config, drop_bought),
+                seed=seed,
+                on_progress=on_progress,
+                device=device,
+                resume=resume,
+            )
             for method in methods
         ]
     popular = fill_order(store, week)
     if popular.height < K:
         from hmrec_cli import console
 
-        console.warn(f"the catalogue holds only {popular.height} articles: each prediction lists all {popular.height} (the Kaggle format takes fewer than {K}; MAP@12 divides by min({K}, purchases))")
+        console.warn(
+            f"the catalogue holds only {popular.height} articles: each prediction lists all {popular.height} (the Kaggle format takes fewer than {K}; MAP@12 divides by min({K}, purchases))"
+        )
     customers = scored.sort()
     lists = []
     for lo in range(0, customers.len(), CHUNK):
@@ -120,7 +151,11 @@ def fill_order(store: Store, week) -> pl.DataFrame:
     K articles, or holds the whole catalogue when it has fewer than K."""
     past = history(store.transactions, week)
     sold = past.group_by("article").agg(n=pl.len())
-    rest = store.articles.select("article").join(sold, on="article", how="left").sort(pl.col("n").fill_null(0), "article", descending=[True, False])
+    rest = (
+        store.articles.select("article")
+        .join(sold, on="article", how="left")
+        .sort(pl.col("n").fill_null(0), "article", descending=[True, False])
+    )
     recent = recent_popularity(past, week).select(pl.col("article").cast(pl.UInt32))
     return pl.concat([recent, rest.select(pl.col("article").cast(pl.UInt32))]).unique(maintain_order=True).head(K)
 
@@ -133,7 +168,14 @@ def _merge(entries, customers: pl.Series, popular: pl.DataFrame) -> pl.DataFrame
         cands = pl.scan_parquet(entry.path).filter(pl.col("customer").is_between(lo, hi)).collect()
         parts.append(ordered(cands).select("customer", "article", source=pl.lit(order), rank="rank"))
     fill = pl.DataFrame({"customer": customers}).join(popular.select("article").with_row_index("rank"), how="cross")
-    parts.append(fill.select("customer", pl.col("article").cast(pl.UInt32), source=pl.lit(len(entries)), rank=pl.col("rank").cast(pl.UInt32)))
+    parts.append(
+        fill.select(
+            "customer",
+            pl.col("article").cast(pl.UInt32),
+            source=pl.lit(len(entries)),
+            rank=pl.col("rank").cast(pl.UInt32),
+        )
+    )
     return (
         pl.concat(parts)
         .filter(pl.col("customer").is_in(customers.implode()))

@@ -17,24 +17,24 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from datetime import timedelta
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
 
 from hmrec_cli.cache import Cache, Entry
-from hmrec_cli.errors import InputError
-from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.plugin_api import option_values, route_options
-from hmrec_cli.project_config import ProjectConfig, toml_value
-from hmrec_cli.pipeline.ranking import RankRequest, rank
-from hmrec_cli.pipeline.recall import Request, ordered, run
-from hmrec_cli.registry import find
-from hmrec_cli.pipeline.search_space import Dimension, dimensions, propose
 from hmrec_cli.data.splits import DAYS, Week, earlier_weeks_with_history, truth
 from hmrec_cli.data.store import Store
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.pipeline.ranking import RankRequest, rank
+from hmrec_cli.pipeline.recall import Request, ordered, run
+from hmrec_cli.pipeline.search_space import Dimension, dimensions, propose
+from hmrec_cli.plugin_api import option_values, route_options
+from hmrec_cli.project_config import ProjectConfig, toml_value
+from hmrec_cli.registry import find
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,21 @@ class Trial:
     seconds: float = 0.0
     cached: bool = False  # every week answered from the cache
     entries: list[str] = field(default_factory=list)
-    values: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per customer-week, the same order in every trial
+    values: np.ndarray = field(
+        default_factory=lambda: np.zeros(0), repr=False
+    )  # per customer-week, the same order in every trial
 
     def as_dict(self) -> dict:
-        return {"trial": self.number, "params": self.params, "metric": self.mean, "se": self.se, "customer_weeks": self.customer_weeks, "seconds": round(self.seconds, 3), "cached": self.cached, "entries": self.entries}
+        return {
+            "trial": self.number,
+            "params": self.params,
+            "metric": self.mean,
+            "se": self.se,
+            "customer_weeks": self.customer_weeks,
+            "seconds": round(self.seconds, 3),
+            "cached": self.cached,
+            "entries": self.entries,
+        }
 
 
 @dataclass
@@ -85,7 +96,9 @@ class Outcome:
 
     @property
     def best(self) -> Trial:
-        return max(self.trials, key=lambda t: (-math.inf if math.isnan(t.mean) else t.mean, -t.number))  # equals: the earlier trial
+        return max(
+            self.trials, key=lambda t: (-math.inf if math.isnan(t.mean) else t.mean, -t.number)
+        )  # equals: the earlier trial
 
     def gain(self) -> tuple[float, float]:
         """Best minus trial 0 on the tuning weeks, with the paired standard error (same customer-weeks)."""
@@ -95,7 +108,9 @@ class Outcome:
 def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Mean of a - b and its standard error, a and b scored on the same customers in the same order."""
     diff = a - b
-    return (float(diff.mean()) if diff.size else math.nan), (float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else math.nan)
+    return (float(diff.mean()) if diff.size else math.nan), (
+        float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else math.nan
+    )
 
 
 def tuning_weeks(week: Week, weeks: int, store: Store) -> list[Week]:
@@ -120,7 +135,9 @@ def check_metric(metric: str, k: int, is_ranker: bool) -> tuple[str, int]:
         raise InputError(f"--metric {metric}: MAP is scored at 12 (the competition's cut-off): map@12")
     limit = K if is_ranker else k
     if name == "recall" and int(n) > limit:
-        raise InputError(f"--metric {metric}: at most recall@{limit} ({'a ranking keeps 12 articles' if is_ranker else f'--k {k} candidates'})")
+        raise InputError(
+            f"--metric {metric}: at most recall@{limit} ({'a ranking keeps 12 articles' if is_ranker else f'--k {k} candidates'})"
+        )
     return name, int(n)
 
 
@@ -149,7 +166,9 @@ def tune(
     start = dataclasses.asdict(request.config.params(cls.Params, request.plugin, mine))
     dims = dimensions(cls.Params, request.only, tuple(pinned))
     if not dims:
-        raise InputError(f"{request.plugin}: no parameter left to search (its searchable ones are pinned with -o or it declares no search range)")
+        raise InputError(
+            f"{request.plugin}: no parameter left to search (its searchable ones are pinned with -o or it declares no search range)"
+        )
     weeks = tuning_weeks(request.week, request.weeks, store)
     if request.week.has_truth:
         holdout_weeks(request.week, request.holdout_weeks, store)  # refuse a hold-out past the data before any work
@@ -167,7 +186,17 @@ def tune(
     return outcome
 
 
-def score_trial(store: Store, cache: Cache, request: TuneRequest, number: int, point: dict, weeks: list[Week], seed: int, on_progress, device: str) -> Trial:
+def score_trial(
+    store: Store,
+    cache: Cache,
+    request: TuneRequest,
+    number: int,
+    point: dict,
+    weeks: list[Week],
+    seed: int,
+    on_progress,
+    device: str,
+) -> Trial:
     """The trial's metric pooled over every buyer of every tuning week, with its standard error."""
     started = time.perf_counter()
     values, entries = [], []
@@ -178,17 +207,38 @@ def score_trial(store: Store, cache: Cache, request: TuneRequest, number: int, p
     pooled = np.concatenate(values)
     se = float(pooled.std(ddof=1) / math.sqrt(pooled.size)) if pooled.size > 1 else math.nan
     mean = float(pooled.mean()) if pooled.size else math.nan
-    return Trial(number, point, mean, se, int(pooled.size), time.perf_counter() - started, all(e.cached for e in entries), [e.label for e in entries], pooled)
+    return Trial(
+        number,
+        point,
+        mean,
+        se,
+        int(pooled.size),
+        time.perf_counter() - started,
+        all(e.cached for e in entries),
+        [e.label for e in entries],
+        pooled,
+    )
 
 
-def run_point(store: Store, cache: Cache, request: TuneRequest, point: dict, week: Week, seed: int, on_progress, device: str) -> Entry:
+def run_point(
+    store: Store, cache: Cache, request: TuneRequest, point: dict, week: Week, seed: int, on_progress, device: str
+) -> Entry:
     """The cached candidate set (retriever) or ranking (ranker) of these parameters for the week's
     buyers; the trial's values are -o options after the user's, so they win over the config."""
     options = (*request.options, *as_options(point))
     if request.is_ranker:
-        ranking = RankRequest(request.plugin, request.sources, week, request.train_weeks, request.k, options, "buyers", request.config)
+        ranking = RankRequest(
+            request.plugin, request.sources, week, request.train_weeks, request.k, options, "buyers", request.config
+        )
         return rank(store, cache, ranking, seed=seed, device=device, on_progress=on_progress)
-    return run(store, cache, Request(request.plugin, week, request.k, options, "buyers", request.config), seed=seed, on_progress=on_progress, device=device)
+    return run(
+        store,
+        cache,
+        Request(request.plugin, week, request.k, options, "buyers", request.config),
+        seed=seed,
+        on_progress=on_progress,
+        device=device,
+    )
 
 
 def per_customer(entry: Entry, store: Store, week: Week, request: TuneRequest) -> np.ndarray:
@@ -201,7 +251,9 @@ def per_customer(entry: Entry, store: Store, week: Week, request: TuneRequest) -
     return scores["ap"].to_numpy()
 
 
-def holdout(store: Store, cache: Cache, request: TuneRequest, start: dict, best: dict, seed: int, on_progress, device: str) -> dict:
+def holdout(
+    store: Store, cache: Cache, request: TuneRequest, start: dict, best: dict, seed: int, on_progress, device: str
+) -> dict:
     """The metric of the start and of the best point on the target week itself (which chose
     nothing), each with its standard error, and best - start with the paired standard error."""
     weeks = holdout_weeks(request.week, request.holdout_weeks, store)
@@ -210,9 +262,23 @@ def holdout(store: Store, cache: Cache, request: TuneRequest, start: dict, best:
         entries = [run_point(store, cache, request, point, week, seed, on_progress, device) for week in weeks]
         values = np.concatenate([per_customer(e, store, w, request) for e, w in zip(entries, weeks, strict=True)])
         se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.nan
-        scored[label] = (values, {"metric": float(values.mean()) if values.size else math.nan, "se": se, "customer_weeks": int(values.size), "entries": [e.label for e in entries]})
+        scored[label] = (
+            values,
+            {
+                "metric": float(values.mean()) if values.size else math.nan,
+                "se": se,
+                "customer_weeks": int(values.size),
+                "entries": [e.label for e in entries],
+            },
+        )
     gain, gain_se = paired(scored["best"][0], scored["start"][0])
-    return {"weeks": [w.start.isoformat() for w in weeks], "start": scored["start"][1], "best": scored["best"][1], "gain": gain, "gain_se": gain_se}
+    return {
+        "weeks": [w.start.isoformat() for w in weeks],
+        "start": scored["start"][1],
+        "best": scored["best"][1],
+        "gain": gain,
+        "gain_se": gain_se,
+    }
 
 
 def unclear_gain(outcome: Outcome, held: dict, min_gain_se: float) -> str | None:
@@ -223,7 +289,10 @@ def unclear_gain(outcome: Outcome, held: dict, min_gain_se: float) -> str | None
     if outcome.best is outcome.trials[0]:
         return "trial 0, the settings in force, stayed best"
     if held:
-        (gain, se), where = (held["gain"], held["gain_se"]), "on the hold-out week" if len(held["weeks"]) == 1 else f"on the {len(held['weeks'])} hold-out weeks"
+        (gain, se), where = (
+            (held["gain"], held["gain_se"]),
+            "on the hold-out week" if len(held["weeks"]) == 1 else f"on the {len(held['weeks'])} hold-out weeks",
+        )
     else:
         (gain, se), where = outcome.gain(), "on the tuning weeks (week next has no hold-out)"
     if gain > min_gain_se * se:
@@ -233,7 +302,11 @@ def unclear_gain(outcome: Outcome, held: dict, min_gain_se: float) -> str | None
 
 def holdout_weeks(week: Week, count: int, store: Store) -> list[Week]:
     """The target week and the `count - 1` weeks after it: none of them chose anything."""
-    after = (store.last_date - timedelta(days=DAYS - 1) - week.start).days // DAYS  # whole weeks after it that end by the last date
+    after = (
+        store.last_date - timedelta(days=DAYS - 1) - week.start
+    ).days // DAYS  # whole weeks after it that end by the last date
     if count - 1 > after:
-        raise InputError(f"--holdout-weeks {count}: the data ends on {store.last_date}, so at most {after + 1} weeks from {week.start} have purchases to score")
+        raise InputError(
+            f"--holdout-weeks {count}: the data ends on {store.last_date}, so at most {after + 1} weeks from {week.start} have purchases to score"
+        )
     return [week.earlier(-i) for i in range(count)]

@@ -9,12 +9,12 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.cache import Cache, Entry, split_name
-from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import route_options
-from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.pipeline.recall import Request, candidate_scores, ranked_hits, run, scores_of_hits, summarise
 from hmrec_cli.data.splits import Week, history, truth
 from hmrec_cli.data.store import Store
+from hmrec_cli.errors import InputError
+from hmrec_cli.pipeline.recall import Request, candidate_scores, ranked_hits, run, scores_of_hits, summarise
+from hmrec_cli.plugin_api import route_options
+from hmrec_cli.project_config import ProjectConfig
 
 SEGMENTS = ("bought in last 4 weeks", "bought earlier", "never bought")
 
@@ -66,7 +66,11 @@ def buyer_segments(store: Store, week: Week) -> pl.DataFrame:
     days = (pl.lit(week.start) - pl.col("last")).dt.total_days()
     return buyers.join(last, on="customer", how="left").select(
         "customer",
-        segment=pl.when(pl.col("last").is_null()).then(pl.lit(SEGMENTS[2])).when(days <= 28).then(pl.lit(SEGMENTS[0])).otherwise(pl.lit(SEGMENTS[1])),
+        segment=pl.when(pl.col("last").is_null())
+        .then(pl.lit(SEGMENTS[2]))
+        .when(days <= 28)
+        .then(pl.lit(SEGMENTS[0]))
+        .otherwise(pl.lit(SEGMENTS[1])),
     )
 
 
@@ -98,7 +102,9 @@ def compare(
         week_segments = buyer_segments(store, week)
         sets = []
         for name in names:
-            entry = _entry(store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress, device, resume, config)
+            entry = _entry(
+                store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress, device, resume, config
+            )
             labels[name].add(entry.label)
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
             scores, curve = scored(cands, target)
@@ -106,7 +112,11 @@ def compare(
             results[name].curves.append(curve)
             segments.append(scores.join(week_segments, on="customer").with_columns(set=pl.lit(name)))
             sets.append(cands)
-        merged = pl.concat([s.select("customer", "article", "score") for s in sets]).group_by("customer", "article").agg(pl.col("score").max())
+        merged = (
+            pl.concat([s.select("customer", "article", "score") for s in sets])
+            .group_by("customer", "article")
+            .agg(pl.col("score").max())
+        )
         union.scores.append(candidate_scores(merged, target))
         truth_oracle = store.oracle(week.start)
         if truth_oracle is not None:
@@ -120,13 +130,32 @@ def compare(
     return out, pl.concat(segments)
 
 
-def _entry(store: Store, cache: Cache, name: str, week: Week, mine: tuple[str, ...], seed: int, on_progress, device: str, resume: bool, config: ProjectConfig) -> Entry:
+def _entry(
+    store: Store,
+    cache: Cache,
+    name: str,
+    week: Week,
+    mine: tuple[str, ...],
+    seed: int,
+    on_progress,
+    device: str,
+    resume: bool,
+    config: ProjectConfig,
+) -> Entry:
     """`method@key`: that cached set; `method`: the set of the parameters in force (defaults, the
     config file, -o), from the cache or built, never a cached set of other parameters."""
     method, key = split_name(name)
     if key:
         return cache.resolve("candidates", name, week.start.isoformat(), store.fingerprint)
-    return run(store, cache, Request(method, week, 100, mine, "buyers", config), seed=seed, on_progress=on_progress, device=device, resume=resume)
+    return run(
+        store,
+        cache,
+        Request(method, week, 100, mine, "buyers", config),
+        seed=seed,
+        on_progress=on_progress,
+        device=device,
+        resume=resume,
+    )
 
 
 def table_rows(results: list[SetResult]) -> list[dict]:
@@ -136,6 +165,9 @@ def table_rows(results: list[SetResult]) -> list[dict]:
 def segment_rows(segments: pl.DataFrame) -> list[dict]:
     """Per set and segment, with the keys of the sets' rows (`buyer_weeks`: a buyer counts once per week)."""
     grouped = segments.group_by("set", "segment", maintain_order=True).agg(
-        pl.len().alias("buyer_weeks"), pl.col("recall@100").mean(), pl.col("recall@all").mean(), pl.col("ap").mean().alias("map@12")
+        pl.len().alias("buyer_weeks"),
+        pl.col("recall@100").mean(),
+        pl.col("recall@all").mean(),
+        pl.col("ap").mean().alias("map@12"),
     )
     return grouped.sort("set", "segment").to_dicts()

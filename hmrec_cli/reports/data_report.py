@@ -79,14 +79,28 @@ def _volume(tx: pl.DataFrame, store: Store) -> list[Fact]:
     weekday = tx.group_by(pl.col("t_dat").dt.weekday().alias("day")).len().sort("len")
     quiet = set(weekday["day"].head(2).to_list())
     return [
-        Fact("rows per week per 1,000 customers", 1000 * weekly["rows"].mean() / store.customers.height, real=303_000 / (REAL_CUSTOMERS / 1000)),
+        Fact(
+            "rows per week per 1,000 customers",
+            1000 * weekly["rows"].mean() / store.customers.height,
+            real=303_000 / (REAL_CUSTOMERS / 1000),
+        ),
         Fact("rows per week, min / mean", weekly["rows"].min() / weekly["rows"].mean(), real=177 / 303),
         Fact("rows per week, max / mean", weekly["rows"].max() / weekly["rows"].mean(), real=636 / 303),
         Fact("busiest weekday is Saturday (1 = yes)", float(weekday["day"][-1] == 6), real=1.0),
         Fact("quietest two weekdays are Sunday and Monday (share)", len(quiet & {7, 1}) / 2, real=1.0),
-        Fact("buyers in a week, share of customers", weekly["buyers"].mean() / store.customers.height, real=0.055, percent=True),
+        Fact(
+            "buyers in a week, share of customers",
+            weekly["buyers"].mean() / store.customers.height,
+            real=0.055,
+            percent=True,
+        ),
         Fact("rows per active customer-week", weekly["rows"].sum() / weekly["buyers"].sum(), real=3.5),
-        Fact("exact duplicate rows", 1 - store.transactions.unique().height / store.transactions.height, real=0.094, percent=True),
+        Fact(
+            "exact duplicate rows",
+            1 - store.transactions.unique().height / store.transactions.height,
+            real=0.094,
+            percent=True,
+        ),
     ]
 
 
@@ -112,12 +126,19 @@ def _dynamics(tx: pl.DataFrame) -> list[Fact]:
     pairs = tx.select("customer", "article", "week").unique()
     first_pair = pairs.group_by("customer", "article").agg(first=pl.col("week").max())
     week_pairs = pairs.filter(pl.col("week").is_in(targets))
-    rep_share = week_pairs.join(first_pair, on=["customer", "article"]).select((pl.col("first") > pl.col("week")).mean()).item()
+    rep_share = (
+        week_pairs.join(first_pair, on=["customer", "article"]).select((pl.col("first") > pl.col("week")).mean()).item()
+    )
 
     weekly_rows = tx.filter(pl.col("week").is_in([t + 1 for t in targets] + targets))
     top12, top36 = [], []
     for t in targets:
-        previous = weekly_rows.filter(pl.col("week") == t + 1).group_by("article").len().sort(["len", "article"], descending=[True, False])
+        previous = (
+            weekly_rows.filter(pl.col("week") == t + 1)
+            .group_by("article")
+            .len()
+            .sort(["len", "article"], descending=[True, False])
+        )
         now = weekly_rows.filter(pl.col("week") == t)
         now_pairs = week_pairs.filter(pl.col("week") == t)
         top12.append(now["article"].is_in(previous["article"].head(12).implode()).mean())
@@ -160,10 +181,24 @@ def _tables(tx: pl.DataFrame, store: Store, by_size: str) -> list[Fact]:
         Fact("age missing", c["age"].null_count() / c.height, real=0.012, percent=True),
         Fact("FN missing", c["FN"].null_count() / c.height, real=0.65, percent=True),
         Fact("Active missing", c["Active"].null_count() / c.height, real=0.66, percent=True),
-        Fact("club status ACTIVE", (c["club_member_status"].cast(pl.String) == "ACTIVE").mean(), real=0.93, percent=True),
-        Fact("fashion news NONE", (c["fashion_news_frequency"].cast(pl.String) == "NONE").mean(), real=0.64, percent=True),
-        Fact("fashion news Regularly", (c["fashion_news_frequency"].cast(pl.String) == "Regularly").mean(), real=0.35, percent=True),
-        Fact("largest postal code's share of customers", c["postal_code"].value_counts()["count"].max() / c.height, real=0.09, percent=True),
+        Fact(
+            "club status ACTIVE", (c["club_member_status"].cast(pl.String) == "ACTIVE").mean(), real=0.93, percent=True
+        ),
+        Fact(
+            "fashion news NONE", (c["fashion_news_frequency"].cast(pl.String) == "NONE").mean(), real=0.64, percent=True
+        ),
+        Fact(
+            "fashion news Regularly",
+            (c["fashion_news_frequency"].cast(pl.String) == "Regularly").mean(),
+            real=0.35,
+            percent=True,
+        ),
+        Fact(
+            "largest postal code's share of customers",
+            c["postal_code"].value_counts()["count"].max() / c.height,
+            real=0.09,
+            percent=True,
+        ),
         Fact("index groups", float(a["index_group_name"].n_unique()), real=5),
         Fact("product groups", float(a["product_group_name"].n_unique()), real=19),
         Fact("product types", float(a["product_type_name"].n_unique()), real=130),
@@ -181,7 +216,11 @@ def _tables(tx: pl.DataFrame, store: Store, by_size: str) -> list[Fact]:
 
 def _other_colour_share(tx: pl.DataFrame, articles: pl.DataFrame) -> float:
     """Share of the target weeks' pairs whose article is new to the customer but whose product is not."""
-    rows = tx.join(articles.select("article", "product_code"), on="article").select("customer", "article", "product_code", "week").unique()
+    rows = (
+        tx.join(articles.select("article", "product_code"), on="article")
+        .select("customer", "article", "product_code", "week")
+        .unique()
+    )
     first_article = rows.group_by("customer", "article").agg(first_a=pl.col("week").max())
     first_product = rows.group_by("customer", "product_code").agg(first_p=pl.col("week").max())
     target = (
@@ -206,7 +245,11 @@ class WeekVolume:
 
     @property
     def ok(self) -> bool | None:
-        checks = [abs(v - r) <= WEEK_TOLERANCE * r for v, r in ((self.rows, self.real_rows), (self.buyers, self.real_buyers)) if r is not None]
+        checks = [
+            abs(v - r) <= WEEK_TOLERANCE * r
+            for v, r in ((self.rows, self.real_rows), (self.buyers, self.real_buyers))
+            if r is not None
+        ]
         return all(checks) if checks else None
 
 
@@ -228,5 +271,9 @@ def recent_weeks(store: Store, weeks: int = WEEKS) -> list[WeekVolume]:
     for week, rows, buyers in per_week.iter_rows():
         start = date.fromordinal(last_start - 7 * week)
         real_r, real_b = real_rows.get(start), real_buyers.get(start)
-        out.append(WeekVolume(week, start, rows, buyers, real_r * scale if real_r else None, real_b * scale if real_b else None))
+        out.append(
+            WeekVolume(
+                week, start, rows, buyers, real_r * scale if real_r else None, real_b * scale if real_b else None
+            )
+        )
     return out

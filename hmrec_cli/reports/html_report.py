@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from hmrec_cli.reports import plots
 from hmrec_cli.cache import Cache, Entry
-from hmrec_cli.reports.candidates_report import CURVE_K, recall_sums
 from hmrec_cli.data.splits import Week, truth
 from hmrec_cli.data.store import Store, week_table
+from hmrec_cli.reports import plots
+from hmrec_cli.reports.candidates_report import CURVE_K, recall_sums
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
@@ -32,7 +32,12 @@ def _table(columns: list[str], rows: list[list[object]]) -> str:
     from hmrec_cli.console import fmt
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(v, seconds=c == 'seconds'))}</td>" for v, c in zip(row, columns, strict=True)) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{html.escape(fmt(v, seconds=c == 'seconds'))}</td>" for v, c in zip(row, columns, strict=True))
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -54,7 +59,14 @@ def candidates_section(store: Store, cache: Cache, week: Week) -> str:
     target = truth(store.transactions, week) if week.has_truth else None
     for e in sets:
         f = e.manifest.get("figures", {})
-        rows.append([e.label, e.manifest.get("k", ""), e.manifest.get("customers", ""), *(f.get(n, "") for n in ("recall@12", "recall@100", "recall@all", "map@12"))])
+        rows.append(
+            [
+                e.label,
+                e.manifest.get("k", ""),
+                e.manifest.get("customers", ""),
+                *(f.get(n, "") for n in ("recall@12", "recall@100", "recall@all", "map@12")),
+            ]
+        )
         if target is not None and target.height:  # a week without buyers has no curve
             buyers = target["customer"].unique()
             cands = e.read().filter(pl.col("customer").is_in(buyers.implode()))
@@ -73,8 +85,21 @@ def rankings_section(store: Store, cache: Cache, week: Week) -> str:
     rows, out = [], ""
     for e in rankings:
         m, f = e.manifest, e.manifest.get("figures", {})
-        rows.append([e.label, ", ".join(m.get("sources", [])), len(m.get("train_weeks", [])), f.get("map@12", ""), f.get("recall@12", ""), f.get("union_recall@all", ""), f.get("oracle_map@12", ""), m.get("seconds", "")])
-    out += _table(["ranking", "sources", "train weeks", "MAP@12", "R@12", "union R@all", "oracle MAP@12", "seconds"], rows)
+        rows.append(
+            [
+                e.label,
+                ", ".join(m.get("sources", [])),
+                len(m.get("train_weeks", [])),
+                f.get("map@12", ""),
+                f.get("recall@12", ""),
+                f.get("union_recall@all", ""),
+                f.get("oracle_map@12", ""),
+                m.get("seconds", ""),
+            ]
+        )
+    out += _table(
+        ["ranking", "sources", "train weeks", "MAP@12", "R@12", "union R@all", "oracle MAP@12", "seconds"], rows
+    )
     for e in rankings:
         figure = plots.training_curve(e.manifest.get("training") or {}, e.label)
         if figure:
@@ -94,7 +119,10 @@ def backtest_section(store: Store, cache: Cache) -> str:
         return "<p class='note'>No scored rankings cached yet.</p>"
     rows = [[w, *(by_ranker[r].get(w, "") for r in sorted(by_ranker))] for w in weeks]
     out = _table(["week", *sorted(by_ranker)], rows)
-    series = {r: ([weeks.index(w) for w in sorted(per)], [per[w] for w in sorted(per)]) for r, per in sorted(by_ranker.items())}
+    series = {
+        r: ([weeks.index(w) for w in sorted(per)], [per[w] for w in sorted(per)])
+        for r, per in sorted(by_ranker.items())
+    }
     if len(weeks) > 1:
         out += plots.svg([plots.Panel("MAP@12 per week (x: weeks from the oldest cached)", "week", "MAP@12", series)])
     return out
@@ -109,10 +137,14 @@ def build(store: Store, cache: Cache, week: Week) -> str:
         f"<h1>hmrec report: week {html.escape(str(week))}</h1>",
         f"<p class='note'>Store {html.escape(str(store.path))} (fingerprint {store.fingerprint}, {store.first_date} .. {store.last_date}); "
         f"cache {html.escape(str(cache.root))}; written {made}. Every figure below was computed by an earlier command and read from the cache.</p>",
-        "<h2>Recent weeks</h2>", _table(["week", "starts", "rows", "buyers", "oracle"], data_rows),
-        "<h2>Candidate sets</h2>", candidates_section(store, cache, week),
-        "<h2>Rankings</h2>", rankings_section(store, cache, week),
-        "<h2>Back-test: MAP@12 per week</h2>", backtest_section(store, cache),
+        "<h2>Recent weeks</h2>",
+        _table(["week", "starts", "rows", "buyers", "oracle"], data_rows),
+        "<h2>Candidate sets</h2>",
+        candidates_section(store, cache, week),
+        "<h2>Rankings</h2>",
+        rankings_section(store, cache, week),
+        "<h2>Back-test: MAP@12 per week</h2>",
+        backtest_section(store, cache),
     ]
     body = "\n".join(sections)
     return f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>hmrec report {html.escape(str(week))}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"

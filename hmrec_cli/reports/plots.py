@@ -73,7 +73,14 @@ def training_curve(log: dict, title: str) -> list[Panel]:
     panels = [Panel(f"{title}: training loss", "epoch", "mean loss", {"loss": (xs, [e["loss"] for e in epochs])})]
     validated = [(e["epoch"], e["validation"]) for e in epochs if e.get("validation") is not None]
     if validated:
-        panels.append(Panel(f"{title}: validation MAP@12", "epoch", "MAP@12", {"validation": ([x for x, _ in validated], [v for _, v in validated])}))
+        panels.append(
+            Panel(
+                f"{title}: validation MAP@12",
+                "epoch",
+                "MAP@12",
+                {"validation": ([x for x, _ in validated], [v for _, v in validated])},
+            )
+        )
     return panels
 
 
@@ -89,7 +96,9 @@ def require_matplotlib(option: str) -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise InputError(f"{option} draws with matplotlib, which is not installed: pip install 'hmrec[plots]'") from None
+        raise InputError(
+            f"{option} draws with matplotlib, which is not installed: pip install 'hmrec[plots]'"
+        ) from None
 
 
 def _figure(panels: list[Panel]):
@@ -116,14 +125,18 @@ def _figure(panels: list[Panel]):
 
 def save(panels: list[Panel], path: Path) -> None:
     """Write the figure to `path` (.png or .svg), through a temp file and a rename."""
-    from hmrec_cli.atomic import atomic_file
-
     import matplotlib.pyplot as plt
+
+    from hmrec_cli.atomic import atomic_file
 
     fig = _figure(panels)
     try:
         with atomic_file(path) as tmp:
-            fig.savefig(tmp, format=path.suffix.lower().lstrip("."), metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+            fig.savefig(
+                tmp,
+                format=path.suffix.lower().lstrip("."),
+                metadata={"Date": None} if path.suffix.lower() == ".svg" else None,
+            )
     finally:
         plt.close(fig)
 
@@ -139,4 +152,4 @@ def svg(panels: list[Panel]) -> str:
     finally:
         plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]

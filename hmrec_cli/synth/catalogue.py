@@ -15,16 +15,74 @@ import polars as pl
 from hmrec_cli.synth import vocabulary as voc
 
 MEN_EXCLUDED = {
-    "Bra", "Bikini top", "Dress", "Skirt", "Swimsuit", "Night gown", "Underwear corset", "Nipple covers",
-    "Heeled sandals", "Pumps", "Wedge", "Ballerinas", "Earring", "Necklace", "Bracelet", "Hair/alice band",
-    "Hair clip", "Hair string", "Leggings/Tights", "Underwear Tights", "Blouse", "Bodysuit", "Underdress",
-    "Bra extender", "Underwear set", "Underwear body", "Earrings", "Alice band",
+    "Bra",
+    "Bikini top",
+    "Dress",
+    "Skirt",
+    "Swimsuit",
+    "Night gown",
+    "Underwear corset",
+    "Nipple covers",
+    "Heeled sandals",
+    "Pumps",
+    "Wedge",
+    "Ballerinas",
+    "Earring",
+    "Necklace",
+    "Bracelet",
+    "Hair/alice band",
+    "Hair clip",
+    "Hair string",
+    "Leggings/Tights",
+    "Underwear Tights",
+    "Blouse",
+    "Bodysuit",
+    "Underdress",
+    "Bra extender",
+    "Underwear set",
+    "Underwear body",
+    "Earrings",
+    "Alice band",
 }
-KIDS_ONLY = {"Kids Underwear top", "Garment Set", "Outdoor overall", "Dungarees", "Sleep Bag", "Sleeping sack", "Baby Bib", "Pre-walkers", "Soft Toys", "Toy"}
-NOT_KIDS = {"Blazer", "Tie", "Tailored Waistcoat", "Bra extender", "Underwear corset", "Nipple covers", "Heeled sandals", "Pumps", "Wedge", "Watch"}
+KIDS_ONLY = {
+    "Kids Underwear top",
+    "Garment Set",
+    "Outdoor overall",
+    "Dungarees",
+    "Sleep Bag",
+    "Sleeping sack",
+    "Baby Bib",
+    "Pre-walkers",
+    "Soft Toys",
+    "Toy",
+}
+NOT_KIDS = {
+    "Blazer",
+    "Tie",
+    "Tailored Waistcoat",
+    "Bra extender",
+    "Underwear corset",
+    "Nipple covers",
+    "Heeled sandals",
+    "Pumps",
+    "Wedge",
+    "Watch",
+}
 SUMMER = {"Swimwear", "Shorts"}
 SUMMER_TYPES = {"Sandals", "Flip flop", "Straw hat", "Sunglasses", "Sarong", "Vest top"}
-WINTER_TYPES = {"Coat", "Sweater", "Cardigan", "Boots", "Gloves", "Hat/beanie", "Scarf", "Beanie", "Outdoor overall", "Outdoor trousers", "Jacket"}
+WINTER_TYPES = {
+    "Coat",
+    "Sweater",
+    "Cardigan",
+    "Boots",
+    "Gloves",
+    "Hat/beanie",
+    "Scarf",
+    "Beanie",
+    "Outdoor overall",
+    "Outdoor trousers",
+    "Jacket",
+}
 LONG_LIVED = {"Jersey Basic", "Socks and Tights", "Under-, Nightwear"}
 
 
@@ -53,8 +111,12 @@ class ProductTypes:
             if name in NOT_KIDS:
                 allowed[voc.INDEX_GROUPS.index("Baby/Children"), j] = False
         return cls(
-            names, [r[1] for r in rows], [r[2] for r in rows], np.array([r[3] for r in rows]),
-            np.array([r[4] for r in rows]), allowed,
+            names,
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            np.array([r[3] for r in rows]),
+            np.array([r[4] for r in rows]),
+            allowed,
         )
 
 
@@ -85,7 +147,9 @@ class Catalogue:
         life = np.where(age < 0, 0.0, np.where(age == 0, 0.6, np.exp(-np.maximum(age - 1, 0) / self.lifetime)))
         life = np.where(life < 0.03, 0.0, life)
         summer = 0.5 + 0.5 * np.cos(2 * np.pi * (season_phase - 0.5))  # 1 in midsummer, 0 in midwinter
-        season = np.select([self.season == 1, self.season == 2], [0.15 + 0.85 * summer, 0.15 + 0.85 * (1 - summer)], 1.0)
+        season = np.select(
+            [self.season == 1, self.season == 2], [0.15 + 0.85 * summer, 0.15 + 0.85 * (1 - summer)], 1.0
+        )
         return self.appeal * life * season
 
 
@@ -115,7 +179,11 @@ def build_catalogue(rng: np.random.Generator, n_articles: int, n_weeks: int) -> 
     launch = rng.integers(-30, n_weeks, size=n_products)
     product_appeal = rng.lognormal(0.0, 0.85, n_products)
     premium = (rng.random(n_products) < 0.01) * rng.integers(2, 6, n_products)  # leather, wool coats, ...
-    tier = np.clip(types.tier[ptype] + rng.integers(-1, 2, n_products) - (ig == 3) - (ig == 1) + premium, 0, len(voc.PRICE_TIERS) - 1)
+    tier = np.clip(
+        types.tier[ptype] + rng.integers(-1, 2, n_products) - (ig == 3) - (ig == 1) + premium,
+        0,
+        len(voc.PRICE_TIERS) - 1,
+    )
     codes = np.sort(rng.choice(np.arange(108_775, 959_462), size=n_products, replace=False))
 
     product = np.repeat(np.arange(n_products), variants)
@@ -126,23 +194,43 @@ def build_catalogue(rng: np.random.Generator, n_articles: int, n_weeks: int) -> 
     group_weight = master_share[group_master] / np.bincount(group_master, minlength=master_share.size)[group_master]
     colour_group = rng.choice(len(voc.COLOUR_GROUPS), p=group_weight / group_weight.sum(), size=n_articles)
     colour = group_master[colour_group]
-    appeal = product_appeal[product] * rng.lognormal(0.0, 0.5, n_articles) * (master_share[colour] / master_share.mean()) ** 0.3
+    appeal = (
+        product_appeal[product]
+        * rng.lognormal(0.0, 0.5, n_articles)
+        * (master_share[colour] / master_share.mean()) ** 0.3
+    )
 
     pairs, product_segment = np.unique(np.stack([ig, ptype], axis=1), axis=0, return_inverse=True)
     segment = product_segment.ravel()[product]
 
-    table = _articles_table(rng, types, article_id, codes[product], ig[product], ptype[product], colour_group, tier[product])
+    table = _articles_table(
+        rng, types, article_id, codes[product], ig[product], ptype[product], colour_group, tier[product]
+    )
     return Catalogue(
-        article_id=article_id, product=product, segment=segment, colour=colour,
-        list_price=np.array(voc.PRICE_TIERS)[tier[product]] / 590, appeal=appeal, launch=launch[product],
-        lifetime=lifetime[product], season=season[product], segment_group=pairs[:, 0], segment_type=pairs[:, 1],
+        article_id=article_id,
+        product=product,
+        segment=segment,
+        colour=colour,
+        list_price=np.array(voc.PRICE_TIERS)[tier[product]] / 590,
+        appeal=appeal,
+        launch=launch[product],
+        lifetime=lifetime[product],
+        season=season[product],
+        segment_group=pairs[:, 0],
+        segment_type=pairs[:, 1],
         table=table,
     )
 
 
 def _articles_table(
-    rng: np.random.Generator, types: ProductTypes, article_id: np.ndarray, product_code: np.ndarray,
-    ig: np.ndarray, ptype: np.ndarray, colour_group: np.ndarray, tier: np.ndarray,
+    rng: np.random.Generator,
+    types: ProductTypes,
+    article_id: np.ndarray,
+    product_code: np.ndarray,
+    ig: np.ndarray,
+    ptype: np.ndarray,
+    colour_group: np.ndarray,
+    tier: np.ndarray,
 ) -> pl.DataFrame:
     """articles.csv rows, in the competition's text formats (zero-padded ids, two-digit colour codes)."""
     n = article_id.size
@@ -176,14 +264,18 @@ def _articles_table(
             "product_group_name": group_names[ptype],
             "graphical_appearance_no": 1010001 + appearance,
             "graphical_appearance_name": np.array(voc.GRAPHICAL_APPEARANCES)[appearance],
-            "colour_group_code": np.where(colour_codes[colour_group] < 0, "-1", np.char.zfill(colour_codes[colour_group].astype(str), 2)),
+            "colour_group_code": np.where(
+                colour_codes[colour_group] < 0, "-1", np.char.zfill(colour_codes[colour_group].astype(str), 2)
+            ),
             "colour_group_name": colour_names[colour_group],
             "perceived_colour_value_id": value[colour_group] + 1,
             "perceived_colour_value_name": np.array(voc.PERCEIVED_VALUES)[value[colour_group]],
             "perceived_colour_master_id": masters[colour_group] + 1,
             "perceived_colour_master_name": master_names[masters[colour_group]],
             "department_no": 1201 + dept_idx * 17,
-            "department_name": np.array([k.split("|")[1] + " " + voc.INDEXES[k[0]][0].split()[0] for k in dept_names])[dept_idx],
+            "department_name": np.array([k.split("|")[1] + " " + voc.INDEXES[k[0]][0].split()[0] for k in dept_names])[
+                dept_idx
+            ],
             "index_code": index_code,
             "index_name": index_names,
             "index_group_no": group_no,

@@ -159,7 +159,9 @@ class Choice:
                 a, b = np.searchsorted(table.position, [lo, rows[-1] + 1])
                 pos, art = table.position[a:b], table.article[a:b]
                 p = (table.prob[a:b] * self.pi[pos, kind]).astype(np.float32)
-                q.index_put_((torch.from_numpy(pos - lo), torch.from_numpy(column[art])), torch.from_numpy(p), accumulate=True)
+                q.index_put_(
+                    (torch.from_numpy(pos - lo), torch.from_numpy(column[art])), torch.from_numpy(p), accumulate=True
+                )
             values, index = torch.topk(q, k, dim=1)
             articles[rows] = self.live[index.numpy()]
             probs[rows] = values.numpy()
@@ -200,9 +202,20 @@ def build_choice(
     pi[:, 1] = SIBLINGS * siblings.has(n)
     pi[:, 2] = 1 - pi[:, 0] - pi[:, 1]
     return Choice(
-        customers=customers, pi=pi, repurchase=repurchase, siblings=siblings, segment_taste=taste,
-        group=population.group[customers], loyalty=loyalty, favourites=fav, favourite_live=fav_live,
-        colour_weight=colour_weight, popsum=popsum, live=live, live_cell=cell, live_pop=pop[live],
+        customers=customers,
+        pi=pi,
+        repurchase=repurchase,
+        siblings=siblings,
+        segment_taste=taste,
+        group=population.group[customers],
+        loyalty=loyalty,
+        favourites=fav,
+        favourite_live=fav_live,
+        colour_weight=colour_weight,
+        popsum=popsum,
+        live=live,
+        live_cell=cell,
+        live_pop=pop[live],
         catalogue_size=catalogue.size,
     )
 
@@ -217,9 +230,17 @@ def _history_tables(customers, week, pop, catalogue, population, log) -> tuple[G
     position[customers] = np.arange(customers.size)
     mine = position[lc] >= 0
     entries = pl.DataFrame(
-        {"pos": position[lc[mine]], "article": la[mine].astype(np.int64), "w": np.exp(-(week - lw[mine]) / RECENCY_WEEKS)}
+        {
+            "pos": position[lc[mine]],
+            "article": la[mine].astype(np.int64),
+            "w": np.exp(-(week - lw[mine]) / RECENCY_WEEKS),
+        }
     )
-    rep = entries.filter(pl.Series(pop[entries["article"].to_numpy()] > 0)).group_by("pos", "article").agg(pl.col("w").sum())
+    rep = (
+        entries.filter(pl.Series(pop[entries["article"].to_numpy()] > 0))
+        .group_by("pos", "article")
+        .agg(pl.col("w").sum())
+    )
     repurchase = Grouped.from_frame(rep)
 
     live = np.flatnonzero(pop > 0)

@@ -20,13 +20,15 @@ from hmrec_cli.synth import vocabulary as voc
 
 AGE_BANDS = np.array([16, 25, 35, 45, 55])  # lower bounds
 # P(index group | gender, age band); index groups as in vocabulary.INDEX_GROUPS
-WOMEN_GROUP_TASTE = np.array([
-    [0.56, 0.36, 0.02, 0.01, 0.05],
-    [0.76, 0.10, 0.04, 0.05, 0.05],
-    [0.78, 0.04, 0.05, 0.08, 0.05],
-    [0.85, 0.03, 0.05, 0.03, 0.04],
-    [0.88, 0.02, 0.05, 0.02, 0.03],
-])
+WOMEN_GROUP_TASTE = np.array(
+    [
+        [0.56, 0.36, 0.02, 0.01, 0.05],
+        [0.76, 0.10, 0.04, 0.05, 0.05],
+        [0.78, 0.04, 0.05, 0.08, 0.05],
+        [0.85, 0.03, 0.05, 0.03, 0.04],
+        [0.88, 0.02, 0.05, 0.02, 0.03],
+    ]
+)
 MEN_GROUP_TASTE = np.array([0.08, 0.08, 0.74, 0.04, 0.06])
 FAVOURITE_SEGMENTS = 4
 FAVOURITE_COLOURS = 2
@@ -55,7 +57,9 @@ class Population:
         return self.ids.size
 
 
-def group_segment_taste(segment_group: np.ndarray, segment_type: np.ndarray, type_demand: np.ndarray, segment_size: np.ndarray) -> np.ndarray:
+def group_segment_taste(
+    segment_group: np.ndarray, segment_type: np.ndarray, type_demand: np.ndarray, segment_size: np.ndarray
+) -> np.ndarray:
     """P(segment | demographic group), shape (10, segments): index-group taste x type demand."""
     taste = np.vstack([WOMEN_GROUP_TASTE, np.tile(MEN_GROUP_TASTE, (5, 1))])
     within = type_demand[segment_type] * np.sqrt(segment_size)
@@ -68,7 +72,11 @@ def group_segment_taste(segment_group: np.ndarray, segment_type: np.ndarray, typ
 
 
 def build_population(
-    rng: np.random.Generator, ids: np.ndarray, n_weeks: int, activity: float, taste: np.ndarray,
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    n_weeks: int,
+    activity: float,
+    taste: np.ndarray,
 ) -> Population:
     n = ids.size
     female = rng.random(n) < 0.8
@@ -95,7 +103,9 @@ def build_population(
     favourite_colours = rng.choice(shares.size, p=shares / shares.sum(), size=(n, FAVOURITE_COLOURS))
 
     table = _customers_table(rng, ids, age)
-    return Population(ids, group, rate, basket, first_week, early, online, loyalty, favourite_segments, favourite_colours, table)
+    return Population(
+        ids, group, rate, basket, first_week, early, online, loyalty, favourite_segments, favourite_colours, table
+    )
 
 
 def _customers_table(rng: np.random.Generator, ids: np.ndarray, age: np.ndarray) -> pl.DataFrame:

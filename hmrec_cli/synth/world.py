@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from hmrec_cli.errors import InputError
 from hmrec_cli.data.kaggle_tables import ARTICLES, CUSTOMERS, SAMPLE_SUBMISSION, SUFFIXES, TRANSACTIONS
+from hmrec_cli.errors import InputError
 from hmrec_cli.synth import calendar
 from hmrec_cli.synth.catalogue import ProductTypes, build_catalogue
 from hmrec_cli.synth.choice import MEMORY_WEEKS, build_choice
@@ -120,7 +120,9 @@ def synthesize(
     first_day = max(starts[0], calendar.FULL_START)
     catalogue = build_catalogue(rng, scale.articles, scale.weeks)
     segment_size = np.bincount(catalogue.segment, minlength=catalogue.segment_group.size)
-    taste = group_segment_taste(catalogue.segment_group, catalogue.segment_type, ProductTypes.build().demand, segment_size)
+    taste = group_segment_taste(
+        catalogue.segment_group, catalogue.segment_type, ProductTypes.build().demand, segment_size
+    )
     population = build_population(rng, hex_ids(rng, scale.customers), scale.weeks, scale.activity, taste)
     customer_ids, article_ids = pl.Series(population.ids), pl.Series(catalogue.article_id)
 
@@ -164,7 +166,9 @@ def synthesize(
         oracle.write_parquet(tmp / "oracle.parquet")
         for path in tmp.iterdir():
             os.replace(path, out / path.name)
-    return SynthSummary(rows_total, population.size, catalogue.size, first_day, starts[-1] + timedelta(days=6), oracle.height)
+    return SynthSummary(
+        rows_total, population.size, catalogue.size, first_day, starts[-1] + timedelta(days=6), oracle.height
+    )
 
 
 def check_out(out: Path) -> None:
@@ -176,11 +180,19 @@ def check_out(out: Path) -> None:
     if not out.is_dir():
         return
     others = sorted(
-        {p.name for spec in (TRANSACTIONS, CUSTOMERS, ARTICLES, SAMPLE_SUBMISSION) for stem in spec.stems for suffix in SUFFIXES for p in out.glob(f"{stem}*{suffix}")}
+        {
+            p.name
+            for spec in (TRANSACTIONS, CUSTOMERS, ARTICLES, SAMPLE_SUBMISSION)
+            for stem in spec.stems
+            for suffix in SUFFIXES
+            for p in out.glob(f"{stem}*{suffix}")
+        }
         - set(WRITTEN)
     )
     if others:
-        raise InputError(f"--out {out}: holds other data files ({', '.join(others)}) that ingest would read beside the world's; choose another folder")
+        raise InputError(
+            f"--out {out}: holds other data files ({', '.join(others)}) that ingest would read beside the world's; choose another folder"
+        )
 
 
 def _basket_boost(volume: float) -> float:
@@ -234,7 +246,9 @@ def _rows(rng, shoppers, draws, article, catalogue, population, week, start, fir
     return rows.sort("day", "customer", maintain_order=True)
 
 
-def _oracle(choice, start: date, basket_mean: np.ndarray, customer_ids: pl.Series, article_ids: np.ndarray) -> pl.DataFrame:
+def _oracle(
+    choice, start: date, basket_mean: np.ndarray, customer_ids: pl.Series, article_ids: np.ndarray
+) -> pl.DataFrame:
     """Each shopper's true top-100 with P(bought this week | shops) = 1 - (1 - q) exp(-mu q)."""
     articles, q = choice.top(ORACLE_K)
     mu = basket_mean[:, None].astype(np.float32)

@@ -18,7 +18,12 @@ def exact_top_k(users: np.ndarray, items: np.ndarray, customers: np.ndarray, k: 
     """For each row of `users` (labelled by `customers`), the k items of largest dot product."""
     import torch
 
-    values, index = top_k_on_device(torch.from_numpy(np.ascontiguousarray(users, dtype=np.float32)), torch.from_numpy(np.ascontiguousarray(items, dtype=np.float32)), k, chunk)
+    values, index = top_k_on_device(
+        torch.from_numpy(np.ascontiguousarray(users, dtype=np.float32)),
+        torch.from_numpy(np.ascontiguousarray(items, dtype=np.float32)),
+        k,
+        chunk,
+    )
     return candidate_frame(customers, values, index)
 
 
@@ -102,7 +107,11 @@ class AnnIndex:
         return pl.DataFrame(
             {
                 "customer": np.repeat(customers, sizes).astype(np.uint32),
-                "article": np.concatenate([np.asarray(ids, dtype=np.uint32) for ids, _ in found]) if found else np.empty(0, np.uint32),
-                "score": np.concatenate([np.asarray(d, dtype=np.float32) for _, d in found]) if found else np.empty(0, np.float32),
+                "article": np.concatenate([np.asarray(ids, dtype=np.uint32) for ids, _ in found])
+                if found
+                else np.empty(0, np.uint32),
+                "score": np.concatenate([np.asarray(d, dtype=np.float32) for _, d in found])
+                if found
+                else np.empty(0, np.float32),
             }
         )

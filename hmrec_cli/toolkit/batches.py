@@ -22,7 +22,9 @@ def to_device(arrays: dict[str, np.ndarray], device: torch.device) -> dict[str, 
     return {k: torch.from_numpy(np.require(v, requirements=["C", "W"])).to(device) for k, v in arrays.items()}
 
 
-def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int, device: torch.device, groups: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+def shuffled_batches(
+    n: int, batch_size: int, seed: int, epoch: int, device: torch.device, groups: torch.Tensor | None = None
+) -> Iterator[torch.Tensor]:
     """Example indexes 0..n-1 in an order that depends only on (seed, epoch), cut into batches of
     `batch_size`. With `groups` (one id per example), whole groups stay in one batch (a batch ends
     at the first group boundary after `batch_size` rows), e.g. one customer's candidates for a
@@ -44,7 +46,9 @@ def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int, device: tor
     yield from (b.to(device) for b in order.split(sizes))
 
 
-def predict_in_batches(forward: Callable[[torch.Tensor], torch.Tensor], n: int, batch_size: int, device: torch.device) -> np.ndarray:
+def predict_in_batches(
+    forward: Callable[[torch.Tensor], torch.Tensor], n: int, batch_size: int, device: torch.device
+) -> np.ndarray:
     """`forward(indexes)` over 0..n-1 in order, `batch_size` at a time, without gradients (bf16
     autocast on CUDA); the outputs concatenated as float32 numpy on the CPU."""
     out = []
@@ -54,7 +58,9 @@ def predict_in_batches(forward: Callable[[torch.Tensor], torch.Tensor], n: int, 
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 
-def id_frequency(ids: torch.Tensor, size: int, sequences: torch.Tensor | None = None, sequence_of: torch.Tensor | None = None) -> torch.Tensor:
+def id_frequency(
+    ids: torch.Tensor, size: int, sequences: torch.Tensor | None = None, sequence_of: torch.Tensor | None = None
+) -> torch.Tensor:
     """How often each id 0..size-1 occurs in `ids` (one per example) and, when given, in the
     sequence each example points to (`sequences[sequence_of[i]]`, counted once per example that
     uses it); at least 1. Sampling distributions (popularity negatives) and frequency-scaled
@@ -62,5 +68,7 @@ def id_frequency(ids: torch.Tensor, size: int, sequences: torch.Tensor | None = 
     counts = torch.bincount(ids, minlength=size).double()
     if sequences is not None:
         uses = torch.bincount(sequence_of, minlength=sequences.shape[0]).double()
-        counts = counts + torch.bincount(sequences.flatten(), weights=uses.unsqueeze(1).expand_as(sequences).flatten(), minlength=size)
+        counts = counts + torch.bincount(
+            sequences.flatten(), weights=uses.unsqueeze(1).expand_as(sequences).flatten(), minlength=size
+        )
     return counts.float().clamp(min=1)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from hmrec_cli.toolkit.features import NEVER, article_activity, customer_activity, pair_activity
 from hmrec_cli.plugin_api import RankingWeek
+from hmrec_cli.toolkit.features import NEVER, article_activity, customer_activity, pair_activity
 
 ARTICLE_DENSE = ("sales_1d", "sales_7d", "sales_28d", "sales_all", "days_since_first_sale")
 CUSTOMER_DENSE = ("purchases", "purchases_28d", "days_since_last")
@@ -44,7 +44,18 @@ class CandidateFeatures:
 
 def dense_names(sources: tuple[str, ...]) -> list[str]:
     per_source = [f"{s}_{kind}" for s in sources for kind in ("score", "rank", "present")]
-    return [*per_source, "fused_rank", *ARTICLE_DENSE, "trend", "mean_buyer_age", "mean_price", *CUSTOMER_DENSE, "online_share", "mean_price_paid", *PAIR_DENSE]
+    return [
+        *per_source,
+        "fused_rank",
+        *ARTICLE_DENSE,
+        "trend",
+        "mean_buyer_age",
+        "mean_price",
+        *CUSTOMER_DENSE,
+        "online_share",
+        "mean_price_paid",
+        *PAIR_DENSE,
+    ]
 
 
 def customer_chunks(customers: pl.Series, size: int) -> list[pl.Series]:
@@ -62,7 +73,9 @@ def row_ranges(customer: pl.Series, size: int) -> list[tuple[int, int]]:
     return list(zip(starts, [*starts[1:], customer.len()], strict=True))
 
 
-def candidate_features(week: RankingWeek, activity: pl.DataFrame | None = None, chunk: int = FEATURE_CHUNK) -> CandidateFeatures:
+def candidate_features(
+    week: RankingWeek, activity: pl.DataFrame | None = None, chunk: int = FEATURE_CHUNK
+) -> CandidateFeatures:
     """Features of each candidate row, built `chunk` customers at a time; `activity`
     (`article_activity` of this week) may be passed when a ranker scores a week in customer
     chunks, so it is computed once."""
@@ -108,8 +121,19 @@ def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataF
     exprs = []
     for s in week.sources:
         score = pl.col(f"{s}_score").cast(pl.Float32)
-        exprs += [score.sign() * score.abs().log1p(), pl.col(f"{s}_rank").cast(pl.Float32) / k, (pl.col(f"{s}_rank") < k).cast(pl.Float32)]
-    exprs.append(pl.sum_horizontal(pl.when(pl.col(f"{s}_rank") < k).then(1.0 / (FUSION_C + 1 + pl.col(f"{s}_rank").cast(pl.Float32))).otherwise(0.0) for s in week.sources))
+        exprs += [
+            score.sign() * score.abs().log1p(),
+            pl.col(f"{s}_rank").cast(pl.Float32) / k,
+            (pl.col(f"{s}_rank") < k).cast(pl.Float32),
+        ]
+    exprs.append(
+        pl.sum_horizontal(
+            pl.when(pl.col(f"{s}_rank") < k)
+            .then(1.0 / (FUSION_C + 1 + pl.col(f"{s}_rank").cast(pl.Float32)))
+            .otherwise(0.0)
+            for s in week.sources
+        )
+    )
     exprs += [log1p(n) for n in ARTICLE_DENSE]
     exprs += [
         pl.col("trend").fill_null(1.0).log(),
@@ -118,6 +142,11 @@ def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataF
     ]
     exprs += [log1p(n) for n in CUSTOMER_DENSE]
     exprs += [pl.col("online_share").fill_null(0.0), pl.col("mean_price_paid").fill_null(0.0) * 30]
-    exprs += [log1p(n) if n != "days_since_article" else pl.col(n).fill_null(NEVER).cast(pl.Float32).log1p() for n in PAIR_DENSE]
-    dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy(order="c")  # float32 already: no second copy
+    exprs += [
+        log1p(n) if n != "days_since_article" else pl.col(n).fill_null(NEVER).cast(pl.Float32).log1p()
+        for n in PAIR_DENSE
+    ]
+    dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy(
+        order="c"
+    )  # float32 already: no second copy
     return rows.select(*week.candidates.columns, "price_band"), dense.reshape(rows.height, len(exprs))

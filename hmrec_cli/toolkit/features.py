@@ -18,7 +18,14 @@ import polars as pl
 
 from hmrec_cli.data.splits import Week
 
-ARTICLE_FIELDS = ("product_type_no", "product_group_name", "index_group_name", "colour_group_code", "department_no", "garment_group_no")
+ARTICLE_FIELDS = (
+    "product_type_no",
+    "product_group_name",
+    "index_group_name",
+    "colour_group_code",
+    "department_no",
+    "garment_group_no",
+)
 CUSTOMER_FIELDS = ("age_band", "club_member_status", "fashion_news_frequency", "FN", "Active")
 PRICE_BANDS = 10
 NEVER = 9999  # days since an event that never happened
@@ -53,7 +60,12 @@ def article_codes(articles: pl.DataFrame) -> Codes:
 
 def customer_codes(customers: pl.DataFrame) -> Codes:
     """Row i = customer index i; age in 5-year bands (16-19, 20-24, ...; unknown = 0)."""
-    band = pl.when(pl.col("age") > 0).then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5).otherwise(None).alias("age_band")
+    band = (
+        pl.when(pl.col("age") > 0)
+        .then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5)
+        .otherwise(None)
+        .alias("age_band")
+    )
     return encode(customers.sort("customer").with_columns(band), CUSTOMER_FIELDS)
 
 
@@ -63,9 +75,15 @@ def article_side_table(articles: pl.DataFrame, history: pl.DataFrame, week: Week
     by article + 1 (0 = padding)."""
     codes = article_codes(articles)
     bands = article_activity(history, week, customers).select("article", "price_band")
-    band = pl.DataFrame({"article": articles.sort("article")["article"]}).join(bands, on="article", how="left", maintain_order="left")
+    band = pl.DataFrame({"article": articles.sort("article")["article"]}).join(
+        bands, on="article", how="left", maintain_order="left"
+    )
     values = np.hstack([codes.values, band["price_band"].fill_null(0).to_numpy().astype(np.int64).reshape(-1, 1)])
-    return Codes(np.vstack([np.zeros((1, values.shape[1]), dtype=np.int64), values]), (*codes.fields, "price_band"), (*codes.sizes, PRICE_BANDS + 1))
+    return Codes(
+        np.vstack([np.zeros((1, values.shape[1]), dtype=np.int64), values]),
+        (*codes.fields, "price_band"),
+        (*codes.sizes, PRICE_BANDS + 1),
+    )
 
 
 def unsold_articles(history: pl.DataFrame, week: Week, articles: int, days: int) -> np.ndarray | None:
@@ -105,7 +123,9 @@ def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame)
     days = _days_before(week)
     recent = history.filter(pl.col("t_dat") >= week.start - timedelta(days=28))
     ages = customers.select("customer", age=pl.when(pl.col("age") > 0).then(pl.col("age").cast(pl.Float32)))
-    buyer_age = recent.join(ages, on="customer", how="left").group_by("article").agg(mean_buyer_age=pl.col("age").mean())
+    buyer_age = (
+        recent.join(ages, on="customer", how="left").group_by("article").agg(mean_buyer_age=pl.col("age").mean())
+    )
     windows = recent.group_by("article").agg(
         sales_1d=(days <= 1).sum(),
         sales_7d=(days <= 7).sum(),
@@ -124,7 +144,10 @@ def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame)
         .with_columns(pl.col("sales_1d", "sales_7d", "sales_prev_7d", "sales_28d").fill_null(0))
         .with_columns(
             trend=((pl.col("sales_7d") + 1) / (pl.col("sales_prev_7d") + 1)).cast(pl.Float32),
-            price_band=(pl.col("mean_price").rank("ordinal") * PRICE_BANDS / pl.len()).ceil().clip(1, PRICE_BANDS).cast(pl.Int64),
+            price_band=(pl.col("mean_price").rank("ordinal") * PRICE_BANDS / pl.len())
+            .ceil()
+            .clip(1, PRICE_BANDS)
+            .cast(pl.Int64),
         )
         .drop("sales_prev_7d")
     )
@@ -160,7 +183,11 @@ def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pai
     last bought the article."""
     days = _days_before(week)
     kinds = articles.select("article", "product_code", "product_type_no")
-    mine = history.filter(pl.col("customer").is_in(pairs["customer"].unique().implode())).select("customer", "article", "t_dat").join(kinds, on="article")
+    mine = (
+        history.filter(pl.col("customer").is_in(pairs["customer"].unique().implode()))
+        .select("customer", "article", "t_dat")
+        .join(kinds, on="article")
+    )
     by_article = mine.group_by("customer", "article").agg(bought_article=pl.len(), days_since_article=days.min())
     by_product = mine.group_by("customer", "product_code").agg(bought_product=pl.len())
     by_type = mine.group_by("customer", "product_type_no").agg(bought_type=pl.len())
@@ -171,7 +198,8 @@ def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pai
         .join(by_product, on=["customer", "product_code"], how="left", maintain_order="left")
         .join(by_type, on=["customer", "product_type_no"], how="left", maintain_order="left")
         .select(
-            "customer", "article",
+            "customer",
+            "article",
             pl.col("bought_article", "bought_product", "bought_type").fill_null(0),
             pl.col("days_since_article").fill_null(NEVER),
         )

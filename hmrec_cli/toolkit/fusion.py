@@ -82,7 +82,11 @@ def fuse(source_ranks: np.ndarray, weights: list[float], c: float, k: int) -> np
 
 
 def tune(
-    train: list[RankingWeek], start: Fusion, seed: int, passes: int = PASSES, customers: int = TUNE_CUSTOMERS,
+    train: list[RankingWeek],
+    start: Fusion,
+    seed: int,
+    passes: int = PASSES,
+    customers: int = TUNE_CUSTOMERS,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> tuple[Fusion, float]:
     """Coordinate ascent over each source's weight (WEIGHT_GRID) and c (C_GRID) from `start`;
@@ -94,7 +98,9 @@ def tune(
 
     def figure(weights: dict[str, float], c: float) -> float:
         """Mean AP of the sampled buyers times their share of all the week's buyers, over the weeks."""
-        return float(np.mean([share * orders.map(fuse(r, [weights[s] for s in sources], c, k)) for orders, r, share, k in weeks]))
+        return float(
+            np.mean([share * orders.map(fuse(r, [weights[s] for s in sources], c, k)) for orders, r, share, k in weeks])
+        )
 
     weights, c = dict(start.weights), start.c
     best = figure(weights, c)

@@ -11,8 +11,8 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from hmrec_cli.plugin_api import recency_weight
 from hmrec_cli.data.splits import Week, recent_history
+from hmrec_cli.plugin_api import recency_weight
 
 
 def interaction_matrix(
@@ -34,8 +34,14 @@ def keep_top_per_row(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
     """The `n` largest entries of each row (ties by column), others dropped: a neighbour cap."""
     coo = matrix.tocoo()
     frame = pl.DataFrame({"row": coo.row, "col": coo.col, "value": coo.data})
-    kept = frame.sort(["row", "value", "col"], descending=[False, True, False]).group_by("row", maintain_order=True).head(n)
-    return sp.csr_matrix((kept["value"].to_numpy(), (kept["row"].to_numpy(), kept["col"].to_numpy())), shape=matrix.shape)
+    kept = (
+        frame.sort(["row", "value", "col"], descending=[False, True, False])
+        .group_by("row", maintain_order=True)
+        .head(n)
+    )
+    return sp.csr_matrix(
+        (kept["value"].to_numpy(), (kept["row"].to_numpy(), kept["col"].to_numpy())), shape=matrix.shape
+    )
 
 
 def top_k_rows(scores: sp.csr_matrix, customers: np.ndarray, k: int) -> pl.DataFrame:
@@ -43,6 +49,14 @@ def top_k_rows(scores: sp.csr_matrix, customers: np.ndarray, k: int) -> pl.DataF
     columns customer, article, score."""
     coo = scores.tocoo()
     frame = pl.DataFrame(
-        {"customer": customers[coo.row].astype(np.uint32), "article": coo.col.astype(np.uint32), "score": coo.data.astype(np.float32)}
+        {
+            "customer": customers[coo.row].astype(np.uint32),
+            "article": coo.col.astype(np.uint32),
+            "score": coo.data.astype(np.float32),
+        }
     )
-    return frame.sort(["customer", "score", "article"], descending=[False, True, False]).group_by("customer", maintain_order=True).head(k)
+    return (
+        frame.sort(["customer", "score", "article"], descending=[False, True, False])
+        .group_by("customer", maintain_order=True)
+        .head(k)
+    )

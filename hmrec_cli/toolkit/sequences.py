@@ -30,7 +30,9 @@ class Sequences:
     def rows(self, customers: pl.Series) -> np.ndarray:
         """Row index of each of `customers` (every one must be among this batch's customers)."""
         index = np.searchsorted(self.customers.to_numpy(), customers.cast(pl.UInt32).to_numpy())
-        if index.size and (index.max() >= self.customers.len() or not (self.customers.to_numpy()[index] == customers.to_numpy()).all()):
+        if index.size and (
+            index.max() >= self.customers.len() or not (self.customers.to_numpy()[index] == customers.to_numpy()).all()
+        ):
             raise KeyError("a customer has no row in these sequences")
         return index.astype(np.int64)
 

@@ -98,10 +98,14 @@ class UserTower(nn.Module):
             return (weights.unsqueeze(-1) * vectors).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
         bucket = torch.where(mask, torch.log2(age_days.clamp(min=1).float()).long().clamp(max=AGE_BUCKETS - 2) + 1, 0)
         scores = torch.tanh(self.key(vectors + self.age(bucket))) @ self.query
-        weights = torch.softmax(scores.float().masked_fill(~mask, -torch.inf), dim=1).nan_to_num(0.0)  # all padding: NaN -> 0
+        weights = torch.softmax(scores.float().masked_fill(~mask, -torch.inf), dim=1).nan_to_num(
+            0.0
+        )  # all padding: NaN -> 0
         return (weights.unsqueeze(-1).to(vectors.dtype) * vectors).sum(1)
 
-    def forward(self, customer: torch.Tensor, items: torch.Tensor, age_days: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, customer: torch.Tensor, items: torch.Tensor, age_days: torch.Tensor, dense: torch.Tensor
+    ) -> torch.Tensor:
         parts = [self.pooled(items, age_days), self.customer_sides(self.customer_codes[customer]), dense]
         return self.mlp(torch.cat(parts, dim=-1))
 
@@ -112,18 +116,37 @@ def tower_shape(ctx, params) -> tuple[Shape, torch.Tensor, torch.Tensor]:
     articles = article_side_table(ctx.articles, ctx.history, ctx.week, ctx.customers)
     people = customer_codes(ctx.customers)
     shape = Shape(
-        articles=ctx.articles.height + 1, article_fields=articles.sizes, customer_fields=people.sizes, dense=len(USER_DENSE),
-        embedding_size=params.embedding_size, side_dim=params.side_embedding_size, hidden=tuple(int(h) for h in params.hidden.split(",")),
-        pooling=params.pooling, half_life_days=params.half_life_days,
+        articles=ctx.articles.height + 1,
+        article_fields=articles.sizes,
+        customer_fields=people.sizes,
+        dense=len(USER_DENSE),
+        embedding_size=params.embedding_size,
+        side_dim=params.side_embedding_size,
+        hidden=tuple(int(h) for h in params.hidden.split(",")),
+        pooling=params.pooling,
+        half_life_days=params.half_life_days,
     )
     return shape, torch.from_numpy(articles.values), torch.from_numpy(people.values)
 
 
-def user_vectors(tower: UserTower, history: pl.DataFrame, week, customers: pl.Series, length: int, device: torch.device, batch: int = 8192) -> tuple[np.ndarray, torch.Tensor]:
+def user_vectors(
+    tower: UserTower,
+    history: pl.DataFrame,
+    week,
+    customers: pl.Series,
+    length: int,
+    device: torch.device,
+    batch: int = 8192,
+) -> tuple[np.ndarray, torch.Tensor]:
     """Sorted distinct customer indexes and their user vectors [n, E] on `device`, from the
     history before `week` (customers without history get a vector from their features alone)."""
     inputs = user_inputs(history, week, customers, length)
     t = to_device(inputs.arrays(), device)
     tower.eval()
-    vectors = predict_in_batches(lambda idx: tower(t["customer"][idx], t["items"][idx], t["age_days"][idx], t["dense"][idx]), inputs.customer.size, batch, device)
+    vectors = predict_in_batches(
+        lambda idx: tower(t["customer"][idx], t["items"][idx], t["age_days"][idx], t["dense"][idx]),
+        inputs.customer.size,
+        batch,
+        device,
+    )
     return inputs.customer, torch.from_numpy(vectors.reshape(inputs.customer.size, -1)).to(device)

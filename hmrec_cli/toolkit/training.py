@@ -66,7 +66,13 @@ class Log:
     resumed_from: int = 0
 
     def as_dict(self) -> dict:
-        return {"epochs": self.epochs, "best_epoch": self.best_epoch, "best": self.best, "stopped_early": self.stopped_early, "resumed_from": self.resumed_from}
+        return {
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "best": self.best,
+            "stopped_early": self.stopped_early,
+            "resumed_from": self.resumed_from,
+        }
 
 
 def train(
@@ -96,12 +102,26 @@ def train(
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(settings.device.type == "cpu" or previous)
     try:
-        return _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups, on_epoch_end)
+        return _train(
+            model,
+            loss_of,
+            batches,
+            examples,
+            settings,
+            validate,
+            checkpoint,
+            resume,
+            on_progress,
+            param_groups,
+            on_epoch_end,
+        )
     finally:
         torch.use_deterministic_algorithms(previous)
 
 
-def _train(model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups, on_epoch_end) -> Log:
+def _train(
+    model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups, on_epoch_end
+) -> Log:
     torch.manual_seed(settings.seed)
     groups = param_groups if param_groups is not None else model.parameters()
     # fused: one pass over each parameter's memory per step, not one per arithmetic op (5-10x faster
@@ -109,7 +129,12 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
     fused = settings.device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay, fused=fused)
     log, best_state, stale, start = Log(), None, 0, 0
-    if resume and checkpoint is not None and checkpoint.is_file() and (saved := _load(checkpoint, model, optimizer, settings)):
+    if (
+        resume
+        and checkpoint is not None
+        and checkpoint.is_file()
+        and (saved := _load(checkpoint, model, optimizer, settings))
+    ):
         start, stale, best_state = saved["epoch"], saved["stale"], saved["best_state"]
         log = Log(saved["log"], saved["best_epoch"], saved["best"], False, saved["epoch"])
     amp = settings.device.type == "cuda"
@@ -131,15 +156,25 @@ def _train(model, loss_of, batches, examples, settings, validate, checkpoint, re
             steps += 1
             if steps % 20 == 1:  # reading the loss syncs the GPU; do it now and then
                 shown = float(loss.detach())
-            rate = seen / max(time.perf_counter() - began, 1e-9)  # the count goes out every step: a short epoch's lines move too
-            on_progress(f"epoch {epoch + 1}/{settings.epochs}  loss {shown:.4f}  {rate:,.0f} examples/s", seen, examples)
+            rate = seen / max(
+                time.perf_counter() - began, 1e-9
+            )  # the count goes out every step: a short epoch's lines move too
+            on_progress(
+                f"epoch {epoch + 1}/{settings.epochs}  loss {shown:.4f}  {rate:,.0f} examples/s", seen, examples
+            )
         seconds = time.perf_counter() - began
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
         model.eval()
         with torch.no_grad():
             figure = validate() if validate is not None else None  # no validation: keep the last epoch
-        entry = {"epoch": epoch + 1, "loss": float(total_loss) / max(steps, 1), "validation": figure, "examples_per_s": seen / max(seconds, 1e-9), "seconds": seconds}
+        entry = {
+            "epoch": epoch + 1,
+            "loss": float(total_loss) / max(steps, 1),
+            "validation": figure,
+            "examples_per_s": seen / max(seconds, 1e-9),
+            "seconds": seconds,
+        }
         log.epochs.append(entry)
         if figure is None or log.best is None or figure > log.best:
             log.best, log.best_epoch, stale = figure, epoch + 1, 0
@@ -163,7 +198,17 @@ def _load(path: Path, model, optimizer, settings: Settings) -> dict | None:
         problem = damage(path, recorded if isinstance(recorded, dict) else None)
         if problem is None:
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            missing = {"model", "optimizer", "rng_cpu", "epoch", "stale", "best_state", "log", "best_epoch", "best"} - set(saved)
+            missing = {
+                "model",
+                "optimizer",
+                "rng_cpu",
+                "epoch",
+                "stale",
+                "best_state",
+                "log",
+                "best_epoch",
+                "best",
+            } - set(saved)
             if missing:
                 raise ValueError(f"no {', '.join(sorted(missing))}")
             model.load_state_dict(saved["model"])

@@ -16,9 +16,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from hmrec_cli.data.splits import Week, history_prefix, in_week
 from hmrec_cli.toolkit.features import customer_activity
 from hmrec_cli.toolkit.sequences import purchase_sequences
-from hmrec_cli.data.splits import Week, history_prefix, in_week
 
 USER_DENSE = ("log_purchases", "log_purchases_28d", "online_share", "log_days_since_last", "mean_price_paid")
 
@@ -46,14 +46,23 @@ def user_inputs(history: pl.DataFrame, week: Week, customers: pl.Series, length:
     wanted = customers.cast(pl.UInt32).unique().sort()
     seqs = purchase_sequences(history, week, wanted, length)
     activity = customer_activity(history, week, wanted).sort("customer")
-    dense = activity.select(
-        pl.col("purchases").cast(pl.Float32).log1p(),
-        pl.col("purchases_28d").cast(pl.Float32).log1p(),
-        pl.col("online_share").cast(pl.Float32),
-        pl.col("days_since_last").cast(pl.Float32).log1p(),
-        (pl.col("mean_price_paid") * 30).cast(pl.Float32),
-    ).to_numpy().astype(np.float32)
-    return UserInputs(wanted.cast(pl.Int64).to_numpy(), seqs.items.astype(np.int64), seqs.age_days.astype(np.int64), dense.reshape(wanted.len(), len(USER_DENSE)))
+    dense = (
+        activity.select(
+            pl.col("purchases").cast(pl.Float32).log1p(),
+            pl.col("purchases_28d").cast(pl.Float32).log1p(),
+            pl.col("online_share").cast(pl.Float32),
+            pl.col("days_since_last").cast(pl.Float32).log1p(),
+            (pl.col("mean_price_paid") * 30).cast(pl.Float32),
+        )
+        .to_numpy()
+        .astype(np.float32)
+    )
+    return UserInputs(
+        wanted.cast(pl.Int64).to_numpy(),
+        seqs.items.astype(np.int64),
+        seqs.age_days.astype(np.int64),
+        dense.reshape(wanted.len(), len(USER_DENSE)),
+    )
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,12 @@ def weekly_examples(history: pl.DataFrame, week: Week, weeks: int, length: int) 
     parts, pairs, starts = [], [], []
     offset = 0
     for w in training_weeks(week, weeks, first):
-        bought = in_week(history, w).select(pl.col("customer").cast(pl.Int64), pl.col("article").cast(pl.Int64)).unique().sort("customer", "article")
+        bought = (
+            in_week(history, w)
+            .select(pl.col("customer").cast(pl.Int64), pl.col("article").cast(pl.Int64))
+            .unique()
+            .sort("customer", "article")
+        )
         if bought.height == 0:
             continue
         buyers = bought["customer"].unique().sort()
@@ -97,8 +111,17 @@ def weekly_examples(history: pl.DataFrame, week: Week, weeks: int, length: int) 
         starts.append(w.start)
         offset += inputs.customer.size
     if not parts:
-        empty = UserInputs(np.zeros(0, np.int64), np.zeros((0, length), np.int64), np.zeros((0, length), np.int64), np.zeros((0, len(USER_DENSE)), np.float32))
+        empty = UserInputs(
+            np.zeros(0, np.int64),
+            np.zeros((0, length), np.int64),
+            np.zeros((0, length), np.int64),
+            np.zeros((0, len(USER_DENSE)), np.float32),
+        )
         return WeeklyExamples(empty, np.zeros(0, np.int64), (), np.zeros(0, np.int64), np.zeros(0, np.int64))
-    users = UserInputs(*(np.concatenate([getattr(p, f) for p, _ in parts]) for f in ("customer", "items", "age_days", "dense")))
+    users = UserInputs(
+        *(np.concatenate([getattr(p, f) for p, _ in parts]) for f in ("customer", "items", "age_days", "dense"))
+    )
     week_index = np.concatenate([np.full(p.customer.size, i, dtype=np.int64) for p, i in parts])
-    return WeeklyExamples(users, week_index, tuple(starts), np.concatenate([r for r, _ in pairs]), np.concatenate([a for _, a in pairs]))
+    return WeeklyExamples(
+        users, week_index, tuple(starts), np.concatenate([r for r, _ in pairs]), np.concatenate([a for _, a in pairs])
+    )

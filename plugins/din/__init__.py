@@ -20,25 +20,108 @@ from hmrec_cli.plugin_api import WIDTHS, Ranker, RankingWeek, RunSettings
 
 @dataclass(frozen=True)
 class DINParams:
-    history_length: int = field(default=32, metadata={"doc": "purchases of the customer's history the model attends over (most recent first)", "valid": (1, 512), "range": (8, 64, "log")})
-    history: str = field(default="attention", metadata={"doc": "attention (DIN), mean (average of the history) or none (history-blind ablation)", "valid": ("attention", "mean", "none")})
-    embedding_size: int = field(default=32, metadata={"doc": "article id embedding size", "valid": (1, 1024), "range": (8, 64, "log")})
-    side_embedding_size: int = field(default=8, metadata={"doc": "embedding size of each side feature (product type, colour, ..., customer fields)", "valid": (1, 512)})
-    attention_hidden: int = field(default=36, metadata={"doc": "hidden units of the local activation unit", "valid": (1, 1024)})
+    history_length: int = field(
+        default=32,
+        metadata={
+            "doc": "purchases of the customer's history the model attends over (most recent first)",
+            "valid": (1, 512),
+            "range": (8, 64, "log"),
+        },
+    )
+    history: str = field(
+        default="attention",
+        metadata={
+            "doc": "attention (DIN), mean (average of the history) or none (history-blind ablation)",
+            "valid": ("attention", "mean", "none"),
+        },
+    )
+    embedding_size: int = field(
+        default=32, metadata={"doc": "article id embedding size", "valid": (1, 1024), "range": (8, 64, "log")}
+    )
+    side_embedding_size: int = field(
+        default=8,
+        metadata={
+            "doc": "embedding size of each side feature (product type, colour, ..., customer fields)",
+            "valid": (1, 512),
+        },
+    )
+    attention_hidden: int = field(
+        default=36, metadata={"doc": "hidden units of the local activation unit", "valid": (1, 1024)}
+    )
     hidden: str = field(default="200,80", metadata={"doc": "hidden layer widths of the scoring MLP", "valid": WIDTHS})
     epochs: int = field(default=8, metadata={"doc": "maximum training epochs", "valid": (1, 1000)})
-    patience: int = field(default=2, metadata={"doc": "stop after this many epochs without a better validation MAP@12", "valid": (1, 1000)})
+    patience: int = field(
+        default=2,
+        metadata={"doc": "stop after this many epochs without a better validation MAP@12", "valid": (1, 1000)},
+    )
     batch_size: int = field(default=2048, metadata={"doc": "rows per training step", "valid": (2, 1_000_000)})
-    learning_rate: float = field(default=0.002, metadata={"doc": "AdamW learning rate", "valid": "(0, 1]", "range": (0.0003, 0.01, "log")})
-    weight_decay: float = field(default=1e-4, metadata={"doc": "AdamW weight decay on everything but the article id embeddings, at regularisation_rows training rows or more", "valid": (0, 10), "range": (1e-06, 0.01, "log")})
-    regularisation_rows: int = field(default=500_000, metadata={"doc": "below this many training rows weight decay grows as regularisation_rows / rows (0: never)", "valid": (0, 10**10)})
-    wide: bool = field(default=True, metadata={"doc": "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"})
-    reg: float = field(default=1e-5, metadata={"doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency", "valid": (0, 100)})
-    negative_share: float = field(default=0.1, metadata={"doc": "share of negative rows kept for training (positives are all kept)", "valid": "(0, 1]", "range": (0.05, 0.5, "log")})
-    loss: str = field(default="bce", metadata={"doc": "bce (pointwise) or listwise (softmax over each customer's candidates)", "valid": ("bce", "listwise")})
-    prior_weight: float = field(default=1.0, metadata={"doc": "weight of merge's order (tuned fusion, -log(1 + position)) added to every logit; 0 = learn from scratch", "valid": (0, 100)})
-    min_gain_se: float = field(default=2.0, metadata={"doc": "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference", "valid": (0, 100)})
-    valid_customers: int = field(default=5_000, metadata={"doc": "at most this many buyers of the newest training week with a purchase among their candidates score each epoch (the others score 0 in any order)", "valid": (1, 10_000_000)})
+    learning_rate: float = field(
+        default=0.002, metadata={"doc": "AdamW learning rate", "valid": "(0, 1]", "range": (0.0003, 0.01, "log")}
+    )
+    weight_decay: float = field(
+        default=1e-4,
+        metadata={
+            "doc": "AdamW weight decay on everything but the article id embeddings, at regularisation_rows training rows or more",
+            "valid": (0, 10),
+            "range": (1e-06, 0.01, "log"),
+        },
+    )
+    regularisation_rows: int = field(
+        default=500_000,
+        metadata={
+            "doc": "below this many training rows weight decay grows as regularisation_rows / rows (0: never)",
+            "valid": (0, 10**10),
+        },
+    )
+    wide: bool = field(
+        default=True,
+        metadata={
+            "doc": "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"
+        },
+    )
+    reg: float = field(
+        default=1e-5,
+        metadata={
+            "doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency",
+            "valid": (0, 100),
+        },
+    )
+    negative_share: float = field(
+        default=0.1,
+        metadata={
+            "doc": "share of negative rows kept for training (positives are all kept)",
+            "valid": "(0, 1]",
+            "range": (0.05, 0.5, "log"),
+        },
+    )
+    loss: str = field(
+        default="bce",
+        metadata={
+            "doc": "bce (pointwise) or listwise (softmax over each customer's candidates)",
+            "valid": ("bce", "listwise"),
+        },
+    )
+    prior_weight: float = field(
+        default=1.0,
+        metadata={
+            "doc": "weight of merge's order (tuned fusion, -log(1 + position)) added to every logit; 0 = learn from scratch",
+            "valid": (0, 100),
+        },
+    )
+    min_gain_se: float = field(
+        default=2.0,
+        metadata={
+            "doc": "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference",
+            "valid": (0, 100),
+        },
+    )
+    valid_customers: int = field(
+        default=5_000,
+        metadata={
+            "doc": "at most this many buyers of the newest training week with a purchase among their candidates score each epoch (the others score 0 in any order)",
+            "valid": (1, 10_000_000),
+        },
+    )
 
 
 class DINRanker(Ranker):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from hmrec_cli.toolkit.candidate_features import candidate_features
 from hmrec_cli.plugin_api import RankingWeek
+from hmrec_cli.toolkit.candidate_features import candidate_features
 from hmrec_cli.toolkit.sequences import purchase_sequences
 
 
@@ -49,7 +49,9 @@ def week_inputs(week: RankingWeek, length: int, activity: pl.DataFrame | None = 
         age_days=seqs.age_days,
         label=rows["label"].cast(pl.Float32).to_numpy() if "label" in rows.columns else None,
         group=customer.cast(pl.Int64).to_numpy(),
-        prior=rows["prior"].cast(pl.Float32).to_numpy() if "prior" in rows.columns else np.zeros(rows.height, dtype=np.float32),
+        prior=rows["prior"].cast(pl.Float32).to_numpy()
+        if "prior" in rows.columns
+        else np.zeros(rows.height, dtype=np.float32),
     )
 
 

@@ -79,7 +79,11 @@ class DIN(nn.Module):
         self.age = nn.Embedding(AGE_BUCKETS, shape.side_dim)
         item = shape.id_dim + shape.side_dim * len(shape.article_fields)
         self.attention = mlp([4 * item + shape.side_dim, shape.attention_hidden])
-        width = item * (1 if shape.history == "none" else 2) + shape.side_dim * (len(shape.customer_fields) + 1) + shape.dense
+        width = (
+            item * (1 if shape.history == "none" else 2)
+            + shape.side_dim * (len(shape.customer_fields) + 1)
+            + shape.dense
+        )
         self.head = mlp([width, *shape.hidden])
         self.wide = nn.Linear(shape.dense, 1) if shape.wide else None
         if shape.wide:  # start at the given prior; the linear and deep parts grow from zero
@@ -90,9 +94,18 @@ class DIN(nn.Module):
     def item_vectors(self, articles: torch.Tensor) -> torch.Tensor:
         """Articles' vectors (id embedding and side-feature embeddings, concatenated); 0 = padding."""
         codes = self.article_codes[articles]
-        return torch.cat([self.article_id(articles), *(e(codes[..., i]) for i, e in enumerate(self.article_side))], dim=-1)
+        return torch.cat(
+            [self.article_id(articles), *(e(codes[..., i]) for i, e in enumerate(self.article_side))], dim=-1
+        )
 
-    def interest(self, table: torch.Tensor, candidate: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def interest(
+        self,
+        table: torch.Tensor,
+        candidate: torch.Tensor,
+        history: torch.Tensor,
+        age_days: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
         """Pooled history: attention-weighted sum (weights unnormalised, 0 on padding), plain mean, or none.
         `history` indexes rows of `table` (the vectors of the batch's distinct articles).
 
@@ -110,7 +123,14 @@ class DIN(nn.Module):
         weights = self.attention_weights(table, candidate, history, age_days, mask)
         return (weights.unsqueeze(-1) * items).sum(1)
 
-    def attention_weights(self, table: torch.Tensor, candidate: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def attention_weights(
+        self,
+        table: torch.Tensor,
+        candidate: torch.Tensor,
+        history: torch.Tensor,
+        age_days: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
         """The activation unit's weight of each history position for its row's candidate ([batch, length],
         unnormalised, 0 on padding): what `interest` pools the history with."""
         items = nn.functional.embedding(history, table)
@@ -131,7 +151,9 @@ class DIN(nn.Module):
             weights[mask] = self.attention[1:](hidden[mask]).squeeze(-1).to(weights.dtype)
         return weights
 
-    def history_weights(self, article: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def history_weights(
+        self, article: torch.Tensor, history: torch.Tensor, age_days: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         """`attention_weights` for a batch of (candidate article, history) rows, vectors built as `forward` builds them."""
         distinct, where = torch.unique(torch.cat([article.unsqueeze(1), history], dim=1), return_inverse=True)
         table = self.item_vectors(distinct)
@@ -147,7 +169,12 @@ class DIN(nn.Module):
         candidate = nn.functional.embedding(where[:, 0], table)
         pooled = self.interest(table, candidate, where[:, 1:], age_days, mask)
         codes = self.customer_codes[customer]
-        parts = [pooled, candidate, *(e(codes[:, i]) for i, e in enumerate(self.customer_side)), self.price_band(price_band)]
+        parts = [
+            pooled,
+            candidate,
+            *(e(codes[:, i]) for i, e in enumerate(self.customer_side)),
+            self.price_band(price_band),
+        ]
         standard = (dense - self.dense_mean) / self.dense_std
         parts.append(standard)
         features = torch.cat(parts, dim=-1)

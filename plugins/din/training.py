@@ -8,19 +8,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
-
-from hmrec_cli import console
-from hmrec_cli.toolkit.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
-from hmrec_cli.toolkit.candidate_features import dense_names
-from hmrec_cli.errors import InputError
-from hmrec_cli.toolkit.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
-from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
-from hmrec_cli.metrics import ManyOrders
-from hmrec_cli.plugin_api import RankingWeek, RunSettings
-from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_plugins.din import DINParams
 from hmrec_plugins.din.inputs import WeekInputs, concat, week_inputs
 from hmrec_plugins.din.model import DIN, Shape
+
+from hmrec_cli import console
+from hmrec_cli.errors import InputError
+from hmrec_cli.metrics import ManyOrders
+from hmrec_cli.plugin_api import RankingWeek, RunSettings
+from hmrec_cli.toolkit.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
+from hmrec_cli.toolkit.candidate_features import dense_names
+from hmrec_cli.toolkit.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
+from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
+from hmrec_cli.toolkit.training import Settings, resolve_device, train
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
 SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
@@ -46,16 +46,22 @@ class Trained:
             run.on_progress(f"features {week.ctx.week.start}", i, len(train_weeks))
             if i == len(train_weeks) - 1 and len(train_weeks) > 1:
                 valid_week, share = buyers_with_a_hit(week, p.valid_customers, rng)
-                valid = week_inputs(replace(week, candidates=valid_week), p.history_length) if valid_week.height else None
+                valid = (
+                    week_inputs(replace(week, candidates=valid_week), p.history_length) if valid_week.height else None
+                )
                 continue
             # sample first, then compute features for the kept rows only
             fitted.append(week_inputs(replace(week, candidates=self._sampled(week, rng)), p.history_length))
         data = concat(fitted)
         positives = int(data.label.sum()) if data.label is not None else 0
         if positives == 0:
-            raise InputError("no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources")
+            raise InputError(
+                "no training week has a buyer whose purchase is among the candidates; add --train-weeks or sources"
+            )
         if positives < FEW_POSITIVES:
-            console.warn(f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)")
+            console.warn(
+                f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)"
+            )
         torch.manual_seed(run.seed)
         self.model = self._build(train_weeks[0], data).to(self.device)
         tensors = to_device(_arrays(data), self.device)
@@ -74,36 +80,66 @@ class Trained:
             else:
                 loss = _listwise(logits.float(), labels, tensors["group"][idx])
             # mini-batch-aware L2 (paper eq. 4): each article id the batch uses, over its frequency
-            used = torch.unique(torch.cat([tensors["article"][idx], tensors["items"][tensors["seq_row"][idx]].flatten()]))
+            used = torch.unique(
+                torch.cat([tensors["article"][idx], tensors["items"][tensors["seq_row"][idx]].flatten()])
+            )
             used = used[used > 0]
             return loss + p.reg * (self.model.article_id(used).float().pow(2).sum(-1) / frequency[used]).sum()
 
         ids = self.model.article_id.weight  # regularised above; everything else by AdamW's weight decay
-        groups = [{"params": [ids], "weight_decay": 0.0}, {"params": [q for q in self.model.parameters() if q is not ids]}]
+        groups = [
+            {"params": [ids], "weight_decay": 0.0},
+            {"params": [q for q in self.model.parameters() if q is not ids]},
+        ]
         decay = scaled_decay(p, int(data.article.size))
         settings = Settings(p.epochs, p.learning_rate, decay, p.patience, run.seed, self.device)
         log = train(
-            self.model, loss_of, lambda epoch: batches(tensors, p, run.seed, epoch, self.device), int(data.article.size), settings,
-            validate=validate, checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress, param_groups=groups,
+            self.model,
+            loss_of,
+            lambda epoch: batches(tensors, p, run.seed, epoch, self.device),
+            int(data.article.size),
+            settings,
+            validate=validate,
+            checkpoint=run.checkpoint,
+            resume=run.resume,
+            on_progress=run.on_progress,
+            param_groups=groups,
         )
         out = {
-            **log.as_dict(), "training_rows": int(data.article.size), "positives": positives, "device": self.device.type,
-            "validation": "MAP@12 of the newest training week's buyers" if valid is not None else "none (one training week)",
-            "dense_features": dense_names(train_weeks[0].sources), "weight_decay": decay,
+            **log.as_dict(),
+            "training_rows": int(data.article.size),
+            "positives": positives,
+            "device": self.device.type,
+            "validation": "MAP@12 of the newest training week's buyers"
+            if valid is not None
+            else "none (one training week)",
+            "dense_features": dense_names(train_weeks[0].sources),
+            "weight_decay": decay,
             "fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight},
         }
         if valid is not None and p.prior_weight > 0:
             mean, se = learned_gain(valid_orders, valid.prior, self._predict(valid_tensors))
             self.prior_only = bool(mean <= p.min_gain_se * se)  # training did not clearly help: merge's order
-            out.update(start=share * valid_orders.map(valid.prior), gain={"map@12": mean, "stderr": se}, kept="merge's order" if self.prior_only else "trained")
+            out.update(
+                start=share * valid_orders.map(valid.prior),
+                gain={"map@12": mean, "stderr": se},
+                kept="merge's order" if self.prior_only else "trained",
+            )
         elif valid_week is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
             self.prior_only = True
-            out.update(gain="none measurable (no buyer of the newest training week has a purchase among the candidates)", kept="merge's order")
+            out.update(
+                gain="none measurable (no buyer of the newest training week has a purchase among the candidates)",
+                kept="merge's order",
+            )
         return out
 
     def _with_prior(self, week: RankingWeek) -> RankingWeek:
         """The week with each candidate's starting score (merge's order, weighted) as column `prior`."""
-        prior = self.params.prior_weight * self.fusion.prior(week) if self.params.prior_weight > 0 else np.zeros(week.candidates.height)
+        prior = (
+            self.params.prior_weight * self.fusion.prior(week)
+            if self.params.prior_weight > 0
+            else np.zeros(week.candidates.height)
+        )
         return replace(week, candidates=week.candidates.with_columns(prior=pl.Series(prior, dtype=pl.Float32)))
 
     def _sampled(self, week: RankingWeek, rng) -> pl.DataFrame:
@@ -120,9 +156,17 @@ class Trained:
         articles, customers = article_codes(week.ctx.articles), customer_codes(week.ctx.customers)
         article_table = np.vstack([np.zeros((1, len(articles.fields)), dtype=np.int64), articles.values])
         shape = Shape(
-            articles=article_table.shape[0], article_fields=articles.sizes, customer_fields=customers.sizes,
-            price_bands=PRICE_BANDS + 1, dense=data.dense.shape[1], id_dim=p.embedding_size, side_dim=p.side_embedding_size,
-            attention_hidden=p.attention_hidden, hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()), history=p.history, wide=p.wide,
+            articles=article_table.shape[0],
+            article_fields=articles.sizes,
+            customer_fields=customers.sizes,
+            price_bands=PRICE_BANDS + 1,
+            dense=data.dense.shape[1],
+            id_dim=p.embedding_size,
+            side_dim=p.side_embedding_size,
+            attention_hidden=p.attention_hidden,
+            hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()),
+            history=p.history,
+            wide=p.wide,
         )
         model = DIN(shape, torch.from_numpy(article_table), torch.from_numpy(customers.values))
         model.dense_mean.copy_(torch.from_numpy(data.dense.mean(0)))
@@ -133,7 +177,14 @@ class Trained:
         seq = t["seq_row"][idx]
         items = t["items"][seq]
         return self.model(
-            t["article"][idx], t["customer"][idx], items, t["age_days"][seq], items > 0, t["price_band"][idx], t["dense"][idx], t["prior"][idx]
+            t["article"][idx],
+            t["customer"][idx],
+            items,
+            t["age_days"][seq],
+            items > 0,
+            t["price_band"][idx],
+            t["dense"][idx],
+            t["prior"][idx],
         )
 
     def _predict(self, t: dict[str, torch.Tensor]) -> np.ndarray:
@@ -145,7 +196,10 @@ class Trained:
         the training log (the fusion merge's order came from, whether the gate kept that order)."""
         fusion = log["fusion"]
         self.device = resolve_device("cpu", console.warn)
-        self.fusion, self.prior_only = Fusion(dict(fusion["weights"]), float(fusion["c"])), log.get("kept") == "merge's order"
+        self.fusion, self.prior_only = (
+            Fusion(dict(fusion["weights"]), float(fusion["c"])),
+            log.get("kept") == "merge's order",
+        )
         inputs = week_inputs(self._with_prior(week), self.params.history_length)
         self.model = self._build(week, inputs)
         saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -161,20 +215,29 @@ class Trained:
             return None
         inputs = week_inputs(week, self.params.history_length)
         items, ages = inputs.items[inputs.seq_row], inputs.age_days[inputs.seq_row]
-        t = to_device({"article": inputs.article, "items": items.astype(np.int64), "age_days": ages.astype(np.int64)}, self.device)
+        t = to_device(
+            {"article": inputs.article, "items": items.astype(np.int64), "age_days": ages.astype(np.int64)}, self.device
+        )
         self.model.eval()
         with torch.no_grad():
-            weights = self.model.history_weights(t["article"], t["items"], t["age_days"], t["items"] > 0).float().cpu().numpy()
+            weights = (
+                self.model.history_weights(t["article"], t["items"], t["age_days"], t["items"] > 0)
+                .float()
+                .cpu()
+                .numpy()
+            )
         rows, length = items.shape
         real = items.ravel() > 0
-        return pl.DataFrame({
-            "customer": np.repeat(inputs.customer, length)[real].astype(np.uint32),
-            "article": np.repeat(inputs.article - 1, length)[real].astype(np.uint32),
-            "position": np.tile(np.arange(length, dtype=np.uint16), rows)[real],
-            "history_article": (items.ravel()[real] - 1).astype(np.uint32),
-            "age_days": ages.ravel()[real].astype(np.int32),
-            "weight": weights.ravel()[real],
-        })
+        return pl.DataFrame(
+            {
+                "customer": np.repeat(inputs.customer, length)[real].astype(np.uint32),
+                "article": np.repeat(inputs.article - 1, length)[real].astype(np.uint32),
+                "position": np.tile(np.arange(length, dtype=np.uint16), rows)[real],
+                "history_article": (items.ravel()[real] - 1).astype(np.uint32),
+                "age_days": ages.ravel()[real].astype(np.int32),
+                "weight": weights.ravel()[real],
+            }
+        )
 
     def score(self, week: RankingWeek) -> np.ndarray:
         activity = self._week_activity(week.ctx)
@@ -195,8 +258,14 @@ def scaled_decay(p: DINParams, rows: int) -> float:
 
 def _arrays(inputs: WeekInputs) -> dict[str, np.ndarray]:
     arrays = {
-        "article": inputs.article, "customer": inputs.customer, "seq_row": inputs.seq_row, "price_band": inputs.price_band,
-        "dense": inputs.dense, "items": inputs.items.astype(np.int64), "age_days": inputs.age_days.astype(np.int64), "group": inputs.group,
+        "article": inputs.article,
+        "customer": inputs.customer,
+        "seq_row": inputs.seq_row,
+        "price_band": inputs.price_band,
+        "dense": inputs.dense,
+        "items": inputs.items.astype(np.int64),
+        "age_days": inputs.age_days.astype(np.int64),
+        "group": inputs.group,
         "prior": inputs.prior,
     }
     if inputs.label is not None:
@@ -206,7 +275,9 @@ def _arrays(inputs: WeekInputs) -> dict[str, np.ndarray]:
 
 def batches(t: dict[str, torch.Tensor], p: DINParams, seed: int, epoch: int, device: torch.device):
     """Shuffled row batches; for the listwise loss whole customers stay in one batch."""
-    return shuffled_batches(t["article"].shape[0], p.batch_size, seed, epoch, device, t["group"] if p.loss == "listwise" else None)
+    return shuffled_batches(
+        t["article"].shape[0], p.batch_size, seed, epoch, device, t["group"] if p.loss == "listwise" else None
+    )
 
 
 def _listwise(logits: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,24 @@ from hmrec_cli.toolkit.tower_params import TowerParams
 
 @dataclass(frozen=True)
 class HSoftmaxParams(TowerParams):
-    tree: str = field(default="catalogue", metadata={"doc": "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)", "valid": ("catalogue", "huffman")})
-    max_branching: int = field(default=32, metadata={"doc": "tree=catalogue: a node with more children gets balanced intermediate levels", "valid": (2, 4096)})
-    beam: int = field(default=100, metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)", "valid": (1, 100_000)})
+    tree: str = field(
+        default="catalogue",
+        metadata={
+            "doc": "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)",
+            "valid": ("catalogue", "huffman"),
+        },
+    )
+    max_branching: int = field(
+        default=32,
+        metadata={
+            "doc": "tree=catalogue: a node with more children gets balanced intermediate levels",
+            "valid": (2, 4096),
+        },
+    )
+    beam: int = field(
+        default=100,
+        metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)", "valid": (1, 100_000)},
+    )
 
 
 class HSoftmax(FittedRetriever):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import torch
+from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
+from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
 from hmrec_cli import console
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.towers import tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import weekly_examples
-from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
-from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
 SEARCH_ENTRIES = 1_000_000  # children (or nodes) scored per beam-search step and chunk of customers: bounds memory
 
@@ -58,17 +58,30 @@ class Fitted:
             console.warn(f"hsoftmax: no purchases in the {p.weeks} training weeks; proposing the popular articles")
             self.trained = False
             return {"examples": 0, "pairs": 0}
-        t = to_device({**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article}, self.device)
+        t = to_device(
+            {**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article},
+            self.device,
+        )
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
             example = t["pair_example"][idx]
-            users = self.model.user(t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example])
+            users = self.model.user(
+                t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example]
+            )
             return self.model.loss(users, t["pair_article"][idx])
 
-        settings = Settings(p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device)
+        settings = Settings(
+            p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device
+        )
         log = train(
-            self.model, loss_of, lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device), pairs, settings,
-            checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress,
+            self.model,
+            loss_of,
+            lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device),
+            pairs,
+            settings,
+            checkpoint=run.checkpoint,
+            resume=run.resume,
+            on_progress=run.on_progress,
         )
         allowed = allowed_nodes(tree, unsold_articles(ctx.history, ctx.week, ctx.articles.height, p.sold_within_days))
         self.allowed = torch.from_numpy(allowed).to(self.device) if allowed is not None else None
@@ -76,22 +89,39 @@ class Fitted:
         frequency = id_frequency(t["pair_article"], ctx.articles.height).cpu().numpy()
         depth = (tree.path >= 0).sum(1)
         return {
-            **log.as_dict(), "examples": examples.rows, "pairs": pairs, "weeks": [d.isoformat() for d in examples.starts], "device": self.device.type,
-            "tree": {"nodes": tree.nodes, "max_depth": tree.depth, "widest": int(tree.child_count.max()), "mean_purchase_depth": float((depth * frequency).sum() / frequency.sum())},
+            **log.as_dict(),
+            "examples": examples.rows,
+            "pairs": pairs,
+            "weeks": [d.isoformat() for d in examples.starts],
+            "device": self.device.type,
+            "tree": {
+                "nodes": tree.nodes,
+                "max_depth": tree.depth,
+                "widest": int(tree.child_count.max()),
+                "mean_purchase_depth": float((depth * frequency).sum() / frequency.sum()),
+            },
         }
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         if not self.trained:
             return fill_cold(pl.DataFrame(schema=CANDIDATE_SCHEMA), customers, self.popular, k)
-        ids, users = user_vectors(self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device)
+        ids, users = user_vectors(
+            self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
+        )
         parts, beam = [], max(self.params.beam, k)
-        chunk = max(1, SEARCH_ENTRIES // max(beam * int(self.model.tree.child_count.max()), self.model.tree.parent.shape[0]))
+        chunk = max(
+            1, SEARCH_ENTRIES // max(beam * int(self.model.tree.child_count.max()), self.model.tree.parent.shape[0])
+        )
         with torch.no_grad():
             for lo in range(0, ids.size, chunk):
                 rows, articles, log_p = self.model.beam_search(users[lo : lo + chunk], k, beam, self.allowed)
-                parts.append(pl.DataFrame({
-                    "customer": ids[lo:][rows.cpu().numpy()].astype(np.uint32),
-                    "article": articles.cpu().numpy().astype(np.uint32),
-                    "score": log_p.cpu().numpy().astype(np.float32),
-                }))
+                parts.append(
+                    pl.DataFrame(
+                        {
+                            "customer": ids[lo:][rows.cpu().numpy()].astype(np.uint32),
+                            "article": articles.cpu().numpy().astype(np.uint32),
+                            "score": log_p.cpu().numpy().astype(np.float32),
+                        }
+                    )
+                )
         return pl.concat(parts) if parts else pl.DataFrame(schema=CANDIDATE_SCHEMA)

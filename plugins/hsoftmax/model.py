@@ -35,7 +35,9 @@ class HierarchicalSoftmax(nn.Module):
 
     def _segment_log_softmax(self, logits: torch.Tensor, segment: torch.Tensor, segments: int) -> torch.Tensor:
         """log softmax of `logits` within each segment (flat, segment ids 0..segments-1)."""
-        top = torch.full((segments,), -torch.inf, device=logits.device).scatter_reduce(0, segment, logits.detach(), "amax")
+        top = torch.full((segments,), -torch.inf, device=logits.device).scatter_reduce(
+            0, segment, logits.detach(), "amax"
+        )
         sums = torch.zeros(segments, device=logits.device).index_add(0, segment, torch.exp(logits - top[segment]))
         return logits - (torch.log(sums) + top)[segment]
 
@@ -44,7 +46,9 @@ class HierarchicalSoftmax(nn.Module):
         counts = self.tree.child_count[parents]
         entry = torch.repeat_interleave(torch.arange(parents.shape[0], device=parents.device), counts)
         first = torch.cumsum(counts, 0) - counts
-        child = self.tree.child_start[parents][entry] + torch.arange(entry.shape[0], device=parents.device) - first[entry]
+        child = (
+            self.tree.child_start[parents][entry] + torch.arange(entry.shape[0], device=parents.device) - first[entry]
+        )
         return entry, child
 
     def _logits(self, users: torch.Tensor, rows: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
@@ -89,9 +93,14 @@ class HierarchicalSoftmax(nn.Module):
         if nodes <= 8 * children.shape[1] * children.shape[2]:
             every = users.float() @ self.node_vectors.float().T + self.node_bias.float()
             return every.gather(1, children.flatten(1)).view(children.shape)
-        return torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float()) + self.node_bias[children].float()
+        return (
+            torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float())
+            + self.node_bias[children].float()
+        )
 
-    def beam_search(self, users: torch.Tensor, k: int, beam: int, allowed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def beam_search(
+        self, users: torch.Tensor, k: int, beam: int, allowed: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Top k leaves per user by beam search: from the root, keep the `beam` inner nodes of
         highest path log-probability per user at each depth, expand all their children, and
         keep the k best leaves reached so far, each with its exact log-probability. `allowed`
@@ -107,7 +116,9 @@ class HierarchicalSoftmax(nn.Module):
         best_log_p = torch.zeros(rows, 0, device=device)
         while bool(torch.isfinite(frontier_log_p).any()):
             counts = self.tree.child_count[frontier]
-            real = (offsets < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(-1)  # [rows, width, widest]
+            real = (offsets < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(
+                -1
+            )  # [rows, width, widest]
             children = torch.where(real, self.tree.child_start[frontier].unsqueeze(-1) + offsets, 0)
             logits = self._children_logits(users, children)
             log_p = frontier_log_p.unsqueeze(-1) + torch.log_softmax(logits.masked_fill(~real, -torch.inf), dim=-1)

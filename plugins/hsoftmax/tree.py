@@ -41,7 +41,14 @@ class Tree:
         return int(self.path.shape[1])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"parent": self.parent, "child_start": self.child_start, "child_count": self.child_count, "leaf_of": self.leaf_of, "article_of": self.article_of, "path": self.path}
+        return {
+            "parent": self.parent,
+            "child_start": self.child_start,
+            "child_count": self.child_count,
+            "leaf_of": self.leaf_of,
+            "article_of": self.article_of,
+            "path": self.path,
+        }
 
 
 def from_parents(parent: np.ndarray, article_of: np.ndarray) -> Tree:
@@ -114,7 +121,9 @@ def balanced_keys(groups: np.ndarray, max_branching: int) -> np.ndarray:
     frame = pl.DataFrame({"g": groups}).with_row_index("row")
     frame = frame.with_columns(position=pl.int_range(pl.len()).over("g"), size=pl.len().over("g"))
     position, size = frame["position"].to_numpy().astype(np.int64), frame["size"].to_numpy().astype(np.int64)
-    digits = np.ceil(np.log(np.maximum(size, 1)) / np.log(max_branching) - 1e-9).astype(np.int64)  # levels a group needs
+    digits = np.ceil(np.log(np.maximum(size, 1)) / np.log(max_branching) - 1e-9).astype(
+        np.int64
+    )  # levels a group needs
     extra = np.maximum(digits - 1, 0)  # intermediate levels above the members
     width = int(extra.max()) if extra.size else 0
     out = np.full((groups.size, width), -1, dtype=np.int64)

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from hmrec_plugins.tdm.model import Encoded, NodeScorer
 from hmrec_plugins.tdm.tree import Tree
 
@@ -34,7 +33,10 @@ class TreeOnDevice:
     def of(cls, tree: Tree, device: torch.device, articles: np.ndarray | None = None) -> TreeOnDevice:
         """The tree on `device`; with `articles`, only their leaves (and ancestors) are valid."""
         valid = tree.valid if articles is None else tree.valid_for(articles)
-        levels = [torch.from_numpy(ids[valid[ids]]).to(device) for ids in (tree.level_nodes(lv, valid_only=False) for lv in range(tree.depth + 1))]
+        levels = [
+            torch.from_numpy(ids[valid[ids]]).to(device)
+            for ids in (tree.level_nodes(lv, valid_only=False) for lv in range(tree.depth + 1))
+        ]
         return cls(tree.branching, tree.depth, torch.from_numpy(valid).to(device), levels)
 
     def start_level(self, beam: int) -> int:
@@ -52,7 +54,9 @@ class Found:
     nodes_scored: int  # per customer
 
 
-def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, k: int, table: torch.Tensor | None = None) -> Found:
+def beam_search(
+    model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, k: int, table: torch.Tensor | None = None
+) -> Found:
     """The k best leaves per customer of `enc` found by layer-wise beam search of width `beam`
     (`table`: the model's node_table, when scoring many batches with the same weights)."""
     start = tree.start_level(beam)
@@ -73,7 +77,9 @@ def beam_search(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, beam: int, 
     return Found(chosen, top.float(), scored)
 
 
-def exhaustive(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chunk: int = 512, table: torch.Tensor | None = None) -> Found:
+def exhaustive(
+    model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chunk: int = 512, table: torch.Tensor | None = None
+) -> Found:
     """The k best leaves per customer over every valid leaf (leaves scored in chunks, a running
     top-k kept): what beam search approximates."""
     leaves = tree.level_nodes[tree.depth]
@@ -87,4 +93,3 @@ def exhaustive(model: NodeScorer, tree: TreeOnDevice, enc: Encoded, k: int, chun
         best_scores, pick = torch.topk(scores, min(k, scores.shape[1]), dim=1)
         best_leaves = torch.gather(ids, 1, pick)
     return Found(best_leaves, best_scores, leaves.numel())
-

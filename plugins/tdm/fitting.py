@@ -14,20 +14,20 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import torch
-
-from hmrec_cli import console
-from hmrec_cli.toolkit.batches import shuffled_batches, to_device
-from hmrec_cli.errors import InputError
-from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
-from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
-from hmrec_cli.toolkit.training import Settings, resolve_device, train
-from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_examples
 from hmrec_plugins.tdm import TDMParams
 from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
 from hmrec_plugins.tdm.model import NodeScorer, Shape
 from hmrec_plugins.tdm.sampler import LevelSampler
 from hmrec_plugins.tdm.tree import Tree, catalogue_tree, kmeans_tree
 from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE, install, reassigned_tree, relearned_tree, sample_votes
+
+from hmrec_cli import console
+from hmrec_cli.errors import InputError
+from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.toolkit.batches import shuffled_batches, to_device
+from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
+from hmrec_cli.toolkit.training import Settings, resolve_device, train
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_examples
 
 RETRIEVE_BATCH = 256  # customers per beam search step
 VALID_K = 100
@@ -53,14 +53,19 @@ class Fitted:
         tree = initial_tree(ctx, p, run.seed)
         self.model = build_model(ctx, p, tree).to(self.device)
         install(self.model, tree)
-        t = to_device({**data.users.arrays(), "pair_example": data.pair_example, "pair_article": data.pair_article}, self.device)
+        t = to_device(
+            {**data.users.arrays(), "pair_example": data.pair_example, "pair_article": data.pair_article}, self.device
+        )
         state: dict = {"leaves": None}
 
         def sampler() -> LevelSampler:
             """The sampler of the model's current tree (rebuilt when the tree changed)."""
             leaves = self.model.leaf_article.detach()
             if state["leaves"] is None or not torch.equal(state["leaves"], leaves):
-                state["sampler"], state["leaves"] = LevelSampler(tree_of(self.model, p.branching), self.device), leaves.clone()
+                state["sampler"], state["leaves"] = (
+                    LevelSampler(tree_of(self.model, p.branching), self.device),
+                    leaves.clone(),
+                )
             return state["sampler"]
 
         def rebuild(epoch: int) -> None:
@@ -68,8 +73,17 @@ class Fitted:
             if p.tree_learning == "kmeans":
                 install(self.model, relearned_tree(self.model, p.branching, run.seed + epoch))
                 return
-            votes = torch.from_numpy(sample_votes(data.pair_article, train_pairs, VOTES_PER_ARTICLE, run.seed + epoch)).to(self.device)
-            tree = reassigned_tree(self.model, tree_of(self.model, p.branching), t, t["pair_example"][votes], t["pair_article"][votes], p.gap)
+            votes = torch.from_numpy(
+                sample_votes(data.pair_article, train_pairs, VOTES_PER_ARTICLE, run.seed + epoch)
+            ).to(self.device)
+            tree = reassigned_tree(
+                self.model,
+                tree_of(self.model, p.branching),
+                t,
+                t["pair_example"][votes],
+                t["pair_article"][votes],
+                p.gap,
+            )
             install(self.model, tree, keep_inner=True)
 
         def batches(epoch: int):
@@ -94,49 +108,90 @@ class Fitted:
             labels[..., 0] = 1
             weight = torch.cat([torch.ones_like(mask[..., :1]), mask], -1).float()
             logits = self.model.score(enc, nodes.flatten(1)).float()
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.flatten(1), weight=weight.flatten(1), reduction="sum")
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, labels.flatten(1), weight=weight.flatten(1), reduction="sum"
+            )
             return loss / weight.sum()
 
         validate = None
         if valid_pairs.size:
             rows = np.unique(data.pair_example[valid_pairs])
             truth = pl.DataFrame({"row": data.pair_example[valid_pairs], "article": data.pair_article[valid_pairs]})
-            inputs = {k: v[torch.from_numpy(rows).to(self.device)] for k, v in t.items() if k in ("items", "age_days", "customer", "dense")}
+            inputs = {
+                k: v[torch.from_numpy(rows).to(self.device)]
+                for k, v in t.items()
+                if k in ("items", "age_days", "customer", "dense")
+            }
 
             def validate() -> float:
-                found = self._search(TreeOnDevice.of(tree_of(self.model, p.branching), self.device), inputs, VALID_K, p.beam or VALID_K)[0]
+                found = self._search(
+                    TreeOnDevice.of(tree_of(self.model, p.branching), self.device), inputs, VALID_K, p.beam or VALID_K
+                )[0]
                 got = pl.DataFrame({"row": np.repeat(rows, found.shape[1]), "article": found.ravel()})
                 hits = truth.join(got, on=["row", "article"], how="semi").group_by("row").len().rename({"len": "hits"})
                 per = truth.group_by("row").len().join(hits, on="row", how="left").fill_null(0)
                 return float((per["hits"] / per["len"]).mean())
 
         total = p.epochs * (p.tree_rounds + 1)
-        settings = Settings(total, p.learning_rate, 0.0, total, run.seed, self.device)  # patience = all epochs: rounds never stop early
-        log = train(self.model, loss_of, batches, int(train_pairs.size), settings, validate=validate,
-                    checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress).as_dict()
+        settings = Settings(
+            total, p.learning_rate, 0.0, total, run.seed, self.device
+        )  # patience = all epochs: rounds never stop early
+        log = train(
+            self.model,
+            loss_of,
+            batches,
+            int(train_pairs.size),
+            settings,
+            validate=validate,
+            checkpoint=run.checkpoint,
+            resume=run.resume,
+            on_progress=run.on_progress,
+        ).as_dict()
         self.tree = tree_of(self.model, p.branching)
         if run.checkpoint is not None:  # the final tree beside the checkpoint, as arrays anyone can read
             self.tree.save(run.checkpoint.with_name(run.checkpoint.stem + ".tree.npz"))
         unsold = unsold_articles(ctx.history, ctx.week, ctx.articles.height, p.sold_within_days)
         self.on_sale = TreeOnDevice.of(self.tree, self.device, None if unsold is None else np.flatnonzero(~unsold))
-        rounds = [{"round": r, "after_epoch": (r + 1) * p.epochs, f"valid_recall@{VALID_K}": log["epochs"][(r + 1) * p.epochs - 1]["validation"]}
-                  for r in range(p.tree_rounds + 1) if len(log["epochs"]) >= (r + 1) * p.epochs]
-        return {**log, "rounds": rounds, "training_purchases": int(train_pairs.size), "held_out_purchases": int(valid_pairs.size),
-                "depth": self.tree.depth, "device": self.device.type}
+        rounds = [
+            {
+                "round": r,
+                "after_epoch": (r + 1) * p.epochs,
+                f"valid_recall@{VALID_K}": log["epochs"][(r + 1) * p.epochs - 1]["validation"],
+            }
+            for r in range(p.tree_rounds + 1)
+            if len(log["epochs"]) >= (r + 1) * p.epochs
+        ]
+        return {
+            **log,
+            "rounds": rounds,
+            "training_purchases": int(train_pairs.size),
+            "held_out_purchases": int(valid_pairs.size),
+            "depth": self.tree.depth,
+            "device": self.device.type,
+        }
 
-    def _search(self, on: TreeOnDevice, inputs: dict[str, torch.Tensor], k: int, beam: int, every_leaf: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def _search(
+        self, on: TreeOnDevice, inputs: dict[str, torch.Tensor], k: int, beam: int, every_leaf: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """[customers, k] article indexes (-1 where fewer leaves exist) and their scores, by beam
         search (or by scoring every leaf)."""
         self.model.eval()
         tree = tree_of(self.model, self.params.branching)
         article_of_leaf = torch.from_numpy(tree.article_of_leaf).to(self.device)
         arts, scores = [], []
-        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with (
+            torch.no_grad(),
+            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"),
+        ):
             table = self.model.node_table()
             for lo in range(0, inputs["customer"].shape[0], RETRIEVE_BATCH):
                 part = {k: v[lo : lo + RETRIEVE_BATCH] for k, v in inputs.items()}
                 enc = self.model.encode(part["items"], part["age_days"], part["customer"], part["dense"])
-                found = exhaustive(self.model, on, enc, k, table=table) if every_leaf else beam_search(self.model, on, enc, beam, k, table)
+                found = (
+                    exhaustive(self.model, on, enc, k, table=table)
+                    if every_leaf
+                    else beam_search(self.model, on, enc, beam, k, table)
+                )
                 art = article_of_leaf[found.leaves - tree.first_leaf]
                 arts.append(torch.where(torch.isfinite(found.scores), art, -1).cpu())
                 scores.append(found.scores.cpu())
@@ -144,17 +199,27 @@ class Fitted:
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         inputs = user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
-        arts, scores = self._search(self.on_sale, to_device(inputs.arrays(), self.device), k, self.params.beam or k, self.params.search == "exhaustive")
+        arts, scores = self._search(
+            self.on_sale,
+            to_device(inputs.arrays(), self.device),
+            k,
+            self.params.beam or k,
+            self.params.search == "exhaustive",
+        )
         keep = arts >= 0
-        found = pl.DataFrame({
-            "customer": np.repeat(inputs.customer, arts.shape[1])[keep.ravel()].astype(np.uint32),
-            "article": arts[keep].astype(np.uint32),
-            "score": scores[keep].astype(np.float32),
-        })
+        found = pl.DataFrame(
+            {
+                "customer": np.repeat(inputs.customer, arts.shape[1])[keep.ravel()].astype(np.uint32),
+                "article": arts[keep].astype(np.uint32),
+                "score": scores[keep].astype(np.float32),
+            }
+        )
         return fill_cold(found, customers, self.popular, k)
 
 
-def split_validation(week: np.ndarray, pair_example: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_validation(
+    week: np.ndarray, pair_example: np.ndarray, count: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Purchase pairs for training and for validation: those of up to `count` buyers of the
     newest week (drawn with the seed); none held out when the newest week is the only one."""
     pairs = np.arange(pair_example.size)
@@ -193,11 +258,21 @@ def build_model(ctx: Context, p: TDMParams, tree: Tree) -> NodeScorer:
     articles = article_side_table(ctx.articles, ctx.history, ctx.week, ctx.customers)  # row 0 = padding
     customers = customer_codes(ctx.customers)
     shape = Shape(
-        articles=ctx.articles.height, first_leaf=tree.first_leaf, article_fields=articles.sizes, customer_fields=customers.sizes,
-        dense=len(USER_DENSE), embedding_size=p.embedding_size, attention_hidden=p.attention_hidden,
+        articles=ctx.articles.height,
+        first_leaf=tree.first_leaf,
+        article_fields=articles.sizes,
+        customer_fields=customers.sizes,
+        dense=len(USER_DENSE),
+        embedding_size=p.embedding_size,
+        attention_hidden=p.attention_hidden,
         hidden=tuple(int(h) for h in p.hidden.split(",")),
     )
-    return NodeScorer(shape, torch.from_numpy(articles.values), torch.from_numpy(customers.values), torch.zeros(tree.n_nodes, dtype=torch.long))
+    return NodeScorer(
+        shape,
+        torch.from_numpy(articles.values),
+        torch.from_numpy(customers.values),
+        torch.zeros(tree.n_nodes, dtype=torch.long),
+    )
 
 
 def tree_of(model: NodeScorer, branching: int) -> Tree:

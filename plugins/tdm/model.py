@@ -71,7 +71,9 @@ def mlp(widths: list[int]) -> nn.Sequential:
 
 
 class NodeScorer(nn.Module):
-    def __init__(self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, leaf_article: torch.Tensor):
+    def __init__(
+        self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, leaf_article: torch.Tensor
+    ):
         """`article_codes`: [articles + 1, fields] side-feature codes by article index + 1 (row 0 =
         padding); `customer_codes`: [customers, fields]; `leaf_article`: per node, the index + 1
         of the article at that leaf (0 for inner and empty nodes)."""
@@ -88,7 +90,9 @@ class NodeScorer(nn.Module):
         self.attention_in = nn.Linear(4 * e, h)
         self.attention_out = nn.Sequential(PReLU(h), nn.Linear(h, 1))
         windows = len(WINDOWS) + 1
-        self.head = mlp([2 * windows * e + e + shape.side_dim * len(shape.customer_fields) + shape.dense, *shape.hidden])
+        self.head = mlp(
+            [2 * windows * e + e + shape.side_dim * len(shape.customer_fields) + shape.dense, *shape.hidden]
+        )
         for table in (self.article_id, self.inner, *self.article_side):
             nn.init.normal_(table.weight, std=0.1)
         with torch.no_grad():
@@ -108,7 +112,9 @@ class NodeScorer(nn.Module):
         inner = self.inner(torch.where(leaf, 0, nodes))
         return torch.where(leaf.unsqueeze(-1), self.article_vectors(self.leaf_article[nodes]), inner)
 
-    def encode(self, items: torch.Tensor, age_days: torch.Tensor, customers: torch.Tensor, dense: torch.Tensor) -> Encoded:
+    def encode(
+        self, items: torch.Tensor, age_days: torch.Tensor, customers: torch.Tensor, dense: torch.Tensor
+    ) -> Encoded:
         """`items`: [B, L] article index + 1 (0 = padding); `age_days`: [B, L] days before the week;
         `customers`: [B] customer indexes; `dense`: [B, shape.dense] activity features."""
         e = self.shape.embedding_size
@@ -118,7 +124,9 @@ class NodeScorer(nn.Module):
         per_item = vec.unsqueeze(-1) * w4.T + (w2 - w3).T  # [B, L, E, H]
         constant = (vec @ (w1 + w3).T + self.attention_in.bias).unsqueeze(2)  # [B, L, 1, H]
         attention = torch.cat([per_item, constant], 2).permute(0, 2, 1, 3).reshape(b, e + 1, -1)
-        window = torch.bucketize(age_days.long(), torch.tensor(WINDOWS, device=items.device))  # age 7 -> window 0, 8 -> 1
+        window = torch.bucketize(
+            age_days.long(), torch.tensor(WINDOWS, device=items.device)
+        )  # age 7 -> window 0, 8 -> 1
         onehot = nn.functional.one_hot(window, len(WINDOWS) + 1).to(vec.dtype) * (items > 0).unsqueeze(-1).to(vec.dtype)
         onehot = onehot / onehot.sum(1, keepdim=True).clamp(min=1)  # [B, L, W]
         windowed = (onehot.unsqueeze(-1) * vec.unsqueeze(2)).reshape(b, length, -1)
@@ -146,6 +154,9 @@ class NodeScorer(nn.Module):
         weights = self.attention_out(hidden.view(b, m, length, h)).squeeze(-1)  # [B, M, L]; padding is 0 in `windowed`
         pooled = torch.bmm(weights, enc.windowed.to(weights.dtype))  # [B, M, W * E]: per window, the weighted mean
         windows = pooled.shape[-1] // q.shape[-1]
-        features = torch.cat([pooled, pooled * q.repeat(1, 1, windows), q, enc.customer.unsqueeze(1).expand(-1, m, -1).to(q.dtype)], dim=-1)
+        features = torch.cat(
+            [pooled, pooled * q.repeat(1, 1, windows), q, enc.customer.unsqueeze(1).expand(-1, m, -1).to(q.dtype)],
+            dim=-1,
+        )
         with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many nodes in the beam
             return self.head(features.float()).squeeze(-1)

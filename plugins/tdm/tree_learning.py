@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from hmrec_plugins.tdm.model import NodeScorer
 from hmrec_plugins.tdm.tree import Tree, kmeans_tree
 
@@ -44,7 +43,9 @@ def install(model: NodeScorer, tree: Tree, keep_inner: bool = False) -> None:
     """Put `tree` into the model: which article each leaf holds and, unless `keep_inner`, each inner
     node's embedding set to the mean vector of its articles (left as it is for empty subtrees)."""
     if tree.first_leaf != model.shape.first_leaf:
-        raise ValueError(f"a tree with leaves from node {tree.first_leaf} does not fit a model built for {model.shape.first_leaf}")
+        raise ValueError(
+            f"a tree with leaves from node {tree.first_leaf} does not fit a model built for {model.shape.first_leaf}"
+        )
     device = model.leaf_article.device
     leaf_article = torch.zeros(tree.n_nodes, dtype=torch.long)
     leaf_article[torch.from_numpy(tree.leaf_of_article)] = torch.arange(1, tree.leaf_of_article.size + 1)
@@ -74,8 +75,15 @@ def sample_votes(pair_article: np.ndarray, pairs: np.ndarray, per_article: int, 
     return shuffled[order[rank < per_article]]
 
 
-def reassigned_tree(model: NodeScorer, tree: Tree, users: dict[str, torch.Tensor], rows: torch.Tensor, articles: torch.Tensor,
-                    gap: int, batch: int = 512) -> Tree:
+def reassigned_tree(
+    model: NodeScorer,
+    tree: Tree,
+    users: dict[str, torch.Tensor],
+    rows: torch.Tensor,
+    articles: torch.Tensor,
+    gap: int,
+    batch: int = 512,
+) -> Tree:
     """The greedy tree-learning step: `rows` index `users` (the encoder's inputs) and `articles` is
     the article each of those purchases bought. Returns a tree with the same occupied leaves."""
     b, depth, n = tree.branching, tree.depth, tree.leaf_of_article.size
@@ -88,20 +96,34 @@ def reassigned_tree(model: NodeScorer, tree: Tree, users: dict[str, torch.Tensor
     level = 0
     while level < depth:
         span = min(gap, depth - level)
-        weights = _segment_weights(model, torch.from_numpy(node).to(articles.device), users, rows, articles, b, level, span, depth, batch)
+        weights = _segment_weights(
+            model, torch.from_numpy(node).to(articles.device), users, rows, articles, b, level, span, depth, batch
+        )
         first = node * b**span + (b**span - 1) // (b - 1)  # each article's first candidate on the target level
         candidates = first[:, None] + np.arange(b**span)
         stay = (candidates == tree.paths[:, level + span, None]).astype(np.float64)  # its place in the old tree
         room = capacity.copy()
         node = np.empty(n, dtype=np.int64)
         node[voted] = _deferred_acceptance(candidates[voted], weights[voted] + 1e-9 * stay[voted], room)
-        node[~voted] = _deferred_acceptance(candidates[~voted], stay[~voted], room)  # then the rest, staying put where there is room
+        node[~voted] = _deferred_acceptance(
+            candidates[~voted], stay[~voted], room
+        )  # then the rest, staying put where there is room
         level += span
     return Tree.from_leaves(node, b)
 
 
-def _segment_weights(model: NodeScorer, node: torch.Tensor, users: dict[str, torch.Tensor], rows: torch.Tensor, articles: torch.Tensor,
-                     b: int, level: int, span: int, depth: int, batch: int) -> np.ndarray:
+def _segment_weights(
+    model: NodeScorer,
+    node: torch.Tensor,
+    users: dict[str, torch.Tensor],
+    rows: torch.Tensor,
+    articles: torch.Tensor,
+    b: int,
+    level: int,
+    span: int,
+    depth: int,
+    batch: int,
+) -> np.ndarray:
     """[N, b^span]: for each article and each descendant `span` levels below its node, the sum over
     its votes of the log-probabilities of the descendant's ancestors on the levels below the node.
     The leaf level adds nothing: a leaf's vector is the article's own wherever it sits."""
@@ -113,8 +135,16 @@ def _segment_weights(model: NodeScorer, node: torch.Tensor, users: dict[str, tor
             parent = node[art]
             path = torch.zeros(row.numel(), 1, device=row.device)
             if scored:
-                nodes = torch.cat([parent[:, None] * b**r + (b**r - 1) // (b - 1) + torch.arange(b**r, device=row.device) for r in scored], 1)
-                enc = model.encode(users["items"][row], users["age_days"][row], users["customer"][row], users["dense"][row])
+                nodes = torch.cat(
+                    [
+                        parent[:, None] * b**r + (b**r - 1) // (b - 1) + torch.arange(b**r, device=row.device)
+                        for r in scored
+                    ],
+                    1,
+                )
+                enc = model.encode(
+                    users["items"][row], users["age_days"][row], users["customer"][row], users["dense"][row]
+                )
                 logp = torch.nn.functional.logsigmoid(model.score(enc, nodes).float())
             at = 0
             for r in range(1, span + 1):  # each node's sum is its parent's plus its own (child j's parent is j // b)

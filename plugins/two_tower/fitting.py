@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import torch
+from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 from hmrec_cli import console
+from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.towers import tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import weekly_examples
-from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 
 class Fitted:
@@ -35,12 +35,22 @@ class Fitted:
         self.model = TwoTower(shape, article_table, customer_table, self.loss).to(self.device)
         pairs = int(examples.pair_article.size)
         if pairs == 0:
-            console.warn(f"{'youtube-dnn' if self.loss == 'full' else 'sampled-softmax'}: no purchases in the {p.weeks} training weeks; proposing the popular articles")
+            console.warn(
+                f"{'youtube-dnn' if self.loss == 'full' else 'sampled-softmax'}: no purchases in the {p.weeks} training weeks; proposing the popular articles"
+            )
             self.items = None
             return {"examples": 0, "pairs": 0}
         excluded = unsold_articles(ctx.history, ctx.week, n_articles, p.sold_within_days)
         kept, pair_column = softmax_columns(examples.pair_article, excluded, getattr(p, "softmax", "all"))
-        t = to_device({**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article, "pair_column": pair_column}, self.device)
+        t = to_device(
+            {
+                **examples.users.arrays(),
+                "pair_example": examples.pair_example,
+                "pair_article": examples.pair_article,
+                "pair_column": pair_column,
+            },
+            self.device,
+        )
         kept = torch.from_numpy(kept).to(self.device) if kept is not None else None
         frequency = id_frequency(t["pair_article"], n_articles)
         probability = frequency / frequency.sum()
@@ -48,22 +58,43 @@ class Fitted:
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
             example, target = t["pair_example"][idx], t["pair_article"][idx]
-            users = self.model.user(t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example])
+            users = self.model.user(
+                t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example]
+            )
             if self.loss == "full":
                 return full_softmax_loss(users, self.model.articles, t["pair_column"][idx], kept)
             negatives = torch.multinomial(probability, p.negatives, replacement=True) if p.negatives else target[:0]
             columns = torch.cat([target, negatives])
             scores = users.float() @ self.model.articles(columns).float().T
-            return sampled_softmax_loss(scores, log_q[columns] if log_q is not None else None, hidden_columns(example, target, negatives))
+            return sampled_softmax_loss(
+                scores, log_q[columns] if log_q is not None else None, hidden_columns(example, target, negatives)
+            )
 
-        settings = Settings(p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device)
+        settings = Settings(
+            p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device
+        )
         log = train(
-            self.model, loss_of, lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device), pairs, settings,
-            checkpoint=run.checkpoint, resume=run.resume, on_progress=run.on_progress,
+            self.model,
+            loss_of,
+            lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device),
+            pairs,
+            settings,
+            checkpoint=run.checkpoint,
+            resume=run.resume,
+            on_progress=run.on_progress,
         )
         self._serving(excluded)
-        softmax = {"softmax_articles": int(kept.numel()) if kept is not None else n_articles} if self.loss == "full" else {}
-        return {**log.as_dict(), "examples": examples.rows, "pairs": pairs, **softmax, "weeks": [d.isoformat() for d in examples.starts], "device": self.device.type}
+        softmax = (
+            {"softmax_articles": int(kept.numel()) if kept is not None else n_articles} if self.loss == "full" else {}
+        )
+        return {
+            **log.as_dict(),
+            "examples": examples.rows,
+            "pairs": pairs,
+            **softmax,
+            "weeks": [d.isoformat() for d in examples.starts],
+            "device": self.device.type,
+        }
 
     def _serving(self, excluded: np.ndarray | None) -> None:
         """Article vectors for search; the annoy index holds the proposable articles only."""
@@ -77,12 +108,19 @@ class Fitted:
 
     def user_vectors(self, customers: pl.Series) -> tuple[np.ndarray, torch.Tensor]:
         """Sorted distinct customer indexes and their serving vectors (on the device)."""
-        ids, users = user_vectors(self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device)
+        ids, users = user_vectors(
+            self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
+        )
         return ids, self.model.serving_users(users)
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         if self.items is None:
-            return fill_cold(pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32}), customers, self.popular, k)
+            return fill_cold(
+                pl.DataFrame(schema={"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32}),
+                customers,
+                self.popular,
+                k,
+            )
         ids, users = self.user_vectors(customers)
         if self.index is not None:
             found = self.index.top_k(users.cpu().numpy(), ids, k)
@@ -91,7 +129,9 @@ class Fitted:
         return candidate_frame(ids, values, index)
 
 
-def softmax_columns(pair_article: np.ndarray, excluded: np.ndarray | None, softmax: str) -> tuple[np.ndarray | None, np.ndarray]:
+def softmax_columns(
+    pair_article: np.ndarray, excluded: np.ndarray | None, softmax: str
+) -> tuple[np.ndarray | None, np.ndarray]:
     """youtube-dnn's softmax columns: with `softmax=sold`, the articles that are a training target
     or can be proposed (not `excluded`), sorted, and each pair's target as a column of them; with
     `all` (or when those are every article) None, and the targets as they are. An article outside

@@ -44,13 +44,19 @@ class TwoTower(nn.Module):
         super().__init__()
         self.loss_kind = loss
         self.user = UserTower(shape, article_codes, customer_codes)
-        self.articles = OutputEmbeddings(shape.articles - 1, shape.embedding_size) if loss == "full" else ItemTower(shape, article_codes)
+        self.articles = (
+            OutputEmbeddings(shape.articles - 1, shape.embedding_size)
+            if loss == "full"
+            else ItemTower(shape, article_codes)
+        )
 
     def serving_items(self) -> torch.Tensor:
         """[articles, D]: what user vectors (`serving_users`) are multiplied with."""
         if self.loss_kind == "full":
             return self.articles.all()
-        return self.articles(torch.arange(self.articles.encoder.ids.num_embeddings - 1, device=self.articles.encoder.ids.weight.device))
+        return self.articles(
+            torch.arange(self.articles.encoder.ids.num_embeddings - 1, device=self.articles.encoder.ids.weight.device)
+        )
 
     def serving_users(self, users: torch.Tensor) -> torch.Tensor:
         return torch.cat([users, users.new_ones(users.shape[0], 1)], dim=1) if self.loss_kind == "full" else users
@@ -59,7 +65,9 @@ class TwoTower(nn.Module):
 CHUNK_BYTES = 16 * 2**20  # logits per slice of the batch: under glibc's largest mmap threshold (32 MiB)
 
 
-def full_softmax_loss(users: torch.Tensor, out: OutputEmbeddings, targets: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
+def full_softmax_loss(
+    users: torch.Tensor, out: OutputEmbeddings, targets: torch.Tensor, columns: torch.Tensor | None = None
+) -> torch.Tensor:
     """Cross-entropy over every article, logits = users @ W.T + b; or, with `columns` (article
     indexes), over those articles only, `targets` then being positions in `columns`.
 
@@ -69,12 +77,18 @@ def full_softmax_loss(users: torch.Tensor, out: OutputEmbeddings, targets: torch
     weight, bias = (out.weight, out.bias) if columns is None else (out.weight[columns], out.bias[columns])
     weight, bias = weight.float(), bias.float()
     rows = max(1, CHUNK_BYTES // (4 * weight.shape[0]))
-    total = sum(nn.functional.cross_entropy(users[lo : lo + rows].float() @ weight.T + bias, targets[lo : lo + rows], reduction="sum")
-                for lo in range(0, users.shape[0], rows))
+    total = sum(
+        nn.functional.cross_entropy(
+            users[lo : lo + rows].float() @ weight.T + bias, targets[lo : lo + rows], reduction="sum"
+        )
+        for lo in range(0, users.shape[0], rows)
+    )
     return total / users.shape[0]
 
 
-def sampled_softmax_loss(scores: torch.Tensor, log_q: torch.Tensor | None, mask: torch.Tensor | None = None) -> torch.Tensor:
+def sampled_softmax_loss(
+    scores: torch.Tensor, log_q: torch.Tensor | None, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Softmax cross-entropy where row i's positive is column i of `scores` [B, C] (C >= B: the
     batch's own targets first, then drawn negatives). With `log_q` [C] (log of each column's
     sampling probability) every logit is corrected by subtracting it, so that an article is not

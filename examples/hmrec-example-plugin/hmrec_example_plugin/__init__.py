@@ -11,7 +11,9 @@ from hmrec_cli.plugin import Context, Retriever, RunSettings
 
 @dataclass(frozen=True)
 class NewestParams:
-    min_sales: int = field(default=1, metadata={"doc": "only articles sold at least this many times so far", "valid": (1, 1_000_000)})
+    min_sales: int = field(
+        default=1, metadata={"doc": "only articles sold at least this many times so far", "valid": (1, 1_000_000)}
+    )
 
 
 class Newest(Retriever):

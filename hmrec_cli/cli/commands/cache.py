@@ -31,28 +31,58 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
     foreign = store.foreign()
     listed = [(e, e.path.stat().st_size if e.path.is_file() else 0, e.damage()) for e in entries]
     entry_bytes = sum(size for _, size, _ in listed)
-    folder_bytes = sum(p.stat().st_size for p in cache.rglob("*") if p.is_file() and not p.is_symlink()) if cache.is_dir() else 0
+    folder_bytes = (
+        sum(p.stat().st_size for p in cache.rglob("*") if p.is_file() and not p.is_symlink()) if cache.is_dir() else 0
+    )
     if json:
-        console.emit_json({
-            "entries": [{"name": e.label, "path": str(e.path), "bytes": size, "damaged": problem, **e.manifest} for e, size, problem in listed],
-            "foreign": [str(p) for p in foreign],
-            "entries_bytes": entry_bytes, "total_bytes": folder_bytes,
-        })
+        console.emit_json(
+            {
+                "entries": [
+                    {"name": e.label, "path": str(e.path), "bytes": size, "damaged": problem, **e.manifest}
+                    for e, size, problem in listed
+                ],
+                "foreign": [str(p) for p in foreign],
+                "entries_bytes": entry_bytes,
+                "total_bytes": folder_bytes,
+            }
+        )
         return
     rows = [
-        [e.kind, e.label, e.week, e.manifest.get("k", ""), e.manifest.get("customers", ""), e.manifest.get("rows", 0),
-         _size(size), "damaged" if problem else "ok"]
+        [
+            e.kind,
+            e.label,
+            e.week,
+            e.manifest.get("k", ""),
+            e.manifest.get("customers", ""),
+            e.manifest.get("rows", 0),
+            _size(size),
+            "damaged" if problem else "ok",
+        ]
         for e, size, problem in listed
     ]
     _table(console, f"Cache {cache}", ["kind", "name", "week", "k", "customers", "rows", "size", "state"], rows)
-    console.out.print(f"{console.plural(len(listed), 'entry', 'entries')}, {_size(entry_bytes)}; {_size(folder_bytes)} on disk in all (with model checkpoints and manifests)", highlight=False)
+    console.out.print(
+        f"{console.plural(len(listed), 'entry', 'entries')}, {_size(entry_bytes)}; {_size(folder_bytes)} on disk in all (with model checkpoints and manifests)",
+        highlight=False,
+    )
     for p in foreign:  # one whole path a line, as a table column would cut it
-        console.out.print(f"not hmrec's: {p}{'/' if p.is_dir() and not p.is_symlink() else ''}", highlight=False, markup=False, soft_wrap=True)
+        console.out.print(
+            f"not hmrec's: {p}{'/' if p.is_dir() and not p.is_symlink() else ''}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if foreign:
-        console.out.print(f"{len(foreign)} files or folders in {cache} that hmrec did not write: `hmrec cache clear` leaves them", highlight=False, soft_wrap=True)
+        console.out.print(
+            f"{len(foreign)} files or folders in {cache} that hmrec did not write: `hmrec cache clear` leaves them",
+            highlight=False,
+            soft_wrap=True,
+        )
     for e, _, problem in listed:
         if problem:
-            console.warn(f"{e.label} ({e.kind}, week {e.week}) is damaged: {problem}; it will be rebuilt when next asked for ({e.path})")
+            console.warn(
+                f"{e.label} ({e.kind}, week {e.week}) is damaged: {problem}; it will be rebuilt when next asked for ({e.path})"
+            )
 
 
 def _table(console, title: str, columns: list[str], rows: list[list[object]]) -> None:
@@ -93,8 +123,19 @@ def _interactive() -> bool:
 def cache_clear(
     cache: CacheDir = Path("cache"),
     method: Annotated[Optional[str], typer.Option(help="Only this method's entries.", show_default=False)] = None,
-    orphans: Annotated[bool, typer.Option("--orphans", help="Only remove temp files that killed runs left (in the cache and beside the --data store); keep every entry.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before clearing every entry (asked only when stdin is a terminal).")] = False,
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans",
+            help="Only remove temp files that killed runs left (in the cache and beside the --data store); keep every entry.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Do not ask before clearing every entry (asked only when stdin is a terminal)."
+        ),
+    ] = False,
     data: DataDir = Path("hm"),
     json: Json = False,
 ) -> None:
@@ -122,5 +163,11 @@ def cache_clear(
         console.emit_json({"removed_entries": removed, "removed_temp_files": temps, "kept_foreign": foreign})
         return
     plural = "s" if foreign != 1 else ""
-    kept = f"; left {foreign} file{plural} or folder{plural} hmrec did not write (see `hmrec cache ls`)" if foreign else ""
-    console.out.print(f"removed {console.plural(removed, 'cached entry', 'cached entries')} and {console.plural(temps, 'file')} that interrupted runs left{kept}", highlight=False, soft_wrap=True)
+    kept = (
+        f"; left {foreign} file{plural} or folder{plural} hmrec did not write (see `hmrec cache ls`)" if foreign else ""
+    )
+    console.out.print(
+        f"removed {console.plural(removed, 'cached entry', 'cached entries')} and {console.plural(temps, 'file')} that interrupted runs left{kept}",
+        highlight=False,
+        soft_wrap=True,
+    )

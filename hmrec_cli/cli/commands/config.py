@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.cli.commands.options import MAX_K, CacheDir, Candidates, ConfigFile, DataDir, DropBought, Json, reports_input_errors, setting
+from hmrec_cli.cli.commands.options import (
+    MAX_K,
+    CacheDir,
+    Candidates,
+    ConfigFile,
+    DataDir,
+    DropBought,
+    Json,
+    reports_input_errors,
+    setting,
+)
 
 config_app = typer.Typer(help="Show the project config (hmrec.toml) in force.", no_args_is_help=True)
 
@@ -19,7 +29,9 @@ def config_show(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     candidates: Candidates = None,
-    ranker: Annotated[str, typer.Option(help="Ranker name (rank's default; submit ranks only with a ranker given or configured).")] = "din",
+    ranker: Annotated[
+        str, typer.Option(help="Ranker name (rank's default; submit ranks only with a ranker given or configured).")
+    ] = "din",
     train_weeks: Annotated[str, typer.Option(help="Earlier weeks a ranker learns from, or auto.")] = "4",
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=MAX_K)] = 100,
     drop_bought: DropBought = "auto",
@@ -33,20 +45,48 @@ def config_show(
     from hmrec_cli.cli.commands.rank import default_candidates
 
     settings = project_config.load(config)
-    given = {"data": data, "cache": cache, "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "k": k}
+    given = {
+        "data": data,
+        "cache": cache,
+        "candidates": candidates,
+        "ranker": ranker,
+        "train_weeks": train_weeks,
+        "drop_bought": drop_bought,
+        "k": k,
+    }
     pipeline = []
     for name, value in given.items():
         value, source = setting(ctx, settings, name, value)
         if value is None:  # candidates: the built-in default is computed, not a literal
             value = default_candidates()
         pipeline.append({"name": name, "value": str(value) if isinstance(value, Path) else value, "source": source})
-    parameters = [{"plugin": plugin, "name": key, "value": value, "source": "config"} for plugin, table in settings.plugins.items() for key, value in table.items()]
+    parameters = [
+        {"plugin": plugin, "name": key, "value": value, "source": "config"}
+        for plugin, table in settings.plugins.items()
+        for key, value in table.items()
+    ]
     if json:
         console.emit_json({"config": str(settings.path), "pipeline": pipeline, "parameters": parameters})
         return
-    state = "" if settings.path.exists() else " (no such file: every value is a flag's, an environment variable's or the default)"
-    console.show(f"Pipeline, from {settings.path}{state}", ["setting", "value", "from"], [[p["name"], p["value"], p["source"]] for p in pipeline])
+    state = (
+        ""
+        if settings.path.exists()
+        else " (no such file: every value is a flag's, an environment variable's or the default)"
+    )
+    console.show(
+        f"Pipeline, from {settings.path}{state}",
+        ["setting", "value", "from"],
+        [[p["name"], p["value"], p["source"]] for p in pipeline],
+    )
     if parameters:
-        console.show("Plugin parameters set in the config", ["plugin", "parameter", "value", "from"], [list(p.values()) for p in parameters])
+        console.show(
+            "Plugin parameters set in the config",
+            ["plugin", "parameter", "value", "from"],
+            [list(p.values()) for p in parameters],
+        )
     else:
-        console.out.print("no plugin parameters set in the config: every plugin runs with its defaults (`hmrec plugins show NAME`)", highlight=False, soft_wrap=True)
+        console.out.print(
+            "no plugin parameters set in the config: every plugin runs with its defaults (`hmrec plugins show NAME`)",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -24,7 +24,11 @@ def doctor(data: DataDir = Path("hm"), cache: CacheDir = Path("cache"), json: Js
         console.emit_json(as_json(findings))
     else:
         mark = {"ok": "[green]ok[/]", "note": "[yellow]note[/]", "broken": "[red]broken[/]"}
-        console.show("hmrec doctor", ["section", "check", "found", ""], [[f.section, f.name, f.value, mark[f.state]] for f in findings])
+        console.show(
+            "hmrec doctor",
+            ["section", "check", "found", ""],
+            [[f.section, f.name, f.value, mark[f.state]] for f in findings],
+        )
         console.out.print(f"{len(broken)} broken" if broken else "nothing broken", highlight=False)
     if broken:
         raise typer.Exit(1)

@@ -7,25 +7,66 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.cli.commands.options import CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Resume, Seed, settings_in_force
+from hmrec_cli.cli.commands.options import (
+    CacheDir,
+    ConfigFile,
+    DataDir,
+    Device,
+    Json,
+    PluginOptions,
+    Quiet,
+    Resume,
+    Seed,
+    settings_in_force,
+)
 
 
 def evaluate(
     ctx: typer.Context,
     data: DataDir = Path("hm"),
-    week: Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")] = "last",
-    predictions: Annotated[Optional[str], typer.Option(help="A Kaggle-format submission file (customer_id,prediction), or a cached ranking: din (the newest for the week) or din@KEY.", show_default=False)] = None,
-    weeks: Annotated[int, typer.Option(help="Rolling back-test: this many consecutive weeks ending at --week.", min=1)] = 1,
-    predictions_dir: Annotated[Optional[Path], typer.Option(help="Folder with one submission file per week, named <week start>.csv (e.g. 2020-09-16.csv).", show_default=False)] = None,
-    candidates: Annotated[Optional[str], typer.Option(help="Compare candidate sets instead: comma-separated methods (method@key names one cached set); missing ones are built.", show_default=False)] = None,
+    week: Annotated[
+        str, typer.Option(help="Target week: last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")
+    ] = "last",
+    predictions: Annotated[
+        Optional[str],
+        typer.Option(
+            help="A Kaggle-format submission file (customer_id,prediction), or a cached ranking: din (the newest for the week) or din@KEY.",
+            show_default=False,
+        ),
+    ] = None,
+    weeks: Annotated[
+        int, typer.Option(help="Rolling back-test: this many consecutive weeks ending at --week.", min=1)
+    ] = 1,
+    predictions_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Folder with one submission file per week, named <week start>.csv (e.g. 2020-09-16.csv).",
+            show_default=False,
+        ),
+    ] = None,
+    candidates: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Compare candidate sets instead: comma-separated methods (method@key names one cached set); missing ones are built.",
+            show_default=False,
+        ),
+    ] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
     cache: CacheDir = Path("cache"),
     device: Device = "auto",
     resume: Resume = False,
     seed: Seed = 0,
-    plot: Annotated[bool, typer.Option("--plot", help="With --candidates: draw recall@K (K = 1..100) of each set in the terminal.")] = False,
-    plot_out: Annotated[Optional[Path], typer.Option(help="With --candidates: write the recall@K figure to this .png or .svg file (needs matplotlib).", show_default=False)] = None,
+    plot: Annotated[
+        bool, typer.Option("--plot", help="With --candidates: draw recall@K (K = 1..100) of each set in the terminal.")
+    ] = False,
+    plot_out: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="With --candidates: write the recall@K figure to this .png or .svg file (needs matplotlib).",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
@@ -34,17 +75,27 @@ def evaluate(
     --predictions nor --candidates: every candidate set and ranking cached for the week, side by side."""
     from hmrec_cli import console, project_config
     from hmrec_cli.data import provenance
-    from hmrec_cli.errors import InputError
-    from hmrec_cli.pipeline.evaluation import cached_predictions, evaluate_week, flag_leak, names_a_ranking, pooled, read_submission, scored_week
     from hmrec_cli.data.splits import rolling_weeks
     from hmrec_cli.data.store import Store
+    from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline.evaluation import (
+        cached_predictions,
+        evaluate_week,
+        flag_leak,
+        names_a_ranking,
+        pooled,
+        read_submission,
+        scored_week,
+    )
 
     settings = project_config.load(config)
     data, cache = settings_in_force(ctx, settings, data=data, cache=cache)
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
-        _evaluate_candidates(data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out, settings)
+        _evaluate_candidates(
+            data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out, settings
+        )
         return
     if plot or plot_out is not None:
         raise InputError("--plot and --plot-out draw candidate sets' recall curves: use them with --candidates")
@@ -52,12 +103,16 @@ def evaluate(
         raise InputError("give exactly one of --predictions FILE, --predictions-dir DIR or --candidates A,B")
     if predictions is None and predictions_dir is None:
         if weeks > 1:
-            raise InputError("--weeks N needs --predictions-dir DIR, a cached ranking (--predictions din) or --candidates A,B")
+            raise InputError(
+                "--weeks N needs --predictions-dir DIR, a cached ranking (--predictions din) or --candidates A,B"
+            )
         _cached_side_by_side(data, cache, week, json)
         return
     ranking = predictions is not None and names_a_ranking(predictions)
     if predictions is not None and weeks > 1 and not ranking:
-        raise InputError("--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv), or a cached ranking name (--predictions din)")
+        raise InputError(
+            "--weeks N needs --predictions-dir DIR with one file per week (<week start>.csv), or a cached ranking name (--predictions din)"
+        )
     store = Store.open(data)
     target = scored_week(store, week)
     results, seen = [], []
@@ -81,7 +136,11 @@ def evaluate(
     summaries = [flag_leak(r.summary(), reason) for r, (_, reason) in zip(results, seen, strict=True)]
     for s, (name, _) in zip(summaries, seen, strict=True):
         if s["leaked"]:
-            console.err.print(f"[red]warning: {name} on the week from {s['week']}: {s['leak_reason']}; the score means nothing[/]", highlight=False, soft_wrap=True)
+            console.err.print(
+                f"[red]warning: {name} on the week from {s['week']}: {s['leak_reason']}; the score means nothing[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
     if weeks == 1:
         summary = summaries[0]
         if json:
@@ -97,8 +156,14 @@ def evaluate(
         return
     rows = [[w["week"], w["week_end"], w["scored_customers"], w["map@12"], w["recall@12"]] for w in report["weeks"]]
     rows.append(["pooled", "", report["customer_weeks"], report["map@12"], ""])
-    console.show(f"Rolling back-test, {console.plural(weeks, 'week')} ending {target}", ["week", "ends", "scored customers", "MAP@12", "recall@12"], rows)
-    console.out.print(f"pooled MAP@12 {console.fmt(report['map@12'])} ± {console.fmt(report['stderr'])} (standard error over {console.plural(report['customer_weeks'], 'customer-week')})")
+    console.show(
+        f"Rolling back-test, {console.plural(weeks, 'week')} ending {target}",
+        ["week", "ends", "scored customers", "MAP@12", "recall@12"],
+        rows,
+    )
+    console.out.print(
+        f"pooled MAP@12 {console.fmt(report['map@12'])} ± {console.fmt(report['stderr'])} (standard error over {console.plural(report['customer_weeks'], 'customer-week')})"
+    )
     _print_ceiling(console, report)
 
 
@@ -127,40 +192,89 @@ def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None
     their manifests recorded when they were made (nothing is recomputed), best MAP@12 first in each kind."""
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
-    from hmrec_cli.pipeline.evaluation import scored_week
     from hmrec_cli.data.store import Store
+    from hmrec_cli.pipeline.evaluation import scored_week
 
     store = Store.open(data)
     target = scored_week(store, week)
-    found = [e for e in Cache(cache).entries(week=target.start.isoformat()) if e.owned and e.manifest.get("fingerprint") == store.fingerprint and e.damage() is None]
+    found = [
+        e
+        for e in Cache(cache).entries(week=target.start.isoformat())
+        if e.owned and e.manifest.get("fingerprint") == store.fingerprint and e.damage() is None
+    ]
     rows = [
-        {"name": e.label, "kind": e.kind, "map@12": f.get("map@12"), "recall@12": f.get("recall@12"), "recall@100": f.get("recall@100"), "created": e.manifest.get("created")}
-        for e in found for f in [e.manifest.get("figures") or {}]
+        {
+            "name": e.label,
+            "kind": e.kind,
+            "map@12": f.get("map@12"),
+            "recall@12": f.get("recall@12"),
+            "recall@100": f.get("recall@100"),
+            "created": e.manifest.get("created"),
+        }
+        for e in found
+        for f in [e.manifest.get("figures") or {}]
     ]
     rows.sort(key=lambda r: (r["kind"] != "rankings", -(r["map@12"] if r["map@12"] is not None else -1.0)))
     if json:
         console.emit_json({"week": target.start.isoformat(), "week_end": target.end.isoformat(), "entries": rows})
         return
     if not rows:
-        hint = console.reproduce("rank", "--ranker", "merge", "--week", target.start.isoformat(), data=data, cache=cache)
-        console.out.print(f"nothing cached for the week {target} on this store; make a ranking with `{hint}`", highlight=False, soft_wrap=True)
+        hint = console.reproduce(
+            "rank", "--ranker", "merge", "--week", target.start.isoformat(), data=data, cache=cache
+        )
+        console.out.print(
+            f"nothing cached for the week {target} on this store; make a ranking with `{hint}`",
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     from hmrec_cli.cli.commands.cache import _table  # names whole: folded on a terminal, tab-separated in a pipe
 
-    table = [[r["name"], "ranking" if r["kind"] == "rankings" else "set", *("" if r[n] is None else r[n] for n in ("map@12", "recall@12", "recall@100")),
-              str(r["created"] or "")[:16].replace("T", " ")] for r in rows]
-    _table(console, f"Cached for the week {target}: figures on the week's buyers, as recorded when each was made", ["name", "kind", "MAP@12", "R@12", "R@100", "created (UTC)"], table)
-    console.out.print("score a ranking per buyer segment: hmrec evaluate --predictions RANKING; compare sets in depth: hmrec evaluate --candidates SET,SET", highlight=False, soft_wrap=True)
+    table = [
+        [
+            r["name"],
+            "ranking" if r["kind"] == "rankings" else "set",
+            *("" if r[n] is None else r[n] for n in ("map@12", "recall@12", "recall@100")),
+            str(r["created"] or "")[:16].replace("T", " "),
+        ]
+        for r in rows
+    ]
+    _table(
+        console,
+        f"Cached for the week {target}: figures on the week's buyers, as recorded when each was made",
+        ["name", "kind", "MAP@12", "R@12", "R@100", "created (UTC)"],
+        table,
+    )
+    console.out.print(
+        "score a ranking per buyer segment: hmrec evaluate --predictions RANKING; compare sets in depth: hmrec evaluate --candidates SET,SET",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
-def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options: list[str], seed: int, quiet: bool, json: bool, device: str, resume: bool, plot: bool, plot_out, settings) -> None:
+def _evaluate_candidates(
+    data,
+    cache,
+    week: str,
+    weeks: int,
+    names: str,
+    options: list[str],
+    seed: int,
+    quiet: bool,
+    json: bool,
+    device: str,
+    resume: bool,
+    plot: bool,
+    plot_out,
+    settings,
+) -> None:
     from hmrec_cli import console
-    from hmrec_cli.reports import plots
     from hmrec_cli.cache import Cache
-    from hmrec_cli.reports.candidates_report import compare, segment_rows, table_rows
-    from hmrec_cli.errors import InputError
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
     from hmrec_cli.data.store import Store
+    from hmrec_cli.errors import InputError
+    from hmrec_cli.reports import plots
+    from hmrec_cli.reports.candidates_report import compare, segment_rows, table_rows
 
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
@@ -170,37 +284,78 @@ def _evaluate_candidates(data, cache, week: str, weeks: int, names: str, options
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
-        results, segments = compare(store, Cache(cache), wanted, rolling_weeks(target, weeks, store.first_date), options, seed, report, device, resume, settings)
+        results, segments = compare(
+            store,
+            Cache(cache),
+            wanted,
+            rolling_weeks(target, weeks, store.first_date),
+            options,
+            seed,
+            report,
+            device,
+            resume,
+            settings,
+        )
     rows, by_segment = table_rows(results), segment_rows(segments)
     curves = {_method(r.name): curve for r in results if (curve := r.recall_curve())}
-    figure = [plots.Panel(f"recall@K of the buyers of {console.plural(weeks, 'week')} ending {target}", "K", "recall@K",
-                          {name: (list(range(1, len(c) + 1)), c) for name, c in curves.items()})]
+    figure = [
+        plots.Panel(
+            f"recall@K of the buyers of {console.plural(weeks, 'week')} ending {target}",
+            "K",
+            "recall@K",
+            {name: (list(range(1, len(c) + 1)), c) for name, c in curves.items()},
+        )
+    ]
     if plot_out is not None:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"week": target.start.isoformat(), "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks, store.first_date)], "sets": rows, "segments": by_segment, "recall_curves": curves,
-                           **({"plot_out": str(plot_out)} if plot_out is not None else {})})
+        console.emit_json(
+            {
+                "week": target.start.isoformat(),
+                "weeks": [w.start.isoformat() for w in rolling_weeks(target, weeks, store.first_date)],
+                "sets": rows,
+                "segments": by_segment,
+                "recall_curves": curves,
+                **({"plot_out": str(plot_out)} if plot_out is not None else {}),
+            }
+        )
         return
     if not rows[0]["buyers"]:
-        console.out.print(f"0 buyers: nobody bought anything in the {weeks} week(s) ending {target}, so no set has a score", highlight=False)
+        console.out.print(
+            f"0 buyers: nobody bought anything in the {weeks} week(s) ending {target}, so no set has a score",
+            highlight=False,
+        )
         if plot_out is not None:
             console.out.print(f"wrote {plot_out}", highlight=False)
         return
     columns = ["set", "R@12", "R@50", "R@100", "R@all", "MAP@12", "per cust.", "pairs"]
     table = [
-        [_method(r["set"]), *(("", "", "") if r["set"] == "union" else (r["recall@12"], r["recall@50"], r["recall@100"])),
-         r["recall@all"], "" if r["set"] == "union" else r["map@12"], r["candidates_per_customer"], r["pairs_covered"]]
+        [
+            _method(r["set"]),
+            *(("", "", "") if r["set"] == "union" else (r["recall@12"], r["recall@50"], r["recall@100"])),
+            r["recall@all"],
+            "" if r["set"] == "union" else r["map@12"],
+            r["candidates_per_customer"],
+            r["pairs_covered"],
+        ]
         for r in rows
     ]
     console.show(f"Candidate sets on the buyers of {console.plural(weeks, 'week')} ending {target}", columns, table)
-    console.out.print("R@K: share of a buyer's purchases among the set's top K (macro); MAP@12 of the set's own order; pairs: micro recall; the union has no order of its own", highlight=False)
+    console.out.print(
+        "R@K: share of a buyer's purchases among the set's top K (macro); MAP@12 of the set's own order; pairs: micro recall; the union has no order of its own",
+        highlight=False,
+    )
     for r in rows:
         if "@" in r["set"]:
             console.out.print(f"  {_method(r['set'])}: cached sets {r['set']}", highlight=False)
-    seg = [[r["set"], r["segment"], r["buyer_weeks"], r["recall@100"], r["recall@all"], r["map@12"]] for r in by_segment]
+    seg = [
+        [r["set"], r["segment"], r["buyer_weeks"], r["recall@100"], r["recall@all"], r["map@12"]] for r in by_segment
+    ]
     console.show("By buyer segment", ["set", "segment", "buyer-weeks", "R@100", "R@all", "MAP@12"], seg)
     if plot:
-        console.out.print(plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True)
+        console.out.print(
+            plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True
+        )
     if plot_out is not None:
         console.out.print(f"wrote {plot_out}", highlight=False)
 

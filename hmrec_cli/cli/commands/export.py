@@ -14,10 +14,27 @@ FORMATS = (".parquet", ".csv")
 
 def export(
     ctx: typer.Context,
-    ranking: Annotated[str, typer.Option(help="A cached ranking: din (the newest for the week on this store) or din@KEY (see `hmrec cache ls`).")],
+    ranking: Annotated[
+        str,
+        typer.Option(
+            help="A cached ranking: din (the newest for the week on this store) or din@KEY (see `hmrec cache ls`)."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="File to write: .parquet or .csv.")],
-    week: Annotated[str, typer.Option(help="next (the week after the data), last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")] = "next",
-    customers: Annotated[Optional[Path], typer.Option("--customers", help="Only the customers of this file (one id per line, a customer_id header allowed).", show_default=False)] = None,
+    week: Annotated[
+        str,
+        typer.Option(
+            help="next (the week after the data), last (= 0), a number of weeks back, or its first day YYYY-MM-DD."
+        ),
+    ] = "next",
+    customers: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--customers",
+            help="Only the customers of this file (one id per line, a customer_id header allowed).",
+            show_default=False,
+        ),
+    ] = None,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     config: ConfigFile = None,
@@ -49,15 +66,25 @@ def export(
     entry = Cache(cache).resolve("rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking")
     if entry is None:
         hint = console.reproduce("rank", "--ranker", ranking.partition("@")[0], "--week", week, data=data, cache=cache)
-        raise InputError(f"--ranking {ranking}: no cached {ranking} ranking for the week {target} on this store (run `{hint}` first)")
+        raise InputError(
+            f"--ranking {ranking}: no cached {ranking} ranking for the week {target} on this store (run `{hint}` first)"
+        )
     wanted = select_customers(store, target, str(customers), None)[0] if customers is not None else None
     if wanted is not None:
         import polars as pl
 
-        held = pl.scan_parquet(entry.path).filter(pl.col("customer").is_in(wanted.implode())).select(pl.col("customer").n_unique()).collect().item()
+        held = (
+            pl.scan_parquet(entry.path)
+            .filter(pl.col("customer").is_in(wanted.implode()))
+            .select(pl.col("customer").n_unique())
+            .collect()
+            .item()
+        )
         if held < wanted.len():
-            raise InputError(f"--customers {customers}: {wanted.len() - held:,} of its customers are not in the ranking {entry.label} "
-                             f"(it ranks {entry.manifest.get('customers', 'other customers')}); rank them with `hmrec rank --customers {customers}`")
+            raise InputError(
+                f"--customers {customers}: {wanted.len() - held:,} of its customers are not in the ranking {entry.label} "
+                f"(it ranks {entry.manifest.get('customers', 'other customers')}); rank them with `hmrec rank --customers {customers}`"
+            )
     rows = 0
     try:
         with atomic_file(out) as tmp:
@@ -68,10 +95,22 @@ def export(
         raise InputError(f"cannot write {out}: {why}") from None
     customer_count = entry.manifest.get("customer_count") if wanted is None else wanted.len()
     if json:
-        console.emit_json({"path": str(out), "name": entry.label, "week": target.start.isoformat(), "rows": rows, "customers": customer_count})
+        console.emit_json(
+            {
+                "path": str(out),
+                "name": entry.label,
+                "week": target.start.isoformat(),
+                "rows": rows,
+                "customers": customer_count,
+            }
+        )
         return
     if not quiet:
-        console.out.print(f"wrote {out}: {rows:,} rows ({console.plural(customer_count, 'customer')}) of {entry.label}, week {target}", highlight=False, soft_wrap=True)
+        console.out.print(
+            f"wrote {out}: {rows:,} rows ({console.plural(customer_count, 'customer')}) of {entry.label}, week {target}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _write(chunks, path: Path, suffix: str) -> int:
@@ -92,5 +131,13 @@ def _write(chunks, path: Path, suffix: str) -> int:
         if writer is not None:
             writer.close()
         elif suffix == ".parquet":  # no rows at all: still a readable file with the columns
-            pl.DataFrame(schema={"customer_id": pl.String, "rank": pl.UInt32, "article_id": pl.String, "score": pl.Float32, "sources": pl.String}).write_parquet(handle)
+            pl.DataFrame(
+                schema={
+                    "customer_id": pl.String,
+                    "rank": pl.UInt32,
+                    "article_id": pl.String,
+                    "score": pl.Float32,
+                    "sources": pl.String,
+                }
+            ).write_parquet(handle)
     return rows

@@ -11,15 +11,22 @@ from typing import Annotated, Optional, TypeVar
 import typer
 
 from hmrec_cli.atomic import refuse_inside as refuse_inside  # where it lives: the Python API refuses the same paths
-from hmrec_cli.limits import MAX_K as MAX_K, MAX_SEED as MAX_SEED, MAX_WEEKS as MAX_WEEKS  # the bounds commands declare
+from hmrec_cli.limits import MAX_K as MAX_K  # the bounds commands declare
+from hmrec_cli.limits import MAX_SEED as MAX_SEED
+from hmrec_cli.limits import MAX_WEEKS as MAX_WEEKS
 
 DataDir = Annotated[
     Path,
-    typer.Option("--data", envvar="HMREC_DATA", help="The store folder written by `hmrec data ingest`.", show_default=True),
+    typer.Option(
+        "--data", envvar="HMREC_DATA", help="The store folder written by `hmrec data ingest`.", show_default=True
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 CacheDir = Annotated[
-    Path, typer.Option("--cache", envvar="HMREC_CACHE", help="Folder for cached candidate sets and models.", show_default=True)
+    Path,
+    typer.Option(
+        "--cache", envvar="HMREC_CACHE", help="Folder for cached candidate sets and models.", show_default=True
+    ),
 ]
 
 
@@ -30,17 +37,33 @@ def checked_seed(seed: int) -> int:
     return seed
 
 
-Seed = Annotated[int, typer.Option(help=f"Random seed, 0 to {MAX_SEED}; equal seeds give equal results.", callback=checked_seed)]
-Week = Annotated[str, typer.Option(help="Target week: last (= 0), a number of weeks back, its first day YYYY-MM-DD, or next.")]
-PluginOptions = Annotated[list[str], typer.Option("--option", "-o", help="A plugin parameter as key=value (repeatable); see `hmrec plugins show NAME`.")]
+Seed = Annotated[
+    int, typer.Option(help=f"Random seed, 0 to {MAX_SEED}; equal seeds give equal results.", callback=checked_seed)
+]
+Week = Annotated[
+    str, typer.Option(help="Target week: last (= 0), a number of weeks back, its first day YYYY-MM-DD, or next.")
+]
+PluginOptions = Annotated[
+    list[str],
+    typer.Option("--option", "-o", help="A plugin parameter as key=value (repeatable); see `hmrec plugins show NAME`."),
+]
 Device = Annotated[str, typer.Option(help="Where trained models run: auto (CUDA when present), cpu or cuda.")]
-Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")]
-Customers = Annotated[str, typer.Option(help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids.")]
+Resume = Annotated[
+    bool, typer.Option("--resume", help="Continue an interrupted training run from its last finished epoch.")
+]
+Customers = Annotated[
+    str,
+    typer.Option(
+        help="buyers (the week's buyers; default when the week has purchases), all (default for next), or a file of customer ids."
+    ),
+]
 Force = Annotated[bool, typer.Option("--force", help="Recompute even when cached.")]
 ConfigFile = Annotated[
     Optional[Path],
     typer.Option(
-        "--config", envvar="HMREC_CONFIG", show_default=False,
+        "--config",
+        envvar="HMREC_CONFIG",
+        show_default=False,
         help="Project config file of plugin parameters ([plugins.NAME] tables; default ./hmrec.toml when it exists); -o overrides it.",
     ),
 ]

@@ -9,7 +9,9 @@ import typer
 
 from hmrec_cli.cli.commands.options import ConfigFile, Json, PluginOptions, reports_input_errors
 
-plugins_app = typer.Typer(help="List installed retrievers and rankers, or show one's parameters.", invoke_without_command=True)
+plugins_app = typer.Typer(
+    help="List installed retrievers and rankers, or show one's parameters.", invoke_without_command=True
+)
 
 
 @plugins_app.callback()
@@ -28,11 +30,21 @@ def plugins_list(ctx: typer.Context, json: Json = False) -> None:
             version, summary = cls.version, cls.summary
         except PluginBroken as broken:
             version, summary = "?", f"broken: {broken.reason}"
-        rows.append({"kind": info.kind, "name": info.name, "version": version, "distribution": f"{info.distribution} {info.version}", "summary": summary})
+        rows.append(
+            {
+                "kind": info.kind,
+                "name": info.name,
+                "version": version,
+                "distribution": f"{info.distribution} {info.version}",
+                "summary": summary,
+            }
+        )
     if json:
         console.emit_json({"plugins": rows})
         return
-    console.show("Installed plugins", ["kind", "name", "version", "distribution", "summary"], [list(r.values()) for r in rows])
+    console.show(
+        "Installed plugins", ["kind", "name", "version", "distribution", "summary"], [list(r.values()) for r in rows]
+    )
 
 
 @plugins_app.command("show")
@@ -53,7 +65,6 @@ def plugins_show(
     matches = [p for p in discover() if p.name == name]
     if not matches:
         from hmrec_cli.errors import InputError
-
         from hmrec_cli.registry import suggestion
 
         raise InputError(f"no plugin named {name!r}{suggestion(name)}")
@@ -63,9 +74,22 @@ def plugins_show(
     sources = settings.sources(cls.Params, name, option)
     params = [{**p, "value": values[p["name"]], "source": sources[p["name"]]} for p in param_docs(cls.Params)]
     if json:
-        console.emit_json({"kind": info.kind, "name": name, "version": cls.version, "distribution": f"{info.distribution} {info.version}", "summary": cls.summary, "config": str(settings.path), "parameters": params})
+        console.emit_json(
+            {
+                "kind": info.kind,
+                "name": name,
+                "version": cls.version,
+                "distribution": f"{info.distribution} {info.version}",
+                "summary": cls.summary,
+                "config": str(settings.path),
+                "parameters": params,
+            }
+        )
         return
-    console.out.print(f"[bold]{name}[/] {cls.version} ({info.kind}, from {info.distribution} {info.version}): {cls.summary}", highlight=False)
+    console.out.print(
+        f"[bold]{name}[/] {cls.version} ({info.kind}, from {info.distribution} {info.version}): {cls.summary}",
+        highlight=False,
+    )
     console.show(
         "Parameters (-o key=value; `hmrec tune` searches the ranges)",
         ["name", "type", "value", "from", "allowed", "search range", "doc"],

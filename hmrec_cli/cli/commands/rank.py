@@ -8,7 +8,21 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
-    MAX_K, CacheDir, Candidates, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, Quiet, Resume, Seed, Week, settings_in_force,
+    MAX_K,
+    CacheDir,
+    Candidates,
+    ConfigFile,
+    Customers,
+    DataDir,
+    Device,
+    DropBought,
+    Force,
+    Json,
+    Quiet,
+    Resume,
+    Seed,
+    Week,
+    settings_in_force,
 )
 
 
@@ -19,9 +33,21 @@ def rank(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    train_weeks: Annotated[str, typer.Option(help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks).")] = "4",
+    train_weeks: Annotated[
+        str,
+        typer.Option(
+            help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks)."
+        ),
+    ] = "4",
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=MAX_K)] = 100,
-    option: Annotated[list[str], typer.Option("--option", "-o", help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.")] = [],
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option",
+            "-o",
+            help="key=value for the ranker, source:key=value for a source (repeatable); see `hmrec plugins show NAME`.",
+        ),
+    ] = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
     drop_bought: DropBought = "auto",
@@ -29,26 +55,40 @@ def rank(
     resume: Resume = False,
     force: Force = False,
     seed: Seed = 0,
-    plot: Annotated[bool, typer.Option("--plot", help="Draw the training curve (loss and validation MAP@12 per epoch) in the terminal.")] = False,
-    plot_out: Annotated[Optional[Path], typer.Option(help="Write the training curve to this .png or .svg file (needs matplotlib).", show_default=False)] = None,
+    plot: Annotated[
+        bool,
+        typer.Option("--plot", help="Draw the training curve (loss and validation MAP@12 per epoch) in the terminal."),
+    ] = False,
+    plot_out: Annotated[
+        Optional[Path],
+        typer.Option(help="Write the training curve to this .png or .svg file (needs matplotlib).", show_default=False),
+    ] = None,
     quiet: Quiet = False,
     json: Json = False,
 ) -> None:
     """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console
-    from hmrec_cli.reports import plots
     from hmrec_cli.cache import Cache
-    from hmrec_cli.pipeline.ranking import RankRequest
-    from hmrec_cli.pipeline.ranking import rank as run_rank
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
-
+    from hmrec_cli.pipeline.ranking import RankRequest
+    from hmrec_cli.pipeline.ranking import rank as run_rank
     from hmrec_cli.project_config import load
+    from hmrec_cli.reports import plots
 
     settings = load(config)
     data, cache, candidates, ranker, train_weeks, k, drop_bought = settings_in_force(
-        ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, k=k, drop_bought=drop_bought)
+        ctx,
+        settings,
+        data=data,
+        cache=cache,
+        candidates=candidates,
+        ranker=ranker,
+        train_weeks=train_weeks,
+        k=k,
+        drop_bought=drop_bought,
+    )
     store = Store.open(data)
     candidates, train_weeks = default_candidates(store) if candidates is None else candidates, str(train_weeks)
     target = resolve_week(week, store.first_date, store.last_date)
@@ -57,7 +97,9 @@ def rank(
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
-        entry = run_rank(store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report)
+        entry = run_rank(
+            store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report
+        )
     m = entry.manifest
     figure = plots.training_curve(m.get("training") or {}, entry.label)
     if plot_out is not None and figure:
@@ -66,8 +108,9 @@ def rank(
         console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     timing = (
-        f"{entry.provenance()}" if entry.cached else
-        f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
+        f"{entry.provenance()}"
+        if entry.cached
+        else f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
     )
     console.out.print(
         f"{entry.label}: top 12 for {console.plural(m['customer_count'], 'customer')} ({m['customers']}), week {target}; "
@@ -75,11 +118,20 @@ def rank(
         highlight=False,
     )
     if empty := m.get("empty_train_weeks"):
-        console.warn(f"no purchases in the training week(s) starting {', '.join(empty)}: trained on the other {len(m['train_weeks'])}")
+        console.warn(
+            f"no purchases in the training week(s) starting {', '.join(empty)}: trained on the other {len(m['train_weeks'])}"
+        )
     if choice := m.get("source_choice"):
-        steps = [[c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]] for c in choice["steps"] if "source" in c]
-        console.show(f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
-                     ["source", "MAP@12", "gain", "stderr", ""], steps)
+        steps = [
+            [c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]]
+            for c in choice["steps"]
+            if "source" in c
+        ]
+        console.show(
+            f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
+            ["source", "MAP@12", "gain", "stderr", ""],
+            steps,
+        )
     if (importance := m["training"].get("feature_importance")) and any(importance.values()):  # all 0: no trees kept
         top = list(importance.items())[:10]
         console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
@@ -89,7 +141,9 @@ def rank(
     if kept:
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
     if m.get("figures", {}).get("buyers") == 0:
-        console.out.print(f"0 buyers: nobody bought anything in the week {target}, so the ranking has no score", highlight=False)
+        console.out.print(
+            f"0 buyers: nobody bought anything in the week {target}, so the ranking has no score", highlight=False
+        )
     elif "figures" in m:
         f = m["figures"]
         rows = [[entry.label, f["map@12"], f["recall@12"]]]
@@ -103,23 +157,53 @@ def rank(
     epochs = (m.get("training") or {}).get("epochs") or []
     if epochs and not plot:
         best = m["training"].get("best_epoch")
-        console.show("Training (validation: MAP@12 of the newest training week's buyers)", ["epoch", "loss", "validation", "seconds", ""],
-                     [[e["epoch"], e["loss"], e["validation"] if e["validation"] is not None else "", e["seconds"], "best" if e["epoch"] == best else ""] for e in epochs])
+        console.show(
+            "Training (validation: MAP@12 of the newest training week's buyers)",
+            ["epoch", "loss", "validation", "seconds", ""],
+            [
+                [
+                    e["epoch"],
+                    e["loss"],
+                    e["validation"] if e["validation"] is not None else "",
+                    e["seconds"],
+                    "best" if e["epoch"] == best else "",
+                ]
+                for e in epochs
+            ],
+        )
     if plot and figure:
-        console.out.print(plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True)
+        console.out.print(
+            plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True
+        )
     elif plot or (plot_out is not None and not figure):
         console.warn(f"{ranker} keeps no per-epoch training log, so there is no curve to draw")
     if plot_out is not None and figure:
         console.out.print(f"wrote {plot_out}", highlight=False)
     if target.has_truth:
-        hint = console.reproduce("evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache)
+        hint = console.reproduce(
+            "evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache
+        )
         console.out.print(f"score it with:\n  {hint}", highlight=False, soft_wrap=True)
         return
     # week next has no purchases to score: what follows is the submission, with this ranking's settings
-    words = ["submit", "--candidates", candidates, "--ranker", ranker, "--train-weeks", str(len(m["train_weeks"])), *(w for o in option for w in ("-o", o)),
-             *(["--drop-bought", drop_bought] if drop_bought != "auto" else []), *(["--seed", str(seed)] if seed else []),
-             *(["--config", str(config)] if config is not None else [])]
-    console.out.print(f"write the Kaggle submission with:\n  {console.reproduce(*words, data=data, cache=cache)}", highlight=False, soft_wrap=True)
+    words = [
+        "submit",
+        "--candidates",
+        candidates,
+        "--ranker",
+        ranker,
+        "--train-weeks",
+        str(len(m["train_weeks"])),
+        *(w for o in option for w in ("-o", o)),
+        *(["--drop-bought", drop_bought] if drop_bought != "auto" else []),
+        *(["--seed", str(seed)] if seed else []),
+        *(["--config", str(config)] if config is not None else []),
+    ]
+    console.out.print(
+        f"write the Kaggle submission with:\n  {console.reproduce(*words, data=data, cache=cache)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def default_candidates(store=None) -> str:
@@ -153,12 +237,22 @@ def show_newest_week(newest: dict, console, kept: bool = False) -> None:
     if "merge" in newest and ranker != "merge":
         rows.append(["merge", newest["merge"]])
     rows += [[f"{s} (own order)", v] for s, v in newest["sources"].items()]
-    console.show(f"Newest training week {newest['week']} (seen in training: optimistic for every learned order)", ["order", "MAP@12"], rows)
+    console.show(
+        f"Newest training week {newest['week']} (seen in training: optimistic for every learned order)",
+        ["order", "MAP@12"],
+        rows,
+    )
     best_simple = max(newest["sources"].values(), default=0.0)
     if "merge" in newest and newest[ranker] < newest["merge"] and not kept:
         console.err.print(
             f"[bold red]warning:[/] {ranker} ({newest[ranker]:.4f}) is below merge ({newest['merge']:.4f}) on the newest training week: "
-            "prefer --ranker merge for this data, or add training weeks (--train-weeks)", highlight=False, soft_wrap=True,
+            "prefer --ranker merge for this data, or add training weeks (--train-weeks)",
+            highlight=False,
+            soft_wrap=True,
         )
     elif newest[ranker] < best_simple:
-        console.err.print(f"[bold red]warning:[/] {ranker} ({newest[ranker]:.4f}) is below a source's own order ({best_simple:.4f}) on the newest training week", highlight=False, soft_wrap=True)
+        console.err.print(
+            f"[bold red]warning:[/] {ranker} ({newest[ranker]:.4f}) is below a source's own order ({best_simple:.4f}) on the newest training week",
+            highlight=False,
+            soft_wrap=True,
+        )

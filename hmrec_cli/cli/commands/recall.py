@@ -7,7 +7,23 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.cli.commands.options import MAX_K, CacheDir, ConfigFile, Customers, DataDir, Device, DropBought, Force, Json, PluginOptions, Quiet, Resume, Seed, Week, settings_in_force
+from hmrec_cli.cli.commands.options import (
+    MAX_K,
+    CacheDir,
+    ConfigFile,
+    Customers,
+    DataDir,
+    Device,
+    DropBought,
+    Force,
+    Json,
+    PluginOptions,
+    Quiet,
+    Resume,
+    Seed,
+    Week,
+    settings_in_force,
+)
 
 
 def recall(
@@ -30,12 +46,11 @@ def recall(
 ) -> None:
     """Fit a retriever on the history before the week and write its top-k candidates to the cache.
     --data, --cache, --k and --drop-bought not given come from the config's [pipeline] table."""
-    from hmrec_cli import console
-    from hmrec_cli import project_config
+    from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
-    from hmrec_cli.pipeline.recall import Request, run
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
+    from hmrec_cli.pipeline.recall import Request, run
 
     settings = project_config.load(config)
     data, cache, k, drop_bought = settings_in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought)
@@ -43,7 +58,9 @@ def recall(
     target = resolve_week(week, store.first_date, store.last_date)
     request = Request(method, target, k, tuple(option), customers, settings, drop_bought)
     with console.progress_bar(quiet or json) as report:
-        entry = run(store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume)
+        entry = run(
+            store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume
+        )
     m = entry.manifest
     if json:
         console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
@@ -54,10 +71,16 @@ def recall(
         highlight=False,
     )
     if m.get("figures", {}).get("buyers") == 0:
-        console.out.print(f"0 buyers: nobody bought anything in the week {target}, so the set has no score", highlight=False)
+        console.out.print(
+            f"0 buyers: nobody bought anything in the week {target}, so the set has no score", highlight=False
+        )
     elif "figures" in m:
         f, best = m["figures"], m.get("oracle_figures")
-        names = {**{f"recall@{n}": f"recall@{n}" for n in (12, 50, 100, "all")}, "map@12": "MAP@12", "candidates_per_customer": "candidates per customer"}
+        names = {
+            **{f"recall@{n}": f"recall@{n}" for n in (12, 50, 100, "all")},
+            "map@12": "MAP@12",
+            "candidates_per_customer": "candidates per customer",
+        }
         rows = [[label, f[n], *([best[n]] if best else [])] for n, label in names.items()]
         columns = ["figure", "this set", *(["oracle (ceiling)"] if best else [])]
         console.show("On the week's buyers (MAP@12: of the set's own order)", columns, rows)

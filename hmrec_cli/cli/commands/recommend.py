@@ -8,20 +8,58 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
-    MAX_K, CacheDir, Candidates, ConfigFile, DataDir, Device, DropBought, Json, Quiet, Seed, settings_in_force,
+    MAX_K,
+    CacheDir,
+    Candidates,
+    ConfigFile,
+    DataDir,
+    Device,
+    DropBought,
+    Json,
+    Quiet,
+    Seed,
+    settings_in_force,
 )
 
 
 def recommend(
     ctx: typer.Context,
-    customer: Annotated[list[str], typer.Option("--customer", help="A customer id as the shop's data writes it (repeatable).", show_default=False)] = [],
-    customers: Annotated[Optional[Path], typer.Option("--customers", help="A file of customer ids, one per line (a customer_id header allowed).", show_default=False)] = None,
+    customer: Annotated[
+        list[str],
+        typer.Option("--customer", help="A customer id as the shop's data writes it (repeatable).", show_default=False),
+    ] = [],
+    customers: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--customers",
+            help="A file of customer ids, one per line (a customer_id header allowed).",
+            show_default=False,
+        ),
+    ] = None,
     ranker: Annotated[str, typer.Option(help="Ranker whose ranking is shown (see `hmrec plugins`).")] = "din",
-    week: Annotated[str, typer.Option(help="next (the week after the data), last (= 0), a number of weeks back, or its first day YYYY-MM-DD.")] = "next",
+    week: Annotated[
+        str,
+        typer.Option(
+            help="next (the week after the data), last (= 0), a number of weeks back, or its first day YYYY-MM-DD."
+        ),
+    ] = "next",
     candidates: Candidates = None,
-    train_weeks: Annotated[str, typer.Option(help="When the ranking is made now: earlier weeks to learn from, or auto (as in `hmrec rank`).")] = "4",
-    k: Annotated[int, typer.Option(help="When the ranking is made now: candidates per customer from each source.", min=1, max=MAX_K)] = 100,
-    option: Annotated[list[str], typer.Option("--option", "-o", help="When the ranking is made now: key=value for the ranker, source:key=value for a source (repeatable).")] = [],
+    train_weeks: Annotated[
+        str,
+        typer.Option(help="When the ranking is made now: earlier weeks to learn from, or auto (as in `hmrec rank`)."),
+    ] = "4",
+    k: Annotated[
+        int,
+        typer.Option(help="When the ranking is made now: candidates per customer from each source.", min=1, max=MAX_K),
+    ] = 100,
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "--option",
+            "-o",
+            help="When the ranking is made now: key=value for the ranker, source:key=value for a source (repeatable).",
+        ),
+    ] = [],
     config: ConfigFile = None,
     drop_bought: DropBought = "auto",
     data: DataDir = Path("hm"),
@@ -47,7 +85,16 @@ def recommend(
 
     settings = project_config.load(config)
     data, cache, candidates, ranker, train_weeks, k, drop_bought = settings_in_force(
-        ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, k=k, drop_bought=drop_bought)
+        ctx,
+        settings,
+        data=data,
+        cache=cache,
+        candidates=candidates,
+        ranker=ranker,
+        train_weeks=train_weeks,
+        k=k,
+        drop_bought=drop_bought,
+    )
     candidates = default_candidates() if candidates is None else candidates
     ids = list(customer)
     if customers is not None:
@@ -60,32 +107,72 @@ def recommend(
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
     request = RankRequest(ranker, sources, target, str(train_weeks), k, tuple(option), "auto", settings, drop_bought)
-    say = (lambda message: None) if json and quiet else (lambda message: console.err.print(message, highlight=False, markup=False, soft_wrap=True))
+    say = (
+        (lambda message: None)
+        if json and quiet
+        else (lambda message: console.err.print(message, highlight=False, markup=False, soft_wrap=True))
+    )
     with console.progress_bar(quiet or json) as report:
-        found = run_recommend(store, Cache(cache), ids, request, seed=seed, device=device, on_progress=report, on_compute=say)
+        found = run_recommend(
+            store, Cache(cache), ids, request, seed=seed, device=device, on_progress=report, on_compute=say
+        )
     if json:
         console.emit_json(as_json(found))
         return
     where = "ranked now" if found.computed else f"cached ({found.ranking.provenance()})"
     console.out.print(f"{found.ranking.label}, week {target}: {where}", highlight=False, soft_wrap=True)
     if found.attention == "kept merge's order":
-        console.out.print(f"{ranker} kept merge's order for this ranking (its gate: training did not clearly beat it), so no purchase weighed in "
-                          "these scores: no attention reasons", highlight=False, soft_wrap=True)
-    reasons = found.reasons.group_by("customer_id", "article_id", maintain_order=True).agg("because_name", "because_article_id")
+        console.out.print(
+            f"{ranker} kept merge's order for this ranking (its gate: training did not clearly beat it), so no purchase weighed in "
+            "these scores: no attention reasons",
+            highlight=False,
+            soft_wrap=True,
+        )
+    reasons = found.reasons.group_by("customer_id", "article_id", maintain_order=True).agg(
+        "because_name", "because_article_id"
+    )
     for (customer_id,), items in found.items.group_by("customer_id", maintain_order=True):
         items = items.join(reasons, on=["customer_id", "article_id"], how="left", maintain_order="left")
         rows = [
-            [r["rank"], r["article_id"], r["name"] or "", r["group"] or "", r["score"],
-             ", ".join(f"{s['source']} #{s['rank']}" for s in r["sources"] or []),
-             *([", ".join(n or i for n, i in zip(r["because_name"] or [], r["because_article_id"] or []))] if found.attention == "used" else [])]
+            [
+                r["rank"],
+                r["article_id"],
+                r["name"] or "",
+                r["group"] or "",
+                r["score"],
+                ", ".join(f"{s['source']} #{s['rank']}" for s in r["sources"] or []),
+                *(
+                    [
+                        ", ".join(
+                            n or i for n, i in zip(r["because_name"] or [], r["because_article_id"] or [], strict=True)
+                        )
+                    ]
+                    if found.attention == "used"
+                    else []
+                ),
+            ]
             for r in items.iter_rows(named=True)
         ]
-        columns = ["rank", "article", "name", "group", "score", "proposed by (rank there)", *(["because you bought"] if found.attention == "used" else [])]
+        columns = [
+            "rank",
+            "article",
+            "name",
+            "group",
+            "score",
+            "proposed by (rank there)",
+            *(["because you bought"] if found.attention == "used" else []),
+        ]
         console.show(f"Customer {customer_id}: the {ranker} ranking's {len(rows)}", columns, rows)
         bought = found.purchases.filter(customer_id=customer_id)
         if bought.height:
-            console.show(f"Customer {customer_id}: last {console.plural(bought.height, 'purchase')} before {target.start}", ["date", "article", "name", "group", "price"],
-                         [[r["t_dat"].isoformat(), r["article_id"], r["name"] or "", r["group"] or "", r["price"]] for r in bought.iter_rows(named=True)])
+            console.show(
+                f"Customer {customer_id}: last {console.plural(bought.height, 'purchase')} before {target.start}",
+                ["date", "article", "name", "group", "price"],
+                [
+                    [r["t_dat"].isoformat(), r["article_id"], r["name"] or "", r["group"] or "", r["price"]]
+                    for r in bought.iter_rows(named=True)
+                ],
+            )
         else:
             console.out.print(f"Customer {customer_id}: no purchase before {target.start}", highlight=False)
 
@@ -95,25 +182,49 @@ def as_json(found) -> dict:
     import polars as pl
 
     reasons = found.reasons.group_by("customer_id", "article_id", maintain_order=True).agg(
-        because=pl.struct(article_id="because_article_id", article_name="because_name", date="t_dat", weight="weight"))
+        because=pl.struct(article_id="because_article_id", article_name="because_name", date="t_dat", weight="weight")
+    )
     items = found.items.join(reasons, on=["customer_id", "article_id"], how="left", maintain_order="left")
     out = []
     for (customer_id,), rows in items.group_by("customer_id", maintain_order=True):
         bought = found.purchases.filter(customer_id=customer_id)
-        out.append({
-            "customer_id": customer_id,
-            "items": [
-                {"rank": r["rank"], "article_id": r["article_id"], "article_name": r["name"], "article_group": r["group"], "score": r["score"],
-                 "proposed_by": [{"method": s["source"], "rank": s["rank"]} for s in r["sources"] or []],
-                 **({"because": [{**b, "date": b["date"].isoformat()} for b in r["because"] or []]} if found.attention == "used" else {})}
-                for r in rows.iter_rows(named=True)
-            ],
-            "recent_purchases": [
-                {"date": r["t_dat"].isoformat(), "article_id": r["article_id"], "article_name": r["name"], "article_group": r["group"], "price": r["price"]}
-                for r in bought.iter_rows(named=True)
-            ],
-        })
+        out.append(
+            {
+                "customer_id": customer_id,
+                "items": [
+                    {
+                        "rank": r["rank"],
+                        "article_id": r["article_id"],
+                        "article_name": r["name"],
+                        "article_group": r["group"],
+                        "score": r["score"],
+                        "proposed_by": [{"method": s["source"], "rank": s["rank"]} for s in r["sources"] or []],
+                        **(
+                            {"because": [{**b, "date": b["date"].isoformat()} for b in r["because"] or []]}
+                            if found.attention == "used"
+                            else {}
+                        ),
+                    }
+                    for r in rows.iter_rows(named=True)
+                ],
+                "recent_purchases": [
+                    {
+                        "date": r["t_dat"].isoformat(),
+                        "article_id": r["article_id"],
+                        "article_name": r["name"],
+                        "article_group": r["group"],
+                        "price": r["price"],
+                    }
+                    for r in bought.iter_rows(named=True)
+                ],
+            }
+        )
     week = found.week
-    return {"name": found.ranking.label, "week": week.start.isoformat(), "week_end": week.end.isoformat(), "cached": not found.computed,
-            "attention": found.attention, "recommendations": out}
-
+    return {
+        "name": found.ranking.label,
+        "week": week.start.isoformat(),
+        "week_end": week.end.isoformat(),
+        "cached": not found.computed,
+        "attention": found.attention,
+        "recommendations": out,
+    }

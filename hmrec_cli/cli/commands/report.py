@@ -21,13 +21,13 @@ def report(
     """Write one HTML page (tables, inline SVG figures) of the week's cached candidate sets and their
     recall@K curves, its rankings and training curves, and the back-test MAP@12 per week."""
     from hmrec_cli import console
-    from hmrec_cli.reports import plots
     from hmrec_cli.atomic import atomic_file
     from hmrec_cli.cache import Cache
-    from hmrec_cli.errors import InputError
-    from hmrec_cli.reports.html_report import build
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
+    from hmrec_cli.errors import InputError
+    from hmrec_cli.reports import plots
+    from hmrec_cli.reports.html_report import build
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out {out}: expected an .html file name")

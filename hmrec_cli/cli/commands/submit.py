@@ -7,23 +7,56 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, DropBought, Json, PluginOptions, Quiet, Resume, Seed, settings_in_force
+from hmrec_cli.cli.commands.options import (
+    MAX_WEEKS,
+    CacheDir,
+    ConfigFile,
+    DataDir,
+    Device,
+    DropBought,
+    Json,
+    PluginOptions,
+    Quiet,
+    Resume,
+    Seed,
+    settings_in_force,
+)
 
 
 def submit(
     ctx: typer.Context,
-    candidates: Annotated[Optional[str], typer.Option(
-        help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ... "
-        "Default: [pipeline] candidates in the config, else the four sources --candidates auto starts from.", show_default=False)] = None,
-    ranker: Annotated[Optional[str], typer.Option(help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before; default: [pipeline] ranker in the config, else none.", show_default=False)] = None,
-    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)] = 4,
+    candidates: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Comma-separated methods. Without --ranker, in order of trust: each customer gets the first's best, then the next's, ... "
+            "Default: [pipeline] candidates in the config, else the four sources --candidates auto starts from.",
+            show_default=False,
+        ),
+    ] = None,
+    ranker: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Rank the union of the candidates with this ranker (e.g. din, merge), trained on the weeks before; default: [pipeline] ranker in the config, else none.",
+            show_default=False,
+        ),
+    ] = None,
+    train_weeks: Annotated[
+        int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)
+    ] = 4,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
-    customers: Annotated[Optional[Path], typer.Option("--customers", help="Only the customers of this file (one id per line, a customer_id header allowed); default: every customer.", show_default=False)] = None,
+    customers: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--customers",
+            help="Only the customers of this file (one id per line, a customer_id header allowed); default: every customer.",
+            show_default=False,
+        ),
+    ] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
     seed: Seed = 0,
@@ -38,7 +71,15 @@ def submit(
 
     settings = project_config.load(config)
     data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
-        ctx, settings, data=data, cache=cache, candidates=candidates, ranker=ranker, train_weeks=train_weeks, drop_bought=drop_bought)
+        ctx,
+        settings,
+        data=data,
+        cache=cache,
+        candidates=candidates,
+        ranker=ranker,
+        train_weeks=train_weeks,
+        drop_bought=drop_bought,
+    )
     if candidates is None:
         from hmrec_cli.data.store import Store
 
@@ -47,14 +88,48 @@ def submit(
         from hmrec_cli.errors import InputError
 
         raise InputError(f"--customers {customers}: no such file (expected one customer id per line)")
-    command = {"name": "hmrec submit", "candidates": candidates, "ranker": ranker, "train_weeks": train_weeks, "drop_bought": drop_bought, "data": str(data), "option": option, "seed": seed}
+    command = {
+        "name": "hmrec submit",
+        "candidates": candidates,
+        "ranker": ranker,
+        "train_weeks": train_weeks,
+        "drop_bought": drop_bought,
+        "data": str(data),
+        "option": option,
+        "seed": seed,
+    }
     rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
     with console.progress_bar(quiet or json) as report:
-        written = build_submission(data, cache, methods, option, seed, out, report, rank_with, command, device=device, resume=resume, config=settings, drop_bought=drop_bought, customers=customers)
+        written = build_submission(
+            data,
+            cache,
+            methods,
+            option,
+            seed,
+            out,
+            report,
+            rank_with,
+            command,
+            device=device,
+            resume=resume,
+            config=settings,
+            drop_bought=drop_bought,
+            customers=customers,
+        )
     if json:
-        console.emit_json({"path": str(out), "customers": written.rows, "articles_per_customer": written.per_customer, "validated": True, "command": command})
+        console.emit_json(
+            {
+                "path": str(out),
+                "customers": written.rows,
+                "articles_per_customer": written.per_customer,
+                "validated": True,
+                "command": command,
+            }
+        )
         return
-    console.out.print(f"wrote {out}: {console.plural(written.rows, 'customer')} x {written.per_customer} articles (validated)")
+    console.out.print(
+        f"wrote {out}: {console.plural(written.rows, 'customer')} x {written.per_customer} articles (validated)"
+    )
     if written.ranking is not None and (kept := kept_merge(ranker, written.ranking.manifest)):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)

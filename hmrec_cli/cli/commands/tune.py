@@ -8,27 +8,98 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.cli.commands.options import MAX_WEEKS, CacheDir, ConfigFile, DataDir, Device, Json, PluginOptions, Quiet, Seed, Week
+from hmrec_cli.cli.commands.options import (
+    MAX_WEEKS,
+    CacheDir,
+    ConfigFile,
+    DataDir,
+    Device,
+    Json,
+    PluginOptions,
+    Quiet,
+    Seed,
+    Week,
+)
 
 
 def tune(
-    method: Annotated[Optional[str], typer.Option(help="Retriever to tune (see `hmrec plugins`).", show_default=False)] = None,
-    ranker: Annotated[Optional[str], typer.Option(help="Ranker to tune instead, over --candidates.", show_default=False)] = None,
-    candidates: Annotated[Optional[str], typer.Option(help="With --ranker: comma-separated retrievers whose candidates it ranks.", show_default=False)] = None,
+    method: Annotated[
+        Optional[str], typer.Option(help="Retriever to tune (see `hmrec plugins`).", show_default=False)
+    ] = None,
+    ranker: Annotated[
+        Optional[str], typer.Option(help="Ranker to tune instead, over --candidates.", show_default=False)
+    ] = None,
+    candidates: Annotated[
+        Optional[str],
+        typer.Option(help="With --ranker: comma-separated retrievers whose candidates it ranks.", show_default=False),
+    ] = None,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    weeks: Annotated[int, typer.Option(help="Tune on this many weeks just before --week (never on --week itself, which is then scored as a hold-out).", min=1, max=MAX_WEEKS)] = 4,
-    trials: Annotated[int, typer.Option(help="Parameter sets to try; trial 0 is the settings in force (defaults, config file, -o).", min=1, max=10_000)] = 40,
-    metric: Annotated[Optional[str], typer.Option(help="recall@N or map@12, pooled over the tuning weeks' buyers (default: recall@K for a retriever, map@12 for a ranker).", show_default=False)] = None,
-    k: Annotated[int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=65_535)] = 100,
-    train_weeks: Annotated[int, typer.Option(help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1, max=MAX_WEEKS)] = 4,
-    holdout_weeks: Annotated[int, typer.Option(help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).", min=1, max=MAX_WEEKS)] = 1,
-    params: Annotated[Optional[str], typer.Option("--params", help="Search only these parameters (comma-separated; default: every one with a search range).", show_default=False)] = None,
+    weeks: Annotated[
+        int,
+        typer.Option(
+            help="Tune on this many weeks just before --week (never on --week itself, which is then scored as a hold-out).",
+            min=1,
+            max=MAX_WEEKS,
+        ),
+    ] = 4,
+    trials: Annotated[
+        int,
+        typer.Option(
+            help="Parameter sets to try; trial 0 is the settings in force (defaults, config file, -o).",
+            min=1,
+            max=10_000,
+        ),
+    ] = 40,
+    metric: Annotated[
+        Optional[str],
+        typer.Option(
+            help="recall@N or map@12, pooled over the tuning weeks' buyers (default: recall@K for a retriever, map@12 for a ranker).",
+            show_default=False,
+        ),
+    ] = None,
+    k: Annotated[
+        int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=65_535)
+    ] = 100,
+    train_weeks: Annotated[
+        int,
+        typer.Option(
+            help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1, max=MAX_WEEKS
+        ),
+    ] = 4,
+    holdout_weeks: Annotated[
+        int,
+        typer.Option(
+            help="Score the start and the best on --week and the weeks after it, this many in all (none of them was used to choose).",
+            min=1,
+            max=MAX_WEEKS,
+        ),
+    ] = 1,
+    params: Annotated[
+        Optional[str],
+        typer.Option(
+            "--params",
+            help="Search only these parameters (comma-separated; default: every one with a search range).",
+            show_default=False,
+        ),
+    ] = None,
     option: PluginOptions = [],
     config: ConfigFile = None,
-    write: Annotated[bool, typer.Option("--write/--no-write", help="Write the best settings to the config file ([plugins.NAME]), keeping the rest of it.")] = True,
-    min_gain_se: Annotated[float, typer.Option(help="Write only when the best beats trial 0 by more than this many standard errors of the paired per-buyer difference on the hold-out (on the tuning weeks for --week next); 0: whenever it gains.", min=0)] = 2.0,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write/--no-write",
+            help="Write the best settings to the config file ([plugins.NAME]), keeping the rest of it.",
+        ),
+    ] = True,
+    min_gain_se: Annotated[
+        float,
+        typer.Option(
+            help="Write only when the best beats trial 0 by more than this many standard errors of the paired per-buyer difference on the hold-out (on the tuning weeks for --week next); 0: whenever it gains.",
+            min=0,
+        ),
+    ] = 2.0,
     device: Device = "auto",
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -39,16 +110,18 @@ def tune(
     --week itself, which no trial saw; write the best to hmrec.toml when it clearly gains there."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
-    from hmrec_cli.errors import InputError
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
+    from hmrec_cli.errors import InputError
     from hmrec_cli.pipeline.tuning import TuneRequest, as_options, check_metric, holdout, unclear_gain
     from hmrec_cli.pipeline.tuning import tune as run_tune
 
     if (method is None) == (ranker is None):
         raise InputError("give exactly one of --method RETRIEVER or --ranker RANKER (with --candidates)")
     if ranker is not None and not candidates:
-        raise InputError("--ranker needs --candidates: the retrievers whose candidates it ranks, e.g. popular,repurchase,itemcf")
+        raise InputError(
+            "--ranker needs --candidates: the retrievers whose candidates it ranks, e.g. popular,repurchase,itemcf"
+        )
     if method is not None and candidates:
         raise InputError("--candidates goes with --ranker; --method tunes one retriever on its own")
     sources = tuple(s.strip() for s in (candidates or "").split(",") if s.strip())
@@ -58,12 +131,33 @@ def tune(
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     only = tuple(p.strip() for p in (params or "").split(",") if p.strip())
-    request = TuneRequest(method or ranker, target, weeks, trials, chosen, k, sources, train_weeks, tuple(option), only, holdout_weeks=holdout_weeks, config=settings)
-    table = TrialTable(chosen, live=not (quiet or json) and console.out.is_terminal, plain=not json and not console.out.is_terminal)
+    request = TuneRequest(
+        method or ranker,
+        target,
+        weeks,
+        trials,
+        chosen,
+        k,
+        sources,
+        train_weeks,
+        tuple(option),
+        only,
+        holdout_weeks=holdout_weeks,
+        config=settings,
+    )
+    table = TrialTable(
+        chosen, live=not (quiet or json) and console.out.is_terminal, plain=not json and not console.out.is_terminal
+    )
     with console.progress_bar(quiet or json) as report, table:
-        outcome = run_tune(store, Cache(cache), request, seed=seed, on_trial=table.add, on_progress=report, device=device)
+        outcome = run_tune(
+            store, Cache(cache), request, seed=seed, on_trial=table.add, on_progress=report, device=device
+        )
         best, start = outcome.best, outcome.trials[0]
-        held = holdout(store, Cache(cache), request, start.params, best.params, seed, report, device) if target.has_truth else {}
+        held = (
+            holdout(store, Cache(cache), request, start.params, best.params, seed, report, device)
+            if target.has_truth
+            else {}
+        )
     tuned_gain, tuned_gain_se = outcome.gain()
     values = {**settings.values(request.plugin), **outcome.pinned, **best.params}
     unclear = unclear_gain(outcome, held, min_gain_se) if write else None
@@ -72,14 +166,29 @@ def tune(
         comment = f"hmrec tune: {chosen} {best.mean:.4f} ± {best.se:.4f} on {len(outcome.weeks)} weeks before {target.start} (trial {best.number} of {len(outcome.trials)}; start {start.mean:.4f}), seed {seed}"
         project_config.write_table(settings.path, request.plugin, values, comment)
     if json:
-        console.emit_json({
-            "plugin": request.plugin, "kind": "ranker" if ranker else "retriever", "sources": list(sources), "metric": chosen,
-            "week": target.start.isoformat(), "tuning_weeks": [w.start.isoformat() for w in outcome.weeks], "seed": seed,
-            "searched": [d.name for d in outcome.dims], "pinned": outcome.pinned,
-            "trials": [t.as_dict() for t in outcome.trials], "best": best.as_dict(), "start": start.as_dict(),
-            "gain": tuned_gain, "gain_se": tuned_gain_se,
-            "config": str(settings.path), "written": written, "written_values": values if written else None, "not_written_because": unclear, "holdout": held or None,
-        })
+        console.emit_json(
+            {
+                "plugin": request.plugin,
+                "kind": "ranker" if ranker else "retriever",
+                "sources": list(sources),
+                "metric": chosen,
+                "week": target.start.isoformat(),
+                "tuning_weeks": [w.start.isoformat() for w in outcome.weeks],
+                "seed": seed,
+                "searched": [d.name for d in outcome.dims],
+                "pinned": outcome.pinned,
+                "trials": [t.as_dict() for t in outcome.trials],
+                "best": best.as_dict(),
+                "start": start.as_dict(),
+                "gain": tuned_gain,
+                "gain_se": tuned_gain_se,
+                "config": str(settings.path),
+                "written": written,
+                "written_values": values if written else None,
+                "not_written_because": unclear,
+                "holdout": held or None,
+            }
+        )
         return
     if not table.live:
         table.print_final()
@@ -89,21 +198,40 @@ def tune(
         highlight=False,
     )
     if held:
-        pairs = [("start = best (trial 0)", held["start"])] if best is start else [("start (trial 0)", held["start"]), (f"best (trial {best.number})", held["best"])]
+        pairs = (
+            [("start = best (trial 0)", held["start"])]
+            if best is start
+            else [("start (trial 0)", held["start"]), (f"best (trial {best.number})", held["best"])]
+        )
         rows = [[label, h["metric"], h["se"], h["customer_weeks"]] for label, h in pairs]
         where = f"week {target}" if holdout_weeks == 1 else f"{holdout_weeks} weeks from {target.start}"
         console.show(f"Hold-out: {where} (not used to choose)", ["settings", chosen, "± SE", "buyer-weeks"], rows)
         if not held["start"]["customer_weeks"]:
-            console.out.print("the hold-out has no buyers (no purchases in it): nothing to score the settings on", highlight=False)
+            console.out.print(
+                "the hold-out has no buyers (no purchases in it): nothing to score the settings on", highlight=False
+            )
         elif best is not start:
-            console.out.print(f"best - start on the hold-out: {held['gain']:+.4f} ± {held['gain_se']:.4f} (paired)", highlight=False)
+            console.out.print(
+                f"best - start on the hold-out: {held['gain']:+.4f} ± {held['gain_se']:.4f} (paired)", highlight=False
+            )
     if written:
-        console.out.print(f"wrote [plugins.{request.plugin}] to {settings.path}: " + ", ".join(f"{n} = {project_config.toml_value(v)}" for n, v in values.items()), highlight=False, markup=False, soft_wrap=True)
+        console.out.print(
+            f"wrote [plugins.{request.plugin}] to {settings.path}: "
+            + ", ".join(f"{n} = {project_config.toml_value(v)}" for n, v in values.items()),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     elif best is start and unclear:
         console.out.print(f"not written: {unclear}", highlight=False)
     else:
         why = f"not written: {unclear}" if unclear else "not written (--no-write)"
-        console.out.print(f"{why}; to use it: " + " ".join(f"-o {o}" for o in as_options(values)), highlight=False, markup=False, soft_wrap=True)
+        console.out.print(
+            f"{why}; to use it: " + " ".join(f"-o {o}" for o in as_options(values)),
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 class TrialTable:
@@ -137,7 +265,11 @@ class TrialTable:
             self._live.update(self.render(), refresh=True)
         elif self.plain:
             params = ", ".join(f"{n}={shown(v)}" for n, v in trial.params.items())
-            console.out.print(f"trial {trial.number}: {self.metric} {trial.mean:.4f} ± {trial.se:.4f}  {trial.seconds:.1f} s{' (cached)' if trial.cached else ''}  {params}", highlight=False, soft_wrap=True)
+            console.out.print(
+                f"trial {trial.number}: {self.metric} {trial.mean:.4f} ± {trial.se:.4f}  {trial.seconds:.1f} s{' (cached)' if trial.cached else ''}  {params}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
     def print_final(self) -> None:
         from hmrec_cli import console
@@ -145,7 +277,9 @@ class TrialTable:
         if self.outcome is not None:  # not a terminal: as wide as the table needs, not 80 columns
             from rich.console import Console
 
-            Console(file=console.out.file, width=max(console.out.width, 200), no_color=console.out.no_color).print(self.render())
+            Console(file=console.out.file, width=max(console.out.width, 200), no_color=console.out.no_color).print(
+                self.render()
+            )
 
     def render(self):
         from rich import box
@@ -153,7 +287,12 @@ class TrialTable:
 
         outcome = self.outcome
         best = outcome.best
-        table = Table(title=f"Trials ({self.metric} pooled over {len(outcome.weeks)} weeks)", header_style="bold", box=box.SIMPLE_HEAD, title_justify="left")
+        table = Table(
+            title=f"Trials ({self.metric} pooled over {len(outcome.weeks)} weeks)",
+            header_style="bold",
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+        )
         table.add_column("trial", justify="right")
         for d in outcome.dims:
             table.add_column(d.name, justify="left" if d.choices else "right")
@@ -161,7 +300,14 @@ class TrialTable:
             table.add_column(name, justify="right")
         table.add_column("")
         for t in outcome.trials:
-            cells = [str(t.number), *(shown(t.params[d.name]) for d in outcome.dims), f"{t.mean:.4f}", f"{t.se:.4f}", f"{t.seconds:.1f}", ", ".join(w for w, on in (("best", t is best), ("cached", t.cached)) if on)]
+            cells = [
+                str(t.number),
+                *(shown(t.params[d.name]) for d in outcome.dims),
+                f"{t.mean:.4f}",
+                f"{t.se:.4f}",
+                f"{t.seconds:.1f}",
+                ", ".join(w for w, on in (("best", t is best), ("cached", t.cached)) if on),
+            ]
             table.add_row(*cells, style="bold green" if t is best else None)
         return table
 
