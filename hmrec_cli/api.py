@@ -160,22 +160,10 @@ class Shop:
         customer as customer_id, article_id, score, rank (1 = best). `params`: the ranker's parameters,
         `**{"itemcf:window_days": 14}` a source's. Not given: the config's `[pipeline]` values, else din,
         the four default sources, 4 weeks, k 100, drop_bought auto."""
-        from hmrec_cli.pipeline.ranking import RankRequest, rank
+        from hmrec_cli.pipeline.ranking import rank
 
-        store, k = self.store, self._setting("k", k, 100)
-        _check_k(k)
-        _check_seed(seed)
-        request = RankRequest(
-            self._setting("ranker", ranker, "din"),
-            self._sources(candidates),
-            self._week(week),
-            str(self._setting("train_weeks", train_weeks, 4)),
-            k,
-            _options(params),
-            customers,
-            self.config,
-            self._setting("drop_bought", drop_bought, "auto"),
-        )
+        store = self.store
+        request = self._rank_request(ranker, candidates, week, train_weeks, k, customers, drop_bought, seed, params)
         with self._running() as report:
             entry = rank(
                 store,
@@ -288,6 +276,50 @@ class Shop:
                 drop_bought=drop_bought,
             )
         return out
+
+    def recommend(
+        self,
+        customers: str | Sequence[str],
+        ranker: str | None = None,
+        week: WeekSpec = "next",
+        *,
+        candidates: str | Sequence[str] | None = None,
+        train_weeks: int | str | None = None,
+        k: int | None = None,
+        drop_bought: str | None = None,
+        seed: int = 0,
+        device: str = "auto",
+        **params: object,
+    ):
+        """`hmrec recommend`: the customers' 12 (the shop's customer ids) from the newest cached ranking
+        of `ranker` for the week, ranked now when none holds them. Returns the pipeline's
+        `Recommendations`: `items` (customer_id, rank, article_id, name, group, score, sources),
+        `purchases` (their recent ones) and, for DIN, `reasons` (the purchases its attention weighs most)."""
+        from hmrec_cli.pipeline.recommend import recommend
+
+        ids = [customers] if isinstance(customers, str) else list(customers)
+        request = self._rank_request(ranker, candidates, week, train_weeks, k, "auto", drop_bought, seed, params)
+        with self._running() as report:
+            return recommend(self.store, Cache(self.cache), ids, request, seed=seed, device=device, on_progress=report)
+
+    def _rank_request(self, ranker, candidates, week, train_weeks, k, customers, drop_bought, seed, params):
+        """The `RankRequest` `hmrec rank` builds from the same options (config, then defaults)."""
+        from hmrec_cli.pipeline.ranking import RankRequest
+
+        k = self._setting("k", k, 100)
+        _check_k(k)
+        _check_seed(seed)
+        return RankRequest(
+            self._setting("ranker", ranker, "din"),
+            self._sources(candidates),
+            self._week(week),
+            str(self._setting("train_weeks", train_weeks, 4)),
+            k,
+            _options(params),
+            customers,
+            self.config,
+            self._setting("drop_bought", drop_bought, "auto"),
+        )
 
     def _setting(self, name: str, given: object, default: object) -> object:
         """An argument as given, else the config's `[pipeline]` value, else the CLI's default."""

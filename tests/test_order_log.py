@@ -328,3 +328,18 @@ def test_recommend_and_export_speak_the_shops_ids(shop, cli, tmp_path: Path) -> 
     recs = pl.read_csv(tmp_path / "recs.csv", infer_schema=False)
     assert set(recs["article_id"]) <= set(log["Artikel"]) and set(recs["customer_id"]) == set(log["Kundennummer"])
     assert "007" in set(recs["article_id"])  # leading zeros kept
+
+
+def test_recommend_with_nothing_cached_uses_the_sources_the_log_can_feed(shop, cli, tmp_path: Path) -> None:
+    """No product attribute: the default sources leave out same-product, in the CLI and the API alike."""
+    from hmrec_cli import api
+
+    store_path, log = shop
+    customer = log["Kundennummer"][0]
+    where = ("--data", store_path, "--cache", tmp_path / "cache")
+    out = cli.json("recommend", "--customer", customer, "--ranker", "merge", "--week", "next", *where, "-q")
+    assert {i["article_id"] for i in out["recommendations"][0]["items"]} <= set(log["Artikel"])
+    found = api.open(store_path, cache=tmp_path / "api-cache").recommend(customer, ranker="merge")
+    assert found.items["customer_id"].unique().to_list() == [customer]
+    assert found.items.height == 12 and set(found.items["article_id"]) <= set(log["Artikel"])
+    assert "same-product" not in found.ranking.manifest["sources"]

@@ -95,7 +95,6 @@ def recommend(
         k=k,
         drop_bought=drop_bought,
     )
-    candidates = default_candidates() if candidates is None else candidates
     ids = list(customer)
     if customers is not None:
         if not customers.is_file():
@@ -104,6 +103,7 @@ def recommend(
     if not ids:
         raise InputError("name the customers: --customer ID (repeatable) or --customers FILE")
     store = Store.open(data)
+    candidates = default_candidates(store) if candidates is None else candidates  # what the store can feed
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
     request = RankRequest(ranker, sources, target, str(train_weeks), k, tuple(option), "auto", settings, drop_bought)
