@@ -325,7 +325,10 @@ def _convert(kind: type, text: str, key: str):
             return text.lower() in ("true", "1", "yes")
         return kind(text)
     except ValueError:
-        raise InputError(f"-o {key}={text}: expected a {kind.__name__}") from None
+        raise InputError(f"-o {key}={text}: expected {KIND_WORDS.get(kind, kind.__name__)}") from None
+
+
+KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a text"}  # for people, not `int`
 
 
 def check_candidates(frame: pl.DataFrame, plugin: str, k: int, params=None) -> pl.DataFrame:

@@ -73,7 +73,7 @@ def test_bad_plugin_options_are_one_line_errors(cli, store_dir: Path, tmp_path: 
     code, _, err = cli(*base, "--method", "popular", "-o", "zzz=3")
     assert code == 2 and "popular has no such parameter (parameters:" in err and "did you mean" not in err
     code, _, err = cli(*base, "--method", "popular", "-o", "window_days=soon")
-    assert code == 2 and "expected a int" in err
+    assert code == 2 and "expected a whole number" in err
 
 
 def test_plugins_list_and_show(cli) -> None:
