@@ -194,35 +194,7 @@ def recommend(
     top = top_rows(entry, customers)
     sets = source_sets(store, cache, entry)
     k = int(entry.manifest.get("k", request.k))
-    items = (
-        top.join(proposed(sets, k, top), on=["customer", "article"], how="left")
-        .join(labels, on="article", how="left")
-        .join(order, on="customer")
-        .join(shop_customers, on="customer")
-        .sort("asked", "rank")
-        .select(
-            "customer_id",
-            rank=pl.col("rank") + 1,
-            article_id="article_id",
-            name="name",
-            group="group",
-            score="score",
-            sources="sources",
-        )
-    )
-    past = history_prefix(store.transactions, request.week)
-    purchases = (
-        past.filter(pl.col("customer").is_in(customers.implode()))
-        .with_row_index("order")
-        .sort("customer", "t_dat", "order", descending=[False, True, True])
-        .group_by("customer", maintain_order=True)
-        .head(RECENT)
-        .join(labels, on="article", how="left")
-        .join(order, on="customer")
-        .join(shop_customers, on="customer")
-        .sort("asked", "t_dat", "order", descending=[False, True, True])
-        .select("customer_id", "t_dat", "article_id", "name", "group", "price")
-    )
+    items, purchases = shown(store, entry, request.week, customers, sets, k, labels)
     attention, reasons = explain(store, cache, entry, request.week, sets, k, top)
     if reasons is not None:
         because = labels.select(history_article="article", because_article_id="article_id", because_name="name")
@@ -269,6 +241,52 @@ def recommend(
             }
         )
     return Recommendations(entry, request.week, computed, attention, items, purchases, reasons)
+
+
+def shown(
+    store: Store,
+    entry: Entry,
+    week: Week,
+    customers: pl.Series,
+    sets: list[tuple[str, Entry]],
+    k: int,
+    labels: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`Recommendations.items` and `.purchases` of `customers` (in the order given) from the
+    cached ranking `entry`: what `recommend` and `hmrec report`'s sample customers show."""
+    shop_customers = store.customers.select("customer", customer_id=pl.col("customer_id").cast(pl.String))
+    order = pl.DataFrame({"customer": customers}).with_row_index("asked")
+    top = top_rows(entry, customers)
+    items = (
+        top.join(proposed(sets, k, top), on=["customer", "article"], how="left")
+        .join(labels, on="article", how="left")
+        .join(order, on="customer")
+        .join(shop_customers, on="customer")
+        .sort("asked", "rank")
+        .select(
+            "customer_id",
+            rank=pl.col("rank") + 1,
+            article_id="article_id",
+            name="name",
+            group="group",
+            score="score",
+            sources="sources",
+        )
+    )
+    past = history_prefix(store.transactions, week)
+    purchases = (
+        past.filter(pl.col("customer").is_in(customers.implode()))
+        .with_row_index("order")
+        .sort("customer", "t_dat", "order", descending=[False, True, True])
+        .group_by("customer", maintain_order=True)
+        .head(RECENT)
+        .join(labels, on="article", how="left")
+        .join(order, on="customer")
+        .join(shop_customers, on="customer")
+        .sort("asked", "t_dat", "order", descending=[False, True, True])
+        .select("customer_id", "t_dat", "article_id", "name", "group", "price")
+    )
+    return items, purchases
 
 
 def explain(

@@ -18,6 +18,9 @@ from hmrec_cli.data.store import Store, week_table
 from hmrec_cli.reports import plots
 from hmrec_cli.reports.candidates_report import CURVE_K, recall_sums
 
+SAMPLE = 5  # customers shown in "Sample customers"
+PREFERRED = ("din", "lgbm", "merge")  # the ranking shown there: the first of these cached, else any
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
@@ -107,6 +110,63 @@ def rankings_section(store: Store, cache: Cache, week: Week) -> str:
     return out
 
 
+def people_section(store: Store, cache: Cache, week: Week, seed: int = 0) -> str:
+    """A few customers (a seeded sample of the week's buyers the ranking holds, or of its customers
+    when the week has no buyers yet) with their recent purchases, the ranking's 12 and, per article,
+    the sources that proposed it and at what rank: read through `pipeline.recommend`, in the shop's ids."""
+    from hmrec_cli.pipeline.recommend import article_labels, shown, source_sets
+
+    rankings = _current(cache.entries("rankings", week=week.start.isoformat()), store.fingerprint)
+    if not rankings:
+        return (
+            "<p class='note'>No ranking cached for this week: "
+            f"<code>hmrec rank --ranker merge --week {html.escape(week.start.isoformat())}</code> makes one.</p>"
+        )
+    entry = sorted(rankings, key=lambda e: PREFERRED.index(e.method) if e.method in PREFERRED else len(PREFERRED))[0]
+    ranked = pl.scan_parquet(entry.path).select("customer").unique().collect()["customer"]
+    if week.has_truth:
+        buyers = ranked.filter(ranked.is_in(truth(store.transactions, week)["customer"].implode()))
+        ranked = buyers if buyers.len() else ranked
+    ranked = ranked.sort()  # the sample depends on the seed only, not on the file's order
+    customers = ranked.sample(min(SAMPLE, ranked.len()), seed=seed).sort() if ranked.len() else ranked
+    sets = source_sets(store, cache, entry)
+    items, purchases = shown(
+        store, entry, week, customers, sets, int(entry.manifest.get("k", 100)), article_labels(store)
+    )
+    out = f"<p class='note'>From the ranking {html.escape(entry.label)} (seed {seed}).</p>"
+    if entry.method == "din":
+        out += (
+            "<p class='note'>DIN's attention reasons (the purchases it weighs most) need the model restored:"
+            " <code>hmrec recommend --customer ID</code> shows them.</p>"
+        )
+    for customer_id in items["customer_id"].unique(maintain_order=True):
+        mine = items.filter(pl.col("customer_id") == customer_id)
+        bought = purchases.filter(pl.col("customer_id") == customer_id)
+        out += f"<div class='customer'><h3>Customer <span class='customer-id'>{html.escape(customer_id)}</span></h3>"
+        recent = _blank(bought.select("t_dat", "article_id", "name", "group").rows())
+        out += "<h4>Recent purchases</h4>" + (
+            _table(["date", "article", "name", "group"], recent)
+            if bought.height
+            else "<p class='note'>No purchases before the week.</p>"
+        )
+        rows = _blank(
+            [r["rank"], r["article_id"], r["name"], r["group"], r["score"], _sources(r["sources"])]
+            for r in mine.iter_rows(named=True)
+        )
+        out += "<h4>The 12</h4>" + _table(["rank", "article", "name", "group", "score", "proposed by (rank)"], rows)
+        out += "</div>"
+    return out
+
+
+def _blank(rows) -> list[list[object]]:
+    """Rows with a missing value (an article without a name) shown empty."""
+    return [["" if v is None else v for v in row] for row in rows]
+
+
+def _sources(sources: list[dict] | None) -> str:
+    return ", ".join(f"{s['source']} ({s['rank']})" for s in sources or []) or "none"
+
+
 def backtest_section(store: Store, cache: Cache) -> str:
     """MAP@12 of every cached ranking of this store, per ranker and week (the newest per ranker-week)."""
     by_ranker: dict[str, dict[str, float]] = {}
@@ -128,7 +188,7 @@ def backtest_section(store: Store, cache: Cache) -> str:
     return out
 
 
-def build(store: Store, cache: Cache, week: Week) -> str:
+def build(store: Store, cache: Cache, week: Week, seed: int = 0) -> str:
     """The whole page."""
     weeks = week_table(store)[:8]
     data_rows = [[w["week"], w["start"], w["rows"], w["buyers"], "yes" if w["oracle"] else ""] for w in weeks]
@@ -143,6 +203,8 @@ def build(store: Store, cache: Cache, week: Week) -> str:
         candidates_section(store, cache, week),
         "<h2>Rankings</h2>",
         rankings_section(store, cache, week),
+        "<h2 id='sample-customers'>Sample customers</h2>",
+        people_section(store, cache, week, seed),
         "<h2>Back-test: MAP@12 per week</h2>",
         backtest_section(store, cache),
     ]

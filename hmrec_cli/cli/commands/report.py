@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hmrec_cli.cli.commands.options import CacheDir, DataDir, Json, Week, refuse_inside, reports_input_errors
+from hmrec_cli.cli.commands.options import CacheDir, DataDir, Json, Seed, Week, refuse_inside, reports_input_errors
 
 
 @reports_input_errors
@@ -16,10 +16,12 @@ def report(
     week: Week = "last",
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
+    seed: Seed = 0,
     json: Json = False,
 ) -> None:
     """Write one HTML page (tables, inline SVG figures) of the week's cached candidate sets and their
-    recall@K curves, its rankings and training curves, and the back-test MAP@12 per week."""
+    recall@K curves, its rankings and training curves, a few sample customers (chosen with --seed) with
+    their recent purchases, their 12 and the sources behind each, and the back-test MAP@12 per week."""
     from hmrec_cli import console
     from hmrec_cli.atomic import atomic_file
     from hmrec_cli.cache import Cache
@@ -37,7 +39,7 @@ def report(
     plots.require_matplotlib("hmrec report")  # before any work
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    page = build(store, Cache(cache), target)
+    page = build(store, Cache(cache), target, seed)
     with atomic_file(out) as tmp:
         tmp.write_text(page)
     if json:
