@@ -16,6 +16,7 @@ _HOMES = {
     "hmrec_cli.plugin_api": (
         "CANDIDATE_SCHEMA",
         "LOG",
+        "MAX_DAYS",
         "MAX_WIDTH",
         "WIDTHS",
         "Context",

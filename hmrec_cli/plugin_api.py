@@ -246,6 +246,7 @@ def _bounds(valid) -> tuple[float | None, float | None, bool, bool]:
 
 WIDTHS = "widths"  # `valid` of a comma-separated list of positive layer widths, e.g. "256,128"
 MAX_WIDTH = 4096  # the widest layer WIDTHS allows: bounds a model's memory
+MAX_DAYS = 3660  # the longest window or half life a parameter takes: ten years, more than a store holds
 
 
 def _is_choices(valid) -> bool:

@@ -15,7 +15,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 
 NORMALISATIONS = ("cosine", "conditional", "bm25", "count")
@@ -27,7 +27,7 @@ class ItemCFParams:
         default=28,
         metadata={
             "doc": "days of history whose co-purchases make neighbours (0: all)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (7, 182, "log"),
         },
     )
@@ -35,7 +35,7 @@ class ItemCFParams:
         default=14.0,
         metadata={
             "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (2.0, 120.0, "log"),
         },
     )
@@ -43,7 +43,7 @@ class ItemCFParams:
         default=56,
         metadata={
             "doc": "the customer's own purchases of these last days are scored from (0: all)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (14, 365, "log"),
         },
     )

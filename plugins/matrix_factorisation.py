@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
 from hmrec_cli.toolkit.interactions import interaction_matrix
 
@@ -43,13 +43,13 @@ class FactorisationParams:
     )
     window_days: int = field(
         default=182,
-        metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, 3660), "range": (28, 365, "log")},
+        metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, MAX_DAYS), "range": (28, 365, "log")},
     )
     half_life_days: float = field(
         default=60.0,
         metadata={
             "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (7.0, 180.0, "log"),
         },
     )

@@ -10,7 +10,7 @@ from datetime import timedelta
 import polars as pl
 
 from hmrec_cli.data.splits import recent_history
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
+from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, recency_weight, top_k
 
 AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
 
@@ -19,13 +19,13 @@ AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is 
 class PopularParams:
     window_days: int = field(
         default=7,
-        metadata={"doc": "days of history before the week that count", "valid": (1, 3660), "range": (3, 28, "log")},
+        metadata={"doc": "days of history before the week that count", "valid": (1, MAX_DAYS), "range": (3, 28, "log")},
     )
     half_life_days: float = field(
         default=0.0,
         metadata={
             "doc": "a sale's weight halves every this many days back (0: no decay)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (0.0, 14.0),
         },
     )

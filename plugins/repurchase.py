@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from hmrec_cli.data.splits import recent_history, repeat_share
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
+from hmrec_cli.plugin_api import (
+    MAX_DAYS,
+    Context,
+    Retriever,
+    RunSettings,
+    fill_cold,
+    recency_weight,
+    recent_popularity,
+    top_k,
+)
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,7 @@ class RepurchaseParams:
         default=30.0,
         metadata={
             "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (3.0, 180.0, "log"),
         },
     )
@@ -30,7 +39,7 @@ class RepurchaseParams:
         default=0,
         metadata={
             "doc": "only purchases of the last this many days count (0: all history)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (28, 730, "log"),
         },
     )

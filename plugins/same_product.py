@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from hmrec_cli.data.splits import recent_history
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
+from hmrec_cli.plugin_api import (
+    MAX_DAYS,
+    Context,
+    Retriever,
+    RunSettings,
+    fill_cold,
+    recency_weight,
+    recent_popularity,
+    top_k,
+)
 
 
 @dataclass(frozen=True)
@@ -17,7 +26,7 @@ class SameProductParams:
         default=30.0,
         metadata={
             "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (3.0, 180.0, "log"),
         },
     )
@@ -25,7 +34,7 @@ class SameProductParams:
         default=365,
         metadata={
             "doc": "only products bought in the last this many days (0: all history)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (28, 730, "log"),
         },
     )
@@ -33,7 +42,7 @@ class SameProductParams:
         default=28,
         metadata={
             "doc": "days of sales that rank the variants of a product",
-            "valid": (1, 3660),
+            "valid": (1, MAX_DAYS),
             "range": (7, 56, "log"),
         },
     )

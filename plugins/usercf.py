@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 
 CHUNK = 1_000
@@ -26,7 +26,7 @@ class UserCFParams:
         default=56,
         metadata={
             "doc": "days of history that describe a customer's taste (0: all)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (14, 365, "log"),
         },
     )
@@ -34,7 +34,7 @@ class UserCFParams:
         default=21.0,
         metadata={
             "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (3.0, 120.0, "log"),
         },
     )
@@ -46,7 +46,7 @@ class UserCFParams:
         default=14,
         metadata={
             "doc": "the neighbours' purchases of these last days are recommended",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
             "range": (7, 56, "log"),
         },
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hmrec_cli.plugin_api import WIDTHS
+from hmrec_cli.plugin_api import MAX_DAYS, WIDTHS
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,10 @@ class TowerParams:
     )
     half_life_days: float = field(
         default=30.0,
-        metadata={"doc": "pooling=mean: a purchase's weight halves every this many days back", "valid": "(0, 3660]"},
+        metadata={
+            "doc": "pooling=mean: a purchase's weight halves every this many days back",
+            "valid": f"(0, {MAX_DAYS}]",
+        },
     )
     embedding_size: int = field(
         default=64, metadata={"doc": "size of article embeddings and of the user and item vectors", "valid": (1, 1024)}
@@ -50,6 +53,6 @@ class TowerParams:
         default=28,
         metadata={
             "doc": "only articles sold in the last this many days before the week are proposed (0: any)",
-            "valid": (0, 3660),
+            "valid": (0, MAX_DAYS),
         },
     )
