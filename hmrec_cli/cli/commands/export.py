@@ -7,7 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from hmrec_cli.cli.commands.options import CacheDir, ConfigFile, DataDir, Json, Quiet, refuse_inside, settings_in_force
+from hmrec_cli.cli.commands.options import (
+    CacheDir,
+    ConfigFile,
+    DataDir,
+    Json,
+    Quiet,
+    checked_customers_file,
+    refuse_inside,
+    settings_in_force,
+)
 
 FORMATS = (".parquet", ".csv")
 
@@ -59,8 +68,7 @@ def export(
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the file's name, e.g. {out / ('recs' + FORMATS[0])}")
     refuse_inside(out, {"store": data, "cache": cache})
-    if customers is not None and not customers.is_file():
-        raise InputError(f"--customers {customers}: no such file (expected one customer id per line)")
+    checked_customers_file(customers)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     entry = Cache(cache).resolve("rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking")

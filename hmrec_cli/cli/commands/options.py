@@ -30,6 +30,15 @@ CacheDir = Annotated[
 ]
 
 
+def checked_customers_file(path: Path | None) -> Path | None:
+    """A `--customers FILE` that exists, checked before any work (its contents are read later)."""
+    if path is not None and not path.is_file():
+        from hmrec_cli.errors import InputError
+
+        raise InputError(f"--customers {path}: no such file (expected one customer id per line)")
+    return path
+
+
 def checked_seed(seed: int) -> int:
     """Refuse a seed no generator takes (a callback, so the help's option column stays narrow)."""
     if not 0 <= seed <= MAX_SEED:

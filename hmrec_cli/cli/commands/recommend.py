@@ -18,6 +18,7 @@ from hmrec_cli.cli.commands.options import (
     Json,
     Quiet,
     Seed,
+    checked_customers_file,
     settings_in_force,
 )
 
@@ -96,9 +97,7 @@ def recommend(
         drop_bought=drop_bought,
     )
     ids = list(customer)
-    if customers is not None:
-        if not customers.is_file():
-            raise InputError(f"--customers {customers}: no such file (expected one customer id per line)")
+    if checked_customers_file(customers) is not None:
         ids += read_customer_ids(customers).to_list()
     if not ids:
         raise InputError("name the customers: --customer ID (repeatable) or --customers FILE")

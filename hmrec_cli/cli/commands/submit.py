@@ -19,6 +19,7 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    checked_customers_file,
     settings_in_force,
 )
 
@@ -84,10 +85,7 @@ def submit(
         from hmrec_cli.data.store import Store
 
         candidates = default_candidates(Store.open(data))
-    if customers is not None and not customers.is_file():
-        from hmrec_cli.errors import InputError
-
-        raise InputError(f"--customers {customers}: no such file (expected one customer id per line)")
+    checked_customers_file(customers)
     command = {
         "name": "hmrec submit",
         "candidates": candidates,

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
+    MAX_K,
     MAX_WEEKS,
     CacheDir,
     ConfigFile,
@@ -59,9 +60,7 @@ def tune(
             show_default=False,
         ),
     ] = None,
-    k: Annotated[
-        int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=65_535)
-    ] = 100,
+    k: Annotated[int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=MAX_K)] = 100,
     train_weeks: Annotated[
         int,
         typer.Option(
