@@ -328,10 +328,10 @@ class Shop:
     def _sources(self, candidates: str | Sequence[str] | None) -> tuple[str, ...]:
         """The retrievers named (a list, or comma-separated as `--candidates` takes them), else the
         config's, else the four sources `auto` starts from (as `hmrec rank` and `submit` default)."""
-        from hmrec_cli.pipeline.source_choice import POLICY, offered
+        from hmrec_cli.pipeline.source_choice import default_sources
 
         given = candidates if candidates is None or isinstance(candidates, str) else ",".join(candidates)
-        text = self._setting("candidates", given, ",".join(offered(self.store, POLICY.start)))
+        text = self._setting("candidates", given, ",".join(default_sources(self.store)))
         return tuple(s.strip() for s in text.split(",") if s.strip())
 
     def _week(self, week: WeekSpec) -> Week:

@@ -52,6 +52,12 @@ class ChoicePolicy:
 POLICY = ChoicePolicy()
 
 
+def default_sources(store=None) -> tuple[str, ...]:
+    """The sources rank, submit, recommend and the API use when none are named or configured: the
+    ones `auto` starts from, less those the store (when given) cannot feed."""
+    return POLICY.start if store is None else offered(store, POLICY.start)
+
+
 def offered(store, sources: tuple[str, ...]) -> tuple[str, ...]:
     """`sources` less those the store cannot feed: a source that groups articles by product on a
     store without products (an order log ingested without --product) would only repeat `popular`."""

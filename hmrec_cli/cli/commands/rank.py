@@ -209,9 +209,9 @@ def rank(
 def default_candidates(store=None) -> str:
     """`--candidates` when neither the command line nor the config names any: the sources `auto`
     starts from, the four the full H&M data was tuned with (those the store, when given, can feed)."""
-    from hmrec_cli.pipeline.source_choice import POLICY, offered
+    from hmrec_cli.pipeline.source_choice import default_sources
 
-    return ",".join(POLICY.start if store is None else offered(store, POLICY.start))
+    return ",".join(default_sources(store))
 
 
 def kept_merge(ranker: str, manifest: dict) -> str | None:
