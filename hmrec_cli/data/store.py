@@ -190,7 +190,7 @@ class Store:
         """article -> `label`, the id outputs print: the shop's own item id for an order log, else
         the Kaggle article id zero-padded to 10 digits as the competition writes it."""
         if self.order_log is not None:
-            return self.table("articles.parquet", columns=["article", "item_id"]).rename({"item_id": "label"})
+            return self.articles.select("article", label="item_id")
         return self.articles.select("article", label=pl.col("article_id").cast(pl.String).str.zfill(10))
 
     @cached_property
