@@ -342,7 +342,7 @@ class Cache:
             return
         files = [entry.path, entry.path.with_suffix(".json")]
         if entry.kind == "rankings":
-            checkpoint = self.checkpoint(entry.method, entry.week, entry.key)
+            checkpoint = self.checkpoint(entry.method, entry.week, entry.manifest.get("model_key", entry.key))
             files += [checkpoint, checkpoint.with_suffix(".pt.json")]
         for path in files:
             if path.is_file() and not path.is_symlink():

@@ -42,9 +42,11 @@ from hmrec_cli.data.splits import Week, earlier_weeks_with_history, history_pref
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
-from hmrec_cli.pipeline import source_choice
+from hmrec_cli.pipeline import shards, shared_fits, source_choice
 from hmrec_cli.pipeline.bought import DROP_BOUGHT, drops_bought
 from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
+from hmrec_cli.pipeline.recall import prefit as recall_prefit
+from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.pipeline.source_choice import choose
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
 from hmrec_cli.project_config import ProjectConfig
@@ -92,6 +94,7 @@ class RankRequest:
     customers: str = "auto"
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values for the ranker and the sources
     drop_bought: str = "auto"  # see `hmrec_cli.bought`
+    shard: Shard | None = None  # only the customers of this shard (`shards`); the trained ranker is every shard's
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
@@ -343,19 +346,43 @@ def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) ->
     )
 
 
-def rank(
-    store: Store,
-    cache: Cache,
-    request: RankRequest,
-    seed: int = 0,
-    device: str = "auto",
-    resume: bool = False,
-    force: bool = False,
-    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
-    chunk: int = RANK_CHUNK,
-) -> Entry:
-    """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
-    (the result does not depend on it)."""
+@dataclass(frozen=True)
+class _Plan:
+    """What `rank` and `prefit` settle before any work: the resolved request, plugins, weeks, customers and keys."""
+
+    request: RankRequest
+    auto: bool
+    cls: type
+    plugin: object
+    params: object
+    source_options: dict
+    source_params: dict
+    source_classes: dict
+    train_weeks: list
+    asked_weeks: list
+    target: pl.DataFrame | None
+    customers: pl.Series
+    described: str
+    device_kind: str | None
+    week_name: str
+    key: str  # the ranking's: every field of the request, the shard's customers included
+    fit_key: str  # the trained ranker's: the same without the customers and the shard, so shards share it
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """A ranker fitted for a week (what every shard of the week scores with) and what its manifest says of it."""
+
+    model: Ranker
+    sources: tuple[str, ...]
+    choice: list | None
+    log: dict
+    fit_seconds: float
+    training_rows: int
+    newest: dict
+
+
+def _plan(store: Store, request: RankRequest, seed: int, device: str) -> _Plan:
     auto = request.sources == ("auto",)
     if auto:  # every source of the pool is fitted; the training weeks choose among them (`source_choice`)
         request = dataclasses.replace(request, sources=source_choice.offered(store, source_choice.POLICY.pool))
@@ -385,13 +412,13 @@ def rank(
         raise InputError(f"--drop-bought {request.drop_bought}: expected one of {', '.join(DROP_BOUGHT)}")
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
+    customers = shards.only(customers, request.shard, store.customers)
+    if request.shard is not None and target is not None:  # the shard's figures are of its own buyers
+        target = target.filter(pl.col("customer").is_in(customers.implode()))
     check_device(device)
     device_kind = device_kind_of(device) if cls.uses_device else None  # torch only for rankers that use it
     week_name = request.week.start.isoformat()
-    key = cache_key(  # -o options and hmrec.toml enter as the params they give
-        request=request_fields(
-            request, week=week_name, customers=customers_digest(customers), options=None, config=None
-        ),
+    parts = dict(  # -o options and hmrec.toml enter as the params they give
         auto=auto,
         version=cls.version,
         params=params,
@@ -401,14 +428,47 @@ def rank(
         device=device_kind,
         pipeline=pipeline_state(__name__),
     )
-    if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
-        return hit
+    fields = dict(week=week_name, options=None, config=None)
+    key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
+    fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
+    return _Plan(
+        request,
+        auto,
+        cls,
+        plugin,
+        params,
+        source_options,
+        source_params,
+        source_classes,
+        train_weeks,
+        asked_weeks,
+        target,
+        customers,
+        described,
+        device_kind,
+        week_name,
+        key,
+        fit_key,
+    )
 
-    started = time.perf_counter()
+
+def _train(
+    store: Store,
+    cache: Cache,
+    plan: _Plan,
+    seed: int,
+    device: str,
+    resume: bool,
+    on_progress: Callable[[str, int, int], None],
+    chunk: int,
+) -> _Trained:
+    """Build the labelled training weeks, choose the sources (`auto`) and fit the ranker; its
+    checkpoint is kept under the fit key, the same for every shard."""
+    request, train_weeks, source_options = plan.request, plan.train_weeks, plan.source_options
     sources = request.sources
-    share = float(getattr(params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
-    model = cls(params)
-    checkpoint = cache.checkpoint(request.ranker, week_name, key)
+    share = float(getattr(plan.params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
+    model = plan.cls(plan.params)
+    checkpoint = cache.checkpoint(request.ranker, plan.week_name, plan.fit_key)
     with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
         week_entries = [
             [
@@ -426,7 +486,7 @@ def rank(
             for w in train_weeks
         ]
         choice = None
-        if auto:
+        if plan.auto:
             on_progress("choosing the sources", 0, len(sources))
             weeks = [
                 choice_week(store, entries, w, sources, request.k, seed)
@@ -455,64 +515,114 @@ def rank(
                     on_progress,
                 )
             )
-        target_entries = [
-            run(
-                store,
-                cache,
-                Request(
-                    s,
-                    request.week,
-                    request.k,
-                    source_options[s],
-                    request.customers,
-                    request.config,
-                    request.drop_bought,
-                ),
-                seed=seed,
-                on_progress=on_progress,
-                device=device,
-                resume=resume,
-            )
-            for s in sources
-        ]
         fit_started = time.perf_counter()
         log = model.fit(
             training,
             RunSettings(
-                seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
+                seed=seed,
+                device=plan.device_kind or device,
+                checkpoint=checkpoint,
+                resume=resume,
+                on_progress=on_progress,
             ),
         )
         fit_seconds = time.perf_counter() - fit_started
     training_rows = sum(t.candidates.height for t in training)
     on_progress("newest training week", 0, 1)
     newest = newest_week_figures(model, request.ranker, training, seed)
-    del training
+    return _Trained(model, tuple(sources), choice, log, fit_seconds, training_rows, newest)
 
+
+def _trained(store, cache, plan: _Plan, seed, device, resume, on_progress, chunk, share: bool) -> _Trained:
+    """The fitted ranker; with `share`, the one `shared_fits` keeps for every shard of the week."""
+    train = lambda: _train(store, cache, plan, seed, device, resume, on_progress, chunk)  # noqa: E731
+    return shared_fits.fitted(plan.fit_key, train) if share else train()
+
+
+def prefit(
+    store: Store,
+    cache: Cache,
+    request: RankRequest,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    chunk: int = RANK_CHUNK,
+) -> None:
+    """Fit what every shard of `request` shares into `shared_fits`: the ranker (with the training
+    weeks' candidate sets) and the target week's retrievers; nothing for a ranking already cached."""
+    plan = _plan(store, request, seed, device)
+    if cache.get("rankings", request.ranker, plan.week_name, plan.key) is not None:
+        return
+    trained = _trained(store, cache, plan, seed, device, resume, on_progress, chunk, share=True)
+    for s in trained.sources:
+        recall_prefit(
+            store, cache, _target_request(plan, s), seed=seed, on_progress=on_progress, device=device, resume=resume
+        )
+
+
+def _target_request(plan: _Plan, source: str) -> Request:
+    r = plan.request
+    return Request(
+        source, r.week, r.k, plan.source_options[source], r.customers, r.config, r.drop_bought, shard=r.shard
+    )
+
+
+def rank(
+    store: Store,
+    cache: Cache,
+    request: RankRequest,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    chunk: int = RANK_CHUNK,
+) -> Entry:
+    """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
+    (the result does not depend on it). A shard's ranking (`request.shard`) scores only its
+    customers with the ranker every shard of the week shares (`shared_fits`)."""
+    plan = _plan(store, request, seed, device)
+    request, customers, target, week_name, key = plan.request, plan.customers, plan.target, plan.week_name, plan.key
+    if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
+        return hit
+
+    started = time.perf_counter()
+    share = request.shard is not None and not force
+    trained = _trained(store, cache, plan, seed, device, resume, on_progress, chunk, share)
+    model, sources, train_weeks, params = trained.model, trained.sources, plan.train_weeks, plan.params
+    target_entries = [
+        run(store, cache, _target_request(plan, s), seed=seed, on_progress=on_progress, device=device, resume=resume)
+        for s in sources
+    ]
     manifest = {
-        "plugin_version": cls.version,
-        "distribution": plugin.distribution,
+        "plugin_version": plan.cls.version,
+        "distribution": plan.plugin.distribution,
         "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint,
         "sources": list(sources),
-        **({"source_choice": {"pool": list(request.sources), "steps": choice}} if auto else {}),
-        "source_options": {s: list(o) for s, o in source_options.items()},
-        "source_params": source_params,
+        **({"source_choice": {"pool": list(request.sources), "steps": trained.choice}} if plan.auto else {}),
+        "source_options": {s: list(o) for s, o in plan.source_options.items()},
+        "source_params": plan.source_params,
         "source_sets": [e.label for e in target_entries],
         "train_weeks": [w.start.isoformat() for w in train_weeks],
         **(
-            {"empty_train_weeks": [w.start.isoformat() for w in asked_weeks if w not in train_weeks]}
-            if len(asked_weeks) > len(train_weeks)
+            {"empty_train_weeks": [w.start.isoformat() for w in plan.asked_weeks if w not in train_weeks]}
+            if len(plan.asked_weeks) > len(train_weeks)
             else {}
         ),
-        "training_rows": training_rows,
+        "training_rows": trained.training_rows,
         "k": request.k,
-        "customers": described,
+        "customers": plan.described,
+        **({"shard": str(request.shard)} if request.shard is not None else {}),
         "customer_count": customers.len(),
         "seed": seed,
-        "device": device_kind or "cpu",
-        "training": log,
-        "newest_training_week": newest,
+        "device": plan.device_kind or "cpu",
+        "training": trained.log,
+        "newest_training_week": trained.newest,
+        "model_key": plan.fit_key,
     }
+    fit_seconds = trained.fit_seconds
     target_ctx = context(store, request.week)
     manifest["dropped_bought"] = [
         w.start.isoformat()

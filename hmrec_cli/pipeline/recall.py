@@ -20,8 +20,9 @@ from hmrec_cli.data.splits import Week, history_prefix, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
-from hmrec_cli.pipeline import bought
+from hmrec_cli.pipeline import bought, shards, shared_fits
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
+from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
@@ -40,6 +41,7 @@ class Request:
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
     drop_bought: str = "auto"  # leave out what each customer bought before (`hmrec_cli.bought`)
+    shard: Shard | None = None  # only the customers of this shard (`shards`); the model is every shard's
 
 
 def device_kind_of(device: str) -> str:
@@ -204,22 +206,25 @@ def figures(candidates: pl.DataFrame, target: pl.DataFrame) -> dict:
     return summarise(candidate_scores(candidates, target))
 
 
-def run(
-    store: Store,
-    cache: Cache,
-    request: Request,
-    seed: int = 0,
-    force: bool = False,
-    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
-    device: str = "auto",
-    resume: bool = False,
-) -> Entry:
-    """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
-    checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it. When
-    the request drops what customers bought before, the retriever is asked for (1 + refill) * k
-    (`bought.POLICY`) and the bought ones leave, so the set still holds up to k articles each
-    customer has not bought. The key hashes the request's fields, the plugin's version and
-    parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
+@dataclass(frozen=True)
+class _Plan:
+    """What `run` and `prefit` settle before any work: the plugin, its parameters, the customers and both keys."""
+
+    cls: type
+    plugin: object
+    params: object
+    target: pl.DataFrame | None
+    customers: pl.Series
+    described: str
+    week_name: str
+    device_kind: str | None
+    past: pl.DataFrame
+    dropping: bool
+    key: str  # the candidate set's: every field of the request, the shard's customers included
+    fit_key: str  # the fitted model's: the same without the customers and the shard, so shards share it
+
+
+def _plan(store: Store, request: Request, seed: int, device: str) -> _Plan:
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
@@ -231,19 +236,14 @@ def run(
     params = request.config.params(cls.Params, request.method, request.options)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
+    customers = shards.only(customers, request.shard, store.customers)
+    if request.shard is not None and target is not None:  # the shard's figures are of its own buyers
+        target = target.filter(pl.col("customer").is_in(customers.implode()))
     week_name = request.week.start.isoformat()
     device_kind = device_kind_of(device) if cls.uses_device else None
     past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
-    key = cache_key(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
-        request=request_fields(
-            request,
-            week=week_name,
-            customers=customers_digest(customers),
-            options=None,
-            config=None,
-            drop_bought=dropping,
-        ),
+    parts = dict(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
         version=cls.version,
         params=params,
         fingerprint=store.fingerprint,
@@ -251,34 +251,102 @@ def run(
         device=device_kind,
         pipeline=pipeline_state(__name__),
     )
+    fields = dict(week=week_name, options=None, config=None, drop_bought=dropping)
+    key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
+    fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
+    return _Plan(
+        cls, plugin, params, target, customers, described, week_name, device_kind, past, dropping, key, fit_key
+    )
+
+
+def _fit(store: Store, cache: Cache, request: Request, plan: _Plan, seed, device, resume, on_progress, share: bool):
+    """The fitted model, its training log and seconds; with `share`, the one `shared_fits` keeps for
+    every shard of the week (fitted here the first time)."""
+
+    def fit():
+        start = time.perf_counter()
+        model = plan.cls(plan.params)
+        settings = RunSettings(
+            seed=seed,
+            device=plan.device_kind or device,
+            checkpoint=cache.checkpoint(request.method, plan.week_name, plan.fit_key),
+            resume=resume,
+            on_progress=on_progress,
+        )
+        log = model.fit(
+            Context(history=plan.past, articles=store.articles, customers=store.customers, week=request.week), settings
+        )
+        return model, log, round(time.perf_counter() - start, 3)
+
+    return shared_fits.fitted(plan.fit_key, fit) if share else fit()
+
+
+def prefit(
+    store: Store,
+    cache: Cache,
+    request: Request,
+    seed: int = 0,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    device: str = "auto",
+    resume: bool = False,
+) -> None:
+    """Fit `request`'s retriever once into `shared_fits` (a driver, before it sends out the shards);
+    nothing when its candidate set is already cached."""
+    plan = _plan(store, request, seed, device)
+    if cache.get("candidates", request.method, plan.week_name, plan.key) is None:
+        _fit(store, cache, request, plan, seed, device, resume, on_progress, share=True)
+
+
+def run(
+    store: Store,
+    cache: Cache,
+    request: Request,
+    seed: int = 0,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    device: str = "auto",
+    resume: bool = False,
+) -> Entry:
+    """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
+    checkpoints under `cache/models/<method>/<week>/<fit key>.pt`; `resume` continues from it. When
+    the request drops what customers bought before, the retriever is asked for (1 + refill) * k
+    (`bought.POLICY`) and the bought ones leave, so the set still holds up to k articles each
+    customer has not bought. The key hashes the request's fields, the plugin's version and
+    parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`).
+    A shard's run (`request.shard`) scores only its customers with the model every shard shares."""
+    plan = _plan(store, request, seed, device)
+    cls, params, target, customers, week_name, key = (
+        plan.cls,
+        plan.params,
+        plan.target,
+        plan.customers,
+        plan.week_name,
+        plan.key,
+    )
     if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
         return hit
 
     start = time.perf_counter()
     stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
     on_progress(f"{stage}: fit", 0, 1)
-    drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
-    model = cls(params)
-    checkpoint = cache.checkpoint(request.method, week_name, key)
-    settings = RunSettings(
-        seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
-    )
-    fit_log = model.fit(
-        Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings
-    )
+    drop = bought_before(plan.past, request.week, request.drop_bought, store.fingerprint)
+    share = request.shard is not None and not force
+    model, fit_log, fit_seconds = _fit(store, cache, request, plan, seed, device, resume, on_progress, share)
     manifest = {
         "plugin_version": cls.version,
-        "distribution": plugin.distribution,
+        "distribution": plan.plugin.distribution,
         "params": dataclasses.asdict(params),
         "fingerprint": store.fingerprint,
         "k": request.k,
-        "customers": described,
+        "customers": plan.described,
+        **({"shard": str(request.shard)} if request.shard is not None else {}),
         "customer_count": customers.len(),
         "seed": seed,
-        **({"device": device_kind} if device_kind else {}),
+        **({"device": plan.device_kind} if plan.device_kind else {}),
         **({"training": fit_log} if fit_log else {}),
-        "dropped_bought": dropping,
-        "fit_seconds": round(time.perf_counter() - start, 3),
+        "dropped_bought": plan.dropping,
+        "fit_seconds": fit_seconds,
+        "model_key": plan.fit_key,
     }
     buyers = target["customer"].unique() if target is not None else None
     parts = []
@@ -295,7 +363,7 @@ def run(
                 chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
                 if drop is not None:
                     chunk = without_bought(chunk, drop, request.k)
-                table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
+                table = chunk.sort(["customer", "score", "article"], descending=[False, True, False]).to_arrow()
                 writer = writer or pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
                 rows += chunk.height

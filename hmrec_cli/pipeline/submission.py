@@ -14,8 +14,10 @@ from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
+from hmrec_cli.pipeline import shards
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
+from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.plugin_api import recent_popularity, route_options
 from hmrec_cli.project_config import ProjectConfig
 
@@ -55,13 +57,14 @@ def build_submission(
     config: ProjectConfig = ProjectConfig(),
     drop_bought: str = "auto",
     customers: Path | None = None,
+    shard: Shard | None = None,
 ) -> Written:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
     atomically, never inside the store or the cache. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
     ranker's union or to the methods' lists. `customers`: a file of customer ids (read as `--customers`
     everywhere): only those are written (the models are fitted as for all, so their lists equal the
-    full submission's rows)."""
+    full submission's rows). `shard`: only its customers (`shards`), with the models every shard shares."""
     refuse_inside(out, {"store": data, "cache": cache_dir})
     if not methods:
         raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
@@ -74,6 +77,7 @@ def build_submission(
     if customers is not None:
         only = select_customers(store, week, str(customers), None)[0]
         scored = scored.filter(scored.is_in(only.implode()))
+    scored = shards.only(scored, shard, store.customers)
     if rank_with is not None:
         request = RankRequest(
             rank_with.ranker,
@@ -85,6 +89,7 @@ def build_submission(
             "all",
             config,
             drop_bought,
+            shard,
         )
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
@@ -93,7 +98,7 @@ def build_submission(
             run(
                 store,
                 cache,
-                Request(method, week, K, per_method[method], "all", config, drop_bought),
+                Request(method, week, K, per_method[method], "all", config, drop_bought, shard),
                 seed=seed,
                 on_progress=on_progress,
                 device=device,

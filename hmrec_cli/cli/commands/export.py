@@ -13,7 +13,9 @@ from hmrec_cli.cli.commands.options import (
     DataDir,
     Json,
     Quiet,
+    ShardText,
     checked_customers_file,
+    parsed_shard,
     refuse_inside,
     settings_in_force,
 )
@@ -44,6 +46,7 @@ def export(
             show_default=False,
         ),
     ] = None,
+    shard: ShardText = None,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     config: ConfigFile = None,
@@ -93,6 +96,11 @@ def export(
                 f"--customers {customers}: {wanted.len() - held:,} of its customers are not in the ranking {entry.label} "
                 f"(it ranks {entry.manifest.get('customers', 'other customers')}); rank them with `hmrec rank --customers {customers}`"
             )
+    if (chosen := parsed_shard(shard)) is not None:  # this shard's customers of the ranking (or of the file)
+        from hmrec_cli.pipeline.shards import only
+
+        held = pl_customers(entry.path) if wanted is None else wanted
+        wanted = only(held, chosen, store.customers)
     rows = 0
     try:
         with atomic_file(out) as tmp:
@@ -119,6 +127,13 @@ def export(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def pl_customers(path: Path):
+    """The customers a ranking file holds, sorted."""
+    import polars as pl
+
+    return pl.scan_parquet(path).select("customer").unique().sort("customer").collect()["customer"]
 
 
 def _write(chunks, path: Path, suffix: str) -> int:

@@ -93,6 +93,25 @@ Candidates = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+ShardText = Annotated[
+    Optional[str],
+    typer.Option(
+        "--shard",
+        show_default=False,
+        help="I/N: only the customers of shard I of N (0 <= I < N), by a stable hash of their original id; "
+        "what is fitted for the week is the same for every shard, so the N outputs together are the unsharded one.",
+    ),
+]
+
+
+def parsed_shard(text: str | None):
+    """`--shard I/N` as the typed `Shard` every stage takes (None: all customers); bad text exits 2."""
+    if text is None:
+        return None
+    from hmrec_cli.pipeline.shards import Shard
+
+    return Shard.parse(text)
+
 
 Command = TypeVar("Command", bound=Callable)
 GIVEN = {"COMMANDLINE": "flag", "ENVIRONMENT": "env"}  # click's parameter sources, as `config show` names them

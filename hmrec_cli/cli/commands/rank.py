@@ -21,7 +21,9 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    ShardText,
     Week,
+    parsed_shard,
     settings_in_force,
 )
 
@@ -50,6 +52,7 @@ def rank(
     ] = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
+    shard: ShardText = None,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -93,7 +96,9 @@ def rank(
     candidates, train_weeks = default_candidates(store) if candidates is None else candidates, str(train_weeks)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
-    request = RankRequest(ranker, sources, target, train_weeks, k, tuple(option), customers, settings, drop_bought)
+    request = RankRequest(
+        ranker, sources, target, train_weeks, k, tuple(option), customers, settings, drop_bought, parsed_shard(shard)
+    )
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
@@ -113,7 +118,7 @@ def rank(
         else f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
     )
     console.out.print(
-        f"{entry.label}: top 12 for {console.plural(m['customer_count'], 'customer')} ({m['customers']}), week {target}; "
+        f"{entry.label}: top 12 for {console.plural(m['customer_count'], 'customer')} ({m['customers']}{', shard ' + m['shard'] if 'shard' in m else ''}), week {target}; "
         f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
         highlight=False,
     )

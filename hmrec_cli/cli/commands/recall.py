@@ -21,7 +21,9 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    ShardText,
     Week,
+    parsed_shard,
     settings_in_force,
 )
 
@@ -36,6 +38,7 @@ def recall(
     option: PluginOptions = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
+    shard: ShardText = None,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -56,7 +59,7 @@ def recall(
     data, cache, k, drop_bought = settings_in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    request = Request(method, target, k, tuple(option), customers, settings, drop_bought)
+    request = Request(method, target, k, tuple(option), customers, settings, drop_bought, parsed_shard(shard))
     with console.progress_bar(quiet or json) as report:
         entry = run(
             store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume
@@ -66,7 +69,7 @@ def recall(
         console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
         return
     console.out.print(
-        f"{entry.label}: {console.plural(m['rows'], 'row')} for {console.plural(m['customer_count'], 'customer')} ({m['customers']}), "
+        f"{entry.label}: {console.plural(m['rows'], 'row')} for {console.plural(m['customer_count'], 'customer')} ({m['customers']}{', shard ' + m['shard'] if 'shard' in m else ''}), "
         f"week {target}, {entry.provenance()}",
         highlight=False,
     )

@@ -18,7 +18,9 @@ from hmrec_cli.cli.commands.options import (
     Json,
     Quiet,
     Seed,
+    ShardText,
     checked_customers_file,
+    parsed_shard,
     settings_in_force,
 )
 
@@ -62,6 +64,7 @@ def recommend(
         ),
     ] = [],
     config: ConfigFile = None,
+    shard: ShardText = None,
     drop_bought: DropBought = "auto",
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
@@ -102,6 +105,15 @@ def recommend(
     if not ids:
         raise InputError("name the customers: --customer ID (repeatable) or --customers FILE")
     store = Store.open(data)
+    if (chosen := parsed_shard(shard)) is not None:  # only the named customers that fall in this shard
+        import polars as pl
+
+        from hmrec_cli.pipeline.shards import shard_of
+
+        named = pl.Series(ids, dtype=pl.String)
+        ids = named.filter(pl.Series(shard_of(named, chosen.count) == chosen.index)).to_list()
+        if not ids:
+            raise InputError(f"--shard {chosen}: none of the named customers is in this shard")
     candidates = default_candidates(store) if candidates is None else candidates  # what the store can feed
     target = resolve_week(week, store.first_date, store.last_date)
     sources = tuple(s.strip() for s in candidates.split(",") if s.strip())

@@ -19,7 +19,9 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    ShardText,
     checked_customers_file,
+    parsed_shard,
     settings_in_force,
 )
 
@@ -58,6 +60,32 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    shard: ShardText = None,
+    merge: Annotated[
+        list[Path],
+        typer.Option(
+            "--merge",
+            help="Join these shard parts (written with --shard I/N) into one validated submission instead of fitting (repeatable).",
+            show_default=False,
+        ),
+    ] = [],
+    shards_dir: Annotated[
+        Optional[Path],
+        typer.Option(help="Join every .csv part in this folder, as --merge does.", show_default=False),
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray: the customers in --shards shards as Ray tasks.")
+    ] = "local",
+    address: Annotated[
+        Optional[str],
+        typer.Option(
+            help="With --engine ray: the cluster, auto or ray://HOST:PORT; default a local Ray on this machine.",
+            show_default=False,
+        ),
+    ] = None,
+    shards: Annotated[
+        int, typer.Option(help="With --engine ray: how many shards (Ray tasks).", min=1, max=100_000)
+    ] = 4,
     option: PluginOptions = [],
     config: ConfigFile = None,
     seed: Seed = 0,
@@ -68,8 +96,16 @@ def submit(
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import default_candidates, kept_merge
+    from hmrec_cli.errors import InputError
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
+    if merge or shards_dir is not None:
+        _merge(data, merge, shards_dir, out, json, quiet)
+        return
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine}: expected local or ray")
+    if engine == "ray" and shard is not None:
+        raise InputError("--shard goes with --engine local (one shard here); --engine ray runs all --shards itself")
     settings = project_config.load(config)
     data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
         ctx,
@@ -98,23 +134,25 @@ def submit(
     }
     rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
     methods = [n.strip() for n in candidates.split(",") if n.strip()]
+    kwargs = dict(
+        data=data,
+        cache_dir=cache,
+        methods=methods,
+        options=option,
+        seed=seed,
+        rank_with=rank_with,
+        command=command,
+        device=device,
+        resume=resume,
+        config=settings,
+        drop_bought=drop_bought,
+        customers=customers,
+    )
+    if engine == "ray":
+        _on_ray(kwargs, out, shards, address, json, quiet)
+        return
     with console.progress_bar(quiet or json) as report:
-        written = build_submission(
-            data,
-            cache,
-            methods,
-            option,
-            seed,
-            out,
-            report,
-            rank_with,
-            command,
-            device=device,
-            resume=resume,
-            config=settings,
-            drop_bought=drop_bought,
-            customers=customers,
-        )
+        written = build_submission(**kwargs, out=out, on_progress=report, shard=parsed_shard(shard))
     if json:
         console.emit_json(
             {
@@ -131,3 +169,45 @@ def submit(
     )
     if written.ranking is not None and (kept := kept_merge(ranker, written.ranking.manifest)):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
+
+
+def _merge(data: Path, merge: list[Path], shards_dir: Path | None, out: Path, json: bool, quiet: bool) -> None:
+    """`--merge PART... | --shards-dir DIR`: the shards' parts as one validated submission."""
+    from hmrec_cli import console
+    from hmrec_cli.pipeline.shard_merge import shard_files, write_merged
+
+    parts = list(merge) + (shard_files(shards_dir) if shards_dir is not None else [])
+    command = {"name": "hmrec submit --merge", "parts": [str(p) for p in parts], "data": str(data)}
+    rows = write_merged(data, parts, out, command)
+    if json:
+        console.emit_json({"path": str(out), "customers": rows, "parts": len(parts), "validated": True})
+    elif not quiet:
+        console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} from {len(parts)} parts (validated)")
+
+
+def _on_ray(kwargs: dict, out: Path, shards: int, address: str | None, json: bool, quiet: bool) -> None:
+    """`--engine ray`: the shared fits here, the shards as Ray tasks, one progress line per shard."""
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    from hmrec_cli import console
+    from hmrec_cli.pipeline.ray_engine import submit_on_ray
+
+    with (
+        console.progress_bar(quiet or json) as report,
+        Progress(
+            TextColumn("{task.description}"), TimeElapsedColumn(), console=console.err, disable=quiet or json
+        ) as lines,
+    ):
+        shown: dict[int, object] = {}
+
+        def on_shard(shard, state: str) -> None:
+            if shard.index not in shown:
+                shown[shard.index] = lines.add_task(f"shard {shard}: {state}", total=None)
+            else:
+                lines.update(shown[shard.index], description=f"shard {shard}: {state}")
+
+        rows = submit_on_ray(kwargs, out, shards, address, report, on_shard)
+    if json:
+        console.emit_json({"path": str(out), "customers": rows, "shards": shards, "engine": "ray", "validated": True})
+    elif not quiet:
+        console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} from {shards} Ray shards (validated)")

@@ -1,0 +1,140 @@
+"""`--engine ray`: the customer shards of one job as Ray tasks, on a local Ray or a cluster.
+
+The driver fits what every shard shares once (`prefit`: the retrievers and the ranker, into
+`shared_fits`) and puts it in Ray's object store; each task takes it (`shared_fits.adopt`), so no
+worker fits again, and runs the plain pipeline on its shard. The store and the cache folder must be
+the same path on every node (a shared file system): tasks read the store and write their cache
+entries there. A task whose worker dies is run again once (`max_retries=1`); a shard that fails
+twice is one line naming it (exit 2), and its siblings' parts are removed. Ray is imported only here,
+only when asked (`pip install 'hmrec[distributed]'`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hmrec_cli.errors import InputError
+from hmrec_cli.pipeline.shards import Shard
+
+RETRIES = 1  # a worker that dies (killed, out of memory, lost node) runs its shard once more
+
+
+def ray_module():
+    """Ray, or one line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--engine ray: Ray is not installed; pip install 'hmrec[distributed]'") from None
+    return ray
+
+
+def started(address: str | None):
+    """Ray, connected: to `address` (`auto`, `ray://HOST:PORT`) or a local Ray of this machine's
+    cores; a Ray this process already started is used as it is."""
+    ray = ray_module()
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False, include_dashboard=False)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            raise InputError(f"--address {address}: cannot reach a Ray cluster: {str(error).splitlines()[0]}") from None
+    return ray
+
+
+def run_shards(
+    task: Callable[..., object],
+    count: int,
+    shared: object,
+    address: str | None,
+    on_shard: Callable[[Shard, str], None] = lambda shard, state: None,
+) -> list[object]:
+    """`task(shared, shard)` for shards 0..count-1 as Ray tasks, each retried once when its worker
+    dies; their results in shard order. `on_shard(shard, state)` hears `running`, `done in S s`.
+    A shard that fails twice cancels the others and is one line naming it (InputError)."""
+    ray = started(address)
+    remote = ray.remote(max_retries=RETRIES, retry_exceptions=False)(task)
+    shared_ref = ray.put(shared)
+    began = time.perf_counter()
+    pending = {remote.remote(shared_ref, Shard(i, count)): Shard(i, count) for i in range(count)}
+    for shard in pending.values():
+        on_shard(shard, "running")
+    results: dict[int, object] = {}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        shard = pending.pop(ready[0])
+        try:
+            results[shard.index] = ray.get(ready[0])
+        except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError, ray.exceptions.RayError) as error:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            why = str(getattr(error, "cause", None) or error).strip().splitlines()
+            raise InputError(
+                f"--engine ray: shard {shard} failed after {RETRIES + 1} tries: {why[-1] if why else type(error).__name__}"
+            ) from None
+        on_shard(shard, f"done in {time.perf_counter() - began:.1f} s")
+    return [results[i] for i in range(count)]
+
+
+def submission_shard(shared: dict, shard: Shard) -> int:
+    """One Ray task of `submit --engine ray`: the shard's part of the submission, with the driver's fits."""
+    from hmrec_cli.pipeline import shared_fits
+    from hmrec_cli.pipeline.submission import build_submission
+
+    shared_fits.adopt(shared["fits"])
+    kwargs = shared["kwargs"]
+    written = build_submission(
+        **kwargs, out=Path(shared["parts"]) / f"part-{shard.index:05d}.csv", shard=shard, on_progress=_silent
+    )
+    return written.rows
+
+
+def _silent(stage: str, done: int, total: int) -> None:
+    """Workers report per shard through `run_shards`, not per step."""
+
+
+def prefit_submission(kwargs: dict, on_progress) -> None:
+    """Fit, in this process, what every shard of `build_submission(**kwargs)` shares: the ranker
+    and its sources (`ranking.prefit`), or each method's retriever (`recall.prefit`)."""
+    from hmrec_cli.cache import Cache
+    from hmrec_cli.data.splits import resolve_week
+    from hmrec_cli.data.store import Store
+    from hmrec_cli.metrics import K
+    from hmrec_cli.pipeline import ranking, recall
+    from hmrec_cli.plugin_api import route_options
+
+    store, cache = Store.open(kwargs["data"]), Cache(kwargs["cache_dir"])
+    week = resolve_week("next", store.first_date, store.last_date)
+    config, drop, options, rank_with = kwargs["config"], kwargs["drop_bought"], kwargs["options"], kwargs["rank_with"]
+    run = dict(seed=kwargs["seed"], device=kwargs["device"], resume=kwargs["resume"], on_progress=on_progress)
+    if rank_with is not None:
+        methods = tuple(kwargs["methods"])
+        request = ranking.RankRequest(
+            rank_with.ranker, methods, week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, drop
+        )
+        ranking.prefit(store, cache, request, **run)
+        return
+    _, per_method = route_options(options, tuple(kwargs["methods"]))
+    for method in kwargs["methods"]:
+        recall.prefit(store, cache, recall.Request(method, week, K, per_method[method], "all", config, drop), **run)
+
+
+def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_progress, on_shard) -> int:
+    """`build_submission(**kwargs)` as `count` Ray tasks after one shared fit here; the parts are
+    joined into `out` (`shard_merge.write_merged`), the same file the plain run writes. The
+    parts live in a hidden folder beside `out`, removed whether or not the job succeeds."""
+    from hmrec_cli.atomic import refuse_inside, scratch_dir
+    from hmrec_cli.pipeline import shared_fits
+    from hmrec_cli.pipeline.shard_merge import write_merged
+
+    refuse_inside(out, {"store": kwargs["data"], "cache": kwargs["cache_dir"]})
+    if out.is_dir():
+        raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
+    started(address)  # a cluster that cannot be reached is refused before the fits
+    prefit_submission(kwargs, on_progress)
+    with scratch_dir(out) as parts:
+        shared = {"fits": shared_fits.snapshot(), "kwargs": kwargs, "parts": str(parts)}
+        run_shards(submission_shard, count, shared, address, on_shard)
+        return write_merged(
+            kwargs["data"], sorted(parts.glob("part-*.csv")), out, {**(kwargs["command"] or {}), "shards": count}
+        )
