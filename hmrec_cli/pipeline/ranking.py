@@ -461,9 +461,11 @@ def _train(
     resume: bool,
     on_progress: Callable[[str, int, int], None],
     chunk: int,
+    share_checkpoint: bool = False,
 ) -> _Trained:
     """Build the labelled training weeks, choose the sources (`auto`) and fit the ranker; its
-    checkpoint is kept under the fit key, the same for every shard."""
+    checkpoint is kept under the fit key, the same for every shard (`share_checkpoint`: start from
+    the one another process's shard left, so a trained ranker runs no epoch again)."""
     request, train_weeks, source_options = plan.request, plan.train_weeks, plan.source_options
     sources = request.sources
     share = float(getattr(plan.params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
@@ -522,7 +524,7 @@ def _train(
                 seed=seed,
                 device=plan.device_kind or device,
                 checkpoint=checkpoint,
-                resume=resume,
+                resume=resume or share_checkpoint,  # a shard of another process may have trained it already
                 on_progress=on_progress,
             ),
         )
@@ -535,7 +537,7 @@ def _train(
 
 def _trained(store, cache, plan: _Plan, seed, device, resume, on_progress, chunk, share: bool) -> _Trained:
     """The fitted ranker; with `share`, the one `shared_fits` keeps for every shard of the week."""
-    train = lambda: _train(store, cache, plan, seed, device, resume, on_progress, chunk)  # noqa: E731
+    train = lambda: _train(store, cache, plan, seed, device, resume, on_progress, chunk, share)  # noqa: E731
     return shared_fits.fitted(plan.fit_key, train) if share else train()
 
 

@@ -261,7 +261,8 @@ def _plan(store: Store, request: Request, seed: int, device: str) -> _Plan:
 
 def _fit(store: Store, cache: Cache, request: Request, plan: _Plan, seed, device, resume, on_progress, share: bool):
     """The fitted model, its training log and seconds; with `share`, the one `shared_fits` keeps for
-    every shard of the week (fitted here the first time)."""
+    every shard of the week (fitted here the first time, from the checkpoint another process's shard
+    finished when there is one: a trained retriever then runs no epoch again)."""
 
     def fit():
         start = time.perf_counter()
@@ -270,7 +271,7 @@ def _fit(store: Store, cache: Cache, request: Request, plan: _Plan, seed, device
             seed=seed,
             device=plan.device_kind or device,
             checkpoint=cache.checkpoint(request.method, plan.week_name, plan.fit_key),
-            resume=resume,
+            resume=resume or share,  # another process's shard left the trained weights there: start from them
             on_progress=on_progress,
         )
         log = model.fit(
