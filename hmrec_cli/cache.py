@@ -296,9 +296,12 @@ class Cache:
             found.append(self._load(manifest))
         return sorted(found, key=lambda e: str(e.manifest.get("created", "")), reverse=True)
 
-    def resolve(self, kind: str, name: str, week: str, fingerprint: str, option: str = "--candidates") -> Entry | None:
+    def resolve(
+        self, kind: str, name: str, week: str, fingerprint: str, option: str = "--candidates", shard: str | None = None
+    ) -> Entry | None:
         """`method@key` names one entry (exit 2 naming its file when it is damaged); `method` the
-        newest intact one for this week and data (with a warning when there are several), or None."""
+        newest intact one for this week and data (with a warning when there are several), or None;
+        `shard` (`I/N`): only among the entries made for that shard."""
         method, key = split_name(name, option)
         if key:
             entry = self.committed(kind, method, week, key)
@@ -313,6 +316,8 @@ class Cache:
         intact = []
         for entry in self.entries(kind, method, week):
             if not entry.owned or entry.manifest.get("fingerprint") != fingerprint:
+                continue
+            if shard is not None and entry.manifest.get("shard") != shard:
                 continue
             problem = entry.damage()
             if problem is None:

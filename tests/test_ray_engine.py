@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from hmrec_cli.errors import InputError
@@ -60,3 +61,17 @@ def test_a_shard_that_dies_twice_is_named(tmp_path) -> None:
     with pytest.raises(InputError, match=r"shard 1/2 failed after 2 tries"):
         run_shards(_always_dies, 2, str(tmp_path), None)
     assert len(list(tmp_path.glob("try-*"))) == 2  # the first try and its one retry
+
+
+def test_rank_on_ray_caches_the_plain_ranking(cli, store_dir, tmp_path) -> None:
+    """The shards' rankings assembled under the plain run's key: the same rows, the week's figures."""
+    args = ("rank", "--data", store_dir, "--candidates", "popular,repurchase", "--ranker", "merge", "--week", "1")
+    args += ("--train-weeks", "2", "--k", "30")
+    plain = cli.json(*args, "--cache", tmp_path / "plain")
+    on_ray = cli.json(*args, "--cache", tmp_path / "ray", "--engine", "ray", "--shards", "2")
+    assert on_ray["key"] == plain["key"] and len(on_ray["shards"]) == 2
+    assert pl.read_parquet(on_ray["path"]).equals(pl.read_parquet(plain["path"]))
+    for name in ("buyers", "map@12", "recall@12", "union_recall@all"):
+        assert on_ray["figures"][name] == pytest.approx(plain["figures"][name], rel=1e-9)
+    again = cli.json(*args, "--cache", tmp_path / "ray", "--engine", "ray", "--shards", "2")
+    assert again["cached"]

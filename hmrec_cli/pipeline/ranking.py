@@ -563,6 +563,12 @@ def prefit(
         )
 
 
+def ranking_key(store: Store, request: RankRequest, seed: int = 0, device: str = "auto") -> tuple[str, str]:
+    """The week and the key `rank` files `request`'s ranking under (an engine assembling it from shards)."""
+    plan = _plan(store, request, seed, device)
+    return plan.week_name, plan.key
+
+
 def _target_request(plan: _Plan, source: str) -> Request:
     r = plan.request
     return Request(

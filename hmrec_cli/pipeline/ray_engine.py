@@ -65,15 +65,20 @@ def run_shards(
         shard = pending.pop(ready[0])
         try:
             results[shard.index] = ray.get(ready[0])
-        except (ray.exceptions.RayTaskError, ray.exceptions.WorkerCrashedError, ray.exceptions.RayError) as error:
+        except ray.exceptions.RayError as error:
             for ref in pending:
                 ray.cancel(ref, force=True)
-            why = str(getattr(error, "cause", None) or error).strip().splitlines()
-            raise InputError(
-                f"--engine ray: shard {shard} failed after {RETRIES + 1} tries: {why[-1] if why else type(error).__name__}"
-            ) from None
+            raise InputError(f"--engine ray: shard {shard} {_failure(ray, error)}") from None
         on_shard(shard, f"done in {time.perf_counter() - began:.1f} s")
     return [results[i] for i in range(count)]
+
+
+def _failure(ray, error) -> str:
+    """What went wrong with a shard, in a few words: its error (not retried), or a worker that died twice."""
+    if isinstance(error, ray.exceptions.RayTaskError):  # the task raised: the same input fails the same way again
+        cause = error.cause if isinstance(error.cause, BaseException) else error
+        return f"failed: {str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__}"
+    return f"failed after {RETRIES + 1} tries (its worker died: {type(error).__name__})"
 
 
 def submission_shard(shared: dict, shard: Shard) -> int:
@@ -138,3 +143,92 @@ def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_p
         return write_merged(
             kwargs["data"], sorted(parts.glob("part-*.csv")), out, {**(kwargs["command"] or {}), "shards": count}
         )
+
+
+def ranking_shard(shared: dict, shard: Shard) -> str:
+    """One Ray task of `rank --engine ray`: the shard's ranking, cached; its key."""
+    import dataclasses
+
+    from hmrec_cli.cache import Cache
+    from hmrec_cli.data.store import Store
+    from hmrec_cli.pipeline import shared_fits
+    from hmrec_cli.pipeline.ranking import rank
+
+    shared_fits.adopt(shared["fits"])
+    store, cache = Store.open(Path(shared["data"])), Cache(Path(shared["cache"]))
+    request = dataclasses.replace(shared["request"], shard=shard)
+    return rank(store, cache, request, **shared["run"], on_progress=_silent).key
+
+
+def rank_on_ray(store, cache, request, count: int, address: str | None, run: dict, on_progress, on_shard):
+    """`rank(request)` as `count` Ray tasks after one shared fit here; the shards' rankings (each
+    cached, `I/N` in its manifest) are assembled into the ranking the plain run caches, under its
+    key, so `export`, `evaluate --predictions` and `recommend` read it as they read any ranking."""
+    from hmrec_cli.pipeline.ranking import prefit, ranking_key
+
+    week_name, key = ranking_key(store, request, run["seed"], run["device"])
+    if not run.get("force") and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
+        return hit
+    started(address)
+    began = time.perf_counter()
+    fit = {k: v for k, v in run.items() if k != "force"}
+    prefit(store, cache, request, **fit, on_progress=on_progress)
+    from hmrec_cli.pipeline import shared_fits
+
+    shared = {
+        "fits": shared_fits.snapshot(),
+        "data": str(store.path),
+        "cache": str(cache.root),
+        "request": request,
+        "run": fit,
+    }
+    keys = run_shards(ranking_shard, count, shared, address, on_shard)
+    parts = [cache.committed("rankings", request.ranker, week_name, k) for k in keys]
+    return assembled(cache, request.ranker, week_name, key, parts, time.perf_counter() - began)
+
+
+def assembled(cache, ranker: str, week_name: str, key: str, parts: list, seconds: float):
+    """The shards' rankings as one cache entry: their rows in customer order, the shared training
+    manifest, and the figures of all buyers (each shard's are means over its own buyers, so the
+    buyer-weighted mean is the whole week's)."""
+    import polars as pl
+
+    manifest = {k: v for k, v in parts[0].manifest.items() if k not in ("key", "file", "created", "shard")}
+    manifest.update(
+        customers=parts[0].manifest["customers"],
+        customer_count=sum(p.manifest["customer_count"] for p in parts),
+        rows=sum(p.manifest["rows"] for p in parts),
+        score_seconds=round(sum(p.manifest["score_seconds"] for p in parts), 3),
+        seconds=round(seconds, 3),
+        source_sets=[label for p in parts for label in p.manifest["source_sets"]],
+        shards=[p.label for p in parts],
+    )
+    if "figures" in manifest:
+        manifest["figures"] = pooled_figures([p.manifest["figures"] for p in parts])
+    rows = pl.concat([pl.read_parquet(p.path) for p in parts]).sort("customer", maintain_order=True)
+    with cache.put("rankings", ranker, week_name, key, manifest) as tmp:
+        rows.write_parquet(tmp)
+    return cache.committed("rankings", ranker, week_name, key)
+
+
+def pooled_figures(figures: list[dict]) -> dict:
+    """Per-shard ranking figures (means over each shard's buyers) as the whole week's: each mean
+    weighted by its shard's buyers; a shard without buyers weighs nothing."""
+    import math
+
+    buyers = [f["buyers"] for f in figures]
+    total = sum(buyers)
+
+    def pooled(values: list) -> float | None:
+        kept = [(b, v) for b, v in zip(buyers, values, strict=True) if b and v is not None and not math.isnan(v)]
+        return sum(b * v for b, v in kept) / sum(b for b, _ in kept) if kept else float("nan")
+
+    out = {"buyers": total}
+    for name, value in figures[0].items():
+        if name == "buyers":
+            continue
+        if isinstance(value, dict):
+            out[name] = {s: pooled([f[name].get(s) for f in figures]) for s in value}
+        else:
+            out[name] = pooled([f.get(name) for f in figures])
+    return out

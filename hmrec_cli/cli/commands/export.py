@@ -74,7 +74,12 @@ def export(
     checked_customers_file(customers)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    entry = Cache(cache).resolve("rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking")
+    chosen = parsed_shard(shard)
+    found = lambda only_shard: Cache(cache).resolve(  # noqa: E731
+        "rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking", only_shard
+    )
+    # a shard's own ranking (`rank --shard I/N`) when there is one, else the whole ranking's rows of the shard
+    entry = (found(str(chosen)) if chosen is not None and "@" not in ranking else None) or found(None)
     if entry is None:
         hint = console.reproduce("rank", "--ranker", ranking.partition("@")[0], "--week", week, data=data, cache=cache)
         raise InputError(
@@ -96,7 +101,7 @@ def export(
                 f"--customers {customers}: {wanted.len() - held:,} of its customers are not in the ranking {entry.label} "
                 f"(it ranks {entry.manifest.get('customers', 'other customers')}); rank them with `hmrec rank --customers {customers}`"
             )
-    if (chosen := parsed_shard(shard)) is not None:  # this shard's customers of the ranking (or of the file)
+    if chosen is not None:  # this shard's customers of the ranking (or of the file)
         from hmrec_cli.pipeline.shards import only
 
         held = pl_customers(entry.path) if wanted is None else wanted

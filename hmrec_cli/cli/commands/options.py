@@ -104,6 +104,33 @@ ShardText = Annotated[
 ]
 
 
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="local (this process) or ray: the customers in --shards shards as Ray tasks (docs/scale-out.md)."
+    ),
+]
+Address = Annotated[
+    Optional[str],
+    typer.Option(
+        help="With --engine ray: the cluster, auto or ray://HOST:PORT; default a local Ray on this machine.",
+        show_default=False,
+    ),
+]
+ShardCount = Annotated[int, typer.Option(help="With --engine ray: how many shards (Ray tasks).", min=1, max=100_000)]
+
+
+def checked_engine(engine: str, shard: str | None) -> bool:
+    """True for `--engine ray`; an unknown engine, or `--shard` beside ray (which runs every shard), exits 2."""
+    from hmrec_cli.errors import InputError
+
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine}: expected local or ray")
+    if engine == "ray" and shard is not None:
+        raise InputError("--shard goes with --engine local (one shard here); --engine ray runs all --shards itself")
+    return engine == "ray"
+
+
 def parsed_shard(text: str | None):
     """`--shard I/N` as the typed `Shard` every stage takes (None: all customers); bad text exits 2."""
     if text is None:

@@ -9,6 +9,7 @@ import typer
 
 from hmrec_cli.cli.commands.options import (
     MAX_K,
+    Address,
     CacheDir,
     Candidates,
     ConfigFile,
@@ -16,13 +17,16 @@ from hmrec_cli.cli.commands.options import (
     DataDir,
     Device,
     DropBought,
+    Engine,
     Force,
     Json,
     Quiet,
     Resume,
     Seed,
+    ShardCount,
     ShardText,
     Week,
+    checked_engine,
     parsed_shard,
     settings_in_force,
 )
@@ -53,6 +57,9 @@ def rank(
     config: ConfigFile = None,
     customers: Customers = "auto",
     shard: ShardText = None,
+    engine: Engine = "local",
+    address: Address = None,
+    shards: ShardCount = 4,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -101,10 +108,18 @@ def rank(
     )
     if plot_out is not None:
         plots.check_path(plot_out)
-    with console.progress_bar(quiet or json) as report:
-        entry = run_rank(
-            store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report
-        )
+    if checked_engine(engine, shard):
+        from hmrec_cli.cli.commands.shard_lines import shard_lines
+        from hmrec_cli.pipeline.ray_engine import rank_on_ray
+
+        run = dict(seed=seed, device=device, resume=resume, force=force)
+        with console.progress_bar(quiet or json) as report, shard_lines(quiet or json) as on_shard:
+            entry = rank_on_ray(store, Cache(cache), request, shards, address, run, report, on_shard)
+    else:
+        with console.progress_bar(quiet or json) as report:
+            entry = run_rank(
+                store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report
+            )
     m = entry.manifest
     figure = plots.training_curve(m.get("training") or {}, entry.label)
     if plot_out is not None and figure:

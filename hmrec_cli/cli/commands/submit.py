@@ -9,18 +9,22 @@ import typer
 
 from hmrec_cli.cli.commands.options import (
     MAX_WEEKS,
+    Address,
     CacheDir,
     ConfigFile,
     DataDir,
     Device,
     DropBought,
+    Engine,
     Json,
     PluginOptions,
     Quiet,
     Resume,
     Seed,
+    ShardCount,
     ShardText,
     checked_customers_file,
+    checked_engine,
     parsed_shard,
     settings_in_force,
 )
@@ -73,19 +77,9 @@ def submit(
         Optional[Path],
         typer.Option(help="Join every .csv part in this folder, as --merge does.", show_default=False),
     ] = None,
-    engine: Annotated[
-        str, typer.Option(help="local (this process) or ray: the customers in --shards shards as Ray tasks.")
-    ] = "local",
-    address: Annotated[
-        Optional[str],
-        typer.Option(
-            help="With --engine ray: the cluster, auto or ray://HOST:PORT; default a local Ray on this machine.",
-            show_default=False,
-        ),
-    ] = None,
-    shards: Annotated[
-        int, typer.Option(help="With --engine ray: how many shards (Ray tasks).", min=1, max=100_000)
-    ] = 4,
+    engine: Engine = "local",
+    address: Address = None,
+    shards: ShardCount = 4,
     option: PluginOptions = [],
     config: ConfigFile = None,
     seed: Seed = 0,
@@ -96,16 +90,12 @@ def submit(
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import default_candidates, kept_merge
-    from hmrec_cli.errors import InputError
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
     if merge or shards_dir is not None:
         _merge(data, merge, shards_dir, out, json, quiet)
         return
-    if engine not in ("local", "ray"):
-        raise InputError(f"--engine {engine}: expected local or ray")
-    if engine == "ray" and shard is not None:
-        raise InputError("--shard goes with --engine local (one shard here); --engine ray runs all --shards itself")
+    on_ray = checked_engine(engine, shard)
     settings = project_config.load(config)
     data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
         ctx,
@@ -148,7 +138,7 @@ def submit(
         drop_bought=drop_bought,
         customers=customers,
     )
-    if engine == "ray":
+    if on_ray:
         _on_ray(kwargs, out, shards, address, json, quiet)
         return
     with console.progress_bar(quiet or json) as report:
@@ -187,25 +177,11 @@ def _merge(data: Path, merge: list[Path], shards_dir: Path | None, out: Path, js
 
 def _on_ray(kwargs: dict, out: Path, shards: int, address: str | None, json: bool, quiet: bool) -> None:
     """`--engine ray`: the shared fits here, the shards as Ray tasks, one progress line per shard."""
-    from rich.progress import Progress, TextColumn, TimeElapsedColumn
-
     from hmrec_cli import console
+    from hmrec_cli.cli.commands.shard_lines import shard_lines
     from hmrec_cli.pipeline.ray_engine import submit_on_ray
 
-    with (
-        console.progress_bar(quiet or json) as report,
-        Progress(
-            TextColumn("{task.description}"), TimeElapsedColumn(), console=console.err, disable=quiet or json
-        ) as lines,
-    ):
-        shown: dict[int, object] = {}
-
-        def on_shard(shard, state: str) -> None:
-            if shard.index not in shown:
-                shown[shard.index] = lines.add_task(f"shard {shard}: {state}", total=None)
-            else:
-                lines.update(shown[shard.index], description=f"shard {shard}: {state}")
-
+    with console.progress_bar(quiet or json) as report, shard_lines(quiet or json) as on_shard:
         rows = submit_on_ray(kwargs, out, shards, address, report, on_shard)
     if json:
         console.emit_json({"path": str(out), "customers": rows, "shards": shards, "engine": "ray", "validated": True})
