@@ -140,3 +140,34 @@ def test_merge_refuses_overlapping_or_missing_parts(cli, store_dir, tmp_path) ->
 def test_bad_shard_option_exits_2(cli, store_dir, tmp_path) -> None:
     code, _, err = cli("recall", "--data", store_dir, "--cache", tmp_path, "--method", "popular", "--shard", "4/4")
     assert code == 2 and "--shard 4/4" in err and len(err.strip().splitlines()) == 1
+
+
+def test_export_shards_hold_the_whole_rankings_rows(cli, store_dir, tmp_path) -> None:
+    """`export --shard I/N` of one ranking: the N files hold its rows exactly once; with the shards'
+    own rankings (`rank --shard I/N`) in the cache each file is its shard's ranking."""
+    common = ("--data", store_dir, "--cache", tmp_path / "cache")
+    ranked = ("rank", *common, "--ranker", "merge", "--candidates", "popular,repurchase", "--week", "next")
+    assert cli(*ranked, "--train-weeks", "2", "-q")[0] == 0
+    whole = tmp_path / "whole.csv"
+    assert cli("export", *common, "--ranking", "merge", "--out", whole)[0] == 0
+    key = ["customer_id", "rank"]
+    parts = []
+    for i in range(2):
+        part = tmp_path / f"part-{i}.csv"
+        assert cli("export", *common, "--ranking", "merge", "--shard", f"{i}/2", "--out", part)[0] == 0
+        parts.append(pl.read_csv(part, infer_schema=False))
+    assert pl.concat(parts).sort(key).equals(pl.read_csv(whole, infer_schema=False).sort(key))
+    assert cli(*ranked, "--train-weeks", "2", "--shard", "1/2", "-q")[0] == 0
+    own = tmp_path / "own.csv"
+    assert cli("export", *common, "--ranking", "merge", "--shard", "1/2", "--out", own)[0] == 0
+    assert pl.read_csv(own, infer_schema=False).sort(key).equals(parts[1].sort(key))
+
+
+def test_recommend_shard_keeps_the_named_customers_of_the_shard(cli, store_dir, tmp_path) -> None:
+    store = Store.open(store_dir)
+    ids = store.customers["customer_id"].head(6)
+    mine = ids.filter(pl.Series(shard_of(ids, 2) == 0)).to_list()
+    args = ["recommend", "--data", store_dir, "--cache", tmp_path, "--ranker", "merge", "--candidates", "popular"]
+    args += ["--train-weeks", "2", "--shard", "0/2", *(w for i in ids for w in ("--customer", i))]
+    found = cli.json(*args)
+    assert 0 < len(mine) < 6 and sorted(r["customer_id"] for r in found["recommendations"]) == sorted(mine)

@@ -461,11 +461,9 @@ def _train(
     resume: bool,
     on_progress: Callable[[str, int, int], None],
     chunk: int,
-    share_checkpoint: bool = False,
 ) -> _Trained:
     """Build the labelled training weeks, choose the sources (`auto`) and fit the ranker; its
-    checkpoint is kept under the fit key, the same for every shard (`share_checkpoint`: start from
-    the one another process's shard left, so a trained ranker runs no epoch again)."""
+    checkpoint is kept under the fit key, the same for every shard."""
     request, train_weeks, source_options = plan.request, plan.train_weeks, plan.source_options
     sources = request.sources
     share = float(getattr(plan.params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
@@ -524,7 +522,7 @@ def _train(
                 seed=seed,
                 device=plan.device_kind or device,
                 checkpoint=checkpoint,
-                resume=resume or share_checkpoint,  # a shard of another process may have trained it already
+                resume=resume,
                 on_progress=on_progress,
             ),
         )
@@ -537,7 +535,7 @@ def _train(
 
 def _trained(store, cache, plan: _Plan, seed, device, resume, on_progress, chunk, share: bool) -> _Trained:
     """The fitted ranker; with `share`, the one `shared_fits` keeps for every shard of the week."""
-    train = lambda: _train(store, cache, plan, seed, device, resume, on_progress, chunk, share)  # noqa: E731
+    train = lambda: _train(store, cache, plan, seed, device, resume, on_progress, chunk)  # noqa: E731
     return shared_fits.fitted(plan.fit_key, train) if share else train()
 
 
@@ -550,16 +548,23 @@ def prefit(
     resume: bool = False,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
     chunk: int = RANK_CHUNK,
+    force: bool = False,
 ) -> None:
     """Fit what every shard of `request` shares into `shared_fits`: the ranker (with the training
-    weeks' candidate sets) and the target week's retrievers; nothing for a ranking already cached."""
+    weeks' candidate sets) and the target week's retrievers (whether or not the shards' rankings
+    are cached: it fits either way), from the weights a shard of another process finished unless `force`."""
     plan = _plan(store, request, seed, device)
-    if cache.get("rankings", request.ranker, plan.week_name, plan.key) is not None:
-        return
-    trained = _trained(store, cache, plan, seed, device, resume, on_progress, chunk, share=True)
+    trained = _trained(store, cache, plan, seed, device, resume or not force, on_progress, chunk, share=True)
     for s in trained.sources:
         recall_prefit(
-            store, cache, _target_request(plan, s), seed=seed, on_progress=on_progress, device=device, resume=resume
+            store,
+            cache,
+            _target_request(plan, s),
+            seed=seed,
+            on_progress=on_progress,
+            device=device,
+            resume=resume,
+            force=force,
         )
 
 
@@ -596,7 +601,8 @@ def rank(
         return hit
 
     started = time.perf_counter()
-    share = request.shard is not None and not force
+    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
+    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
     trained = _trained(store, cache, plan, seed, device, resume, on_progress, chunk, share)
     model, sources, train_weeks, params = trained.model, trained.sources, plan.train_weeks, plan.params
     target_entries = [

@@ -171,8 +171,7 @@ def rank_on_ray(store, cache, request, count: int, address: str | None, run: dic
         return hit
     started(address)
     began = time.perf_counter()
-    fit = {k: v for k, v in run.items() if k != "force"}
-    prefit(store, cache, request, **fit, on_progress=on_progress)
+    prefit(store, cache, request, **run, on_progress=on_progress)
     from hmrec_cli.pipeline import shared_fits
 
     shared = {
@@ -180,7 +179,7 @@ def rank_on_ray(store, cache, request, count: int, address: str | None, run: dic
         "data": str(store.path),
         "cache": str(cache.root),
         "request": request,
-        "run": fit,
+        "run": run,
     }
     keys = run_shards(ranking_shard, count, shared, address, on_shard)
     parts = [cache.committed("rankings", request.ranker, week_name, k) for k in keys]

@@ -261,8 +261,7 @@ def _plan(store: Store, request: Request, seed: int, device: str) -> _Plan:
 
 def _fit(store: Store, cache: Cache, request: Request, plan: _Plan, seed, device, resume, on_progress, share: bool):
     """The fitted model, its training log and seconds; with `share`, the one `shared_fits` keeps for
-    every shard of the week (fitted here the first time, from the checkpoint another process's shard
-    finished when there is one: a trained retriever then runs no epoch again)."""
+    every shard of the week (fitted here the first time)."""
 
     def fit():
         start = time.perf_counter()
@@ -271,7 +270,7 @@ def _fit(store: Store, cache: Cache, request: Request, plan: _Plan, seed, device
             seed=seed,
             device=plan.device_kind or device,
             checkpoint=cache.checkpoint(request.method, plan.week_name, plan.fit_key),
-            resume=resume or share,  # another process's shard left the trained weights there: start from them
+            resume=resume,
             on_progress=on_progress,
         )
         log = model.fit(
@@ -290,12 +289,13 @@ def prefit(
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
     device: str = "auto",
     resume: bool = False,
+    force: bool = False,
 ) -> None:
-    """Fit `request`'s retriever once into `shared_fits` (a driver, before it sends out the shards);
-    nothing when its candidate set is already cached."""
+    """Fit `request`'s retriever once into `shared_fits` (a driver, before it sends out the shards,
+    whose candidate sets may or may not be cached: it fits either way), from the weights a shard
+    of another process finished unless `force`."""
     plan = _plan(store, request, seed, device)
-    if cache.get("candidates", request.method, plan.week_name, plan.key) is None:
-        _fit(store, cache, request, plan, seed, device, resume, on_progress, share=True)
+    _fit(store, cache, request, plan, seed, device, resume or not force, on_progress, share=True)
 
 
 def run(
@@ -331,7 +331,8 @@ def run(
     stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
     on_progress(f"{stage}: fit", 0, 1)
     drop = bought_before(plan.past, request.week, request.drop_bought, store.fingerprint)
-    share = request.shard is not None and not force
+    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
+    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
     model, fit_log, fit_seconds = _fit(store, cache, request, plan, seed, device, resume, on_progress, share)
     manifest = {
         "plugin_version": cls.version,
