@@ -4,8 +4,9 @@ The driver fits what every shard shares once (`prefit`: the retrievers and the r
 `shared_fits`) and puts it in Ray's object store; each task takes it (`shared_fits.adopt`), so no
 worker fits again, and runs the plain pipeline on its shard. The store and the cache folder must be
 the same path on every node (a shared file system): tasks read the store and write their cache
-entries there. A task whose worker dies is run again once (`max_retries=1`); a shard that fails
-twice is one line naming it (exit 2), and its siblings' parts are removed. Ray is imported only here,
+entries there. A task whose worker dies is run again once (`max_retries=1`); a shard whose worker
+dies twice, or whose task raises (the same input fails the same way again, so it is not retried), is
+one line naming it (exit 2), and the other shards are cancelled and their parts removed. Ray is imported only here,
 only when asked (`pip install 'hmrec[distributed]'`).
 """
 
@@ -164,6 +165,7 @@ def rank_on_ray(store, cache, request, count: int, address: str | None, run: dic
     """`rank(request)` as `count` Ray tasks after one shared fit here; the shards' rankings (each
     cached, `I/N` in its manifest) are assembled into the ranking the plain run caches, under its
     key, so `export`, `evaluate --predictions` and `recommend` read it as they read any ranking."""
+    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.ranking import prefit, ranking_key
 
     week_name, key = ranking_key(store, request, run["seed"], run["device"])
@@ -172,8 +174,6 @@ def rank_on_ray(store, cache, request, count: int, address: str | None, run: dic
     started(address)
     began = time.perf_counter()
     prefit(store, cache, request, **run, on_progress=on_progress)
-    from hmrec_cli.pipeline import shared_fits
-
     shared = {
         "fits": shared_fits.snapshot(),
         "data": str(store.path),
