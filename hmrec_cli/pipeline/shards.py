@@ -58,8 +58,14 @@ def id_hash(ids: pl.Series) -> np.ndarray:
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
     starts, lengths = offsets[:-1], np.diff(offsets)
     h = np.full(len(text), FNV_OFFSET, dtype=np.uint64)
+    longest = int(lengths.max(initial=0))
+    same = len(text) > 0 and int(lengths.min()) == longest  # H&M's 64-hex ids: one row of bytes per id
+    rows = data[offsets[0] : offsets[-1]].reshape(len(text), longest) if same else None
     with np.errstate(over="ignore"):
-        for position in range(int(lengths.max(initial=0))):
+        for position in range(longest):
+            if rows is not None:
+                h = (h ^ rows[:, position]) * FNV_PRIME
+                continue
             live = np.flatnonzero(lengths > position)
             h[live] = (h[live] ^ data[starts[live] + position].astype(np.uint64)) * FNV_PRIME
         h ^= h >> np.uint64(30)
@@ -80,6 +86,19 @@ def only(customers: pl.Series, shard: Shard | None, store_customers: pl.DataFram
     `store_customers`: the store's customer table (dense `customer`, original `customer_id`)."""
     if shard is None or shard.count == 1:
         return customers
-    table = store_customers.select("customer", "customer_id")
-    mine = table.filter(pl.Series(shard_of(table["customer_id"], shard.count) == shard.index))["customer"]
+    mine = store_customers["customer"].filter(pl.Series(_assigned(store_customers, shard.count) == shard.index))
     return customers.filter(customers.is_in(mine.implode()))
+
+
+_recent: list[tuple[pl.DataFrame, int, np.ndarray]] = []  # a run asks for the same store's shards at every stage
+
+
+def _assigned(store_customers: pl.DataFrame, count: int) -> np.ndarray:
+    """`shard_of` every customer of the store's table, remembered for the last few tables (each
+    held, so an identity compared here is never a new table's)."""
+    for table, n, shards in _recent:
+        if table is store_customers and n == count:
+            return shards
+    shards = shard_of(store_customers["customer_id"], count)
+    _recent[:] = [(store_customers, count, shards), *_recent[:1]]
+    return shards
