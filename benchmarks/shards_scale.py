@@ -1,24 +1,26 @@
 """A measured model of customer shards: a submission in N = 1, 2, 4, 8 shards, one after the other.
 
-Each job runs in a fresh Python process on a fresh cache folder (nothing carried between jobs),
-as `hmrec submit --engine ray` does it: the shared fits once (`ray_engine.prefit_submission`),
-then the N shards' parts one after the other (`build_submission(shard=...)`, each timed), then
-the merge (`shard_merge.write_merged`). A plain unsharded `build_submission` is the baseline.
+Two fresh Python processes on fresh cache folders: the plain unsharded `build_submission` (the
+baseline), and the sharded job as `hmrec submit --engine ray` runs it: the shared fits once
+(`ray_engine.prefit_submission`), then for each N the N shards' parts one after the other
+(`build_submission(shard=...)`, each timed) and their merge (`shard_merge.write_merged`). The fits
+do not depend on N, so one fit serves every N (each N's shards are new cache entries, scored anew).
 
-Printed, and written as JSON lines to WORKDIR/shards_scale.jsonl:
-  - per job: the shared fit, each shard's seconds and customers, the merge, the total, peak RSS;
+Printed, and written as JSON lines to WORKDIR/<scale>/shards_scale.jsonl:
+  - the shared fit's seconds; per N each shard's seconds and customers, the merge, the N-shard job's
+    total (fit + its shards + merge), peak RSS;
   - the fixed cost per shard: the intercept of shard seconds against shard customers
-    (least squares over every shard of every job), and the seconds per 1,000 customers;
+    (least squares over every shard of every N), and the seconds per 1,000 customers;
   - the projected wall time on N machines: fit + the slowest shard + merge;
   - the bar: the 2-shard job (its shards one after the other) against the plain run, <= 1.15x;
-  - that every job's submission is byte-identical to the plain one.
+  - that every N's submission is byte-identical to the plain one.
 
     python benchmarks/shards_scale.py --workdir W --scale small [--ranker din] [--shards 1,2,4,8]
         [--candidates popular,repurchase,...] [--train-weeks 4] [-o key=value ...]
 
 The default ranker options are the full pipeline's cpu profile for DIN (10% negatives, 32
-purchases, 2 epochs, 2,000 validation buyers) with `score_top=100`. `--scale full` synthesizes the
-full-size world (31.8M rows) in WORKDIR first: hours on 2 cores.
+purchases, 2 epochs, 2,000 validation buyers) with `score_top=100`; `-o` replaces them. `--scale
+full` synthesizes the full-size world (31.8M rows) in WORKDIR first: hours on 2 cores.
 """
 
 from __future__ import annotations
@@ -53,15 +55,11 @@ def prepared_store(workdir: Path, scale: str) -> Path:
     return store
 
 
-def job(store: Path, cache: Path, out: Path, shards: int, args) -> dict:
-    """One submission: plain (shards 0) or the shared fits, `shards` parts one after the other, the merge."""
-    from hmrec_cli.pipeline.ray_engine import prefit_submission
-    from hmrec_cli.pipeline.shard_merge import write_merged
-    from hmrec_cli.pipeline.shards import Shard
-    from hmrec_cli.pipeline.submission import RankWith, build_submission
+def submission_kwargs(store: Path, cache: Path, args) -> dict:
+    from hmrec_cli.pipeline.submission import RankWith
     from hmrec_cli.project_config import ProjectConfig
 
-    kwargs = dict(
+    return dict(
         data=store,
         cache_dir=cache,
         methods=args.candidates.split(","),
@@ -75,33 +73,58 @@ def job(store: Path, cache: Path, out: Path, shards: int, args) -> dict:
         drop_bought="auto",
         customers=None,
     )
-    quiet = lambda stage, done, total: None  # noqa: E731
+
+
+def quiet(stage: str, done: int, total: int) -> None:
+    """No progress output: the benchmark prints its own lines."""
+
+
+def plain_job(store: Path, run_dir: Path, args) -> dict:
+    """The unsharded submission, fits included."""
+    from hmrec_cli.pipeline.submission import build_submission
+
     began = time.perf_counter()
-    if shards == 0:
-        written = build_submission(**kwargs, out=out, on_progress=quiet)
-        return {"shards": 0, "total_s": time.perf_counter() - began, "customers": written.rows, **peak()}
+    out = run_dir / "submission-plain.csv"
+    written = build_submission(**submission_kwargs(store, run_dir / "cache-plain", args), out=out, on_progress=quiet)
+    return {"job": "plain", "total_s": time.perf_counter() - began, "customers": written.rows, **peak()}
+
+
+def sharded_job(store: Path, run_dir: Path, args) -> list[dict]:
+    """The shared fits once, then for each N its shards one after the other and their merge."""
+    from hmrec_cli.pipeline.ray_engine import prefit_submission
+    from hmrec_cli.pipeline.shard_merge import write_merged
+    from hmrec_cli.pipeline.shards import Shard
+    from hmrec_cli.pipeline.submission import build_submission
+
+    kwargs = submission_kwargs(store, run_dir / "cache-sharded", args)
+    began = time.perf_counter()
     prefit_submission(kwargs, quiet)
     fit = time.perf_counter() - began
-    parts, seconds, customers = [], [], []
-    for i in range(shards):
+    results = [{"job": "fit", "fit_s": fit, **peak()}]
+    for n in (int(v) for v in args.shards.split(",")):
+        parts, seconds, customers = [], [], []
+        for i in range(n):
+            start = time.perf_counter()
+            part = run_dir / f"parts-{n}" / f"part-{i}.csv"
+            customers.append(build_submission(**kwargs, out=part, on_progress=quiet, shard=Shard(i, n)).rows)
+            seconds.append(time.perf_counter() - start)
+            parts.append(part)
         start = time.perf_counter()
-        part = out.with_name(f"{out.stem}-part{i}.csv")
-        customers.append(build_submission(**kwargs, out=part, on_progress=quiet, shard=Shard(i, shards)).rows)
-        seconds.append(time.perf_counter() - start)
-        parts.append(part)
-    start = time.perf_counter()
-    write_merged(store, parts, out)
-    merge = time.perf_counter() - start
-    return {
-        "shards": shards,
-        "fit_s": fit,
-        "shard_s": seconds,
-        "shard_customers": customers,
-        "merge_s": merge,
-        "total_s": time.perf_counter() - began,
-        "projected_wall_s": fit + max(seconds) + merge,
-        **peak(),
-    }
+        write_merged(store, parts, run_dir / f"submission-{n}.csv")
+        merge = time.perf_counter() - start
+        results.append(
+            {
+                "job": f"{n} shards",
+                "shards": n,
+                "shard_s": seconds,
+                "shard_customers": customers,
+                "merge_s": merge,
+                "total_s": fit + sum(seconds) + merge,
+                "projected_wall_s": fit + max(seconds) + merge,
+                **peak(),
+            }
+        )
+    return results
 
 
 def peak() -> dict:
@@ -127,39 +150,44 @@ def main() -> None:
     parser.add_argument(
         "-o", "--option", action="append", help="key=value for the ranker, source:key=value (replaces the defaults)"
     )
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # one job, in its own process
+    parser.add_argument("--child", choices=("plain", "sharded"), help=argparse.SUPPRESS)  # one job, its own process
     args = parser.parse_args()
     store = prepared_store(args.workdir, args.scale)
     run_dir = args.workdir / args.scale
-    if args.child is not None:
-        name = f"n{args.child}"
-        result = job(store, run_dir / f"cache-{name}", run_dir / f"submission-{name}.csv", args.child, args)
-        print(json.dumps(result))
+    if args.child == "plain":
+        print(json.dumps([plain_job(store, run_dir, args)]))
+        return
+    if args.child == "sharded":
+        print(json.dumps(sharded_job(store, run_dir, args)))
         return
     load = os.getloadavg()
     print(f"{machine()}; load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; scale {args.scale}; ranker {args.ranker}")
     jobs = []
-    for n in [0, *(int(s) for s in args.shards.split(","))]:
-        for stale in run_dir.glob(f"cache-n{n}"):  # a fresh cache: each job fits everything itself
-            subprocess.run(["rm", "-rf", str(stale)], check=True)
-        child = [sys.executable, __file__, "--workdir", str(args.workdir), "--scale", args.scale, "--child", str(n)]
-        child += ["--shards", args.shards, "--ranker", args.ranker, "--candidates", args.candidates]
-        child += ["--train-weeks", str(args.train_weeks), *(w for o in args.option or [] for w in ("-o", o))]
-        done = subprocess.run(child, capture_output=True, text=True)
+    for child in ("plain", "sharded"):
+        subprocess.run(["rm", "-rf", str(run_dir / f"cache-{child}")], check=True)  # each job fits everything itself
+        command = [sys.executable, __file__, "--workdir", str(args.workdir), "--scale", args.scale, "--child", child]
+        command += ["--shards", args.shards, "--ranker", args.ranker, "--candidates", args.candidates]
+        command += ["--train-weeks", str(args.train_weeks), *(w for o in args.option or [] for w in ("-o", o))]
+        done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
-            sys.exit(f"job with {n} shards failed:\n{done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        same = (run_dir / f"submission-n{n}.csv").read_bytes() == (run_dir / "submission-n0.csv").read_bytes()
-        result["identical_to_plain"] = same
-        jobs.append(result)
-        print(json.dumps(result))
-    plain, sharded = jobs[0], jobs[1:]
+            sys.exit(f"the {child} job failed:\n{done.stderr[-3000:]}")
+        for result in json.loads(done.stdout.strip().splitlines()[-1]):
+            if "shards" in result:
+                plain_bytes = (run_dir / "submission-plain.csv").read_bytes()
+                result["identical_to_plain"] = (
+                    run_dir / f"submission-{result['shards']}.csv"
+                ).read_bytes() == plain_bytes
+            jobs.append(result)
+            print(json.dumps(result))
+    plain, fit, sharded = jobs[0], jobs[1], jobs[2:]
     summary = {
         "machine": machine(),
         "load": load,
+        "load_end": os.getloadavg(),
         "scale": args.scale,
         "ranker": args.ranker,
         "plain_s": plain["total_s"],
+        "fit_s": fit["fit_s"],
         **model(sharded),
         "projected_wall_s": {j["shards"]: j["projected_wall_s"] for j in sharded},
         "all_identical": all(j["identical_to_plain"] for j in sharded),
