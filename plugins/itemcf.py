@@ -32,7 +32,7 @@ class ItemCFParams:
     )
     half_life_days: float = param(
         14.0,
-        "a purchase's weight halves every this many days back",
+        "a purchase's weight halves every this many days back (0: no decay)",
         valid=Between(0, MAX_DAYS),
         search=LogUniform(2.0, 120.0),
     )

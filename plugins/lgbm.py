@@ -36,7 +36,10 @@ class LGBMParams:
         valid=Between(1, 100_000),
     )
     learning_rate: float = param(
-        0.05, "shrinkage per tree", valid=Between(0, 1, open_low=True), search=LogUniform(0.01, 0.2)
+        0.05,
+        "shrinkage applied to each tree's leaf values",
+        valid=Between(0, 1, open_low=True),
+        search=LogUniform(0.01, 0.2),
     )
     leaves: int = param(
         0,
@@ -88,7 +91,7 @@ class LGBMParams:
     )
     score_top: int = param(
         0,
-        "score with the trees only each customer's first N candidates in merge's order, the rest follow in that order (a full-scale submission's 400M rows, 3x fewer at N=100); 0 = all",
+        "score with the trees only each customer's first this many candidates in merge's order, the rest following in that order (0: all)",
         valid=Between(0, 1_000_000),
     )
 

@@ -25,10 +25,20 @@ class FactorisationParams:
     embedding_size: int = param(
         64, "factors per customer and article", valid=Between(1, 1024), search=LogUniform(16, 256)
     )
-    epochs: int = param(15, "training iterations", valid=Between(1, 1000), search=LogUniform(5, 50))
-    reg: float = param(0.01, "L2 regularisation", valid=Between(0, 100), search=LogUniform(0.0001, 1.0))
+    epochs: int = param(
+        15,
+        "passes over the interaction matrix (als: alternating sweeps, bpr: SGD epochs)",
+        valid=Between(1, 1000),
+        search=LogUniform(5, 50),
+    )
+    reg: float = param(
+        0.01,
+        "L2 regularisation of the customer and article factors",
+        valid=Between(0, 100),
+        search=LogUniform(0.0001, 1.0),
+    )
     learning_rate: float = param(
-        0.01, "step size (bpr only)", valid=Between(0, 1, open_low=True), search=LogUniform(0.001, 0.1)
+        0.01, "SGD step size (bpr only)", valid=Between(0, 1, open_low=True), search=LogUniform(0.001, 0.1)
     )
     alpha: float = param(
         10.0, "confidence = 1 + alpha * weight (als only)", valid=Between(0, 10_000), search=LogUniform(1.0, 100.0)
@@ -38,12 +48,14 @@ class FactorisationParams:
     )
     half_life_days: float = param(
         60.0,
-        "a purchase's weight halves every this many days back",
+        "a purchase's weight halves every this many days back (0: no decay)",
         valid=Between(0, MAX_DAYS),
         search=LogUniform(7.0, 180.0),
     )
     search: str = param("exact", "exact (brute force) or annoy (approximate index)", valid=OneOf("exact", "annoy"))
-    trees: int = param(50, "annoy trees (search=annoy)", valid=Between(1, 1000))
+    trees: int = param(
+        50, "trees of the annoy index (search=annoy): more find neighbours better, build slower", valid=Between(1, 1000)
+    )
 
 
 class _Factorisation(Retriever):

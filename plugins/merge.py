@@ -23,7 +23,7 @@ class MergeParams:
     )
     c: float = param(
         10.0,
-        "rank offset: small values trust each source's top ranks more",
+        "rank offset c in each source's 1 / (c + rank): small values trust its top ranks more",
         valid=Between(0, 10_000),
         search=LogUniform(1.0, 100.0),
     )

@@ -16,7 +16,7 @@ from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, rec
 class SameProductParams:
     half_life_days: float = param(
         30.0,
-        "a purchase's weight halves every this many days back",
+        "a purchase's weight halves every this many days back (0: no decay)",
         valid=Between(0, MAX_DAYS),
         search=LogUniform(3.0, 180.0),
     )

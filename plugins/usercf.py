@@ -31,7 +31,7 @@ class UserCFParams:
     )
     half_life_days: float = param(
         21.0,
-        "a purchase's weight halves every this many days back",
+        "a purchase's weight halves every this many days back (0: no decay)",
         valid=Between(0, MAX_DAYS),
         search=LogUniform(3.0, 120.0),
     )
@@ -40,7 +40,7 @@ class UserCFParams:
     )
     recent_days: int = param(
         14,
-        "the neighbours' purchases of these last days are recommended",
+        "the neighbours' purchases of these last days are recommended (0: all)",
         valid=Between(0, MAX_DAYS),
         search=LogUniform(7, 56),
     )

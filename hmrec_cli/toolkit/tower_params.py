@@ -28,12 +28,12 @@ class TowerParams:
         valid=Between(0, MAX_DAYS, open_low=True),
     )
     embedding_size: int = param(
-        64, "size of article embeddings and of the user and item vectors", valid=Between(1, 1024)
+        64, "length of the article embeddings and of the user and item vectors", valid=Between(1, 1024)
     )
     side_embedding_size: int = param(
-        16, "embedding size of each customer (and article) side feature", valid=Between(1, 512)
+        16, "length of each customer (and article) side feature's embedding vector", valid=Between(1, 512)
     )
-    hidden: str = param("256", "hidden layer widths of the user tower's MLP (comma-separated)", valid=Widths())
+    hidden: str = param("256", "widths of the user tower's MLP hidden layers (units, comma-separated)", valid=Widths())
     epochs: int = param(4, "passes over the training purchases", valid=Between(1, 1000))
     batch_size: int = param(1024, "purchases per training step", valid=Between(2, 1_000_000))
     learning_rate: float = param(0.003, "AdamW learning rate", valid=Between(0, 1, open_low=True))

@@ -32,13 +32,19 @@ class DINParams:
         "attention (DIN), mean (average of the history) or none (history-blind ablation)",
         valid=OneOf("attention", "mean", "none"),
     )
-    embedding_size: int = param(32, "article id embedding size", valid=Between(1, 1024), search=LogUniform(8, 64))
-    side_embedding_size: int = param(
-        8, "embedding size of each side feature (product type, colour, ..., customer fields)", valid=Between(1, 512)
+    embedding_size: int = param(
+        32, "length of each article id's embedding vector", valid=Between(1, 1024), search=LogUniform(8, 64)
     )
-    attention_hidden: int = param(36, "hidden units of the local activation unit", valid=Between(1, 1024))
-    hidden: str = param("200,80", "hidden layer widths of the scoring MLP", valid=Widths())
-    epochs: int = param(8, "maximum training epochs", valid=Between(1, 1000))
+    side_embedding_size: int = param(
+        8,
+        "length of each side feature's embedding vector (product type, colour, ..., customer fields)",
+        valid=Between(1, 512),
+    )
+    attention_hidden: int = param(
+        36, "hidden units of the local activation unit (the attention's scoring MLP)", valid=Between(1, 1024)
+    )
+    hidden: str = param("200,80", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
+    epochs: int = param(8, "most passes over the training rows (early stopping may end sooner)", valid=Between(1, 1000))
     patience: int = param(2, "stop after this many epochs without a better validation MAP@12", valid=Between(1, 1000))
     batch_size: int = param(2048, "rows per training step", valid=Between(2, 1_000_000))
     learning_rate: float = param(

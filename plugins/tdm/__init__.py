@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hmrec_cli.params import Between, OneOf, Widths, param
+from hmrec_cli.params import MAX_DAYS, Between, OneOf, Widths, param
 from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
 
 
@@ -36,7 +36,7 @@ class TDMParams:
     )
     tree_rounds: int = param(
         0,
-        "times the tree is rebuilt (tree_learning) and the model retrained (0 by default: on the medium world either rebuild lowered held-out recall, on the small one neither gained clearly)",
+        "times the tree is rebuilt (tree_learning) and the model retrained after the first fit (0: keep the initial tree)",
         valid=Between(0, 10),
     )
     tree_learning: str = param(
@@ -50,9 +50,13 @@ class TDMParams:
         valid=Between(1, 16),
     )
     epochs: int = param(2, "training epochs per tree (so epochs * (tree_rounds + 1) in all)", valid=Between(1, 100))
-    embedding_size: int = param(16, "size of node, article and side-feature vectors", valid=Between(2, 512))
-    attention_hidden: int = param(8, "hidden units of the local activation unit", valid=Between(1, 512))
-    hidden: str = param("32,16", "hidden layer widths of the scoring MLP", valid=Widths())
+    embedding_size: int = param(
+        16, "length of the node, article and side-feature embedding vectors", valid=Between(2, 512)
+    )
+    attention_hidden: int = param(
+        8, "hidden units of the local activation unit (the attention's scoring MLP)", valid=Between(1, 512)
+    )
+    hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
     history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
     batch_size: int = param(256, "purchases per training step", valid=Between(2, 1_000_000))
@@ -66,7 +70,7 @@ class TDMParams:
     sold_within_days: int = param(
         28,
         "only articles sold in the last this many days before the week are searched (0: any)",
-        valid=Between(0, 3650),
+        valid=Between(0, MAX_DAYS),
     )
     valid_customers: int = param(
         1000,

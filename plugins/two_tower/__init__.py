@@ -34,7 +34,7 @@ class YouTubeDNNParams(TowerParams):
 
     softmax: str = param(
         "sold",
-        "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue, ~6x slower on H&M's)",
+        "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue; a step costs more with every article)",
         valid=OneOf("sold", "all"),
     )
 
@@ -52,7 +52,9 @@ class SampledSoftmaxParams(TowerParams):
     search: str = param(
         "exact", "exact (brute force on the device) or annoy (approximate index)", valid=OneOf("exact", "annoy")
     )
-    trees: int = param(50, "annoy trees (search=annoy)", valid=Between(1, 1000))
+    trees: int = param(
+        50, "trees of the annoy index (search=annoy): more find neighbours better, build slower", valid=Between(1, 1000)
+    )
 
 
 class _TwoTower(FittedRetriever):
