@@ -21,7 +21,7 @@ if typing.TYPE_CHECKING:
 
 MAX_WIDTH = 4096  # the widest layer Widths allows by default: bounds a model's memory
 MAX_DAYS = 3660  # the longest window or half life a parameter takes: ten years, more than a store holds
-KINDS = (int, float, str, bool)  # what `-o key=value` and hmrec.toml can give
+TYPES = (int, float, str, bool)  # what `-o key=value` and hmrec.toml can give
 
 
 class Validator(ABC):
@@ -272,7 +272,9 @@ def problems(params_type: type) -> list[str]:
         spec, kind = declared(f), hints[f.name]
         if spec is UNDECLARED:
             found.append(f"{f.name}: declare it with param(default, doc, valid=..., search=...)")
-        elif kind not in KINDS:
+        elif not spec.doc.strip():
+            found.append(f"{f.name}: give it a one-line doc (what it does, in which unit)")
+        elif kind not in TYPES:
             found.append(f"{f.name}: type {kind} is not one of int, float, str, bool")
         elif not fits(f.default, kind):
             found.append(f"{f.name}: default {f.default!r} is not of type {kind.__name__}")
@@ -284,6 +286,7 @@ def problems(params_type: type) -> list[str]:
 
 
 def search_problems(name: str, kind: type, spec: Param) -> list[str]:
+    """A search of numbers for a text, options of another type, or ends that `valid` refuses."""
     search = spec.search
     if (isinstance(search, Interval) and kind not in (int, float)) or not all(fits(v, kind) for v in search.ends()):
         return [f"{name}: search {search!r} does not fit type {kind.__name__}"]

@@ -114,11 +114,12 @@ def test_declarations_that_contradict_themselves_are_found() -> None:
         size: int = param(8.5, "units", valid=Between(1, 64))  # a float default for an int
         flag: bool = param(1, "on or off")  # an int is not a bool
         plain: int = 3  # no doc, no bounds
+        mute: int = param(3, " ", valid=Between(1, 9))
         old: int = field(default=3, metadata={"doc": "the old form", "valid": (1, 9)})
         fine: float = param(2, "days", valid=Between(0, 10), search=LogUniform(1, 10))  # an int default for a float
 
     found = problems(Wrong)
-    assert [p.split(":")[0] for p in found] == ["epochs", "rate", "kind", "size", "flag", "plain", "old"]
+    assert [p.split(":")[0] for p in found] == ["epochs", "rate", "kind", "size", "flag", "plain", "mute", "old"]
     assert "epochs: default 0 is not from 1 to 100" in found
     assert "rate: search 0.01 to 2.0 (log) reaches outside valid (more than 0 and at most 1)" in found
     assert found[-1] == "old: declare it with param(default, doc, valid=..., search=...)"
