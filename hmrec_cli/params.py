@@ -1,12 +1,14 @@
-"""How a plugin declares a parameter: a field of its frozen `Params` dataclass made by `param`,
-with the values a user may set and where `hmrec tune` searches, as objects rather than strings:
+"""What a value a user sets may be: the upper bounds that options, `-o` values and the `[pipeline]`
+table all obey, and how a plugin declares a parameter: a field of its frozen `Params` dataclass
+made by `param`, with the values a user may set and where `hmrec tune` searches, as objects:
 
     epochs: int = param(8, "passes over the training weeks", valid=Between(1, 1000), search=LogUniform(2, 32))
 
 `valid` is what `-o` and hmrec.toml may set (a value outside is refused with `describe()`'s words
 before any work); `search` is where tune looks for good values, narrower and inside `valid`. The
 registry refuses a plugin whose declarations contradict themselves (`problems`), so a default or a
-search range outside `valid` never reaches a user. No torch here: `hmrec plugins` reads these.
+search range outside `valid` never reaches a user. No dependencies: the CLI declares its options
+with these bounds without loading polars at start-up, and `hmrec plugins` reads Params without torch.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from abc import ABC, abstractmethod
 if typing.TYPE_CHECKING:
     import numpy as np
 
+MAX_WEEKS = 520  # the most weeks a count of weeks may name: ten years, more than a store holds, still a valid date
+MAX_K = 65_535  # the most candidates per customer a --k takes
+MAX_SEED = 2**32 - 1  # what every generator hmrec seeds accepts
 MAX_WIDTH = 4096  # the widest layer Widths allows by default: bounds a model's memory
 MAX_DAYS = 3660  # the longest window or half life a parameter takes: ten years, more than a store holds
 TYPES = (int, float, str, bool)  # what `-o key=value` and hmrec.toml can give

@@ -36,8 +36,7 @@ import tomllib
 
 from hmrec_cli.atomic import atomic_file
 from hmrec_cli.errors import InputError
-from hmrec_cli.limits import MAX_K, MAX_WEEKS
-from hmrec_cli.params import declared, fits
+from hmrec_cli.params import MAX_K, MAX_WEEKS, declared, fits
 from hmrec_cli.plugin_api import option_values, parse_params
 
 DEFAULT = Path("hmrec.toml")
