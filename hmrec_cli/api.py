@@ -36,7 +36,7 @@ from hmrec_cli.cache import Cache
 from hmrec_cli.data.splits import Week, resolve_week
 from hmrec_cli.data.store import Store, week_table
 from hmrec_cli.errors import InputError
-from hmrec_cli.limits import MAX_K, MAX_SEED
+from hmrec_cli.params import MAX_K, MAX_SEED
 from hmrec_cli.project_config import ProjectConfig
 
 HmrecError = InputError  # the one exception bad input raises, in the CLI too (there: `hmrec: error: MESSAGE`, exit 2)

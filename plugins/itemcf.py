@@ -8,14 +8,15 @@ article. A customer's score for an article is the sum, over their own recent art
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.params import MAX_DAYS, Between, Choice, LogUniform, OneOf, param
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 
 NORMALISATIONS = ("cosine", "conditional", "bm25", "count")
@@ -23,41 +24,32 @@ NORMALISATIONS = ("cosine", "conditional", "bm25", "count")
 
 @dataclass(frozen=True)
 class ItemCFParams:
-    window_days: int = field(
-        default=28,
-        metadata={
-            "doc": "days of history whose co-purchases make neighbours (0: all)",
-            "valid": (0, MAX_DAYS),
-            "range": (7, 182, "log"),
-        },
+    window_days: int = param(
+        28,
+        "days of history whose co-purchases make neighbours (0: all)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(7, 182),
     )
-    half_life_days: float = field(
-        default=14.0,
-        metadata={
-            "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, MAX_DAYS),
-            "range": (2.0, 120.0, "log"),
-        },
+    half_life_days: float = param(
+        14.0,
+        "a purchase's weight halves every this many days back (0: no decay)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(2.0, 120.0),
     )
-    history_days: int = field(
-        default=56,
-        metadata={
-            "doc": "the customer's own purchases of these last days are scored from (0: all)",
-            "valid": (0, MAX_DAYS),
-            "range": (14, 365, "log"),
-        },
+    history_days: int = param(
+        56,
+        "the customer's own purchases of these last days are scored from (0: all)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(14, 365),
     )
-    normalisation: str = field(
-        default="conditional",
-        metadata={
-            "doc": "cosine, conditional (P(j | i), asymmetric), bm25 (BM25-weighted cosine) or count (plain recency-weighted co-purchase count)",
-            "valid": NORMALISATIONS,
-            "range": NORMALISATIONS,
-        },
+    normalisation: str = param(
+        "conditional",
+        "cosine, conditional (P(j | i), asymmetric), bm25 (BM25-weighted cosine) or count (plain recency-weighted co-purchase count)",
+        valid=OneOf(*NORMALISATIONS),
+        search=Choice(*NORMALISATIONS),
     )
-    neighbours: int = field(
-        default=50,
-        metadata={"doc": "strongest neighbours kept per article", "valid": (1, 1000), "range": (10, 300, "log")},
+    neighbours: int = param(
+        50, "strongest neighbours kept per article", valid=Between(1, 1000), search=LogUniform(10, 300)
     )
 
 

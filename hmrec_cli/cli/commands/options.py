@@ -11,9 +11,9 @@ from typing import Annotated, Optional, TypeVar
 import typer
 
 from hmrec_cli.atomic import refuse_inside as refuse_inside  # where it lives: the Python API refuses the same paths
-from hmrec_cli.limits import MAX_K as MAX_K  # the bounds commands declare
-from hmrec_cli.limits import MAX_SEED as MAX_SEED
-from hmrec_cli.limits import MAX_WEEKS as MAX_WEEKS
+from hmrec_cli.params import MAX_K as MAX_K  # the bounds commands declare
+from hmrec_cli.params import MAX_SEED as MAX_SEED
+from hmrec_cli.params import MAX_WEEKS as MAX_WEEKS
 
 DataDir = Annotated[
     Path,
