@@ -102,11 +102,7 @@ class RankRequest:
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
     """`--train-weeks auto` (with `-o min_positives=N`, taken out of the ranker's options) becomes
     a number of weeks; a number stays as it is (and refuses `min_positives`)."""
-    given = [
-        o
-        for o in request.options
-        if o.partition("=")[0].strip().replace("-", "_") in ("min_positives", f"{request.ranker}:min_positives")
-    ]
+    given = min_positives_options(request.options, request.ranker)
     if request.train_weeks is not AUTO:
         if given:
             raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
@@ -119,6 +115,12 @@ def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
         wanted = int(text)
     options = tuple(o for o in request.options if o not in given)
     return dataclasses.replace(request, options=options, train_weeks=auto_train_weeks(store, request.week, wanted))
+
+
+def min_positives_options(options: tuple[str, ...], ranker: str) -> list[str]:
+    """The `-o min_positives=N` among `options`: `--train-weeks auto`'s, not a parameter of the ranker."""
+    names = ("min_positives", f"{ranker}:min_positives")
+    return [o for o in options if o.partition("=")[0].strip().replace("-", "_") in names]
 
 
 def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:

@@ -17,7 +17,7 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
-    settings_in_force,
+    in_force,
 )
 
 
@@ -89,7 +89,8 @@ def evaluate(
     )
 
     settings = project_config.load(config)
-    data, cache = settings_in_force(ctx, settings, data=data, cache=cache)
+    forced = in_force(ctx, settings, data=data, cache=cache)
+    data, cache = forced.data, forced.cache
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
