@@ -23,7 +23,7 @@ STAMP = ("key", "method", "week", "kind", "file", "created")  # `Cache.put` writ
 
 
 @dataclass(frozen=True)
-class _Manifest:
+class Manifest:
     """Fields both kinds record: the plugin, its parameters, the data, for whom and how long."""
 
     plugin_version: str
@@ -35,6 +35,11 @@ class _Manifest:
     customer_count: int
     seed: int
 
+    @property
+    def created(self) -> str | None:
+        """When the cache committed the entry (ISO time, UTC)."""
+        return getattr(self, "stamp", {}).get("created")
+
     def as_dict(self) -> dict:
         """The JSON object the cache writes: every field but None ones, `stamp` merged in."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "stamp"}
@@ -44,6 +49,15 @@ class _Manifest:
     def of(cls, entry: Entry):
         """The manifest of `entry`, checked field by field: InputError naming the file otherwise."""
         return cls.from_dict(entry.manifest, str(entry.path.with_suffix(".json")))
+
+    @classmethod
+    def readable(cls, entry: Entry):
+        """The manifest of `entry`, or None when it cannot be read: a listing skips such an entry,
+        as it skips a damaged one."""
+        try:
+            return cls.of(entry)
+        except InputError:
+            return None
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "manifest"):
@@ -64,7 +78,7 @@ class _Manifest:
 
 
 @dataclass(frozen=True)
-class CandidateManifest(_Manifest):
+class CandidateManifest(Manifest):
     """A candidate set: `recall.run` writes it."""
 
     dropped_bought: bool  # whether the set left out what each customer bought before
@@ -79,7 +93,7 @@ class CandidateManifest(_Manifest):
 
 
 @dataclass(frozen=True)
-class RankingManifest(_Manifest):
+class RankingManifest(Manifest):
     """A ranking: `ranking.rank` writes it."""
 
     sources: list[str]  # the sources ranked (after --candidates auto chose them)
@@ -100,6 +114,11 @@ class RankingManifest(_Manifest):
     empty_train_weeks: list[str] | None = None  # asked-for training weeks without a purchase, left out
     figures: dict | None = None  # map@12, recall@12, the union's recall... on the week's buyers
     stamp: dict = field(default_factory=dict, compare=False)
+
+
+def readable(entry: Entry) -> CandidateManifest | RankingManifest | None:
+    """The manifest of a candidate set or a ranking by the entry's kind, None when it cannot be read."""
+    return {"candidates": CandidateManifest, "rankings": RankingManifest}[entry.kind].readable(entry)
 
 
 def _fits(value: Any, hint: Any) -> bool:

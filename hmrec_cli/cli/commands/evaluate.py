@@ -195,13 +195,14 @@ def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.evaluation import scored_week
+    from hmrec_cli.pipeline.manifests import readable
 
     store = Store.open(data)
     target = scored_week(store, week)
     found = [
-        e
+        (e, m)
         for e in Cache(cache).entries(week=target.start.isoformat())
-        if e.owned and e.manifest.get("fingerprint") == store.fingerprint and e.damage() is None
+        if e.owned and e.damage() is None and (m := readable(e)) is not None and m.fingerprint == store.fingerprint
     ]
     rows = [
         {
@@ -210,10 +211,10 @@ def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None
             "map@12": f.get("map@12"),
             "recall@12": f.get("recall@12"),
             "recall@100": f.get("recall@100"),
-            "created": e.manifest.get("created"),
+            "created": m.created,
         }
-        for e in found
-        for f in [e.manifest.get("figures") or {}]
+        for e, m in found
+        for f in [m.figures or {}]
     ]
     rows.sort(key=lambda r: (r["kind"] != "rankings", -(r["map@12"] if r["map@12"] is not None else -1.0)))
     if json:
