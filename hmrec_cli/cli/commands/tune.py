@@ -121,6 +121,7 @@ def tune(
     if method is not None and candidates:
         raise InputError("--candidates goes with --ranker; --method tunes one retriever on its own")
     sources = pipeline_settings.sources(candidates) if candidates else ()
+    learn_weeks = pipeline_settings.train_weeks(train_weeks)
     chosen = metric or ("map@12" if ranker else f"recall@{k}")
     check_metric(chosen, k, ranker is not None)
     settings = project_config.load(config, must_exist=not write)
@@ -135,7 +136,7 @@ def tune(
         chosen,
         k,
         sources,
-        pipeline_settings.train_weeks(train_weeks),
+        learn_weeks,
         tuple(option),
         only,
         holdout_weeks=holdout_weeks,
