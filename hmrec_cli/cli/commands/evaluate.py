@@ -275,21 +275,22 @@ def _evaluate_candidates(
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline.settings import Auto, sources
     from hmrec_cli.reports import plots
     from hmrec_cli.reports.candidates_report import compare, segment_rows, table_rows
 
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
-    if not wanted:
-        raise InputError("--candidates: name at least one method, e.g. popular,repurchase")
+    wanted = sources(names)  # the names mean what they mean on rank; each may be a set's label, name@key
+    if isinstance(wanted, Auto):
+        raise InputError("--candidates auto: evaluate compares the sets named, e.g. popular,repurchase")
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
         results, segments = compare(
             store,
             Cache(cache),
-            wanted,
+            list(wanted),
             rolling_weeks(target, weeks, store.first_date),
             options,
             seed,
