@@ -122,6 +122,7 @@ def test_a_bad_shared_option_exits_2_naming_it_on_each_command(
     assert not (tmp_path / "cache").exists() and not (tmp_path / "never.csv").exists()
 
 
+@pytest.mark.bad_input("cache-manifest-damaged")
 def test_manifests_round_trip_and_a_damaged_one_is_refused_naming_its_file(
     cli, store_dir: Path, tmp_path: Path
 ) -> None:
