@@ -22,9 +22,11 @@ from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.pipeline import bought
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
-from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
+from hmrec_cli.pipeline.manifests import CandidateManifest
+from hmrec_cli.pipeline.settings import DropBought
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, Retriever, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.registry import find
+from hmrec_cli.registry import PluginInfo, find
 
 CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
 
@@ -39,7 +41,7 @@ class Request:
     options: tuple[str, ...] = ()
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
-    drop_bought: str = "auto"  # leave out what each customer bought before (`hmrec_cli.bought`)
+    drop_bought: DropBought = DropBought.AUTO  # leave out what each customer bought before (`bought`)
 
 
 def device_kind_of(device: str) -> str:
@@ -214,12 +216,69 @@ def run(
     device: str = "auto",
     resume: bool = False,
 ) -> Entry:
-    """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
-    checkpoints under `cache/models/<method>/<week>/<key>.pt`; `resume` continues from it. When
-    the request drops what customers bought before, the retriever is asked for (1 + refill) * k
-    (`bought.POLICY`) and the bought ones leave, so the set still holds up to k articles each
-    customer has not bought. The key hashes the request's fields, the plugin's version and
-    parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
+    """Produce (or fetch from the cache) the candidate set for `request`: `plan` -> `fit` ->
+    `retrieve` -> figures. A trained retriever checkpoints under `cache/models/<method>/<week>/<key>.pt`;
+    `resume` continues from it."""
+    planned = plan(store, request, seed, device)
+    week_name = request.week.start.isoformat()
+    if not force and (hit := cache.get("candidates", request.method, week_name, planned.key)) is not None:
+        return hit
+    start = time.perf_counter()
+    checkpoint = cache.checkpoint(request.method, week_name, planned.key)
+    settings = RunSettings(
+        seed=seed, device=planned.device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
+    )
+    model, fit_log = fit(store, planned, settings)
+    fit_seconds = round(time.perf_counter() - start, 3)
+    with cache.put("candidates", request.method, week_name, planned.key, written := {}) as tmp:
+        rows, of_buyers = retrieve(store, model, planned, tmp, on_progress)
+        figures_of = {}
+        if planned.target is not None:
+            figures_of["figures"] = figures(of_buyers, planned.target)
+            oracle = store.oracle(request.week.start)
+            if oracle is not None:  # the synthetic world's true top-100, scored the same way
+                figures_of["oracle_figures"] = figures(oracle.drop("rank"), planned.target)
+        manifest = CandidateManifest(
+            plugin_version=planned.plugin.load().version,
+            distribution=planned.plugin.distribution,
+            params=dataclasses.asdict(planned.params),
+            fingerprint=store.fingerprint,
+            k=request.k,
+            customers=planned.described,
+            customer_count=planned.customers.len(),
+            seed=seed,
+            device=planned.device_kind,
+            training=fit_log or None,
+            dropped_bought=planned.dropping,
+            fit_seconds=fit_seconds,
+            rows=rows,
+            seconds=round(time.perf_counter() - start, 3),
+            **figures_of,
+        )
+        written.update(manifest.as_dict())
+    return cache.committed("candidates", request.method, week_name, planned.key)
+
+
+@dataclass(frozen=True)
+class RecallPlan:
+    """A request checked and resolved before any work: the retriever and its parameters, the
+    customers, whether the set drops what was bought, and the cache key."""
+
+    request: Request
+    plugin: PluginInfo
+    params: object  # the retriever's Params
+    target: pl.DataFrame | None  # the week's purchases, when it has them
+    customers: pl.Series
+    described: str  # how `customers` were chosen, for the manifest
+    device_kind: str | None  # cpu or cuda for a retriever that uses torch, else None
+    past: pl.DataFrame  # the history before the week (a zero-copy slice)
+    dropping: bool  # whether the set leaves out what each customer bought before
+    key: str
+
+
+def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
+    """Stage 1: validate the request and derive its key: the request's fields, the plugin's version
+    and parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
@@ -231,14 +290,13 @@ def run(
     params = request.config.params(cls.Params, request.method, request.options)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
-    week_name = request.week.start.isoformat()
     device_kind = device_kind_of(device) if cls.uses_device else None
     past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
     key = cache_key(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
         request=request_fields(
             request,
-            week=week_name,
+            week=request.week.start.isoformat(),
             customers=customers_digest(customers),
             options=None,
             config=None,
@@ -251,66 +309,49 @@ def run(
         device=device_kind,
         pipeline=pipeline_state(__name__),
     )
-    if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
-        return hit
+    return RecallPlan(request, plugin, params, target, customers, described, device_kind, past, dropping, key)
 
-    start = time.perf_counter()
-    stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
-    on_progress(f"{stage}: fit", 0, 1)
-    drop = bought_before(past, request.week, request.drop_bought, store.fingerprint)
-    model = cls(params)
-    checkpoint = cache.checkpoint(request.method, week_name, key)
-    settings = RunSettings(
-        seed=seed, device=device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
-    )
-    fit_log = model.fit(
-        Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings
-    )
-    manifest = {
-        "plugin_version": cls.version,
-        "distribution": plugin.distribution,
-        "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint,
-        "k": request.k,
-        "customers": described,
-        "customer_count": customers.len(),
-        "seed": seed,
-        **({"device": device_kind} if device_kind else {}),
-        **({"training": fit_log} if fit_log else {}),
-        "dropped_bought": dropping,
-        "fit_seconds": round(time.perf_counter() - start, 3),
-    }
-    buyers = target["customer"].unique() if target is not None else None
-    parts = []
-    with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
-        writer = None
-        rows = 0
-        asked = request.k * (1 + bought.POLICY.refill) if drop is not None else request.k
-        try:
-            for lo in range(0, customers.len(), CHUNK):
-                on_progress(f"{stage}: retrieve", lo, customers.len())
-                chunk = check_candidates(
-                    model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked, params
-                )
-                chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
-                if drop is not None:
-                    chunk = without_bought(chunk, drop, request.k)
-                table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
-                writer = writer or pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                rows += chunk.height
-                if buyers is not None:
-                    parts.append(chunk.filter(pl.col("customer").is_in(buyers.implode())))
-            on_progress(f"{stage}: retrieve", customers.len(), customers.len())
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            pl.DataFrame(schema=CANDIDATE_SCHEMA).write_parquet(tmp)
-        manifest.update(rows=rows, seconds=round(time.perf_counter() - start, 3))
-        if target is not None:
-            manifest["figures"] = figures(stack(parts, CANDIDATE_SCHEMA), target)
-            oracle = store.oracle(request.week.start)
-            if oracle is not None:  # the synthetic world's true top-100, scored the same way
-                manifest["oracle_figures"] = figures(oracle.drop("rank"), target)
-    return cache.committed("candidates", request.method, week_name, key)
+
+def fit(store: Store, planned: RecallPlan, settings: RunSettings) -> tuple[Retriever, dict | None]:
+    """Stage 2: the retriever fitted on the history before the week, and its training log."""
+    r = planned.request
+    settings.on_progress(f"{r.method} {r.week.start.isoformat()}: fit", 0, 1)
+    model = planned.plugin.load()(planned.params)
+    ctx = Context(history=planned.past, articles=store.articles, customers=store.customers, week=r.week)
+    return model, model.fit(ctx, settings)
+
+
+def retrieve(
+    store: Store, model: Retriever, planned: RecallPlan, out: Path, on_progress: Callable[[str, int, int], None]
+) -> tuple[int, pl.DataFrame]:
+    """Stage 3: the candidates `CHUNK` customers at a time, written to `out`. When the set drops what
+    customers bought before, the retriever is asked for (1 + refill) * k (`bought.POLICY`) and the
+    bought ones leave, so the set still holds up to k articles each customer has not bought. The rows
+    written, and the week's buyers' candidates (for the figures)."""
+    r, customers = planned.request, planned.customers
+    stage = f"{r.method} {r.week.start.isoformat()}: retrieve"
+    drop = bought_before(planned.past, r.week, r.drop_bought, store.fingerprint)
+    asked = r.k * (1 + bought.POLICY.refill) if drop is not None else r.k
+    buyers = planned.target["customer"].unique().implode() if planned.target is not None else None
+    writer, rows, parts = None, 0, []
+    try:
+        for lo in range(0, customers.len(), CHUNK):
+            on_progress(stage, lo, customers.len())
+            part = customers.slice(lo, CHUNK)
+            chunk = check_candidates(model.retrieve(part, asked), r.method, asked, planned.params)
+            chunk = chunk.filter(pl.col("customer").is_in(part.implode()))
+            if drop is not None:
+                chunk = without_bought(chunk, drop, r.k)
+            table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
+            writer = writer or pq.ParquetWriter(out, table.schema)
+            writer.write_table(table)
+            rows += chunk.height
+            if buyers is not None:
+                parts.append(chunk.filter(pl.col("customer").is_in(buyers)))
+        on_progress(stage, customers.len(), customers.len())
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pl.DataFrame(schema=CANDIDATE_SCHEMA).write_parquet(out)
+    return rows, stack(parts, CANDIDATE_SCHEMA)

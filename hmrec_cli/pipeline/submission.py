@@ -14,8 +14,10 @@ from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
+from hmrec_cli.pipeline import settings
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
+from hmrec_cli.pipeline.settings import Auto, DropBought, Sources, TrainWeeks
 from hmrec_cli.plugin_api import recent_popularity, route_options
 from hmrec_cli.project_config import ProjectConfig
 
@@ -25,7 +27,7 @@ class RankWith:
     """Rank the candidates with a ranker instead of concatenating them in order."""
 
     ranker: str
-    train_weeks: int = 4
+    train_weeks: TrainWeeks = 4
     k: int = 100
 
 
@@ -43,7 +45,7 @@ class Written:
 def build_submission(
     data: Path,
     cache_dir: Path,
-    methods: list[str],
+    methods: Sources,
     options: list[str],
     seed: int,
     out: Path,
@@ -53,7 +55,7 @@ def build_submission(
     device: str = "auto",
     resume: bool = False,
     config: ProjectConfig = ProjectConfig(),
-    drop_bought: str = "auto",
+    drop_bought: DropBought = DropBought.AUTO,
     customers: Path | None = None,
 ) -> Written:
     """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
@@ -63,8 +65,9 @@ def build_submission(
     everywhere): only those are written (the models are fitted as for all, so their lists equal the
     full submission's rows)."""
     refuse_inside(out, {"store": data, "cache": cache_dir})
-    if not methods:
-        raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
+    methods = methods if isinstance(methods, Auto) else settings.sources(methods)
+    if isinstance(methods, Auto) and rank_with is None:
+        raise InputError("--candidates auto chooses the sources a ranker ranks: give --ranker, or name the methods")
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
     store = Store.open(data)
@@ -77,7 +80,7 @@ def build_submission(
     if rank_with is not None:
         request = RankRequest(
             rank_with.ranker,
-            tuple(methods),
+            methods,
             week,
             rank_with.train_weeks,
             rank_with.k,

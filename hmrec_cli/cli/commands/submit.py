@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
-    MAX_WEEKS,
     CacheDir,
     ConfigFile,
     DataDir,
@@ -19,8 +18,10 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    TrainWeeks,
+    as_words,
     checked_customers_file,
-    settings_in_force,
+    in_force,
 )
 
 
@@ -41,9 +42,7 @@ def submit(
             show_default=False,
         ),
     ] = None,
-    train_weeks: Annotated[
-        int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)
-    ] = 4,
+    train_weeks: TrainWeeks = "4",
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -67,11 +66,12 @@ def submit(
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console, project_config
-    from hmrec_cli.cli.commands.rank import default_candidates, kept_merge
+    from hmrec_cli.cli.commands.rank import kept_merge
+    from hmrec_cli.pipeline.manifests import RankingManifest
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
     settings = project_config.load(config)
-    data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
+    forced = in_force(
         ctx,
         settings,
         data=data,
@@ -81,28 +81,25 @@ def submit(
         train_weeks=train_weeks,
         drop_bought=drop_bought,
     )
-    if candidates is None:
-        from hmrec_cli.data.store import Store
-
-        candidates = default_candidates(Store.open(data))
+    sources = forced.sources()
     checked_customers_file(customers)
     command = {
         "name": "hmrec submit",
-        "candidates": candidates,
-        "ranker": ranker,
-        "train_weeks": train_weeks,
-        "drop_bought": drop_bought,
-        "data": str(data),
+        "candidates": as_words(sources),
+        "ranker": forced.ranker,
+        "train_weeks": forced.train_weeks,
+        "drop_bought": forced.drop_bought,
+        "data": str(forced.data),
         "option": option,
         "seed": seed,
     }
-    rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
-    methods = [n.strip() for n in candidates.split(",") if n.strip()]
+    k = settings.pipeline.get("k", RankWith.k)
+    rank_with = RankWith(forced.ranker, forced.train_weeks, k) if forced.ranker else None
     with console.progress_bar(quiet or json) as report:
         written = build_submission(
-            data,
-            cache,
-            methods,
+            forced.data,
+            forced.cache,
+            sources,
             option,
             seed,
             out,
@@ -112,7 +109,7 @@ def submit(
             device=device,
             resume=resume,
             config=settings,
-            drop_bought=drop_bought,
+            drop_bought=forced.drop_bought,
             customers=customers,
         )
     if json:
@@ -129,5 +126,5 @@ def submit(
     console.out.print(
         f"wrote {out}: {console.plural(written.rows, 'customer')} x {written.per_customer} articles (validated)"
     )
-    if written.ranking is not None and (kept := kept_merge(ranker, written.ranking.manifest)):
+    if written.ranking is not None and (kept := kept_merge(forced.ranker, RankingManifest.of(written.ranking))):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
