@@ -1,6 +1,6 @@
 """What a cached candidate set or ranking records beside its Parquet file, as dataclasses: the one
 place the manifests' fields are named, written (`as_dict`) and read back (`of`), so a command, a
-report or `--json` reads `manifest.train_weeks`, never `m["train_weeks"]`.
+report or `--json` reads a field (`manifest.train_weeks`), never a key of the JSON object.
 
 The JSON keys are the field names (the figures keep theirs, `map@12`, inside `figures`); a field
 whose value is None is left out of the JSON, as the optional ones always were. `stamp` holds what
