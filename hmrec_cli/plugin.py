@@ -32,6 +32,7 @@ _HOMES = {
         "top_k",
     ),
     "hmrec_cli.errors": ("InputError",),
+    "hmrec_cli.toolkit.data_parallel": ("leads",),
     "hmrec_cli.atomic": ("atomic_file",),
     "hmrec_cli.metrics": ("K", "ManyOrders"),
     "hmrec_cli.data.splits": ("Week", "recent_history", "repeat_share"),

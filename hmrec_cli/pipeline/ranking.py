@@ -50,6 +50,7 @@ from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, chec
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
 from hmrec_cli.toolkit.candidate_features import FEATURE_CHUNK, customer_chunks
+from hmrec_cli.toolkit.data_parallel import from_leader, leads, local_scratch, manifest_fields, world
 from hmrec_cli.toolkit.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
@@ -400,8 +401,11 @@ def rank(
         seed=seed,
         device=device_kind,
         pipeline=pipeline_state(__name__),
+        **({"world_size": world()[1]} if world()[1] > 1 else {}),  # each rank trains on a share of every batch
     )
-    if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
+    if (
+        hit := from_leader(lambda: None if force else cache.get("rankings", request.ranker, week_name, key))
+    ) is not None:
         return hit
 
     started = time.perf_counter()
@@ -409,7 +413,7 @@ def rank(
     share = float(getattr(params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
     model = cls(params)
     checkpoint = cache.checkpoint(request.ranker, week_name, key)
-    with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
+    with scratch_dir(checkpoint.with_suffix(".spill") if leads() else local_scratch()) as spill:
         week_entries = [
             [
                 run(
@@ -476,6 +480,8 @@ def rank(
             for s in sources
         ]
         fit_started = time.perf_counter()
+        if not (leads() or cls.uses_device):  # nothing the ranks train together: rank 0 ranks alone
+            return from_leader(lambda: None)
         log = model.fit(
             training,
             RunSettings(
@@ -483,6 +489,8 @@ def rank(
             ),
         )
         fit_seconds = time.perf_counter() - fit_started
+    if not leads():  # the others receive the entry rank 0 writes
+        return from_leader(lambda: None)
     training_rows = sum(t.candidates.height for t in training)
     on_progress("newest training week", 0, 1)
     newest = newest_week_figures(model, request.ranker, training, seed)
@@ -512,6 +520,7 @@ def rank(
         "device": device_kind or "cpu",
         "training": log,
         "newest_training_week": newest,
+        **manifest_fields(),
     }
     target_ctx = context(store, request.week)
     manifest["dropped_bought"] = [
@@ -557,7 +566,7 @@ def rank(
             manifest["figures"] = ranking_figures(
                 store, request.week, stack(buyers_parts, RANKING_SCHEMA), pairs, target, sources, target_entries
             )
-    return cache.committed("rankings", request.ranker, week_name, key)
+    return from_leader(lambda: cache.committed("rankings", request.ranker, week_name, key))
 
 
 def learnable(store: Store, weeks: list[Week], asked: int) -> list[Week]:

@@ -25,6 +25,7 @@ from hmrec_cli.pipeline.bought import bought_before, drops_bought
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import find
+from hmrec_cli.toolkit.data_parallel import from_leader, leads, manifest_fields, world
 
 CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
 
@@ -250,9 +251,14 @@ def run(
         seed=seed,
         device=device_kind,
         pipeline=pipeline_state(__name__),
+        **({"world_size": world()[1]} if world()[1] > 1 else {}),  # ranks draw other negatives: another model
     )
-    if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
+    if (
+        hit := from_leader(lambda: None if force else cache.get("candidates", request.method, week_name, key))
+    ) is not None:
         return hit
+    if not (leads() or cls.uses_device):  # nothing the ranks train together: rank 0 makes the set alone
+        return from_leader(lambda: None)
 
     start = time.perf_counter()
     stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
@@ -266,6 +272,8 @@ def run(
     fit_log = model.fit(
         Context(history=past, articles=store.articles, customers=store.customers, week=request.week), settings
     )
+    if not leads():  # the others receive the entry rank 0 writes
+        return from_leader(lambda: None)
     manifest = {
         "plugin_version": cls.version,
         "distribution": plugin.distribution,
@@ -279,6 +287,7 @@ def run(
         **({"training": fit_log} if fit_log else {}),
         "dropped_bought": dropping,
         "fit_seconds": round(time.perf_counter() - start, 3),
+        **manifest_fields(),
     }
     buyers = target["customer"].unique() if target is not None else None
     parts = []
@@ -313,4 +322,4 @@ def run(
             oracle = store.oracle(request.week.start)
             if oracle is not None:  # the synthetic world's true top-100, scored the same way
                 manifest["oracle_figures"] = figures(oracle.drop("rank"), target)
-    return cache.committed("candidates", request.method, week_name, key)
+    return from_leader(lambda: cache.committed("candidates", request.method, week_name, key))

@@ -1,0 +1,81 @@
+"""`--workers 2`: data-parallel training (torch DDP over gloo, CPU) of a retriever and a ranker on
+the tiny world, against one process: the same quality within 15%, the world size and command in
+the manifest, one set of files written (rank 0's), and `--resume` taking up the checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+TOWER = ("epochs=3", "weeks=3", "embedding_size=16", "hidden=32", "history_length=8", "negatives=64")
+DIN = ("prior_weight=0", "epochs=3", "history_length=8", "hidden=32", "embedding_size=8", "side_embedding_size=4")
+
+
+def options(values: tuple[str, ...]) -> list[str]:
+    return [word for value in values for word in ("-o", value)]
+
+
+def cache_files(cache: Path) -> list[str]:
+    """Every file and folder under `cache`, hidden temp names included, relative and sorted."""
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*"))
+
+
+def test_two_workers_train_sampled_softmax_as_well_as_one(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = ["recall", "--method", "sampled-softmax", "--data", store_dir, "--week", "1", *options(TOWER)]
+    one = cli.json(*args, "--cache", tmp_path / "one", "--device", "cpu")
+    two = cli.json(*args, "--cache", tmp_path / "two", "--device", "cpu", "--workers", "2")
+    assert one["world_size"] == 1 and two["world_size"] == 2 and two["training"]["world_size"] == 2
+    assert two["command"].startswith("hmrec recall --method sampled-softmax") and two["command"].endswith("--workers 2")
+    assert len(two["training"]["epochs"]) == 3  # the workers took the -o options
+    assert two["figures"]["recall@100"] == pytest.approx(one["figures"]["recall@100"], rel=0.15)
+    key = two["name"].split("@")[1]
+    week = two["training"]["weeks"][-1] and Path(two["path"]).parent.name
+    assert cache_files(tmp_path / "two") == sorted(
+        [
+            "candidates",
+            "candidates/sampled-softmax",
+            f"candidates/sampled-softmax/{week}",
+            f"candidates/sampled-softmax/{week}/{key}.json",
+            f"candidates/sampled-softmax/{week}/{key}.parquet",
+            "models",
+            "models/sampled-softmax",
+            f"models/sampled-softmax/{week}",
+            f"models/sampled-softmax/{week}/{key}.pt",
+            f"models/sampled-softmax/{week}/{key}.pt.json",
+        ]
+    )
+    saved = torch.load(tmp_path / "two" / "models" / "sampled-softmax" / week / f"{key}.pt", weights_only=True)
+    assert len(saved["rng_ranks"]) == 2 and not torch.equal(saved["rng_ranks"][0], saved["rng_ranks"][1])
+    again = cli.json(*args, "--cache", tmp_path / "two", "--device", "cpu", "--workers", "2", "--resume", "--force")
+    assert again["training"]["resumed_from"] == 3 and again["figures"] == two["figures"]
+
+
+def test_two_workers_train_din_as_well_as_one(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = ["rank", "--ranker", "din", "--candidates", "popular,repurchase", "--data", store_dir, "--week", "1"]
+    args += ["--train-weeks", "3", "--k", "30", "--device", "cpu", *options(DIN)]
+    one = cli.json(*args, "--cache", tmp_path / "one")
+    two = cli.json(*args, "--cache", tmp_path / "two", "--workers", "2")
+    assert two["world_size"] == 2 and two["training"]["world_size"] == 2 and one["world_size"] == 1
+    assert two["figures"]["map@12"] == pytest.approx(one["figures"]["map@12"], rel=0.15)
+    sources = json.loads(next((tmp_path / "two" / "candidates" / "popular").rglob("*.json")).read_text())
+    assert sources["world_size"] == 2  # made by rank 0 while the other waited
+    assert not [f for f in cache_files(tmp_path / "two") if "/." in f or f.startswith(".")]  # no spill or temp left
+
+
+@pytest.mark.bad_input("workers-bad")
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        (["--workers", "0"], {}, "--workers 0: must be 1 or more"),
+        (["--workers", "99999"], {}, "--workers 99999: must be 1024 or less"),
+        (["--workers", "2"], {"TORCHELASTIC_RUN_ID": "x", "WORLD_SIZE": "4"}, "already runs under torchrun"),
+    ],
+)
+def test_a_bad_workers_value_is_one_line(cli, store_dir: Path, tmp_path, monkeypatch, args, env, said) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, _, err = cli("recall", "--method", "popular", "--data", store_dir, "--cache", tmp_path, *args)
+    assert code == 2 and err.count("\n") == 1 and said in err, err
