@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 import tempfile
 import uuid
@@ -91,9 +92,12 @@ def join(device: str) -> int:
 
 def manifest_fields() -> dict:
     """What a cache entry records about the processes that made it: the world size, the nodes
-    and the command that ran (as the user typed it under `--workers`; else this process's own)."""
+    and the command that ran (as the user typed it under `--workers`, else this process's own when
+    it is hmrec's command line; None from the Python API)."""
     _, size = world()
-    command = os.environ.get(LAUNCHED) or shlex.join(["hmrec", *sys.argv[1:]])
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    ours = started.name == "hmrec" or started.parent.parts[-2:] == ("hmrec_cli", "cli")
+    command = os.environ.get(LAUNCHED) or (shlex.join(["hmrec", *sys.argv[1:]]) if ours else None)
     nodes = int(os.environ.get("GROUP_WORLD_SIZE", "1")) if size > 1 else 1
     return {"world_size": size, "nodes": nodes, "command": command}
 
@@ -118,10 +122,11 @@ def launch(words: list[str], workers: int, shown: str) -> int:
         logs_specs=DefaultLogsSpecs(log_dir=logs.name, redirects=Std.OUT),
     )
     threads = str(max(1, (os.cpu_count() or 1) // workers))  # the cores shared out, not each rank taking them all
-    saved = {name: os.environ.get(name) for name in (LAUNCHED, "OMP_NUM_THREADS", "TORCH_CPP_LOG_LEVEL")}
+    saved = {name: os.environ.get(name) for name in (LAUNCHED, "OMP_NUM_THREADS", "TORCH_CPP_LOG_LEVEL", "COLUMNS")}
     os.environ[LAUNCHED] = shown
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # not DDP's note that a model used every parameter
+    os.environ.setdefault("COLUMNS", str(shutil.get_terminal_size().columns))  # rank 0's tables as wide as here
     _quiet_agent()
     try:
         elastic_launch(config, entrypoint=sys.executable)("-m", "hmrec_cli.cli", *words)
