@@ -192,7 +192,7 @@ def _train(
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:
             stale += 1
-        streams = _gathered(torch.get_rng_state()) if size > 1 else None  # every rank's, to resume each
+        streams = _streams(settings.device) if size > 1 else None  # every rank's, to resume each
         if checkpoint is not None and rank == 0:
             _save(checkpoint, model, optimizer, settings, epoch + 1, stale, best_state, log, streams)
     if best_state is not None:
@@ -236,10 +236,11 @@ def _restore(saved: dict, model, optimizer, settings: Settings, rank: int, size:
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     streams = saved.get("rng_ranks") or [saved["rng_cpu"]]
+    cuda_streams = saved.get("rng_cuda_ranks") or [saved.get("rng_cuda")]
     if len(streams) == size:
         torch.set_rng_state(streams[rank])
-    if settings.device.type == "cuda" and saved.get("rng_cuda") is not None and size == 1:
-        torch.cuda.set_rng_state(saved["rng_cuda"], settings.device)
+        if settings.device.type == "cuda" and cuda_streams[rank] is not None:
+            torch.cuda.set_rng_state(cuda_streams[rank], settings.device)
 
 
 class _LossOf(torch.nn.Module):
@@ -266,11 +267,12 @@ def _parallel(model: torch.nn.Module, loss_of, device: torch.device):
     return DistributedDataParallel(_LossOf(model, loss_of), device_ids=ids, find_unused_parameters=True)
 
 
-def _gathered(state: torch.Tensor) -> list[torch.Tensor]:
-    """Every rank's `state` (a CPU byte tensor), in rank order."""
+def _streams(device: torch.device) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    """Every rank's CPU random state and, on CUDA, its device's, in rank order."""
+    mine = (torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
     states = [None] * world()[1]
-    torch.distributed.all_gather_object(states, state)
-    return states
+    torch.distributed.all_gather_object(states, mine)
+    return [cpu for cpu, _ in states], [cuda for _, cuda in states] if device.type == "cuda" else None
 
 
 def _save(
@@ -286,7 +288,8 @@ def _save(
         "best_epoch": log.best_epoch,
         "log": log.epochs,
         "rng_cpu": torch.get_rng_state(),
-        "rng_ranks": streams,
+        "rng_ranks": streams[0] if streams else None,
+        "rng_cuda_ranks": streams[1] if streams else None,
         "rng_cuda": torch.cuda.get_rng_state(settings.device) if settings.device.type == "cuda" else None,
     }
     try:

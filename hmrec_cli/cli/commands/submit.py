@@ -19,9 +19,12 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    Workers,
     checked_customers_file,
     settings_in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
+from hmrec_cli.toolkit.data_parallel import leads
 
 
 def submit(
@@ -47,6 +50,7 @@ def submit(
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
@@ -66,6 +70,7 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import default_candidates, kept_merge
     from hmrec_cli.pipeline.submission import RankWith, build_submission
@@ -115,6 +120,8 @@ def submit(
             drop_bought=drop_bought,
             customers=customers,
         )
+    if not leads():  # rank 0 wrote the submission and reports it
+        return
     if json:
         console.emit_json(
             {
