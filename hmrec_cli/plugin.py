@@ -42,6 +42,7 @@ _HOMES = {
         "param",
     ),
     "hmrec_cli.errors": ("InputError",),
+    "hmrec_cli.toolkit.data_parallel": ("leads",),
     "hmrec_cli.atomic": ("atomic_file",),
     "hmrec_cli.metrics": ("K", "ManyOrders"),
     "hmrec_cli.data.splits": ("Week", "recent_history", "repeat_share"),

@@ -55,6 +55,7 @@ from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, chec
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import PluginInfo, find
 from hmrec_cli.toolkit.candidate_features import FEATURE_CHUNK, customer_chunks
+from hmrec_cli.toolkit.data_parallel import from_leader, leads, local_scratch, manifest_fields, world
 from hmrec_cli.toolkit.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
@@ -276,16 +277,22 @@ def rank(
     `score` -> `ranking_figures`."""
     planned = plan(store, request, seed, device)
     week_name = planned.request.week.start.isoformat()
-    if not force and (hit := cache.get("rankings", request.ranker, week_name, planned.key)) is not None:
+    if (
+        hit := from_leader(lambda: None if force else cache.get("rankings", request.ranker, week_name, planned.key))
+    ) is not None:
         return hit
     started = time.perf_counter()
     model = planned.plugin.load()(planned.params)
     checkpoint = cache.checkpoint(request.ranker, week_name, planned.key)
     settings = RunSettings(seed=seed, device=device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
-    with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
+    with scratch_dir(checkpoint.with_suffix(".spill") if leads() else local_scratch()) as spill:
         sources, choice, training = training_weeks(store, cache, planned, settings, spill, chunk)
         target_entries = source_sets(store, cache, planned, request.week, sources, planned.request.customers, settings)
+        if not (leads() or model.uses_device):  # nothing the ranks train together: rank 0 ranks alone
+            return from_leader(lambda: None)
         log, fit_seconds = fit(model, training, dataclasses.replace(settings, device=planned.device_kind or device))
+    if not leads():  # the others receive the entry rank 0 writes
+        return from_leader(lambda: None)
     training_rows = sum(t.candidates.height for t in training)
     on_progress("newest training week", 0, 1)
     newest = newest_week_figures(model, request.ranker, training, seed)
@@ -323,9 +330,10 @@ def rank(
             score_seconds=round(time.perf_counter() - score_started, 3),
             seconds=round(time.perf_counter() - started, 3),
             figures=figures,
+            **manifest_fields(),
         )
         written.update(manifest.as_dict())
-    return cache.committed("rankings", request.ranker, week_name, planned.key)
+    return from_leader(lambda: cache.committed("rankings", request.ranker, week_name, planned.key))
 
 
 @dataclass(frozen=True)
@@ -390,6 +398,7 @@ def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan
         seed=seed,
         device=device_kind,
         pipeline=pipeline_state(__name__),
+        **({"world_size": world()[1]} if world()[1] > 1 else {}),  # each rank trains on a share of every batch
     )
     return RankPlan(
         request, auto, plugin, params, source_options, source_params, asked_weeks, train_weeks, target, customers,

@@ -27,6 +27,7 @@ from hmrec_cli.pipeline.settings import DropBought
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, Retriever, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import PluginInfo, find
+from hmrec_cli.toolkit.data_parallel import from_leader, leads, manifest_fields, world
 
 CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
 
@@ -221,8 +222,12 @@ def run(
     `resume` continues from it."""
     planned = plan(store, request, seed, device)
     week_name = request.week.start.isoformat()
-    if not force and (hit := cache.get("candidates", request.method, week_name, planned.key)) is not None:
+    if (
+        hit := from_leader(lambda: None if force else cache.get("candidates", request.method, week_name, planned.key))
+    ) is not None:
         return hit
+    if not (leads() or planned.plugin.load().uses_device):  # nothing the ranks train together: rank 0 makes the set
+        return from_leader(lambda: None)
     start = time.perf_counter()
     checkpoint = cache.checkpoint(request.method, week_name, planned.key)
     settings = RunSettings(
@@ -230,6 +235,8 @@ def run(
     )
     model, fit_log = fit(store, planned, settings)
     fit_seconds = round(time.perf_counter() - start, 3)
+    if not leads():  # the others receive the entry rank 0 writes
+        return from_leader(lambda: None)
     with cache.put("candidates", request.method, week_name, planned.key, written := {}) as tmp:
         rows, of_buyers = retrieve(store, model, planned, tmp, on_progress)
         figures_of = {}
@@ -254,9 +261,10 @@ def run(
             rows=rows,
             seconds=round(time.perf_counter() - start, 3),
             **figures_of,
+            **manifest_fields(),
         )
         written.update(manifest.as_dict())
-    return cache.committed("candidates", request.method, week_name, planned.key)
+    return from_leader(lambda: cache.committed("candidates", request.method, week_name, planned.key))
 
 
 @dataclass(frozen=True)
@@ -308,6 +316,7 @@ def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
         seed=seed,
         device=device_kind,
         pipeline=pipeline_state(__name__),
+        **({"world_size": world()[1]} if world()[1] > 1 else {}),  # ranks draw other negatives: another model
     )
     return RecallPlan(request, plugin, params, target, customers, described, device_kind, past, dropping, key)
 

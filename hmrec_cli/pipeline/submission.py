@@ -20,6 +20,7 @@ from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_custo
 from hmrec_cli.pipeline.settings import Auto, DropBought, Sources, TrainWeeks
 from hmrec_cli.plugin_api import recent_popularity, route_options
 from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.toolkit.data_parallel import leads
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def build_submission(
     config: ProjectConfig = ProjectConfig(),
     drop_bought: DropBought = DropBought.AUTO,
     customers: Path | None = None,
-) -> Written:
-    """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
+) -> Written | None:
+    """Fit on all data for week next (None in a data-parallel rank other than 0, which only trains); per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
     atomically, never inside the store or the cache. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
     ranker's union or to the methods' lists. `customers`: a file of customer ids (read as `--customers`
@@ -104,6 +105,8 @@ def build_submission(
             )
             for method in methods
         ]
+    if not leads():  # the models are trained: rank 0 writes the submission
+        return None
     popular = fill_order(store, week)
     if popular.height < K:
         from hmrec_cli import console

@@ -103,6 +103,15 @@ TrainWeeks = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        help="Train the neural models data-parallel in this many local processes (torch DDP: gloo on the CPU, NCCL on CUDA); "
+        "under torchrun leave it out (docs/scale-out.md).",
+        min=1,
+        max=1024,
+    ),
+]
 
 Command = TypeVar("Command", bound=Callable)
 GIVEN = {"COMMANDLINE": "flag", "ENVIRONMENT": "env"}  # click's parameter sources, as `config show` names them

@@ -23,9 +23,12 @@ from hmrec_cli.cli.commands.options import (
     Seed,
     TrainWeeks,
     Week,
+    Workers,
     as_words,
     in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
+from hmrec_cli.toolkit.data_parallel import leads
 
 if TYPE_CHECKING:
     from hmrec_cli.pipeline.manifests import RankingManifest
@@ -53,6 +56,7 @@ def rank(
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     force: Force = False,
     seed: Seed = 0,
     plot: Annotated[
@@ -68,6 +72,7 @@ def rank(
 ) -> None:
     """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
@@ -111,6 +116,8 @@ def rank(
             force=force,
             on_progress=report,
         )
+    if not leads():  # rank 0 reports and writes the plot
+        return
     m = RankingManifest.of(entry)
     figure = plots.training_curve(m.training, entry.label)
     if plot_out is not None and figure:

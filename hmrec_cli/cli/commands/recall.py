@@ -22,8 +22,10 @@ from hmrec_cli.cli.commands.options import (
     Resume,
     Seed,
     Week,
+    Workers,
     in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
 
 
 def recall(
@@ -39,6 +41,7 @@ def recall(
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     force: Force = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -46,6 +49,7 @@ def recall(
 ) -> None:
     """Fit a retriever on the history before the week and write its top-k candidates to the cache.
     --data, --cache, --k and --drop-bought not given come from the config's [pipeline] table."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week

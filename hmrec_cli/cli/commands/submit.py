@@ -19,10 +19,13 @@ from hmrec_cli.cli.commands.options import (
     Resume,
     Seed,
     TrainWeeks,
+    Workers,
     as_words,
     checked_customers_file,
     in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
+from hmrec_cli.toolkit.data_parallel import leads
 
 
 def submit(
@@ -46,6 +49,7 @@ def submit(
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
@@ -65,6 +69,7 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import kept_merge
     from hmrec_cli.pipeline.manifests import RankingManifest
@@ -112,6 +117,8 @@ def submit(
             drop_bought=forced.drop_bought,
             customers=customers,
         )
+    if not leads():  # rank 0 wrote the submission and reports it
+        return
     if json:
         console.emit_json(
             {
