@@ -2,7 +2,8 @@
 
     python benchmarks/real_logs.py --workdir W --log movielens=ML_100K_FOLDER --log groceries=GROCERIES_FOLDER \\
         --log ta-feng=TA_FENG_FOLDER --log hm-real=../shared/data/hm_real_sample [--weeks 4] \\
-        [--retrievers all] [--rankers merge,lgbm,din] [--candidates default,auto] [--skip-retrievers] [--skip-rankers]
+        [--retrievers all] [--rankers merge,lgbm,din] [--candidates default,auto] [--skip-retrievers] [--skip-rankers] \\
+        [-o itemcf:prior_buyers=5 ...] [--tag after]
 
 Each `--log NAME=FOLDER` names a log and the folder of its own raw files (what each holds and where
 to get it: `benchmarks/log_converters.py`; `hm-real` is the customer-sampled H&M extract). The
@@ -14,8 +15,11 @@ last `--weeks` weeks:
   `--candidates auto`, and pools each ranker's AP@12 over the customer-weeks, with the standard
   error of its per-buyer difference from merge on the same candidates (and auto's merge against the
   default sources' merge).
+`-o plugin:key=value` goes to every hmrec recall and rank call (a retriever's option reaches it as a
+source too), so a candidate default is measured before it is made the default; unchanged sets and
+rankings come from the cache (W/NAME-cache).
 It also reports the log's shape over those weeks: buyers a week, and the share of a week's
-(customer, article) pairs that repeat an earlier purchase. Writes W/NAME.json per log (the whole
+(customer, article) pairs that repeat an earlier purchase. Writes W/NAME.json (W/NAME-TAG.json with --tag) per log (the whole
 report, per-week runs included) and prints one markdown table per log, as in docs/results.md.
 """
 
@@ -106,7 +110,15 @@ def log_shape(transactions: pl.DataFrame, weeks) -> dict:
     return {"buyers_per_week": buyers, "repeat_share": repeats / pairs if pairs else float("nan")}
 
 
-def retrievers(data: Path, cache: Path, weeks, names: list[str], transactions: pl.DataFrame) -> dict:
+def own_options(retriever: str, options: list[str]) -> list[str]:
+    """`hmrec recall` takes a retriever's own options as key=value: those of `-o retriever:key=value`."""
+    mine = [o.partition(":")[2] for o in options[1::2] if o.partition(":")[0] == retriever]
+    return [x for o in mine for x in ("-o", o)]
+
+
+def retrievers(
+    data: Path, cache: Path, weeks, names: list[str], transactions: pl.DataFrame, options: list[str]
+) -> dict:
     from hmrec_cli.data.splits import truth
     from hmrec_cli.pipeline.recall import candidate_scores
 
@@ -126,6 +138,7 @@ def retrievers(data: Path, cache: Path, weeks, names: list[str], transactions: p
                 week.start.isoformat(),
                 "--k",
                 "100",
+                *own_options(name, options),
                 "--json",
                 "-q",
                 timed=True,
@@ -152,7 +165,9 @@ def ap_of(path: str, target: pl.DataFrame) -> np.ndarray:
     return average_precision(top, target)["ap"].to_numpy()
 
 
-def rankers(data: Path, cache: Path, weeks, names: list[str], settings: list[str], transactions) -> dict:
+def rankers(
+    data: Path, cache: Path, weeks, names: list[str], settings: list[str], transactions, options: list[str]
+) -> dict:
     """Every ranker with each candidates setting, per week; AP@12 per buyer, pooled and paired."""
     from hmrec_cli.data.splits import truth
 
@@ -176,6 +191,7 @@ def rankers(data: Path, cache: Path, weeks, names: list[str], settings: list[str
                     "--train-weeks",
                     "4",
                     *candidates,
+                    *options,
                     "--json",
                     "-q",
                     timed=True,
@@ -255,12 +271,15 @@ def main() -> None:
     parser.add_argument("--candidates", default="default,auto", help="default (the default sources), auto, or both")
     parser.add_argument("--skip-retrievers", action="store_true")
     parser.add_argument("--skip-rankers", action="store_true")
+    parser.add_argument("-o", dest="options", action="append", default=[], help="plugin:key=value, to every call")
+    parser.add_argument("--tag", default="", help="suffix of the report files, e.g. after")
     args = parser.parse_args()
 
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
     from hmrec_cli.data.store import Store
 
     args.workdir.mkdir(parents=True, exist_ok=True)
+    options = [x for o in args.options for x in ("-o", o)]
     names = list(RETRIEVERS) if args.retrievers == "all" else args.retrievers.split(",")
     for spec in args.log:
         name, _, folder = spec.partition("=")
@@ -280,16 +299,17 @@ def main() -> None:
             "weeks": [w.start.isoformat() for w in weeks],
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "date": date.today().isoformat(),
+            "options": args.options,
             "shape": log_shape(transactions, weeks),
         }
         if not args.skip_retrievers:
-            report["retrievers"] = retrievers(data, cache, weeks, names, transactions)
+            report["retrievers"] = retrievers(data, cache, weeks, names, transactions, options)
         if not args.skip_rankers:
             report["rankers"] = rankers(
-                data, cache, weeks, args.rankers.split(","), args.candidates.split(","), transactions
+                data, cache, weeks, args.rankers.split(","), args.candidates.split(","), transactions, options
             )
         report["wall_s"], report["load"] = round(time.time() - started), [load_start, load()]
-        path = args.workdir / f"{name}.json"
+        path = args.workdir / f"{name}{'-' + args.tag if args.tag else ''}.json"
         partial = path.with_suffix(".partial")
         partial.write_text(json.dumps(report, indent=1))
         partial.replace(path)
