@@ -59,6 +59,16 @@ class ItemCFParams:
         default=50,
         metadata={"doc": "strongest neighbours kept per article", "valid": (1, 1000), "range": (10, 300, "log")},
     )
+    prior_buyers: float = field(
+        default=0.0,
+        metadata={
+            "doc": "pseudo-buyers per article whose purchases follow the window's popularity: an article's neighbour "
+            "weights are shrunk toward the popular articles by prior / (its buyers + prior), so a thinly bought "
+            "article's neighbours count less and the customer's list continues with the popular ones (0: none)",
+            "valid": (0.0, 1e6),
+            "range": (0.5, 100.0, "log"),
+        },
+    )
 
 
 class ItemCF(Retriever):
@@ -73,14 +83,38 @@ class ItemCF(Retriever):
             raise InputError(f"-o normalisation={p.normalisation}: expected one of {', '.join(NORMALISATIONS)}")
         shape = (ctx.customers.height, ctx.articles.height)
         bought = interaction_matrix(ctx.history, ctx.week, *shape, p.window_days, p.half_life_days)
-        self.similar = keep_top_per_row(item_similarity(bought, p.normalisation), p.neighbours)
+        support = np.asarray(bought.sum(axis=0)).ravel()
+        shrink = p.prior_buyers / (support + p.prior_buyers) if p.prior_buyers > 0 else np.zeros_like(support)
+        self.similar = keep_top_per_row(
+            sp.diags((1 - shrink).astype(np.float32)) @ item_similarity(bought, p.normalisation), p.neighbours
+        )
+        self.shrink = shrink.astype(np.float32)  # each article's weight on the popularity prior
+        active = max(int((np.diff(bought.indptr) > 0).sum()), 1)
+        self.prior = (support / active).astype(np.float32)  # P(a customer of the window bought the article)
         self.recent = interaction_matrix(ctx.history, ctx.week, *shape, p.history_days, p.half_life_days)
         self.popular = recent_popularity(ctx.history, ctx.week)
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         rows = customers.cast(pl.Int64).to_numpy()
-        scores = (self.recent[rows] @ self.similar).tocsr()
+        recent = self.recent[rows]
+        scores = (recent @ self.similar).tocsr()
+        if self.params.prior_buyers > 0:
+            scores = with_prior(scores, recent @ self.shrink, self.prior, k)
         return fill_cold(top_k_rows(scores, rows, k), customers, self.popular, k)
+
+
+def with_prior(scores: sp.csr_matrix, weight: np.ndarray, prior: np.ndarray, k: int) -> sp.csr_matrix:
+    """Scores plus each customer's prior weight times each article's prior, on the scored articles
+    and on the k articles of highest prior (the rest of the catalogue cannot enter a top k)."""
+    scores = scores.copy()
+    scores.data += weight[np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))] * prior[scores.indices]
+    head = np.argsort(-prior, kind="stable")[:k]
+    rows = np.flatnonzero(weight > 0)
+    outer = sp.csr_matrix(
+        (np.outer(weight[rows], prior[head]).ravel(), (np.repeat(rows, head.size), np.tile(head, rows.size))),
+        shape=scores.shape,
+    )
+    return scores.maximum(outer).tocsr()
 
 
 def item_similarity(bought: sp.csr_matrix, normalisation: str) -> sp.csr_matrix:

@@ -38,6 +38,13 @@ class YouTubeDNNParams(TowerParams):
             "valid": ("sold", "all"),
         },
     )
+    repeat_term: bool = field(
+        default=False,
+        metadata={
+            "doc": "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
+            "so articles bought again can rank first; the pooled user vector alone cannot single them out",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,13 @@ class SampledSoftmaxParams(TowerParams):
         metadata={"doc": "exact (brute force on the device) or annoy (approximate index)", "valid": ("exact", "annoy")},
     )
     trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, 1000)})
+    repeat_term: bool = field(
+        default=False,
+        metadata={
+            "doc": "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
+            "so articles bought again can rank first (search=exact only); the pooled user vector alone cannot single them out",
+        },
+    )
 
 
 class _TwoTower(FittedRetriever):
