@@ -2,7 +2,7 @@
 
     python benchmarks/real_logs.py --workdir W --log movielens=ML_100K_FOLDER --log groceries=GROCERIES_FOLDER \\
         --log ta-feng=TA_FENG_FOLDER --log hm-real=../shared/data/hm_real_sample [--weeks 4] \\
-        [--retrievers all] [--rankers merge,lgbm,din] [--candidates default,auto] [--skip-retrievers] [--skip-rankers] \\
+        [--week 0] [--retrievers all] [--rankers merge,lgbm,din] [--candidates default,auto] [--skip-retrievers] [--skip-rankers] \\
         [-o itemcf:prior_buyers=5 ...] [--tag after]
 
 Each `--log NAME=FOLDER` names a log and the folder of its own raw files (what each holds and where
@@ -266,6 +266,9 @@ def main() -> None:
         "--log", action="append", required=True, help="NAME=FOLDER, NAME one of: " + ", ".join([*CONVERTERS, "hm-real"])
     )
     parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument(
+        "--week", type=int, default=0, help="the newest scored week, this many weeks back from the last"
+    )
     parser.add_argument("--retrievers", default="all", help="comma-separated, or all: " + ",".join(RETRIEVERS))
     parser.add_argument("--rankers", default="merge,lgbm,din")
     parser.add_argument("--candidates", default="default,auto", help="default (the default sources), auto, or both")
@@ -291,7 +294,9 @@ def main() -> None:
         data = ingest(name, Path(folder), args.workdir)
         cache = args.workdir / f"{name}-cache"
         store = Store.open(data)
-        weeks = rolling_weeks(resolve_week("last", store.first_date, store.last_date), args.weeks, store.first_date)
+        weeks = rolling_weeks(
+            resolve_week(str(args.week), store.first_date, store.last_date), args.weeks, store.first_date
+        )
         transactions = store.transactions.select("customer", "article", "t_dat")
         report = {
             "log": name,

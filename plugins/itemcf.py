@@ -2,8 +2,10 @@
 
 Articles bought by the same customers in the window are neighbours. Co-purchase counts weight
 each purchase by recency; they are normalised (cosine, asymmetric conditional probability,
-BM25-weighted cosine) or kept as plain counts, and capped to the strongest neighbours per
-article. A customer's score for an article is the sum, over their own recent articles (recency weighted), of the neighbour weights.
+BM25-weighted cosine) or kept as plain counts, shrunk toward the window's popularity by each
+article's buyers (`prior_buyers`: a thinly bought article's neighbours are noise on a small log,
+and every list then continues with the popular articles), and capped to the strongest neighbours
+per article. A customer's score for an article is the sum, over their own recent articles (recency weighted), of the neighbour weights.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class ItemCFParams:
         metadata={"doc": "strongest neighbours kept per article", "valid": (1, 1000), "range": (10, 300, "log")},
     )
     prior_buyers: float = field(
-        default=0.0,
+        default=5.0,
         metadata={
             "doc": "pseudo-buyers per article whose purchases follow the window's popularity: an article's neighbour "
             "weights are shrunk toward the popular articles by prior / (its buyers + prior), so a thinly bought "
@@ -73,7 +75,7 @@ class ItemCFParams:
 
 class ItemCF(Retriever):
     name = "itemcf"
-    version = "1"
+    version = "2"
     summary = "Item-item co-purchase neighbours of the customer's recent articles (sparse matrices)"
     Params = ItemCFParams
 
