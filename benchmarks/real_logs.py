@@ -204,6 +204,7 @@ def rankers(
                         "candidates": setting,
                         "week": manifest["week"],
                         "sources": manifest["sources"],
+                        "path": manifest["path"],
                         "week_map@12": manifest["figures"]["map@12"],
                         "kept": manifest["training"].get("kept"),
                         **usage,
