@@ -2,10 +2,10 @@
 
 Articles bought by the same customers in the window are neighbours. Co-purchase counts weight
 each purchase by recency; they are normalised (cosine, asymmetric conditional probability,
-BM25-weighted cosine) or kept as plain counts, shrunk toward the window's popularity by each
-article's buyers (`prior_buyers`: a thinly bought article's neighbours are noise on a small log,
-and every list then continues with the popular articles), and capped to the strongest neighbours
-per article. A customer's score for an article is the sum, over their own recent articles (recency weighted), of the neighbour weights.
+BM25-weighted cosine) or kept as plain counts, optionally shrunk toward the window's popularity by
+each article's buyers (`prior_buyers`: on a small log a thinly bought article's neighbours are
+noise, and every list then continues with the popular articles), and capped to the strongest
+neighbours per article. A customer's score for an article is the sum, over their own recent articles (recency weighted), of the neighbour weights.
 """
 
 from __future__ import annotations
@@ -62,13 +62,12 @@ class ItemCFParams:
         metadata={"doc": "strongest neighbours kept per article", "valid": (1, 1000), "range": (10, 300, "log")},
     )
     prior_buyers: float = field(
-        default=5.0,
+        default=0.0,
         metadata={
             "doc": "pseudo-buyers per article whose purchases follow the window's popularity: an article's neighbour "
             "weights are shrunk toward the popular articles by prior / (its buyers + prior), so a thinly bought "
             "article's neighbours count less and the customer's list continues with the popular ones (0: none)",
             "valid": (0.0, 1e6),
-            "range": (0.5, 100.0, "log"),
         },
     )
 

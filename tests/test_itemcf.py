@@ -41,7 +41,7 @@ def context() -> Context:
 
 @pytest.mark.parametrize("normalisation", ["cosine", "conditional", "bm25"])
 def test_neighbours_of_a_come_in_the_known_order(normalisation: str) -> None:
-    model = ItemCF(ItemCFParams(normalisation=normalisation, prior_buyers=0.0))  # neighbours alone, no popularity prior
+    model = ItemCF(ItemCFParams(normalisation=normalisation))
     model.fit(context(), RunSettings())
     got = model.retrieve(pl.Series([6], dtype=pl.UInt32), 10).sort("score", descending=True)
     assert got["article"].to_list()[:2] == [B, C]  # A's co-buyers: B three times, C twice; D never
