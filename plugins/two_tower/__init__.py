@@ -37,6 +37,11 @@ class YouTubeDNNParams(TowerParams):
         "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue; a step costs more with every article)",
         valid=OneOf("sold", "all"),
     )
+    repeat_term: bool = param(
+        False,
+        "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
+        "so articles bought again can rank first",
+    )
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,11 @@ class SampledSoftmaxParams(TowerParams):
     )
     trees: int = param(
         50, "trees of the annoy index (search=annoy): more find neighbours better, build slower", valid=Between(1, 1000)
+    )
+    repeat_term: bool = param(
+        False,
+        "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
+        "so articles bought again can rank first (search=exact only)",
     )
 
 
