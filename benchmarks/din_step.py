@@ -7,6 +7,10 @@ features, full-scale catalogue) are put on the device with the core's `hmrec_cli
 run through `hmrec_cli.toolkit.training.train` with the same batches and model as a real fit (binary
 cross-entropy only: no embedding L2 or weight decay, so slightly faster than a real step). Prints examples/s per epoch; the first epoch includes warm-up. At full scale 4 training weeks
 of buyers x 100 candidates are ~28M rows, so rows / (examples/s) is the epoch time to expect.
+
+Under torchrun (`torchrun --standalone --nproc-per-node 2 benchmarks/din_step.py`) it trains
+data-parallel as `hmrec rank --workers 2` does (gloo on the CPU, NCCL on CUDA) and rank 0 prints
+the examples/s of all ranks together; benchmarks/ddp_step.py runs it at 1 and 2 workers.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from hmrec_plugins.din import DINParams
 from hmrec_plugins.din.model import DIN, Shape
 
 from hmrec_cli.toolkit.batches import shuffled_batches, to_device
+from hmrec_cli.toolkit.data_parallel import join, leads, under_launcher, world
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 
 
@@ -32,6 +37,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=2048)
     args = parser.parse_args()
+    if under_launcher():
+        join(args.device)
     device = resolve_device(args.device, print)
     rng = np.random.default_rng(0)
     p = DINParams(batch_size=args.batch_size, epochs=args.epochs)
@@ -75,10 +82,13 @@ def main() -> None:
 
     batches = lambda epoch: shuffled_batches(n, args.batch_size, 0, epoch, device)  # noqa: E731
     log = train(model, loss_of, batches, n, Settings(args.epochs, p.learning_rate, seed=0, device=device))
+    if not leads():
+        return
     print(
         json.dumps(
             {
                 "device": str(device),
+                "world_size": world()[1],
                 "rows": n,
                 "batch_size": args.batch_size,
                 "threads": torch.get_num_threads(),

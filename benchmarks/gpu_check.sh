@@ -5,7 +5,8 @@
 #
 # Installs what a bare image lacks (the project with --no-deps, so the image's CUDA torch stays),
 # checks CUDA, writes the synthetic world at $SCALE and ingests it, then measures:
-#   1. DIN's training step (benchmarks/din_step.py, full-scale catalogue, CUDA);
+#   1. DIN's training step (benchmarks/din_step.py, full-scale catalogue, CUDA), and under torchrun
+#      with NCCL at 1 and 2 workers when two GPUs are there (benchmarks/ddp_step.py);
 #   2. exact top-100 for 1,371,980 random users x 105,542 articles on the device;
 #   3. per neural retriever: one epoch over 8 training weeks of buyers, and retrieval for every
 #      customer at k=100 (benchmarks/neural_gpu.py);
@@ -42,6 +43,15 @@ nproc | sed 's/^/cpu cores: /'
 
 echo "== DIN training step (full-scale catalogue, 2M rows, 2 epochs)"
 "$PY" benchmarks/din_step.py --device cuda --rows 2000000 --epochs 2 | tee -a "$OUT/gpu.jsonl"
+
+echo "== DDP (NCCL): DIN's step at 1 and 2 workers, one GPU each (benchmarks/ddp_step.py)"
+GPUS="$("$PY" -c "import torch; print(torch.cuda.device_count())")"
+if [ "$GPUS" -ge 2 ]; then
+    "$PY" benchmarks/ddp_step.py --device cuda --runs 1x1,2x1 --rows 2000000 | tee -a "$OUT/gpu.jsonl"
+else
+    "$PY" benchmarks/ddp_step.py --device cuda --runs 1x1 --rows 2000000 | tee -a "$OUT/gpu.jsonl"
+    echo "one GPU: DDP with 2 NCCL workers NOT measured (it needs a GPU per worker)"
+fi
 
 echo "== synthetic world ($SCALE) and store"
 if [ ! -f "$WORK/raw-$SCALE/transactions_train.csv" ]; then

@@ -36,7 +36,8 @@ from hmrec_cli.cache import Cache
 from hmrec_cli.data.splits import Week, resolve_week
 from hmrec_cli.data.store import Store, week_table
 from hmrec_cli.errors import InputError
-from hmrec_cli.limits import MAX_K, MAX_SEED
+from hmrec_cli.params import MAX_K, MAX_SEED
+from hmrec_cli.pipeline import settings as pipeline_settings
 from hmrec_cli.project_config import ProjectConfig
 
 HmrecError = InputError  # the one exception bad input raises, in the CLI too (there: `hmrec: error: MESSAGE`, exit 2)
@@ -124,7 +125,7 @@ class Shop:
             _options(params),
             customers,
             self.config,
-            self._setting("drop_bought", drop_bought, "auto"),
+            pipeline_settings.drop_bought(self._setting("drop_bought", drop_bought, "auto")),
         )
         with self._running() as report:
             entry = run(
@@ -240,17 +241,17 @@ class Shop:
 
         _check_seed(seed)
         ranker, out = self._setting("ranker", ranker, None), Path(out)
-        methods = list(self._sources(candidates))
+        methods = self._sources(candidates)
         train_weeks, drop_bought, options = (
-            self._setting("train_weeks", train_weeks, 4),
-            self._setting("drop_bought", drop_bought, "auto"),
+            pipeline_settings.train_weeks(self._setting("train_weeks", train_weeks, 4)),
+            pipeline_settings.drop_bought(self._setting("drop_bought", drop_bought, "auto")),
             list(_options(params)),
         )
         k = self._setting("k", k, RankWith.k)
         _check_k(k)
         command = {
             "name": "hmrec_cli.api submit",
-            "candidates": ",".join(methods),
+            "candidates": methods if isinstance(methods, pipeline_settings.Auto) else ",".join(methods),
             "ranker": ranker,
             "train_weeks": train_weeks,
             "drop_bought": drop_bought,
@@ -313,26 +314,26 @@ class Shop:
             self._setting("ranker", ranker, "din"),
             self._sources(candidates),
             self._week(week),
-            str(self._setting("train_weeks", train_weeks, 4)),
+            pipeline_settings.train_weeks(self._setting("train_weeks", train_weeks, 4)),
             k,
             _options(params),
             customers,
             self.config,
-            self._setting("drop_bought", drop_bought, "auto"),
+            pipeline_settings.drop_bought(self._setting("drop_bought", drop_bought, "auto")),
         )
 
     def _setting(self, name: str, given: object, default: object) -> object:
         """An argument as given, else the config's `[pipeline]` value, else the CLI's default."""
         return _first(given, self.config.pipeline.get(name), default)
 
-    def _sources(self, candidates: str | Sequence[str] | None) -> tuple[str, ...]:
+    def _sources(self, candidates: str | Sequence[str] | None) -> pipeline_settings.Sources:
         """The retrievers named (a list, or comma-separated as `--candidates` takes them), else the
         config's, else the four sources `auto` starts from (as `hmrec rank` and `submit` default)."""
         from hmrec_cli.pipeline.source_choice import default_sources
 
         given = candidates if candidates is None or isinstance(candidates, str) else ",".join(candidates)
         text = self._setting("candidates", given, ",".join(default_sources(self.store)))
-        return tuple(s.strip() for s in text.split(",") if s.strip())
+        return pipeline_settings.sources(text)
 
     def _week(self, week: WeekSpec) -> Week:
         store = self.store

@@ -1,6 +1,6 @@
 """Everything a plugin author may import, in one place: `from hmrec_cli.plugin import Retriever, Context, ...`.
 
-The contract (`plugin_api`), the parameter helpers, and the toolkit the built-in plugins build on
+The contract (`plugin_api`), the parameter declarations (`params`), and the toolkit the built-in plugins build on
 (features, sequences, interaction matrices, nearest neighbours, merge's fusion, the torch training
 loop). Names load on first use, from the module that defines them, so a plugin that takes only the
 contract does not import torch (`hmrec plugins` lists such plugins without loading a framework).
@@ -15,10 +15,6 @@ import importlib
 _HOMES = {
     "hmrec_cli.plugin_api": (
         "CANDIDATE_SCHEMA",
-        "LOG",
-        "MAX_DAYS",
-        "MAX_WIDTH",
-        "WIDTHS",
         "Context",
         "NoParams",
         "Plugin",
@@ -31,7 +27,22 @@ _HOMES = {
         "recent_popularity",
         "top_k",
     ),
+    "hmrec_cli.params": (
+        "MAX_DAYS",
+        "MAX_WIDTH",
+        "Above",
+        "AtLeast",
+        "AtMost",
+        "Between",
+        "Choice",
+        "LogUniform",
+        "OneOf",
+        "Uniform",
+        "Widths",
+        "param",
+    ),
     "hmrec_cli.errors": ("InputError",),
+    "hmrec_cli.toolkit.data_parallel": ("leads",),
     "hmrec_cli.atomic": ("atomic_file",),
     "hmrec_cli.metrics": ("K", "ManyOrders"),
     "hmrec_cli.data.splits": ("Week", "recent_history", "repeat_share"),

@@ -4,13 +4,12 @@ A retriever proposes candidate articles for customers. It is a class registered 
 point group `hmrec.retrievers` with:
 
 - `name`, `version`, `summary` (one line) as class attributes;
-- `Params`: a dataclass whose fields have defaults; each field's one-line doc is given with
-  `field(metadata={"doc": ...})`, and its allowed values with `"valid"`: `(low, high)` inclusive
-  (None: no bound), an interval such as `"(0, 1]"`, a tuple of allowed strings, or `WIDTHS` (layer widths like "256,128"). The CLI lists
-  them (`hmrec plugins show NAME`), parses `-o key=value` into them and refuses a value outside
-  its declared range (`check_params`). A field may also declare `"range"`, where `hmrec tune`
-  searches: `(low, high)` (uniform), `(low, high, "log")` (log-uniform) or a tuple of choices
-  (strings, or `(False, True)`); it must lie inside `valid` (a test checks every built-in);
+- `Params`: a frozen dataclass whose fields are declared with `hmrec_cli.params.param(default,
+  doc, valid=..., search=...)`: a one-line doc, the allowed values (`Between(1, 1000)`,
+  `OneOf("exact", "annoy")`, `Widths()`, ...) and where `hmrec tune` searches (`LogUniform(7, 182)`,
+  `Choice(False, True)`, ...). The CLI lists them (`hmrec plugins show NAME`), parses
+  `-o key=value` into them and refuses a value outside its declared `valid` (`check_params`); the
+  registry refuses a plugin whose default or search reaches outside `valid` (`params.problems`);
 - `fit(ctx, run)`: learn from `ctx.history`, which holds only rows strictly before `ctx.week` starts;
   `run` (RunSettings) gives the seed, the device, a checkpoint path, the resume flag and a progress
   callback, as rankers get them. A plugin whose result depends on the device kind (a torch model:
@@ -46,6 +45,7 @@ import polars as pl
 
 from hmrec_cli.data.splits import Week
 from hmrec_cli.errors import InputError
+from hmrec_cli.params import declared
 
 CANDIDATE_SCHEMA = pl.Schema({"customer": pl.UInt32, "article": pl.UInt32, "score": pl.Float32})
 
@@ -180,17 +180,20 @@ class Ranker(Plugin):
 def param_docs(params_type: type) -> list[dict]:
     """Name, type, default, allowed values and one-line doc of each parameter, for `hmrec plugins show`."""
     hints = typing.get_type_hints(params_type)
-    return [
-        {
-            "name": f.name,
-            "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
-            "default": f.default,
-            "valid": describe_valid(f.metadata["valid"]) if "valid" in f.metadata else "",
-            "range": describe_range(f.metadata["range"]) if "range" in f.metadata else "",
-            "doc": f.metadata.get("doc", ""),
-        }
-        for f in dataclasses.fields(params_type)
-    ]
+    docs = []
+    for f in dataclasses.fields(params_type):
+        spec = declared(f)
+        docs.append(
+            {
+                "name": f.name,
+                "type": getattr(hints[f.name], "__name__", str(hints[f.name])),
+                "default": f.default,
+                "valid": spec.valid.describe() if spec.valid else "",
+                "range": spec.search.describe() if spec.search else "",
+                "doc": spec.doc,
+            }
+        )
+    return docs
 
 
 def parse_params(params_type: type, options: list[str], plugin: str, base: dict | None = None):
@@ -220,75 +223,15 @@ def option_values(params_type: type, options: list[str], plugin: str) -> dict:
 
 
 def check_params(params, plugin: str):
-    """Refuse a value outside its field's declared `valid` metadata, naming the parameter and what
-    is allowed. `valid` is `(low, high)` (inclusive; None for no bound), an interval string such as
-    `"(0, 1]"` (a parenthesis excludes its end), a tuple of allowed strings, or `WIDTHS` (comma-separated layer widths up to MAX_WIDTH). Floats must also
-    be finite. Returns `params`."""
+    """Refuse a value its field's declared `valid` does not allow, naming the parameter and what is
+    allowed; floats must also be finite. Returns `params`."""
     for f in dataclasses.fields(params):
-        value = getattr(params, f.name)
+        value, valid = getattr(params, f.name), declared(f).valid
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"-o {f.name}={value}: {plugin} needs a finite number")
-        if "valid" in f.metadata and not allowed(value, f.metadata["valid"]):
-            raise InputError(f"-o {f.name}={value}: {plugin}'s {f.name} must be {describe_valid(f.metadata['valid'])}")
+        if valid is not None and not valid.allows(value):
+            raise InputError(f"-o {f.name}={value}: {plugin}'s {f.name} must be {valid.describe()}")
     return params
-
-
-def _bounds(valid) -> tuple[float | None, float | None, bool, bool]:
-    """(low, high, low excluded, high excluded) of a range or interval string."""
-    if isinstance(valid, str):
-        text = valid.strip()
-        low, high = (part.strip() for part in text[1:-1].split(","))
-        to_number = lambda part: None if part in ("", "inf", "-inf") else float(part)  # noqa: E731
-        return to_number(low), to_number(high), text[0] == "(", text[-1] == ")"
-    low, high = valid
-    return low, high, False, False
-
-
-WIDTHS = "widths"  # `valid` of a comma-separated list of positive layer widths, e.g. "256,128"
-MAX_WIDTH = 4096  # the widest layer WIDTHS allows: bounds a model's memory
-MAX_DAYS = 3660  # the longest window or half life a parameter takes: ten years, more than a store holds
-
-
-def _is_choices(valid) -> bool:
-    return not isinstance(valid, str) and all(isinstance(v, str) for v in valid)
-
-
-def allowed(value, valid) -> bool:
-    if valid == WIDTHS:
-        return all(w.strip().isdigit() and 0 < int(w) <= MAX_WIDTH for w in value.split(","))
-    if _is_choices(valid):
-        return value in valid
-    low, high, low_open, high_open = _bounds(valid)
-    above = low is None or (value > low if low_open else value >= low)
-    below = high is None or (value < high if high_open else value <= high)
-    return above and below
-
-
-def describe_valid(valid) -> str:
-    """Allowed values in words: `one of a, b`, `1 or more`, `from 0 to 1`, or the interval as written."""
-    if valid == WIDTHS:
-        return f"layer widths from 1 to {MAX_WIDTH} separated by commas, like 256,128"
-    if _is_choices(valid):
-        return "one of " + ", ".join(valid)
-    if isinstance(valid, str):
-        return f"in {valid}"
-    low, high = valid
-    if high is None:
-        return f"{low} or more"
-    if low is None:
-        return f"{high} or less"
-    return f"from {low} to {high}"
-
-
-LOG = "log"  # third element of a search "range": sample log-uniformly (rates, regularisation, windows)
-
-
-def describe_range(search) -> str:
-    """A search range in words: `7 to 90`, `1 to 120 (log)`, or the choices."""
-    if all(isinstance(v, (str, bool)) for v in search):
-        return ", ".join(str(v).lower() if isinstance(v, bool) else v for v in search)
-    low, high, *scale = search
-    return f"{low} to {high}" + (" (log)" if scale == [LOG] else "")
 
 
 def route_options(options, sources, ranker: str | None = None) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:

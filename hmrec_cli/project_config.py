@@ -36,8 +36,8 @@ import tomllib
 
 from hmrec_cli.atomic import atomic_file
 from hmrec_cli.errors import InputError
-from hmrec_cli.limits import MAX_K, MAX_WEEKS
-from hmrec_cli.plugin_api import allowed, describe_valid, option_values, parse_params
+from hmrec_cli.params import MAX_K, MAX_WEEKS, declared, fits
+from hmrec_cli.plugin_api import option_values, parse_params
 
 DEFAULT = Path("hmrec.toml")
 ENV = "HMREC_CONFIG"
@@ -189,17 +189,16 @@ def typed_table(path: Path, plugin: str, params_type: type, table: dict) -> dict
             hint = f"; did you mean {close[0]}?" if close else ""
             raise InputError(f"{where}: {plugin} has no such parameter{hint} (parameters: {', '.join(sorted(fields))})")
         kind = hints[key]
-        fits = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, fits = float(value), True
-        if not fits:
+        if not fits(value, kind):
             shown = toml_value(value) if isinstance(value, (str, bool, int, float)) else repr(value)
             raise InputError(f"{where} = {shown}: expected {KINDS.get(kind, kind.__name__)}")
+        if kind is float:
+            value = float(value)
         if isinstance(value, float) and not math.isfinite(value):
             raise InputError(f"{where} = {value}: {plugin} needs a finite number")
-        valid = fields[key].metadata.get("valid")
-        if valid is not None and not allowed(value, valid):
-            raise InputError(f"{where} = {toml_value(value)}: {plugin}'s {key} must be {describe_valid(valid)}")
+        valid = declared(fields[key]).valid
+        if valid is not None and not valid.allows(value):
+            raise InputError(f"{where} = {toml_value(value)}: {plugin}'s {key} must be {valid.describe()}")
         out[key] = value
     return out
 

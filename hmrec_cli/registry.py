@@ -2,8 +2,9 @@
 
 Built-in plugins are declared in hmrec's own pyproject exactly as a third-party package declares
 its own, so the core never imports a plugin by name. `HMREC_LOAD_PLUGINS=a,b` restricts loading
-to those names (how to debug a broken install). A plugin that fails to import is reported as
-broken and the others keep working.
+to those names (how to debug a broken install). A plugin that fails to import, or whose parameter
+declarations contradict themselves (a default outside its `valid`), is reported as broken and the
+others keep working.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
 from hmrec_cli.errors import InputError
+from hmrec_cli.params import problems
 
 GROUPS = {"retriever": "hmrec.retrievers", "ranker": "hmrec.rankers"}
 
@@ -29,10 +31,15 @@ class PluginInfo:
     version: str
 
     def load(self) -> type:
+        """The plugin's class, once its parameter declarations are found consistent (`params.problems`)."""
         try:
-            return self.entry_point.load()
+            cls = self.entry_point.load()
+            wrong = problems(cls.Params)
         except Exception as error:  # a broken plugin must not take the CLI down
             raise PluginBroken(self.name, f"{type(error).__name__}: {error}") from error
+        if wrong:
+            raise PluginBroken(self.name, f"{cls.Params.__name__}.{wrong[0]}")
+        return cls
 
 
 class PluginBroken(InputError):

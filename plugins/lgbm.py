@@ -11,7 +11,7 @@ LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -19,6 +19,7 @@ import polars as pl
 from hmrec_cli import console
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, ManyOrders
+from hmrec_cli.params import Between, LogUniform, Uniform, param
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.toolkit.features import WeekActivity
@@ -29,88 +30,69 @@ FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
 
 @dataclass(frozen=True)
 class LGBMParams:
-    trees: int = field(
-        default=400,
-        metadata={
-            "doc": "maximum boosting rounds (early stopping on the newest training week picks fewer)",
-            "valid": (1, 100_000),
-        },
+    trees: int = param(
+        400,
+        "maximum boosting rounds (early stopping on the newest training week picks fewer)",
+        valid=Between(1, 100_000),
     )
-    learning_rate: float = field(
-        default=0.05, metadata={"doc": "shrinkage per tree", "valid": "(0, 1]", "range": (0.01, 0.2, "log")}
+    learning_rate: float = param(
+        0.05,
+        "shrinkage applied to each tree's leaf values",
+        valid=Between(0, 1, open_low=True),
+        search=LogUniform(0.01, 0.2),
     )
-    leaves: int = field(
-        default=0,
-        metadata={
-            "doc": "leaves per tree; 0 = scaled to the training purchases (purchases / 20, between 4 and 63)",
-            "valid": (0, 131_072),
-            "range": (4, 63, "log"),
-        },
+    leaves: int = param(
+        0,
+        "leaves per tree; 0 = scaled to the training purchases (purchases / 20, between 4 and 63)",
+        valid=Between(0, 131_072),
+        search=LogUniform(4, 63),
     )
-    min_data_in_leaf: int = field(
-        default=0,
-        metadata={
-            "doc": "rows a leaf needs; 0 = scaled to the training rows (rows / 2000, between 20 and 200)",
-            "valid": (0, 10_000_000),
-            "range": (20, 400, "log"),
-        },
+    min_data_in_leaf: int = param(
+        0,
+        "rows a leaf needs; 0 = scaled to the training rows (rows / 2000, between 20 and 200)",
+        valid=Between(0, 10_000_000),
+        search=LogUniform(20, 400),
     )
-    feature_fraction: float = field(
-        default=0.8, metadata={"doc": "share of features each tree may use", "valid": "(0, 1]", "range": (0.4, 1.0)}
+    feature_fraction: float = param(
+        0.8, "share of features each tree may use", valid=Between(0, 1, open_low=True), search=Uniform(0.4, 1.0)
     )
-    bagging_fraction: float = field(
-        default=0.8, metadata={"doc": "share of rows each tree sees (drawn with the seed)", "valid": "(0, 1]"}
+    bagging_fraction: float = param(
+        0.8, "share of rows each tree sees (drawn with the seed)", valid=Between(0, 1, open_low=True)
     )
-    lambda_l2: float = field(
-        default=1.0,
-        metadata={"doc": "L2 regularisation of leaf values", "valid": (0, 10_000), "range": (0.01, 10.0, "log")},
+    lambda_l2: float = param(
+        1.0, "L2 regularisation of leaf values", valid=Between(0, 10_000), search=LogUniform(0.01, 10.0)
     )
-    negative_share: float = field(
-        default=1.0,
-        metadata={
-            "doc": "share of negative rows kept for training (positives are all kept)",
-            "valid": "(0, 1]",
-            "range": (0.1, 1.0, "log"),
-        },
+    negative_share: float = param(
+        1.0,
+        "share of negative rows kept for training (positives are all kept)",
+        valid=Between(0, 1, open_low=True),
+        search=LogUniform(0.1, 1.0),
     )
-    patience: int = field(
-        default=30,
-        metadata={"doc": "stop after this many rounds without a better validation MAP@12", "valid": (1, 100_000)},
+    patience: int = param(
+        30, "stop after this many rounds without a better validation MAP@12", valid=Between(1, 100_000)
     )
-    valid_customers: int = field(
-        default=20_000,
-        metadata={
-            "doc": "at most this many buyers of the newest training week with a purchase among their candidates validate (the others score 0 in any order)",
-            "valid": (1, 10_000_000),
-        },
+    valid_customers: int = param(
+        20_000,
+        "at most this many buyers of the newest training week with a purchase among their candidates validate (the others score 0 in any order)",
+        valid=Between(1, 10_000_000),
     )
-    prior_weight: float = field(
-        default=1.0,
-        metadata={
-            "doc": "weight of merge's order (tuned fusion, -log(1 + position)) as the starting score; 0 = boost from scratch",
-            "valid": (0, 100),
-        },
+    prior_weight: float = param(
+        1.0,
+        "weight of merge's order (tuned fusion, -log(1 + position)) as the starting score; 0 = boost from scratch",
+        valid=Between(0, 100),
     )
-    min_gain_se: float = field(
-        default=2.0,
-        metadata={
-            "doc": "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference",
-            "valid": (0, 100),
-        },
+    min_gain_se: float = param(
+        2.0,
+        "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference",
+        valid=Between(0, 100),
     )
-    threads: int = field(
-        default=0,
-        metadata={
-            "doc": "LightGBM threads (0 = its default); results are deterministic for a given count",
-            "valid": (0, 1024),
-        },
+    threads: int = param(
+        0, "LightGBM threads (0 = its default); results are deterministic for a given count", valid=Between(0, 1024)
     )
-    score_top: int = field(
-        default=0,
-        metadata={
-            "doc": "score with the trees only each customer's first N candidates in merge's order, the rest follow in that order (a full-scale submission's 400M rows, 3x fewer at N=100); 0 = all",
-            "valid": (0, 1_000_000),
-        },
+    score_top: int = param(
+        0,
+        "score with the trees only each customer's first this many candidates in merge's order, the rest following in that order (0: all)",
+        valid=Between(0, 1_000_000),
     )
 
     def __post_init__(self) -> None:

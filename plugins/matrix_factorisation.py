@@ -8,56 +8,54 @@ to one around `implicit`, as its documentation advises, inside `fit` only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.params import MAX_DAYS, Between, LogUniform, OneOf, param
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.ann import AnnIndex, exact_top_k
 from hmrec_cli.toolkit.interactions import interaction_matrix
 
 
 @dataclass(frozen=True)
 class FactorisationParams:
-    embedding_size: int = field(
-        default=64, metadata={"doc": "factors per customer and article", "valid": (1, 1024), "range": (16, 256, "log")}
+    embedding_size: int = param(
+        64, "factors per customer and article", valid=Between(1, 1024), search=LogUniform(16, 256)
     )
-    epochs: int = field(
-        default=15, metadata={"doc": "training iterations", "valid": (1, 1000), "range": (5, 50, "log")}
+    epochs: int = param(
+        15,
+        "passes over the interaction matrix (als: alternating sweeps, bpr: SGD epochs)",
+        valid=Between(1, 1000),
+        search=LogUniform(5, 50),
     )
-    reg: float = field(
-        default=0.01, metadata={"doc": "L2 regularisation", "valid": (0, 100), "range": (0.0001, 1.0, "log")}
+    reg: float = param(
+        0.01,
+        "L2 regularisation of the customer and article factors",
+        valid=Between(0, 100),
+        search=LogUniform(0.0001, 1.0),
     )
-    learning_rate: float = field(
-        default=0.01, metadata={"doc": "step size (bpr only)", "valid": "(0, 1]", "range": (0.001, 0.1, "log")}
+    learning_rate: float = param(
+        0.01, "SGD step size (bpr only)", valid=Between(0, 1, open_low=True), search=LogUniform(0.001, 0.1)
     )
-    alpha: float = field(
-        default=10.0,
-        metadata={
-            "doc": "confidence = 1 + alpha * weight (als only)",
-            "valid": (0, 10_000),
-            "range": (1.0, 100.0, "log"),
-        },
+    alpha: float = param(
+        10.0, "confidence = 1 + alpha * weight (als only)", valid=Between(0, 10_000), search=LogUniform(1.0, 100.0)
     )
-    window_days: int = field(
-        default=182,
-        metadata={"doc": "days of history in the matrix (0: all)", "valid": (0, MAX_DAYS), "range": (28, 365, "log")},
+    window_days: int = param(
+        182, "days of history in the matrix (0: all)", valid=Between(0, MAX_DAYS), search=LogUniform(28, 365)
     )
-    half_life_days: float = field(
-        default=60.0,
-        metadata={
-            "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, MAX_DAYS),
-            "range": (7.0, 180.0, "log"),
-        },
+    half_life_days: float = param(
+        60.0,
+        "a purchase's weight halves every this many days back (0: no decay)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(7.0, 180.0),
     )
-    search: str = field(
-        default="exact",
-        metadata={"doc": "exact (brute force) or annoy (approximate index)", "valid": ("exact", "annoy")},
+    search: str = param("exact", "exact (brute force) or annoy (approximate index)", valid=OneOf("exact", "annoy"))
+    trees: int = param(
+        50, "trees of the annoy index (search=annoy): more find neighbours better, build slower", valid=Between(1, 1000)
     )
-    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, 1000)})
 
 
 class _Factorisation(Retriever):

@@ -6,44 +6,35 @@ target week), measured on a sample of the buyers whose purchases are among the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hmrec_cli.errors import InputError
+from hmrec_cli.params import Between, LogUniform, Uniform, param
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.fusion import PASSES, TUNE_CUSTOMERS, Fusion, tune
 
 
 @dataclass(frozen=True)
 class MergeParams:
-    weights: str = field(
-        default="",
-        metadata={
-            "doc": "source=weight pairs, comma-separated (e.g. repurchase=2,popular=0.5); unnamed sources weigh 1"
-        },
+    weights: str = param(
+        "", "source=weight pairs, comma-separated (e.g. repurchase=2,popular=0.5); unnamed sources weigh 1"
     )
-    c: float = field(
-        default=10.0,
-        metadata={
-            "doc": "rank offset: small values trust each source's top ranks more",
-            "valid": (0, 10_000),
-            "range": (1.0, 100.0, "log"),
-        },
+    c: float = param(
+        10.0,
+        "rank offset c in each source's 1 / (c + rank): small values trust its top ranks more",
+        valid=Between(0, 10_000),
+        search=LogUniform(1.0, 100.0),
     )
-    tune: bool = field(
-        default=True, metadata={"doc": "pick weights and c by coordinate ascent on the training weeks' MAP@12"}
+    tune: bool = param(True, "pick weights and c by coordinate ascent on the training weeks' MAP@12")
+    passes: int = param(
+        PASSES, "coordinate-ascent passes over the sources when tuning", valid=Between(0, 100), search=Uniform(1, 4)
     )
-    passes: int = field(
-        default=PASSES,
-        metadata={"doc": "coordinate-ascent passes over the sources when tuning", "valid": (0, 100), "range": (1, 4)},
-    )
-    tune_customers: int = field(
-        default=TUNE_CUSTOMERS,
-        metadata={
-            "doc": "tune on at most this many buyers per week (those with a purchase among the candidates)",
-            "valid": (1, 10_000_000),
-        },
+    tune_customers: int = param(
+        TUNE_CUSTOMERS,
+        "tune on at most this many buyers per week (those with a purchase among the candidates)",
+        valid=Between(1, 10_000_000),
     )
 
 

@@ -4,51 +4,39 @@ customer already bought (on logs without repeat purchases that one line is a str
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import polars as pl
 
 from hmrec_cli.data.splits import recent_history
-from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, recency_weight, top_k
+from hmrec_cli.params import MAX_DAYS, Between, Choice, LogUniform, Uniform, param
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
 
 AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
 
 
 @dataclass(frozen=True)
 class PopularParams:
-    window_days: int = field(
-        default=7,
-        metadata={"doc": "days of history before the week that count", "valid": (1, MAX_DAYS), "range": (3, 28, "log")},
+    window_days: int = param(
+        7, "days of history before the week that count", valid=Between(1, MAX_DAYS), search=LogUniform(3, 28)
     )
-    half_life_days: float = field(
-        default=0.0,
-        metadata={
-            "doc": "a sale's weight halves every this many days back (0: no decay)",
-            "valid": (0, MAX_DAYS),
-            "range": (0.0, 14.0),
-        },
+    half_life_days: float = param(
+        0.0,
+        "a sale's weight halves every this many days back (0: no decay)",
+        valid=Between(0, MAX_DAYS),
+        search=Uniform(0.0, 14.0),
     )
-    by_age: bool = field(
-        default=False,
-        metadata={
-            "doc": "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)",
-            "range": (False, True),
-        },
+    by_age: bool = param(
+        False, "separate lists per age band (16-24, 25-34, 35-44, 45-54, 55+, unknown)", search=Choice(False, True)
     )
-    by_channel: bool = field(
-        default=False,
-        metadata={
-            "doc": "separate lists per customer's usual channel (store, online, none yet)",
-            "range": (False, True),
-        },
+    by_channel: bool = param(
+        False, "separate lists per customer's usual channel (store, online, none yet)", search=Choice(False, True)
     )
-    exclude_bought: bool = field(
-        default=False,
-        metadata={
-            "doc": "leave out articles the customer bought before the week (filled from the next 2k of the list)",
-            "range": (False, True),
-        },
+    exclude_bought: bool = param(
+        False,
+        "leave out articles the customer bought before the week (filled from the next 2k of the list)",
+        search=Choice(False, True),
     )
 
 

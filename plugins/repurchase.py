@@ -8,55 +8,39 @@ customer gets only the popular fill, which is what a cold customer gets anyway."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
 from hmrec_cli.data.splits import recent_history, repeat_share
-from hmrec_cli.plugin_api import (
-    MAX_DAYS,
-    Context,
-    Retriever,
-    RunSettings,
-    fill_cold,
-    recency_weight,
-    recent_popularity,
-    top_k,
-)
+from hmrec_cli.params import MAX_DAYS, Between, Choice, LogUniform, OneOf, param
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 
 
 @dataclass(frozen=True)
 class RepurchaseParams:
-    half_life_days: float = field(
-        default=30.0,
-        metadata={
-            "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, MAX_DAYS),
-            "range": (3.0, 180.0, "log"),
-        },
+    half_life_days: float = param(
+        30.0,
+        "a purchase's weight halves every this many days back (0: no decay)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(3.0, 180.0),
     )
-    window_days: int = field(
-        default=0,
-        metadata={
-            "doc": "only purchases of the last this many days count (0: all history)",
-            "valid": (0, MAX_DAYS),
-            "range": (28, 730, "log"),
-        },
+    window_days: int = param(
+        0,
+        "only purchases of the last this many days count (0: all history)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(28, 730),
     )
-    active: str = field(
-        default="auto",
-        metadata={
-            "doc": "on, off (everyone gets the popular fill), or auto: off when repeats are rarer than min_repeat_share",
-            "valid": ("auto", "on", "off"),
-            "range": ("auto", "on", "off"),
-        },
+    active: str = param(
+        "auto",
+        "on, off (everyone gets the popular fill), or auto: off when repeats are rarer than min_repeat_share",
+        valid=OneOf("auto", "on", "off"),
+        search=Choice("auto", "on", "off"),
     )
-    min_repeat_share: float = field(
-        default=0.01,
-        metadata={
-            "doc": "auto: the share of the last 28 days' purchases repeating an earlier purchase needed to stay on",
-            "valid": (0, 1),
-        },
+    min_repeat_share: float = param(
+        0.01,
+        "auto: the share of the last 28 days' purchases repeating an earlier purchase needed to stay on",
+        valid=Between(0, 1),
     )
 
 

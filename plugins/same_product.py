@@ -3,48 +3,31 @@ scored by how recently they bought the product and how well the article sells no
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
 from hmrec_cli.data.splits import recent_history
-from hmrec_cli.plugin_api import (
-    MAX_DAYS,
-    Context,
-    Retriever,
-    RunSettings,
-    fill_cold,
-    recency_weight,
-    recent_popularity,
-    top_k,
-)
+from hmrec_cli.params import MAX_DAYS, Between, LogUniform, param
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recency_weight, recent_popularity, top_k
 
 
 @dataclass(frozen=True)
 class SameProductParams:
-    half_life_days: float = field(
-        default=30.0,
-        metadata={
-            "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, MAX_DAYS),
-            "range": (3.0, 180.0, "log"),
-        },
+    half_life_days: float = param(
+        30.0,
+        "a purchase's weight halves every this many days back (0: no decay)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(3.0, 180.0),
     )
-    window_days: int = field(
-        default=365,
-        metadata={
-            "doc": "only products bought in the last this many days (0: all history)",
-            "valid": (0, MAX_DAYS),
-            "range": (28, 730, "log"),
-        },
+    window_days: int = param(
+        365,
+        "only products bought in the last this many days (0: all history)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(28, 730),
     )
-    popularity_days: int = field(
-        default=28,
-        metadata={
-            "doc": "days of sales that rank the variants of a product",
-            "valid": (1, MAX_DAYS),
-            "range": (7, 56, "log"),
-        },
+    popularity_days: int = param(
+        28, "days of sales that rank the variants of a product", valid=Between(1, MAX_DAYS), search=LogUniform(7, 56)
     )
 
 

@@ -8,13 +8,14 @@ recent purchases of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from hmrec_cli.plugin_api import MAX_DAYS, Context, Retriever, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.params import MAX_DAYS, Between, LogUniform, param
+from hmrec_cli.plugin_api import Context, Retriever, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.interactions import interaction_matrix, keep_top_per_row, top_k_rows
 
 CHUNK = 1_000
@@ -22,33 +23,26 @@ CHUNK = 1_000
 
 @dataclass(frozen=True)
 class UserCFParams:
-    window_days: int = field(
-        default=56,
-        metadata={
-            "doc": "days of history that describe a customer's taste (0: all)",
-            "valid": (0, MAX_DAYS),
-            "range": (14, 365, "log"),
-        },
+    window_days: int = param(
+        56,
+        "days of history that describe a customer's taste (0: all)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(14, 365),
     )
-    half_life_days: float = field(
-        default=21.0,
-        metadata={
-            "doc": "a purchase's weight halves every this many days back",
-            "valid": (0, MAX_DAYS),
-            "range": (3.0, 120.0, "log"),
-        },
+    half_life_days: float = param(
+        21.0,
+        "a purchase's weight halves every this many days back (0: no decay)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(3.0, 120.0),
     )
-    neighbours: int = field(
-        default=50,
-        metadata={"doc": "most similar customers kept per customer", "valid": (1, 1000), "range": (10, 300, "log")},
+    neighbours: int = param(
+        50, "most similar customers kept per customer", valid=Between(1, 1000), search=LogUniform(10, 300)
     )
-    recent_days: int = field(
-        default=14,
-        metadata={
-            "doc": "the neighbours' purchases of these last days are recommended",
-            "valid": (0, MAX_DAYS),
-            "range": (7, 56, "log"),
-        },
+    recent_days: int = param(
+        14,
+        "the neighbours' purchases of these last days are recommended (0: all)",
+        valid=Between(0, MAX_DAYS),
+        search=LogUniform(7, 56),
     )
 
 

@@ -374,6 +374,7 @@ def test_every_plugin_declares_the_valid_values_of_its_numeric_parameters() -> N
     import dataclasses
     import typing
 
+    from hmrec_cli.params import declared
     from hmrec_cli.registry import discover
 
     for info in discover():
@@ -381,4 +382,4 @@ def test_every_plugin_declares_the_valid_values_of_its_numeric_parameters() -> N
         hints = typing.get_type_hints(params)
         for f in dataclasses.fields(params):
             if hints[f.name] in (int, float):
-                assert "valid" in f.metadata, f"{info.name}: {f.name} declares no valid values"
+                assert declared(f).valid is not None, f"{info.name}: {f.name} declares no valid values"

@@ -153,7 +153,12 @@ def _copy_core(tmp_path: Path, monkeypatch, module: str, edit) -> None:
             False,
             True,
         ),
-        ("pipeline/ranking", lambda s: s.replace("x ^= x >> np.uint64(31)", "x ^= x >> np.uint64(29)"), False, True),
+        (
+            "pipeline/row_samples",
+            lambda s: s.replace("x ^= x >> np.uint64(31)", "x ^= x >> np.uint64(29)"),
+            False,
+            True,
+        ),
         (
             "pipeline/bought",
             lambda s: s.replace('"""Which earlier purchases', '"""Which of the earlier purchases').replace(
@@ -167,7 +172,7 @@ def _copy_core(tmp_path: Path, monkeypatch, module: str, edit) -> None:
         "bought-code",
         "splits-code-reached-through-bought",
         "source_choice-code",
-        "ranking-code",
+        "row_samples-code-reached-through-ranking",
         "bought-docstring-and-comment",
     ],
 )

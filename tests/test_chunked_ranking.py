@@ -15,17 +15,9 @@ from hmrec_cli.cache import Cache
 from hmrec_cli.data.splits import Week, resolve_week, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.pipeline import ranking
-from hmrec_cli.pipeline.ranking import (
-    RankRequest,
-    context,
-    first_customers,
-    keep_draw,
-    labelled,
-    rank,
-    training_week,
-    union,
-)
+from hmrec_cli.pipeline.ranking import RankRequest, context, labelled, rank, training_week, union
 from hmrec_cli.pipeline.recall import Request, run
+from hmrec_cli.pipeline.row_samples import first_customers, keep_draw
 from hmrec_cli.plugin_api import RankingWeek
 from hmrec_cli.toolkit.candidate_features import candidate_features, customer_chunks
 from hmrec_cli.toolkit.fusion import Fusion, tune

@@ -72,3 +72,14 @@ def test_customer_without_history_gets_the_popular_fill() -> None:
     model.fit(context(), RunSettings())
     got = model.retrieve(pl.Series([7], dtype=pl.UInt32), 3)
     assert got["article"].to_list()[0] == A and got["score"].max() < 1e-5
+
+
+def test_the_popularity_prior_shrinks_a_thin_article_s_neighbours_toward_the_popular_ones() -> None:
+    """prior_buyers=2: score(j) = (1 - s) P(j | A) + s P(j), s = 2 / (A's 5 buyers + 2), P(j) = j's
+    buyers / 7 customers; every article gets the prior, so D (never bought with A) enters the list."""
+    model = ItemCF(ItemCFParams(prior_buyers=2.0, half_life_days=0.0))
+    model.fit(context(), RunSettings())
+    got = dict(model.retrieve(pl.Series([6], dtype=pl.UInt32), 5).select("article", "score").iter_rows())
+    s = 2 / 7
+    expected = {A: s * 5 / 7, B: (1 - s) * 3 / 5 + s * 4 / 7, C: (1 - s) * 2 / 5 + s * 2 / 7, D: s / 7, E: s / 7}
+    assert got == pytest.approx(expected, rel=1e-5)

@@ -67,3 +67,34 @@ def test_movielens_files_convert_and_ingest(cli, tmp_path: Path) -> None:
         and types == ["Comedy", "Action"]
         and sorted(store.customers["age"].to_list()) == [24, 53]
     )
+
+
+def test_ta_feng_and_groceries_convert_and_ingest(cli, tmp_path: Path) -> None:
+    """The suite's grocery logs (benchmarks/real_logs.py): their own columns in, files ingest reads out."""
+    (tmp_path / "tf").mkdir()
+    (tmp_path / "tf" / "ta_feng_all_months_merged.csv").write_text(
+        '\ufeff"TRANSACTION_DT","CUSTOMER_ID","AGE_GROUP","PIN_CODE","PRODUCT_SUBCLASS","PRODUCT_ID","AMOUNT","ASSET","SALES_PRICE"\n'
+        '"11/1/2000","01104905","45-49","115","110411","4710199010372","2","24","30"\n'
+        '"11/8/2000","01104905","45-49","115","110411","4710199010372","1","12","15"\n'
+        '"11/9/2000","00418683","","221","120107","4710857472535","1","48","46"\n'
+    )
+    (tmp_path / "gr").mkdir()
+    (tmp_path / "gr" / "Groceries_dataset.csv").write_text(
+        "Member_number,Date,itemDescription\n1808,21-01-2015,tropical fruit\n2552,05-01-2015,whole milk\n"
+        "1808,01-02-2015,whole milk\n"
+    )
+    for log, folder in (("ta-feng", "tf"), ("groceries", "gr")):
+        done = subprocess.run(
+            [sys.executable, BENCHMARKS / "log_converters.py", log, tmp_path / folder, tmp_path / f"{log}-out"],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        code, _, err = cli("data", "ingest", tmp_path / f"{log}-out", "--data", tmp_path / f"{log}-store", "-q")
+        assert code == 0, err
+    ta_feng, groceries = Store.open(tmp_path / "ta-feng-store"), Store.open(tmp_path / "groceries-store")
+    assert ta_feng.transactions.height == 3 and ta_feng.articles.height == 2
+    assert str(ta_feng.first_date) == "2000-11-01" and str(ta_feng.last_date) == "2000-11-09"
+    assert sorted(ta_feng.customers["age"].fill_null(-1).to_list()) == [-1, 47]  # the band's midpoint; no band, no age
+    assert groceries.transactions.height == 3 and groceries.articles.height == 2 and groceries.customers.height == 2
+    assert str(groceries.first_date) == "2015-01-05"

@@ -5,12 +5,13 @@ answering a repeated tune."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from hmrec_cli.pipeline.search_space import dimensions, range_problems
+from hmrec_cli.params import AtLeast, Between, Choice, LogUniform, OneOf, Uniform, param, problems
+from hmrec_cli.pipeline.search_space import dimensions
 from hmrec_cli.project_config import write_table
 from hmrec_cli.registry import built_in
 
@@ -20,7 +21,7 @@ QUICK = ["--method", "itemcf", "--weeks", "2", "--trials", "4", "--k", "50"]  # 
 
 @pytest.mark.parametrize("plugin", BUILT_IN, ids=[f"{p.kind}-{p.name}" for p in BUILT_IN])
 def test_every_search_range_lies_inside_the_valid_values(plugin) -> None:
-    assert range_problems(plugin.load().Params) == []
+    assert problems(plugin.load().Params) == []
 
 
 def test_the_tuned_plugins_declare_ranges() -> None:
@@ -34,12 +35,12 @@ def test_the_tuned_plugins_declare_ranges() -> None:
 def test_the_range_check_catches_a_range_outside_valid() -> None:
     @dataclass(frozen=True)
     class Bad:
-        share: float = field(default=0.5, metadata={"valid": "(0, 1]", "range": (0.0, 1.0)})  # 0 is not valid
-        days: int = field(default=7, metadata={"valid": (1, None), "range": (0, 30, "log")})
-        kind: str = field(default="a", metadata={"valid": ("a", "b"), "range": ("a", "c")})
-        fine: int = field(default=7, metadata={"valid": (1, None), "range": (1, 30, "log")})
+        share: float = param(0.5, "d", valid=Between(0, 1, open_low=True), search=Uniform(0.0, 1.0))  # 0 is not valid
+        days: int = param(7, "d", valid=AtLeast(1), search=Uniform(0, 30))
+        kind: str = param("a", "d", valid=OneOf("a", "b"), search=Choice("a", "c"))
+        fine: int = param(7, "d", valid=AtLeast(1), search=LogUniform(1, 30))
 
-    assert [p.split(":")[0] for p in range_problems(Bad)] == ["share", "days", "kind"]
+    assert [p.split(":")[0] for p in problems(Bad)] == ["share", "days", "kind"]
 
 
 def _tune(cli, store: Path, cache: Path, *extra) -> dict:

@@ -18,6 +18,7 @@ from hmrec_cli.data.splits import Week, history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.toolkit.ann import top_k_on_device
+from hmrec_cli.toolkit.towers import RepeatTerm
 
 QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
 
@@ -240,3 +241,23 @@ def test_the_full_softmax_over_batch_slices_equals_the_whole_batch_loss_and_grad
     got = torch.autograd.grad(sliced, [users, out.weight])
     assert sliced.item() == pytest.approx(whole.item(), rel=1e-6)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, expected, strict=True))
+
+
+def test_the_repeat_term_adds_each_history_purchase_to_its_article_in_training_and_at_serving() -> None:
+    """Row 0 bought article 2 twice (1 and 40 days ago) and article 0 once; row 1 nothing. The bonus
+    on columns (duplicates allowed), by the softmax lookup, and added at serving all agree."""
+    term = RepeatTerm()
+    with torch.no_grad():
+        term.weight.copy_(torch.arange(16, dtype=torch.float32))
+    items = torch.tensor([[3, 3, 1], [0, 0, 0]])  # article index + 1, 0 = padding
+    ages = torch.tensor([[1, 40, 3], [0, 0, 0]])
+    w1, w40, w3 = 1.0, 6.0, 2.0  # log2 age buckets + 1: 1 day -> 1, 40 days -> 6, 3 days -> 2
+    on_columns = term.on_columns(items, ages, torch.tensor([2, 0, 2, 1]))
+    assert on_columns.tolist() == [[w1 + w40, w3, w1 + w40, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    column_of = torch.tensor([-1, 0, 1, 2])  # article index + 1 -> column
+    assert term.on_lookup(items, ages, column_of, 3).tolist() == [[w3, 0.0, w1 + w40], [0.0, 0.0, 0.0]]
+    users, vectors = torch.zeros(2, 2), torch.zeros(3, 2)
+    rows, cols = torch.nonzero(items > 0, as_tuple=True)
+    added = (rows, items[rows, cols] - 1, term.position_weights(items, ages)[rows, cols].detach())
+    values, index = top_k_on_device(users, vectors, 2, add_pairs=added)
+    assert index[0].tolist() == [2, 0] and values[0].tolist() == [w1 + w40, w3]

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from hmrec_cli.data.splits import Week, repeat_share
-from hmrec_cli.errors import InputError
-
-DROP_BOUGHT = ("auto", "yes", "no")
+from hmrec_cli.pipeline.settings import DropBought, drop_bought
 
 
 @dataclass(frozen=True)
@@ -32,16 +30,15 @@ POLICY = BoughtPolicy()
 _SHARES: dict[tuple[str, str, int], float] = {}  # (store fingerprint, week, window) -> repeat share, once per process
 
 
-def drops_bought(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> bool:
+def drops_bought(history: pl.DataFrame, week: Week, mode: DropBought | str, fingerprint: str | None = None) -> bool:
     """Whether `week`'s candidates leave out what each customer bought before: `yes` always, `auto`
     when fewer than POLICY.drop_below of the purchases of the POLICY.window_days days before it
     repeat an earlier one, `no` never. `history`: the rows before the week. With the store's `fingerprint` the share is worked
     out once per week and process (0.5 s on medium's 6.7M rows, more on the full log; a ranking asks for every source of
     every week)."""
-    if mode not in DROP_BOUGHT:
-        raise InputError(f"--drop-bought {mode}: expected one of {', '.join(DROP_BOUGHT)}")
-    if mode != "auto":
-        return mode == "yes"
+    mode = drop_bought(mode)  # a Python caller may hand in the word
+    if mode is not DropBought.AUTO:
+        return mode is DropBought.YES
     key = (fingerprint, week.start.isoformat(), POLICY.window_days)
     share = _SHARES.get(key) if fingerprint else None
     if share is None:
@@ -51,6 +48,8 @@ def drops_bought(history: pl.DataFrame, week: Week, mode: str, fingerprint: str 
     return share < POLICY.drop_below
 
 
-def bought_before(history: pl.DataFrame, week: Week, mode: str, fingerprint: str | None = None) -> pl.DataFrame | None:
+def bought_before(
+    history: pl.DataFrame, week: Week, mode: DropBought | str, fingerprint: str | None = None
+) -> pl.DataFrame | None:
     """The (customer, article) pairs bought before `week` to leave out, or None to keep them (see `drops_bought`)."""
     return history.select("customer", "article").unique() if drops_bought(history, week, mode, fingerprint) else None

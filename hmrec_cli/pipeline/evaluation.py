@@ -20,6 +20,7 @@ from hmrec_cli.data.splits import Week, history, resolve_week, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, recall
+from hmrec_cli.pipeline.manifests import RankingManifest
 
 
 @dataclass(frozen=True)
@@ -175,26 +176,25 @@ def cached_predictions(cache_root: Path, name: str, week: Week, store: Store) ->
 def _settings_of_newest(cache, ranker: str, store: Store) -> list[str]:
     """`hmrec rank` words for a ranking like the newest `ranker` one on this data (another week's):
     its sources and their options, training weeks, k and seed; the simplest sources when there is none."""
-    own = next(
+    m = next(
         (
-            e
+            m
             for e in cache.entries("rankings", ranker)
-            if e.manifest.get("fingerprint") == store.fingerprint and e.manifest.get("sources")
+            if (m := RankingManifest.readable(e)) is not None and m.fingerprint == store.fingerprint and m.sources
         ),
         None,
     )
-    if own is None:
+    if m is None:
         return ["--candidates", "popular,repurchase"]
-    m = own.manifest
     words = [
         "--candidates",
-        ",".join(m["sources"]),
-        *(w for s, given in m.get("source_options", {}).items() for o in given for w in ("-o", f"{s}:{o}")),
+        ",".join(m.sources),
+        *(w for s, given in m.source_options.items() for o in given for w in ("-o", f"{s}:{o}")),
     ]
     for flag, value, default in (
-        ("--train-weeks", len(m["train_weeks"]) if m.get("train_weeks") else None, 4),
-        ("--k", m.get("k"), 100),
-        ("--seed", m.get("seed"), 0),
+        ("--train-weeks", len(m.train_weeks) or None, 4),
+        ("--k", m.k, 100),
+        ("--seed", m.seed, 0),
     ):
         if value not in (None, default):
             words += [flag, str(value)]

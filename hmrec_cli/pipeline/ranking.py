@@ -42,16 +42,22 @@ from hmrec_cli.data.splits import Week, earlier_weeks_with_history, history_pref
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
+from hmrec_cli.pipeline import settings as pipeline_settings
 from hmrec_cli.pipeline import shards, shared_fits, source_choice
-from hmrec_cli.pipeline.bought import DROP_BOUGHT, drops_bought
+from hmrec_cli.pipeline.bought import drops_bought
+from hmrec_cli.pipeline.manifests import CandidateManifest, RankingManifest
 from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.pipeline.recall import prefit as recall_prefit
+from hmrec_cli.pipeline.row_samples import at_most, first_customers, kept, whole_rows
+from hmrec_cli.pipeline.settings import AUTO, Auto, DropBought, Sources, TrainWeeks
 from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.pipeline.source_choice import choose
+from hmrec_cli.pipeline.spill import Spill
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
 from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.registry import find
+from hmrec_cli.registry import PluginInfo, find
 from hmrec_cli.toolkit.candidate_features import FEATURE_CHUNK, customer_chunks
+from hmrec_cli.toolkit.data_parallel import from_leader, leads, local_scratch, manifest_fields, world
 from hmrec_cli.toolkit.fusion import TUNE_CUSTOMERS, buyers_with_a_hit
 
 RANK_CHUNK = FEATURE_CHUNK  # customers per union chunk and scoring call: ~10M candidate rows at 500 per customer
@@ -86,33 +92,25 @@ class RankRequest:
     """One ranking to produce. `options`: `key=value` for the ranker, `source:key=value` for a source."""
 
     ranker: str
-    sources: tuple[str, ...]
+    sources: Sources  # or AUTO: the pool, chosen on the training weeks (`source_choice`)
     week: Week
-    train_weeks: int | str = 4  # or "auto": see `auto_train_weeks`
+    train_weeks: TrainWeeks = 4  # or AUTO: see `auto_train_weeks`
     k: int = 100
     options: tuple[str, ...] = ()
     customers: str = "auto"
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values for the ranker and the sources
-    drop_bought: str = "auto"  # see `hmrec_cli.bought`
+    drop_bought: DropBought = DropBought.AUTO  # see `hmrec_cli.pipeline.bought`
     shard: Shard | None = None  # only the customers of this shard (`shards`); the trained ranker is every shard's
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
     """`--train-weeks auto` (with `-o min_positives=N`, taken out of the ranker's options) becomes
     a number of weeks; a number stays as it is (and refuses `min_positives`)."""
-    given = [
-        o
-        for o in request.options
-        if o.partition("=")[0].strip().replace("-", "_") in ("min_positives", f"{request.ranker}:min_positives")
-    ]
-    if request.train_weeks != "auto":
+    given = min_positives_options(request.options, request.ranker)
+    if request.train_weeks is not AUTO:
         if given:
             raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
-        if isinstance(request.train_weeks, str) and not (
-            request.train_weeks.strip().isascii() and request.train_weeks.strip().isdigit()
-        ):
-            raise InputError(f"--train-weeks {request.train_weeks}: expected a number of weeks or auto")
-        return dataclasses.replace(request, train_weeks=int(request.train_weeks))
+        return request
     wanted = POLICY.auto_min_positives
     if given:
         text = given[-1].partition("=")[2].strip()
@@ -121,6 +119,12 @@ def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
         wanted = int(text)
     options = tuple(o for o in request.options if o not in given)
     return dataclasses.replace(request, options=options, train_weeks=auto_train_weeks(store, request.week, wanted))
+
+
+def min_positives_options(options: tuple[str, ...], ranker: str) -> list[str]:
+    """The `-o min_positives=N` among `options`: `--train-weeks auto`'s, not a parameter of the ranker."""
+    names = ("min_positives", f"{ranker}:min_positives")
+    return [o for o in options if o.partition("=")[0].strip().replace("-", "_") in names]
 
 
 def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
@@ -205,7 +209,7 @@ def training_week(
     # customers kept whole: `tuning_oversample` times the tuning sample's share of the buyers (all when few enough),
     # cut to the `tune_customers` first by `customer_draw` at the end
     whole_share = min(1.0, POLICY.tuning_oversample * POLICY.tune_customers / max(buyers.len(), 1))
-    with _Spill(spill) as rows, _Spill(tuning_spill) as tuning_rows:
+    with Spill(spill) as rows, Spill(tuning_spill) as tuning_rows:
         for i, part in enumerate(chunks := customer_chunks(customers, chunk)):
             on_progress(f"union {week.start}", i, len(chunks))
             cands = labelled(union(entries, sources, k, part), week_truth)
@@ -230,15 +234,6 @@ def training_week(
     )
 
 
-def at_most(buyers: pl.Series, n: int, seed: int) -> pl.Series:
-    """At most `n` of the (sorted) `buyers`, drawn with the seed, sorted."""
-    if buyers.len() <= n:
-        return buyers
-    return pl.Series(
-        "customer", np.sort(np.random.default_rng(seed).choice(buyers.to_numpy(), n, replace=False)), dtype=pl.UInt32
-    )
-
-
 def choice_week(
     store: Store, entries: list[Entry], week: Week, sources: tuple[str, ...], k: int, seed: int
 ) -> tuple[pl.DataFrame, int]:
@@ -250,83 +245,6 @@ def choice_week(
     rows = labelled(union(entries, sources, k, buyers), week_truth)
     hit = rows.filter(pl.col("label") > 0)["customer"].unique()
     return rows.filter(pl.col("customer").is_in(hit.implode())), buyers.len()
-
-
-class _Spill:
-    """Chunks written to a Parquet file as they come, read back whole and the file removed."""
-
-    def __init__(self, path: Path):
-        self.path, self.writer = path, None
-
-    def __enter__(self) -> _Spill:
-        return self
-
-    def write(self, frame: pl.DataFrame) -> None:
-        table = frame.to_arrow()
-        self.writer = self.writer or pq.ParquetWriter(self.path, table.schema)
-        self.writer.write_table(table)
-
-    def read(self) -> pl.DataFrame | None:
-        if self.writer is None:
-            return None
-        self.writer.close()
-        self.writer = None
-        frame = pl.read_parquet(self.path)
-        self.path.unlink()
-        return frame
-
-    def __exit__(self, *exc) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def whole_rows(candidates: pl.DataFrame, sources: tuple[str, ...], seed: int, week: Week, share: float) -> pl.DataFrame:
-    """Every row (ranks and labels) of the customers with a purchase among their candidates whose
-    `customer_draw` is below `share`: the sample fusion tuning scores merge's order on exactly."""
-    hit = candidates.filter(pl.col("label") > 0)["customer"].unique()
-    chosen = hit.filter(pl.Series(customer_draw(hit.to_numpy(), seed, week) < share))
-    return candidates.filter(pl.col("customer").is_in(chosen.implode())).select(
-        "customer", "article", "label", "bought", *(f"{s}_rank" for s in sources)
-    )
-
-
-def first_customers(customers: pl.Series, n: int, seed: int, week: Week) -> pl.Series:
-    """The `n` distinct customers with the smallest `customer_draw` (all when fewer): a seeded
-    sample that does not depend on how the week was chunked."""
-    distinct = customers.unique().sort().to_numpy()
-    if distinct.size <= n:
-        return pl.Series(distinct)
-    return pl.Series(np.sort(distinct[np.argsort(customer_draw(distinct, seed, week), kind="stable")[:n]]))
-
-
-def customer_draw(customer: np.ndarray, seed: int, week: Week) -> np.ndarray:
-    """A uniform number in [0, 1) per customer, fixed by the seed and the week."""
-    return keep_draw(customer, np.full(customer.shape, 2**32 - 1, dtype=np.uint64), seed, week)
-
-
-def kept(candidates: pl.DataFrame, share: float, seed: int, week: Week) -> pl.DataFrame:
-    """The rows a ranker learns from: customers with a purchase among their candidates, every
-    positive, and the negatives whose `keep_draw` is below `share`."""
-    positive = pl.col("label") > 0
-    draw = (
-        pl.lit(True)
-        if share >= 1.0
-        else pl.Series(
-            keep_draw(candidates["customer"].to_numpy(), candidates["article"].to_numpy(), seed, week) < share
-        )
-    )
-    return candidates.filter(positive.any().over("customer") & (positive | draw))
-
-
-def keep_draw(customer: np.ndarray, article: np.ndarray, seed: int, week: Week) -> np.ndarray:
-    """A uniform number in [0, 1) per (customer, article), fixed by the seed and the week
-    (splitmix64 of the pair): which rows are kept never depends on how customers are chunked."""
-    x = (customer.astype(np.uint64) << np.uint64(32)) | article.astype(np.uint64)
-    x ^= np.uint64((seed * 1_000_003 + week.start.toordinal()) % 2**64)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return (x >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def context(store: Store, week: Week) -> Context:
@@ -346,53 +264,108 @@ def top_predictions(candidates: pl.DataFrame, scores: np.ndarray, n: int = K) ->
     )
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What `rank` and `prefit` settle before any work: the resolved request, plugins, weeks, customers and keys."""
+def rank(
+    store: Store,
+    cache: Cache,
+    request: RankRequest,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    chunk: int = RANK_CHUNK,
+) -> Entry:
+    """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
+    (the result does not depend on it). The stages: `plan` -> `training_weeks` -> `fit` ->
+    `score` -> `ranking_figures`. A shard's ranking (`request.shard`) scores only its customers
+    with the ranker every shard of the week shares (`trained`)."""
+    planned = plan(store, request, seed, device)
+    week_name = planned.request.week.start.isoformat()
+    if (
+        hit := from_leader(lambda: None if force else cache.get("rankings", request.ranker, week_name, planned.key))
+    ) is not None:
+        return hit
+    started = time.perf_counter()
+    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
+    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
+    settings = RunSettings(seed=seed, device=device, resume=resume, on_progress=on_progress)
+    ranker = trained(store, cache, planned, settings, chunk, share)
+    sources = ranker.sources
+    target_entries = source_sets(
+        store, cache, planned, request.week, sources, planned.request.customers, settings, request.shard
+    )
+    if ranker.model is None:  # the others receive the entry rank 0 writes
+        return from_leader(lambda: None)
+    model = ranker.model
+    score_started = time.perf_counter()
+    with cache.put("rankings", request.ranker, week_name, planned.key, written := {}) as tmp:
+        rows, top, pairs = score(store, model, planned, sources, target_entries, tmp, chunk, on_progress)
+        figures = None
+        if planned.target is not None:
+            figures = ranking_figures(store, request.week, top, pairs, planned.target, sources, target_entries)
+        manifest = RankingManifest(
+            plugin_version=planned.plugin.load().version,
+            distribution=planned.plugin.distribution,
+            params=dataclasses.asdict(planned.params),
+            fingerprint=store.fingerprint,
+            k=request.k,
+            customers=planned.described,
+            customer_count=planned.customers.len(),
+            seed=seed,
+            sources=list(sources),
+            source_choice={"pool": list(planned.request.sources), "steps": ranker.choice} if planned.auto else None,
+            source_options={s: list(o) for s, o in planned.source_options.items()},
+            source_params=planned.source_params,
+            source_sets=[e.label for e in target_entries],
+            train_weeks=[w.start.isoformat() for w in planned.train_weeks],
+            empty_train_weeks=[w.start.isoformat() for w in planned.asked_weeks if w not in planned.train_weeks]
+            or None,
+            training_rows=ranker.training_rows,
+            device=planned.device_kind or "cpu",
+            training=ranker.log,
+            newest_training_week=ranker.newest,
+            dropped_bought=dropped_bought(store, planned),
+            rows=rows,
+            fit_seconds=round(ranker.fit_seconds, 3),
+            score_seconds=round(time.perf_counter() - score_started, 3),
+            seconds=round(time.perf_counter() - started, 3),
+            figures=figures,
+            shard=None if request.shard is None else str(request.shard),
+            model_key=planned.fit_key,
+            **manifest_fields(),
+        )
+        written.update(manifest.as_dict())
+    return from_leader(lambda: cache.committed("rankings", request.ranker, week_name, planned.key))
 
-    request: RankRequest
-    auto: bool
-    cls: type
-    plugin: object
-    params: object
-    source_options: dict
-    source_params: dict
-    source_classes: dict
-    train_weeks: list
-    asked_weeks: list
-    target: pl.DataFrame | None
+
+@dataclass(frozen=True)
+class RankPlan:
+    """A request checked and resolved before any work: the ranker and its parameters, each source's
+    options and parameters, the training weeks, the customers to rank, and the cache key."""
+
+    request: RankRequest  # train_weeks a number, sources named (the pool for auto)
+    auto: bool  # --candidates auto: the training weeks choose among `request.sources`
+    plugin: PluginInfo
+    params: object  # the ranker's Params
+    source_options: dict[str, tuple[str, ...]]
+    source_params: dict[str, dict]
+    asked_weeks: list[Week]
+    train_weeks: list[Week]  # those of `asked_weeks` that hold purchases
+    target: pl.DataFrame | None  # the week's purchases, when it has them
     customers: pl.Series
-    described: str
-    device_kind: str | None
-    week_name: str
+    described: str  # how `customers` were chosen, for the manifest
+    device_kind: str | None  # cpu or cuda for a ranker that uses torch, else None
     key: str  # the ranking's: every field of the request, the shard's customers included
     fit_key: str  # the trained ranker's: the same without the customers and the shard, so shards share it
 
 
-@dataclass(frozen=True)
-class _Trained:
-    """A ranker fitted for a week (what every shard of the week scores with) and what its manifest says of it."""
-
-    model: Ranker
-    sources: tuple[str, ...]
-    choice: list | None
-    log: dict
-    fit_seconds: float
-    training_rows: int
-    newest: dict
-
-
-def _plan(store: Store, request: RankRequest, seed: int, device: str) -> _Plan:
-    auto = request.sources == ("auto",)
+def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan:
+    """Stage 1: validate the request, resolve what `auto` and the options stand for, derive the key."""
+    request = resolved_request(store, request)
+    auto = isinstance(request.sources, Auto)
     if auto:  # every source of the pool is fitted; the training weeks choose among them (`source_choice`)
         request = dataclasses.replace(request, sources=source_choice.offered(store, source_choice.POLICY.pool))
     request = resolved_train_weeks(store, request)
-    if request.train_weeks < 1:
-        raise InputError(f"--train-weeks {request.train_weeks}: need at least one earlier week to learn from")
-    if not request.sources:
-        raise InputError("--candidates: name at least one retriever, e.g. popular,repurchase")
-    if len(set(request.sources)) != len(request.sources):
-        raise InputError(f"--candidates {','.join(request.sources)}: a source is named twice")
     plugin = find("ranker", request.ranker)
     cls: type[Ranker] = plugin.load()
     source_classes = {s: find("retriever", s).load() for s in request.sources}  # unknown names fail now
@@ -406,10 +379,8 @@ def _plan(store: Store, request: RankRequest, seed: int, device: str) -> _Plan:
             f"--train-weeks {request.train_weeks}: the data starts {store.first_date}, so at most {max(most, 0)} weeks "
             f"before the week {request.week.start} have history to learn from"
         )
-    train_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
-    asked_weeks, train_weeks = train_weeks, learnable(store, train_weeks, request.train_weeks)
-    if request.drop_bought not in DROP_BOUGHT:
-        raise InputError(f"--drop-bought {request.drop_bought}: expected one of {', '.join(DROP_BOUGHT)}")
+    asked_weeks = [request.week.earlier(i) for i in range(request.train_weeks, 0, -1)]
+    train_weeks = learnable(store, asked_weeks, request.train_weeks)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
     customers = shards.only(customers, request.shard, store.customers)
@@ -417,7 +388,6 @@ def _plan(store: Store, request: RankRequest, seed: int, device: str) -> _Plan:
         target = target.filter(pl.col("customer").is_in(customers.implode()))
     check_device(device)
     device_kind = device_kind_of(device) if cls.uses_device else None  # torch only for rankers that use it
-    week_name = request.week.start.isoformat()
     parts = dict(  # -o options and hmrec.toml enter as the params they give
         auto=auto,
         version=cls.version,
@@ -427,116 +397,141 @@ def _plan(store: Store, request: RankRequest, seed: int, device: str) -> _Plan:
         seed=seed,
         device=device_kind,
         pipeline=pipeline_state(__name__),
+        **({"world_size": world()[1]} if world()[1] > 1 else {}),  # each rank trains on a share of every batch
     )
-    fields = dict(week=week_name, options=None, config=None)
+    fields = dict(week=request.week.start.isoformat(), options=None, config=None)
     key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
     fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
-    return _Plan(
+    return RankPlan(
+        request, auto, plugin, params, source_options, source_params, asked_weeks, train_weeks, target, customers,
+        described, device_kind, key, fit_key,
+    )  # fmt: skip
+
+
+def resolved_request(store: Store, request: RankRequest) -> RankRequest:
+    """The request with its shared options as typed values (a Python caller may hand in text)."""
+    given = request.sources
+    return dataclasses.replace(
         request,
-        auto,
-        cls,
-        plugin,
-        params,
-        source_options,
-        source_params,
-        source_classes,
-        train_weeks,
-        asked_weeks,
-        target,
-        customers,
-        described,
-        device_kind,
-        week_name,
-        key,
-        fit_key,
+        sources=given if isinstance(given, Auto) else pipeline_settings.sources(given),
+        train_weeks=pipeline_settings.train_weeks(request.train_weeks),
+        drop_bought=pipeline_settings.drop_bought(request.drop_bought),
     )
 
 
-def _train(
+def source_sets(
     store: Store,
     cache: Cache,
-    plan: _Plan,
-    seed: int,
-    device: str,
-    resume: bool,
-    on_progress: Callable[[str, int, int], None],
-    chunk: int,
-) -> _Trained:
-    """Build the labelled training weeks, choose the sources (`auto`) and fit the ranker; its
-    checkpoint is kept under the fit key, the same for every shard."""
-    request, train_weeks, source_options = plan.request, plan.train_weeks, plan.source_options
-    sources = request.sources
-    share = float(getattr(plan.params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
-    model = plan.cls(plan.params)
-    checkpoint = cache.checkpoint(request.ranker, plan.week_name, plan.fit_key)
-    with scratch_dir(checkpoint.with_suffix(".spill")) as spill:
-        week_entries = [
-            [
-                run(
-                    store,
-                    cache,
-                    Request(s, w, request.k, source_options[s], "buyers", request.config, request.drop_bought),
-                    seed=seed,
-                    on_progress=on_progress,
-                    device=device,
-                    resume=resume,
-                )
-                for s in sources
-            ]
-            for w in train_weeks
-        ]
-        choice = None
-        if plan.auto:
-            on_progress("choosing the sources", 0, len(sources))
-            weeks = [
-                choice_week(store, entries, w, sources, request.k, seed)
-                for w, entries in zip(train_weeks, week_entries, strict=True)
-            ]
-            chosen, choice = choose(weeks, sources, request.k, on_progress=on_progress)
-            week_entries = [
-                [e for s, e in zip(sources, entries, strict=True) if s in chosen] for entries in week_entries
-            ]
-            sources = chosen
-        training = []
-        for i, (w, entries) in enumerate(zip(train_weeks, week_entries, strict=True)):
-            newest_week = i == len(train_weeks) - 1
-            training.append(
-                training_week(
-                    store,
-                    entries,
-                    w,
-                    sources,
-                    request.k,
-                    seed,
-                    1.0 if newest_week else share,
-                    newest_week,
-                    spill / f"{w.start}.parquet",
-                    chunk,
-                    on_progress,
-                )
-            )
-        fit_started = time.perf_counter()
-        log = model.fit(
-            training,
-            RunSettings(
-                seed=seed,
-                device=plan.device_kind or device,
-                checkpoint=checkpoint,
-                resume=resume,
-                on_progress=on_progress,
-            ),
+    planned: RankPlan,
+    week: Week,
+    sources: tuple[str, ...],
+    customers: str,
+    settings: RunSettings,
+    shard: Shard | None = None,
+) -> list[Entry]:
+    """Each source's candidate set for `week` and `customers` (`recall.run`, so cached), only
+    `shard`'s customers when given."""
+    r = planned.request
+    return [
+        run(
+            store,
+            cache,
+            Request(s, week, r.k, planned.source_options[s], customers, r.config, r.drop_bought, shard),
+            seed=settings.seed,
+            on_progress=settings.on_progress,
+            device=settings.device,
+            resume=settings.resume,
         )
-        fit_seconds = time.perf_counter() - fit_started
-    training_rows = sum(t.candidates.height for t in training)
-    on_progress("newest training week", 0, 1)
-    newest = newest_week_figures(model, request.ranker, training, seed)
-    return _Trained(model, tuple(sources), choice, log, fit_seconds, training_rows, newest)
+        for s in sources
+    ]
 
 
-def _trained(store, cache, plan: _Plan, seed, device, resume, on_progress, chunk, share: bool) -> _Trained:
-    """The fitted ranker; with `share`, the one `shared_fits` keeps for every shard of the week."""
-    train = lambda: _train(store, cache, plan, seed, device, resume, on_progress, chunk)  # noqa: E731
-    return shared_fits.fitted(plan.fit_key, train) if share else train()
+def training_weeks(
+    store: Store, cache: Cache, planned: RankPlan, settings: RunSettings, spill: Path, chunk: int
+) -> tuple[tuple[str, ...], list | None, list[RankingWeek]]:
+    """Stage 2: every training week's candidate sets, the sources `auto` keeps (with the steps that
+    chose them, None otherwise), and the labelled weeks built from them (`training_week`)."""
+    r = planned.request
+    sources, choice = r.sources, None
+    week_entries = [source_sets(store, cache, planned, w, sources, "buyers", settings) for w in planned.train_weeks]
+    if planned.auto:
+        sources, choice, week_entries = chosen_sources(store, planned, week_entries, settings)
+    share = float(getattr(planned.params, "negative_share", 1.0))  # the ranker's own share, drawn here per chunk
+    last = len(planned.train_weeks) - 1
+    return (
+        sources,
+        choice,
+        [
+            training_week(
+                store,
+                entries,
+                w,
+                sources,
+                r.k,
+                settings.seed,
+                1.0 if i == last else share,
+                i == last,
+                spill / f"{w.start}.parquet",
+                chunk,
+                settings.on_progress,
+            )
+            for i, (w, entries) in enumerate(zip(planned.train_weeks, week_entries, strict=True))
+        ],
+    )
+
+
+def chosen_sources(
+    store: Store, planned: RankPlan, week_entries: list[list[Entry]], settings: RunSettings
+) -> tuple[tuple[str, ...], list, list[list[Entry]]]:
+    """`--candidates auto`: the sources `source_choice.choose` keeps on the training weeks, its
+    steps, and the training weeks' candidate sets cut to those sources."""
+    pool, k = planned.request.sources, planned.request.k
+    settings.on_progress("choosing the sources", 0, len(pool))
+    weeks = [
+        choice_week(store, entries, w, pool, k, settings.seed)
+        for w, entries in zip(planned.train_weeks, week_entries, strict=True)
+    ]
+    chosen, steps = choose(weeks, pool, k, on_progress=settings.on_progress)
+    kept_entries = [[e for s, e in zip(pool, entries, strict=True) if s in chosen] for entries in week_entries]
+    return chosen, steps, kept_entries
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A ranker fitted for a week (what every shard of the week scores with) and what its manifest
+    says of it. `model` is None in a rank other than 0, which receives rank 0's entry."""
+
+    model: Ranker | None
+    sources: tuple[str, ...]  # those `auto` kept, else the request's
+    choice: list | None  # the steps that chose them (`auto`)
+    log: dict
+    fit_seconds: float
+    training_rows: int
+    newest: dict  # `newest_week_figures`
+
+
+def trained(store: Store, cache: Cache, planned: RankPlan, settings: RunSettings, chunk: int, share: bool) -> Trained:
+    """Stages 2 and 3, `training_weeks` -> `fit`, with the checkpoint and the spill under the fit
+    key, the same for every shard; with `share`, the ranker `shared_fits` keeps for every shard of
+    the week (trained here the first time)."""
+
+    def train() -> Trained:
+        r = planned.request
+        model = planned.plugin.load()(planned.params)
+        checkpoint = cache.checkpoint(r.ranker, r.week.start.isoformat(), planned.fit_key)
+        at = dataclasses.replace(settings, checkpoint=checkpoint)
+        with scratch_dir(checkpoint.with_suffix(".spill") if leads() else local_scratch()) as spill:
+            sources, choice, training = training_weeks(store, cache, planned, at, spill, chunk)
+            if not (leads() or model.uses_device):  # nothing the ranks train together: rank 0 ranks alone
+                return Trained(None, sources, choice, {}, 0.0, 0, {})
+            log, fit_seconds = fit(model, training, dataclasses.replace(at, device=planned.device_kind or at.device))
+        if not leads():
+            return Trained(None, sources, choice, log, fit_seconds, 0, {})
+        at.on_progress("newest training week", 0, 1)
+        newest = newest_week_figures(model, r.ranker, training, at.seed)
+        return Trained(model, sources, choice, log, fit_seconds, sum(t.candidates.height for t in training), newest)
+
+    return shared_fits.fitted(planned.fit_key, train) if share else train()
 
 
 def prefit(
@@ -553,13 +548,14 @@ def prefit(
     """Fit what every shard of `request` shares into `shared_fits`: the ranker (with the training
     weeks' candidate sets) and the target week's retrievers (whether or not the shards' rankings
     are cached: it fits either way), from the weights a shard of another process finished unless `force`."""
-    plan = _plan(store, request, seed, device)
-    trained = _trained(store, cache, plan, seed, device, resume or not force, on_progress, chunk, share=True)
-    for s in trained.sources:
+    planned = plan(store, request, seed, device)
+    settings = RunSettings(seed=seed, device=device, resume=resume or not force, on_progress=on_progress)
+    r = planned.request
+    for s in trained(store, cache, planned, settings, chunk, share=True).sources:
         recall_prefit(
             store,
             cache,
-            _target_request(plan, s),
+            Request(s, r.week, r.k, planned.source_options[s], r.customers, r.config, r.drop_bought, r.shard),
             seed=seed,
             on_progress=on_progress,
             device=device,
@@ -570,118 +566,66 @@ def prefit(
 
 def ranking_key(store: Store, request: RankRequest, seed: int = 0, device: str = "auto") -> tuple[str, str]:
     """The week and the key `rank` files `request`'s ranking under (an engine assembling it from shards)."""
-    plan = _plan(store, request, seed, device)
-    return plan.week_name, plan.key
+    planned = plan(store, request, seed, device)
+    return planned.request.week.start.isoformat(), planned.key
 
 
-def _target_request(plan: _Plan, source: str) -> Request:
-    r = plan.request
-    return Request(
-        source, r.week, r.k, plan.source_options[source], r.customers, r.config, r.drop_bought, shard=r.shard
-    )
-
-
-def rank(
-    store: Store,
-    cache: Cache,
-    request: RankRequest,
-    seed: int = 0,
-    device: str = "auto",
-    resume: bool = False,
-    force: bool = False,
-    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
-    chunk: int = RANK_CHUNK,
-) -> Entry:
-    """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
-    (the result does not depend on it). A shard's ranking (`request.shard`) scores only its
-    customers with the ranker every shard of the week shares (`shared_fits`)."""
-    plan = _plan(store, request, seed, device)
-    request, customers, target, week_name, key = plan.request, plan.customers, plan.target, plan.week_name, plan.key
-    if not force and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
-        return hit
-
+def fit(model: Ranker, training: list[RankingWeek], settings: RunSettings) -> tuple[dict, float]:
+    """Stage 3: the ranker fitted on the training weeks; its log and the seconds it took."""
     started = time.perf_counter()
-    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
-    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
-    trained = _trained(store, cache, plan, seed, device, resume, on_progress, chunk, share)
-    model, sources, train_weeks, params = trained.model, trained.sources, plan.train_weeks, plan.params
-    target_entries = [
-        run(store, cache, _target_request(plan, s), seed=seed, on_progress=on_progress, device=device, resume=resume)
-        for s in sources
-    ]
-    manifest = {
-        "plugin_version": plan.cls.version,
-        "distribution": plan.plugin.distribution,
-        "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint,
-        "sources": list(sources),
-        **({"source_choice": {"pool": list(request.sources), "steps": trained.choice}} if plan.auto else {}),
-        "source_options": {s: list(o) for s, o in plan.source_options.items()},
-        "source_params": plan.source_params,
-        "source_sets": [e.label for e in target_entries],
-        "train_weeks": [w.start.isoformat() for w in train_weeks],
-        **(
-            {"empty_train_weeks": [w.start.isoformat() for w in plan.asked_weeks if w not in train_weeks]}
-            if len(plan.asked_weeks) > len(train_weeks)
-            else {}
-        ),
-        "training_rows": trained.training_rows,
-        "k": request.k,
-        "customers": plan.described,
-        **({"shard": str(request.shard)} if request.shard is not None else {}),
-        "customer_count": customers.len(),
-        "seed": seed,
-        "device": plan.device_kind or "cpu",
-        "training": trained.log,
-        "newest_training_week": trained.newest,
-        "model_key": plan.fit_key,
-    }
-    fit_seconds = trained.fit_seconds
-    target_ctx = context(store, request.week)
-    manifest["dropped_bought"] = [
-        w.start.isoformat()
-        for w in (*train_weeks, request.week)
-        if drops_bought(history_prefix(store.transactions, w), w, request.drop_bought, store.fingerprint)
-    ]
-    score_started = time.perf_counter()
-    buyers = target["customer"].unique().implode() if target is not None else None
-    buyers_parts, union_hits = [], []
-    with cache.put("rankings", request.ranker, week_name, key, manifest) as tmp:
-        writer = pq.ParquetWriter(tmp, pl.DataFrame(schema=RANKING_SCHEMA).to_arrow().schema)
-        rows = 0
-        try:
-            done = 0
-            for part in customer_chunks(customers, chunk):
-                on_progress(f"{request.ranker} {week_name}: rank", done, customers.len())
-                done += part.len()
-                cands = union(target_entries, sources, request.k, part)
-                scores = check_scores(
-                    np.asarray(model.score(RankingWeek(target_ctx, cands, sources, request.k)), dtype=np.float32),
-                    cands.height,
-                    request.ranker,
-                    params,
-                )
-                top = top_predictions(cands, scores).select(RANKING_SCHEMA.names()).cast(dict(RANKING_SCHEMA))
-                writer.write_table(top.to_arrow())
-                rows += top.height
-                if target is not None:
-                    buyers_parts.append(top.filter(pl.col("customer").is_in(buyers)))
-                    union_hits.append(cands.filter(pl.col("customer").is_in(buyers)).select("customer", "article"))
-            on_progress(f"{request.ranker} {week_name}: rank", customers.len(), customers.len())
-        finally:
-            writer.close()
-        manifest.update(
-            rows=rows,
-            fit_seconds=round(fit_seconds, 3),
-            score_seconds=round(time.perf_counter() - score_started, 3),
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        if target is not None:
-            pairs = stack(union_hits, {"customer": pl.UInt32, "article": pl.UInt32})
-            manifest["figures"] = ranking_figures(
-                store, request.week, stack(buyers_parts, RANKING_SCHEMA), pairs, target, sources, target_entries
+    log = model.fit(training, settings)
+    return log, time.perf_counter() - started
+
+
+def score(
+    store: Store,
+    model: Ranker,
+    planned: RankPlan,
+    sources: tuple[str, ...],
+    entries: list[Entry],
+    out: Path,
+    chunk: int,
+    on_progress: Callable[[str, int, int], None],
+) -> tuple[int, pl.DataFrame, pl.DataFrame]:
+    """Stage 4: the target week's union scored `chunk` customers at a time, each customer's top 12
+    written to `out`; the rows written, and (for the figures) the week's buyers' top 12 and union pairs."""
+    r, customers = planned.request, planned.customers
+    stage, ctx = f"{r.ranker} {r.week.start.isoformat()}: rank", context(store, r.week)
+    buyers = planned.target["customer"].unique().implode() if planned.target is not None else None
+    buyers_parts, union_hits, rows, done = [], [], 0, 0
+    writer = pq.ParquetWriter(out, pl.DataFrame(schema=RANKING_SCHEMA).to_arrow().schema)
+    try:
+        for part in customer_chunks(customers, chunk):
+            on_progress(stage, done, customers.len())
+            done += part.len()
+            cands = union(entries, sources, r.k, part)
+            scores = check_scores(
+                np.asarray(model.score(RankingWeek(ctx, cands, sources, r.k)), dtype=np.float32),
+                cands.height,
+                r.ranker,
+                planned.params,
             )
-    return cache.committed("rankings", request.ranker, week_name, key)
+            top = top_predictions(cands, scores).select(RANKING_SCHEMA.names()).cast(dict(RANKING_SCHEMA))
+            writer.write_table(top.to_arrow())
+            rows += top.height
+            if buyers is not None:
+                buyers_parts.append(top.filter(pl.col("customer").is_in(buyers)))
+                union_hits.append(cands.filter(pl.col("customer").is_in(buyers)).select("customer", "article"))
+        on_progress(stage, customers.len(), customers.len())
+    finally:
+        writer.close()
+    pairs = stack(union_hits, {"customer": pl.UInt32, "article": pl.UInt32})
+    return rows, stack(buyers_parts, RANKING_SCHEMA), pairs
+
+
+def dropped_bought(store: Store, planned: RankPlan) -> list[str]:
+    """The first days of the weeks (training and target) whose candidate sets left out what was bought."""
+    r = planned.request
+    return [
+        w.start.isoformat()
+        for w in (*planned.train_weeks, r.week)
+        if drops_bought(history_prefix(store.transactions, w), w, r.drop_bought, store.fingerprint)
+    ]
 
 
 def learnable(store: Store, weeks: list[Week], asked: int) -> list[Week]:
@@ -749,7 +693,7 @@ def ranking_figures(
         ),
         "union_candidates_per_customer": candidates.height / max(candidates["customer"].n_unique(), 1),
         "sources_map@12": {
-            s: e.manifest.get("figures", {}).get("map@12") for s, e in zip(sources, entries, strict=True)
+            s: (CandidateManifest.of(e).figures or {}).get("map@12") for s, e in zip(sources, entries, strict=True)
         },
     }
     oracle = store.oracle(week.start)

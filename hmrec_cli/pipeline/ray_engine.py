@@ -107,21 +107,22 @@ def prefit_submission(kwargs: dict, on_progress) -> None:
     from hmrec_cli.data.store import Store
     from hmrec_cli.metrics import K
     from hmrec_cli.pipeline import ranking, recall
+    from hmrec_cli.pipeline.submission import checked_methods
     from hmrec_cli.plugin_api import route_options
 
     store, cache = Store.open(kwargs["data"]), Cache(kwargs["cache_dir"])
     week = resolve_week("next", store.first_date, store.last_date)
     config, drop, options, rank_with = kwargs["config"], kwargs["drop_bought"], kwargs["options"], kwargs["rank_with"]
     run = dict(seed=kwargs["seed"], device=kwargs["device"], resume=kwargs["resume"], on_progress=on_progress)
+    methods = checked_methods(kwargs["methods"], rank_with)
     if rank_with is not None:
-        methods = tuple(kwargs["methods"])
         request = ranking.RankRequest(
             rank_with.ranker, methods, week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, drop
         )
         ranking.prefit(store, cache, request, **run)
         return
-    _, per_method = route_options(options, tuple(kwargs["methods"]))
-    for method in kwargs["methods"]:
+    _, per_method = route_options(options, methods)
+    for method in methods:
         recall.prefit(store, cache, recall.Request(method, week, K, per_method[method], "all", config, drop), **run)
 
 
@@ -190,22 +191,27 @@ def assembled(cache, ranker: str, week_name: str, key: str, parts: list, seconds
     """The shards' rankings as one cache entry: their rows in customer order, the shared training
     manifest, and the figures of all buyers (each shard's are means over its own buyers, so the
     buyer-weighted mean is the whole week's)."""
+    import dataclasses
+
     import polars as pl
 
-    manifest = {k: v for k, v in parts[0].manifest.items() if k not in ("key", "file", "created", "shard")}
-    manifest.update(
-        customers=parts[0].manifest["customers"],
-        customer_count=sum(p.manifest["customer_count"] for p in parts),
-        rows=sum(p.manifest["rows"] for p in parts),
-        score_seconds=round(sum(p.manifest["score_seconds"] for p in parts), 3),
+    from hmrec_cli.pipeline.manifests import RankingManifest
+
+    shares = [RankingManifest.of(p) for p in parts]
+    manifest = dataclasses.replace(
+        shares[0],
+        shard=None,
+        customer_count=sum(m.customer_count for m in shares),
+        rows=sum(m.rows for m in shares),
+        score_seconds=round(sum(m.score_seconds for m in shares), 3),
         seconds=round(seconds, 3),
-        source_sets=[label for p in parts for label in p.manifest["source_sets"]],
+        source_sets=[label for m in shares for label in m.source_sets],
+        figures=pooled_figures([m.figures for m in shares]) if shares[0].figures is not None else None,
         shards=[p.label for p in parts],
+        stamp={},
     )
-    if "figures" in manifest:
-        manifest["figures"] = pooled_figures([p.manifest["figures"] for p in parts])
     rows = pl.concat([pl.read_parquet(p.path) for p in parts]).sort("customer", maintain_order=True)
-    with cache.put("rankings", ranker, week_name, key, manifest) as tmp:
+    with cache.put("rankings", ranker, week_name, key, manifest.as_dict()) as tmp:
         rows.write_parquet(tmp)
     return cache.committed("rankings", ranker, week_name, key)
 

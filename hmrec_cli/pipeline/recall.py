@@ -22,10 +22,13 @@ from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.pipeline import bought, shards, shared_fits
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
+from hmrec_cli.pipeline.manifests import CandidateManifest
+from hmrec_cli.pipeline.settings import DropBought
 from hmrec_cli.pipeline.shards import Shard
-from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, check_candidates, check_device
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, Retriever, RunSettings, check_candidates, check_device
 from hmrec_cli.project_config import ProjectConfig
-from hmrec_cli.registry import find
+from hmrec_cli.registry import PluginInfo, find
+from hmrec_cli.toolkit.data_parallel import from_leader, leads, manifest_fields, world
 
 CHUNK = 200_000  # customers per retrieve call: bounds memory at 1.37M customers x 100 candidates
 
@@ -40,7 +43,7 @@ class Request:
     options: tuple[str, ...] = ()
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
     config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
-    drop_bought: str = "auto"  # leave out what each customer bought before (`hmrec_cli.bought`)
+    drop_bought: DropBought = DropBought.AUTO  # leave out what each customer bought before (`bought`)
     shard: Shard | None = None  # only the customers of this shard (`shards`); the model is every shard's
 
 
@@ -206,25 +209,87 @@ def figures(candidates: pl.DataFrame, target: pl.DataFrame) -> dict:
     return summarise(candidate_scores(candidates, target))
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What `run` and `prefit` settle before any work: the plugin, its parameters, the customers and both keys."""
+def run(
+    store: Store,
+    cache: Cache,
+    request: Request,
+    seed: int = 0,
+    force: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    device: str = "auto",
+    resume: bool = False,
+) -> Entry:
+    """Produce (or fetch from the cache) the candidate set for `request`: `plan` -> `fit` ->
+    `retrieve` -> figures. A trained retriever checkpoints under `cache/models/<method>/<week>/<fit key>.pt`;
+    `resume` continues from it. A shard's run (`request.shard`) retrieves only for its customers,
+    with the model every shard of the week shares (`fitted`)."""
+    planned = plan(store, request, seed, device)
+    week_name = request.week.start.isoformat()
+    if (
+        hit := from_leader(lambda: None if force else cache.get("candidates", request.method, week_name, planned.key))
+    ) is not None:
+        return hit
+    if not (leads() or planned.plugin.load().uses_device):  # nothing the ranks train together: rank 0 makes the set
+        return from_leader(lambda: None)
+    start = time.perf_counter()
+    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
+    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
+    model, fit_log, fit_seconds = fitted(store, cache, planned, seed, device, resume, on_progress, share)
+    if not leads():  # the others receive the entry rank 0 writes
+        return from_leader(lambda: None)
+    with cache.put("candidates", request.method, week_name, planned.key, written := {}) as tmp:
+        rows, of_buyers = retrieve(store, model, planned, tmp, on_progress)
+        figures_of = {}
+        if planned.target is not None:
+            figures_of["figures"] = figures(of_buyers, planned.target)
+            oracle = store.oracle(request.week.start)
+            if oracle is not None:  # the synthetic world's true top-100, scored the same way
+                figures_of["oracle_figures"] = figures(oracle.drop("rank"), planned.target)
+        manifest = CandidateManifest(
+            plugin_version=planned.plugin.load().version,
+            distribution=planned.plugin.distribution,
+            params=dataclasses.asdict(planned.params),
+            fingerprint=store.fingerprint,
+            k=request.k,
+            customers=planned.described,
+            shard=None if request.shard is None else str(request.shard),
+            customer_count=planned.customers.len(),
+            seed=seed,
+            device=planned.device_kind,
+            training=fit_log or None,
+            dropped_bought=planned.dropping,
+            fit_seconds=fit_seconds,
+            model_key=planned.fit_key,
+            rows=rows,
+            seconds=round(time.perf_counter() - start, 3),
+            **figures_of,
+            **manifest_fields(),
+        )
+        written.update(manifest.as_dict())
+    return from_leader(lambda: cache.committed("candidates", request.method, week_name, planned.key))
 
-    cls: type
-    plugin: object
-    params: object
-    target: pl.DataFrame | None
+
+@dataclass(frozen=True)
+class RecallPlan:
+    """A request checked and resolved before any work: the retriever and its parameters, the
+    customers, whether the set drops what was bought, and the cache key."""
+
+    request: Request
+    plugin: PluginInfo
+    params: object  # the retriever's Params
+    target: pl.DataFrame | None  # the week's purchases, when it has them
     customers: pl.Series
-    described: str
-    week_name: str
-    device_kind: str | None
-    past: pl.DataFrame
-    dropping: bool
+    described: str  # how `customers` were chosen, for the manifest
+    device_kind: str | None  # cpu or cuda for a retriever that uses torch, else None
+    past: pl.DataFrame  # the history before the week (a zero-copy slice)
+    dropping: bool  # whether the set leaves out what each customer bought before
     key: str  # the candidate set's: every field of the request, the shard's customers included
     fit_key: str  # the fitted model's: the same without the customers and the shard, so shards share it
 
 
-def _plan(store: Store, request: Request, seed: int, device: str) -> _Plan:
+def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
+    """Stage 1: validate the request and derive its key: the request's fields, the plugin's version
+    and parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
@@ -239,7 +304,6 @@ def _plan(store: Store, request: Request, seed: int, device: str) -> _Plan:
     customers = shards.only(customers, request.shard, store.customers)
     if request.shard is not None and target is not None:  # the shard's figures are of its own buyers
         target = target.filter(pl.col("customer").is_in(customers.implode()))
-    week_name = request.week.start.isoformat()
     device_kind = device_kind_of(device) if cls.uses_device else None
     past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
@@ -250,35 +314,50 @@ def _plan(store: Store, request: Request, seed: int, device: str) -> _Plan:
         seed=seed,
         device=device_kind,
         pipeline=pipeline_state(__name__),
+        **({"world_size": world()[1]} if world()[1] > 1 else {}),  # ranks draw other negatives: another model
     )
-    fields = dict(week=week_name, options=None, config=None, drop_bought=dropping)
+    fields = dict(week=request.week.start.isoformat(), options=None, config=None, drop_bought=dropping)
     key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
     fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
-    return _Plan(
-        cls, plugin, params, target, customers, described, week_name, device_kind, past, dropping, key, fit_key
-    )
+    return RecallPlan(request, plugin, params, target, customers, described, device_kind, past, dropping, key, fit_key)
 
 
-def _fit(store: Store, cache: Cache, request: Request, plan: _Plan, seed, device, resume, on_progress, share: bool):
-    """The fitted model, its training log and seconds; with `share`, the one `shared_fits` keeps for
-    every shard of the week (fitted here the first time)."""
+def fit(store: Store, planned: RecallPlan, settings: RunSettings) -> tuple[Retriever, dict | None]:
+    """Stage 2: the retriever fitted on the history before the week, and its training log."""
+    r = planned.request
+    settings.on_progress(f"{r.method} {r.week.start.isoformat()}: fit", 0, 1)
+    model = planned.plugin.load()(planned.params)
+    ctx = Context(history=planned.past, articles=store.articles, customers=store.customers, week=r.week)
+    return model, model.fit(ctx, settings)
 
-    def fit():
+
+def fitted(
+    store: Store,
+    cache: Cache,
+    planned: RecallPlan,
+    seed: int,
+    device: str,
+    resume: bool,
+    on_progress: Callable[[str, int, int], None],
+    share: bool,
+) -> tuple[Retriever, dict | None, float]:
+    """`fit` with its checkpoint under the fit key, and the seconds it took; with `share`, the model
+    `shared_fits` keeps for every shard of the week (fitted here the first time)."""
+
+    def fit_once():
         start = time.perf_counter()
-        model = plan.cls(plan.params)
+        checkpoint = cache.checkpoint(planned.request.method, planned.request.week.start.isoformat(), planned.fit_key)
         settings = RunSettings(
             seed=seed,
-            device=plan.device_kind or device,
-            checkpoint=cache.checkpoint(request.method, plan.week_name, plan.fit_key),
+            device=planned.device_kind or device,
+            checkpoint=checkpoint,
             resume=resume,
             on_progress=on_progress,
         )
-        log = model.fit(
-            Context(history=plan.past, articles=store.articles, customers=store.customers, week=request.week), settings
-        )
+        model, log = fit(store, planned, settings)
         return model, log, round(time.perf_counter() - start, 3)
 
-    return shared_fits.fitted(plan.fit_key, fit) if share else fit()
+    return shared_fits.fitted(planned.fit_key, fit_once) if share else fit_once()
 
 
 def prefit(
@@ -294,93 +373,41 @@ def prefit(
     """Fit `request`'s retriever once into `shared_fits` (a driver, before it sends out the shards,
     whose candidate sets may or may not be cached: it fits either way), from the weights a shard
     of another process finished unless `force`."""
-    plan = _plan(store, request, seed, device)
-    _fit(store, cache, request, plan, seed, device, resume or not force, on_progress, share=True)
+    planned = plan(store, request, seed, device)
+    fitted(store, cache, planned, seed, device, resume or not force, on_progress, share=True)
 
 
-def run(
-    store: Store,
-    cache: Cache,
-    request: Request,
-    seed: int = 0,
-    force: bool = False,
-    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
-    device: str = "auto",
-    resume: bool = False,
-) -> Entry:
-    """Produce (or fetch from the cache) the candidate set for `request`. A trained retriever
-    checkpoints under `cache/models/<method>/<week>/<fit key>.pt`; `resume` continues from it. When
-    the request drops what customers bought before, the retriever is asked for (1 + refill) * k
-    (`bought.POLICY`) and the bought ones leave, so the set still holds up to k articles each
-    customer has not bought. The key hashes the request's fields, the plugin's version and
-    parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`).
-    A shard's run (`request.shard`) scores only its customers with the model every shard shares."""
-    plan = _plan(store, request, seed, device)
-    cls, params, target, customers, week_name, key = (
-        plan.cls,
-        plan.params,
-        plan.target,
-        plan.customers,
-        plan.week_name,
-        plan.key,
-    )
-    if not force and (hit := cache.get("candidates", request.method, week_name, key)) is not None:
-        return hit
-
-    start = time.perf_counter()
-    stage = f"{request.method} {week_name}"  # progress names what is being done, for which week
-    on_progress(f"{stage}: fit", 0, 1)
-    drop = bought_before(plan.past, request.week, request.drop_bought, store.fingerprint)
-    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
-    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
-    model, fit_log, fit_seconds = _fit(store, cache, request, plan, seed, device, resume, on_progress, share)
-    manifest = {
-        "plugin_version": cls.version,
-        "distribution": plan.plugin.distribution,
-        "params": dataclasses.asdict(params),
-        "fingerprint": store.fingerprint,
-        "k": request.k,
-        "customers": plan.described,
-        **({"shard": str(request.shard)} if request.shard is not None else {}),
-        "customer_count": customers.len(),
-        "seed": seed,
-        **({"device": plan.device_kind} if plan.device_kind else {}),
-        **({"training": fit_log} if fit_log else {}),
-        "dropped_bought": plan.dropping,
-        "fit_seconds": fit_seconds,
-        "model_key": plan.fit_key,
-    }
-    buyers = target["customer"].unique() if target is not None else None
-    parts = []
-    with cache.put("candidates", request.method, week_name, key, manifest) as tmp:
-        writer = None
-        rows = 0
-        asked = request.k * (1 + bought.POLICY.refill) if drop is not None else request.k
-        try:
-            for lo in range(0, customers.len(), CHUNK):
-                on_progress(f"{stage}: retrieve", lo, customers.len())
-                chunk = check_candidates(
-                    model.retrieve(customers.slice(lo, CHUNK), asked), request.method, asked, params
-                )
-                chunk = chunk.filter(pl.col("customer").is_in(customers.slice(lo, CHUNK).implode()))
-                if drop is not None:
-                    chunk = without_bought(chunk, drop, request.k)
-                table = chunk.sort(["customer", "score", "article"], descending=[False, True, False]).to_arrow()
-                writer = writer or pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-                rows += chunk.height
-                if buyers is not None:
-                    parts.append(chunk.filter(pl.col("customer").is_in(buyers.implode())))
-            on_progress(f"{stage}: retrieve", customers.len(), customers.len())
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            pl.DataFrame(schema=CANDIDATE_SCHEMA).write_parquet(tmp)
-        manifest.update(rows=rows, seconds=round(time.perf_counter() - start, 3))
-        if target is not None:
-            manifest["figures"] = figures(stack(parts, CANDIDATE_SCHEMA), target)
-            oracle = store.oracle(request.week.start)
-            if oracle is not None:  # the synthetic world's true top-100, scored the same way
-                manifest["oracle_figures"] = figures(oracle.drop("rank"), target)
-    return cache.committed("candidates", request.method, week_name, key)
+def retrieve(
+    store: Store, model: Retriever, planned: RecallPlan, out: Path, on_progress: Callable[[str, int, int], None]
+) -> tuple[int, pl.DataFrame]:
+    """Stage 3: the candidates `CHUNK` customers at a time, written to `out`. When the set drops what
+    customers bought before, the retriever is asked for (1 + refill) * k (`bought.POLICY`) and the
+    bought ones leave, so the set still holds up to k articles each customer has not bought. The rows
+    written, and the week's buyers' candidates (for the figures)."""
+    r, customers = planned.request, planned.customers
+    stage = f"{r.method} {r.week.start.isoformat()}: retrieve"
+    drop = bought_before(planned.past, r.week, r.drop_bought, store.fingerprint)
+    asked = r.k * (1 + bought.POLICY.refill) if drop is not None else r.k
+    buyers = planned.target["customer"].unique().implode() if planned.target is not None else None
+    writer, rows, parts = None, 0, []
+    try:
+        for lo in range(0, customers.len(), CHUNK):
+            on_progress(stage, lo, customers.len())
+            part = customers.slice(lo, CHUNK)
+            chunk = check_candidates(model.retrieve(part, asked), r.method, asked, planned.params)
+            chunk = chunk.filter(pl.col("customer").is_in(part.implode()))
+            if drop is not None:
+                chunk = without_bought(chunk, drop, r.k)
+            table = chunk.sort(["customer", "score", "article"], descending=[False, True, False]).to_arrow()
+            writer = writer or pq.ParquetWriter(out, table.schema)
+            writer.write_table(table)
+            rows += chunk.height
+            if buyers is not None:
+                parts.append(chunk.filter(pl.col("customer").is_in(buyers)))
+        on_progress(stage, customers.len(), customers.len())
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pl.DataFrame(schema=CANDIDATE_SCHEMA).write_parquet(out)
+    return rows, stack(parts, CANDIDATE_SCHEMA)

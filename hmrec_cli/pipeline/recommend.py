@@ -22,6 +22,7 @@ from hmrec_cli.cache import Cache, Entry
 from hmrec_cli.data.splits import Week, history_prefix, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
+from hmrec_cli.pipeline.manifests import RankingManifest
 from hmrec_cli.pipeline.ranking import RANK_CHUNK, RankRequest, context, rank, union
 from hmrec_cli.plugin_api import Ranker, RankingWeek
 from hmrec_cli.registry import find
@@ -136,7 +137,7 @@ def ranking_for(
 def source_sets(store: Store, cache: Cache, entry: Entry) -> list[tuple[str, Entry]]:
     """The candidate sets a ranking ranked (its manifest's `source_sets`), by source name."""
     sets = []
-    for label in entry.manifest.get("source_sets", []):
+    for label in RankingManifest.of(entry).source_sets:
         found = cache.resolve(
             "candidates", label, entry.week, store.fingerprint
         )  # method@KEY: exit 2 when gone or damaged
@@ -193,7 +194,7 @@ def recommend(
     order = pl.DataFrame({"customer": customers}).with_row_index("asked")
     top = top_rows(entry, customers)
     sets = source_sets(store, cache, entry)
-    k = int(entry.manifest.get("k", request.k))
+    k = RankingManifest.of(entry).k
     items, purchases = shown(store, entry, request.week, customers, sets, k, labels)
     attention, reasons = explain(store, cache, entry, request.week, sets, k, top)
     if reasons is not None:
@@ -298,7 +299,7 @@ def explain(
     cls: type[Ranker] = find("ranker", entry.method).load()
     if cls.history_weights is Ranker.history_weights:
         return "none", None
-    if (entry.manifest.get("training") or {}).get("kept") == "merge's order":
+    if RankingManifest.of(entry).training.get("kept") == "merge's order":
         return "kept merge's order", None
     found = restored(store, cache, entry, week, sets, k, top["customer"].unique().sort())
     weights = found[0].history_weights(found[1]) if found is not None else None
@@ -317,15 +318,14 @@ def restored(
     if not checkpoint.is_file() or not customers.len():
         return None
     cls: type[Ranker] = find("ranker", entry.method).load()
+    manifest = RankingManifest.of(entry)
     names = tuple(s for s, _ in sets)
     ranking_week = RankingWeek(context(store, week), union([e for _, e in sets], names, k, customers), names, k)
     fields = {f.name for f in dataclasses.fields(cls.Params)}
     model = cls(
-        cls.Params(**{k: v for k, v in entry.manifest["params"].items() if k in fields})
+        cls.Params(**{k: v for k, v in manifest.params.items() if k in fields})
     )  # a parameter an older version had is not its
-    return (
-        (model, ranking_week) if model.restore(ranking_week, entry.manifest.get("training") or {}, checkpoint) else None
-    )
+    return (model, ranking_week) if model.restore(ranking_week, manifest.training, checkpoint) else None
 
 
 def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series | None = None) -> Iterator[pl.DataFrame]:
@@ -335,7 +335,7 @@ def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series |
     labels = article_labels(store).select("article", "article_id")
     shop_customers = store.customers.select("customer", customer_id=pl.col("customer_id").cast(pl.String))
     sets = source_sets(store, cache, entry)
-    k = int(entry.manifest.get("k", 100))
+    k = RankingManifest.of(entry).k
     wanted = (
         customers
         if customers is not None

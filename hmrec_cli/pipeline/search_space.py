@@ -1,27 +1,25 @@
-"""Where `hmrec tune` searches: the `"range"` each plugin declares on its Params fields, and a
-seeded sampler over them.
+"""Where `hmrec tune` searches: the `search` each plugin declares on its Params fields
+(`hmrec_cli.params`: `Uniform`, `LogUniform`, `Choice`), and a seeded sampler over them.
 
-A range is `(low, high)` (uniform), `(low, high, "log")` (log-uniform: rates, regularisation,
-windows in days) or a tuple of choices. It is narrower than `valid` (what a user may set): a
-search range says where good values are worth looking for, `valid` what is accepted at all.
+A search is narrower than `valid` (what a user may set): it says where good values are worth
+looking for, `valid` what is accepted at all; the registry refuses a search reaching outside.
 
-The sampler draws the first half of the trials uniformly over the ranges (exploring), and each
+The sampler draws the first half of the trials uniformly over the searches (exploring), and each
 later one either uniformly (half the time) or as a small step from the best point so far in the
-ranges' unit coordinates (refining). Everything is drawn from one `numpy` generator seeded by
+searches' unit coordinates (refining). Everything is drawn from one `numpy` generator seeded by
 `--seed`, and the scores that steer it are deterministic too, so a seed fixes every trial.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass
 
 import numpy as np
 
 from hmrec_cli.errors import InputError
-from hmrec_cli.plugin_api import LOG, allowed, describe_valid
+from hmrec_cli.params import Choice, Search, declared
 
 STEP = 0.15  # standard deviation of a refining step, as a share of each range's (log) width
 REDRAWS = 20  # tries to propose a point not proposed before (small integer and choice ranges repeat)
@@ -29,94 +27,37 @@ REDRAWS = 20  # tries to propose a point not proposed before (small integer and 
 
 @dataclass(frozen=True)
 class Dimension:
-    """One searched parameter: its name and type, and either bounds or choices."""
+    """One searched parameter: its name, its type (int, float, str or bool) and its search."""
 
     name: str
-    kind: type  # int, float, str or bool
-    low: float = 0.0
-    high: float = 0.0
-    log: bool = False
-    choices: tuple = ()
+    kind: type
+    search: Search
 
-    def value(self, u: float):
-        """The value at unit coordinate u in [0, 1] (choices: the u-th share of them)."""
-        if self.choices:
-            return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
-        x = (
-            math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
-            if self.log
-            else self.low + u * (self.high - self.low)
-        )
-        if self.kind is int:
-            return int(round(x))
-        return min(max(float(f"{x:.3g}"), self.low), self.high)  # 3 significant digits: a config a person can read
+    @property
+    def choices(self) -> tuple:
+        """The options of a choice search; () for numbers."""
+        return self.search.options if isinstance(self.search, Choice) else ()
 
-    def unit(self, value) -> float:
-        """The unit coordinate of a value (clipped to the range: a start outside it maps to its edge)."""
-        if self.choices:
-            return (self.choices.index(value) + 0.5) / len(self.choices) if value in self.choices else 0.5
-        if self.log:
-            u = (math.log(max(value, self.low)) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
-        else:
-            u = (value - self.low) / (self.high - self.low) if self.high > self.low else 0.0
-        return min(max(u, 0.0), 1.0)
+    def sample(self, rng: np.random.Generator):
+        return self.search.sample(rng, self.kind)
 
 
 def dimensions(params_type: type, only: tuple[str, ...] = (), pinned: tuple[str, ...] = ()) -> list[Dimension]:
-    """The searched parameters of a Params dataclass: those with a `"range"`, restricted to `only`
-    when given, less the `pinned` ones (set with -o on the command line)."""
+    """The searched parameters of a Params dataclass: those that declare a `search`, restricted to
+    `only` when given, less the `pinned` ones (set with -o on the command line)."""
     hints = typing.get_type_hints(params_type)
-    fields = {f.name: f for f in dataclasses.fields(params_type)}
+    searches = {f.name: declared(f).search for f in dataclasses.fields(params_type)}
     for name in only:
-        if name not in fields:
-            raise InputError(f"--params {name}: no such parameter (parameters: {', '.join(fields)})")
-        if "range" not in fields[name].metadata:
-            searchable = ", ".join(n for n, f in fields.items() if "range" in f.metadata) or "none"
+        if name not in searches:
+            raise InputError(f"--params {name}: no such parameter (parameters: {', '.join(searches)})")
+        if searches[name] is None:
+            searchable = ", ".join(n for n, s in searches.items() if s is not None) or "none"
             raise InputError(f"--params {name}: declares no search range (searchable: {searchable})")
-    out = []
-    for name, f in fields.items():
-        if "range" not in f.metadata or (only and name not in only) or name in pinned:
-            continue
-        out.append(dimension(name, hints[name], f.metadata["range"]))
-    return out
-
-
-def dimension(name: str, kind: type, search) -> Dimension:
-    if all(isinstance(v, (str, bool)) for v in search):
-        return Dimension(name, kind, choices=tuple(search))
-    low, high, *scale = search
-    return Dimension(name, kind, float(low), float(high), log=scale == [LOG])
-
-
-def range_problems(params_type: type) -> list[str]:
-    """What is wrong with a Params' declared search ranges: malformed, empty, or reaching outside
-    the field's `valid` values (a tuner must never propose a value the plugin refuses)."""
-    hints = typing.get_type_hints(params_type)
-    problems = []
-    for f in dataclasses.fields(params_type):
-        if "range" not in f.metadata:
-            continue
-        search, kind = f.metadata["range"], hints[f.name]
-        choices = all(isinstance(v, (str, bool)) for v in search)
-        if choices:
-            ends = list(search)
-            if not ends or any(type(v) is not kind for v in ends):
-                problems.append(f"{f.name}: choices {search} are not all of type {kind.__name__}")
-                continue
-        else:
-            if len(search) not in (2, 3) or (len(search) == 3 and search[2] != LOG) or kind not in (int, float):
-                problems.append(f"{f.name}: range {search} is not (low, high) or (low, high, 'log') of a number")
-                continue
-            low, high = search[:2]
-            if not low < high or (len(search) == 3 and low <= 0):
-                problems.append(f"{f.name}: range {search} is empty (or log-scaled from 0 or below)")
-                continue
-            ends = [low, high]
-        if "valid" in f.metadata and not all(allowed(v, f.metadata["valid"]) for v in ends):
-            problems.append(
-                f"{f.name}: search range {search} reaches outside valid ({describe_valid(f.metadata['valid'])})"
-            )
-    return problems
+    return [
+        Dimension(name, hints[name], search)
+        for name, search in searches.items()
+        if search is not None and (not only or name in only) and name not in pinned
+    ]
 
 
 def propose(
@@ -128,7 +69,7 @@ def propose(
     point = {}
     for _ in range(REDRAWS):
         if not scored or len(tried) < trials // 2 or rng.random() < 0.5:
-            point = {d.name: d.value(rng.random()) for d in dims}
+            point = {d.name: d.sample(rng) for d in dims}
         else:
             best = max(scored, key=lambda pair: pair[1])[0]  # the first of equals: never a later tie
             point = step(dims, best, rng)
@@ -150,5 +91,7 @@ def step(dims: list[Dimension], start: dict, rng: np.random.Generator) -> dict:
             others = [c for c in d.choices if c != start[d.name]] or list(d.choices)
             out[d.name] = others[rng.integers(len(others))]
         else:
-            out[d.name] = d.value(min(max(d.unit(start[d.name]) + rng.normal(0.0, STEP), 0.0), 1.0))
+            out[d.name] = d.search.value(
+                min(max(d.search.unit(start[d.name]) + rng.normal(0.0, STEP), 0.0), 1.0), d.kind
+            )
     return out

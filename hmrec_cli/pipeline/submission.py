@@ -14,12 +14,14 @@ from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
-from hmrec_cli.pipeline import shards
+from hmrec_cli.pipeline import settings, shards
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
+from hmrec_cli.pipeline.settings import Auto, DropBought, Sources, TrainWeeks
 from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.plugin_api import recent_popularity, route_options
 from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.toolkit.data_parallel import leads
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class RankWith:
     """Rank the candidates with a ranker instead of concatenating them in order."""
 
     ranker: str
-    train_weeks: int = 4
+    train_weeks: TrainWeeks = 4
     k: int = 100
 
 
@@ -42,10 +44,18 @@ class Written:
     ranking: Entry | None
 
 
+def checked_methods(methods: Sources | str, rank_with: RankWith | None) -> Sources:
+    """`--candidates` typed; auto only with a ranker (it chooses the sources a ranker ranks)."""
+    methods = methods if isinstance(methods, Auto) else settings.sources(methods)
+    if isinstance(methods, Auto) and rank_with is None:
+        raise InputError("--candidates auto chooses the sources a ranker ranks: give --ranker, or name the methods")
+    return methods
+
+
 def build_submission(
     data: Path,
     cache_dir: Path,
-    methods: list[str],
+    methods: Sources,
     options: list[str],
     seed: int,
     out: Path,
@@ -55,19 +65,18 @@ def build_submission(
     device: str = "auto",
     resume: bool = False,
     config: ProjectConfig = ProjectConfig(),
-    drop_bought: str = "auto",
+    drop_bought: DropBought = DropBought.AUTO,
     customers: Path | None = None,
     shard: Shard | None = None,
-) -> Written:
-    """Fit on all data for week next; per customer either the ranker's top 12 or the methods' lists
+) -> Written | None:
+    """Fit on all data for week next (None in a data-parallel rank other than 0, which only trains); per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
     atomically, never inside the store or the cache. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
     ranker's union or to the methods' lists. `customers`: a file of customer ids (read as `--customers`
     everywhere): only those are written (the models are fitted as for all, so their lists equal the
     full submission's rows). `shard`: only its customers (`shards`), with the models every shard shares."""
     refuse_inside(out, {"store": data, "cache": cache_dir})
-    if not methods:
-        raise InputError("--candidates: name at least one method, e.g. repurchase,popular")
+    methods = checked_methods(methods, rank_with)
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
     store = Store.open(data)
@@ -81,7 +90,7 @@ def build_submission(
     if rank_with is not None:
         request = RankRequest(
             rank_with.ranker,
-            tuple(methods),
+            methods,
             week,
             rank_with.train_weeks,
             rank_with.k,
@@ -106,6 +115,8 @@ def build_submission(
             )
             for method in methods
         ]
+    if not leads():  # the models are trained: rank 0 writes the submission
+        return None
     popular = fill_order(store, week)
     if popular.height < K:
         from hmrec_cli import console

@@ -29,9 +29,11 @@ from hmrec_cli.data.splits import DAYS, Week, earlier_weeks_with_history, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.pipeline.ranking import RankRequest, rank
+from hmrec_cli.pipeline import source_choice
+from hmrec_cli.pipeline.ranking import RankRequest, min_positives_options, rank
 from hmrec_cli.pipeline.recall import Request, ordered, run
 from hmrec_cli.pipeline.search_space import Dimension, dimensions, propose
+from hmrec_cli.pipeline.settings import AUTO, Auto, Sources, TrainWeeks
 from hmrec_cli.plugin_api import option_values, route_options
 from hmrec_cli.project_config import ProjectConfig, toml_value
 from hmrec_cli.registry import find
@@ -48,8 +50,8 @@ class TuneRequest:
     trials: int = 40
     metric: str = "recall@100"
     k: int = 100
-    sources: tuple[str, ...] = ()
-    train_weeks: int = 4
+    sources: Sources = ()  # or AUTO: as `hmrec rank --candidates auto`
+    train_weeks: TrainWeeks = 4
     options: tuple[str, ...] = ()
     only: tuple[str, ...] = ()  # search only these parameters (empty: every one with a range)
     holdout_weeks: int = 1  # hold-out: the target week and the weeks after it, this many in all
@@ -161,7 +163,7 @@ def tune(
     kind = "ranker" if request.is_ranker else "retriever"
     cls = find(kind, request.plugin).load()
     check_metric(request.metric, request.k, request.is_ranker)
-    mine = route_options(request.options, request.sources, request.plugin)[0] if request.is_ranker else request.options
+    mine = ranker_options(store, request) if request.is_ranker else request.options
     pinned = option_values(cls.Params, list(mine), request.plugin)
     start = dataclasses.asdict(request.config.params(cls.Params, request.plugin, mine))
     dims = dimensions(cls.Params, request.only, tuple(pinned))
@@ -218,6 +220,18 @@ def score_trial(
         [e.label for e in entries],
         pooled,
     )
+
+
+def ranker_options(store: Store, request: TuneRequest) -> tuple[str, ...]:
+    """The `-o` options of the ranker being tuned, routed as `hmrec rank` routes them (over the
+    pool for --candidates auto), less `--train-weeks auto`'s min_positives."""
+    sources = request.sources
+    if isinstance(sources, Auto):
+        sources = source_choice.offered(store, source_choice.POLICY.pool)
+    options = request.options
+    if request.train_weeks is AUTO:
+        options = tuple(o for o in options if o not in min_positives_options(options, request.plugin))
+    return route_options(options, sources, request.plugin)[0]
 
 
 def run_point(

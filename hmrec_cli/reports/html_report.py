@@ -15,6 +15,7 @@ import polars as pl
 from hmrec_cli.cache import Cache, Entry
 from hmrec_cli.data.splits import Week, truth
 from hmrec_cli.data.store import Store, week_table
+from hmrec_cli.pipeline.manifests import CandidateManifest, Manifest, RankingManifest
 from hmrec_cli.reports import plots
 from hmrec_cli.reports.candidates_report import CURVE_K, recall_sums
 
@@ -44,29 +45,30 @@ def _table(columns: list[str], rows: list[list[object]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _current(entries: list[Entry], fingerprint: str) -> list[Entry]:
-    """The newest intact entry per method made from this store."""
+def _current(entries: list[Entry], fingerprint: str, kind: type[Manifest]) -> list[tuple[Entry, Manifest]]:
+    """The newest intact entry per method made from this store, with its manifest."""
     seen, out = set(), []
     for e in entries:
-        if e.manifest.get("fingerprint") == fingerprint and e.method not in seen and e.damage() is None:
+        m = kind.readable(e) if e.method not in seen and e.damage() is None else None
+        if m is not None and m.fingerprint == fingerprint:
             seen.add(e.method)
-            out.append(e)
+            out.append((e, m))
     return out
 
 
 def candidates_section(store: Store, cache: Cache, week: Week) -> str:
-    sets = _current(cache.entries("candidates", week=week.start.isoformat()), store.fingerprint)
+    sets = _current(cache.entries("candidates", week=week.start.isoformat()), store.fingerprint, CandidateManifest)
     if not sets:
         return "<p class='note'>No candidate sets cached for this week (hmrec recall or hmrec evaluate --candidates makes them).</p>"
     rows, series = [], {}
     target = truth(store.transactions, week) if week.has_truth else None
-    for e in sets:
-        f = e.manifest.get("figures", {})
+    for e, m in sets:
+        f = m.figures or {}
         rows.append(
             [
                 e.label,
-                e.manifest.get("k", ""),
-                e.manifest.get("customers", ""),
+                m.k,
+                m.customers,
                 *(f.get(n, "") for n in ("recall@12", "recall@100", "recall@all", "map@12")),
             ]
         )
@@ -82,29 +84,29 @@ def candidates_section(store: Store, cache: Cache, week: Week) -> str:
 
 
 def rankings_section(store: Store, cache: Cache, week: Week) -> str:
-    rankings = _current(cache.entries("rankings", week=week.start.isoformat()), store.fingerprint)
+    rankings = _current(cache.entries("rankings", week=week.start.isoformat()), store.fingerprint, RankingManifest)
     if not rankings:
         return "<p class='note'>No rankings cached for this week (hmrec rank makes them).</p>"
     rows, out = [], ""
-    for e in rankings:
-        m, f = e.manifest, e.manifest.get("figures", {})
+    for e, m in rankings:
+        f = m.figures or {}
         rows.append(
             [
                 e.label,
-                ", ".join(m.get("sources", [])),
-                len(m.get("train_weeks", [])),
+                ", ".join(m.sources),
+                len(m.train_weeks),
                 f.get("map@12", ""),
                 f.get("recall@12", ""),
                 f.get("union_recall@all", ""),
                 f.get("oracle_map@12", ""),
-                m.get("seconds", ""),
+                m.seconds,
             ]
         )
     out += _table(
         ["ranking", "sources", "train weeks", "MAP@12", "R@12", "union R@all", "oracle MAP@12", "seconds"], rows
     )
-    for e in rankings:
-        figure = plots.training_curve(e.manifest.get("training") or {}, e.label)
+    for e, m in rankings:
+        figure = plots.training_curve(m.training, e.label)
         if figure:
             out += f"<h3>Training of {html.escape(e.label)}</h3>" + plots.svg(figure)
     return out
@@ -116,13 +118,15 @@ def people_section(store: Store, cache: Cache, week: Week, seed: int = 0) -> str
     the sources that proposed it and at what rank: read through `pipeline.recommend`, in the shop's ids."""
     from hmrec_cli.pipeline.recommend import article_labels, shown, source_sets
 
-    rankings = _current(cache.entries("rankings", week=week.start.isoformat()), store.fingerprint)
+    rankings = _current(cache.entries("rankings", week=week.start.isoformat()), store.fingerprint, RankingManifest)
     if not rankings:
         return (
             "<p class='note'>No ranking cached for this week: "
             f"<code>hmrec rank --ranker merge --week {html.escape(week.start.isoformat())}</code> makes one.</p>"
         )
-    entry = sorted(rankings, key=lambda e: PREFERRED.index(e.method) if e.method in PREFERRED else len(PREFERRED))[0]
+    entry, manifest = sorted(
+        rankings, key=lambda em: PREFERRED.index(em[0].method) if em[0].method in PREFERRED else len(PREFERRED)
+    )[0]
     ranked = pl.scan_parquet(entry.path).select("customer").unique().collect()["customer"]
     if week.has_truth:
         buyers = ranked.filter(ranked.is_in(truth(store.transactions, week)["customer"].implode()))
@@ -130,9 +134,7 @@ def people_section(store: Store, cache: Cache, week: Week, seed: int = 0) -> str
     ranked = ranked.sort()  # the sample depends on the seed only, not on the file's order
     customers = ranked.sample(min(SAMPLE, ranked.len()), seed=seed).sort() if ranked.len() else ranked
     sets = source_sets(store, cache, entry)
-    items, purchases = shown(
-        store, entry, week, customers, sets, int(entry.manifest.get("k", 100)), article_labels(store)
-    )
+    items, purchases = shown(store, entry, week, customers, sets, manifest.k, article_labels(store))
     out = f"<p class='note'>From the ranking {html.escape(entry.label)} (seed {seed}).</p>"
     if entry.method == "din":
         out += (
@@ -171,8 +173,9 @@ def backtest_section(store: Store, cache: Cache) -> str:
     """MAP@12 of every cached ranking of this store, per ranker and week (the newest per ranker-week)."""
     by_ranker: dict[str, dict[str, float]] = {}
     for e in cache.entries("rankings"):
-        value = e.manifest.get("figures", {}).get("map@12")
-        if e.manifest.get("fingerprint") == store.fingerprint and value is not None:
+        m = RankingManifest.readable(e)
+        value = (m.figures or {}).get("map@12") if m is not None else None
+        if value is not None and m.fingerprint == store.fingerprint:
             by_ranker.setdefault(e.method, {}).setdefault(e.week, value)
     weeks = sorted({w for per in by_ranker.values() for w in per})
     if not weeks:

@@ -41,10 +41,11 @@ def candidate_frame(customers: np.ndarray, values, index) -> pl.DataFrame:
     )
 
 
-def top_k_on_device(users, items, k: int, chunk: int = 4096, exclude=None, exclude_pairs=None):
+def top_k_on_device(users, items, k: int, chunk: int = 4096, exclude=None, exclude_pairs=None, add_pairs=None):
     """Exact top k of `users @ items.T` ([n, d] and [m, d] tensors, on any device), a chunk of
     users at a time so the score matrix never exceeds chunk x m. `exclude`: bool [m], True = never
-    proposed; `exclude_pairs`: (user row, item) long tensors, e.g. what each customer already has.
+    proposed; `exclude_pairs`: (user row, item) long tensors, e.g. what each customer already has;
+    `add_pairs`: (user row, item, value) added to those scores first (a repeat term; repeats sum).
     Returns (values, index), each [n, min(k, m)] on the users' device; an excluded item only
     appears (scored -inf) when fewer than k items are left. Scores are computed in float32."""
     import torch
@@ -55,9 +56,18 @@ def top_k_on_device(users, items, k: int, chunk: int = 4096, exclude=None, exclu
         rows, cols = exclude_pairs
         order = torch.argsort(rows, stable=True)
         rows, cols = rows[order], cols[order]
+    if add_pairs is not None:
+        add_rows, add_cols, add_values = add_pairs
+        order = torch.argsort(add_rows, stable=True)
+        add_rows, add_cols, add_values = add_rows[order], add_cols[order], add_values[order]
     values, index = [], []
     for lo in range(0, users.shape[0], chunk):
         scores = users[lo : lo + chunk].float() @ items.T
+        if add_pairs is not None:
+            a, b = torch.searchsorted(
+                add_rows, torch.tensor([lo, lo + scores.shape[0]], device=add_rows.device)
+            ).tolist()
+            scores.index_put_((add_rows[a:b] - lo, add_cols[a:b]), add_values[a:b].float(), accumulate=True)
         if exclude is not None:
             scores.masked_fill_(exclude.unsqueeze(0), -torch.inf)
         if exclude_pairs is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from hmrec_cli.toolkit.data_parallel import world
 from hmrec_cli.toolkit.training import seeded_generator
 
 
@@ -28,11 +29,18 @@ def shuffled_batches(
     """Example indexes 0..n-1 in an order that depends only on (seed, epoch), cut into batches of
     `batch_size`. With `groups` (one id per example), whole groups stay in one batch (a batch ends
     at the first group boundary after `batch_size` rows), e.g. one customer's candidates for a
-    listwise loss. A last batch of one row joins the one before (batch norm cannot train on one)."""
+    listwise loss. A last batch of one row joins the one before (batch norm cannot train on one).
+
+    Under data-parallel training (`hmrec_cli.toolkit.data_parallel`) every rank draws the same batches and
+    keeps its share of each: every `world`-th row (or whole group) from its rank on. The ranks'
+    averaged gradients are then those of the whole batch, so `batch_size` means the same at any
+    number of workers; a last batch under two rows per rank joins the one before."""
+    rank, size = world()
     generator = seeded_generator(seed, epoch)
     if groups is None:
         order = torch.randperm(n, generator=generator)
         sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+        mine = torch.arange(n) % size == rank if size > 1 else None
     else:
         _, inverse = torch.unique(groups.cpu(), return_inverse=True)
         shuffled = torch.randperm(int(inverse.max()) + 1, generator=generator)[inverse]
@@ -41,9 +49,13 @@ def shuffled_batches(
         batch_of_group = torch.cumsum(runs, 0).sub(runs).div(batch_size, rounding_mode="floor")
         cut = torch.bincount(batch_of_group, weights=runs.double()).long()
         sizes = cut[cut > 0].tolist()
-    if len(sizes) > 1 and sizes[-1] == 1:
-        sizes[-2:] = [sizes[-2] + 1]
-    yield from (b.to(device) for b in order.split(sizes))
+        mine = shuffled[order] % size == rank if size > 1 else None  # groups dealt out in turn
+    if len(sizes) > 1 and sizes[-1] < 2 * size:
+        sizes[-2:] = [sizes[-2] + sizes[-1]]
+    if mine is None:
+        yield from (b.to(device) for b in order.split(sizes))
+    else:
+        yield from (b[m].to(device) for b, m in zip(order.split(sizes), mine.split(sizes), strict=True))
 
 
 def predict_in_batches(

@@ -4,6 +4,11 @@ figure, and checkpoints after every epoch so `--resume` continues exactly where 
 
 Checkpoints hold state dicts and plain values only (model, optimizer, epoch, best weights, RNG
 states) and are read with `weights_only=True`; they are written to a temp file and renamed.
+
+Under a process group (`hmrec_cli.toolkit.data_parallel`) the same loop trains data-parallel: the model
+in DistributedDataParallel, each rank on its share of every batch, its own random stream (seed,
+rank), rank 0 validating for all and alone writing the checkpoint (with every rank's RNG state),
+which it reads back on `--resume` and hands to the others.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import torch
 from hmrec_cli import console
 from hmrec_cli.atomic import atomic_file, write_failure
 from hmrec_cli.integrity import damage, digest
+from hmrec_cli.toolkit.data_parallel import from_leader, world
 
 Progress = Callable[[str, int, int], None]
 
@@ -64,9 +70,11 @@ class Log:
     best: float | None = None  # best validation figure; None without validation
     stopped_early: bool = False
     resumed_from: int = 0
+    world_size: int = 1  # processes that trained it together
 
     def as_dict(self) -> dict:
         return {
+            "world_size": self.world_size,
             "epochs": self.epochs,
             "best_epoch": self.best_epoch,
             "best": self.best,
@@ -122,21 +130,20 @@ def train(
 def _train(
     model, loss_of, batches, examples, settings, validate, checkpoint, resume, on_progress, param_groups, on_epoch_end
 ) -> Log:
-    torch.manual_seed(settings.seed)
+    rank, size = world()
+    torch.manual_seed(settings.seed + rank * 2**32)  # rank 0 draws as one process does; the others their own
     groups = param_groups if param_groups is not None else model.parameters()
     # fused: one pass over each parameter's memory per step, not one per arithmetic op (5-10x faster
     # on the CPU for the large embedding tables; the same update)
     fused = settings.device.type in ("cpu", "cuda")
     optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate, weight_decay=settings.weight_decay, fused=fused)
-    log, best_state, stale, start = Log(), None, 0, 0
-    if (
-        resume
-        and checkpoint is not None
-        and checkpoint.is_file()
-        and (saved := _load(checkpoint, model, optimizer, settings))
-    ):
+    log, best_state, stale, start = Log(world_size=size), None, 0, 0
+    found = lambda: _read(checkpoint) if resume and checkpoint is not None and checkpoint.is_file() else None  # noqa: E731
+    if (saved := from_leader(found)) is not None:
+        _restore(saved, model, optimizer, settings, rank, size)
         start, stale, best_state = saved["epoch"], saved["stale"], saved["best_state"]
-        log = Log(saved["log"], saved["best_epoch"], saved["best"], False, saved["epoch"])
+        log = Log(saved["log"], saved["best_epoch"], saved["best"], False, saved["epoch"], size)
+    step = loss_of if size == 1 else _parallel(model, loss_of, settings.device)
     amp = settings.device.type == "cuda"
     for epoch in range(start, settings.epochs):
         if stale >= settings.patience:
@@ -147,12 +154,12 @@ def _train(
         total_loss = torch.zeros((), device=settings.device)
         for batch in batches(epoch):
             with torch.autocast(settings.device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = loss_of(batch)
+                loss = step(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total_loss += loss.detach().float()
-            seen += batch.numel()
+            seen += batch.numel() * size  # the ranks' shares are within a row (a group) of each other
             steps += 1
             if steps % 20 == 1:  # reading the loss syncs the GPU; do it now and then
                 shown = float(loss.detach())
@@ -163,11 +170,15 @@ def _train(
                 f"epoch {epoch + 1}/{settings.epochs}  loss {shown:.4f}  {rate:,.0f} examples/s", seen, examples
             )
         seconds = time.perf_counter() - began
+        if size > 1:  # the epoch's loss and rows over every rank
+            totals = torch.stack([total_loss, torch.tensor(float(seen) / size, device=settings.device)])
+            torch.distributed.all_reduce(totals)
+            total_loss, seen = totals[0] / size, int(totals[1])
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
         model.eval()
-        with torch.no_grad():
-            figure = validate() if validate is not None else None  # no validation: keep the last epoch
+        with torch.no_grad():  # no validation: keep the last epoch
+            figure = from_leader(lambda: validate() if validate is not None else None)
         entry = {
             "epoch": epoch + 1,
             "loss": float(total_loss) / max(steps, 1),
@@ -181,17 +192,18 @@ def _train(
             best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         else:
             stale += 1
-        if checkpoint is not None:
-            _save(checkpoint, model, optimizer, settings, epoch + 1, stale, best_state, log)
+        streams = _streams(settings.device) if size > 1 else None  # every rank's, to resume each
+        if checkpoint is not None and rank == 0:
+            _save(checkpoint, model, optimizer, settings, epoch + 1, stale, best_state, log, streams)
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return log
 
 
-def _load(path: Path, model, optimizer, settings: Settings) -> dict | None:
-    """Restore a checkpoint into `model` and `optimizer`; a damaged one (size or hash not as
-    written, or unreadable) is one warning and None, so training starts afresh."""
+def _read(path: Path) -> dict | None:
+    """A checkpoint's contents; a damaged one (size or hash not as written, unreadable, fields
+    missing) is one warning and None, so training starts afresh."""
     sidecar = path.with_suffix(".pt.json")
     try:
         recorded = json.loads(sidecar.read_text()) if sidecar.is_file() else None
@@ -211,11 +223,6 @@ def _load(path: Path, model, optimizer, settings: Settings) -> dict | None:
             } - set(saved)
             if missing:
                 raise ValueError(f"no {', '.join(sorted(missing))}")
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            torch.set_rng_state(saved["rng_cpu"])
-            if settings.device.type == "cuda" and saved.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state(saved["rng_cuda"], settings.device)
             return saved
     except Exception as error:  # whatever a damaged file makes torch or json raise
         problem = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -223,7 +230,54 @@ def _load(path: Path, model, optimizer, settings: Settings) -> dict | None:
     return None
 
 
-def _save(path: Path, model, optimizer, settings: Settings, epoch: int, stale: int, best_state, log: Log) -> None:
+def _restore(saved: dict, model, optimizer, settings: Settings, rank: int, size: int) -> None:
+    """Load a read checkpoint into `model` and `optimizer`, with this rank's random stream (a
+    checkpoint of a run with another world size has none for it: the stream of (seed, rank))."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    streams = saved.get("rng_ranks") or [saved["rng_cpu"]]
+    cuda_streams = saved.get("rng_cuda_ranks") or [saved.get("rng_cuda")]
+    if len(streams) == size:
+        torch.set_rng_state(streams[rank])
+        if settings.device.type == "cuda" and cuda_streams[rank] is not None:
+            torch.cuda.set_rng_state(cuda_streams[rank], settings.device)
+
+
+class _LossOf(torch.nn.Module):
+    """`loss_of` as a module's forward over `model`, which is what DistributedDataParallel wraps:
+    its gradient hooks fire only for work done inside a forward of the wrapper."""
+
+    def __init__(self, model: torch.nn.Module, loss_of: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        self.model, self.loss_of = model, loss_of
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if batch.numel() == 0:  # a rank dealt no group of this batch: zero gradients, still in the all-reduce
+            return sum(p.sum() for p in self.model.parameters() if p.requires_grad) * 0.0
+        return self.loss_of(batch)
+
+
+def _parallel(model: torch.nn.Module, loss_of, device: torch.device):
+    """The loss as DistributedDataParallel computes it: gradients averaged over the ranks in the
+    backward pass. Dense gradients (hmrec's embeddings are dense), so gloo and NCCL both reduce
+    them; unused parameters (an ablated part) are allowed."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
+    return DistributedDataParallel(_LossOf(model, loss_of), device_ids=ids, find_unused_parameters=True)
+
+
+def _streams(device: torch.device) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    """Every rank's CPU random state and, on CUDA, its device's, in rank order."""
+    mine = (torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
+    states = [None] * world()[1]
+    torch.distributed.all_gather_object(states, mine)
+    return [cpu for cpu, _ in states], [cuda for _, cuda in states] if device.type == "cuda" else None
+
+
+def _save(
+    path: Path, model, optimizer, settings: Settings, epoch: int, stale: int, best_state, log: Log, streams=None
+) -> None:
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -234,6 +288,8 @@ def _save(path: Path, model, optimizer, settings: Settings, epoch: int, stale: i
         "best_epoch": log.best_epoch,
         "log": log.epochs,
         "rng_cpu": torch.get_rng_state(),
+        "rng_ranks": streams[0] if streams else None,
+        "rng_cuda_ranks": streams[1] if streams else None,
         "rng_cuda": torch.cuda.get_rng_state(settings.device) if settings.device.type == "cuda" else None,
     }
     try:

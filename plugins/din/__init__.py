@@ -9,125 +9,94 @@ training.py (imported on first use: `hmrec plugins` must not load torch)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from hmrec_cli.plugin_api import WIDTHS, Ranker, RankingWeek, RunSettings
+from hmrec_cli.params import Between, LogUniform, OneOf, Widths, param
+from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 
 
 @dataclass(frozen=True)
 class DINParams:
-    history_length: int = field(
-        default=32,
-        metadata={
-            "doc": "purchases of the customer's history the model attends over (most recent first)",
-            "valid": (1, 512),
-            "range": (8, 64, "log"),
-        },
+    history_length: int = param(
+        32,
+        "purchases of the customer's history the model attends over (most recent first)",
+        valid=Between(1, 512),
+        search=LogUniform(8, 64),
     )
-    history: str = field(
-        default="attention",
-        metadata={
-            "doc": "attention (DIN), mean (average of the history) or none (history-blind ablation)",
-            "valid": ("attention", "mean", "none"),
-        },
+    history: str = param(
+        "attention",
+        "attention (DIN), mean (average of the history) or none (history-blind ablation)",
+        valid=OneOf("attention", "mean", "none"),
     )
-    embedding_size: int = field(
-        default=32, metadata={"doc": "article id embedding size", "valid": (1, 1024), "range": (8, 64, "log")}
+    embedding_size: int = param(
+        32, "length of each article id's embedding vector", valid=Between(1, 1024), search=LogUniform(8, 64)
     )
-    side_embedding_size: int = field(
-        default=8,
-        metadata={
-            "doc": "embedding size of each side feature (product type, colour, ..., customer fields)",
-            "valid": (1, 512),
-        },
+    side_embedding_size: int = param(
+        8,
+        "length of each side feature's embedding vector (product type, colour, ..., customer fields)",
+        valid=Between(1, 512),
     )
-    attention_hidden: int = field(
-        default=36, metadata={"doc": "hidden units of the local activation unit", "valid": (1, 1024)}
+    attention_hidden: int = param(
+        36, "hidden units of the local activation unit (the attention's scoring MLP)", valid=Between(1, 1024)
     )
-    hidden: str = field(default="200,80", metadata={"doc": "hidden layer widths of the scoring MLP", "valid": WIDTHS})
-    epochs: int = field(default=8, metadata={"doc": "maximum training epochs", "valid": (1, 1000)})
-    patience: int = field(
-        default=2,
-        metadata={"doc": "stop after this many epochs without a better validation MAP@12", "valid": (1, 1000)},
+    hidden: str = param("200,80", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
+    epochs: int = param(8, "most passes over the training rows (early stopping may end sooner)", valid=Between(1, 1000))
+    patience: int = param(2, "stop after this many epochs without a better validation MAP@12", valid=Between(1, 1000))
+    batch_size: int = param(2048, "rows per training step", valid=Between(2, 1_000_000))
+    learning_rate: float = param(
+        0.002, "AdamW learning rate", valid=Between(0, 1, open_low=True), search=LogUniform(0.0003, 0.01)
     )
-    batch_size: int = field(default=2048, metadata={"doc": "rows per training step", "valid": (2, 1_000_000)})
-    learning_rate: float = field(
-        default=0.002, metadata={"doc": "AdamW learning rate", "valid": "(0, 1]", "range": (0.0003, 0.01, "log")}
+    weight_decay: float = param(
+        1e-4,
+        "AdamW weight decay on everything but the article id embeddings, at regularisation_rows training rows or more",
+        valid=Between(0, 10),
+        search=LogUniform(1e-06, 0.01),
     )
-    weight_decay: float = field(
-        default=1e-4,
-        metadata={
-            "doc": "AdamW weight decay on everything but the article id embeddings, at regularisation_rows training rows or more",
-            "valid": (0, 10),
-            "range": (1e-06, 0.01, "log"),
-        },
+    regularisation_rows: int = param(
+        500_000,
+        "below this many training rows weight decay grows as regularisation_rows / rows (0: never)",
+        valid=Between(0, 10**10),
     )
-    regularisation_rows: int = field(
-        default=500_000,
-        metadata={
-            "doc": "below this many training rows weight decay grows as regularisation_rows / rows (0: never)",
-            "valid": (0, 10**10),
-        },
+    wide: bool = param(
+        True, "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"
     )
-    wide: bool = field(
-        default=True,
-        metadata={
-            "doc": "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"
-        },
+    reg: float = param(
+        1e-5,
+        "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency",
+        valid=Between(0, 100),
     )
-    reg: float = field(
-        default=1e-5,
-        metadata={
-            "doc": "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency",
-            "valid": (0, 100),
-        },
+    negative_share: float = param(
+        0.1,
+        "share of negative rows kept for training (positives are all kept)",
+        valid=Between(0, 1, open_low=True),
+        search=LogUniform(0.05, 0.5),
     )
-    negative_share: float = field(
-        default=0.1,
-        metadata={
-            "doc": "share of negative rows kept for training (positives are all kept)",
-            "valid": "(0, 1]",
-            "range": (0.05, 0.5, "log"),
-        },
+    loss: str = param(
+        "bce", "bce (pointwise) or listwise (softmax over each customer's candidates)", valid=OneOf("bce", "listwise")
     )
-    loss: str = field(
-        default="bce",
-        metadata={
-            "doc": "bce (pointwise) or listwise (softmax over each customer's candidates)",
-            "valid": ("bce", "listwise"),
-        },
+    prior_weight: float = param(
+        1.0,
+        "weight of merge's order (tuned fusion, -log(1 + position)) added to every logit; 0 = learn from scratch",
+        valid=Between(0, 100),
     )
-    prior_weight: float = field(
-        default=1.0,
-        metadata={
-            "doc": "weight of merge's order (tuned fusion, -log(1 + position)) added to every logit; 0 = learn from scratch",
-            "valid": (0, 100),
-        },
+    min_gain_se: float = param(
+        2.0,
+        "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference",
+        valid=Between(0, 100),
     )
-    min_gain_se: float = field(
-        default=2.0,
-        metadata={
-            "doc": "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference",
-            "valid": (0, 100),
-        },
+    valid_customers: int = param(
+        5_000,
+        "at most this many buyers of the newest training week with a purchase among their candidates score each epoch (the others score 0 in any order)",
+        valid=Between(1, 10_000_000),
     )
-    valid_customers: int = field(
-        default=5_000,
-        metadata={
-            "doc": "at most this many buyers of the newest training week with a purchase among their candidates score each epoch (the others score 0 in any order)",
-            "valid": (1, 10_000_000),
-        },
-    )
-    score_top: int = field(
-        default=0,
-        metadata={
-            "doc": "score with the network only each customer's first N candidates in merge's order, the rest follow in that order (a full-scale submission's 410M rows, 3x fewer at N=100); 0 = all",
-            "valid": (0, 1_000_000),
-        },
+    score_top: int = param(
+        0,
+        "score with the network only each customer's first N candidates in merge's order, the rest follow in that order (a full-scale submission's 410M rows, 3x fewer at N=100); 0 = all",
+        valid=Between(0, 1_000_000),
     )
 
 

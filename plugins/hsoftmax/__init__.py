@@ -11,32 +11,24 @@ Tree in tree.py, model in model.py, training in fitting.py (torch loads only whe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from hmrec_cli.params import Between, OneOf, param
 from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
 from hmrec_cli.toolkit.tower_params import TowerParams
 
 
 @dataclass(frozen=True)
 class HSoftmaxParams(TowerParams):
-    tree: str = field(
-        default="catalogue",
-        metadata={
-            "doc": "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)",
-            "valid": ("catalogue", "huffman"),
-        },
+    tree: str = param(
+        "catalogue",
+        "catalogue (index group > product group > type > product > article) or huffman (binary, by sales)",
+        valid=OneOf("catalogue", "huffman"),
     )
-    max_branching: int = field(
-        default=32,
-        metadata={
-            "doc": "tree=catalogue: a node with more children gets balanced intermediate levels",
-            "valid": (2, 4096),
-        },
+    max_branching: int = param(
+        32, "tree=catalogue: a node with more children gets balanced intermediate levels", valid=Between(2, 4096)
     )
-    beam: int = field(
-        default=100,
-        metadata={"doc": "nodes kept per depth in the beam search (at least k are kept)", "valid": (1, 100_000)},
-    )
+    beam: int = param(100, "nodes kept per depth in the beam search (at least k are kept)", valid=Between(1, 100_000))
 
 
 class HSoftmax(FittedRetriever):

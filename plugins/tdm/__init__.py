@@ -15,92 +15,67 @@ state (checkpointed with it) and is also written beside the checkpoint as `<key>
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from hmrec_cli.plugin_api import WIDTHS
+from hmrec_cli.params import MAX_DAYS, Between, OneOf, Widths, param
 from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
 
 
 @dataclass(frozen=True)
 class TDMParams:
-    weeks: int = field(
-        default=4,
-        metadata={
-            "doc": "training weeks before the target week (each buyer's purchases of a week, history cut at its start)",
-            "valid": (1, 104),
-        },
+    weeks: int = param(
+        4,
+        "training weeks before the target week (each buyer's purchases of a week, history cut at its start)",
+        valid=Between(1, 104),
     )
-    branching: int = field(
-        default=2, metadata={"doc": "children per tree node (depth = ceil(log_b articles))", "valid": (2, 64)}
+    branching: int = param(2, "children per tree node (depth = ceil(log_b articles))", valid=Between(2, 64))
+    init: str = param(
+        "catalogue",
+        "initial tree: catalogue (index group, product group, type, code) or kmeans (balanced 2-means of purchase-matrix SVD vectors)",
+        valid=OneOf("catalogue", "kmeans"),
     )
-    init: str = field(
-        default="catalogue",
-        metadata={
-            "doc": "initial tree: catalogue (index group, product group, type, code) or kmeans (balanced 2-means of purchase-matrix SVD vectors)",
-            "valid": ("catalogue", "kmeans"),
-        },
+    tree_rounds: int = param(
+        0,
+        "times the tree is rebuilt (tree_learning) and the model retrained after the first fit (0: keep the initial tree)",
+        valid=Between(0, 10),
     )
-    tree_rounds: int = field(
-        default=0,
-        metadata={
-            "doc": "times the tree is rebuilt (tree_learning) and the model retrained (0 by default: on the medium world either rebuild lowered held-out recall, on the small one neither gained clearly)",
-            "valid": (0, 10),
-        },
+    tree_learning: str = param(
+        "kmeans",
+        "how a round rebuilds the tree: kmeans (balanced clustering of the learned article vectors; inner nodes restart as their articles' mean) or greedy (JTM, 2019: each article moves to where the model sends its buyers, gap levels at a time; the model is kept)",
+        valid=OneOf("kmeans", "greedy"),
     )
-    tree_learning: str = field(
-        default="kmeans",
-        metadata={
-            "doc": "how a round rebuilds the tree: kmeans (balanced clustering of the learned article vectors; inner nodes restart as their articles' mean) or greedy (JTM, 2019: each article moves to where the model sends its buyers, gap levels at a time; the model is kept)",
-            "valid": ("kmeans", "greedy"),
-        },
+    gap: int = param(
+        4,
+        "tree_learning=greedy: levels placed at once (the cost per purchase grows with branching^gap)",
+        valid=Between(1, 16),
     )
-    gap: int = field(
-        default=4,
-        metadata={
-            "doc": "tree_learning=greedy: levels placed at once (the cost per purchase grows with branching^gap)",
-            "valid": (1, 16),
-        },
+    epochs: int = param(2, "training epochs per tree (so epochs * (tree_rounds + 1) in all)", valid=Between(1, 100))
+    embedding_size: int = param(
+        16, "length of the node, article and side-feature embedding vectors", valid=Between(2, 512)
     )
-    epochs: int = field(
-        default=2,
-        metadata={"doc": "training epochs per tree (so epochs * (tree_rounds + 1) in all)", "valid": (1, 100)},
+    attention_hidden: int = param(
+        8, "hidden units of the local activation unit (the attention's scoring MLP)", valid=Between(1, 512)
     )
-    embedding_size: int = field(
-        default=16, metadata={"doc": "size of node, article and side-feature vectors", "valid": (2, 512)}
+    hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
+    history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
+    negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
+    batch_size: int = param(256, "purchases per training step", valid=Between(2, 1_000_000))
+    learning_rate: float = param(0.005, "Adam learning rate", valid=Between(1e-6, 1.0))
+    search: str = param(
+        "beam",
+        "beam (layer-wise beam search) or exhaustive (score every leaf: the reference, slow)",
+        valid=OneOf("beam", "exhaustive"),
     )
-    attention_hidden: int = field(
-        default=8, metadata={"doc": "hidden units of the local activation unit", "valid": (1, 512)}
+    beam: int = param(0, "nodes kept per level in beam search (0: k)", valid=Between(0, 100_000))
+    sold_within_days: int = param(
+        28,
+        "only articles sold in the last this many days before the week are searched (0: any)",
+        valid=Between(0, MAX_DAYS),
     )
-    hidden: str = field(default="32,16", metadata={"doc": "hidden layer widths of the scoring MLP", "valid": WIDTHS})
-    history_length: int = field(
-        default=20, metadata={"doc": "recent purchases the model attends over", "valid": (1, 512)}
-    )
-    negatives_per_level: int = field(
-        default=6, metadata={"doc": "negative nodes drawn per tree level for each positive", "valid": (1, 1000)}
-    )
-    batch_size: int = field(default=256, metadata={"doc": "purchases per training step", "valid": (2, 1_000_000)})
-    learning_rate: float = field(default=0.005, metadata={"doc": "Adam learning rate", "valid": (1e-6, 1.0)})
-    search: str = field(
-        default="beam",
-        metadata={
-            "doc": "beam (layer-wise beam search) or exhaustive (score every leaf: the reference, slow)",
-            "valid": ("beam", "exhaustive"),
-        },
-    )
-    beam: int = field(default=0, metadata={"doc": "nodes kept per level in beam search (0: k)", "valid": (0, 100_000)})
-    sold_within_days: int = field(
-        default=28,
-        metadata={
-            "doc": "only articles sold in the last this many days before the week are searched (0: any)",
-            "valid": (0, 3650),
-        },
-    )
-    valid_customers: int = field(
-        default=1000,
-        metadata={
-            "doc": "newest training week's buyers held out to measure recall@100 after every epoch (0: none)",
-            "valid": (0, 1_000_000),
-        },
+    valid_customers: int = param(
+        1000,
+        "newest training week's buyers held out to measure recall@100 after every epoch (0: none)",
+        valid=Between(0, 1_000_000),
     )
 
 

@@ -25,6 +25,7 @@ from hmrec_cli import console
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.batches import shuffled_batches, to_device
+from hmrec_cli.toolkit.data_parallel import leads
 from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_examples
@@ -148,7 +149,7 @@ class Fitted:
             on_progress=run.on_progress,
         ).as_dict()
         self.tree = tree_of(self.model, p.branching)
-        if run.checkpoint is not None:  # the final tree beside the checkpoint, as arrays anyone can read
+        if run.checkpoint is not None and leads():  # the final tree beside the checkpoint, as arrays anyone can read
             self.tree.save(run.checkpoint.with_name(run.checkpoint.stem + ".tree.npz"))
         unsold = unsold_articles(ctx.history, ctx.week, ctx.articles.height, p.sold_within_days)
         self.on_sale = TreeOnDevice.of(self.tree, self.device, None if unsold is None else np.flatnonzero(~unsold))

@@ -21,8 +21,9 @@ exact top k of user vector x article matrix (hmrec_cli.toolkit.ann), among artic
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from hmrec_cli.params import Between, OneOf, param
 from hmrec_cli.toolkit.fitted_retriever import FittedRetriever
 from hmrec_cli.toolkit.tower_params import TowerParams
 
@@ -31,35 +32,39 @@ from hmrec_cli.toolkit.tower_params import TowerParams
 class YouTubeDNNParams(TowerParams):
     """The shared user-tower parameters; the article side is one output embedding per article."""
 
-    softmax: str = field(
-        default="sold",
-        metadata={
-            "doc": "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue, ~6x slower on H&M's)",
-            "valid": ("sold", "all"),
-        },
+    softmax: str = param(
+        "sold",
+        "the softmax's articles: sold (those bought in the training weeks or proposable by sold_within_days; the rest get no positive and are never proposed) or all (the whole catalogue; a step costs more with every article)",
+        valid=OneOf("sold", "all"),
+    )
+    repeat_term: bool = param(
+        False,
+        "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
+        "so articles bought again can rank first",
     )
 
 
 @dataclass(frozen=True)
 class SampledSoftmaxParams(TowerParams):
-    negatives: int = field(
-        default=1024,
-        metadata={
-            "doc": "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)",
-            "valid": (0, 100_000),
-        },
+    negatives: int = param(
+        1024,
+        "negatives drawn by popularity per step, shared by the batch (beside the batch's own targets)",
+        valid=Between(0, 100_000),
     )
-    logq: bool = field(
-        default=True,
-        metadata={
-            "doc": "subtract the log of each article's sampling probability from its logit (false: the ablation)"
-        },
+    logq: bool = param(
+        True, "subtract the log of each article's sampling probability from its logit (false: the ablation)"
     )
-    search: str = field(
-        default="exact",
-        metadata={"doc": "exact (brute force on the device) or annoy (approximate index)", "valid": ("exact", "annoy")},
+    search: str = param(
+        "exact", "exact (brute force on the device) or annoy (approximate index)", valid=OneOf("exact", "annoy")
     )
-    trees: int = field(default=50, metadata={"doc": "annoy trees (search=annoy)", "valid": (1, 1000)})
+    trees: int = param(
+        50, "trees of the annoy index (search=annoy): more find neighbours better, build slower", valid=Between(1, 1000)
+    )
+    repeat_term: bool = param(
+        False,
+        "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
+        "so articles bought again can rank first (search=exact only)",
+    )
 
 
 class _TwoTower(FittedRetriever):

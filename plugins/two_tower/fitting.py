@@ -8,11 +8,12 @@ import torch
 from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 from hmrec_cli import console
+from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.toolkit.towers import tower_shape, user_vectors
+from hmrec_cli.toolkit.towers import repeat_pairs, tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import weekly_examples
 
@@ -32,7 +33,9 @@ class Fitted:
         n_articles = ctx.articles.height
         shape, article_table, customer_table = tower_shape(ctx, p)
         torch.manual_seed(run.seed)
-        self.model = TwoTower(shape, article_table, customer_table, self.loss).to(self.device)
+        if p.repeat_term and getattr(p, "search", "exact") == "annoy":
+            raise InputError("-o repeat_term=true needs search=exact (an annoy index cannot add the repeat term)")
+        self.model = TwoTower(shape, article_table, customer_table, self.loss, p.repeat_term).to(self.device)
         pairs = int(examples.pair_article.size)
         if pairs == 0:
             console.warn(
@@ -52,20 +55,29 @@ class Fitted:
             self.device,
         )
         kept = torch.from_numpy(kept).to(self.device) if kept is not None else None
+        column_of = softmax_lookup(kept, n_articles, self.device)  # article index + 1 -> softmax column, -1 = none
         frequency = id_frequency(t["pair_article"], n_articles)
         probability = frequency / frequency.sum()
         log_q = torch.log(probability) if getattr(p, "logq", False) else None
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
             example, target = t["pair_example"][idx], t["pair_article"][idx]
-            users = self.model.user(
-                t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example]
-            )
+            items, ages = t["items"][example], t["age_days"][example]
+            users = self.model.user(t["customer"][example], items, ages, t["dense"][example])
+            repeat = self.model.repeat
             if self.loss == "full":
-                return full_softmax_loss(users, self.model.articles, t["pair_column"][idx], kept)
+                width = kept.numel() if kept is not None else n_articles
+                bonus = (
+                    (lambda lo, hi: repeat.on_lookup(items[lo:hi], ages[lo:hi], column_of, width))
+                    if repeat is not None
+                    else None
+                )
+                return full_softmax_loss(users, self.model.articles, t["pair_column"][idx], kept, bonus)
             negatives = torch.multinomial(probability, p.negatives, replacement=True) if p.negatives else target[:0]
             columns = torch.cat([target, negatives])
             scores = users.float() @ self.model.articles(columns).float().T
+            if repeat is not None:
+                scores = scores + repeat.on_columns(items, ages, columns)
             return sampled_softmax_loss(
                 scores, log_q[columns] if log_q is not None else None, hidden_columns(example, target, negatives)
             )
@@ -125,8 +137,24 @@ class Fitted:
         if self.index is not None:
             found = self.index.top_k(users.cpu().numpy(), ids, k)
             return found.with_columns(article=pl.Series(self.allowed.astype(np.uint32)).gather(found["article"]))
-        values, index = top_k_on_device(users, self.items, k, exclude=self.excluded)
+        added = (
+            repeat_pairs(
+                self.model.repeat, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
+            )
+            if self.model.repeat is not None
+            else None
+        )
+        values, index = top_k_on_device(users, self.items, k, exclude=self.excluded, add_pairs=added)
         return candidate_frame(ids, values, index)
+
+
+def softmax_lookup(kept: torch.Tensor | None, n_articles: int, device: torch.device) -> torch.Tensor:
+    """Article index + 1 -> its column of youtube-dnn's softmax (`kept` columns, or every article), -1
+    for padding and for articles outside the softmax."""
+    column_of = torch.full((n_articles + 1,), -1, dtype=torch.long, device=device)
+    articles = kept if kept is not None else torch.arange(n_articles, device=device)
+    column_of[articles + 1] = torch.arange(articles.numel(), device=device)
+    return column_of
 
 
 def softmax_columns(

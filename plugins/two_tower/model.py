@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from hmrec_cli.toolkit.towers import ArticleEncoder, Shape, UserTower
+from hmrec_cli.toolkit.towers import ArticleEncoder, RepeatTerm, Shape, UserTower
 
 
 class OutputEmbeddings(nn.Module):
@@ -40,9 +40,12 @@ class ItemTower(nn.Module):
 
 
 class TwoTower(nn.Module):
-    def __init__(self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, loss: str):
+    def __init__(
+        self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, loss: str, repeat: bool = False
+    ):
         super().__init__()
         self.loss_kind = loss
+        self.repeat = RepeatTerm() if repeat else None
         self.user = UserTower(shape, article_codes, customer_codes)
         self.articles = (
             OutputEmbeddings(shape.articles - 1, shape.embedding_size)
@@ -66,10 +69,15 @@ CHUNK_BYTES = 16 * 2**20  # logits per slice of the batch: under glibc's largest
 
 
 def full_softmax_loss(
-    users: torch.Tensor, out: OutputEmbeddings, targets: torch.Tensor, columns: torch.Tensor | None = None
+    users: torch.Tensor,
+    out: OutputEmbeddings,
+    targets: torch.Tensor,
+    columns: torch.Tensor | None = None,
+    bonus=None,
 ) -> torch.Tensor:
     """Cross-entropy over every article, logits = users @ W.T + b; or, with `columns` (article
-    indexes), over those articles only, `targets` then being positions in `columns`.
+    indexes), over those articles only, `targets` then being positions in `columns`. `bonus(lo, hi)`,
+    when given, adds [hi - lo, columns] to the logits of those rows (the repeat term).
 
     Computed over slices of the batch whose logits stay under 16 MiB: whole-batch logits (184 MB
     for 1,024 purchases x 45k articles) are fresh mmap'd pages on every step; at that shape a step
@@ -79,7 +87,9 @@ def full_softmax_loss(
     rows = max(1, CHUNK_BYTES // (4 * weight.shape[0]))
     total = sum(
         nn.functional.cross_entropy(
-            users[lo : lo + rows].float() @ weight.T + bias, targets[lo : lo + rows], reduction="sum"
+            users[lo : lo + rows].float() @ weight.T + bias + (bonus(lo, lo + rows) if bonus is not None else 0.0),
+            targets[lo : lo + rows],
+            reduction="sum",
         )
         for lo in range(0, users.shape[0], rows)
     )

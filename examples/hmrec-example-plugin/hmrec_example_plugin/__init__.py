@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
-from hmrec_cli.plugin import Context, Retriever, RunSettings
+from hmrec_cli.plugin import Between, Context, Retriever, RunSettings, param
 
 
 @dataclass(frozen=True)
 class NewestParams:
-    min_sales: int = field(
-        default=1, metadata={"doc": "only articles sold at least this many times so far", "valid": (1, 1_000_000)}
-    )
+    min_sales: int = param(1, "sales an article needs before the week to be proposed", valid=Between(1, 1_000_000))
 
 
 class Newest(Retriever):

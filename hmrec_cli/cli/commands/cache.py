@@ -47,14 +47,14 @@ def cache_ls(cache: CacheDir = Path("cache"), json: Json = False) -> None:
             }
         )
         return
+    from hmrec_cli.pipeline.manifests import readable
+
     rows = [
         [
             e.kind,
             e.label,
             e.week,
-            e.manifest.get("k", ""),
-            e.manifest.get("customers", ""),
-            e.manifest.get("rows", 0),
+            *((m.k, m.customers, m.rows) if (m := readable(e)) is not None else ("", "", 0)),
             _size(size),
             "damaged" if problem else "ok",
         ]

@@ -42,7 +42,7 @@ def config_show(
     config > built-in default), given the same flags, and each plugin parameter the config sets.
     -o on a command overrides a config parameter."""
     from hmrec_cli import console, project_config
-    from hmrec_cli.cli.commands.rank import default_candidates
+    from hmrec_cli.pipeline.source_choice import default_sources
 
     settings = project_config.load(config)
     given = {
@@ -58,7 +58,7 @@ def config_show(
     for name, value in given.items():
         value, source = setting(ctx, settings, name, value)
         if value is None:  # candidates: the built-in default is computed, not a literal
-            value = default_candidates()
+            value = ",".join(default_sources())
         pipeline.append({"name": name, "value": str(value) if isinstance(value, Path) else value, "source": source})
     parameters = [
         {"plugin": plugin, "name": key, "value": value, "source": "config"}

@@ -17,7 +17,7 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
-    settings_in_force,
+    in_force,
 )
 
 
@@ -89,7 +89,8 @@ def evaluate(
     )
 
     settings = project_config.load(config)
-    data, cache = settings_in_force(ctx, settings, data=data, cache=cache)
+    forced = in_force(ctx, settings, data=data, cache=cache)
+    data, cache = forced.data, forced.cache
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
@@ -194,13 +195,14 @@ def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.evaluation import scored_week
+    from hmrec_cli.pipeline.manifests import readable
 
     store = Store.open(data)
     target = scored_week(store, week)
     found = [
-        e
+        (e, m)
         for e in Cache(cache).entries(week=target.start.isoformat())
-        if e.owned and e.manifest.get("fingerprint") == store.fingerprint and e.damage() is None
+        if e.owned and e.damage() is None and (m := readable(e)) is not None and m.fingerprint == store.fingerprint
     ]
     rows = [
         {
@@ -209,10 +211,10 @@ def _cached_side_by_side(data: Path, cache: Path, week: str, json: bool) -> None
             "map@12": f.get("map@12"),
             "recall@12": f.get("recall@12"),
             "recall@100": f.get("recall@100"),
-            "created": e.manifest.get("created"),
+            "created": m.created,
         }
-        for e in found
-        for f in [e.manifest.get("figures") or {}]
+        for e, m in found
+        for f in [m.figures or {}]
     ]
     rows.sort(key=lambda r: (r["kind"] != "rankings", -(r["map@12"] if r["map@12"] is not None else -1.0)))
     if json:
@@ -273,21 +275,22 @@ def _evaluate_candidates(
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline.settings import Auto, sources
     from hmrec_cli.reports import plots
     from hmrec_cli.reports.candidates_report import compare, segment_rows, table_rows
 
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
-    if not wanted:
-        raise InputError("--candidates: name at least one method, e.g. popular,repurchase")
+    wanted = sources(names)  # the names mean what they mean on rank; each may be a set's label, name@key
+    if isinstance(wanted, Auto):
+        raise InputError("--candidates auto: evaluate compares the sets named, e.g. popular,repurchase")
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
         results, segments = compare(
             store,
             Cache(cache),
-            wanted,
+            list(wanted),
             rolling_weeks(target, weeks, store.first_date),
             options,
             seed,

@@ -15,9 +15,8 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     ShardText,
     checked_customers_file,
-    parsed_shard,
+    in_force,
     refuse_inside,
-    settings_in_force,
 )
 
 FORMATS = (".parquet", ".csv")
@@ -61,11 +60,13 @@ def export(
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline.manifests import RankingManifest
     from hmrec_cli.pipeline.recall import select_customers
     from hmrec_cli.pipeline.recommend import export_rows
 
     settings = project_config.load(config)
-    data, cache = settings_in_force(ctx, settings, data=data, cache=cache)
+    forced = in_force(ctx, settings, data=data, cache=cache, shard=shard)
+    data, cache = forced.data, forced.cache
     if out.suffix.lower() not in FORMATS:
         raise InputError(f"--out {out}: expected a .parquet or .csv file name")
     if out.is_dir():
@@ -74,7 +75,7 @@ def export(
     checked_customers_file(customers)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    chosen = parsed_shard(shard)
+    chosen = forced.shard
     found = lambda only_shard: Cache(cache).resolve(  # noqa: E731
         "rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking", only_shard
     )
@@ -99,7 +100,7 @@ def export(
         if held < wanted.len():
             raise InputError(
                 f"--customers {customers}: {wanted.len() - held:,} of its customers are not in the ranking {entry.label} "
-                f"(it ranks {entry.manifest.get('customers', 'other customers')}); rank them with `hmrec rank --customers {customers}`"
+                f"(it ranks {RankingManifest.of(entry).customers}); rank them with `hmrec rank --customers {customers}`"
             )
     if chosen is not None:  # this shard's customers of the ranking (or of the file)
         from hmrec_cli.pipeline.shards import only
@@ -114,7 +115,7 @@ def export(
         if (why := write_failure(error)) is None:
             raise
         raise InputError(f"cannot write {out}: {why}") from None
-    customer_count = entry.manifest.get("customer_count") if wanted is None else wanted.len()
+    customer_count = RankingManifest.of(entry).customer_count if wanted is None else wanted.len()
     if json:
         console.emit_json(
             {

@@ -5,15 +5,21 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 
 from hmrec_cli.atomic import refuse_inside as refuse_inside  # where it lives: the Python API refuses the same paths
-from hmrec_cli.limits import MAX_K as MAX_K  # the bounds commands declare
-from hmrec_cli.limits import MAX_SEED as MAX_SEED
-from hmrec_cli.limits import MAX_WEEKS as MAX_WEEKS
+from hmrec_cli.params import MAX_K as MAX_K  # the bounds commands declare
+from hmrec_cli.params import MAX_SEED as MAX_SEED
+from hmrec_cli.params import MAX_WEEKS as MAX_WEEKS
+from hmrec_cli.pipeline import settings as pipeline_settings
+from hmrec_cli.pipeline.settings import Auto, Sources
+
+if TYPE_CHECKING:  # numpy and pyarrow load only when a command takes --shard
+    from hmrec_cli.pipeline.shards import Shard
 
 DataDir = Annotated[
     Path,
@@ -92,6 +98,13 @@ Candidates = Annotated[
         "else the four sources auto starts from (see `hmrec config show`).",
     ),
 ]
+TrainWeeks = Annotated[
+    str,
+    typer.Option(
+        help="Earlier weeks a ranker learns from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), "
+        "or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks).",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 ShardText = Annotated[
     Optional[str],
@@ -131,7 +144,7 @@ def checked_engine(engine: str, shard: str | None) -> bool:
     return engine == "ray"
 
 
-def parsed_shard(text: str | None):
+def parsed_shard(text: str | None) -> Shard | None:
     """`--shard I/N` as the typed `Shard` every stage takes (None: all customers); bad text exits 2."""
     if text is None:
         return None
@@ -139,6 +152,16 @@ def parsed_shard(text: str | None):
 
     return Shard.parse(text)
 
+
+Workers = Annotated[
+    int,
+    typer.Option(
+        help="Train the neural models data-parallel in this many local processes (torch DDP: gloo on the CPU, NCCL on CUDA); "
+        "under torchrun leave it out (docs/scale-out.md).",
+        min=1,
+        max=1024,
+    ),
+]
 
 Command = TypeVar("Command", bound=Callable)
 GIVEN = {"COMMANDLINE": "flag", "ENVIRONMENT": "env"}  # click's parameter sources, as `config show` names them
@@ -156,9 +179,49 @@ def setting(ctx: typer.Context, settings, name: str, value: object) -> tuple[obj
     return value, "default"
 
 
-def settings_in_force(ctx: typer.Context, settings, **values: object) -> tuple:
-    """Each option named in `values` (its parsed value) as `setting` resolves it, in that order."""
-    return tuple(setting(ctx, settings, name, value)[0] for name, value in values.items())
+@dataclass(frozen=True)
+class InForce:
+    """The shared pipeline options a command runs with, typed: each the flag (or its environment
+    variable) as given, else hmrec.toml's `[pipeline]` value, else the built-in default."""
+
+    data: Path = Path("hm")
+    cache: Path = Path("cache")
+    candidates: Sources | None = None  # None: the default sources (`sources`)
+    ranker: str | None = None
+    train_weeks: int | Auto = 4
+    k: int = 100
+    drop_bought: pipeline_settings.DropBought = pipeline_settings.DropBought.AUTO
+    shard: Shard | None = None  # --shard I/N: only that shard's customers
+
+    def sources(self) -> Sources:
+        """`--candidates` as given, else the sources `auto` starts from that the store at `data` can feed."""
+        if self.candidates is not None:
+            return self.candidates
+        from hmrec_cli.data.store import Store
+        from hmrec_cli.pipeline.source_choice import default_sources
+
+        return tuple(default_sources(Store.open(self.data)))
+
+
+PARSERS = {  # what the shared options become; the others stay as typer parsed them
+    "candidates": lambda value: None if value is None else pipeline_settings.sources(value),
+    "train_weeks": pipeline_settings.train_weeks,
+    "drop_bought": pipeline_settings.drop_bought,
+    "shard": parsed_shard,
+}
+
+
+def in_force(ctx: typer.Context, settings, **values: object) -> InForce:
+    """The options named in `values` (as typer parsed them) resolved by `setting` and typed by
+    `PARSERS`: the one preamble of rank, submit, tune, evaluate and recommend. A bad value is an
+    InputError naming the option."""
+    resolved = {name: setting(ctx, settings, name, value)[0] for name, value in values.items()}
+    return InForce(**{name: PARSERS.get(name, lambda v: v)(value) for name, value in resolved.items()})
+
+
+def as_words(sources: Sources) -> str:
+    """Sources as `--candidates` takes them."""
+    return sources if isinstance(sources, Auto) else ",".join(sources)
 
 
 def reports_input_errors(command: Command) -> Command:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -25,11 +25,18 @@ from hmrec_cli.cli.commands.options import (
     Seed,
     ShardCount,
     ShardText,
+    TrainWeeks,
     Week,
+    Workers,
+    as_words,
     checked_engine,
-    parsed_shard,
-    settings_in_force,
+    in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
+from hmrec_cli.toolkit.data_parallel import leads
+
+if TYPE_CHECKING:
+    from hmrec_cli.pipeline.manifests import RankingManifest
 
 
 def rank(
@@ -39,12 +46,7 @@ def rank(
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     week: Week = "last",
-    train_weeks: Annotated[
-        str,
-        typer.Option(
-            help="Earlier weeks to learn from (din and lgbm train on all but the newest, which picks their epoch or trees; merge tunes on all), or auto: back until the weeks hold -o min_positives purchases (default 900,000, about 4 weeks of H&M's full log; at most 26 weeks)."
-        ),
-    ] = "4",
+    train_weeks: TrainWeeks = "4",
     k: Annotated[int, typer.Option(help="Candidates per customer from each source.", min=1, max=MAX_K)] = 100,
     option: Annotated[
         list[str],
@@ -63,6 +65,7 @@ def rank(
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     force: Force = False,
     seed: Seed = 0,
     plot: Annotated[
@@ -78,17 +81,20 @@ def rank(
 ) -> None:
     """Fit a ranker on labelled candidates of the weeks before --week, then write each customer's top 12 to the cache.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
+    from hmrec_cli.pipeline.manifests import RankingManifest
     from hmrec_cli.pipeline.ranking import RankRequest
     from hmrec_cli.pipeline.ranking import rank as run_rank
+    from hmrec_cli.pipeline.settings import DropBought as DropBoughtWord
     from hmrec_cli.project_config import load
     from hmrec_cli.reports import plots
 
     settings = load(config)
-    data, cache, candidates, ranker, train_weeks, k, drop_bought = settings_in_force(
+    forced = in_force(
         ctx,
         settings,
         data=data,
@@ -98,14 +104,15 @@ def rank(
         train_weeks=train_weeks,
         k=k,
         drop_bought=drop_bought,
+        shard=shard,
     )
-    store = Store.open(data)
-    candidates, train_weeks = default_candidates(store) if candidates is None else candidates, str(train_weeks)
+    store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
-    sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
+    sources = forced.sources()
     request = RankRequest(
-        ranker, sources, target, train_weeks, k, tuple(option), customers, settings, drop_bought, parsed_shard(shard)
-    )
+        forced.ranker, sources, target, forced.train_weeks, forced.k, tuple(option), customers, settings,
+        forced.drop_bought, forced.shard,
+    )  # fmt: skip
     if plot_out is not None:
         plots.check_path(plot_out)
     if checked_engine(engine, shard):
@@ -114,91 +121,45 @@ def rank(
 
         run = dict(seed=seed, device=device, resume=resume, force=force)
         with console.progress_bar(quiet or json) as report, shard_lines(quiet or json) as on_shard:
-            entry = rank_on_ray(store, Cache(cache), request, shards, address, run, report, on_shard)
+            entry = rank_on_ray(store, Cache(forced.cache), request, shards, address, run, report, on_shard)
     else:
         with console.progress_bar(quiet or json) as report:
             entry = run_rank(
-                store, Cache(cache), request, seed=seed, device=device, resume=resume, force=force, on_progress=report
+                store,
+                Cache(forced.cache),
+                request,
+                seed=seed,
+                device=device,
+                resume=resume,
+                force=force,
+                on_progress=report,
             )
-    m = entry.manifest
-    figure = plots.training_curve(m.get("training") or {}, entry.label)
+    if not leads():  # rank 0 reports and writes the plot
+        return
+    m = RankingManifest.of(entry)
+    figure = plots.training_curve(m.training, entry.label)
     if plot_out is not None and figure:
         plots.save(figure, plot_out)
     if json:
-        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
+        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m.as_dict()})
         return
-    timing = (
-        f"{entry.provenance()}"
-        if entry.cached
-        else f"trained in {m['fit_seconds']:.1f} s, scored in {m['score_seconds']:.1f} s on {m['device']}"
-    )
-    console.out.print(
-        f"{entry.label}: top 12 for {console.plural(m['customer_count'], 'customer')} ({m['customers']}{', shard ' + m['shard'] if 'shard' in m else ''}), week {target}; "
-        f"trained on {len(m['train_weeks'])} weeks ({m['training_rows']:,} candidate rows); {timing}",
-        highlight=False,
-    )
-    if empty := m.get("empty_train_weeks"):
-        console.warn(
-            f"no purchases in the training week(s) starting {', '.join(empty)}: trained on the other {len(m['train_weeks'])}"
-        )
-    if choice := m.get("source_choice"):
-        steps = [
-            [c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]]
-            for c in choice["steps"]
-            if "source" in c
-        ]
-        console.show(
-            f"--candidates auto: {', '.join(m['sources'])} of the pool, chosen on the training weeks (equal-weight fusion)",
-            ["source", "MAP@12", "gain", "stderr", ""],
-            steps,
-        )
-    if (importance := m["training"].get("feature_importance")) and any(importance.values()):  # all 0: no trees kept
-        top = list(importance.items())[:10]
-        console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
-    kept = kept_merge(ranker, m)
-    if "newest_training_week" in m:
-        show_newest_week(m["newest_training_week"], console, kept=bool(kept))
+    show_ranking(entry, m, target, console)
+    kept = kept_merge(forced.ranker, m)
+    show_newest_week(m.newest_training_week, console, kept=bool(kept))
     if kept:
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
-    if m.get("figures", {}).get("buyers") == 0:
-        console.out.print(
-            f"0 buyers: nobody bought anything in the week {target}, so the ranking has no score", highlight=False
-        )
-    elif "figures" in m:
-        f = m["figures"]
-        rows = [[entry.label, f["map@12"], f["recall@12"]]]
-        if kept:  # the ranking is merge's order: merge scores the same
-            rows.append([f"merge (the order {ranker} kept)", f["map@12"], f["recall@12"]])
-        rows += [[f"{s} (own order)", v, ""] for s, v in f["sources_map@12"].items() if v is not None]
-        rows.append(["union of the sources (R@all)", "", f["union_recall@all"]])
-        if "oracle_map@12" in f:
-            rows.append(["oracle (ceiling)", f["oracle_map@12"], ""])
-        console.show(f"Week {target}: the week's buyers", ["ranking", "MAP@12", "recall@12"], rows)
-    epochs = (m.get("training") or {}).get("epochs") or []
-    if epochs and not plot:
-        best = m["training"].get("best_epoch")
-        console.show(
-            "Training (validation: MAP@12 of the newest training week's buyers)",
-            ["epoch", "loss", "validation", "seconds", ""],
-            [
-                [
-                    e["epoch"],
-                    e["loss"],
-                    e["validation"] if e["validation"] is not None else "",
-                    e["seconds"],
-                    "best" if e["epoch"] == best else "",
-                ]
-                for e in epochs
-            ],
-        )
+    show_figures(entry, m, target, forced.ranker, bool(kept), console)
+    if not plot:
+        show_epochs(m.training, console)
     if plot and figure:
         console.out.print(
             plots.terminal(figure, colour=console.out.is_terminal), highlight=False, markup=False, soft_wrap=True
         )
     elif plot or (plot_out is not None and not figure):
-        console.warn(f"{ranker} keeps no per-epoch training log, so there is no curve to draw")
+        console.warn(f"{forced.ranker} keeps no per-epoch training log, so there is no curve to draw")
     if plot_out is not None and figure:
         console.out.print(f"wrote {plot_out}", highlight=False)
+    data, cache = forced.data, forced.cache
     if target.has_truth:
         hint = console.reproduce(
             "evaluate", "--week", str(target.start), "--predictions", entry.label, data=data, cache=cache
@@ -209,13 +170,13 @@ def rank(
     words = [
         "submit",
         "--candidates",
-        candidates,
+        as_words(sources),
         "--ranker",
-        ranker,
+        forced.ranker,
         "--train-weeks",
-        str(len(m["train_weeks"])),
+        str(len(m.train_weeks)),
         *(w for o in option for w in ("-o", o)),
-        *(["--drop-bought", drop_bought] if drop_bought != "auto" else []),
+        *(["--drop-bought", str(forced.drop_bought)] if forced.drop_bought is not DropBoughtWord.AUTO else []),
         *(["--seed", str(seed)] if seed else []),
         *(["--config", str(config)] if config is not None else []),
     ]
@@ -226,19 +187,86 @@ def rank(
     )
 
 
-def default_candidates(store=None) -> str:
-    """`--candidates` when neither the command line nor the config names any: the sources `auto`
-    starts from, the four the full H&M data was tuned with (those the store, when given, can feed)."""
-    from hmrec_cli.pipeline.source_choice import default_sources
+def show_ranking(entry, m: RankingManifest, target, console) -> None:
+    """The ranking's first line, its empty training weeks and the sources --candidates auto chose."""
+    timing = (
+        f"{entry.provenance()}"
+        if entry.cached
+        else f"trained in {m.fit_seconds:.1f} s, scored in {m.score_seconds:.1f} s on {m.device}"
+    )
+    console.out.print(
+        f"{entry.label}: top 12 for {console.plural(m.customer_count, 'customer')} ({m.customers}{', shard ' + m.shard if m.shard else ''}), week {target}; "
+        f"trained on {len(m.train_weeks)} weeks ({m.training_rows:,} candidate rows); {timing}",
+        highlight=False,
+    )
+    if m.empty_train_weeks:
+        console.warn(
+            f"no purchases in the training week(s) starting {', '.join(m.empty_train_weeks)}: trained on the other {len(m.train_weeks)}"
+        )
+    if m.source_choice:
+        steps = [
+            [c["source"], c.get("map@12", ""), c.get("gain", ""), c.get("stderr", ""), c["why"]]
+            for c in m.source_choice["steps"]
+            if "source" in c
+        ]
+        console.show(
+            f"--candidates auto: {', '.join(m.sources)} of the pool, chosen on the training weeks (equal-weight fusion)",
+            ["source", "MAP@12", "gain", "stderr", ""],
+            steps,
+        )
+    if (importance := m.training.get("feature_importance")) and any(importance.values()):  # all 0: no trees kept
+        top = list(importance.items())[:10]
+        console.show("Strongest features (share of the trees' gain)", ["feature", "share"], [[n, v] for n, v in top])
 
-    return ",".join(default_sources(store))
+
+def show_figures(entry, m: RankingManifest, target, ranker: str, kept: bool, console) -> None:
+    """The ranking's MAP@12 and recall@12 on the week's buyers beside each source's own order, the
+    union's recall and the oracle's (a week with purchases)."""
+    f = m.figures
+    if f is None:
+        return
+    if f["buyers"] == 0:
+        console.out.print(
+            f"0 buyers: nobody bought anything in the week {target}, so the ranking has no score", highlight=False
+        )
+        return
+    rows = [[entry.label, f["map@12"], f["recall@12"]]]
+    if kept:  # the ranking is merge's order: merge scores the same
+        rows.append([f"merge (the order {ranker} kept)", f["map@12"], f["recall@12"]])
+    rows += [[f"{s} (own order)", v, ""] for s, v in f["sources_map@12"].items() if v is not None]
+    rows.append(["union of the sources (R@all)", "", f["union_recall@all"]])
+    if "oracle_map@12" in f:
+        rows.append(["oracle (ceiling)", f["oracle_map@12"], ""])
+    console.show(f"Week {target}: the week's buyers", ["ranking", "MAP@12", "recall@12"], rows)
 
 
-def kept_merge(ranker: str, manifest: dict) -> str | None:
+def show_epochs(training: dict, console) -> None:
+    """The training log's epochs as a table, the best marked (a ranker that keeps one)."""
+    epochs = training.get("epochs") or []
+    if not epochs:
+        return
+    best = training.get("best_epoch")
+    console.show(
+        "Training (validation: MAP@12 of the newest training week's buyers)",
+        ["epoch", "loss", "validation", "seconds", ""],
+        [
+            [
+                e["epoch"],
+                e["loss"],
+                e["validation"] if e["validation"] is not None else "",
+                e["seconds"],
+                "best" if e["epoch"] == best else "",
+            ]
+            for e in epochs
+        ],
+    )
+
+
+def kept_merge(ranker: str, manifest: RankingManifest) -> str | None:
     """One line when a learned ranker kept merge's order, else None. Its gate (lgbm, din: the
     training log's `gain` on the newest training week, the `min_gain_se` parameter) keeps the
     trained model only when the gain is above min_gain_se standard errors of the per-buyer difference."""
-    gain, bar = (manifest.get("training") or {}).get("gain"), manifest.get("params", {}).get("min_gain_se")
+    gain, bar = manifest.training.get("gain"), manifest.params.get("min_gain_se")
     if gain is None or bar is None:
         return None
     if isinstance(gain, str):  # no buyer of the newest training week to measure a gain on

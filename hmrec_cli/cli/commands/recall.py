@@ -23,9 +23,10 @@ from hmrec_cli.cli.commands.options import (
     Seed,
     ShardText,
     Week,
-    parsed_shard,
-    settings_in_force,
+    Workers,
+    in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
 
 
 def recall(
@@ -42,6 +43,7 @@ def recall(
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     force: Force = False,
     seed: Seed = 0,
     quiet: Quiet = False,
@@ -49,36 +51,45 @@ def recall(
 ) -> None:
     """Fit a retriever on the history before the week and write its top-k candidates to the cache.
     --data, --cache, --k and --drop-bought not given come from the config's [pipeline] table."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
+    from hmrec_cli.pipeline.manifests import CandidateManifest
     from hmrec_cli.pipeline.recall import Request, run
 
     settings = project_config.load(config)
-    data, cache, k, drop_bought = settings_in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought)
-    store = Store.open(data)
+    forced = in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought, shard=shard)
+    store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
-    request = Request(method, target, k, tuple(option), customers, settings, drop_bought, parsed_shard(shard))
+    request = Request(method, target, forced.k, tuple(option), customers, settings, forced.drop_bought, forced.shard)
     with console.progress_bar(quiet or json) as report:
         entry = run(
-            store, Cache(cache), request, seed=seed, force=force, on_progress=report, device=device, resume=resume
+            store,
+            Cache(forced.cache),
+            request,
+            seed=seed,
+            force=force,
+            on_progress=report,
+            device=device,
+            resume=resume,
         )
-    m = entry.manifest
+    m = CandidateManifest.of(entry)
     if json:
-        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m})
+        console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m.as_dict()})
         return
     console.out.print(
-        f"{entry.label}: {console.plural(m['rows'], 'row')} for {console.plural(m['customer_count'], 'customer')} ({m['customers']}{', shard ' + m['shard'] if 'shard' in m else ''}), "
+        f"{entry.label}: {console.plural(m.rows, 'row')} for {console.plural(m.customer_count, 'customer')} ({m.customers}{', shard ' + m.shard if m.shard else ''}), "
         f"week {target}, {entry.provenance()}",
         highlight=False,
     )
-    if m.get("figures", {}).get("buyers") == 0:
+    if m.figures is not None and m.figures["buyers"] == 0:
         console.out.print(
             f"0 buyers: nobody bought anything in the week {target}, so the set has no score", highlight=False
         )
-    elif "figures" in m:
-        f, best = m["figures"], m.get("oracle_figures")
+    elif m.figures is not None:
+        f, best = m.figures, m.oracle_figures
         names = {
             **{f"recall@{n}": f"recall@{n}" for n in (12, 50, 100, "all")},
             "map@12": "MAP@12",

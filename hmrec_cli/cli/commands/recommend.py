@@ -19,9 +19,9 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Seed,
     ShardText,
+    TrainWeeks,
     checked_customers_file,
-    parsed_shard,
-    settings_in_force,
+    in_force,
 )
 
 
@@ -47,10 +47,7 @@ def recommend(
         ),
     ] = "next",
     candidates: Candidates = None,
-    train_weeks: Annotated[
-        str,
-        typer.Option(help="When the ranking is made now: earlier weeks to learn from, or auto (as in `hmrec rank`)."),
-    ] = "4",
+    train_weeks: TrainWeeks = "4",
     k: Annotated[
         int,
         typer.Option(help="When the ranking is made now: candidates per customer from each source.", min=1, max=MAX_K),
@@ -79,7 +76,6 @@ def recommend(
     would (options not given come from the config's [pipeline] table)."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
-    from hmrec_cli.cli.commands.rank import default_candidates
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
@@ -88,7 +84,7 @@ def recommend(
     from hmrec_cli.pipeline.recommend import recommend as run_recommend
 
     settings = project_config.load(config)
-    data, cache, candidates, ranker, train_weeks, k, drop_bought = settings_in_force(
+    forced = in_force(
         ctx,
         settings,
         data=data,
@@ -98,14 +94,15 @@ def recommend(
         train_weeks=train_weeks,
         k=k,
         drop_bought=drop_bought,
+        shard=shard,
     )
     ids = list(customer)
     if checked_customers_file(customers) is not None:
         ids += read_customer_ids(customers).to_list()
     if not ids:
         raise InputError("name the customers: --customer ID (repeatable) or --customers FILE")
-    store = Store.open(data)
-    if (chosen := parsed_shard(shard)) is not None:  # only the named customers that fall in this shard
+    store = Store.open(forced.data)
+    if (chosen := forced.shard) is not None:  # only the named customers that fall in this shard
         import polars as pl
 
         from hmrec_cli.pipeline.shards import shard_of
@@ -114,10 +111,11 @@ def recommend(
         ids = named.filter(pl.Series(shard_of(named, chosen.count) == chosen.index)).to_list()
         if not ids:
             raise InputError(f"--shard {chosen}: none of the named customers is in this shard")
-    candidates = default_candidates(store) if candidates is None else candidates  # what the store can feed
     target = resolve_week(week, store.first_date, store.last_date)
-    sources = tuple(s.strip() for s in candidates.split(",") if s.strip())
-    request = RankRequest(ranker, sources, target, str(train_weeks), k, tuple(option), "auto", settings, drop_bought)
+    request = RankRequest(
+        forced.ranker, forced.sources(), target, forced.train_weeks, forced.k, tuple(option), "auto", settings,
+        forced.drop_bought,
+    )  # fmt: skip
     say = (
         (lambda message: None)
         if json and quiet
@@ -125,7 +123,7 @@ def recommend(
     )
     with console.progress_bar(quiet or json) as report:
         found = run_recommend(
-            store, Cache(cache), ids, request, seed=seed, device=device, on_progress=report, on_compute=say
+            store, Cache(forced.cache), ids, request, seed=seed, device=device, on_progress=report, on_compute=say
         )
     if json:
         console.emit_json(as_json(found))
@@ -134,7 +132,7 @@ def recommend(
     console.out.print(f"{found.ranking.label}, week {target}: {where}", highlight=False, soft_wrap=True)
     if found.attention == "kept merge's order":
         console.out.print(
-            f"{ranker} kept merge's order for this ranking (its gate: training did not clearly beat it), so no purchase weighed in "
+            f"{forced.ranker} kept merge's order for this ranking (its gate: training did not clearly beat it), so no purchase weighed in "
             "these scores: no attention reasons",
             highlight=False,
             soft_wrap=True,
@@ -173,7 +171,7 @@ def recommend(
             "proposed by (rank there)",
             *(["because you bought"] if found.attention == "used" else []),
         ]
-        console.show(f"Customer {customer_id}: the {ranker} ranking's {len(rows)}", columns, rows)
+        console.show(f"Customer {customer_id}: the {request.ranker} ranking's {len(rows)}", columns, rows)
         bought = found.purchases.filter(customer_id=customer_id)
         if bought.height:
             console.show(

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
-    MAX_WEEKS,
     Address,
     CacheDir,
     ConfigFile,
@@ -23,11 +22,15 @@ from hmrec_cli.cli.commands.options import (
     Seed,
     ShardCount,
     ShardText,
+    TrainWeeks,
+    Workers,
+    as_words,
     checked_customers_file,
     checked_engine,
-    parsed_shard,
-    settings_in_force,
+    in_force,
 )
+from hmrec_cli.cli.commands.workers import fan_out
+from hmrec_cli.toolkit.data_parallel import leads
 
 
 def submit(
@@ -47,12 +50,11 @@ def submit(
             show_default=False,
         ),
     ] = None,
-    train_weeks: Annotated[
-        int, typer.Option(help="With --ranker: earlier weeks to learn from.", min=1, max=MAX_WEEKS)
-    ] = 4,
+    train_weeks: TrainWeeks = "4",
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
+    workers: Workers = 1,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     out: Annotated[Path, typer.Option(help="Submission file to write.")] = Path("submission.csv"),
@@ -88,8 +90,10 @@ def submit(
 ) -> None:
     """Fit on all data, predict 12 articles for every customer for week next, validate, write the CSV.
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
+    fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
-    from hmrec_cli.cli.commands.rank import default_candidates, kept_merge
+    from hmrec_cli.cli.commands.rank import kept_merge
+    from hmrec_cli.pipeline.manifests import RankingManifest
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
     if merge or shards_dir is not None:
@@ -97,7 +101,7 @@ def submit(
         return
     on_ray = checked_engine(engine, shard)
     settings = project_config.load(config)
-    data, cache, candidates, ranker, train_weeks, drop_bought = settings_in_force(
+    forced = in_force(
         ctx,
         settings,
         data=data,
@@ -106,28 +110,26 @@ def submit(
         ranker=ranker,
         train_weeks=train_weeks,
         drop_bought=drop_bought,
+        shard=shard,
     )
-    if candidates is None:
-        from hmrec_cli.data.store import Store
-
-        candidates = default_candidates(Store.open(data))
+    sources = forced.sources()
     checked_customers_file(customers)
     command = {
         "name": "hmrec submit",
-        "candidates": candidates,
-        "ranker": ranker,
-        "train_weeks": train_weeks,
-        "drop_bought": drop_bought,
-        "data": str(data),
+        "candidates": as_words(sources),
+        "ranker": forced.ranker,
+        "train_weeks": forced.train_weeks,
+        "drop_bought": forced.drop_bought,
+        "data": str(forced.data),
         "option": option,
         "seed": seed,
     }
-    rank_with = RankWith(ranker, train_weeks, settings.pipeline.get("k", RankWith.k)) if ranker else None
-    methods = [n.strip() for n in candidates.split(",") if n.strip()]
+    k = settings.pipeline.get("k", RankWith.k)
+    rank_with = RankWith(forced.ranker, forced.train_weeks, k) if forced.ranker else None
     kwargs = dict(
-        data=data,
-        cache_dir=cache,
-        methods=methods,
+        data=forced.data,
+        cache_dir=forced.cache,
+        methods=sources,
         options=option,
         seed=seed,
         rank_with=rank_with,
@@ -135,14 +137,16 @@ def submit(
         device=device,
         resume=resume,
         config=settings,
-        drop_bought=drop_bought,
+        drop_bought=forced.drop_bought,
         customers=customers,
     )
     if on_ray:
         _on_ray(kwargs, out, shards, address, json, quiet)
         return
     with console.progress_bar(quiet or json) as report:
-        written = build_submission(**kwargs, out=out, on_progress=report, shard=parsed_shard(shard))
+        written = build_submission(**kwargs, out=out, on_progress=report, shard=forced.shard)
+    if not leads():  # rank 0 wrote the submission and reports it
+        return
     if json:
         console.emit_json(
             {
@@ -157,7 +161,7 @@ def submit(
     console.out.print(
         f"wrote {out}: {console.plural(written.rows, 'customer')} x {written.per_customer} articles (validated)"
     )
-    if written.ranking is not None and (kept := kept_merge(ranker, written.ranking.manifest)):
+    if written.ranking is not None and (kept := kept_merge(forced.ranker, RankingManifest.of(written.ranking))):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
 
 

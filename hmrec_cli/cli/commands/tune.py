@@ -19,6 +19,7 @@ from hmrec_cli.cli.commands.options import (
     PluginOptions,
     Quiet,
     Seed,
+    TrainWeeks,
     Week,
 )
 
@@ -61,12 +62,7 @@ def tune(
         ),
     ] = None,
     k: Annotated[int, typer.Option(help="Candidates per customer (per source, for a ranker).", min=1, max=MAX_K)] = 100,
-    train_weeks: Annotated[
-        int,
-        typer.Option(
-            help="With --ranker: earlier weeks each trial learns from, before each tuning week.", min=1, max=MAX_WEEKS
-        ),
-    ] = 4,
+    train_weeks: TrainWeeks = "4",
     holdout_weeks: Annotated[
         int,
         typer.Option(
@@ -112,6 +108,7 @@ def tune(
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline import settings as pipeline_settings
     from hmrec_cli.pipeline.tuning import TuneRequest, as_options, check_metric, holdout, unclear_gain
     from hmrec_cli.pipeline.tuning import tune as run_tune
 
@@ -123,7 +120,8 @@ def tune(
         )
     if method is not None and candidates:
         raise InputError("--candidates goes with --ranker; --method tunes one retriever on its own")
-    sources = tuple(s.strip() for s in (candidates or "").split(",") if s.strip())
+    sources = pipeline_settings.sources(candidates) if candidates else ()
+    learn_weeks = pipeline_settings.train_weeks(train_weeks)
     chosen = metric or ("map@12" if ranker else f"recall@{k}")
     check_metric(chosen, k, ranker is not None)
     settings = project_config.load(config, must_exist=not write)
@@ -138,7 +136,7 @@ def tune(
         chosen,
         k,
         sources,
-        train_weeks,
+        learn_weeks,
         tuple(option),
         only,
         holdout_weeks=holdout_weeks,
@@ -169,7 +167,7 @@ def tune(
             {
                 "plugin": request.plugin,
                 "kind": "ranker" if ranker else "retriever",
-                "sources": list(sources),
+                "sources": sources if isinstance(sources, str) else list(sources),
                 "metric": chosen,
                 "week": target.start.isoformat(),
                 "tuning_weeks": [w.start.isoformat() for w in outcome.weeks],
