@@ -1,7 +1,8 @@
 """Content-addressed cache of candidate sets and rankings, and the rankers' model checkpoints.
 
 Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` beside it (kinds:
-`candidates`, `rankings`); a ranking's training checkpoint is `CACHE/models/<ranker>/<week>/<key>.pt`. The key
+`candidates`, `rankings`); a model's training checkpoint is `CACHE/models/<plugin>/<week>/<model key>.pt` (the manifest's
+`model_key`, the entry's key without its customers). The key
 hashes everything that decides the content: the request's fields (`request_fields`), plugin
 version, parameters, the store's fingerprint, and the pipeline's code and policy constants
 (`code_digest.pipeline_state`). A new ingest changes the fingerprint, so stale sets

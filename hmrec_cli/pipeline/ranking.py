@@ -341,7 +341,7 @@ def rank(
 @dataclass(frozen=True)
 class RankPlan:
     """A request checked and resolved before any work: the ranker and its parameters, each source's
-    options and parameters, the training weeks, the customers to rank, and the cache key."""
+    options and parameters, the training weeks, the customers to rank, and the cache keys."""
 
     request: RankRequest  # train_weeks a number, sources named (the pool for auto)
     auto: bool  # --candidates auto: the training weeks choose among `request.sources`

@@ -272,7 +272,7 @@ def run(
 @dataclass(frozen=True)
 class RecallPlan:
     """A request checked and resolved before any work: the retriever and its parameters, the
-    customers, whether the set drops what was bought, and the cache key."""
+    customers, whether the set drops what was bought, and the cache keys."""
 
     request: Request
     plugin: PluginInfo
