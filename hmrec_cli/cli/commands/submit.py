@@ -67,7 +67,9 @@ def submit(
     Options not given come from the config's [pipeline] table (see `hmrec config show`)."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import kept_merge
+    from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.manifests import RankingManifest
+    from hmrec_cli.pipeline.plugin_params import named, resolve
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
     settings = project_config.load(config)
@@ -82,6 +84,7 @@ def submit(
         drop_bought=drop_bought,
     )
     sources = forced.sources()
+    plugins = resolve(option, settings, named(Store.open(forced.data), sources), forced.ranker, forced.train_weeks)
     checked_customers_file(customers)
     command = {
         "name": "hmrec submit",
@@ -100,7 +103,7 @@ def submit(
             forced.data,
             forced.cache,
             sources,
-            option,
+            plugins,
             seed,
             out,
             report,
@@ -108,7 +111,6 @@ def submit(
             command,
             device=device,
             resume=resume,
-            config=settings,
             drop_bought=forced.drop_bought,
             customers=customers,
         )
