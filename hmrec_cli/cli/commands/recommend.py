@@ -77,6 +77,7 @@ def recommend(
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline.plugin_params import named, resolve
     from hmrec_cli.pipeline.ranking import RankRequest
     from hmrec_cli.pipeline.recall import read_customer_ids
     from hmrec_cli.pipeline.recommend import recommend as run_recommend
@@ -100,10 +101,11 @@ def recommend(
         raise InputError("name the customers: --customer ID (repeatable) or --customers FILE")
     store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
+    sources = forced.sources()
+    plugins = resolve(option, settings, named(store, sources), forced.ranker, forced.train_weeks)
     request = RankRequest(
-        forced.ranker, forced.sources(), target, forced.train_weeks, forced.k, tuple(option), "auto", settings,
-        forced.drop_bought,
-    )  # fmt: skip
+        forced.ranker, sources, target, forced.train_weeks, forced.k, plugins, "auto", forced.drop_bought
+    )
     say = (
         (lambda message: None)
         if json and quiet

@@ -72,7 +72,9 @@ def submit(
     fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import kept_merge
+    from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.manifests import RankingManifest
+    from hmrec_cli.pipeline.plugin_params import named, resolve
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
     settings = project_config.load(config)
@@ -87,6 +89,7 @@ def submit(
         drop_bought=drop_bought,
     )
     sources = forced.sources()
+    plugins = resolve(option, settings, named(Store.open(forced.data), sources), forced.ranker, forced.train_weeks)
     checked_customers_file(customers)
     command = {
         "name": "hmrec submit",
@@ -105,7 +108,7 @@ def submit(
             forced.data,
             forced.cache,
             sources,
-            option,
+            plugins,
             seed,
             out,
             report,
@@ -113,7 +116,6 @@ def submit(
             command,
             device=device,
             resume=resume,
-            config=settings,
             drop_bought=forced.drop_bought,
             customers=customers,
         )
