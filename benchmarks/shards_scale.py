@@ -56,20 +56,22 @@ def prepared_store(workdir: Path, scale: str) -> Path:
 
 
 def submission_kwargs(store: Path, cache: Path, args) -> dict:
+    from hmrec_cli.pipeline.plugin_params import resolve
     from hmrec_cli.pipeline.submission import RankWith
     from hmrec_cli.project_config import ProjectConfig
 
+    methods = tuple(args.candidates.split(","))
+    options = args.option or (DIN_CPU if args.ranker == "din" else [])
     return dict(
         data=store,
         cache_dir=cache,
-        methods=args.candidates.split(","),
-        options=args.option or (DIN_CPU if args.ranker == "din" else []),
+        methods=methods,
+        plugins=resolve(options, ProjectConfig(), methods, args.ranker, args.train_weeks),
         seed=0,
         rank_with=RankWith(args.ranker, args.train_weeks),
         command=None,
         device="cpu",
         resume=False,
-        config=ProjectConfig(),
         drop_bought="auto",
         customers=None,
     )

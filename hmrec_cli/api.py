@@ -38,6 +38,7 @@ from hmrec_cli.data.store import Store, week_table
 from hmrec_cli.errors import InputError
 from hmrec_cli.params import MAX_K, MAX_SEED
 from hmrec_cli.pipeline import settings as pipeline_settings
+from hmrec_cli.pipeline.plugin_params import named, resolve
 from hmrec_cli.project_config import ProjectConfig
 
 HmrecError = InputError  # the one exception bad input raises, in the CLI too (there: `hmrec: error: MESSAGE`, exit 2)
@@ -122,9 +123,8 @@ class Shop:
             method,
             self._week(week),
             k,
-            _options(params),
+            resolve(_options(params), self.config, (method,)),
             customers,
-            self.config,
             pipeline_settings.drop_bought(self._setting("drop_bought", drop_bought, "auto")),
         )
         with self._running() as report:
@@ -260,12 +260,13 @@ class Shop:
             "seed": seed,
         }
         rank_with = RankWith(ranker, train_weeks, k) if ranker else None
+        plugins = resolve(options, self.config, named(self.store, methods), ranker, train_weeks)
         with self._running() as report:
             build_submission(
                 self.data,
                 self.cache,
                 methods,
-                options,
+                plugins,
                 seed,
                 out,
                 report,
@@ -273,7 +274,6 @@ class Shop:
                 command,
                 device=device,
                 resume=resume,
-                config=self.config,
                 drop_bought=drop_bought,
             )
         return out
@@ -310,15 +310,16 @@ class Shop:
         k = self._setting("k", k, 100)
         _check_k(k)
         _check_seed(seed)
+        ranker, sources = self._setting("ranker", ranker, "din"), self._sources(candidates)
+        train_weeks = pipeline_settings.train_weeks(self._setting("train_weeks", train_weeks, 4))
         return RankRequest(
-            self._setting("ranker", ranker, "din"),
-            self._sources(candidates),
+            ranker,
+            sources,
             self._week(week),
-            pipeline_settings.train_weeks(self._setting("train_weeks", train_weeks, 4)),
+            train_weeks,
             k,
-            _options(params),
+            resolve(_options(params), self.config, named(self.store, sources), ranker, train_weeks),
             customers,
-            self.config,
             pipeline_settings.drop_bought(self._setting("drop_bought", drop_bought, "auto")),
         )
 

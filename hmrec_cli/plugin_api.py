@@ -234,33 +234,6 @@ def check_params(params, plugin: str):
     return params
 
 
-def route_options(options, sources, ranker: str | None = None) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    """Split `-o` values between a ranker and its sources, the same way for every command:
-    `name:key=value` goes to that plugin and a name that is neither the ranker nor a source is
-    refused; a plain `key=value` goes to the ranker, or, without one, to every source."""
-    mine: list[str] = []
-    theirs: dict[str, list[str]] = {s: [] for s in sources}
-    for option in options:
-        prefix, sep, rest = option.partition(":")
-        if sep and "=" not in prefix:
-            if ranker is not None and prefix == ranker:
-                mine.append(rest)
-            elif prefix in theirs:
-                theirs[prefix].append(rest)
-            elif ranker is not None:
-                raise InputError(
-                    f"-o {option}: {prefix} is neither the ranker nor one of the sources (ranker: {ranker}; sources: {', '.join(sources)})"
-                )
-            else:
-                raise InputError(f"-o {option}: {prefix} is not one of the methods ({', '.join(sources)})")
-        elif ranker is not None:
-            mine.append(option)
-        else:
-            for plugin_options in theirs.values():
-                plugin_options.append(option)
-    return tuple(mine), {s: tuple(v) for s, v in theirs.items()}
-
-
 def _convert(kind: type, text: str, key: str):
     try:
         if kind is bool:

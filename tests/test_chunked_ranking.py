@@ -15,10 +15,13 @@ from hmrec_cli.cache import Cache
 from hmrec_cli.data.splits import Week, resolve_week, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.pipeline import ranking
+from hmrec_cli.pipeline.plugin_params import resolve
 from hmrec_cli.pipeline.ranking import RankRequest, context, labelled, rank, training_week, union
 from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.pipeline.row_samples import first_customers, keep_draw
+from hmrec_cli.pipeline.settings import PluginParams
 from hmrec_cli.plugin_api import RankingWeek
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.toolkit.candidate_features import candidate_features, customer_chunks
 from hmrec_cli.toolkit.fusion import Fusion, tune
 
@@ -28,7 +31,7 @@ K = 30
 
 def _week(store: Store, cache: Cache, name: str):
     week = resolve_week(name, store.first_date, store.last_date)
-    return week, [run(store, cache, Request(s, week, K, (), "buyers")) for s in SOURCES]
+    return week, [run(store, cache, Request(s, week, K, PluginParams(), "buyers")) for s in SOURCES]
 
 
 def test_features_built_in_chunks_equal_one_pass_in_any_row_order(store_dir: Path, tmp_path: Path) -> None:
@@ -135,7 +138,13 @@ def test_ranking_in_tiny_chunks_equals_one_chunk(ranker: str, store_dir: Path, t
         week,
         train_weeks=2,
         k=K,
-        options=("negative_share=0.5", "trees=20") if ranker == "lgbm" else ("passes=1",),
+        plugins=resolve(
+            ("negative_share=0.5", "trees=20") if ranker == "lgbm" else ("passes=1",),
+            ProjectConfig(),
+            SOURCES,
+            ranker,
+            2,
+        ),
         customers="all",
     )
     stages: list[tuple[str, int]] = []

@@ -15,8 +15,11 @@ from hmrec_cli.cache import Cache
 from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.metrics import K
+from hmrec_cli.pipeline.plugin_params import resolve
 from hmrec_cli.pipeline.ranking import RANKING_SCHEMA, RankRequest, rank, union
 from hmrec_cli.pipeline.recall import Request, run
+from hmrec_cli.pipeline.settings import PluginParams
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import discover
 
 RANKERS = [p.name for p in discover("ranker")]
@@ -29,7 +32,8 @@ QUICK = {
 
 def _request(ranker: str, store: Store, week: str = "1", customers: str = "auto") -> RankRequest:
     target = resolve_week(week, store.first_date, store.last_date)
-    return RankRequest(ranker, SOURCES, target, train_weeks=2, k=30, options=QUICK.get(ranker, ()), customers=customers)
+    plugins = resolve(QUICK.get(ranker, ()), ProjectConfig(), SOURCES, ranker, 2)
+    return RankRequest(ranker, SOURCES, target, train_weeks=2, k=30, plugins=plugins, customers=customers)
 
 
 @pytest.mark.parametrize("ranker", RANKERS)
@@ -42,7 +46,7 @@ def test_ranking_schema_and_limits(ranker: str, store_dir: Path, tmp_path: Path)
     assert ranked.group_by("customer").len()["len"].max() <= K
     assert not ranked.select("customer", "article").is_duplicated().any()
     assert (ranked.group_by("customer").agg(ok=pl.col("rank").sort() == pl.int_range(pl.len()))["ok"].list.all()).all()
-    sources = [run(store, cache, Request(s, request.week, request.k, (), "buyers")) for s in SOURCES]
+    sources = [run(store, cache, Request(s, request.week, request.k, PluginParams(), "buyers")) for s in SOURCES]
     candidates = union(sources, SOURCES, request.k).select("customer", "article", inside=pl.lit(True))
     assert (
         ranked.join(candidates, on=["customer", "article"], how="left")["inside"].fill_null(False).all()

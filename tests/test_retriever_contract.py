@@ -13,8 +13,10 @@ import pytest
 from hmrec_cli.cache import Cache
 from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
+from hmrec_cli.pipeline.plugin_params import resolve
 from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, parse_params
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import discover
 
 RETRIEVERS = [p.name for p in discover("retriever")]
@@ -42,7 +44,7 @@ QUICK = {
 
 
 def _request(method: str, week, customers: str = "auto") -> Request:
-    return Request(method, week, K, QUICK.get(method, ()), customers)
+    return Request(method, week, K, resolve(QUICK.get(method, ()), ProjectConfig(), (method,)), customers)
 
 
 @pytest.mark.parametrize("method", RETRIEVERS)

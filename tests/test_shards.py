@@ -17,9 +17,11 @@ from hmrec_cli.data.splits import resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.pipeline import shared_fits
+from hmrec_cli.pipeline.plugin_params import resolve
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import Request, run
 from hmrec_cli.pipeline.shards import Shard, id_hash, only, shard_of
+from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import discover, find
 
 N = 3
@@ -77,7 +79,7 @@ def test_bad_shard_is_refused(text: str) -> None:
 def test_retriever_shards_concatenate_to_the_unsharded_set(method, store_dir, tmp_path, monkeypatch) -> None:
     store, cache = Store.open(store_dir), Cache(tmp_path)
     week = resolve_week("1", store.first_date, store.last_date)
-    request = Request(method, week, 20, QUICK_RETRIEVERS.get(method, ()), "all")
+    request = Request(method, week, 20, resolve(QUICK_RETRIEVERS.get(method, ()), ProjectConfig(), (method,)), "all")
     whole = run(store, cache, request, device="cpu").read()
     shared_fits.forget()
     fits = _counting_fits(monkeypatch, "retriever", method)
@@ -91,7 +93,8 @@ def test_retriever_shards_concatenate_to_the_unsharded_set(method, store_dir, tm
 def test_ranker_shards_concatenate_to_the_unsharded_ranking(ranker, store_dir, tmp_path, monkeypatch) -> None:
     store, cache = Store.open(store_dir), Cache(tmp_path)
     week = resolve_week("next", store.first_date, store.last_date)
-    request = RankRequest(ranker, SOURCES, week, train_weeks=2, k=30, options=QUICK_RANKERS.get(ranker, ()))
+    plugins = resolve(QUICK_RANKERS.get(ranker, ()), ProjectConfig(), SOURCES, ranker, 2)
+    request = RankRequest(ranker, SOURCES, week, train_weeks=2, k=30, plugins=plugins)
     whole = rank(store, cache, request, device="cpu").read()
     shared_fits.forget()
     fits = _counting_fits(monkeypatch, "ranker", ranker)

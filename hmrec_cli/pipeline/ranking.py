@@ -49,12 +49,11 @@ from hmrec_cli.pipeline.manifests import CandidateManifest, RankingManifest
 from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.pipeline.recall import prefit as recall_prefit
 from hmrec_cli.pipeline.row_samples import at_most, first_customers, kept, whole_rows
-from hmrec_cli.pipeline.settings import AUTO, Auto, DropBought, Sources, TrainWeeks
+from hmrec_cli.pipeline.settings import AUTO, Auto, DropBought, PluginParams, Sources, TrainWeeks
 from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.pipeline.source_choice import choose
 from hmrec_cli.pipeline.spill import Spill
-from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores, route_options
-from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores
 from hmrec_cli.registry import PluginInfo, find
 from hmrec_cli.toolkit.candidate_features import FEATURE_CHUNK, customer_chunks
 from hmrec_cli.toolkit.data_parallel import from_leader, leads, local_scratch, manifest_fields, world
@@ -89,42 +88,27 @@ POLICY = RankPolicy()
 
 @dataclass(frozen=True)
 class RankRequest:
-    """One ranking to produce. `options`: `key=value` for the ranker, `source:key=value` for a source."""
+    """One ranking to produce. `plugins`: the ranker's and the sources' parameters, resolved at the
+    edge (`plugin_params.resolve`; a plugin it leaves out runs with its defaults)."""
 
     ranker: str
     sources: Sources  # or AUTO: the pool, chosen on the training weeks (`source_choice`)
     week: Week
     train_weeks: TrainWeeks = 4  # or AUTO: see `auto_train_weeks`
     k: int = 100
-    options: tuple[str, ...] = ()
+    plugins: PluginParams = PluginParams()
     customers: str = "auto"
-    config: ProjectConfig = ProjectConfig()  # hmrec.toml's values for the ranker and the sources
     drop_bought: DropBought = DropBought.AUTO  # see `hmrec_cli.pipeline.bought`
     shard: Shard | None = None  # only the customers of this shard (`shards`); the trained ranker is every shard's
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
-    """`--train-weeks auto` (with `-o min_positives=N`, taken out of the ranker's options) becomes
-    a number of weeks; a number stays as it is (and refuses `min_positives`)."""
-    given = min_positives_options(request.options, request.ranker)
+    """`--train-weeks auto` (with `-o min_positives=N`, taken out of the ranker's options at the
+    edge) becomes a number of weeks; a number stays as it is."""
     if request.train_weeks is not AUTO:
-        if given:
-            raise InputError(f"-o {given[0]}: min_positives goes with --train-weeks auto")
         return request
-    wanted = POLICY.auto_min_positives
-    if given:
-        text = given[-1].partition("=")[2].strip()
-        if not text.isdigit() or int(text) < 1:
-            raise InputError(f"-o {given[-1]}: min_positives must be a whole number of purchases, 1 or more")
-        wanted = int(text)
-    options = tuple(o for o in request.options if o not in given)
-    return dataclasses.replace(request, options=options, train_weeks=auto_train_weeks(store, request.week, wanted))
-
-
-def min_positives_options(options: tuple[str, ...], ranker: str) -> list[str]:
-    """The `-o min_positives=N` among `options`: `--train-weeks auto`'s, not a parameter of the ranker."""
-    names = ("min_positives", f"{ranker}:min_positives")
-    return [o for o in options if o.partition("=")[0].strip().replace("-", "_") in names]
+    wanted = request.plugins.min_positives or POLICY.auto_min_positives
+    return dataclasses.replace(request, train_weeks=auto_train_weeks(store, request.week, wanted))
 
 
 def auto_train_weeks(store: Store, week: Week, min_positives: int) -> int:
@@ -341,7 +325,7 @@ def rank(
 @dataclass(frozen=True)
 class RankPlan:
     """A request checked and resolved before any work: the ranker and its parameters, each source's
-    options and parameters, the training weeks, the customers to rank, and the cache keys."""
+    -o options and parameters, the training weeks, the customers to rank, and the cache keys."""
 
     request: RankRequest  # train_weeks a number, sources named (the pool for auto)
     auto: bool  # --candidates auto: the training weeks choose among `request.sources`
@@ -369,11 +353,9 @@ def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan
     plugin = find("ranker", request.ranker)
     cls: type[Ranker] = plugin.load()
     source_classes = {s: find("retriever", s).load() for s in request.sources}  # unknown names fail now
-    ranker_options, source_options = route_options(request.options, request.sources, request.ranker)
-    params = request.config.params(cls.Params, request.ranker, ranker_options)
-    source_params = {
-        s: dataclasses.asdict(request.config.params(c.Params, s, source_options[s])) for s, c in source_classes.items()
-    }
+    params = request.plugins.of(request.ranker, cls.Params)
+    source_options = {s: tuple(request.plugins.options(s)) for s in request.sources}
+    source_params = {s: dataclasses.asdict(request.plugins.of(s, c.Params)) for s, c in source_classes.items()}
     if request.train_weeks > (most := earlier_weeks_with_history(request.week.start, store.first_date)):
         raise InputError(
             f"--train-weeks {request.train_weeks}: the data starts {store.first_date}, so at most {max(most, 0)} weeks "
@@ -399,7 +381,7 @@ def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan
         pipeline=pipeline_state(__name__),
         **({"world_size": world()[1]} if world()[1] > 1 else {}),  # each rank trains on a share of every batch
     )
-    fields = dict(week=request.week.start.isoformat(), options=None, config=None)
+    fields = dict(week=request.week.start.isoformat(), plugins=None)
     key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
     fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
     return RankPlan(
@@ -436,7 +418,7 @@ def source_sets(
         run(
             store,
             cache,
-            Request(s, week, r.k, planned.source_options[s], customers, r.config, r.drop_bought, shard),
+            Request(s, week, r.k, r.plugins, customers, r.drop_bought, shard),
             seed=settings.seed,
             on_progress=settings.on_progress,
             device=settings.device,
@@ -555,7 +537,7 @@ def prefit(
         recall_prefit(
             store,
             cache,
-            Request(s, r.week, r.k, planned.source_options[s], r.customers, r.config, r.drop_bought, r.shard),
+            Request(s, r.week, r.k, r.plugins, r.customers, r.drop_bought, r.shard),
             seed=seed,
             on_progress=on_progress,
             device=device,

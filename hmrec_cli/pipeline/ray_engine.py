@@ -108,22 +108,20 @@ def prefit_submission(kwargs: dict, on_progress) -> None:
     from hmrec_cli.metrics import K
     from hmrec_cli.pipeline import ranking, recall
     from hmrec_cli.pipeline.submission import checked_methods
-    from hmrec_cli.plugin_api import route_options
 
     store, cache = Store.open(kwargs["data"]), Cache(kwargs["cache_dir"])
     week = resolve_week("next", store.first_date, store.last_date)
-    config, drop, options, rank_with = kwargs["config"], kwargs["drop_bought"], kwargs["options"], kwargs["rank_with"]
+    plugins, drop, rank_with = kwargs["plugins"], kwargs["drop_bought"], kwargs["rank_with"]
     run = dict(seed=kwargs["seed"], device=kwargs["device"], resume=kwargs["resume"], on_progress=on_progress)
     methods = checked_methods(kwargs["methods"], rank_with)
     if rank_with is not None:
         request = ranking.RankRequest(
-            rank_with.ranker, methods, week, rank_with.train_weeks, rank_with.k, tuple(options), "all", config, drop
+            rank_with.ranker, methods, week, rank_with.train_weeks, rank_with.k, plugins, "all", drop
         )
         ranking.prefit(store, cache, request, **run)
         return
-    _, per_method = route_options(options, methods)
     for method in methods:
-        recall.prefit(store, cache, recall.Request(method, week, K, per_method[method], "all", config, drop), **run)
+        recall.prefit(store, cache, recall.Request(method, week, K, plugins, "all", drop), **run)
 
 
 def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_progress, on_shard) -> int:

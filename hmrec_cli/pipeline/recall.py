@@ -23,10 +23,9 @@ from hmrec_cli.metrics import K
 from hmrec_cli.pipeline import bought, shards, shared_fits
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
 from hmrec_cli.pipeline.manifests import CandidateManifest
-from hmrec_cli.pipeline.settings import DropBought
+from hmrec_cli.pipeline.settings import DropBought, PluginParams
 from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, Retriever, RunSettings, check_candidates, check_device
-from hmrec_cli.project_config import ProjectConfig
 from hmrec_cli.registry import PluginInfo, find
 from hmrec_cli.toolkit.data_parallel import from_leader, leads, manifest_fields, world
 
@@ -40,9 +39,8 @@ class Request:
     method: str
     week: Week
     k: int = 100
-    options: tuple[str, ...] = ()
+    plugins: PluginParams = PluginParams()  # its parameters, resolved at the edge (`plugin_params.resolve`)
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
-    config: ProjectConfig = ProjectConfig()  # hmrec.toml's values, which `options` override
     drop_bought: DropBought = DropBought.AUTO  # leave out what each customer bought before (`bought`)
     shard: Shard | None = None  # only the customers of this shard (`shards`); the model is every shard's
 
@@ -298,7 +296,7 @@ def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
             f"{request.method}: the store {store.path} has no product attribute (ingested from an order log without --product); "
             "ingest it with --items FILE --item-key COL --product COL, or leave this source out"
         )
-    params = request.config.params(cls.Params, request.method, request.options)
+    params = request.plugins.of(request.method, cls.Params)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
     customers = shards.only(customers, request.shard, store.customers)
@@ -316,7 +314,7 @@ def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
         pipeline=pipeline_state(__name__),
         **({"world_size": world()[1]} if world()[1] > 1 else {}),  # ranks draw other negatives: another model
     )
-    fields = dict(week=request.week.start.isoformat(), options=None, config=None, drop_bought=dropping)
+    fields = dict(week=request.week.start.isoformat(), plugins=None, drop_bought=dropping)
     key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
     fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
     return RecallPlan(request, plugin, params, target, customers, described, device_kind, past, dropping, key, fit_key)

@@ -17,10 +17,9 @@ from hmrec_cli.metrics import K
 from hmrec_cli.pipeline import settings, shards
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
-from hmrec_cli.pipeline.settings import Auto, DropBought, Sources, TrainWeeks
+from hmrec_cli.pipeline.settings import Auto, DropBought, PluginParams, Sources, TrainWeeks
 from hmrec_cli.pipeline.shards import Shard
-from hmrec_cli.plugin_api import recent_popularity, route_options
-from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.plugin_api import recent_popularity
 from hmrec_cli.toolkit.data_parallel import leads
 
 
@@ -56,7 +55,7 @@ def build_submission(
     data: Path,
     cache_dir: Path,
     methods: Sources,
-    options: list[str],
+    plugins: PluginParams,
     seed: int,
     out: Path,
     on_progress,
@@ -64,14 +63,14 @@ def build_submission(
     command: dict | None = None,
     device: str = "auto",
     resume: bool = False,
-    config: ProjectConfig = ProjectConfig(),
     drop_bought: DropBought = DropBought.AUTO,
     customers: Path | None = None,
     shard: Shard | None = None,
 ) -> Written | None:
     """Fit on all data for week next (None in a data-parallel rank other than 0, which only trains); per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
-    atomically, never inside the store or the cache. `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
+    atomically, never inside the store or the cache. `plugins`: the ranker's and the methods' parameters
+    (`plugin_params.resolve`). `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
     ranker's union or to the methods' lists. `customers`: a file of customer ids (read as `--customers`
     everywhere): only those are written (the models are fitted as for all, so their lists equal the
     full submission's rows). `shard`: only its customers (`shards`), with the models every shard shares."""
@@ -94,20 +93,18 @@ def build_submission(
             week,
             rank_with.train_weeks,
             rank_with.k,
-            tuple(options),
+            plugins,
             "all",
-            config,
             drop_bought,
             shard,
         )
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
-        _, per_method = route_options(options, tuple(methods))
         entries = [
             run(
                 store,
                 cache,
-                Request(method, week, K, per_method[method], "all", config, drop_bought, shard),
+                Request(method, week, K, plugins, "all", drop_bought, shard),
                 seed=seed,
                 on_progress=on_progress,
                 device=device,

@@ -8,7 +8,7 @@ start and the best settings are scored on it after the search has chosen.
 A trial is one set of parameters, run through the normal path (`recall.run` for a retriever,
 `ranking.rank` for a ranker), so every candidate set and ranking is cached like any other run:
 repeating a tune answers its trials from the cache. Trial 0 is the settings in force (defaults,
-then the project config, then -o), so the best trial is never worse than the start on the
+then the project config, then -o, resolved by the caller), so the best trial is never worse than the start on the
 tuning weeks. Parameters given with -o are pinned: the search varies the others.
 """
 
@@ -29,20 +29,18 @@ from hmrec_cli.data.splits import DAYS, Week, earlier_weeks_with_history, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, average_precision, recall
-from hmrec_cli.pipeline import source_choice
-from hmrec_cli.pipeline.ranking import RankRequest, min_positives_options, rank
+from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import Request, ordered, run
 from hmrec_cli.pipeline.search_space import Dimension, dimensions, propose
-from hmrec_cli.pipeline.settings import AUTO, Auto, Sources, TrainWeeks
-from hmrec_cli.plugin_api import option_values, route_options
-from hmrec_cli.project_config import ProjectConfig, toml_value
+from hmrec_cli.pipeline.settings import PluginParams, Sources, TrainWeeks
 from hmrec_cli.registry import find
 
 
 @dataclass(frozen=True)
 class TuneRequest:
     """What to tune: a retriever (`sources` empty) or a ranker over `sources`, on the `weeks`
-    weeks before `week`, by `metric` (`recall@N` or `map@12`)."""
+    weeks before `week`, by `metric` (`recall@N` or `map@12`). `plugins`: the parameters in force
+    (`plugin_params.resolve`); what -o set for the tuned plugin is pinned."""
 
     plugin: str
     week: Week
@@ -52,10 +50,9 @@ class TuneRequest:
     k: int = 100
     sources: Sources = ()  # or AUTO: as `hmrec rank --candidates auto`
     train_weeks: TrainWeeks = 4
-    options: tuple[str, ...] = ()
+    plugins: PluginParams = PluginParams()
     only: tuple[str, ...] = ()  # search only these parameters (empty: every one with a range)
     holdout_weeks: int = 1  # hold-out: the target week and the weeks after it, this many in all
-    config: ProjectConfig = ProjectConfig()
 
     @property
     def is_ranker(self) -> bool:
@@ -143,11 +140,6 @@ def check_metric(metric: str, k: int, is_ranker: bool) -> tuple[str, int]:
     return name, int(n)
 
 
-def as_options(values: dict) -> list[str]:
-    """Parameter values as `-o` strings (numbers written as repr writes them, which parse back exactly)."""
-    return [f"{k}={v if isinstance(v, str) else toml_value(v)}" for k, v in values.items()]
-
-
 def tune(
     store: Store,
     cache: Cache,
@@ -163,9 +155,8 @@ def tune(
     kind = "ranker" if request.is_ranker else "retriever"
     cls = find(kind, request.plugin).load()
     check_metric(request.metric, request.k, request.is_ranker)
-    mine = ranker_options(store, request) if request.is_ranker else request.options
-    pinned = option_values(cls.Params, list(mine), request.plugin)
-    start = dataclasses.asdict(request.config.params(cls.Params, request.plugin, mine))
+    pinned = dict(request.plugins.given.get(request.plugin, {}))
+    start = dataclasses.asdict(request.plugins.of(request.plugin, cls.Params))
     dims = dimensions(cls.Params, request.only, tuple(pinned))
     if not dims:
         raise InputError(
@@ -222,33 +213,20 @@ def score_trial(
     )
 
 
-def ranker_options(store: Store, request: TuneRequest) -> tuple[str, ...]:
-    """The `-o` options of the ranker being tuned, routed as `hmrec rank` routes them (over the
-    pool for --candidates auto), less `--train-weeks auto`'s min_positives."""
-    sources = request.sources
-    if isinstance(sources, Auto):
-        sources = source_choice.offered(store, source_choice.POLICY.pool)
-    options = request.options
-    if request.train_weeks is AUTO:
-        options = tuple(o for o in options if o not in min_positives_options(options, request.plugin))
-    return route_options(options, sources, request.plugin)[0]
-
-
 def run_point(
     store: Store, cache: Cache, request: TuneRequest, point: dict, week: Week, seed: int, on_progress, device: str
 ) -> Entry:
     """The cached candidate set (retriever) or ranking (ranker) of these parameters for the week's
-    buyers; the trial's values are -o options after the user's, so they win over the config."""
-    options = (*request.options, *as_options(point))
+    buyers; the trial's values replace the plugin's parameters in force (checked as -o is)."""
+    kind = "ranker" if request.is_ranker else "retriever"
+    plugins = request.plugins.trying(request.plugin, find(kind, request.plugin).load().Params, point)
     if request.is_ranker:
-        ranking = RankRequest(
-            request.plugin, request.sources, week, request.train_weeks, request.k, options, "buyers", request.config
-        )
+        ranking = RankRequest(request.plugin, request.sources, week, request.train_weeks, request.k, plugins, "buyers")
         return rank(store, cache, ranking, seed=seed, device=device, on_progress=on_progress)
     return run(
         store,
         cache,
-        Request(request.plugin, week, request.k, options, "buyers", request.config),
+        Request(request.plugin, week, request.k, plugins, "buyers"),
         seed=seed,
         on_progress=on_progress,
         device=device,

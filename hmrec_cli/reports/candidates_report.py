@@ -13,8 +13,7 @@ from hmrec_cli.data.splits import Week, history, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.pipeline.recall import Request, candidate_scores, ranked_hits, run, scores_of_hits, summarise
-from hmrec_cli.plugin_api import route_options
-from hmrec_cli.project_config import ProjectConfig
+from hmrec_cli.pipeline.settings import PluginParams
 
 SEGMENTS = ("bought in last 4 weeks", "bought earlier", "never bought")
 
@@ -79,17 +78,14 @@ def compare(
     cache: Cache,
     names: list[str],
     weeks: list[Week],
-    options: list[str],
+    plugins: PluginParams,
     seed: int,
     on_progress: Callable[[str, int, int], None],
     device: str = "auto",
     resume: bool = False,
-    config: ProjectConfig = ProjectConfig(),
 ) -> tuple[list[SetResult], pl.DataFrame]:
     """Per named set (plus union, plus the oracle when known): per-customer-week scores pooled over
     `weeks`; and per set the pooled scores by buyer segment."""
-    methods = [split_name(name)[0] for name in names]
-    _, per_method = route_options(options, tuple(dict.fromkeys(methods)))
     results = {name: SetResult(name, []) for name in names}
     labels: dict[str, set[str]] = {name: set() for name in names}
     union, oracle = SetResult("union", []), SetResult("oracle", [])
@@ -102,9 +98,7 @@ def compare(
         week_segments = buyer_segments(store, week)
         sets = []
         for name in names:
-            entry = _entry(
-                store, cache, name, week, per_method[split_name(name)[0]], seed, on_progress, device, resume, config
-            )
+            entry = _entry(store, cache, name, week, plugins, seed, on_progress, device, resume)
             labels[name].add(entry.label)
             cands = entry.read().filter(pl.col("customer").is_in(buyers.implode()))
             scores, curve = scored(cands, target)
@@ -135,12 +129,11 @@ def _entry(
     cache: Cache,
     name: str,
     week: Week,
-    mine: tuple[str, ...],
+    plugins: PluginParams,
     seed: int,
     on_progress,
     device: str,
     resume: bool,
-    config: ProjectConfig,
 ) -> Entry:
     """`method@key`: that cached set; `method`: the set of the parameters in force (defaults, the
     config file, -o), from the cache or built, never a cached set of other parameters."""
@@ -150,7 +143,7 @@ def _entry(
     return run(
         store,
         cache,
-        Request(method, week, 100, mine, "buyers", config),
+        Request(method, week, 100, plugins, "buyers"),
         seed=seed,
         on_progress=on_progress,
         device=device,

@@ -271,10 +271,11 @@ def _evaluate_candidates(
     settings,
 ) -> None:
     from hmrec_cli import console
-    from hmrec_cli.cache import Cache
+    from hmrec_cli.cache import Cache, split_name
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
+    from hmrec_cli.pipeline.plugin_params import resolve
     from hmrec_cli.pipeline.settings import Auto, sources
     from hmrec_cli.reports import plots
     from hmrec_cli.reports.candidates_report import compare, segment_rows, table_rows
@@ -284,6 +285,7 @@ def _evaluate_candidates(
     wanted = sources(names)  # the names mean what they mean on rank; each may be a set's label, name@key
     if isinstance(wanted, Auto):
         raise InputError("--candidates auto: evaluate compares the sets named, e.g. popular,repurchase")
+    plugins = resolve(options, settings, tuple(dict.fromkeys(split_name(n)[0] for n in wanted)))
     if plot_out is not None:
         plots.check_path(plot_out)
     with console.progress_bar(quiet or json) as report:
@@ -292,12 +294,11 @@ def _evaluate_candidates(
             Cache(cache),
             list(wanted),
             rolling_weeks(target, weeks, store.first_date),
-            options,
+            plugins,
             seed,
             report,
             device,
             resume,
-            settings,
         )
     rows, by_segment = table_rows(results), segment_rows(segments)
     curves = {_method(r.name): curve for r in results if (curve := r.recall_curve())}

@@ -87,6 +87,7 @@ def rank(
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.manifests import RankingManifest
+    from hmrec_cli.pipeline.plugin_params import named, resolve
     from hmrec_cli.pipeline.ranking import RankRequest
     from hmrec_cli.pipeline.ranking import rank as run_rank
     from hmrec_cli.pipeline.settings import DropBought as DropBoughtWord
@@ -109,9 +110,10 @@ def rank(
     store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = forced.sources()
+    plugins = resolve(option, settings, named(store, sources), forced.ranker, forced.train_weeks)
     request = RankRequest(
-        forced.ranker, sources, target, forced.train_weeks, forced.k, tuple(option), customers, settings,
-        forced.drop_bought, forced.shard,
+        forced.ranker, sources, target, forced.train_weeks, forced.k, plugins, customers, forced.drop_bought,
+        forced.shard,
     )  # fmt: skip
     if plot_out is not None:
         plots.check_path(plot_out)

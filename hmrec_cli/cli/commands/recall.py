@@ -57,13 +57,15 @@ def recall(
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.manifests import CandidateManifest
+    from hmrec_cli.pipeline.plugin_params import resolve
     from hmrec_cli.pipeline.recall import Request, run
 
     settings = project_config.load(config)
     forced = in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought, shard=shard)
     store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
-    request = Request(method, target, forced.k, tuple(option), customers, settings, forced.drop_bought, forced.shard)
+    plugins = resolve(option, settings, (method,))
+    request = Request(method, target, forced.k, plugins, customers, forced.drop_bought, forced.shard)
     with console.progress_bar(quiet or json) as report:
         entry = run(
             store,

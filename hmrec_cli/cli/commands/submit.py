@@ -93,7 +93,9 @@ def submit(
     fan_out(ctx, workers, device)
     from hmrec_cli import console, project_config
     from hmrec_cli.cli.commands.rank import kept_merge
+    from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.manifests import RankingManifest
+    from hmrec_cli.pipeline.plugin_params import named, resolve
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
     if merge or shards_dir is not None:
@@ -113,6 +115,7 @@ def submit(
         shard=shard,
     )
     sources = forced.sources()
+    plugins = resolve(option, settings, named(Store.open(forced.data), sources), forced.ranker, forced.train_weeks)
     checked_customers_file(customers)
     command = {
         "name": "hmrec submit",
@@ -130,13 +133,12 @@ def submit(
         data=forced.data,
         cache_dir=forced.cache,
         methods=sources,
-        options=option,
+        plugins=plugins,
         seed=seed,
         rank_with=rank_with,
         command=command,
         device=device,
         resume=resume,
-        config=settings,
         drop_bought=forced.drop_bought,
         customers=customers,
     )

@@ -21,10 +21,13 @@ from hmrec_cli.cli.commands.options import (
     Seed,
     TrainWeeks,
     Week,
+    in_force,
+    setting,
 )
 
 
 def tune(
+    ctx: typer.Context,
     method: Annotated[
         Optional[str], typer.Option(help="Retriever to tune (see `hmrec plugins`).", show_default=False)
     ] = None,
@@ -102,45 +105,46 @@ def tune(
 ) -> None:
     """Search a plugin's parameters (the ranges `hmrec plugins show NAME` lists) on rolling weeks before
     --week, cached like any run; show each trial as it finishes; score the start and the best on
-    --week itself, which no trial saw; write the best to hmrec.toml when it clearly gains there."""
+    --week itself, which no trial saw; write the best to hmrec.toml when it clearly gains there.
+    --data, --cache, --k, --train-weeks and (with --ranker) --candidates not given come from the config's
+    [pipeline] table, as on rank."""
     from hmrec_cli import console, project_config
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
     from hmrec_cli.errors import InputError
-    from hmrec_cli.pipeline import settings as pipeline_settings
-    from hmrec_cli.pipeline.tuning import TuneRequest, as_options, check_metric, holdout, unclear_gain
+    from hmrec_cli.pipeline.plugin_params import named, resolve
+    from hmrec_cli.pipeline.settings import as_options
+    from hmrec_cli.pipeline.settings import sources as parsed_sources
+    from hmrec_cli.pipeline.tuning import TuneRequest, check_metric, holdout, unclear_gain
     from hmrec_cli.pipeline.tuning import tune as run_tune
 
     if (method is None) == (ranker is None):
         raise InputError("give exactly one of --method RETRIEVER or --ranker RANKER (with --candidates)")
+    if method is not None and candidates:
+        raise InputError("--candidates goes with --ranker; --method tunes one retriever on its own")
+    settings = project_config.load(config, must_exist=not write)
+    forced = in_force(ctx, settings, data=data, cache=cache, train_weeks=train_weeks, k=k)
+    if ranker is not None:
+        candidates = setting(ctx, settings, "candidates", candidates)[0]
     if ranker is not None and not candidates:
         raise InputError(
             "--ranker needs --candidates: the retrievers whose candidates it ranks, e.g. popular,repurchase,itemcf"
         )
-    if method is not None and candidates:
-        raise InputError("--candidates goes with --ranker; --method tunes one retriever on its own")
-    sources = pipeline_settings.sources(candidates) if candidates else ()
-    learn_weeks = pipeline_settings.train_weeks(train_weeks)
+    sources = parsed_sources(candidates) if candidates else ()
+    k, data, cache = forced.k, forced.data, forced.cache
     chosen = metric or ("map@12" if ranker else f"recall@{k}")
     check_metric(chosen, k, ranker is not None)
-    settings = project_config.load(config, must_exist=not write)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
     only = tuple(p.strip() for p in (params or "").split(",") if p.strip())
+    plugins = (
+        resolve(option, settings, named(store, sources), ranker, forced.train_weeks)
+        if ranker
+        else resolve(option, settings, (method,))
+    )
     request = TuneRequest(
-        method or ranker,
-        target,
-        weeks,
-        trials,
-        chosen,
-        k,
-        sources,
-        learn_weeks,
-        tuple(option),
-        only,
-        holdout_weeks=holdout_weeks,
-        config=settings,
+        method or ranker, target, weeks, trials, chosen, k, sources, forced.train_weeks, plugins, only, holdout_weeks
     )
     table = TrialTable(
         chosen, live=not (quiet or json) and console.out.is_terminal, plain=not json and not console.out.is_terminal
