@@ -1,7 +1,8 @@
 """Content-addressed cache of candidate sets and rankings, and the rankers' model checkpoints.
 
 Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` beside it (kinds:
-`candidates`, `rankings`); a ranking's training checkpoint is `CACHE/models/<ranker>/<week>/<key>.pt`. The key
+`candidates`, `rankings`); a model's training checkpoint is `CACHE/models/<plugin>/<week>/<model key>.pt` (the manifest's
+`model_key`, the entry's key without its customers). The key
 hashes everything that decides the content: the request's fields (`request_fields`), plugin
 version, parameters, the store's fingerprint, and the pipeline's code and policy constants
 (`code_digest.pipeline_state`). A new ingest changes the fingerprint, so stale sets
@@ -296,9 +297,12 @@ class Cache:
             found.append(self._load(manifest))
         return sorted(found, key=lambda e: str(e.manifest.get("created", "")), reverse=True)
 
-    def resolve(self, kind: str, name: str, week: str, fingerprint: str, option: str = "--candidates") -> Entry | None:
+    def resolve(
+        self, kind: str, name: str, week: str, fingerprint: str, option: str = "--candidates", shard: str | None = None
+    ) -> Entry | None:
         """`method@key` names one entry (exit 2 naming its file when it is damaged); `method` the
-        newest intact one for this week and data (with a warning when there are several), or None."""
+        newest intact one for this week and data (with a warning when there are several), or None;
+        `shard` (`I/N`): only among the entries made for that shard."""
         method, key = split_name(name, option)
         if key:
             entry = self.committed(kind, method, week, key)
@@ -313,6 +317,8 @@ class Cache:
         intact = []
         for entry in self.entries(kind, method, week):
             if not entry.owned or entry.manifest.get("fingerprint") != fingerprint:
+                continue
+            if shard is not None and entry.manifest.get("shard") != shard:
                 continue
             problem = entry.damage()
             if problem is None:
@@ -342,7 +348,7 @@ class Cache:
             return
         files = [entry.path, entry.path.with_suffix(".json")]
         if entry.kind == "rankings":
-            checkpoint = self.checkpoint(entry.method, entry.week, entry.key)
+            checkpoint = self.checkpoint(entry.method, entry.week, entry.manifest.get("model_key", entry.key))
             files += [checkpoint, checkpoint.with_suffix(".pt.json")]
         for path in files:
             if path.is_file() and not path.is_symlink():

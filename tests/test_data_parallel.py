@@ -33,6 +33,7 @@ def test_two_workers_train_sampled_softmax_as_well_as_one(cli, store_dir: Path, 
     assert len(two["training"]["epochs"]) == 2  # the workers took the -o options
     assert two["figures"]["recall@100"] == pytest.approx(one["figures"]["recall@100"], rel=0.15)
     key = two["name"].split("@")[1]
+    model = two["model_key"]  # the checkpoint's key: the set's without its customers (shards share it)
     week = two["training"]["weeks"][-1] and Path(two["path"]).parent.name
     assert cache_files(tmp_path / "two") == sorted(
         [
@@ -44,11 +45,11 @@ def test_two_workers_train_sampled_softmax_as_well_as_one(cli, store_dir: Path, 
             "models",
             "models/sampled-softmax",
             f"models/sampled-softmax/{week}",
-            f"models/sampled-softmax/{week}/{key}.pt",
-            f"models/sampled-softmax/{week}/{key}.pt.json",
+            f"models/sampled-softmax/{week}/{model}.pt",
+            f"models/sampled-softmax/{week}/{model}.pt.json",
         ]
     )
-    saved = torch.load(tmp_path / "two" / "models" / "sampled-softmax" / week / f"{key}.pt", weights_only=True)
+    saved = torch.load(tmp_path / "two" / "models" / "sampled-softmax" / week / f"{model}.pt", weights_only=True)
     assert len(saved["rng_ranks"]) == 2 and not torch.equal(saved["rng_ranks"][0], saved["rng_ranks"][1])
 
 

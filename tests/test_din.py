@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -170,3 +171,26 @@ def test_lgbm_starts_from_merge_and_keeps_trees_only_where_they_help(toy) -> Non
     log = learned.fit(second[:2], RunSettings(seed=0))
     assert log["trees"] >= 1 and log["start"] < 0.6 and log["best"] > 0.95
     assert map_of_scores(second[2].candidates, learned.score(second[2])) > 0.95
+
+
+def test_score_top_scores_only_merges_first_candidates(toy) -> None:
+    """-o score_top=N: the network scores each customer's first N candidates in merge's order (the
+    same scores as scoring all), the rest follow below them in merge's order; N above every
+    customer's count changes nothing."""
+    ranker = DINRanker(DINParams(**TOY))
+    ranker.fit(toy[:2], RunSettings(seed=0, device="cpu"))
+    assert not ranker.trained.prior_only  # the network is kept, so there is something to cut
+    week = toy[2]
+    full = ranker.score(week)
+    ranker.params = dataclasses.replace(ranker.params, score_top=1000)
+    np.testing.assert_array_equal(ranker.score(week), full)
+    ranker.params = dataclasses.replace(ranker.params, score_top=1)
+    cut = ranker.score(week)
+    order = ranker.trained.fusion.prior(week)
+    first = order == 0
+    np.testing.assert_array_equal(cut[first], full[first])
+    rows = week.candidates.select("customer", first=pl.Series(first), cut=pl.Series(cut))
+    lowest_first = rows.filter("first").group_by("customer").agg(pl.col("cut").min())
+    highest_rest = rows.filter(~pl.col("first")).group_by("customer").agg(pl.col("cut").max())
+    both = lowest_first.join(highest_rest, on="customer", suffix="_rest")
+    assert both.height > 0 and (both["cut"] > both["cut_rest"]).all()

@@ -224,7 +224,7 @@ def test_recall_cli_keys_a_trained_retriever_by_device_and_keeps_its_training_lo
     first = cli.json(*args, "--device", "cpu")
     assert first["device"] == "cpu" and len(first["training"]["epochs"]) == 1
     assert (
-        tmp_path / "models" / "youtube-dnn" / first["week"] / f"{first['key']}.pt"
+        tmp_path / "models" / "youtube-dnn" / first["week"] / f"{first['model_key']}.pt"
     ).is_file()  # checkpoint beside the rankers'
     assert cli.json(*args, "--device", "cpu", "--resume")["key"] == first["key"]
 

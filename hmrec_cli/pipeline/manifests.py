@@ -89,6 +89,8 @@ class CandidateManifest(Manifest):
     training: dict | None = None  # a trained retriever's log
     figures: dict | None = None  # recall@k, map@12... on the week's buyers (a week with purchases)
     oracle_figures: dict | None = None  # the synthetic world's true top-100 scored the same way
+    shard: str | None = None  # `I/N` when only that shard's customers were scored (`--shard`)
+    model_key: str | None = None  # the fitted model's key: the set's without the customers, every shard's
     world_size: int = 1  # processes that trained it together (`--workers`, torchrun)
     nodes: int = 1  # machines those processes ran on
     command: str | None = None  # the hmrec command that made it (None from the Python API)
@@ -116,6 +118,9 @@ class RankingManifest(Manifest):
     source_choice: dict | None = None  # --candidates auto: the pool and the steps that chose the sources
     empty_train_weeks: list[str] | None = None  # asked-for training weeks without a purchase, left out
     figures: dict | None = None  # map@12, recall@12, the union's recall... on the week's buyers
+    shard: str | None = None  # `I/N` when only that shard's customers were ranked (`--shard`)
+    model_key: str | None = None  # the trained ranker's key: the ranking's without the customers, every shard's
+    shards: list[str] | None = None  # the shards' rankings it was assembled from (`rank --engine ray`), by label
     world_size: int = 1  # processes that trained it together (`--workers`, torchrun)
     nodes: int = 1  # machines those processes ran on
     command: str | None = None  # the hmrec command that made it (None from the Python API)

@@ -43,12 +43,14 @@ from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
 from hmrec_cli.pipeline import settings as pipeline_settings
-from hmrec_cli.pipeline import source_choice
+from hmrec_cli.pipeline import shards, shared_fits, source_choice
 from hmrec_cli.pipeline.bought import drops_bought
 from hmrec_cli.pipeline.manifests import CandidateManifest, RankingManifest
 from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
+from hmrec_cli.pipeline.recall import prefit as recall_prefit
 from hmrec_cli.pipeline.row_samples import at_most, first_customers, kept, whole_rows
 from hmrec_cli.pipeline.settings import AUTO, Auto, DropBought, PluginParams, Sources, TrainWeeks
+from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.pipeline.source_choice import choose
 from hmrec_cli.pipeline.spill import Spill
 from hmrec_cli.plugin_api import Context, Ranker, RankingWeek, RunSettings, check_device, check_scores
@@ -97,6 +99,7 @@ class RankRequest:
     plugins: PluginParams = PluginParams()
     customers: str = "auto"
     drop_bought: DropBought = DropBought.AUTO  # see `hmrec_cli.pipeline.bought`
+    shard: Shard | None = None  # only the customers of this shard (`shards`); the trained ranker is every shard's
 
 
 def resolved_train_weeks(store: Store, request: RankRequest) -> RankRequest:
@@ -258,7 +261,8 @@ def rank(
 ) -> Entry:
     """Produce (or fetch from the cache) the ranking for `request`; `chunk` customers at a time
     (the result does not depend on it). The stages: `plan` -> `training_weeks` -> `fit` ->
-    `score` -> `ranking_figures`."""
+    `score` -> `ranking_figures`. A shard's ranking (`request.shard`) scores only its customers
+    with the ranker every shard of the week shares (`trained`)."""
     planned = plan(store, request, seed, device)
     week_name = planned.request.week.start.isoformat()
     if (
@@ -266,21 +270,17 @@ def rank(
     ) is not None:
         return hit
     started = time.perf_counter()
-    model = planned.plugin.load()(planned.params)
-    checkpoint = cache.checkpoint(request.ranker, week_name, planned.key)
-    settings = RunSettings(seed=seed, device=device, checkpoint=checkpoint, resume=resume, on_progress=on_progress)
-    with scratch_dir(checkpoint.with_suffix(".spill") if leads() else local_scratch()) as spill:
-        sources, choice, training = training_weeks(store, cache, planned, settings, spill, chunk)
-        target_entries = source_sets(store, cache, planned, request.week, sources, planned.request.customers, settings)
-        if not (leads() or model.uses_device):  # nothing the ranks train together: rank 0 ranks alone
-            return from_leader(lambda: None)
-        log, fit_seconds = fit(model, training, dataclasses.replace(settings, device=planned.device_kind or device))
-    if not leads():  # the others receive the entry rank 0 writes
+    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
+    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
+    settings = RunSettings(seed=seed, device=device, resume=resume, on_progress=on_progress)
+    ranker = trained(store, cache, planned, settings, chunk, share)
+    sources = ranker.sources
+    target_entries = source_sets(
+        store, cache, planned, request.week, sources, planned.request.customers, settings, request.shard
+    )
+    if ranker.model is None:  # the others receive the entry rank 0 writes
         return from_leader(lambda: None)
-    training_rows = sum(t.candidates.height for t in training)
-    on_progress("newest training week", 0, 1)
-    newest = newest_week_figures(model, request.ranker, training, seed)
-    del training
+    model = ranker.model
     score_started = time.perf_counter()
     with cache.put("rankings", request.ranker, week_name, planned.key, written := {}) as tmp:
         rows, top, pairs = score(store, model, planned, sources, target_entries, tmp, chunk, on_progress)
@@ -297,23 +297,25 @@ def rank(
             customer_count=planned.customers.len(),
             seed=seed,
             sources=list(sources),
-            source_choice={"pool": list(planned.request.sources), "steps": choice} if planned.auto else None,
+            source_choice={"pool": list(planned.request.sources), "steps": ranker.choice} if planned.auto else None,
             source_options={s: list(o) for s, o in planned.source_options.items()},
             source_params=planned.source_params,
             source_sets=[e.label for e in target_entries],
             train_weeks=[w.start.isoformat() for w in planned.train_weeks],
             empty_train_weeks=[w.start.isoformat() for w in planned.asked_weeks if w not in planned.train_weeks]
             or None,
-            training_rows=training_rows,
+            training_rows=ranker.training_rows,
             device=planned.device_kind or "cpu",
-            training=log,
-            newest_training_week=newest,
+            training=ranker.log,
+            newest_training_week=ranker.newest,
             dropped_bought=dropped_bought(store, planned),
             rows=rows,
-            fit_seconds=round(fit_seconds, 3),
+            fit_seconds=round(ranker.fit_seconds, 3),
             score_seconds=round(time.perf_counter() - score_started, 3),
             seconds=round(time.perf_counter() - started, 3),
             figures=figures,
+            shard=None if request.shard is None else str(request.shard),
+            model_key=planned.fit_key,
             **manifest_fields(),
         )
         written.update(manifest.as_dict())
@@ -323,7 +325,7 @@ def rank(
 @dataclass(frozen=True)
 class RankPlan:
     """A request checked and resolved before any work: the ranker and its parameters, each source's
-    -o options and parameters, the training weeks, the customers to rank, and the cache key."""
+    -o options and parameters, the training weeks, the customers to rank, and the cache keys."""
 
     request: RankRequest  # train_weeks a number, sources named (the pool for auto)
     auto: bool  # --candidates auto: the training weeks choose among `request.sources`
@@ -337,7 +339,8 @@ class RankPlan:
     customers: pl.Series
     described: str  # how `customers` were chosen, for the manifest
     device_kind: str | None  # cpu or cuda for a ranker that uses torch, else None
-    key: str
+    key: str  # the ranking's: every field of the request, the shard's customers included
+    fit_key: str  # the trained ranker's: the same without the customers and the shard, so shards share it
 
 
 def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan:
@@ -362,15 +365,12 @@ def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan
     train_weeks = learnable(store, asked_weeks, request.train_weeks)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
+    customers = shards.only(customers, request.shard, store.customers)
+    if request.shard is not None and target is not None:  # the shard's figures are of its own buyers
+        target = target.filter(pl.col("customer").is_in(customers.implode()))
     check_device(device)
     device_kind = device_kind_of(device) if cls.uses_device else None  # torch only for rankers that use it
-    key = cache_key(  # -o options and hmrec.toml enter as the params they give
-        request=request_fields(
-            request,
-            week=request.week.start.isoformat(),
-            customers=customers_digest(customers),
-            plugins=None,
-        ),
+    parts = dict(  # -o options and hmrec.toml enter as the params they give
         auto=auto,
         version=cls.version,
         params=params,
@@ -381,9 +381,12 @@ def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan
         pipeline=pipeline_state(__name__),
         **({"world_size": world()[1]} if world()[1] > 1 else {}),  # each rank trains on a share of every batch
     )
+    fields = dict(week=request.week.start.isoformat(), plugins=None)
+    key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
+    fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
     return RankPlan(
         request, auto, plugin, params, source_options, source_params, asked_weeks, train_weeks, target, customers,
-        described, device_kind, key,
+        described, device_kind, key, fit_key,
     )  # fmt: skip
 
 
@@ -406,14 +409,16 @@ def source_sets(
     sources: tuple[str, ...],
     customers: str,
     settings: RunSettings,
+    shard: Shard | None = None,
 ) -> list[Entry]:
-    """Each source's candidate set for `week` and `customers` (`recall.run`, so cached)."""
+    """Each source's candidate set for `week` and `customers` (`recall.run`, so cached), only
+    `shard`'s customers when given."""
     r = planned.request
     return [
         run(
             store,
             cache,
-            Request(s, week, r.k, r.plugins, customers, r.drop_bought),
+            Request(s, week, r.k, r.plugins, customers, r.drop_bought, shard),
             seed=settings.seed,
             on_progress=settings.on_progress,
             device=settings.device,
@@ -471,6 +476,80 @@ def chosen_sources(
     chosen, steps = choose(weeks, pool, k, on_progress=settings.on_progress)
     kept_entries = [[e for s, e in zip(pool, entries, strict=True) if s in chosen] for entries in week_entries]
     return chosen, steps, kept_entries
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A ranker fitted for a week (what every shard of the week scores with) and what its manifest
+    says of it. `model` is None in a rank other than 0, which receives rank 0's entry."""
+
+    model: Ranker | None
+    sources: tuple[str, ...]  # those `auto` kept, else the request's
+    choice: list | None  # the steps that chose them (`auto`)
+    log: dict
+    fit_seconds: float
+    training_rows: int
+    newest: dict  # `newest_week_figures`
+
+
+def trained(store: Store, cache: Cache, planned: RankPlan, settings: RunSettings, chunk: int, share: bool) -> Trained:
+    """Stages 2 and 3, `training_weeks` -> `fit`, with the checkpoint and the spill under the fit
+    key, the same for every shard; with `share`, the ranker `shared_fits` keeps for every shard of
+    the week (trained here the first time)."""
+
+    def train() -> Trained:
+        r = planned.request
+        model = planned.plugin.load()(planned.params)
+        checkpoint = cache.checkpoint(r.ranker, r.week.start.isoformat(), planned.fit_key)
+        at = dataclasses.replace(settings, checkpoint=checkpoint)
+        with scratch_dir(checkpoint.with_suffix(".spill") if leads() else local_scratch()) as spill:
+            sources, choice, training = training_weeks(store, cache, planned, at, spill, chunk)
+            if not (leads() or model.uses_device):  # nothing the ranks train together: rank 0 ranks alone
+                return Trained(None, sources, choice, {}, 0.0, 0, {})
+            log, fit_seconds = fit(model, training, dataclasses.replace(at, device=planned.device_kind or at.device))
+        if not leads():
+            return Trained(None, sources, choice, log, fit_seconds, 0, {})
+        at.on_progress("newest training week", 0, 1)
+        newest = newest_week_figures(model, r.ranker, training, at.seed)
+        return Trained(model, sources, choice, log, fit_seconds, sum(t.candidates.height for t in training), newest)
+
+    return shared_fits.fitted(planned.fit_key, train) if share else train()
+
+
+def prefit(
+    store: Store,
+    cache: Cache,
+    request: RankRequest,
+    seed: int = 0,
+    device: str = "auto",
+    resume: bool = False,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    chunk: int = RANK_CHUNK,
+    force: bool = False,
+) -> None:
+    """Fit what every shard of `request` shares into `shared_fits`: the ranker (with the training
+    weeks' candidate sets) and the target week's retrievers (whether or not the shards' rankings
+    are cached: it fits either way), from the weights a shard of another process finished unless `force`."""
+    planned = plan(store, request, seed, device)
+    settings = RunSettings(seed=seed, device=device, resume=resume or not force, on_progress=on_progress)
+    r = planned.request
+    for s in trained(store, cache, planned, settings, chunk, share=True).sources:
+        recall_prefit(
+            store,
+            cache,
+            Request(s, r.week, r.k, r.plugins, r.customers, r.drop_bought, r.shard),
+            seed=seed,
+            on_progress=on_progress,
+            device=device,
+            resume=resume,
+            force=force,
+        )
+
+
+def ranking_key(store: Store, request: RankRequest, seed: int = 0, device: str = "auto") -> tuple[str, str]:
+    """The week and the key `rank` files `request`'s ranking under (an engine assembling it from shards)."""
+    planned = plan(store, request, seed, device)
+    return planned.request.week.start.isoformat(), planned.key
 
 
 def fit(model: Ranker, training: list[RankingWeek], settings: RunSettings) -> tuple[dict, float]:

@@ -20,10 +20,11 @@ from hmrec_cli.data.splits import Week, history_prefix, truth
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
-from hmrec_cli.pipeline import bought
+from hmrec_cli.pipeline import bought, shards, shared_fits
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
 from hmrec_cli.pipeline.manifests import CandidateManifest
 from hmrec_cli.pipeline.settings import DropBought, PluginParams
+from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, Retriever, RunSettings, check_candidates, check_device
 from hmrec_cli.registry import PluginInfo, find
 from hmrec_cli.toolkit.data_parallel import from_leader, leads, manifest_fields, world
@@ -41,6 +42,7 @@ class Request:
     plugins: PluginParams = PluginParams()  # its parameters, resolved at the edge (`plugin_params.resolve`)
     customers: str = "auto"  # auto | buyers | all | a file of customer ids
     drop_bought: DropBought = DropBought.AUTO  # leave out what each customer bought before (`bought`)
+    shard: Shard | None = None  # only the customers of this shard (`shards`); the model is every shard's
 
 
 def device_kind_of(device: str) -> str:
@@ -216,8 +218,9 @@ def run(
     resume: bool = False,
 ) -> Entry:
     """Produce (or fetch from the cache) the candidate set for `request`: `plan` -> `fit` ->
-    `retrieve` -> figures. A trained retriever checkpoints under `cache/models/<method>/<week>/<key>.pt`;
-    `resume` continues from it."""
+    `retrieve` -> figures. A trained retriever checkpoints under `cache/models/<method>/<week>/<fit key>.pt`;
+    `resume` continues from it. A shard's run (`request.shard`) retrieves only for its customers,
+    with the model every shard of the week shares (`fitted`)."""
     planned = plan(store, request, seed, device)
     week_name = request.week.start.isoformat()
     if (
@@ -227,12 +230,9 @@ def run(
     if not (leads() or planned.plugin.load().uses_device):  # nothing the ranks train together: rank 0 makes the set
         return from_leader(lambda: None)
     start = time.perf_counter()
-    checkpoint = cache.checkpoint(request.method, week_name, planned.key)
-    settings = RunSettings(
-        seed=seed, device=planned.device_kind or device, checkpoint=checkpoint, resume=resume, on_progress=on_progress
-    )
-    model, fit_log = fit(store, planned, settings)
-    fit_seconds = round(time.perf_counter() - start, 3)
+    share = request.shard is not None  # a forced shard recomputes its entry, with the fits its process holds
+    resume = resume or (share and not force)  # a shard of another process may have trained it: no epoch again
+    model, fit_log, fit_seconds = fitted(store, cache, planned, seed, device, resume, on_progress, share)
     if not leads():  # the others receive the entry rank 0 writes
         return from_leader(lambda: None)
     with cache.put("candidates", request.method, week_name, planned.key, written := {}) as tmp:
@@ -250,12 +250,14 @@ def run(
             fingerprint=store.fingerprint,
             k=request.k,
             customers=planned.described,
+            shard=None if request.shard is None else str(request.shard),
             customer_count=planned.customers.len(),
             seed=seed,
             device=planned.device_kind,
             training=fit_log or None,
             dropped_bought=planned.dropping,
             fit_seconds=fit_seconds,
+            model_key=planned.fit_key,
             rows=rows,
             seconds=round(time.perf_counter() - start, 3),
             **figures_of,
@@ -268,7 +270,7 @@ def run(
 @dataclass(frozen=True)
 class RecallPlan:
     """A request checked and resolved before any work: the retriever and its parameters, the
-    customers, whether the set drops what was bought, and the cache key."""
+    customers, whether the set drops what was bought, and the cache keys."""
 
     request: Request
     plugin: PluginInfo
@@ -279,7 +281,8 @@ class RecallPlan:
     device_kind: str | None  # cpu or cuda for a retriever that uses torch, else None
     past: pl.DataFrame  # the history before the week (a zero-copy slice)
     dropping: bool  # whether the set leaves out what each customer bought before
-    key: str
+    key: str  # the candidate set's: every field of the request, the shard's customers included
+    fit_key: str  # the fitted model's: the same without the customers and the shard, so shards share it
 
 
 def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
@@ -296,17 +299,13 @@ def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
     params = request.plugins.of(request.method, cls.Params)
     target = truth(store.transactions, request.week) if request.week.has_truth else None
     customers, described = select_customers(store, request.week, request.customers, target)
+    customers = shards.only(customers, request.shard, store.customers)
+    if request.shard is not None and target is not None:  # the shard's figures are of its own buyers
+        target = target.filter(pl.col("customer").is_in(customers.implode()))
     device_kind = device_kind_of(device) if cls.uses_device else None
     past = history_prefix(store.transactions, request.week)  # a zero-copy slice: cache hits pay nothing for it
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
-    key = cache_key(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
-        request=request_fields(
-            request,
-            week=request.week.start.isoformat(),
-            customers=customers_digest(customers),
-            plugins=None,
-            drop_bought=dropping,
-        ),
+    parts = dict(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
         version=cls.version,
         params=params,
         fingerprint=store.fingerprint,
@@ -315,7 +314,10 @@ def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
         pipeline=pipeline_state(__name__),
         **({"world_size": world()[1]} if world()[1] > 1 else {}),  # ranks draw other negatives: another model
     )
-    return RecallPlan(request, plugin, params, target, customers, described, device_kind, past, dropping, key)
+    fields = dict(week=request.week.start.isoformat(), plugins=None, drop_bought=dropping)
+    key = cache_key(request=request_fields(request, customers=customers_digest(customers), **fields), **parts)
+    fit_key = cache_key(request=request_fields(request, customers=None, shard=None, **fields), **parts)
+    return RecallPlan(request, plugin, params, target, customers, described, device_kind, past, dropping, key, fit_key)
 
 
 def fit(store: Store, planned: RecallPlan, settings: RunSettings) -> tuple[Retriever, dict | None]:
@@ -325,6 +327,52 @@ def fit(store: Store, planned: RecallPlan, settings: RunSettings) -> tuple[Retri
     model = planned.plugin.load()(planned.params)
     ctx = Context(history=planned.past, articles=store.articles, customers=store.customers, week=r.week)
     return model, model.fit(ctx, settings)
+
+
+def fitted(
+    store: Store,
+    cache: Cache,
+    planned: RecallPlan,
+    seed: int,
+    device: str,
+    resume: bool,
+    on_progress: Callable[[str, int, int], None],
+    share: bool,
+) -> tuple[Retriever, dict | None, float]:
+    """`fit` with its checkpoint under the fit key, and the seconds it took; with `share`, the model
+    `shared_fits` keeps for every shard of the week (fitted here the first time)."""
+
+    def fit_once():
+        start = time.perf_counter()
+        checkpoint = cache.checkpoint(planned.request.method, planned.request.week.start.isoformat(), planned.fit_key)
+        settings = RunSettings(
+            seed=seed,
+            device=planned.device_kind or device,
+            checkpoint=checkpoint,
+            resume=resume,
+            on_progress=on_progress,
+        )
+        model, log = fit(store, planned, settings)
+        return model, log, round(time.perf_counter() - start, 3)
+
+    return shared_fits.fitted(planned.fit_key, fit_once) if share else fit_once()
+
+
+def prefit(
+    store: Store,
+    cache: Cache,
+    request: Request,
+    seed: int = 0,
+    on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    device: str = "auto",
+    resume: bool = False,
+    force: bool = False,
+) -> None:
+    """Fit `request`'s retriever once into `shared_fits` (a driver, before it sends out the shards,
+    whose candidate sets may or may not be cached: it fits either way), from the weights a shard
+    of another process finished unless `force`."""
+    planned = plan(store, request, seed, device)
+    fitted(store, cache, planned, seed, device, resume or not force, on_progress, share=True)
 
 
 def retrieve(
@@ -348,7 +396,7 @@ def retrieve(
             chunk = chunk.filter(pl.col("customer").is_in(part.implode()))
             if drop is not None:
                 chunk = without_bought(chunk, drop, r.k)
-            table = chunk.sort("customer", "score", descending=[False, True]).to_arrow()
+            table = chunk.sort(["customer", "score", "article"], descending=[False, True, False]).to_arrow()
             writer = writer or pq.ParquetWriter(out, table.schema)
             writer.write_table(table)
             rows += chunk.height

@@ -14,10 +14,11 @@ from hmrec_cli.data.splits import history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
-from hmrec_cli.pipeline import settings
+from hmrec_cli.pipeline import settings, shards
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import CHUNK, Request, ordered, run, select_customers
 from hmrec_cli.pipeline.settings import Auto, DropBought, PluginParams, Sources, TrainWeeks
+from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.plugin_api import recent_popularity
 from hmrec_cli.toolkit.data_parallel import leads
 
@@ -42,6 +43,14 @@ class Written:
     ranking: Entry | None
 
 
+def checked_methods(methods: Sources | str, rank_with: RankWith | None) -> Sources:
+    """`--candidates` typed; auto only with a ranker (it chooses the sources a ranker ranks)."""
+    methods = methods if isinstance(methods, Auto) else settings.sources(methods)
+    if isinstance(methods, Auto) and rank_with is None:
+        raise InputError("--candidates auto chooses the sources a ranker ranks: give --ranker, or name the methods")
+    return methods
+
+
 def build_submission(
     data: Path,
     cache_dir: Path,
@@ -56,6 +65,7 @@ def build_submission(
     resume: bool = False,
     drop_bought: DropBought = DropBought.AUTO,
     customers: Path | None = None,
+    shard: Shard | None = None,
 ) -> Written | None:
     """Fit on all data for week next (None in a data-parallel rank other than 0, which only trains); per customer either the ranker's top 12 or the methods' lists
     in the order given (each by its own score); top up with `fill_order`, validate, write
@@ -63,11 +73,9 @@ def build_submission(
     (`plugin_params.resolve`). `drop_bought` (`hmrec_cli.pipeline.bought`) applies to the
     ranker's union or to the methods' lists. `customers`: a file of customer ids (read as `--customers`
     everywhere): only those are written (the models are fitted as for all, so their lists equal the
-    full submission's rows)."""
+    full submission's rows). `shard`: only its customers (`shards`), with the models every shard shares."""
     refuse_inside(out, {"store": data, "cache": cache_dir})
-    methods = methods if isinstance(methods, Auto) else settings.sources(methods)
-    if isinstance(methods, Auto) and rank_with is None:
-        raise InputError("--candidates auto chooses the sources a ranker ranks: give --ranker, or name the methods")
+    methods = checked_methods(methods, rank_with)
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
     store = Store.open(data)
@@ -77,6 +85,7 @@ def build_submission(
     if customers is not None:
         only = select_customers(store, week, str(customers), None)[0]
         scored = scored.filter(scored.is_in(only.implode()))
+    scored = shards.only(scored, shard, store.customers)
     if rank_with is not None:
         request = RankRequest(
             rank_with.ranker,
@@ -87,6 +96,7 @@ def build_submission(
             plugins,
             "all",
             drop_bought,
+            shard,
         )
         entries = [rank(store, cache, request, seed=seed, device=device, resume=resume, on_progress=on_progress)]
     else:
@@ -94,7 +104,7 @@ def build_submission(
             run(
                 store,
                 cache,
-                Request(method, week, K, plugins, "all", drop_bought),
+                Request(method, week, K, plugins, "all", drop_bought, shard),
                 seed=seed,
                 on_progress=on_progress,
                 device=device,

@@ -13,6 +13,7 @@ from hmrec_cli.cli.commands.options import (
     DataDir,
     Json,
     Quiet,
+    ShardText,
     checked_customers_file,
     in_force,
     refuse_inside,
@@ -44,6 +45,7 @@ def export(
             show_default=False,
         ),
     ] = None,
+    shard: ShardText = None,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     config: ConfigFile = None,
@@ -63,7 +65,7 @@ def export(
     from hmrec_cli.pipeline.recommend import export_rows
 
     settings = project_config.load(config)
-    forced = in_force(ctx, settings, data=data, cache=cache)
+    forced = in_force(ctx, settings, data=data, cache=cache, shard=shard)
     data, cache = forced.data, forced.cache
     if out.suffix.lower() not in FORMATS:
         raise InputError(f"--out {out}: expected a .parquet or .csv file name")
@@ -73,7 +75,12 @@ def export(
     checked_customers_file(customers)
     store = Store.open(data)
     target = resolve_week(week, store.first_date, store.last_date)
-    entry = Cache(cache).resolve("rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking")
+    chosen = forced.shard
+    found = lambda only_shard: Cache(cache).resolve(  # noqa: E731
+        "rankings", ranking, target.start.isoformat(), store.fingerprint, "--ranking", only_shard
+    )
+    # a shard's own ranking (`rank --shard I/N`) when there is one, else the whole ranking's rows of the shard
+    entry = (found(str(chosen)) if chosen is not None and "@" not in ranking else None) or found(None)
     if entry is None:
         hint = console.reproduce("rank", "--ranker", ranking.partition("@")[0], "--week", week, data=data, cache=cache)
         raise InputError(
@@ -95,6 +102,11 @@ def export(
                 f"--customers {customers}: {wanted.len() - held:,} of its customers are not in the ranking {entry.label} "
                 f"(it ranks {RankingManifest.of(entry).customers}); rank them with `hmrec rank --customers {customers}`"
             )
+    if chosen is not None:  # this shard's customers of the ranking (or of the file)
+        from hmrec_cli.pipeline.shards import only
+
+        held = pl_customers(entry.path) if wanted is None else wanted
+        wanted = only(held, chosen, store.customers)
     rows = 0
     try:
         with atomic_file(out) as tmp:
@@ -121,6 +133,13 @@ def export(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def pl_customers(path: Path):
+    """The customers a ranking file holds, sorted."""
+    import polars as pl
+
+    return pl.scan_parquet(path).select("customer").unique().sort("customer").collect()["customer"]
 
 
 def _write(chunks, path: Path, suffix: str) -> int:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 
@@ -17,6 +17,9 @@ from hmrec_cli.params import MAX_SEED as MAX_SEED
 from hmrec_cli.params import MAX_WEEKS as MAX_WEEKS
 from hmrec_cli.pipeline import settings as pipeline_settings
 from hmrec_cli.pipeline.settings import Auto, Sources
+
+if TYPE_CHECKING:  # numpy and pyarrow load only when a command takes --shard
+    from hmrec_cli.pipeline.shards import Shard
 
 DataDir = Annotated[
     Path,
@@ -103,6 +106,53 @@ TrainWeeks = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+ShardText = Annotated[
+    Optional[str],
+    typer.Option(
+        "--shard",
+        show_default=False,
+        help="I/N: only the customers of shard I of N (0 <= I < N), by a stable hash of their original id; "
+        "what is fitted for the week is the same for every shard, so the N outputs together are the unsharded one.",
+    ),
+]
+
+
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="local (this process) or ray: the customers in --shards shards as Ray tasks (docs/scale-out.md)."
+    ),
+]
+Address = Annotated[
+    Optional[str],
+    typer.Option(
+        help="With --engine ray: the cluster, auto or ray://HOST:PORT; default a local Ray on this machine.",
+        show_default=False,
+    ),
+]
+ShardCount = Annotated[int, typer.Option(help="With --engine ray: how many shards (Ray tasks).", min=1, max=100_000)]
+
+
+def checked_engine(engine: str, shard: str | None) -> bool:
+    """True for `--engine ray`; an unknown engine, or `--shard` beside ray (which runs every shard), exits 2."""
+    from hmrec_cli.errors import InputError
+
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine {engine}: expected local or ray")
+    if engine == "ray" and shard is not None:
+        raise InputError("--shard goes with --engine local (one shard here); --engine ray runs all --shards itself")
+    return engine == "ray"
+
+
+def parsed_shard(text: str | None) -> Shard | None:
+    """`--shard I/N` as the typed `Shard` every stage takes (None: all customers); bad text exits 2."""
+    if text is None:
+        return None
+    from hmrec_cli.pipeline.shards import Shard
+
+    return Shard.parse(text)
+
+
 Workers = Annotated[
     int,
     typer.Option(
@@ -141,6 +191,7 @@ class InForce:
     train_weeks: int | Auto = 4
     k: int = 100
     drop_bought: pipeline_settings.DropBought = pipeline_settings.DropBought.AUTO
+    shard: Shard | None = None  # --shard I/N: only that shard's customers
 
     def sources(self) -> Sources:
         """`--candidates` as given, else the sources `auto` starts from that the store at `data` can feed."""
@@ -156,6 +207,7 @@ PARSERS = {  # what the shared options become; the others stay as typer parsed t
     "candidates": lambda value: None if value is None else pipeline_settings.sources(value),
     "train_weeks": pipeline_settings.train_weeks,
     "drop_bought": pipeline_settings.drop_bought,
+    "shard": parsed_shard,
 }
 
 

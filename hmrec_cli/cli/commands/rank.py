@@ -9,6 +9,7 @@ import typer
 
 from hmrec_cli.cli.commands.options import (
     MAX_K,
+    Address,
     CacheDir,
     Candidates,
     ConfigFile,
@@ -16,15 +17,19 @@ from hmrec_cli.cli.commands.options import (
     DataDir,
     Device,
     DropBought,
+    Engine,
     Force,
     Json,
     Quiet,
     Resume,
     Seed,
+    ShardCount,
+    ShardText,
     TrainWeeks,
     Week,
     Workers,
     as_words,
+    checked_engine,
     in_force,
 )
 from hmrec_cli.cli.commands.workers import fan_out
@@ -53,6 +58,10 @@ def rank(
     ] = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
+    shard: ShardText = None,
+    engine: Engine = "local",
+    address: Address = None,
+    shards: ShardCount = 4,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -96,27 +105,37 @@ def rank(
         train_weeks=train_weeks,
         k=k,
         drop_bought=drop_bought,
+        shard=shard,
     )
     store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
     sources = forced.sources()
     plugins = resolve(option, settings, named(store, sources), forced.ranker, forced.train_weeks)
     request = RankRequest(
-        forced.ranker, sources, target, forced.train_weeks, forced.k, plugins, customers, forced.drop_bought
-    )
+        forced.ranker, sources, target, forced.train_weeks, forced.k, plugins, customers, forced.drop_bought,
+        forced.shard,
+    )  # fmt: skip
     if plot_out is not None:
         plots.check_path(plot_out)
-    with console.progress_bar(quiet or json) as report:
-        entry = run_rank(
-            store,
-            Cache(forced.cache),
-            request,
-            seed=seed,
-            device=device,
-            resume=resume,
-            force=force,
-            on_progress=report,
-        )
+    if checked_engine(engine, shard):
+        from hmrec_cli.cli.commands.shard_lines import shard_lines
+        from hmrec_cli.pipeline.ray_engine import rank_on_ray
+
+        run = dict(seed=seed, device=device, resume=resume, force=force)
+        with console.progress_bar(quiet or json) as report, shard_lines(quiet or json) as on_shard:
+            entry = rank_on_ray(store, Cache(forced.cache), request, shards, address, run, report, on_shard)
+    else:
+        with console.progress_bar(quiet or json) as report:
+            entry = run_rank(
+                store,
+                Cache(forced.cache),
+                request,
+                seed=seed,
+                device=device,
+                resume=resume,
+                force=force,
+                on_progress=report,
+            )
     if not leads():  # rank 0 reports and writes the plot
         return
     m = RankingManifest.of(entry)
@@ -178,7 +197,7 @@ def show_ranking(entry, m: RankingManifest, target, console) -> None:
         else f"trained in {m.fit_seconds:.1f} s, scored in {m.score_seconds:.1f} s on {m.device}"
     )
     console.out.print(
-        f"{entry.label}: top 12 for {console.plural(m.customer_count, 'customer')} ({m.customers}), week {target}; "
+        f"{entry.label}: top 12 for {console.plural(m.customer_count, 'customer')} ({m.customers}{', shard ' + m.shard if m.shard else ''}), week {target}; "
         f"trained on {len(m.train_weeks)} weeks ({m.training_rows:,} candidate rows); {timing}",
         highlight=False,
     )

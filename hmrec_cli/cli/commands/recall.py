@@ -21,6 +21,7 @@ from hmrec_cli.cli.commands.options import (
     Quiet,
     Resume,
     Seed,
+    ShardText,
     Week,
     Workers,
     in_force,
@@ -38,6 +39,7 @@ def recall(
     option: PluginOptions = [],
     config: ConfigFile = None,
     customers: Customers = "auto",
+    shard: ShardText = None,
     drop_bought: DropBought = "auto",
     device: Device = "auto",
     resume: Resume = False,
@@ -59,11 +61,11 @@ def recall(
     from hmrec_cli.pipeline.recall import Request, run
 
     settings = project_config.load(config)
-    forced = in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought)
+    forced = in_force(ctx, settings, data=data, cache=cache, k=k, drop_bought=drop_bought, shard=shard)
     store = Store.open(forced.data)
     target = resolve_week(week, store.first_date, store.last_date)
     plugins = resolve(option, settings, (method,))
-    request = Request(method, target, forced.k, plugins, customers, forced.drop_bought)
+    request = Request(method, target, forced.k, plugins, customers, forced.drop_bought, forced.shard)
     with console.progress_bar(quiet or json) as report:
         entry = run(
             store,
@@ -80,7 +82,7 @@ def recall(
         console.emit_json({"name": entry.label, "path": str(entry.path), "cached": entry.cached, **m.as_dict()})
         return
     console.out.print(
-        f"{entry.label}: {console.plural(m.rows, 'row')} for {console.plural(m.customer_count, 'customer')} ({m.customers}), "
+        f"{entry.label}: {console.plural(m.rows, 'row')} for {console.plural(m.customer_count, 'customer')} ({m.customers}{', shard ' + m.shard if m.shard else ''}), "
         f"week {target}, {entry.provenance()}",
         highlight=False,
     )

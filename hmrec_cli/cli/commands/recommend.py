@@ -18,6 +18,7 @@ from hmrec_cli.cli.commands.options import (
     Json,
     Quiet,
     Seed,
+    ShardText,
     TrainWeeks,
     checked_customers_file,
     in_force,
@@ -60,6 +61,7 @@ def recommend(
         ),
     ] = [],
     config: ConfigFile = None,
+    shard: ShardText = None,
     drop_bought: DropBought = "auto",
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
@@ -93,6 +95,7 @@ def recommend(
         train_weeks=train_weeks,
         k=k,
         drop_bought=drop_bought,
+        shard=shard,
     )
     ids = list(customer)
     if checked_customers_file(customers) is not None:
@@ -100,6 +103,15 @@ def recommend(
     if not ids:
         raise InputError("name the customers: --customer ID (repeatable) or --customers FILE")
     store = Store.open(forced.data)
+    if (chosen := forced.shard) is not None:  # only the named customers that fall in this shard
+        import polars as pl
+
+        from hmrec_cli.pipeline.shards import shard_of
+
+        given = pl.Series(ids, dtype=pl.String)
+        ids = given.filter(pl.Series(shard_of(given, chosen.count) == chosen.index)).to_list()
+        if not ids:
+            raise InputError(f"--shard {chosen}: none of the named customers is in this shard")
     target = resolve_week(week, store.first_date, store.last_date)
     sources = forced.sources()
     plugins = resolve(option, settings, named(store, sources), forced.ranker, forced.train_weeks)

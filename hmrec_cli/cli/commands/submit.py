@@ -8,20 +8,25 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
+    Address,
     CacheDir,
     ConfigFile,
     DataDir,
     Device,
     DropBought,
+    Engine,
     Json,
     PluginOptions,
     Quiet,
     Resume,
     Seed,
+    ShardCount,
+    ShardText,
     TrainWeeks,
     Workers,
     as_words,
     checked_customers_file,
+    checked_engine,
     in_force,
 )
 from hmrec_cli.cli.commands.workers import fan_out
@@ -61,6 +66,22 @@ def submit(
             show_default=False,
         ),
     ] = None,
+    shard: ShardText = None,
+    merge: Annotated[
+        list[Path],
+        typer.Option(
+            "--merge",
+            help="Join these shard parts (written with --shard I/N) into one validated submission instead of fitting (repeatable).",
+            show_default=False,
+        ),
+    ] = [],
+    shards_dir: Annotated[
+        Optional[Path],
+        typer.Option(help="Join every .csv part in this folder, as --merge does.", show_default=False),
+    ] = None,
+    engine: Engine = "local",
+    address: Address = None,
+    shards: ShardCount = 4,
     option: PluginOptions = [],
     config: ConfigFile = None,
     seed: Seed = 0,
@@ -77,6 +98,10 @@ def submit(
     from hmrec_cli.pipeline.plugin_params import named, resolve
     from hmrec_cli.pipeline.submission import RankWith, build_submission
 
+    if merge or shards_dir is not None:
+        _merge(data, merge, shards_dir, out, json, quiet)
+        return
+    on_ray = checked_engine(engine, shard)
     settings = project_config.load(config)
     forced = in_force(
         ctx,
@@ -87,6 +112,7 @@ def submit(
         ranker=ranker,
         train_weeks=train_weeks,
         drop_bought=drop_bought,
+        shard=shard,
     )
     sources = forced.sources()
     plugins = resolve(option, settings, named(Store.open(forced.data), sources), forced.ranker, forced.train_weeks)
@@ -103,22 +129,24 @@ def submit(
     }
     k = settings.pipeline.get("k", RankWith.k)
     rank_with = RankWith(forced.ranker, forced.train_weeks, k) if forced.ranker else None
+    kwargs = dict(
+        data=forced.data,
+        cache_dir=forced.cache,
+        methods=sources,
+        plugins=plugins,
+        seed=seed,
+        rank_with=rank_with,
+        command=command,
+        device=device,
+        resume=resume,
+        drop_bought=forced.drop_bought,
+        customers=customers,
+    )
+    if on_ray:
+        _on_ray(kwargs, out, shards, address, json, quiet)
+        return
     with console.progress_bar(quiet or json) as report:
-        written = build_submission(
-            forced.data,
-            forced.cache,
-            sources,
-            plugins,
-            seed,
-            out,
-            report,
-            rank_with,
-            command,
-            device=device,
-            resume=resume,
-            drop_bought=forced.drop_bought,
-            customers=customers,
-        )
+        written = build_submission(**kwargs, out=out, on_progress=report, shard=forced.shard)
     if not leads():  # rank 0 wrote the submission and reports it
         return
     if json:
@@ -137,3 +165,31 @@ def submit(
     )
     if written.ranking is not None and (kept := kept_merge(forced.ranker, RankingManifest.of(written.ranking))):
         console.out.print(kept, highlight=False, markup=False, soft_wrap=True)
+
+
+def _merge(data: Path, merge: list[Path], shards_dir: Path | None, out: Path, json: bool, quiet: bool) -> None:
+    """`--merge PART... | --shards-dir DIR`: the shards' parts as one validated submission."""
+    from hmrec_cli import console
+    from hmrec_cli.pipeline.shard_merge import shard_files, write_merged
+
+    parts = list(merge) + (shard_files(shards_dir) if shards_dir is not None else [])
+    command = {"name": "hmrec submit --merge", "parts": [str(p) for p in parts], "data": str(data)}
+    rows = write_merged(data, parts, out, command)
+    if json:
+        console.emit_json({"path": str(out), "customers": rows, "parts": len(parts), "validated": True})
+    elif not quiet:
+        console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} from {len(parts)} parts (validated)")
+
+
+def _on_ray(kwargs: dict, out: Path, shards: int, address: str | None, json: bool, quiet: bool) -> None:
+    """`--engine ray`: the shared fits here, the shards as Ray tasks, one progress line per shard."""
+    from hmrec_cli import console
+    from hmrec_cli.cli.commands.shard_lines import shard_lines
+    from hmrec_cli.pipeline.ray_engine import submit_on_ray
+
+    with console.progress_bar(quiet or json) as report, shard_lines(quiet or json) as on_shard:
+        rows = submit_on_ray(kwargs, out, shards, address, report, on_shard)
+    if json:
+        console.emit_json({"path": str(out), "customers": rows, "shards": shards, "engine": "ray", "validated": True})
+    elif not quiet:
+        console.out.print(f"wrote {out}: {console.plural(rows, 'customer')} from {shards} Ray shards (validated)")
