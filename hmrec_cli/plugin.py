@@ -62,7 +62,15 @@ _HOMES = {
     "hmrec_cli.toolkit.interactions": ("interaction_matrix", "keep_top_per_row", "top_k_rows"),
     "hmrec_cli.toolkit.sequences": ("purchase_sequences",),
     "hmrec_cli.toolkit.tower_params": ("TowerParams",),
-    "hmrec_cli.toolkit.towers": ("ArticleEncoder", "Shape", "UserTower", "tower_shape", "user_vectors"),
+    "hmrec_cli.toolkit.towers": (
+        "ArticleEncoder",
+        "RepeatTerm",
+        "Shape",
+        "UserTower",
+        "repeat_pairs",
+        "tower_shape",
+        "user_vectors",
+    ),
     "hmrec_cli.toolkit.training": ("Settings", "resolve_device", "train"),
     "hmrec_cli.toolkit.weekly_examples": ("USER_DENSE", "user_inputs", "weekly_examples"),
 }
