@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from hmrec_cli import code_digest
 from hmrec_cli.cache import Cache, request_fields
 from hmrec_cli.data.splits import resolve_week
 from hmrec_cli.data.store import Store
+from hmrec_cli.pipeline import code_digest
 from hmrec_cli.pipeline.ranking import RankRequest, rank
 from hmrec_cli.pipeline.recall import Request, run
 

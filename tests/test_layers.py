@@ -123,9 +123,10 @@ GRAPH = {module: imports_of(path.read_text(), package_of(path)) - {module} for m
 
 
 def test_every_module_sits_in_a_layer_or_is_one_of_few_at_the_top() -> None:
-    """13: the twelve core modules and `api`, the facade that a user imports by name (`from hmrec_cli import api`)."""
+    """At most 12 (the issue's bound): eleven core modules and `api`, the facade that a user imports by name
+    (`from hmrec_cli import api`)."""
     top = [m for m in MODULES if m.count(".") == 1 and m.split(".")[1] not in LAYERS]
-    assert len(top) <= 13, f"{len(top)} modules at the top of hmrec_cli (at most 13 besides __init__): {top}"
+    assert len(top) <= 12, f"{len(top)} modules at the top of hmrec_cli (at most 12 besides __init__): {top}"
     assert {m.split(".")[1] for m in MODULES if m.count(".") > 1} <= set(LAYERS)
 
 

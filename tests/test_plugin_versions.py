@@ -4,7 +4,7 @@ key, so without a bump `hmrec` would serve candidate sets and rankings the old c
 `tests/plugin_versions.json` records, per built-in plugin, its version, a digest of its code (its
 module, or every module of its package, parsed, so comments, docstrings and layout do not count) and
 the core modules (`hmrec_cli/`, subpackages too) it imports, directly or through other core modules; and a digest
-of each of those core modules (`hmrec_cli.code_digest`, which the pipeline's cache keys use too).
+of each of those core modules (`hmrec_cli.pipeline.code_digest`, which the pipeline's cache keys use too).
 When a plugin's code or a core module it uses changes, either bump the plugin's `version` (its outputs
 may change) or, where they cannot (a rename, a refactor), say so by recording the new digests. Both are one command:
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hmrec_cli.code_digest import CORE, code_digest, core_closure, core_imports
+from hmrec_cli.pipeline.code_digest import CORE, code_digest, core_closure, core_imports
 from hmrec_cli.registry import built_in
 
 LOCK = Path(__file__).with_name("plugin_versions.json")

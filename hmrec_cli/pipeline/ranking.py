@@ -36,7 +36,6 @@ import pyarrow.parquet as pq
 
 from hmrec_cli.atomic import scratch_dir
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
-from hmrec_cli.code_digest import pipeline_state
 from hmrec_cli.data.frames import stack
 from hmrec_cli.data.splits import Week, earlier_weeks_with_history, history_prefix, truth, with_purchases
 from hmrec_cli.data.store import Store
@@ -45,6 +44,7 @@ from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
 from hmrec_cli.pipeline import settings as pipeline_settings
 from hmrec_cli.pipeline import shards, shared_fits, source_choice
 from hmrec_cli.pipeline.bought import drops_bought
+from hmrec_cli.pipeline.code_digest import pipeline_state
 from hmrec_cli.pipeline.manifests import CandidateManifest, RankingManifest
 from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.pipeline.recall import prefit as recall_prefit

@@ -13,7 +13,6 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from hmrec_cli.cache import Cache, Entry, cache_key, customers_digest, request_fields
-from hmrec_cli.code_digest import pipeline_state
 from hmrec_cli.data.frames import stack
 from hmrec_cli.data.kaggle_tables import first_invalid_utf8_line
 from hmrec_cli.data.splits import Week, history_prefix, truth
@@ -22,6 +21,7 @@ from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.pipeline import bought, shards, shared_fits
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
+from hmrec_cli.pipeline.code_digest import pipeline_state
 from hmrec_cli.pipeline.manifests import CandidateManifest
 from hmrec_cli.pipeline.settings import DropBought, PluginParams
 from hmrec_cli.pipeline.shards import Shard
