@@ -6,12 +6,11 @@ from pathlib import Path
 
 import polars as pl
 
-from hmrec_cli.atomic import atomic_file, refuse_inside, write_failure
-from hmrec_cli.data import provenance
+from hmrec_cli.atomic import refuse_inside
 from hmrec_cli.data.splits import resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
-from hmrec_cli.pipeline.submission import fill_order, validate
+from hmrec_cli.pipeline.submission import fill_order, validate, write
 
 
 def shard_files(folder: Path) -> list[Path]:
@@ -79,12 +78,5 @@ def write_merged(data: Path, parts: list[Path], out: Path, command: dict | None 
         validate(submission, store, fill_order(store, week).height)
     except RuntimeError as error:
         raise InputError(f"--merge: the joined parts are not a valid submission: {error}") from None
-    try:
-        with atomic_file(out) as tmp:
-            submission.write_csv(tmp)
-            provenance.write(out, store.fingerprint, store.last_date, week.start, command, content=tmp)
-    except Exception as error:
-        if (why := write_failure(error)) is None:
-            raise
-        raise InputError(f"cannot write {out}: {why}") from None
+    write(submission, out, store, week, command)
     return submission.height

@@ -147,15 +147,22 @@ def build_submission(
         .select("customer_id", "prediction")
     )
     validate(submission, store, popular.height, scored.len())
+    write(submission, out, store, week, command)
+    return Written(submission.height, popular.height, entries[0] if rank_with is not None else None)
+
+
+def write(submission: pl.DataFrame, out: Path, store: Store, week, command: dict | None) -> None:
+    """Write a validated submission and its provenance sidecar atomically (the sidecar is written and
+    renamed first: a failure leaves neither new file); a write that fails for a reason a user can
+    fix is an InputError naming `out`."""
     try:
-        with atomic_file(out) as tmp:  # the sidecar is written and renamed first: a failure leaves neither new file
+        with atomic_file(out) as tmp:
             submission.write_csv(tmp)
             provenance.write(out, store.fingerprint, store.last_date, week.start, command, content=tmp)
     except Exception as error:
         if (why := write_failure(error)) is None:
             raise
         raise InputError(f"cannot write {out}: {why}") from None
-    return Written(submission.height, popular.height, entries[0] if rank_with is not None else None)
 
 
 def fill_order(store: Store, week) -> pl.DataFrame:
