@@ -23,7 +23,7 @@ from hmrec_cli.params import Between, LogUniform, Uniform, param
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.toolkit.features import WeekActivity
-from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
+from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, scored_top, tune
 
 FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
 
@@ -240,13 +240,12 @@ class LGBMRanker(Ranker):
             return start.astype(np.float32)
         if self.params.score_top == 0:
             return (start + self._trees(week, activity)).astype(np.float32)
-        order = self.fusion.prior(week)  # -log(position) in merge's order, 0 = first
-        top = order >= -np.log(self.params.score_top)
-        scores = order - 1e3  # below every scored row, in merge's order
-        scores[top] = start[top] + self._trees(
-            replace(week, candidates=week.candidates.filter(pl.Series(top))), activity
+        return scored_top(
+            week,
+            self.fusion.prior(week),
+            self.params.score_top,
+            lambda top_week, top: start[top] + self._trees(top_week, activity),
         )
-        return scores.astype(np.float32)
 
     def _trees(self, week: RankingWeek, activity) -> np.ndarray:
         return self.booster.predict(candidate_features(week, activity).dense, num_iteration=self.best)

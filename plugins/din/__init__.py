@@ -9,7 +9,7 @@ training.py (imported on first use: `hmrec plugins` must not load torch)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import polars as pl
 
 from hmrec_cli.params import Between, LogUniform, OneOf, Widths, param
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
+from hmrec_cli.toolkit.fusion import scored_top
 
 
 @dataclass(frozen=True)
@@ -116,11 +117,8 @@ class DINRanker(Ranker):
     def score(self, week: RankingWeek) -> np.ndarray:
         if self.params.score_top == 0 or self.trained.prior_only:
             return self.trained.score(week)
-        order = self.trained.fusion.prior(week)  # -log(position) in merge's order, 0 = first; ties share theirs
-        top = order >= -np.log(self.params.score_top)  # a cut never splits a tie, so the top rows keep their prior
-        scores = (order - 1e3).astype(np.float32)  # below every scored row, in merge's order
-        scores[top] = self.trained.score(replace(week, candidates=week.candidates.filter(pl.Series(top))))
-        return scores
+        prior = self.trained.fusion.prior(week)
+        return scored_top(week, prior, self.params.score_top, lambda top_week, _: self.trained.score(top_week))
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
         return self.trained.fusion.score(week) if self.params.prior_weight > 0 else None
