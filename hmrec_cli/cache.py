@@ -218,6 +218,11 @@ class Cache:
         """Where a ranker or a trained retriever keeps its checkpoint, checked like every cache path."""
         return self._path(MODELS, method, week, f"{key}.pt")
 
+    def checkpoint_of(self, entry: Entry) -> Path:
+        """The checkpoint of the model that made `entry`: filed under its `model_key` (shared by every
+        shard of the same fit), or under the entry's own key for an entry written before model keys."""
+        return self.checkpoint(entry.method, entry.week, entry.manifest.get("model_key", entry.key))
+
     def _load(self, manifest: Path) -> Entry:
         try:
             content = json.loads(manifest.read_text())
@@ -348,7 +353,7 @@ class Cache:
             return
         files = [entry.path, entry.path.with_suffix(".json")]
         if entry.kind == "rankings":
-            checkpoint = self.checkpoint(entry.method, entry.week, entry.manifest.get("model_key", entry.key))
+            checkpoint = self.checkpoint_of(entry)
             files += [checkpoint, checkpoint.with_suffix(".pt.json")]
         for path in files:
             if path.is_file() and not path.is_symlink():

@@ -314,7 +314,7 @@ def restored(
     """The ranking's fitted ranker, rebuilt by its plugin from the checkpoint and training log
     (`Ranker.restore`), and the week of `customers`' whole candidate lists it scored; None when
     the ranker keeps no model or its checkpoint is gone."""
-    checkpoint = cache.checkpoint(entry.method, entry.week, entry.manifest.get("model_key", entry.key))
+    checkpoint = cache.checkpoint_of(entry)
     if not checkpoint.is_file() or not customers.len():
         return None
     cls: type[Ranker] = find("ranker", entry.method).load()
