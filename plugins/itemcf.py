@@ -54,7 +54,7 @@ class ItemCFParams:
         50, "strongest neighbours kept per article", valid=Between(1, 1000), search=LogUniform(10, 300)
     )
     prior_buyers: float = param(
-        0.0,
+        5.0,
         "pseudo-buyers per article whose purchases follow the window's popularity: an article's neighbour "
         "weights are shrunk toward the popular articles by prior / (its buyers + prior), so a thinly bought "
         "article's neighbours count less and the customer's list continues with the popular ones (0: none)",
@@ -64,7 +64,7 @@ class ItemCFParams:
 
 class ItemCF(Retriever):
     name = "itemcf"
-    version = "2"
+    version = "3"
     summary = "Item-item co-purchase neighbours of the customer's recent articles (sparse matrices)"
     Params = ItemCFParams
 

@@ -41,7 +41,7 @@ def context() -> Context:
 
 @pytest.mark.parametrize("normalisation", ["cosine", "conditional", "bm25"])
 def test_neighbours_of_a_come_in_the_known_order(normalisation: str) -> None:
-    model = ItemCF(ItemCFParams(normalisation=normalisation))
+    model = ItemCF(ItemCFParams(normalisation=normalisation, prior_buyers=0.0))  # co-purchases alone
     model.fit(context(), RunSettings())
     got = model.retrieve(pl.Series([6], dtype=pl.UInt32), 10).sort("score", descending=True)
     assert got["article"].to_list()[:2] == [B, C]  # A's co-buyers: B three times, C twice; D never
@@ -65,6 +65,17 @@ def test_cosine_is_symmetric() -> None:
 def test_neighbour_cap_keeps_the_strongest() -> None:
     m = sp.csr_matrix(np.array([[0, 3, 1, 2], [5, 0, 0, 4]], dtype=np.float32))
     assert keep_top_per_row(m, 2).toarray().tolist() == [[0, 3, 0, 2], [5, 0, 0, 4]]
+
+
+@pytest.mark.parametrize("normalisation", ["cosine", "conditional", "bm25"])
+def test_the_default_prior_keeps_the_co_purchased_articles_first(normalisation: str) -> None:
+    """By default a thin article's list continues with the popular articles: A's strongest neighbour
+    leads, and articles never bought with A (D, E) follow through the prior."""
+    model = ItemCF(ItemCFParams(normalisation=normalisation))
+    model.fit(context(), RunSettings())
+    got = model.retrieve(pl.Series([6], dtype=pl.UInt32), 10).sort("score", descending=True)
+    assert got["article"].to_list()[0] == B
+    assert {D, E} <= set(got["article"].to_list())  # never bought with A: they come from the prior
 
 
 def test_customer_without_history_gets_the_popular_fill() -> None:
