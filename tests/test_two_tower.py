@@ -18,6 +18,7 @@ from hmrec_cli.data.splits import Week, history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.toolkit.ann import top_k_on_device
+from hmrec_cli.toolkit.batches import MIN_BATCH, scaled_batch
 from hmrec_cli.toolkit.towers import RepeatTerm
 
 QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
@@ -261,3 +262,27 @@ def test_the_repeat_term_adds_each_history_purchase_to_its_article_in_training_a
     added = (rows, items[rows, cols] - 1, term.position_weights(items, ages)[rows, cols].detach())
     values, index = top_k_on_device(users, vectors, 2, add_pairs=added)
     assert index[0].tolist() == [2, 0] and values[0].tolist() == [w1 + w40, w3]
+
+
+def test_a_small_log_trains_in_smaller_batches_enough_steps_to_learn() -> None:
+    """750 purchases are one step of the default batch: four epochs of it leave the model at its
+    random start. With the default `min_steps` the batches shrink and the same epochs learn."""
+    ctx, truth = _order_world()
+    buyers = truth["customer"].unique().sort()
+    world = dict(
+        weeks=5, half_life_days=10.0, sold_within_days=0, embedding_size=16, side_embedding_size=2, hidden="32"
+    )
+    rates = {}
+    for min_steps in (0, YouTubeDNN.Params().min_steps):
+        dnn = YouTubeDNN(YouTubeDNN.Params(**world, min_steps=min_steps))
+        log = dnn.fit(ctx, RunSettings(seed=0, device="cpu"))
+        rates[min_steps] = _hit_rate(dnn.retrieve(buyers, 2), truth, 1)
+        assert log["batch_size"] == (1024 if min_steps == 0 else 16)
+    assert rates[0] < 0.6 and rates[YouTubeDNN.Params().min_steps] > 0.9, rates
+
+
+def test_the_batch_shrinks_only_below_min_steps_and_never_under_the_floor() -> None:
+    assert scaled_batch(1_000_000, 1024, 100) == 1024  # a large log keeps its batch
+    assert scaled_batch(50_000, 1024, 100) == 500
+    assert scaled_batch(700, 1024, 100) == MIN_BATCH
+    assert scaled_batch(700, 1024, 0) == 1024

@@ -23,6 +23,19 @@ def to_device(arrays: dict[str, np.ndarray], device: torch.device) -> dict[str, 
     return {k: torch.from_numpy(np.require(v, requirements=["C", "W"])).to(device) for k, v in arrays.items()}
 
 
+MIN_BATCH = 16  # below this a step's gradient is mostly noise, and batch norm needs rows
+
+
+def scaled_batch(examples: int, batch_size: int, min_steps: int) -> int:
+    """The batch size an epoch over `examples` trains with: `batch_size`, or smaller when that would
+    give fewer than `min_steps` optimiser steps (a small log's few thousand purchases are otherwise
+    a handful of steps, too few to move the embeddings from their random start); never below
+    `MIN_BATCH`. `min_steps` 0 keeps `batch_size`."""
+    if min_steps <= 0 or examples <= 0:
+        return batch_size
+    return int(min(batch_size, max(MIN_BATCH, -(-examples // min_steps))))
+
+
 def shuffled_batches(
     n: int, batch_size: int, seed: int, epoch: int, device: torch.device, groups: torch.Tensor | None = None
 ) -> Iterator[torch.Tensor]:

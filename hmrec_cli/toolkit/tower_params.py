@@ -35,7 +35,12 @@ class TowerParams:
     )
     hidden: str = param("256", "widths of the user tower's MLP hidden layers (units, comma-separated)", valid=Widths())
     epochs: int = param(4, "passes over the training purchases", valid=Between(1, 1000))
-    batch_size: int = param(1024, "purchases per training step", valid=Between(2, 1_000_000))
+    batch_size: int = param(1024, "purchases per training step, at most (see min_steps)", valid=Between(2, 1_000_000))
+    min_steps: int = param(
+        100,
+        "optimiser steps per epoch at least: with fewer than batch_size x min_steps training purchases the batches shrink (to 16 at least) so an epoch still takes this many steps (0: always batch_size)",
+        valid=Between(0, 1_000_000),
+    )
     learning_rate: float = param(0.003, "AdamW learning rate", valid=Between(0, 1, open_low=True))
     weight_decay: float = param(1e-5, "AdamW weight decay", valid=Between(0, 10))
     sold_within_days: int = param(

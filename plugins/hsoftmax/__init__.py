@@ -33,7 +33,7 @@ class HSoftmaxParams(TowerParams):
 
 class HSoftmax(FittedRetriever):
     name = "hsoftmax"
-    version = "1"
+    version = "2"
     summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
     Params = HSoftmaxParams
 

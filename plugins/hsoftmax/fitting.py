@@ -10,7 +10,7 @@ from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
 from hmrec_cli import console
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity
-from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches, to_device
+from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.toolkit.towers import tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
@@ -70,13 +70,14 @@ class Fitted:
             )
             return self.model.loss(users, t["pair_article"][idx])
 
+        batch = scaled_batch(pairs, p.batch_size, p.min_steps)
         settings = Settings(
             p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device
         )
         log = train(
             self.model,
             loss_of,
-            lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device),
+            lambda epoch: shuffled_batches(pairs, batch, run.seed, epoch, self.device),
             pairs,
             settings,
             checkpoint=run.checkpoint,
@@ -92,6 +93,7 @@ class Fitted:
             **log.as_dict(),
             "examples": examples.rows,
             "pairs": pairs,
+            "batch_size": batch,
             "weeks": [d.isoformat() for d in examples.starts],
             "device": self.device.type,
             "tree": {

@@ -78,7 +78,7 @@ class _TwoTower(FittedRetriever):
 
 class YouTubeDNN(_TwoTower):
     name = "youtube-dnn"
-    version = "2"
+    version = "3"
     summary = "YouTube DNN: pooled history + customer features -> user vector; full softmax over the catalogue"
     Params = YouTubeDNNParams
     loss = "full"
@@ -86,7 +86,7 @@ class YouTubeDNN(_TwoTower):
 
 class SampledSoftmax(_TwoTower):
     name = "sampled-softmax"
-    version = "1"
+    version = "2"
     summary = "Two towers (history + customer | article + side features); in-batch + popularity negatives with logQ"
     Params = SampledSoftmaxParams
     loss = "sampled"

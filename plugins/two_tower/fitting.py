@@ -11,7 +11,7 @@ from hmrec_cli import console
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
-from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches, to_device
+from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.toolkit.towers import repeat_pairs, tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
@@ -82,13 +82,14 @@ class Fitted:
                 scores, log_q[columns] if log_q is not None else None, hidden_columns(example, target, negatives)
             )
 
+        batch = scaled_batch(pairs, p.batch_size, p.min_steps)
         settings = Settings(
             p.epochs, p.learning_rate, p.weight_decay, patience=p.epochs, seed=run.seed, device=self.device
         )
         log = train(
             self.model,
             loss_of,
-            lambda epoch: shuffled_batches(pairs, p.batch_size, run.seed, epoch, self.device),
+            lambda epoch: shuffled_batches(pairs, batch, run.seed, epoch, self.device),
             pairs,
             settings,
             checkpoint=run.checkpoint,
@@ -103,6 +104,7 @@ class Fitted:
             **log.as_dict(),
             "examples": examples.rows,
             "pairs": pairs,
+            "batch_size": batch,
             **softmax,
             "weeks": [d.isoformat() for d in examples.starts],
             "device": self.device.type,
