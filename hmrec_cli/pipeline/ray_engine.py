@@ -82,13 +82,37 @@ def _failure(ray, error) -> str:
     return f"failed after {RETRIES + 1} tries (its worker died: {type(error).__name__})"
 
 
-def submission_shard(shared: dict, shard: Shard) -> int:
-    """One Ray task of `submit --engine ray`: the shard's part of the submission, with the driver's fits."""
+def fanned_out(
+    task: Callable[[dict, Shard], object],
+    count: int,
+    address: str | None,
+    prefit: Callable[[], None],
+    shared: dict,
+    on_shard: Callable[[Shard, str], None],
+) -> list[object]:
+    """`run_shards` of `task` with `shared` and the fits `prefit()` made here (`shared["fits"]`,
+    which each task adopts first): the one shape of every `--engine ray` job. Ray is reached before
+    the fits, so a cluster that cannot be reached is refused before any work."""
     from hmrec_cli.pipeline import shared_fits
-    from hmrec_cli.pipeline.submission import build_submission
+
+    started(address)
+    prefit()
+    return run_shards(task, count, {**shared, "fits": shared_fits.snapshot()}, address, on_shard)
+
+
+def adopted(shared: dict) -> dict:
+    """`shared` once this worker has taken the driver's fits as its own (a task's first step)."""
+    from hmrec_cli.pipeline import shared_fits
 
     shared_fits.adopt(shared["fits"])
-    kwargs = shared["kwargs"]
+    return shared
+
+
+def submission_shard(shared: dict, shard: Shard) -> int:
+    """One Ray task of `submit --engine ray`: the shard's part of the submission, with the driver's fits."""
+    from hmrec_cli.pipeline.submission import build_submission
+
+    kwargs = adopted(shared)["kwargs"]
     written = build_submission(
         **kwargs, out=Path(shared["parts"]) / f"part-{shard.index:05d}.csv", shard=shard, on_progress=_silent
     )
@@ -129,17 +153,14 @@ def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_p
     joined into `out` (`shard_merge.write_merged`), the same file the plain run writes. The
     parts live in a hidden folder beside `out`, removed whether or not the job succeeds."""
     from hmrec_cli.atomic import refuse_inside, scratch_dir
-    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.shard_merge import write_merged
 
     refuse_inside(out, {"store": kwargs["data"], "cache": kwargs["cache_dir"]})
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
-    started(address)  # a cluster that cannot be reached is refused before the fits
-    prefit_submission(kwargs, on_progress)
     with scratch_dir(out) as parts:
-        shared = {"fits": shared_fits.snapshot(), "kwargs": kwargs, "parts": str(parts)}
-        run_shards(submission_shard, count, shared, address, on_shard)
+        prefit = lambda: prefit_submission(kwargs, on_progress)  # noqa: E731
+        fanned_out(submission_shard, count, address, prefit, {"kwargs": kwargs, "parts": str(parts)}, on_shard)
         return write_merged(
             kwargs["data"], sorted(parts.glob("part-*.csv")), out, {**(kwargs["command"] or {}), "shards": count}
         )
@@ -151,12 +172,10 @@ def ranking_shard(shared: dict, shard: Shard) -> str:
 
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.store import Store
-    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.ranking import rank
 
-    shared_fits.adopt(shared["fits"])
     store, cache = Store.open(Path(shared["data"])), Cache(Path(shared["cache"]))
-    request = dataclasses.replace(shared["request"], shard=shard)
+    request = dataclasses.replace(adopted(shared)["request"], shard=shard)
     return rank(store, cache, request, **shared["run"], on_progress=_silent).key
 
 
@@ -164,23 +183,15 @@ def rank_on_ray(store, cache, request, count: int, address: str | None, run: dic
     """`rank(request)` as `count` Ray tasks after one shared fit here; the shards' rankings (each
     cached, `I/N` in its manifest) are assembled into the ranking the plain run caches, under its
     key, so `export`, `evaluate --predictions` and `recommend` read it as they read any ranking."""
-    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.ranking import prefit, ranking_key
 
     week_name, key = ranking_key(store, request, run["seed"], run["device"])
     if not run.get("force") and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
-    started(address)
     began = time.perf_counter()
-    prefit(store, cache, request, **run, on_progress=on_progress)
-    shared = {
-        "fits": shared_fits.snapshot(),
-        "data": str(store.path),
-        "cache": str(cache.root),
-        "request": request,
-        "run": run,
-    }
-    keys = run_shards(ranking_shard, count, shared, address, on_shard)
+    shared = {"data": str(store.path), "cache": str(cache.root), "request": request, "run": run}
+    fit_once = lambda: prefit(store, cache, request, **run, on_progress=on_progress)  # noqa: E731
+    keys = fanned_out(ranking_shard, count, address, fit_once, shared, on_shard)
     parts = [cache.committed("rankings", request.ranker, week_name, k) for k in keys]
     return assembled(cache, request.ranker, week_name, key, parts, time.perf_counter() - began)
 
