@@ -110,3 +110,18 @@ def test_export_on_ray_writes_the_plain_file(cli, store_dir, tmp_path) -> None:
     assert on_ray.with_suffix(".parquet").read_bytes() == plain.with_suffix(".parquet").read_bytes()
     assert pq.ParquetFile(plain.with_suffix(".parquet")).num_row_groups > 1
     assert sorted(p.name for p in on_ray.parent.iterdir()) == ["plain.csv", "plain.parquet", "ray.csv", "ray.parquet"]
+
+
+def test_evaluate_candidates_on_ray_prints_the_plain_figures(cli, store_dir, tmp_path) -> None:
+    """The sets made by shard on Ray and assembled under the plain keys: the same --json, the same rows."""
+    args = ("evaluate", "--data", store_dir, "--candidates", "popular,repurchase", "--week", "1", "--weeks", "2")
+    plain = cli.json(*args, "--cache", tmp_path / "plain")
+    on_ray = cli.json(*args, "--cache", tmp_path / "ray", "--engine", "ray", "--shards", "2")
+    assert on_ray == plain
+    made = Cache(tmp_path / "ray").entries("candidates")
+    assert len([e for e in made if e.manifest.get("shards")]) == 4  # two sets, two weeks, each of two shards
+    for entry in made:
+        if entry.manifest.get("shards"):
+            twin = Cache(tmp_path / "plain").committed("candidates", entry.method, entry.week, entry.key)
+            assert entry.read().equals(twin.read())
+            assert entry.manifest["figures"] == twin.manifest["figures"]

@@ -114,13 +114,13 @@ def submission_shard(shared: dict, shard: Shard) -> int:
 
     kwargs = adopted(shared)["kwargs"]
     written = build_submission(
-        **kwargs, out=Path(shared["parts"]) / f"part-{shard.index:05d}.csv", shard=shard, on_progress=_silent
+        **kwargs, out=Path(shared["parts"]) / f"part-{shard.index:05d}.csv", shard=shard, on_progress=silent
     )
     return written.rows
 
 
-def _silent(stage: str, done: int, total: int) -> None:
-    """Workers report per shard through `run_shards`, not per step."""
+def silent(stage: str, done: int, total: int) -> None:
+    """A task's `on_progress`: workers report per shard through `run_shards`, not per step."""
 
 
 def prefit_submission(kwargs: dict, on_progress) -> None:
@@ -176,7 +176,7 @@ def ranking_shard(shared: dict, shard: Shard) -> str:
 
     store, cache = Store.open(Path(shared["data"])), Cache(Path(shared["cache"]))
     request = dataclasses.replace(adopted(shared)["request"], shard=shard)
-    return rank(store, cache, request, **shared["run"], on_progress=_silent).key
+    return rank(store, cache, request, **shared["run"], on_progress=silent).key
 
 
 def rank_on_ray(store, cache, request, count: int, address: str | None, run: dict, on_progress, on_shard):
