@@ -16,6 +16,7 @@ from hmrec_cli.cli.commands.export import _write
 from hmrec_cli.data.splits import resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
+from hmrec_cli.pipeline import shared_fits
 from hmrec_cli.pipeline.ray_engine import run_shards
 from hmrec_cli.pipeline.ray_export import export_on_ray
 from hmrec_cli.pipeline.recommend import export_rows
@@ -57,6 +58,11 @@ def test_submit_on_ray_writes_the_plain_submission(cli, store_dir, tmp_path) -> 
     assert code == 0, err
     assert on_ray.read_bytes() == plain.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no parts left beside it
+    shared_fits.forget()  # a new driver: every shard's ranking is cached, so it fits nothing
+    again = tmp_path / "again.csv"
+    assert cli("submit", *common, "--engine", "ray", "--shards", "2", "--out", again)[0] == 0
+    assert shared_fits.snapshot() == {}
+    assert again.read_bytes() == plain.read_bytes()
 
 
 def test_a_dead_worker_is_retried_once(tmp_path) -> None:

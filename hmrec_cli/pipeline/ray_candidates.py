@@ -20,7 +20,7 @@ from hmrec_cli.cache import Cache, Entry
 from hmrec_cli.data.store import Store
 from hmrec_cli.pipeline import recall
 from hmrec_cli.pipeline.manifests import CandidateManifest
-from hmrec_cli.pipeline.ray_engine import adopted, fanned_out, silent
+from hmrec_cli.pipeline.ray_engine import adopted, fanned_out, sets_cached, silent
 from hmrec_cli.pipeline.shards import Shard
 from hmrec_cli.toolkit.data_parallel import manifest_fields
 
@@ -53,9 +53,10 @@ def sets_on_ray(
         return
     began = time.perf_counter()
 
-    def prefit() -> None:
+    def prefit() -> None:  # not what every shard already has in the cache
         for p in missing:
-            recall.prefit(store, cache, p.request, **run, on_progress=on_progress)
+            if not sets_cached(store, cache, p.request, count, run["seed"], run["device"]):
+                recall.prefit(store, cache, p.request, **run, on_progress=on_progress)
 
     shared = {"data": str(store.path), "cache": str(cache.root), "requests": [p.request for p in missing], "run": run}
     keys = fanned_out(sets_shard, count, address, prefit, shared, on_shard)

@@ -12,6 +12,7 @@ only when asked (`pip install 'hmrec[distributed]'`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,34 @@ def adopted(shared: dict) -> dict:
     return shared
 
 
+def rankings_cached(store, cache, request, count: int, seed: int, device: str) -> bool:
+    """Whether every shard's ranking of `request` is in the cache, intact (a rerun, or a job array
+    that ranked them): the tasks then read them, so the driver fits nothing."""
+    from hmrec_cli.pipeline.ranking import ranking_key
+
+    return all(
+        cache.get(
+            "rankings", request.ranker, *ranking_key(store, dataclasses.replace(request, shard=shard), seed, device)
+        )
+        is not None
+        for shard in (Shard(i, count) for i in range(count))
+    )
+
+
+def sets_cached(store, cache, request, count: int, seed: int, device: str) -> bool:
+    """Whether every shard's candidate set of `request` is in the cache, intact (as `rankings_cached`)."""
+    from hmrec_cli.pipeline.recall import plan
+
+    week = request.week.start.isoformat()
+    return all(
+        cache.get(
+            "candidates", request.method, week, plan(store, dataclasses.replace(request, shard=shard), seed, device).key
+        )
+        is not None
+        for shard in (Shard(i, count) for i in range(count))
+    )
+
+
 def submission_shard(shared: dict, shard: Shard) -> int:
     """One Ray task of `submit --engine ray`: the shard's part of the submission, with the driver's fits."""
     from hmrec_cli.pipeline.submission import build_submission
@@ -123,9 +152,10 @@ def silent(stage: str, done: int, total: int) -> None:
     """A task's `on_progress`: workers report per shard through `run_shards`, not per step."""
 
 
-def prefit_submission(kwargs: dict, on_progress) -> None:
-    """Fit, in this process, what every shard of `build_submission(**kwargs)` shares: the ranker
-    and its sources (`ranking.prefit`), or each method's retriever (`recall.prefit`)."""
+def prefit_submission(kwargs: dict, count: int, on_progress) -> None:
+    """Fit, in this process, what the `count` shards of `build_submission(**kwargs)` share: the
+    ranker and its sources (`ranking.prefit`), or each method's retriever (`recall.prefit`); not
+    what every shard already has in the cache (`rankings_cached`, `sets_cached`)."""
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
@@ -136,16 +166,20 @@ def prefit_submission(kwargs: dict, on_progress) -> None:
     store, cache = Store.open(kwargs["data"]), Cache(kwargs["cache_dir"])
     week = resolve_week("next", store.first_date, store.last_date)
     plugins, drop, rank_with = kwargs["plugins"], kwargs["drop_bought"], kwargs["rank_with"]
-    run = dict(seed=kwargs["seed"], device=kwargs["device"], resume=kwargs["resume"], on_progress=on_progress)
+    seed, device = kwargs["seed"], kwargs["device"]
+    run = dict(seed=seed, device=device, resume=kwargs["resume"], on_progress=on_progress)
     methods = checked_methods(kwargs["methods"], rank_with)
     if rank_with is not None:
         request = ranking.RankRequest(
             rank_with.ranker, methods, week, rank_with.train_weeks, rank_with.k, plugins, "all", drop
         )
-        ranking.prefit(store, cache, request, **run)
+        if not rankings_cached(store, cache, request, count, seed, device):
+            ranking.prefit(store, cache, request, **run)
         return
     for method in methods:
-        recall.prefit(store, cache, recall.Request(method, week, K, plugins, "all", drop), **run)
+        request = recall.Request(method, week, K, plugins, "all", drop)
+        if not sets_cached(store, cache, request, count, seed, device):
+            recall.prefit(store, cache, request, **run)
 
 
 def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_progress, on_shard) -> int:
@@ -159,7 +193,7 @@ def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_p
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
     with scratch_dir(out) as parts:
-        prefit = lambda: prefit_submission(kwargs, on_progress)  # noqa: E731
+        prefit = lambda: prefit_submission(kwargs, count, on_progress)  # noqa: E731
         fanned_out(submission_shard, count, address, prefit, {"kwargs": kwargs, "parts": str(parts)}, on_shard)
         return write_merged(
             kwargs["data"], sorted(parts.glob("part-*.csv")), out, {**(kwargs["command"] or {}), "shards": count}
@@ -168,8 +202,6 @@ def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_p
 
 def ranking_shard(shared: dict, shard: Shard) -> str:
     """One Ray task of `rank --engine ray`: the shard's ranking, cached; its key."""
-    import dataclasses
-
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.store import Store
     from hmrec_cli.pipeline.ranking import rank
@@ -190,7 +222,11 @@ def rank_on_ray(store, cache, request, count: int, address: str | None, run: dic
         return hit
     began = time.perf_counter()
     shared = {"data": str(store.path), "cache": str(cache.root), "request": request, "run": run}
-    fit_once = lambda: prefit(store, cache, request, **run, on_progress=on_progress)  # noqa: E731
+
+    def fit_once() -> None:
+        if run.get("force") or not rankings_cached(store, cache, request, count, run["seed"], run["device"]):
+            prefit(store, cache, request, **run, on_progress=on_progress)
+
     keys = fanned_out(ranking_shard, count, address, fit_once, shared, on_shard)
     parts = [cache.committed("rankings", request.ranker, week_name, k) for k in keys]
     return assembled(cache, request.ranker, week_name, key, parts, time.perf_counter() - began)
@@ -200,8 +236,6 @@ def assembled(cache, ranker: str, week_name: str, key: str, parts: list, seconds
     """The shards' rankings as one cache entry: their rows in customer order, the shared training
     manifest, and the figures of all buyers (each shard's are means over its own buyers, so the
     buyer-weighted mean is the whole week's)."""
-    import dataclasses
-
     import polars as pl
 
     from hmrec_cli.pipeline.manifests import RankingManifest
