@@ -7,7 +7,8 @@ the same path on every node (a shared file system): tasks read the store and wri
 entries there. A task whose worker dies is run again once (`max_retries=1`); a shard whose worker
 dies twice, or whose task raises (the same input fails the same way again, so it is not retried), is
 one line naming it (exit 2), and the other shards are cancelled and their parts removed. Ray is imported only here,
-only when asked (`pip install 'hmrec[distributed]'`).
+only when asked (`pip install 'hmrec[distributed]'`). Every job has one shape (`fanned_out`):
+`submit` and `rank` here, `export` in `ray_export`, the sets of `evaluate --candidates` in `ray_candidates`.
 """
 
 from __future__ import annotations
@@ -114,13 +115,8 @@ def rankings_cached(store, cache, request, count: int, seed: int, device: str) -
     that ranked them): the tasks then read them, so the driver fits nothing."""
     from hmrec_cli.pipeline.ranking import ranking_key
 
-    return all(
-        cache.get(
-            "rankings", request.ranker, *ranking_key(store, dataclasses.replace(request, shard=shard), seed, device)
-        )
-        is not None
-        for shard in (Shard(i, count) for i in range(count))
-    )
+    key_of = lambda shard: ranking_key(store, dataclasses.replace(request, shard=shard), seed, device)  # noqa: E731
+    return _every_shard_cached(cache, "rankings", request.ranker, count, key_of)
 
 
 def sets_cached(store, cache, request, count: int, seed: int, device: str) -> bool:
@@ -128,13 +124,13 @@ def sets_cached(store, cache, request, count: int, seed: int, device: str) -> bo
     from hmrec_cli.pipeline.recall import plan
 
     week = request.week.start.isoformat()
-    return all(
-        cache.get(
-            "candidates", request.method, week, plan(store, dataclasses.replace(request, shard=shard), seed, device).key
-        )
-        is not None
-        for shard in (Shard(i, count) for i in range(count))
-    )
+    key_of = lambda shard: (week, plan(store, dataclasses.replace(request, shard=shard), seed, device).key)  # noqa: E731
+    return _every_shard_cached(cache, "candidates", request.method, count, key_of)
+
+
+def _every_shard_cached(cache, kind: str, method: str, count: int, key_of: Callable[[Shard], tuple[str, str]]) -> bool:
+    """Whether the entry of each of `count` shards (`key_of(shard)`: its week and key) is cached, intact."""
+    return all(cache.get(kind, method, *key_of(Shard(i, count))) is not None for i in range(count))
 
 
 def submission_shard(shared: dict, shard: Shard) -> int:
