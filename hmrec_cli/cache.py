@@ -347,17 +347,27 @@ class Cache:
         return reproduce("cache", "ls", cache=self.root)
 
     def _remove(self, entry: Entry) -> None:
-        """Delete an entry hmrec wrote (with a ranking's checkpoint); what is not a plain file (a
-        folder or link put in a file's place) stays, and `foreign` reports it."""
+        """Delete an entry hmrec wrote (with a ranking's checkpoint, unless another entry still
+        names it: `_shares_model`); what is not a plain file (a folder or link put in a file's
+        place) stays, and `foreign` reports it."""
         if not entry.owned:
             return
         files = [entry.path, entry.path.with_suffix(".json")]
-        if entry.kind == "rankings":
+        if entry.kind == "rankings" and not self._shares_model(entry):
             checkpoint = self.checkpoint_of(entry)
             files += [checkpoint, checkpoint.with_suffix(".pt.json")]
         for path in files:
             if path.is_file() and not path.is_symlink():
                 path.unlink(missing_ok=True)
+
+    def _shares_model(self, entry: Entry) -> bool:
+        """Whether another entry of the same plugin and week names `entry`'s model (the shards of one
+        fit, and a ranking assembled from them, share its `model_key`, so its checkpoint)."""
+        model = entry.manifest.get("model_key", entry.key)
+        return any(
+            other.path != entry.path and other.owned and other.manifest.get("model_key", other.key) == model
+            for other in self.entries(entry.kind, entry.method, entry.week)
+        )
 
     def _folders(self, kinds: tuple[str, ...] = (*KINDS, MODELS)) -> list[Path]:
         """The `KIND/METHOD/WEEK` folders hmrec writes into (real folders with hmrec's names, inside the root)."""

@@ -290,3 +290,23 @@ def test_a_full_disk_is_one_line_and_leaves_no_entry(cli, store_dir: Path, tmp_p
         code, _, err = recall(cli, store_dir, cache)
     assert code == 2 and err.count("\n") == 1 and "cannot write the cache entry" in err and "File too large" in err
     assert not list(cache.rglob("*.json")) and not list(cache.rglob(".*tmp*"))
+
+
+def test_a_checkpoint_stays_while_another_ranking_names_it(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: removing one ranking (here a damaged shard's) deleted the checkpoint its
+    `model_key` names, which the other shard's ranking still uses (`recommend` restores DIN from it)."""
+    from hmrec_cli.cache import Cache
+
+    cache = tmp_path / "cache"
+    args = ["rank", "--ranker", "din", "--candidates", "popular", "--data", store_dir, "--cache", cache]
+    args += ["--week", "1", "--train-weeks", "2", "--k", "20", *QUICK_DIN, "--device", "cpu"]
+    shards = [cli.json(*args, "--shard", f"{i}/2") for i in range(2)]
+    assert shards[0]["model_key"] == shards[1]["model_key"]
+    store = Cache(cache)
+    checkpoint = store.checkpoint("din", shards[0]["week"], shards[0]["model_key"])
+    assert checkpoint.is_file()
+    truncate(Path(shards[0]["path"]))
+    assert store.get("rankings", "din", shards[0]["week"], shards[0]["key"]) is None  # damaged: removed
+    assert not Path(shards[0]["path"]).exists() and checkpoint.is_file()
+    assert cli("cache", "clear", "--cache", cache, "--method", "din")[0] == 0
+    assert not checkpoint.exists()  # the last ranking that named it is gone

@@ -72,3 +72,26 @@ def test_a_buyer_without_candidates_scores_zero() -> None:
     rows = {r["customer"]: r for r in candidate_scores(candidates, target).to_dicts()}
     assert rows[1]["ap"] == 0.5 and rows[1]["recall@12"] == 0.5 and rows[1]["n_candidates"] == 2
     assert rows[2]["ap"] == 0 and rows[2]["hits"] == 0 and rows[2]["n_candidates"] == 0
+
+
+def test_the_recall_curve_is_the_same_bits_every_time() -> None:
+    """Regression: `ranked_hits` joined the buyers' sizes without keeping its order, so the curve's
+    sums ran in another order each call and `evaluate --candidates` differed in the last digits
+    between two runs on the same sets (seen as `--engine ray` against the plain run)."""
+    rng = np.random.default_rng(3)
+    size = 200_000
+    target = pl.DataFrame(
+        {
+            "customer": rng.integers(0, 20_000, size // 4).astype(np.uint32),
+            "article": rng.integers(0, 500, size // 4).astype(np.uint32),
+        }
+    )
+    candidates = pl.DataFrame(
+        {
+            "customer": rng.integers(0, 20_000, size).astype(np.uint32),
+            "article": rng.integers(0, 500, size).astype(np.uint32),
+            "score": rng.random(size).astype(np.float32),
+        }
+    )
+    first = recall_sums(candidates, target)
+    assert all((recall_sums(candidates, target) == first).all() for _ in range(5))

@@ -8,10 +8,18 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+from hmrec_cli.cache import Cache
+from hmrec_cli.cli.commands.export import _write
+from hmrec_cli.data.splits import resolve_week
+from hmrec_cli.data.store import Store
 from hmrec_cli.errors import InputError
+from hmrec_cli.pipeline import shared_fits
 from hmrec_cli.pipeline.ray_engine import run_shards
+from hmrec_cli.pipeline.ray_export import export_on_ray
+from hmrec_cli.pipeline.recommend import export_rows
 
 ray = pytest.importorskip("ray")
 
@@ -50,6 +58,11 @@ def test_submit_on_ray_writes_the_plain_submission(cli, store_dir, tmp_path) -> 
     assert code == 0, err
     assert on_ray.read_bytes() == plain.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no parts left beside it
+    shared_fits.forget()  # a new driver: every shard's ranking is cached, so it fits nothing
+    again = tmp_path / "again.csv"
+    assert cli("submit", *common, "--engine", "ray", "--shards", "2", "--out", again)[0] == 0
+    assert shared_fits.snapshot() == {}
+    assert again.read_bytes() == plain.read_bytes()
 
 
 def test_a_dead_worker_is_retried_once(tmp_path) -> None:
@@ -75,3 +88,46 @@ def test_rank_on_ray_caches_the_plain_ranking(cli, store_dir, tmp_path) -> None:
         assert on_ray["figures"][name] == pytest.approx(plain["figures"][name], rel=1e-9)
     again = cli.json(*args, "--cache", tmp_path / "ray", "--engine", "ray", "--shards", "2")
     assert again["cached"]
+
+
+def test_export_on_ray_writes_the_plain_file(cli, store_dir, tmp_path) -> None:
+    """The shards' rows joined into the plain export's bytes, as CSV and as Parquet (its row groups
+    too: chunks of 7 customers make several), with no parts left beside it."""
+    common = ("--data", store_dir, "--cache", tmp_path / "cache")
+    ranked = ("rank", *common, "--ranker", "merge", "--candidates", "popular,repurchase", "--week", "next")
+    assert cli(*ranked, "--train-weeks", "2", "-q")[0] == 0
+    plain, on_ray = tmp_path / "out" / "plain.csv", tmp_path / "out" / "ray.csv"
+    assert cli("export", *common, "--ranking", "merge", "--out", plain)[0] == 0
+    code, _, err = cli("export", *common, "--ranking", "merge", "--engine", "ray", "--shards", "3", "--out", on_ray)
+    assert code == 0, err
+    assert on_ray.read_bytes() == plain.read_bytes()
+    store, cache = Store.open(store_dir), Cache(tmp_path / "cache")
+    entry = cache.resolve(
+        "rankings",
+        "merge",
+        resolve_week("next", store.first_date, store.last_date).start.isoformat(),
+        store.fingerprint,
+    )
+    customers = pl.read_parquet(entry.path)["customer"].unique().sort()
+    _write(export_rows(store, cache, entry, customers, chunk=7), plain.with_suffix(".parquet"), ".parquet")
+    write = lambda chunks: _write(chunks, on_ray.with_suffix(".parquet"), ".parquet")  # noqa: E731
+    rows = export_on_ray(store, cache, entry, customers, write, on_ray, 3, None, lambda shard, state: None, chunk=7)
+    assert rows == entry.manifest["rows"]
+    assert on_ray.with_suffix(".parquet").read_bytes() == plain.with_suffix(".parquet").read_bytes()
+    assert pq.ParquetFile(plain.with_suffix(".parquet")).num_row_groups > 1
+    assert sorted(p.name for p in on_ray.parent.iterdir()) == ["plain.csv", "plain.parquet", "ray.csv", "ray.parquet"]
+
+
+def test_evaluate_candidates_on_ray_prints_the_plain_figures(cli, store_dir, tmp_path) -> None:
+    """The sets made by shard on Ray and assembled under the plain keys: the same --json, the same rows."""
+    args = ("evaluate", "--data", store_dir, "--candidates", "popular,repurchase", "--week", "1", "--weeks", "2")
+    plain = cli.json(*args, "--cache", tmp_path / "plain")
+    on_ray = cli.json(*args, "--cache", tmp_path / "ray", "--engine", "ray", "--shards", "2")
+    assert on_ray == plain
+    made = Cache(tmp_path / "ray").entries("candidates")
+    assert len([e for e in made if e.manifest.get("shards")]) == 4  # two sets, two weeks, each of two shards
+    for entry in made:
+        if entry.manifest.get("shards"):
+            twin = Cache(tmp_path / "plain").committed("candidates", entry.method, entry.week, entry.key)
+            assert entry.read().equals(twin.read())
+            assert entry.manifest["figures"] == twin.manifest["figures"]

@@ -91,6 +91,7 @@ class CandidateManifest(Manifest):
     oracle_figures: dict | None = None  # the synthetic world's true top-100 scored the same way
     shard: str | None = None  # `I/N` when only that shard's customers were scored (`--shard`)
     model_key: str | None = None  # the fitted model's key: the set's without the customers, every shard's
+    shards: list[str] | None = None  # the shards' sets it was assembled from (`evaluate --engine ray`), by label
     world_size: int = 1  # processes that trained it together (`--workers`, torchrun)
     nodes: int = 1  # machines those processes ran on
     command: str | None = None  # the hmrec command that made it (None from the Python API)

@@ -7,11 +7,13 @@ the same path on every node (a shared file system): tasks read the store and wri
 entries there. A task whose worker dies is run again once (`max_retries=1`); a shard whose worker
 dies twice, or whose task raises (the same input fails the same way again, so it is not retried), is
 one line naming it (exit 2), and the other shards are cancelled and their parts removed. Ray is imported only here,
-only when asked (`pip install 'hmrec[distributed]'`).
+only when asked (`pip install 'hmrec[distributed]'`). Every job has one shape (`fanned_out`):
+`submit` and `rank` here, `export` in `ray_export`, the sets of `evaluate --candidates` in `ray_candidates`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,26 +84,74 @@ def _failure(ray, error) -> str:
     return f"failed after {RETRIES + 1} tries (its worker died: {type(error).__name__})"
 
 
-def submission_shard(shared: dict, shard: Shard) -> int:
-    """One Ray task of `submit --engine ray`: the shard's part of the submission, with the driver's fits."""
+def fanned_out(
+    task: Callable[[dict, Shard], object],
+    count: int,
+    address: str | None,
+    prefit: Callable[[], None],
+    shared: dict,
+    on_shard: Callable[[Shard, str], None],
+) -> list[object]:
+    """`run_shards` of `task` with `shared` and the fits `prefit()` made here (`shared["fits"]`,
+    which each task adopts first): the one shape of every `--engine ray` job. Ray is reached before
+    the fits, so a cluster that cannot be reached is refused before any work."""
     from hmrec_cli.pipeline import shared_fits
-    from hmrec_cli.pipeline.submission import build_submission
+
+    started(address)
+    prefit()
+    return run_shards(task, count, {**shared, "fits": shared_fits.snapshot()}, address, on_shard)
+
+
+def adopted(shared: dict) -> dict:
+    """`shared` once this worker has taken the driver's fits as its own (a task's first step)."""
+    from hmrec_cli.pipeline import shared_fits
 
     shared_fits.adopt(shared["fits"])
-    kwargs = shared["kwargs"]
+    return shared
+
+
+def rankings_cached(store, cache, request, count: int, seed: int, device: str) -> bool:
+    """Whether every shard's ranking of `request` is in the cache, intact (a rerun, or a job array
+    that ranked them): the tasks then read them, so the driver fits nothing."""
+    from hmrec_cli.pipeline.ranking import ranking_key
+
+    key_of = lambda shard: ranking_key(store, dataclasses.replace(request, shard=shard), seed, device)  # noqa: E731
+    return _every_shard_cached(cache, "rankings", request.ranker, count, key_of)
+
+
+def sets_cached(store, cache, request, count: int, seed: int, device: str) -> bool:
+    """Whether every shard's candidate set of `request` is in the cache, intact (as `rankings_cached`)."""
+    from hmrec_cli.pipeline.recall import plan
+
+    week = request.week.start.isoformat()
+    key_of = lambda shard: (week, plan(store, dataclasses.replace(request, shard=shard), seed, device).key)  # noqa: E731
+    return _every_shard_cached(cache, "candidates", request.method, count, key_of)
+
+
+def _every_shard_cached(cache, kind: str, method: str, count: int, key_of: Callable[[Shard], tuple[str, str]]) -> bool:
+    """Whether the entry of each of `count` shards (`key_of(shard)`: its week and key) is cached, intact."""
+    return all(cache.get(kind, method, *key_of(Shard(i, count))) is not None for i in range(count))
+
+
+def submission_shard(shared: dict, shard: Shard) -> int:
+    """One Ray task of `submit --engine ray`: the shard's part of the submission, with the driver's fits."""
+    from hmrec_cli.pipeline.submission import build_submission
+
+    kwargs = adopted(shared)["kwargs"]
     written = build_submission(
-        **kwargs, out=Path(shared["parts"]) / f"part-{shard.index:05d}.csv", shard=shard, on_progress=_silent
+        **kwargs, out=Path(shared["parts"]) / f"part-{shard.index:05d}.csv", shard=shard, on_progress=silent
     )
     return written.rows
 
 
-def _silent(stage: str, done: int, total: int) -> None:
-    """Workers report per shard through `run_shards`, not per step."""
+def silent(stage: str, done: int, total: int) -> None:
+    """A task's `on_progress`: workers report per shard through `run_shards`, not per step."""
 
 
-def prefit_submission(kwargs: dict, on_progress) -> None:
-    """Fit, in this process, what every shard of `build_submission(**kwargs)` shares: the ranker
-    and its sources (`ranking.prefit`), or each method's retriever (`recall.prefit`)."""
+def prefit_submission(kwargs: dict, count: int, on_progress) -> None:
+    """Fit, in this process, what the `count` shards of `build_submission(**kwargs)` share: the
+    ranker and its sources (`ranking.prefit`), or each method's retriever (`recall.prefit`); not
+    what every shard already has in the cache (`rankings_cached`, `sets_cached`)."""
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
@@ -112,16 +162,20 @@ def prefit_submission(kwargs: dict, on_progress) -> None:
     store, cache = Store.open(kwargs["data"]), Cache(kwargs["cache_dir"])
     week = resolve_week("next", store.first_date, store.last_date)
     plugins, drop, rank_with = kwargs["plugins"], kwargs["drop_bought"], kwargs["rank_with"]
-    run = dict(seed=kwargs["seed"], device=kwargs["device"], resume=kwargs["resume"], on_progress=on_progress)
+    seed, device = kwargs["seed"], kwargs["device"]
+    run = dict(seed=seed, device=device, resume=kwargs["resume"], on_progress=on_progress)
     methods = checked_methods(kwargs["methods"], rank_with)
     if rank_with is not None:
         request = ranking.RankRequest(
             rank_with.ranker, methods, week, rank_with.train_weeks, rank_with.k, plugins, "all", drop
         )
-        ranking.prefit(store, cache, request, **run)
+        if not rankings_cached(store, cache, request, count, seed, device):
+            ranking.prefit(store, cache, request, **run)
         return
     for method in methods:
-        recall.prefit(store, cache, recall.Request(method, week, K, plugins, "all", drop), **run)
+        request = recall.Request(method, week, K, plugins, "all", drop)
+        if not sets_cached(store, cache, request, count, seed, device):
+            recall.prefit(store, cache, request, **run)
 
 
 def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_progress, on_shard) -> int:
@@ -129,17 +183,14 @@ def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_p
     joined into `out` (`shard_merge.write_merged`), the same file the plain run writes. The
     parts live in a hidden folder beside `out`, removed whether or not the job succeeds."""
     from hmrec_cli.atomic import refuse_inside, scratch_dir
-    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.shard_merge import write_merged
 
     refuse_inside(out, {"store": kwargs["data"], "cache": kwargs["cache_dir"]})
     if out.is_dir():
         raise InputError(f"--out {out}: is a folder; give the submission file's name, e.g. {out / 'submission.csv'}")
-    started(address)  # a cluster that cannot be reached is refused before the fits
-    prefit_submission(kwargs, on_progress)
     with scratch_dir(out) as parts:
-        shared = {"fits": shared_fits.snapshot(), "kwargs": kwargs, "parts": str(parts)}
-        run_shards(submission_shard, count, shared, address, on_shard)
+        prefit = lambda: prefit_submission(kwargs, count, on_progress)  # noqa: E731
+        fanned_out(submission_shard, count, address, prefit, {"kwargs": kwargs, "parts": str(parts)}, on_shard)
         return write_merged(
             kwargs["data"], sorted(parts.glob("part-*.csv")), out, {**(kwargs["command"] or {}), "shards": count}
         )
@@ -147,40 +198,32 @@ def submit_on_ray(kwargs: dict, out: Path, count: int, address: str | None, on_p
 
 def ranking_shard(shared: dict, shard: Shard) -> str:
     """One Ray task of `rank --engine ray`: the shard's ranking, cached; its key."""
-    import dataclasses
-
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.store import Store
-    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.ranking import rank
 
-    shared_fits.adopt(shared["fits"])
     store, cache = Store.open(Path(shared["data"])), Cache(Path(shared["cache"]))
-    request = dataclasses.replace(shared["request"], shard=shard)
-    return rank(store, cache, request, **shared["run"], on_progress=_silent).key
+    request = dataclasses.replace(adopted(shared)["request"], shard=shard)
+    return rank(store, cache, request, **shared["run"], on_progress=silent).key
 
 
 def rank_on_ray(store, cache, request, count: int, address: str | None, run: dict, on_progress, on_shard):
     """`rank(request)` as `count` Ray tasks after one shared fit here; the shards' rankings (each
     cached, `I/N` in its manifest) are assembled into the ranking the plain run caches, under its
     key, so `export`, `evaluate --predictions` and `recommend` read it as they read any ranking."""
-    from hmrec_cli.pipeline import shared_fits
     from hmrec_cli.pipeline.ranking import prefit, ranking_key
 
     week_name, key = ranking_key(store, request, run["seed"], run["device"])
     if not run.get("force") and (hit := cache.get("rankings", request.ranker, week_name, key)) is not None:
         return hit
-    started(address)
     began = time.perf_counter()
-    prefit(store, cache, request, **run, on_progress=on_progress)
-    shared = {
-        "fits": shared_fits.snapshot(),
-        "data": str(store.path),
-        "cache": str(cache.root),
-        "request": request,
-        "run": run,
-    }
-    keys = run_shards(ranking_shard, count, shared, address, on_shard)
+    shared = {"data": str(store.path), "cache": str(cache.root), "request": request, "run": run}
+
+    def fit_once() -> None:
+        if run.get("force") or not rankings_cached(store, cache, request, count, run["seed"], run["device"]):
+            prefit(store, cache, request, **run, on_progress=on_progress)
+
+    keys = fanned_out(ranking_shard, count, address, fit_once, shared, on_shard)
     parts = [cache.committed("rankings", request.ranker, week_name, k) for k in keys]
     return assembled(cache, request.ranker, week_name, key, parts, time.perf_counter() - began)
 
@@ -189,8 +232,6 @@ def assembled(cache, ranker: str, week_name: str, key: str, parts: list, seconds
     """The shards' rankings as one cache entry: their rows in customer order, the shared training
     manifest, and the figures of all buyers (each shard's are means over its own buyers, so the
     buyer-weighted mean is the whole week's)."""
-    import dataclasses
-
     import polars as pl
 
     from hmrec_cli.pipeline.manifests import RankingManifest

@@ -138,7 +138,7 @@ def ranked_hits(candidates: pl.DataFrame, target: pl.DataFrame) -> pl.DataFrame:
         positions.join(bought, on=["customer", "article"])
         .sort("customer", "pos")
         .with_columns(found=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("customer"))
-        .join(sizes, on="customer")
+        .join(sizes, on="customer", maintain_order="left")  # the figures sum in this order: the same bits every run
     )
 
 
@@ -207,6 +207,18 @@ def figures(candidates: pl.DataFrame, target: pl.DataFrame) -> dict:
     return summarise(candidate_scores(candidates, target))
 
 
+def set_figures(store: Store, week: Week, of_buyers: pl.DataFrame, target: pl.DataFrame | None) -> dict:
+    """A candidate set's manifest figures from its buyers' candidates: `figures` and, in the
+    synthetic world, `oracle_figures` (its true top-100 scored the same way); none without purchases."""
+    if target is None:
+        return {}
+    out = {"figures": figures(of_buyers, target)}
+    oracle = store.oracle(week.start)
+    if oracle is not None:
+        out["oracle_figures"] = figures(oracle.drop("rank"), target)
+    return out
+
+
 def run(
     store: Store,
     cache: Cache,
@@ -237,12 +249,7 @@ def run(
         return from_leader(lambda: None)
     with cache.put("candidates", request.method, week_name, planned.key, written := {}) as tmp:
         rows, of_buyers = retrieve(store, model, planned, tmp, on_progress)
-        figures_of = {}
-        if planned.target is not None:
-            figures_of["figures"] = figures(of_buyers, planned.target)
-            oracle = store.oracle(request.week.start)
-            if oracle is not None:  # the synthetic world's true top-100, scored the same way
-                figures_of["oracle_figures"] = figures(oracle.drop("rank"), planned.target)
+        figures_of = set_figures(store, request.week, of_buyers, planned.target)
         manifest = CandidateManifest(
             plugin_version=planned.plugin.load().version,
             distribution=planned.plugin.distribution,

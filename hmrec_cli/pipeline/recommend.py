@@ -13,7 +13,7 @@ checkpoint, which the ranker plugin itself rebuilds (`Ranker.restore`) and expla
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -328,20 +328,30 @@ def restored(
     return (model, ranking_week) if model.restore(ranking_week, manifest.training, checkpoint) else None
 
 
-def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series | None = None) -> Iterator[pl.DataFrame]:
-    """The ranking as the shop reads it, `RANK_CHUNK` customers at a time: customer_id, rank
-    (1 = first), article_id, score, sources (`source:rank` of each set that proposed the article,
+def export_rows(
+    store: Store, cache: Cache, entry: Entry, customers: pl.Series | None = None, chunk: int = RANK_CHUNK
+) -> Iterator[pl.DataFrame]:
+    """The ranking as the shop reads it, `chunk` customers at a time (in the store's order): customer_id,
+    rank (1 = first), article_id, score, sources (`source:rank` of each set that proposed the article,
     best first, comma-separated)."""
-    labels = article_labels(store).select("article", "article_id")
-    shop_customers = store.customers.select("customer", customer_id=pl.col("customer_id").cast(pl.String))
-    sets = source_sets(store, cache, entry)
-    k = RankingManifest.of(entry).k
     wanted = (
         customers
         if customers is not None
         else pl.scan_parquet(entry.path).select("customer").unique().collect()["customer"]
     )
-    for part in customer_chunks(wanted, RANK_CHUNK):
+    chunks = customer_chunks(wanted, chunk)
+    return (rows.drop("customer") for rows in export_chunks(store, entry, source_sets(store, cache, entry), chunks))
+
+
+def export_chunks(
+    store: Store, entry: Entry, sets: list[tuple[str, Entry]], chunks: Iterable[pl.Series]
+) -> Iterator[pl.DataFrame]:
+    """`export_rows` of each chunk of customers, with the store's `customer` index first (by which
+    an engine that exports shards apart puts their rows back in order); `sets`: `source_sets`."""
+    labels = article_labels(store).select("article", "article_id")
+    shop_customers = store.customers.select("customer", customer_id=pl.col("customer_id").cast(pl.String))
+    k = RankingManifest.of(entry).k
+    for part in chunks:
         top = top_rows(entry, part)
         yield (
             top.join(proposed(sets, k, top), on=["customer", "article"], how="left")
@@ -349,6 +359,7 @@ def export_rows(store: Store, cache: Cache, entry: Entry, customers: pl.Series |
             .join(shop_customers, on="customer")
             .sort("customer", "rank")
             .select(
+                "customer",
                 "customer_id",
                 rank=(pl.col("rank") + 1).cast(pl.UInt32),
                 article_id="article_id",

@@ -19,6 +19,7 @@ SEGMENTS = ("bought in last 4 weeks", "bought earlier", "never bought")
 
 
 CURVE_K = 100  # recall@K is drawn for K = 1 .. CURVE_K
+CANDIDATES_K = 100  # candidates per buyer of each set built for the comparison
 
 
 @dataclass
@@ -90,9 +91,7 @@ def compare(
     labels: dict[str, set[str]] = {name: set() for name in names}
     union, oracle = SetResult("union", []), SetResult("oracle", [])
     segments = []
-    for week in weeks:
-        if not week.has_truth:
-            raise InputError("--candidates needs weeks with purchases; week next has none")
+    for week in with_purchases(weeks):
         target = truth(store.transactions, week)
         buyers = target["customer"].unique()
         week_segments = buyer_segments(store, week)
@@ -124,6 +123,24 @@ def compare(
     return out, pl.concat(segments)
 
 
+def with_purchases(weeks: list[Week]) -> list[Week]:
+    """`weeks`, each of which must hold purchases to compare sets on (week next holds none)."""
+    if not all(week.has_truth for week in weeks):
+        raise InputError("--candidates needs weeks with purchases; week next has none")
+    return weeks
+
+
+def set_request(method: str, week: Week, plugins: PluginParams) -> Request:
+    """What a set named by its method is compared as: its top `CANDIDATES_K` for the week's buyers."""
+    return Request(method, week, CANDIDATES_K, plugins, "buyers")
+
+
+def built_requests(names: list[str], weeks: list[Week], plugins: PluginParams) -> list[Request]:
+    """The sets `compare` builds (or takes from the cache): each method named without a key, every week."""
+    methods = [split_name(name)[0] for name in names if not split_name(name)[1]]
+    return [set_request(method, week, plugins) for week in with_purchases(weeks) for method in methods]
+
+
 def _entry(
     store: Store,
     cache: Cache,
@@ -143,7 +160,7 @@ def _entry(
     return run(
         store,
         cache,
-        Request(method, week, 100, plugins, "buyers"),
+        set_request(method, week, plugins),
         seed=seed,
         on_progress=on_progress,
         device=device,

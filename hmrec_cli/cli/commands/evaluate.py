@@ -8,15 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
+    Address,
     CacheDir,
     ConfigFile,
     DataDir,
     Device,
+    Engine,
     Json,
     PluginOptions,
     Quiet,
     Resume,
     Seed,
+    ShardCount,
+    checked_engine,
     in_force,
 )
 
@@ -51,6 +55,9 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    engine: Engine = "local",
+    address: Address = None,
+    shards: ShardCount = 4,
     option: PluginOptions = [],
     config: ConfigFile = None,
     cache: CacheDir = Path("cache"),
@@ -88,16 +95,34 @@ def evaluate(
         scored_week,
     )
 
+    on_ray = checked_engine(engine, None)
     settings = project_config.load(config)
     forced = in_force(ctx, settings, data=data, cache=cache)
     data, cache = forced.data, forced.cache
     if candidates is not None:
         if predictions is not None or predictions_dir is not None:
             raise InputError("--candidates compares candidate sets; leave out --predictions and --predictions-dir")
+        ray = {"shards": shards, "address": address} if on_ray else None
         _evaluate_candidates(
-            data, cache, week, weeks, candidates, option, seed, quiet, json, device, resume, plot, plot_out, settings
+            data,
+            cache,
+            week,
+            weeks,
+            candidates,
+            option,
+            seed,
+            quiet,
+            json,
+            device,
+            resume,
+            plot,
+            plot_out,
+            settings,
+            ray,
         )
         return
+    if on_ray:
+        raise InputError("--engine ray builds candidate sets by shard: use it with --candidates A,B")
     if plot or plot_out is not None:
         raise InputError("--plot and --plot-out draw candidate sets' recall curves: use them with --candidates")
     if predictions is not None and predictions_dir is not None:
@@ -269,7 +294,10 @@ def _evaluate_candidates(
     plot: bool,
     plot_out,
     settings,
+    ray: dict | None = None,
 ) -> None:
+    """`--candidates`: the sets side by side; with `ray` (`shards`, `address`), the sets not yet
+    cached are first made by shard as Ray tasks (`ray_candidates`), so the comparison reads them."""
     from hmrec_cli import console
     from hmrec_cli.cache import Cache, split_name
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
@@ -288,6 +316,8 @@ def _evaluate_candidates(
     plugins = resolve(options, settings, tuple(dict.fromkeys(split_name(n)[0] for n in wanted)))
     if plot_out is not None:
         plots.check_path(plot_out)
+    if ray is not None:
+        _sets_on_ray(store, Cache(cache), wanted, target, weeks, plugins, seed, device, resume, ray, quiet or json)
     with console.progress_bar(quiet or json) as report:
         results, segments = compare(
             store,
@@ -362,6 +392,22 @@ def _evaluate_candidates(
         )
     if plot_out is not None:
         console.out.print(f"wrote {plot_out}", highlight=False)
+
+
+def _sets_on_ray(
+    store, cache, names, target, weeks: int, plugins, seed, device, resume, ray: dict, quiet: bool
+) -> None:
+    """The sets `compare` would build, made as Ray tasks with one progress line per shard."""
+    from hmrec_cli import console
+    from hmrec_cli.cli.commands.shard_lines import shard_lines
+    from hmrec_cli.data.splits import rolling_weeks
+    from hmrec_cli.pipeline.ray_candidates import sets_on_ray
+    from hmrec_cli.reports.candidates_report import built_requests
+
+    requests = built_requests(list(names), rolling_weeks(target, weeks, store.first_date), plugins)
+    run = {"seed": seed, "device": device, "resume": resume}
+    with console.progress_bar(quiet) as report, shard_lines(quiet) as on_shard:
+        sets_on_ray(store, cache, requests, ray["shards"], ray["address"], run, report, on_shard)
 
 
 def _method(label: str) -> str:

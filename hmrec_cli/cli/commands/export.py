@@ -8,13 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from hmrec_cli.cli.commands.options import (
+    Address,
     CacheDir,
     ConfigFile,
     DataDir,
+    Engine,
     Json,
     Quiet,
+    ShardCount,
     ShardText,
     checked_customers_file,
+    checked_engine,
     in_force,
     refuse_inside,
 )
@@ -46,6 +50,9 @@ def export(
         ),
     ] = None,
     shard: ShardText = None,
+    engine: Engine = "local",
+    address: Address = None,
+    shards: ShardCount = 4,
     data: DataDir = Path("hm"),
     cache: CacheDir = Path("cache"),
     config: ConfigFile = None,
@@ -55,7 +62,6 @@ def export(
     """Write a ranking's rows, one per (customer, rank): customer_id, rank (1 = first), article_id, score and
     sources (source:rank of each candidate set that proposed the article), in the shop's ids."""
     from hmrec_cli import console, project_config
-    from hmrec_cli.atomic import atomic_file, write_failure
     from hmrec_cli.cache import Cache
     from hmrec_cli.data.splits import resolve_week
     from hmrec_cli.data.store import Store
@@ -64,6 +70,7 @@ def export(
     from hmrec_cli.pipeline.recall import select_customers
     from hmrec_cli.pipeline.recommend import export_rows
 
+    on_ray = checked_engine(engine, shard)
     settings = project_config.load(config)
     forced = in_force(ctx, settings, data=data, cache=cache, shard=shard)
     data, cache = forced.data, forced.cache
@@ -107,14 +114,10 @@ def export(
 
         held = pl_customers(entry.path) if wanted is None else wanted
         wanted = only(held, chosen, store.customers)
-    rows = 0
-    try:
-        with atomic_file(out) as tmp:
-            rows = _write(export_rows(store, Cache(cache), entry, wanted), tmp, out.suffix.lower())
-    except Exception as error:
-        if (why := write_failure(error)) is None:
-            raise
-        raise InputError(f"cannot write {out}: {why}") from None
+    if on_ray:
+        rows = _export_on_ray(store, Cache(cache), entry, wanted, out, shards, address, quiet or json)
+    else:
+        rows = _written(export_rows(store, Cache(cache), entry, wanted), out)
     customer_count = RankingManifest.of(entry).customer_count if wanted is None else wanted.len()
     if json:
         console.emit_json(
@@ -133,6 +136,32 @@ def export(
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _export_on_ray(store, cache, entry, wanted, out: Path, shards: int, address: str | None, quiet: bool) -> int:
+    """`--engine ray`: the shards' rows exported as Ray tasks, one progress line per shard, joined into `out`."""
+    from hmrec_cli.cli.commands.shard_lines import shard_lines
+    from hmrec_cli.pipeline.ray_export import export_on_ray
+
+    customers = pl_customers(entry.path) if wanted is None else wanted
+    with shard_lines(quiet) as on_shard:
+        return export_on_ray(
+            store, cache, entry, customers, lambda chunks: _written(chunks, out), out, shards, address, on_shard
+        )
+
+
+def _written(chunks, out: Path) -> int:
+    """`chunks` written to `out` atomically (`_write`); a file that cannot be written is one line naming it."""
+    from hmrec_cli.atomic import atomic_file, write_failure
+    from hmrec_cli.errors import InputError
+
+    try:
+        with atomic_file(out) as tmp:
+            return _write(chunks, tmp, out.suffix.lower())
+    except Exception as error:
+        if (why := write_failure(error)) is None:
+            raise
+        raise InputError(f"cannot write {out}: {why}") from None
 
 
 def pl_customers(path: Path):
