@@ -59,7 +59,11 @@ class TDMParams:
     hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
     history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
-    batch_size: int = param(256, "purchases per training step", valid=Between(2, 1_000_000))
+    batch_size: int = param(
+        256,
+        "purchases per training step, at most: fewer where an epoch would have under 100 steps (down to 16)",
+        valid=Between(2, 1_000_000),
+    )
     learning_rate: float = param(0.005, "Adam learning rate", valid=Between(1e-6, 1.0))
     search: str = param(
         "beam",
@@ -74,14 +78,14 @@ class TDMParams:
     )
     valid_customers: int = param(
         1000,
-        "newest training week's buyers held out to measure recall@100 after every epoch (0: none)",
+        "newest training week's buyers held out to measure recall@100 after every epoch, at most half of them (0: none)",
         valid=Between(0, 1_000_000),
     )
 
 
 class TDM(FittedRetriever):
     name = "tdm"
-    version = "2"
+    version = "3"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
 

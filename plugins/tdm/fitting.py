@@ -32,6 +32,9 @@ from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_ex
 
 RETRIEVE_BATCH = 256  # customers per beam search step
 VALID_K = 100
+MIN_STEPS_PER_EPOCH = 100  # a small log's batches shrink until an epoch has this many steps
+MIN_BATCH = 16
+MAX_HELD_OUT_SHARE = 0.5  # of the newest training week's buyers: the rest still train the model
 
 
 class Fitted:
@@ -50,6 +53,7 @@ class Fitted:
         if data.pair_article.size == 0:
             raise InputError(f"tdm: no purchases in the {p.weeks} weeks before {ctx.week.start} to learn from")
         train_pairs, valid_pairs = split_validation(data.week, data.pair_example, p.valid_customers, run.seed)
+        batch_size = batch_for(train_pairs.size, p.batch_size)
         torch.manual_seed(run.seed)
         tree = initial_tree(ctx, p, run.seed)
         self.model = build_model(ctx, p, tree).to(self.device)
@@ -93,7 +97,7 @@ class Fitted:
             if epoch > 0 and epoch % p.epochs == 0:
                 rebuild(epoch)
             sampler()
-            yield from shuffled_batches(train_pairs.size, p.batch_size, run.seed, epoch, self.device)
+            yield from shuffled_batches(train_pairs.size, batch_size, run.seed, epoch, self.device)
 
         train_on = torch.from_numpy(train_pairs).to(self.device)
 
@@ -167,6 +171,8 @@ class Fitted:
             "rounds": rounds,
             "training_purchases": int(train_pairs.size),
             "held_out_purchases": int(valid_pairs.size),
+            "batch_size": batch_size,
+            "steps_per_epoch": -(-int(train_pairs.size) // batch_size),
             "depth": self.tree.depth,
             "device": self.device.type,
         }
@@ -222,14 +228,23 @@ def split_validation(
     week: np.ndarray, pair_example: np.ndarray, count: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Purchase pairs for training and for validation: those of up to `count` buyers of the
-    newest week (drawn with the seed); none held out when the newest week is the only one."""
+    newest week, never more than MAX_HELD_OUT_SHARE of them (drawn with the seed), so on a log of
+    a few dozen buyers a week the week nearest the target still trains the model; none held out
+    when the newest week is the only one."""
     pairs = np.arange(pair_example.size)
     if count == 0 or week.size == 0 or (week == week.max()).all():
         return pairs, pairs[:0]
     newest = np.flatnonzero(week == week.max())
-    held = np.random.default_rng(seed).choice(newest, min(count, newest.size), replace=False)
+    held = np.random.default_rng(seed).choice(newest, min(count, int(newest.size * MAX_HELD_OUT_SHARE)), replace=False)
     out = np.isin(pair_example, held)
     return pairs[~out], pairs[out]
+
+
+def batch_for(examples: int, batch_size: int) -> int:
+    """`batch_size`, or smaller (not below MIN_BATCH) where the examples would fill fewer than
+    MIN_STEPS_PER_EPOCH batches: a log of a few thousand purchases otherwise gets a few dozen
+    optimiser steps in all and stops far from fitted (MovieLens 100k: 16 steps an epoch)."""
+    return int(min(batch_size, max(MIN_BATCH, -(-examples // MIN_STEPS_PER_EPOCH))))
 
 
 def initial_tree(ctx: Context, p: TDMParams, seed: int) -> Tree:
