@@ -32,7 +32,7 @@ from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_ex
 
 RETRIEVE_BATCH = 256  # customers per beam search step
 VALID_K = 100
-MIN_STEPS_PER_EPOCH = 100  # a small log's batches shrink until an epoch has this many steps
+MIN_STEPS_PER_EPOCH = 100  # a small log's batches shrink until an epoch has about this many steps
 MIN_BATCH = 16
 MAX_HELD_OUT_SHARE = 0.5  # of the newest training week's buyers: the rest still train the model
 
