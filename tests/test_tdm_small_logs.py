@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 from hmrec_plugins.tdm import TDM, TDMParams
-from hmrec_plugins.tdm.fitting import MIN_BATCH, MIN_STEPS_PER_EPOCH, batch_for, split_validation
+from hmrec_plugins.tdm.fitting import MIN_BATCH, MIN_STEPS_PER_EPOCH, batch_for, passes_for, split_validation
 from test_tdm import SMALL, planted_world
 
 from hmrec_cli.plugin_api import RunSettings
@@ -34,3 +34,9 @@ def test_a_fit_on_a_tiny_log_takes_100_steps_an_epoch() -> None:
     log = TDM(TDMParams(**dict(SMALL, weeks=1), epochs=1)).fit(ctx, RunSettings(seed=0, device="cpu"))
     assert log["steps_per_epoch"] >= MIN_STEPS_PER_EPOCH - 1 and log["batch_size"] < SMALL["batch_size"]
     assert log["training_purchases"] >= log["held_out_purchases"]
+
+
+def test_a_log_under_1600_purchases_gets_more_epochs() -> None:
+    assert passes_for(850) == 2  # the real H&M extract's ~850 training purchases: 54 steps -> twice the epochs
+    assert passes_for(1600) == passes_for(4025) == passes_for(30631) == 1  # MovieLens, synthetic: as asked
+    assert passes_for(100) == 16

@@ -49,7 +49,11 @@ class TDMParams:
         "tree_learning=greedy: levels placed at once (the cost per purchase grows with branching^gap)",
         valid=Between(1, 16),
     )
-    epochs: int = param(2, "training epochs per tree (so epochs * (tree_rounds + 1) in all)", valid=Between(1, 100))
+    epochs: int = param(
+        2,
+        "training epochs per tree (so epochs * (tree_rounds + 1) in all); under 1,600 training purchases, times ceil(1,600 / purchases)",
+        valid=Between(1, 100),
+    )
     embedding_size: int = param(
         16, "length of the node, article and side-feature embedding vectors", valid=Between(2, 512)
     )
@@ -85,7 +89,7 @@ class TDMParams:
 
 class TDM(FittedRetriever):
     name = "tdm"
-    version = "3"
+    version = "4"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
 
