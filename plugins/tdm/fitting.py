@@ -6,7 +6,9 @@ week from what came before it, as it will be used). A held-out sample of the new
 measures recall@100 by beam search after every epoch; the best epoch's weights (and its tree) are
 kept. With `tree_rounds`, every `epochs` epochs the articles get new places in the tree
 (tree_learning.py: by clustering their learned vectors, or greedily where the model sends their
-buyers) and training continues on the new tree.
+buyers) and training continues on the new tree. On a small log the batches shrink and the
+epochs repeat so training still takes about 100 steps an epoch (batch_for, passes_for), and at
+most half the newest week's buyers are held out.
 """
 
 from __future__ import annotations
