@@ -49,7 +49,11 @@ class TDMParams:
         "tree_learning=greedy: levels placed at once (the cost per purchase grows with branching^gap)",
         valid=Between(1, 16),
     )
-    epochs: int = param(2, "training epochs per tree (so epochs * (tree_rounds + 1) in all)", valid=Between(1, 100))
+    epochs: int = param(
+        2,
+        "training epochs per tree (so epochs * (tree_rounds + 1) in all); under 1,600 training purchases, times ceil(1,600 / purchases)",
+        valid=Between(1, 100),
+    )
     embedding_size: int = param(
         16, "length of the node, article and side-feature embedding vectors", valid=Between(2, 512)
     )
@@ -59,7 +63,11 @@ class TDMParams:
     hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
     history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
-    batch_size: int = param(256, "purchases per training step", valid=Between(2, 1_000_000))
+    batch_size: int = param(
+        256,
+        "purchases per training step, at most: fewer where an epoch would have under 100 steps (down to 16)",
+        valid=Between(2, 1_000_000),
+    )
     learning_rate: float = param(0.005, "Adam learning rate", valid=Between(1e-6, 1.0))
     search: str = param(
         "beam",
@@ -74,14 +82,14 @@ class TDMParams:
     )
     valid_customers: int = param(
         1000,
-        "newest training week's buyers held out to measure recall@100 after every epoch (0: none)",
+        "newest training week's buyers held out to measure recall@100 after every epoch, at most half of them (0: none)",
         valid=Between(0, 1_000_000),
     )
 
 
 class TDM(FittedRetriever):
     name = "tdm"
-    version = "2"
+    version = "4"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
 

@@ -6,7 +6,9 @@ week from what came before it, as it will be used). A held-out sample of the new
 measures recall@100 by beam search after every epoch; the best epoch's weights (and its tree) are
 kept. With `tree_rounds`, every `epochs` epochs the articles get new places in the tree
 (tree_learning.py: by clustering their learned vectors, or greedily where the model sends their
-buyers) and training continues on the new tree.
+buyers) and training continues on the new tree. On a small log the batches shrink and the
+epochs repeat so training still takes about 100 steps an epoch (toolkit.batches.scaled_batch, passes_for), and at
+most half the newest week's buyers are held out.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE, install, reassign
 from hmrec_cli import console
 from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
-from hmrec_cli.toolkit.batches import shuffled_batches, to_device
+from hmrec_cli.toolkit.batches import MIN_BATCH, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.data_parallel import leads
 from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
@@ -32,6 +34,8 @@ from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_ex
 
 RETRIEVE_BATCH = 256  # customers per beam search step
 VALID_K = 100
+MIN_STEPS_PER_EPOCH = 100  # a small log's batches shrink until an epoch has about this many steps
+MAX_HELD_OUT_SHARE = 0.5  # of the newest training week's buyers: the rest still train the model
 
 
 class Fitted:
@@ -50,6 +54,8 @@ class Fitted:
         if data.pair_article.size == 0:
             raise InputError(f"tdm: no purchases in the {p.weeks} weeks before {ctx.week.start} to learn from")
         train_pairs, valid_pairs = split_validation(data.week, data.pair_example, p.valid_customers, run.seed)
+        batch_size = scaled_batch(int(train_pairs.size), p.batch_size, MIN_STEPS_PER_EPOCH)
+        epochs = p.epochs * passes_for(train_pairs.size)
         torch.manual_seed(run.seed)
         tree = initial_tree(ctx, p, run.seed)
         self.model = build_model(ctx, p, tree).to(self.device)
@@ -90,10 +96,10 @@ class Fitted:
         def batches(epoch: int):
             """Each round's first epoch starts with tree learning (after the previous round was
             validated and checkpointed, so a resumed run rebuilds exactly where an uninterrupted one does)."""
-            if epoch > 0 and epoch % p.epochs == 0:
+            if epoch > 0 and epoch % epochs == 0:
                 rebuild(epoch)
             sampler()
-            yield from shuffled_batches(train_pairs.size, p.batch_size, run.seed, epoch, self.device)
+            yield from shuffled_batches(train_pairs.size, batch_size, run.seed, epoch, self.device)
 
         train_on = torch.from_numpy(train_pairs).to(self.device)
 
@@ -133,7 +139,7 @@ class Fitted:
                 per = truth.group_by("row").len().join(hits, on="row", how="left").fill_null(0)
                 return float((per["hits"] / per["len"]).mean())
 
-        total = p.epochs * (p.tree_rounds + 1)
+        total = epochs * (p.tree_rounds + 1)
         settings = Settings(
             total, p.learning_rate, 0.0, total, run.seed, self.device
         )  # patience = all epochs: rounds never stop early
@@ -156,17 +162,20 @@ class Fitted:
         rounds = [
             {
                 "round": r,
-                "after_epoch": (r + 1) * p.epochs,
-                f"valid_recall@{VALID_K}": log["epochs"][(r + 1) * p.epochs - 1]["validation"],
+                "after_epoch": (r + 1) * epochs,
+                f"valid_recall@{VALID_K}": log["epochs"][(r + 1) * epochs - 1]["validation"],
             }
             for r in range(p.tree_rounds + 1)
-            if len(log["epochs"]) >= (r + 1) * p.epochs
+            if len(log["epochs"]) >= (r + 1) * epochs
         ]
         return {
             **log,
             "rounds": rounds,
             "training_purchases": int(train_pairs.size),
             "held_out_purchases": int(valid_pairs.size),
+            "batch_size": batch_size,
+            "epochs_per_round": epochs,
+            "steps_per_epoch": -(-int(train_pairs.size) // batch_size),
             "depth": self.tree.depth,
             "device": self.device.type,
         }
@@ -222,14 +231,23 @@ def split_validation(
     week: np.ndarray, pair_example: np.ndarray, count: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Purchase pairs for training and for validation: those of up to `count` buyers of the
-    newest week (drawn with the seed); none held out when the newest week is the only one."""
+    newest week, never more than MAX_HELD_OUT_SHARE of them (drawn with the seed), so on a log of
+    a few dozen buyers a week the week nearest the target still trains the model; none held out
+    when the newest week is the only one."""
     pairs = np.arange(pair_example.size)
     if count == 0 or week.size == 0 or (week == week.max()).all():
         return pairs, pairs[:0]
     newest = np.flatnonzero(week == week.max())
-    held = np.random.default_rng(seed).choice(newest, min(count, newest.size), replace=False)
+    held = np.random.default_rng(seed).choice(newest, min(count, int(newest.size * MAX_HELD_OUT_SHARE)), replace=False)
     out = np.isin(pair_example, held)
     return pairs[~out], pairs[out]
+
+
+def passes_for(examples: int) -> int:
+    """How many times the epochs are repeated: under MIN_STEPS_PER_EPOCH * MIN_BATCH purchases
+    (1,600) even the smallest batches leave an epoch short of steps, and still smaller batches
+    fitted worse than more passes (docs/results.md, "TDM on small real logs")."""
+    return max(1, -(-MIN_STEPS_PER_EPOCH * MIN_BATCH // max(examples, 1)))
 
 
 def initial_tree(ctx: Context, p: TDMParams, seed: int) -> Tree:
