@@ -47,7 +47,14 @@ _HOMES = {
     "hmrec_cli.metrics": ("K", "ManyOrders"),
     "hmrec_cli.data.splits": ("Week", "recent_history", "repeat_share"),
     "hmrec_cli.toolkit.ann": ("AnnIndex", "candidate_frame", "exact_top_k", "top_k_on_device"),
-    "hmrec_cli.toolkit.batches": ("id_frequency", "predict_in_batches", "shuffled_batches", "to_device"),
+    "hmrec_cli.toolkit.batches": (
+        "MIN_BATCH",
+        "id_frequency",
+        "predict_in_batches",
+        "scaled_batch",
+        "shuffled_batches",
+        "to_device",
+    ),
     "hmrec_cli.toolkit.candidate_features": ("candidate_features", "dense_names"),
     "hmrec_cli.toolkit.features": (
         "PRICE_BANDS",
