@@ -103,7 +103,7 @@ class DINParams:
 
 class DINRanker(Ranker):
     name = "din"
-    version = "6"
+    version = "7"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
     uses_device = True
