@@ -5,8 +5,10 @@ stopping on its MAP@12), so the week it ranks is never seen.
 
 Boosting starts from merge's order: the sources' reciprocal-rank fusion, tuned on the training
 weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.toolkit.fusion.prior`),
-so the trees only learn corrections to it, and when no number of trees beats it on the newest
-training week none are kept: with few purchases to learn from, lgbm ranks as merge does.
+so the trees only learn corrections to it, and when they do not clearly beat it on the newest
+training week none are kept: with few purchases to learn from, lgbm ranks as merge does. Where that
+week has too few buyers to tell (`fusion.rolling_weeks`), the earlier training weeks validate too,
+each by trees boosted on the weeks before it, and the decision pools their buyers.
 LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class LGBMParams:
     )
     min_gain_se: float = param(
         2.0,
-        "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference",
+        "keep the trees only when they beat merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference",
         valid=Between(0, 100),
     )
     threads: int = param(
