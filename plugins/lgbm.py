@@ -5,8 +5,10 @@ stopping on its MAP@12), so the week it ranks is never seen.
 
 Boosting starts from merge's order: the sources' reciprocal-rank fusion, tuned on the training
 weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.toolkit.fusion.prior`),
-so the trees only learn corrections to it, and when no number of trees beats it on the newest
-training week none are kept: with few purchases to learn from, lgbm ranks as merge does.
+so the trees only learn corrections to it, and when they do not clearly beat it on the newest
+training week none are kept: with few purchases to learn from, lgbm ranks as merge does. Where that
+week has too few buyers to tell (`fusion.rolling_weeks`), the earlier training weeks validate too,
+each by trees boosted on the weeks before it, and the decision pools their buyers.
 LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
@@ -23,9 +25,27 @@ from hmrec_cli.params import Between, LogUniform, Uniform, param
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.toolkit.features import WeekActivity
-from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, scored_top, tune
+from hmrec_cli.toolkit.fusion import (
+    Fusion,
+    ap_differences,
+    buyers_with_a_hit,
+    learned_gain,
+    rolling_weeks,
+    scored_top,
+    tune,
+)
 
 FEW_POSITIVES = 300  # below this a learned ranker is mostly noise; say so
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A held-out labelled week: its feature table (dense, labels, query sizes, merge's order), its
+    buyers ready to score many orders, and their share of all the week's buyers."""
+
+    table: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    orders: ManyOrders
+    share: float
 
 
 @dataclass(frozen=True)
@@ -83,7 +103,7 @@ class LGBMParams:
     )
     min_gain_se: float = param(
         2.0,
-        "keep the trees only when they beat merge's order on the newest training week by this many standard errors of the per-buyer difference",
+        "keep the trees only when they beat merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference",
         valid=Between(0, 100),
     )
     threads: int = param(
@@ -103,13 +123,11 @@ class LGBMParams:
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "5"
+    version = "6"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
     def fit(self, train: list[RankingWeek], run: RunSettings) -> dict:
-        import lightgbm as lgb
-
         p = self.params
         self._week_activity = WeekActivity()
         self.fusion = Fusion({s: 1.0 for s in train[0].sources}, 10.0)
@@ -119,15 +137,11 @@ class LGBMRanker(Ranker):
             replace(w, candidates=w.candidates.with_columns(prior=pl.Series(self._prior(w)))) for w in train
         ]  # keeps negative_share and buyers
         rng = np.random.default_rng(run.seed)
-        fitted, valid = (train[:-1], train[-1]) if len(train) > 1 else (train, None)
-        parts = []
-        for i, week in enumerate(fitted):
+        tables = []
+        for i, week in enumerate(train[:-1] if len(train) > 1 else train):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train))
-            parts.append(self._table(self._sampled(week, rng), week))
-        dense = np.concatenate([x for x, _, _, _ in parts])
-        label = np.concatenate([y for _, y, _, _ in parts])
-        groups = np.concatenate([g for _, _, g, _ in parts])
-        start = np.concatenate([s for _, _, _, s in parts])
+            tables.append(self._table(self._sampled(week, rng), week))
+        label = np.concatenate([y for _, y, _, _ in tables])
         positives = int(label.sum())
         if positives == 0:
             raise InputError(
@@ -135,7 +149,7 @@ class LGBMRanker(Ranker):
             )
         if positives < FEW_POSITIVES:
             console.warn(
-                f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)"
+                f"lgbm: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the held-out training weeks)"
             )
         self.names = dense_names(train[0].sources)
         leaf = p.min_data_in_leaf or int(np.clip(label.size // 2000, 20, 200))
@@ -158,33 +172,32 @@ class LGBMRanker(Ranker):
             "lambdarank_truncation_level": 2 * K,
             "num_threads": p.threads,
         }
-        data = lgb.Dataset(dense, label, group=groups, init_score=start, feature_name=self.names, free_raw_data=True)
-        evals, callbacks, valid_rows = [], [], None
-        if valid is not None:
-            valid_rows, share = buyers_with_a_hit(valid, p.valid_customers, rng)
-        if valid_rows is not None and valid_rows.height:
-            vx, vy, vg, vs = self._table(valid_rows, valid)
-            evals = [lgb.Dataset(vx, vy, group=vg, init_score=vs, reference=data)]
-            callbacks = [lgb.early_stopping(p.patience, verbose=False)]
-        callbacks.append(
-            lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees)
-        )
-        self.booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
-        self.best = self.booster.best_iteration or p.trees
+        valid = self._validation(train[-1], rng) if len(train) > 1 else None
+        self.booster, self.best, newest = self._boost(settings, tables, valid, run)
         log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
-        if evals:
+        if valid is not None:
             log["validation"] = (
                 "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
             )
-            learned = vs + self.booster.predict(vx, num_iteration=self.best)
-            orders = ManyOrders(valid_rows)
-            log["best"], log["start"] = share * orders.map(learned), share * orders.map(vs)
+            log["best"], log["start"] = self._validated_map(valid, self.booster, self.best)
             if p.prior_weight > 0:
-                mean, se = learned_gain(orders, vs, learned)
-                log["gain"] = {"map@12": mean, "stderr": se}
+                differences = [newest]
+                for j in rolling_weeks(newest, len(train), p.min_gain_se):  # too few buyers to decide on
+                    run.on_progress(
+                        f"rolling validation on {train[j].ctx.week.start}", len(differences), len(train) - 1
+                    )
+                    if (earlier := self._validation(train[j], rng)) is not None:
+                        differences.append(self._boost(settings, tables[:j], earlier, run)[2])
+                mean, se = learned_gain(differences)
+                log["gain"] = {
+                    "map@12": mean,
+                    "stderr": se,
+                    "weeks": len(differences),
+                    "buyers": int(sum(d.size for d in differences)),
+                }
                 if mean <= p.min_gain_se * se:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
-        elif valid is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
+        elif len(train) > 1 and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
             self.best, log["gain"] = (
                 0,
                 "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order",
@@ -198,13 +211,57 @@ class LGBMRanker(Ranker):
             "trees": self.best,
             "training_rows": int(label.size),
             "positives": positives,
-            "queries": int(groups.size),
+            "queries": int(sum(g.size for _, _, g, _ in tables)),
             "min_data_in_leaf": leaf,
             "leaves": leaves,
             "feature_importance": {
                 n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share, strict=True), key=lambda t: -t[1])
             },
         }
+
+    def _validation(self, week: RankingWeek, rng) -> Validation | None:
+        """A labelled week's buyers with a purchase among their candidates, as a table to stop
+        boosting on and to measure the gain over merge's order on; None when it has none."""
+        rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng)
+        if not rows.height:
+            return None
+        return Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)
+
+    def _boost(self, settings: dict, tables: list, valid: Validation | None, run: RunSettings):
+        """Boost on the training `tables` from merge's order, stopping early on `valid`: the booster,
+        its number of trees, and (with `valid`) the per-buyer AP difference from merge's order there."""
+        import lightgbm as lgb
+
+        p = self.params
+        data = lgb.Dataset(
+            np.concatenate([x for x, _, _, _ in tables]),
+            np.concatenate([y for _, y, _, _ in tables]),
+            group=np.concatenate([g for _, _, g, _ in tables]),
+            init_score=np.concatenate([s for _, _, _, s in tables]),
+            feature_name=self.names,
+            free_raw_data=True,
+        )
+        evals, callbacks = [], []
+        if valid is not None:
+            vx, vy, vg, vs = valid.table
+            evals = [lgb.Dataset(vx, vy, group=vg, init_score=vs, reference=data)]
+            callbacks = [lgb.early_stopping(p.patience, verbose=False)]
+        callbacks.append(
+            lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees)
+        )
+        booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
+        best = booster.best_iteration or p.trees
+        if valid is None:
+            return booster, best, None
+        vx, _, _, vs = valid.table
+        return booster, best, ap_differences(valid.orders, vs, vs + booster.predict(vx, num_iteration=best))
+
+    @staticmethod
+    def _validated_map(valid: Validation, booster, best: int) -> tuple[float, float]:
+        """MAP@12 of the validation week's buyers with the trees and with merge's order alone."""
+        vx, _, _, vs = valid.table
+        learned = vs + booster.predict(vx, num_iteration=best)
+        return valid.share * valid.orders.map(learned), valid.share * valid.orders.map(vs)
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
         return self.fusion.score(week) if self.params.prior_weight > 0 else None

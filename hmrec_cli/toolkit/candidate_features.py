@@ -23,7 +23,17 @@ import numpy as np
 import polars as pl
 
 from hmrec_cli.plugin_api import RankingWeek
-from hmrec_cli.toolkit.features import NEVER, article_activity, customer_activity, pair_activity
+from hmrec_cli.toolkit.features import (
+    GROUP_KEYS,
+    NEVER,
+    GroupSales,
+    article_activity,
+    customer_activity,
+    customer_groups,
+    group_lift,
+    group_sales,
+    pair_activity,
+)
 
 ARTICLE_DENSE = ("sales_1d", "sales_7d", "sales_28d", "sales_all", "days_since_first_sale")
 CUSTOMER_DENSE = ("purchases", "purchases_28d", "days_since_last")
@@ -51,10 +61,13 @@ def dense_names(sources: tuple[str, ...]) -> list[str]:
         "trend",
         "mean_buyer_age",
         "mean_price",
+        "article_repeat_rate",
         *CUSTOMER_DENSE,
         "online_share",
         "mean_price_paid",
+        "customer_repeat_rate",
         *PAIR_DENSE,
+        *(f"{key}_lift" for key in GROUP_KEYS),
     ]
 
 
@@ -87,14 +100,20 @@ def candidate_features(
     if order is not None:
         cands = cands[order]
     names = dense_names(week.sources)
+    groups = customer_groups(ctx.customers)
+    sales = [group_sales(ctx.history, ctx.week, groups, key) for key in GROUP_KEYS]
     ranges = row_ranges(cands["customer"], chunk)
     if len(ranges) == 1:  # one chunk (a scoring call): its matrix as it is, without a copy
-        rows, dense = _chunk_features(week if order is None else replace(week, candidates=cands), activity)
+        rows, dense = _chunk_features(
+            week if order is None else replace(week, candidates=cands), activity, groups, sales
+        )
     else:
         dense = np.empty((cands.height, len(names)), dtype=np.float32)
         parts = []
         for lo, hi in ranges:
-            part, dense[lo:hi] = _chunk_features(replace(week, candidates=cands.slice(lo, hi - lo)), activity)
+            part, dense[lo:hi] = _chunk_features(
+                replace(week, candidates=cands.slice(lo, hi - lo)), activity, groups, sales
+            )
             parts.append(part)
         rows = pl.concat(parts)
     if order is not None:  # back to the caller's row order
@@ -104,7 +123,9 @@ def candidate_features(
     return CandidateFeatures(rows, dense, names)
 
 
-def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+def _chunk_features(
+    week: RankingWeek, activity: pl.DataFrame, groups: pl.DataFrame, sales: list[GroupSales]
+) -> tuple[pl.DataFrame, np.ndarray]:
     """The candidate rows (with `price_band`) and their dense features, for one chunk of customers."""
     ctx, k = week.ctx, week.k
     cands = week.candidates
@@ -116,6 +137,7 @@ def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataF
         cands.join(activity, on="article", how="left", maintain_order="left")
         .join(people, on="customer", how="left", maintain_order="left")
         .hstack(pairs.drop("customer", "article"))
+        .hstack([group_lift(s, groups, cands) for s in sales])
     )
     log1p = lambda name: pl.col(name).fill_null(0).cast(pl.Float32).log1p()  # noqa: E731
     exprs = []
@@ -139,13 +161,19 @@ def _chunk_features(week: RankingWeek, activity: pl.DataFrame) -> tuple[pl.DataF
         pl.col("trend").fill_null(1.0).log(),
         pl.col("mean_buyer_age").fill_null(0.0) / 100,
         pl.col("mean_price").fill_null(0.0) * 30,
+        pl.col("article_repeat_rate").fill_null(0.0),
     ]
     exprs += [log1p(n) for n in CUSTOMER_DENSE]
-    exprs += [pl.col("online_share").fill_null(0.0), pl.col("mean_price_paid").fill_null(0.0) * 30]
+    exprs += [
+        pl.col("online_share").fill_null(0.0),
+        pl.col("mean_price_paid").fill_null(0.0) * 30,
+        pl.col("customer_repeat_rate").fill_null(0.0),
+    ]
     exprs += [
         log1p(n) if n != "days_since_article" else pl.col(n).fill_null(NEVER).cast(pl.Float32).log1p()
         for n in PAIR_DENSE
     ]
+    exprs += [pl.col(f"{key}_lift") for key in GROUP_KEYS]
     dense = rows.select(e.cast(pl.Float32).alias(str(i)) for i, e in enumerate(exprs)).to_numpy(
         order="c"
     )  # float32 already: no second copy

@@ -4,7 +4,9 @@ week's start (`Context.history`), so a feature can never see the week it is used
 - `article_codes` / `customer_codes`: static attributes as dense integer codes (0 = missing), ready
   for embedding tables; one row per article / customer index.
 - `article_activity`, `customer_activity`, `pair_activity`: what happened before the week (sales in
-  the last days, trend, price band, how often a customer bought this article / product / type).
+  the last days, trend, price band, repeat buying, how often a customer bought this article / product / type).
+- `group_lift`: how much more an article sells among the customer's age band or postal code than
+  overall (what transfers across shops: the 2nd-place H&M Kaggle team's largest single gain).
 Everything is vectorised polars; counts are raw (callers choose their own scaling).
 """
 
@@ -29,6 +31,8 @@ ARTICLE_FIELDS = (
 CUSTOMER_FIELDS = ("age_band", "club_member_status", "fashion_news_frequency", "FN", "Active")
 PRICE_BANDS = 10
 NEVER = 9999  # days since an event that never happened
+GROUP_DAYS = 28  # the window a group's popularity is counted over
+GROUP_KEYS = ("age_band", "postal_code")  # customer attributes `group_lift` compares an article's sales across
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,9 @@ class WeekActivity:
 
 def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame) -> pl.DataFrame:
     """Per article sold before the week: sales in the last 1/7/28 days, trend (last 7 days over the
-    7 before, smoothed), days since its first sale, mean age of its last-28-day buyers, mean price
-    and the price band (1..10 by deciles of mean price; 0 = never sold)."""
+    7 before, smoothed), days since its first sale, mean age of its last-28-day buyers, mean price,
+    the price band (1..10 by deciles of mean price; 0 = never sold) and its repeat rate (the share
+    of its buyers who bought it on more than one day: what a grocery staple has and a dress lacks)."""
     days = _days_before(week)
     recent = history.filter(pl.col("t_dat") >= week.start - timedelta(days=28))
     ages = customers.select("customer", age=pl.when(pl.col("age") > 0).then(pl.col("age").cast(pl.Float32)))
@@ -137,9 +142,16 @@ def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame)
         sales_all=pl.len(),
         mean_price=pl.col("price").mean(),
     )
+    repeats = (
+        history.group_by("article", "customer")
+        .agg(days=pl.col("t_dat").n_unique())
+        .group_by("article")
+        .agg(article_repeat_rate=(pl.col("days") > 1).mean().cast(pl.Float32))
+    )
     out = (
         overall.sort("article")  # group_by order varies between runs; ties in the price rank must not
         .join(windows, on="article", how="left", maintain_order="left")
+        .join(repeats, on="article", how="left", maintain_order="left")
         .join(buyer_age, on="article", how="left", maintain_order="left")
         .with_columns(pl.col("sales_1d", "sales_7d", "sales_prev_7d", "sales_28d").fill_null(0))
         .with_columns(
@@ -156,7 +168,9 @@ def article_activity(history: pl.DataFrame, week: Week, customers: pl.DataFrame)
 
 def customer_activity(history: pl.DataFrame, week: Week, customers: pl.Series) -> pl.DataFrame:
     """Per customer of `customers` (all of them, history or not): purchases overall and in the last
-    28 days, share bought online, days since the last purchase (NEVER when none), mean price paid."""
+    28 days, share bought online, days since the last purchase (NEVER when none), mean price paid,
+    and their repeat rate: the share of their purchase days of an article that rebought it (0 for a
+    customer who never bought the same article on two days), how far their past predicts their next basket."""
     days = _days_before(week)
     mine = history.filter(pl.col("customer").is_in(customers.implode()))
     stats = mine.group_by("customer").agg(
@@ -165,13 +179,16 @@ def customer_activity(history: pl.DataFrame, week: Week, customers: pl.Series) -
         online_share=(pl.col("channel") == 2).mean().cast(pl.Float32),
         days_since_last=days.min(),
         mean_price_paid=pl.col("price").mean(),
+        customer_repeat_rate=(1 - pl.col("article").n_unique() / pl.struct("article", "t_dat").n_unique()).cast(
+            pl.Float32
+        ),
     )
     return (
         pl.DataFrame({"customer": customers.cast(pl.UInt32)})
         .join(stats, on="customer", how="left")
         .with_columns(
             pl.col("purchases", "purchases_28d").fill_null(0),
-            pl.col("online_share", "mean_price_paid").fill_null(0.0),
+            pl.col("online_share", "mean_price_paid", "customer_repeat_rate").fill_null(0.0),
             pl.col("days_since_last").fill_null(NEVER),
         )
     )
@@ -204,3 +221,66 @@ def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pai
             pl.col("days_since_article").fill_null(NEVER),
         )
     )
+
+
+def customer_groups(customers: pl.DataFrame) -> pl.DataFrame:
+    """customer and each of GROUP_KEYS as a string: the 5-year age band (16-19, 20-24, ...) and the
+    postal code; "" where unknown or where the log has no such attribute (one group of everyone)."""
+    band = (
+        pl.when(pl.col("age") > 0).then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5)
+        if "age" in customers.columns
+        else None
+    )
+    postal = pl.col("postal_code") if "postal_code" in customers.columns else None
+    return customers.select(
+        "customer",
+        age_band=(band if band is not None else pl.lit(None)).cast(pl.String).fill_null(""),
+        postal_code=(postal if postal is not None else pl.lit(None)).cast(pl.String).fill_null(""),
+    )
+
+
+@dataclass(frozen=True)
+class GroupSales:
+    """Sales in the GROUP_DAYS before a week, per (group of `key`, article), per article and per
+    group, and in all: counted once per week, looked up for every chunk of candidates."""
+
+    key: str
+    by_pair: pl.DataFrame
+    by_article: pl.DataFrame
+    by_group: pl.DataFrame
+    total: int
+
+
+def group_sales(history: pl.DataFrame, week: Week, groups: pl.DataFrame, key: str) -> GroupSales:
+    """`GroupSales` of `key` (a column of `customer_groups`) from a history cut at the week's start."""
+    recent = (
+        history.filter(pl.col("t_dat") >= week.start - timedelta(days=GROUP_DAYS))
+        .join(groups.select("customer", key), on="customer", how="left")
+        .with_columns(pl.col(key).fill_null(""))
+    )
+    return GroupSales(
+        key,
+        recent.group_by(key, "article").agg(n=pl.len()),
+        recent.group_by("article").agg(n_article=pl.len()),
+        recent.group_by(key).agg(n_group=pl.len()),
+        recent.height,
+    )
+
+
+def group_lift(sales: GroupSales, groups: pl.DataFrame, pairs: pl.DataFrame) -> pl.Series:
+    """Per (customer, article) of `pairs`, in their order: log((n + 1) / (e + 1)), n = the article's
+    sales among the customer's group, e = what its overall sales give the group by the group's
+    share of all sales. 0 = as popular in the group as everywhere (every pair, where the log lacks
+    the attribute); a group or an article with few sales moves it little."""
+    key = sales.key
+    rows = (
+        pairs.select("customer", "article")
+        .join(groups.select("customer", key), on="customer", how="left", maintain_order="left")
+        .with_columns(pl.col(key).fill_null(""))
+        .join(sales.by_pair, on=[key, "article"], how="left", maintain_order="left")
+        .join(sales.by_article, on="article", how="left", maintain_order="left")
+        .join(sales.by_group, on=key, how="left", maintain_order="left")
+    )
+    expected = pl.col("n_article").fill_null(0).cast(pl.Float64) * pl.col("n_group").fill_null(0) / max(sales.total, 1)
+    lift = ((pl.col("n").fill_null(0) + 1) / (expected + 1)).log()
+    return rows.select(lift.cast(pl.Float32).alias(f"{key}_lift")).to_series()

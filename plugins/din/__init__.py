@@ -2,7 +2,9 @@
 which of a customer's candidates they buy, attending over their recent purchases with the
 candidate as the query; the newest training week picks the epoch (early stopping). It starts
 from merge's order (the sources' fusion tuned on the training weeks, as `merge` tunes it) and
-keeps what it learned only when that clearly beats merge's order on the newest training week.
+keeps what it learned only when that clearly beats merge's order on the newest training week (on
+the earlier training weeks too, each by a network fitted on the weeks before it, where the newest
+has too few buyers to tell: `fusion.rolling_weeks`).
 
 The model is in model.py, its inputs in inputs.py, training and scoring in
 training.py (imported on first use: `hmrec plugins` must not load torch)."""
@@ -86,7 +88,7 @@ class DINParams:
     )
     min_gain_se: float = param(
         2.0,
-        "keep the trained network only when it beats merge's order on the newest training week by this many standard errors of the per-buyer difference",
+        "keep the trained network only when it beats merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference",
         valid=Between(0, 100),
     )
     valid_customers: int = param(
@@ -103,7 +105,7 @@ class DINParams:
 
 class DINRanker(Ranker):
     name = "din"
-    version = "6"
+    version = "7"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
     uses_device = True

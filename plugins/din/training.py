@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +19,22 @@ from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.toolkit.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
 from hmrec_cli.toolkit.candidate_features import dense_names
 from hmrec_cli.toolkit.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
-from hmrec_cli.toolkit.fusion import Fusion, buyers_with_a_hit, learned_gain, tune
+from hmrec_cli.toolkit.fusion import Fusion, ap_differences, buyers_with_a_hit, learned_gain, rolling_weeks, tune
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
 SCORE_BATCH = 4096  # rows per inference step: larger batches spill the CPU caches
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A held-out labelled week: its inputs on the device, its buyers ready to score many orders,
+    their share of all the week's buyers, and merge's order (the `prior` each row starts from)."""
+
+    tensors: dict[str, torch.Tensor]
+    orders: ManyOrders
+    share: float
+    prior: np.ndarray
 
 
 class Trained:
@@ -41,14 +52,11 @@ class Trained:
             self.fusion, _ = tune(train_weeks, self.fusion, run.seed, on_progress=run.on_progress)
         train_weeks = [self._with_prior(w) for w in train_weeks]
         rng = np.random.default_rng(run.seed)
-        fitted, valid, valid_week, share = [], None, None, 1.0
+        fitted, valid, held_out = [], None, False
         for i, week in enumerate(train_weeks):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train_weeks))
             if i == len(train_weeks) - 1 and len(train_weeks) > 1:
-                valid_week, share = buyers_with_a_hit(week, p.valid_customers, rng)
-                valid = (
-                    week_inputs(replace(week, candidates=valid_week), p.history_length) if valid_week.height else None
-                )
+                valid, held_out = self._validation(week, rng), True
                 continue
             # sample first, then compute features for the kept rows only
             fitted.append(week_inputs(replace(week, candidates=self._sampled(week, rng)), p.history_length))
@@ -60,51 +68,10 @@ class Trained:
             )
         if positives < FEW_POSITIVES:
             console.warn(
-                f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the newest training week)"
+                f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the held-out training weeks)"
             )
-        torch.manual_seed(run.seed)
-        self.model = self._build(train_weeks[0], data).to(self.device)
-        tensors = to_device(_arrays(data), self.device)
-        frequency = id_frequency(tensors["article"], self.model.shape.articles, tensors["items"], tensors["seq_row"])
-        validate = None
-        if valid is not None:
-            valid_tensors = to_device(_arrays(valid), self.device)
-            valid_orders = ManyOrders(valid_week)  # built once, scored every epoch
-            validate = lambda: share * valid_orders.map(self._predict(valid_tensors))  # noqa: E731
-
-        def loss_of(idx: torch.Tensor) -> torch.Tensor:
-            logits = self._forward(tensors, idx)
-            labels = tensors["label"][idx]
-            if p.loss == "bce":
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
-            else:
-                loss = _listwise(logits.float(), labels, tensors["group"][idx])
-            # mini-batch-aware L2 (paper eq. 4): each article id the batch uses, over its frequency
-            used = torch.unique(
-                torch.cat([tensors["article"][idx], tensors["items"][tensors["seq_row"][idx]].flatten()])
-            )
-            used = used[used > 0]
-            return loss + p.reg * (self.model.article_id(used).float().pow(2).sum(-1) / frequency[used]).sum()
-
-        ids = self.model.article_id.weight  # regularised above; everything else by AdamW's weight decay
-        groups = [
-            {"params": [ids], "weight_decay": 0.0},
-            {"params": [q for q in self.model.parameters() if q is not ids]},
-        ]
+        self.model, log = self._train(train_weeks[0], data, valid, run, final=True)
         decay = scaled_decay(p, int(data.article.size))
-        settings = Settings(p.epochs, p.learning_rate, decay, p.patience, run.seed, self.device)
-        log = train(
-            self.model,
-            loss_of,
-            lambda epoch: batches(tensors, p, run.seed, epoch, self.device),
-            int(data.article.size),
-            settings,
-            validate=validate,
-            checkpoint=run.checkpoint,
-            resume=run.resume,
-            on_progress=run.on_progress,
-            param_groups=groups,
-        )
         out = {
             **log.as_dict(),
             "training_rows": int(data.article.size),
@@ -118,20 +85,96 @@ class Trained:
             "fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight},
         }
         if valid is not None and p.prior_weight > 0:
-            mean, se = learned_gain(valid_orders, valid.prior, self._predict(valid_tensors))
+            newest = ap_differences(valid.orders, valid.prior, self._predict(self.model, valid.tensors))
+            differences = [newest]
+            for j in rolling_weeks(newest, len(train_weeks), p.min_gain_se):  # too few buyers to decide on
+                run.on_progress(
+                    f"rolling validation on {train_weeks[j].ctx.week.start}", len(differences), len(train_weeks) - 1
+                )
+                earlier, before = self._validation(train_weeks[j], rng), concat(fitted[:j])
+                if earlier is not None and before.label.sum() > 0:
+                    model, _ = self._train(train_weeks[0], before, earlier, run, final=False)
+                    differences.append(
+                        ap_differences(earlier.orders, earlier.prior, self._predict(model, earlier.tensors))
+                    )
+            mean, se = learned_gain(differences)
             self.prior_only = bool(mean <= p.min_gain_se * se)  # training did not clearly help: merge's order
             out.update(
-                start=share * valid_orders.map(valid.prior),
-                gain={"map@12": mean, "stderr": se},
+                start=valid.share * valid.orders.map(valid.prior),
+                gain={
+                    "map@12": mean,
+                    "stderr": se,
+                    "weeks": len(differences),
+                    "buyers": int(sum(d.size for d in differences)),
+                },
                 kept="merge's order" if self.prior_only else "trained",
             )
-        elif valid_week is not None and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
+        elif held_out and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
             self.prior_only = True
             out.update(
                 gain="none measurable (no buyer of the newest training week has a purchase among the candidates)",
                 kept="merge's order",
             )
         return out
+
+    def _validation(self, week: RankingWeek, rng) -> Validation | None:
+        """A labelled week's buyers with a purchase among their candidates, ready to pick the epoch
+        on and to measure the gain over merge's order on; None when it has none."""
+        rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng)
+        if not rows.height:
+            return None
+        inputs = week_inputs(replace(week, candidates=rows), self.params.history_length)
+        return Validation(
+            to_device(_arrays(inputs), self.device),
+            ManyOrders(rows, negative_share=week.negative_share),
+            share,
+            inputs.prior,
+        )
+
+    def _train(self, week: RankingWeek, data: WeekInputs, valid: Validation | None, run: RunSettings, final: bool):
+        """A DIN for `week`'s articles and customers trained on `data`, the epoch picked on `valid`;
+        `final`: the model `fit` keeps (it checkpoints and resumes), not one of the rolling
+        validation's. Returns it and the training log."""
+        p = self.params
+        torch.manual_seed(run.seed)
+        model = self._build(week, data).to(self.device)
+        tensors = to_device(_arrays(data), self.device)
+        frequency = id_frequency(tensors["article"], model.shape.articles, tensors["items"], tensors["seq_row"])
+        validate = None
+        if valid is not None:
+            validate = lambda: valid.share * valid.orders.map(self._predict(model, valid.tensors))  # noqa: E731
+
+        def loss_of(idx: torch.Tensor) -> torch.Tensor:
+            logits = self._forward(model, tensors, idx)
+            labels = tensors["label"][idx]
+            if p.loss == "bce":
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+            else:
+                loss = _listwise(logits.float(), labels, tensors["group"][idx])
+            # mini-batch-aware L2 (paper eq. 4): each article id the batch uses, over its frequency
+            used = torch.unique(
+                torch.cat([tensors["article"][idx], tensors["items"][tensors["seq_row"][idx]].flatten()])
+            )
+            used = used[used > 0]
+            return loss + p.reg * (model.article_id(used).float().pow(2).sum(-1) / frequency[used]).sum()
+
+        ids = model.article_id.weight  # regularised above; everything else by AdamW's weight decay
+        groups = [{"params": [ids], "weight_decay": 0.0}, {"params": [q for q in model.parameters() if q is not ids]}]
+        decay = scaled_decay(p, int(data.article.size))
+        settings = Settings(p.epochs, p.learning_rate, decay, p.patience, run.seed, self.device)
+        log = train(
+            model,
+            loss_of,
+            lambda epoch: batches(tensors, p, run.seed, epoch, self.device),
+            int(data.article.size),
+            settings,
+            validate=validate,
+            checkpoint=run.checkpoint if final else None,
+            resume=run.resume and final,
+            on_progress=run.on_progress,
+            param_groups=groups,
+        )
+        return model, log
 
     def _with_prior(self, week: RankingWeek) -> RankingWeek:
         """The week with each candidate's starting score (merge's order, weighted) as column `prior`."""
@@ -173,10 +216,11 @@ class Trained:
         model.dense_std.copy_(torch.from_numpy(data.dense.std(0)).clamp(min=1e-3))
         return model
 
-    def _forward(self, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _forward(model: DIN, t: dict[str, torch.Tensor], idx: torch.Tensor) -> torch.Tensor:
         seq = t["seq_row"][idx]
         items = t["items"][seq]
-        return self.model(
+        return model(
             t["article"][idx],
             t["customer"][idx],
             items,
@@ -187,9 +231,11 @@ class Trained:
             t["prior"][idx],
         )
 
-    def _predict(self, t: dict[str, torch.Tensor]) -> np.ndarray:
-        self.model.eval()
-        return predict_in_batches(lambda idx: self._forward(t, idx), t["article"].shape[0], SCORE_BATCH, self.device)
+    def _predict(self, model: DIN, t: dict[str, torch.Tensor]) -> np.ndarray:
+        model.eval()
+        return predict_in_batches(
+            lambda idx: self._forward(model, t, idx), t["article"].shape[0], SCORE_BATCH, self.device
+        )
 
     def restore(self, week: RankingWeek, log: dict, checkpoint: Path) -> None:
         """The model `fit` left, rebuilt for `week`'s candidates from the checkpoint's best state and
@@ -245,7 +291,7 @@ class Trained:
         if self.prior_only:
             return week.candidates["prior"].to_numpy()
         inputs = week_inputs(week, self.params.history_length, activity)
-        return self._predict(to_device(_arrays(inputs), self.device))
+        return self._predict(self.model, to_device(_arrays(inputs), self.device))
 
 
 def scaled_decay(p: DINParams, rows: int) -> float:

@@ -1,0 +1,34 @@
+"""The learned-vs-merge gate: earlier training weeks validate only where the newest one is small and
+inconclusive, and the decision pools every validated buyer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hmrec_cli.toolkit.fusion import ROLLING_BELOW, learned_gain, rolling_weeks
+
+
+def test_a_small_inconclusive_newest_week_rolls_over_every_earlier_week() -> None:
+    noisy = np.array([0.1, -0.1, 0.05, 0.0])
+    assert rolling_weeks(noisy, weeks=4, min_gain_se=2.0) == [2, 1]  # week 0 has no week before it to fit on
+    assert rolling_weeks(noisy, weeks=2, min_gain_se=2.0) == []
+    assert rolling_weeks(np.zeros(0), weeks=4, min_gain_se=2.0) == [2, 1]
+
+
+def test_a_clear_or_large_newest_week_decides_alone() -> None:
+    clear = np.full(50, 0.02) + np.linspace(-0.001, 0.001, 50)
+    assert rolling_weeks(clear, weeks=4, min_gain_se=2.0) == []
+    large = np.random.default_rng(0).normal(0.0, 0.1, ROLLING_BELOW)
+    assert rolling_weeks(large, weeks=4, min_gain_se=2.0) == []
+
+
+def test_pooling_weeks_shrinks_the_standard_error_of_the_same_gain() -> None:
+    rng = np.random.default_rng(1)
+    weeks = [rng.normal(0.01, 0.1, 200) for _ in range(3)]
+    mean_one, se_one = learned_gain(weeks[:1])
+    mean, se = learned_gain(weeks)
+    pooled = np.concatenate(weeks)
+    assert mean == pytest.approx(pooled.mean()) and se == pytest.approx(pooled.std(ddof=1) / np.sqrt(600))
+    assert se < se_one * 0.65  # about 1 / sqrt(3)
+    assert learned_gain([np.array([0.3])]) == (0.3, float("inf"))  # one buyer: never clear
