@@ -29,8 +29,7 @@ from hmrec_cli.toolkit.fusion import (
     Fusion,
     ap_differences,
     buyers_with_a_hit,
-    learned_gain,
-    rolling_weeks,
+    pooled_gain,
     scored_top,
     tune,
 )
@@ -181,21 +180,13 @@ class LGBMRanker(Ranker):
             )
             log["best"], log["start"] = self._validated_map(valid, self.booster, self.best)
             if p.prior_weight > 0:
-                differences = [newest]
-                for j in rolling_weeks(newest, len(train), p.min_gain_se):  # too few buyers to decide on
-                    run.on_progress(
-                        f"rolling validation on {train[j].ctx.week.start}", len(differences), len(train) - 1
-                    )
-                    if (earlier := self._validation(train[j], rng)) is not None:
-                        differences.append(self._boost(settings, tables[:j], earlier, run)[2])
-                mean, se = learned_gain(differences)
-                log["gain"] = {
-                    "map@12": mean,
-                    "stderr": se,
-                    "weeks": len(differences),
-                    "buyers": int(sum(d.size for d in differences)),
-                }
-                if mean <= p.min_gain_se * se:  # the trees do not clearly help: keep merge's order
+
+                def earlier(j: int) -> np.ndarray | None:
+                    week = self._validation(train[j], rng)
+                    return self._boost(settings, tables[:j], week, run)[2] if week is not None else None
+
+                clear, log["gain"] = pooled_gain(newest, train, p.min_gain_se, earlier, run.on_progress)
+                if not clear:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
         elif len(train) > 1 and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
             self.best, log["gain"] = (

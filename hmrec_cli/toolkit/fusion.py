@@ -75,6 +75,27 @@ def rolling_weeks(newest: np.ndarray, weeks: int, min_gain_se: float) -> list[in
     return list(range(weeks - 2, 0, -1))
 
 
+def pooled_gain(
+    newest: np.ndarray,
+    train: list[RankingWeek],
+    min_gain_se: float,
+    earlier: Callable[[int], np.ndarray | None],
+    on_progress: Callable[[str, int, int], None],
+) -> tuple[bool, dict]:
+    """The gate of a learned ranker: whether what it learned clearly beats merge's order, and the
+    gain it decided on. `newest`: the per-buyer differences on the newest training week;
+    `earlier(j)`: those on training week j from a model fitted on the weeks before it (None when
+    it cannot be measured), asked only for the weeks `rolling_weeks` names."""
+    differences = [newest]
+    for j in rolling_weeks(newest, len(train), min_gain_se):  # too few buyers to decide on
+        on_progress(f"rolling validation on {train[j].ctx.week.start}", len(differences), len(train) - 1)
+        if (difference := earlier(j)) is not None:
+            differences.append(difference)
+    mean, se = learned_gain(differences)
+    gain = {"map@12": mean, "stderr": se, "weeks": len(differences), "buyers": int(sum(d.size for d in differences))}
+    return mean > min_gain_se * se, gain
+
+
 def scored_top(
     week: RankingWeek, prior: np.ndarray, n: int, score: Callable[[RankingWeek, np.ndarray], np.ndarray]
 ) -> np.ndarray:

@@ -19,7 +19,7 @@ from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.toolkit.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
 from hmrec_cli.toolkit.candidate_features import dense_names
 from hmrec_cli.toolkit.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
-from hmrec_cli.toolkit.fusion import Fusion, ap_differences, buyers_with_a_hit, learned_gain, rolling_weeks, tune
+from hmrec_cli.toolkit.fusion import Fusion, ap_differences, buyers_with_a_hit, pooled_gain, tune
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
@@ -86,27 +86,19 @@ class Trained:
         }
         if valid is not None and p.prior_weight > 0:
             newest = ap_differences(valid.orders, valid.prior, self._predict(self.model, valid.tensors))
-            differences = [newest]
-            for j in rolling_weeks(newest, len(train_weeks), p.min_gain_se):  # too few buyers to decide on
-                run.on_progress(
-                    f"rolling validation on {train_weeks[j].ctx.week.start}", len(differences), len(train_weeks) - 1
-                )
-                earlier, before = self._validation(train_weeks[j], rng), concat(fitted[:j])
-                if earlier is not None and before.label.sum() > 0:
-                    model, _ = self._train(train_weeks[0], before, earlier, run, final=False)
-                    differences.append(
-                        ap_differences(earlier.orders, earlier.prior, self._predict(model, earlier.tensors))
-                    )
-            mean, se = learned_gain(differences)
-            self.prior_only = bool(mean <= p.min_gain_se * se)  # training did not clearly help: merge's order
+
+            def earlier(j: int) -> np.ndarray | None:
+                week, before = self._validation(train_weeks[j], rng), concat(fitted[:j])
+                if week is None or before.label.sum() <= 0:
+                    return None
+                model, _ = self._train(train_weeks[0], before, week, run, final=False)
+                return ap_differences(week.orders, week.prior, self._predict(model, week.tensors))
+
+            clear, gain = pooled_gain(newest, train_weeks, p.min_gain_se, earlier, run.on_progress)
+            self.prior_only = not clear  # training did not clearly help: merge's order
             out.update(
                 start=valid.share * valid.orders.map(valid.prior),
-                gain={
-                    "map@12": mean,
-                    "stderr": se,
-                    "weeks": len(differences),
-                    "buyers": int(sum(d.size for d in differences)),
-                },
+                gain=gain,
                 kept="merge's order" if self.prior_only else "trained",
             )
         elif held_out and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
