@@ -62,15 +62,14 @@ def article_codes(articles: pl.DataFrame) -> Codes:
     return encode(articles.sort("article"), ARTICLE_FIELDS)
 
 
+def age_band() -> pl.Expr:
+    """`age_band`: the customer's 5-year age band (16-19 -> 3, 20-24 -> 4, ...; null where unknown)."""
+    return pl.when(pl.col("age") > 0).then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5).alias("age_band")
+
+
 def customer_codes(customers: pl.DataFrame) -> Codes:
     """Row i = customer index i; age in 5-year bands (16-19, 20-24, ...; unknown = 0)."""
-    band = (
-        pl.when(pl.col("age") > 0)
-        .then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5)
-        .otherwise(None)
-        .alias("age_band")
-    )
-    return encode(customers.sort("customer").with_columns(band), CUSTOMER_FIELDS)
+    return encode(customers.sort("customer").with_columns(age_band()), CUSTOMER_FIELDS)
 
 
 def article_side_table(articles: pl.DataFrame, history: pl.DataFrame, week: Week, customers: pl.DataFrame) -> Codes:
@@ -226,16 +225,12 @@ def pair_activity(history: pl.DataFrame, week: Week, articles: pl.DataFrame, pai
 def customer_groups(customers: pl.DataFrame) -> pl.DataFrame:
     """customer and each of GROUP_KEYS as a string: the 5-year age band (16-19, 20-24, ...) and the
     postal code; "" where unknown or where the log has no such attribute (one group of everyone)."""
-    band = (
-        pl.when(pl.col("age") > 0).then(pl.col("age").clip(16, 79).cast(pl.Int32) // 5)
-        if "age" in customers.columns
-        else None
-    )
-    postal = pl.col("postal_code") if "postal_code" in customers.columns else None
+    band = age_band() if "age" in customers.columns else pl.lit(None)
+    postal = pl.col("postal_code") if "postal_code" in customers.columns else pl.lit(None)
     return customers.select(
         "customer",
-        age_band=(band if band is not None else pl.lit(None)).cast(pl.String).fill_null(""),
-        postal_code=(postal if postal is not None else pl.lit(None)).cast(pl.String).fill_null(""),
+        age_band=band.cast(pl.String).fill_null(""),
+        postal_code=postal.cast(pl.String).fill_null(""),
     )
 
 
