@@ -124,6 +124,9 @@ def test_submit_shards_merge_to_the_unsharded_submission(cli, store_dir, tmp_pat
     again = tmp_path / "again.csv"
     assert cli("submit", "--data", store_dir, "--shards-dir", tmp_path / "parts", "--out", again)[0] == 0
     assert again.read_bytes() == whole.read_bytes()
+    one = tmp_path / "one.csv"  # one shard of every customer is the plain job (the shard benchmark's N = 1)
+    assert cli("submit", *common, "--ranker", "merge", "--train-weeks", "2", "--shard", "0/1", "--out", one)[0] == 0
+    assert one.read_bytes() == whole.read_bytes()
 
 
 @pytest.mark.bad_input("merge-parts")
