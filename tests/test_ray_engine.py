@@ -3,7 +3,9 @@ shard run again once, a shard that dies twice named in one line and nothing half
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -76,13 +78,20 @@ def test_a_shard_that_dies_twice_is_named(tmp_path) -> None:
     assert len(list(tmp_path.glob("try-*"))) == 2  # the first try and its one retry
 
 
-def test_rank_on_ray_caches_the_plain_ranking(cli, store_dir, tmp_path) -> None:
-    """The shards' rankings assembled under the plain run's key: the same rows, the week's figures."""
+def test_rank_on_ray_caches_the_plain_ranking(cli, store_dir, tmp_path, monkeypatch) -> None:
+    """The shards' rankings assembled under the plain run's key: the same rows, the week's figures,
+    and the command the user typed (not a Ray worker's)."""
     args = ("rank", "--data", store_dir, "--candidates", "popular,repurchase", "--ranker", "merge", "--week", "1")
     args += ("--train-weeks", "2", "--k", "30")
     plain = cli.json(*args, "--cache", tmp_path / "plain")
+    typed = [*map(str, args), "--cache", str(tmp_path / "ray"), "--engine", "ray", "--shards", "2", "--json"]
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "bin" / "hmrec"), *typed])  # as the hmrec script runs it
     on_ray = cli.json(*args, "--cache", tmp_path / "ray", "--engine", "ray", "--shards", "2")
     assert on_ray["key"] == plain["key"] and len(on_ray["shards"]) == 2
+    manifests = [json.loads(p.read_text()) for p in (tmp_path / "ray" / "rankings" / "merge").glob("*/*.json")]
+    assert len(manifests) == 3  # the two shards' and the assembled one
+    assert {m["command"] for m in manifests} == {shlex.join(["hmrec", *typed])}
+
     assert pl.read_parquet(on_ray["path"]).equals(pl.read_parquet(plain["path"]))
     for name in ("buyers", "map@12", "recall@12", "union_recall@all"):
         assert on_ray["figures"][name] == pytest.approx(plain["figures"][name], rel=1e-9)

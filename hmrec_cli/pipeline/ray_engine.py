@@ -92,21 +92,27 @@ def fanned_out(
     shared: dict,
     on_shard: Callable[[Shard, str], None],
 ) -> list[object]:
-    """`run_shards` of `task` with `shared` and the fits `prefit()` made here (`shared["fits"]`,
-    which each task adopts first): the one shape of every `--engine ray` job. Ray is reached before
-    the fits, so a cluster that cannot be reached is refused before any work."""
+    """`run_shards` of `task` with `shared`, the fits `prefit()` made here (`shared["fits"]`) and the
+    command the user typed here (`shared["command"]`), which each task adopts first: the one shape of
+    every `--engine ray` job. Ray is reached before the fits, so a cluster that cannot be reached is
+    refused before any work."""
     from hmrec_cli.pipeline import shared_fits
+    from hmrec_cli.toolkit.data_parallel import manifest_fields
 
     started(address)
     prefit()
-    return run_shards(task, count, {**shared, "fits": shared_fits.snapshot()}, address, on_shard)
+    fits, command = shared_fits.snapshot(), manifest_fields()["command"]
+    return run_shards(task, count, {**shared, "fits": fits, "command": command}, address, on_shard)
 
 
 def adopted(shared: dict) -> dict:
-    """`shared` once this worker has taken the driver's fits as its own (a task's first step)."""
+    """`shared` once this worker has taken the driver's fits as its own and the driver's command as
+    the one its cache entries record (a Ray worker's own command line is Ray's): a task's first step."""
     from hmrec_cli.pipeline import shared_fits
+    from hmrec_cli.toolkit.data_parallel import recorded_command
 
     shared_fits.adopt(shared["fits"])
+    recorded_command(shared["command"])
     return shared
 
 

@@ -102,6 +102,15 @@ def manifest_fields() -> dict:
     return {"world_size": size, "nodes": nodes, "command": command}
 
 
+def recorded_command(command: str | None) -> None:
+    """Make `command` the one `manifest_fields` records in this process (a worker that runs another
+    process's command, as a Ray task does); None: this process's own."""
+    if command is None:
+        os.environ.pop(LAUNCHED, None)
+    else:
+        os.environ[LAUNCHED] = command
+
+
 def launch(words: list[str], workers: int, shown: str) -> int:
     """Run `hmrec WORDS` in `workers` local processes under torch's elastic launcher (what
     `torchrun --standalone --nproc-per-node N` does), print rank 0's output and return the exit
