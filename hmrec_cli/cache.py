@@ -347,13 +347,13 @@ class Cache:
         return reproduce("cache", "ls", cache=self.root)
 
     def _remove(self, entry: Entry) -> None:
-        """Delete an entry hmrec wrote (with a ranking's checkpoint, unless another entry still
-        names it: `_shares_model`); what is not a plain file (a folder or link put in a file's
-        place) stays, and `foreign` reports it."""
+        """Delete an entry hmrec wrote (with the checkpoint of the ranker or retriever that made it,
+        unless another entry still names it: `_shares_model`); what is not a plain file (a folder or
+        link put in a file's place) stays, and `foreign` reports it."""
         if not entry.owned:
             return
         files = [entry.path, entry.path.with_suffix(".json")]
-        if entry.kind == "rankings" and not self._shares_model(entry):
+        if not self._shares_model(entry):
             checkpoint = self.checkpoint_of(entry)
             files += [checkpoint, checkpoint.with_suffix(".pt.json")]
         for path in files:
@@ -430,7 +430,7 @@ class Cache:
         entries = [e for e in self.entries(method=method) if e.owned]
         for entry in entries:
             self._remove(entry)
-        for folder in self._folders(KINDS):
+        for folder in self._folders():
             try:
                 folder.rmdir()
             except OSError:  # not empty: an entry, a writer's temp file, or someone else's files

@@ -310,3 +310,17 @@ def test_a_checkpoint_stays_while_another_ranking_names_it(cli, store_dir: Path,
     assert not Path(shards[0]["path"]).exists() and checkpoint.is_file()
     assert cli("cache", "clear", "--cache", cache, "--method", "din")[0] == 0
     assert not checkpoint.exists()  # the last ranking that named it is gone
+
+
+def test_clearing_a_trained_retrievers_sets_removes_its_checkpoint(cli, store_dir: Path, tmp_path: Path) -> None:
+    """Regression: `cache clear` removed a trained retriever's candidate sets but left the checkpoint
+    their `model_key` names (only rankings took theirs), so the models folder only grew."""
+    cache = tmp_path / "cache"
+    args = ["recall", "--method", "sampled-softmax", "--data", store_dir, "--cache", cache, "--week", "1"]
+    args += ["-o", "epochs=1", "-o", "weeks=1", "-o", "embedding_size=8", "-o", "hidden=16", "--device", "cpu"]
+    made = cli.json(*args)
+    checkpoint = cache / "models" / "sampled-softmax" / made["week"] / f"{made['model_key']}.pt"
+    assert checkpoint.is_file()
+    assert cli("cache", "clear", "--cache", cache, "--method", "sampled-softmax")[0] == 0
+    assert not checkpoint.exists() and not checkpoint.with_suffix(".pt.json").exists()
+    assert not list(cache.rglob("*.*"))  # nothing of it left, not even its week folders' files
