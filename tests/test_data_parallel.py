@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-TOWER = ("epochs=2", "weeks=2", "embedding_size=16", "hidden=32", "history_length=8", "negatives=64", "min_steps=0")
+TOWER = ("epochs=2", "weeks=2", "embedding_size=16", "hidden=32", "history_length=8", "negatives=64")
 DIN = ("prior_weight=0", "epochs=3", "history_length=8", "hidden=32", "embedding_size=8", "side_embedding_size=4")
 
 
