@@ -63,10 +63,11 @@ class TDMParams:
     hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
     history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
-    batch_size: int = param(
-        256,
-        "purchases per training step, at most: fewer where an epoch would have under 100 steps (down to 16)",
-        valid=Between(2, 1_000_000),
+    batch_size: int = param(256, "purchases per training step, at most (see min_steps)", valid=Between(2, 1_000_000))
+    min_steps: int = param(
+        100,
+        "optimiser steps per epoch at least: with fewer than batch_size x min_steps training purchases the batches shrink (to 16 at least), and under min_steps x 16 the epochs repeat, so an epoch still takes this many steps (0: always batch_size, epochs as asked)",
+        valid=Between(0, 1_000_000),
     )
     learning_rate: float = param(0.005, "Adam learning rate", valid=Between(1e-6, 1.0))
     search: str = param(

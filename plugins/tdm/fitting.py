@@ -7,7 +7,7 @@ measures recall@100 by beam search after every epoch; the best epoch's weights (
 kept. With `tree_rounds`, every `epochs` epochs the articles get new places in the tree
 (tree_learning.py: by clustering their learned vectors, or greedily where the model sends their
 buyers) and training continues on the new tree. On a small log the batches shrink and the
-epochs repeat so training still takes about 100 steps an epoch (toolkit.batches.scaled_batch, passes_for), and at
+epochs repeat so training still takes `min_steps` steps an epoch (toolkit.batches.scaled_batch, passes_for), and at
 most half the newest week's buyers are held out.
 """
 
@@ -34,7 +34,6 @@ from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_ex
 
 RETRIEVE_BATCH = 256  # customers per beam search step
 VALID_K = 100
-MIN_STEPS_PER_EPOCH = 100  # a small log's batches shrink until an epoch has about this many steps
 MAX_HELD_OUT_SHARE = 0.5  # of the newest training week's buyers: the rest still train the model
 
 
@@ -54,8 +53,8 @@ class Fitted:
         if data.pair_article.size == 0:
             raise InputError(f"tdm: no purchases in the {p.weeks} weeks before {ctx.week.start} to learn from")
         train_pairs, valid_pairs = split_validation(data.week, data.pair_example, p.valid_customers, run.seed)
-        batch_size = scaled_batch(int(train_pairs.size), p.batch_size, MIN_STEPS_PER_EPOCH)
-        epochs = p.epochs * passes_for(train_pairs.size)
+        batch_size = scaled_batch(int(train_pairs.size), p.batch_size, p.min_steps)
+        epochs = p.epochs * passes_for(train_pairs.size, p.min_steps)
         torch.manual_seed(run.seed)
         tree = initial_tree(ctx, p, run.seed)
         self.model = build_model(ctx, p, tree).to(self.device)
@@ -243,11 +242,11 @@ def split_validation(
     return pairs[~out], pairs[out]
 
 
-def passes_for(examples: int) -> int:
-    """How many times the epochs are repeated: under MIN_STEPS_PER_EPOCH * MIN_BATCH purchases
-    (1,600) even the smallest batches leave an epoch short of steps, and still smaller batches
+def passes_for(examples: int, min_steps: int) -> int:
+    """How many times the epochs are repeated: under `min_steps` x MIN_BATCH purchases (1,600 at
+    100 steps) even the smallest batches leave an epoch short of steps, and still smaller batches
     fitted worse than more passes (docs/results.md, "TDM on small real logs")."""
-    return max(1, -(-MIN_STEPS_PER_EPOCH * MIN_BATCH // max(examples, 1)))
+    return max(1, -(-min_steps * MIN_BATCH // max(examples, 1)))
 
 
 def initial_tree(ctx: Context, p: TDMParams, seed: int) -> Tree:
