@@ -13,7 +13,12 @@ from hmrec_cli.data.splits import recent_history
 from hmrec_cli.params import MAX_DAYS, Between, Choice, LogUniform, Uniform, param
 from hmrec_cli.plugin_api import Context, Retriever, RunSettings, recency_weight, top_k
 
-AGE_BANDS = [25, 35, 45, 55]  # 16-24, 25-34, 35-44, 45-54, 55+; unknown age is its own band
+AGE_BANDS = (
+    (25, "16-24"),
+    (35, "25-34"),
+    (45, "35-44"),
+    (55, "45-54"),
+)  # (below, label); then 55+; unknown age is its own band
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,10 @@ class Popular(Retriever):
     def _segments(self, ctx: Context) -> pl.DataFrame:
         parts = []
         if self.params.by_age:
-            band = pl.col("age").cut(AGE_BANDS, labels=["16-24", "25-34", "35-44", "45-54", "55+"], left_closed=True)
-            parts.append(band.cast(pl.String).fill_null("unknown"))
+            band = pl.lit("55+")
+            for below, label in reversed(AGE_BANDS):
+                band = pl.when(pl.col("age") < below).then(pl.lit(label)).otherwise(band)
+            parts.append(pl.when(pl.col("age").is_not_null()).then(band).otherwise(pl.lit("unknown")))
         segments = ctx.customers.select("customer", *[p.alias(f"s{i}") for i, p in enumerate(parts)])
         if self.params.by_channel:
             usual = ctx.history.group_by("customer").agg(
