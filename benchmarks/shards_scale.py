@@ -164,7 +164,7 @@ def main() -> None:
 
     def record(result: dict) -> None:
         jobs.append(result)
-        line = json.dumps(result | {"load": os.getloadavg()})
+        line = json.dumps({"load": os.getloadavg(), **result})  # the summary keeps its own: the start's
         print(line, flush=True)
         with open(log, "a") as out:
             out.write(line + "\n")
