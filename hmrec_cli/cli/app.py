@@ -160,7 +160,13 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: exit 0 ok, 2 bad input or usage, 1 unexpected failure."""
-    app(prog_name="hmrec")
+    try:
+        app(prog_name="hmrec")
+    except SystemExit as done:
+        from hmrec_cli.toolkit.data_parallel import leave
+
+        leave(done.code)  # a rank of --workers or torchrun ends here, without the teardown that aborted
+        raise
 
 
 if __name__ == "__main__":
