@@ -172,19 +172,23 @@ class LGBMRanker(Ranker):
             "num_threads": p.threads,
         }
         valid = self._validation(train[-1], rng) if len(train) > 1 else None
-        self.booster, self.best, newest = self._boost(settings, tables, valid, run)
+        self.booster, self.best, learned = self._boost(settings, tables, valid, run)
         log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
         if valid is not None:
             log["validation"] = (
                 "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
             )
-            log["best"], log["start"] = self._validated_map(valid, self.booster, self.best)
+            start = valid.table[3]
+            log["best"], log["start"] = valid.share * valid.orders.map(learned), valid.share * valid.orders.map(start)
             if p.prior_weight > 0:
 
                 def earlier(j: int) -> np.ndarray | None:
                     week = self._validation(train[j], rng)
-                    return self._boost(settings, tables[:j], week, run)[2] if week is not None else None
+                    if week is None:
+                        return None
+                    return ap_differences(week.orders, week.table[3], self._boost(settings, tables[:j], week, run)[2])
 
+                newest = ap_differences(valid.orders, start, learned)
                 clear, log["gain"] = pooled_gain(newest, train, p.min_gain_se, earlier, run.on_progress)
                 if not clear:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
@@ -220,7 +224,7 @@ class LGBMRanker(Ranker):
 
     def _boost(self, settings: dict, tables: list, valid: Validation | None, run: RunSettings):
         """Boost on the training `tables` from merge's order, stopping early on `valid`: the booster,
-        its number of trees, and (with `valid`) the per-buyer AP difference from merge's order there."""
+        its number of trees, and (with `valid`) its scores of the validation rows, predicted once."""
         import lightgbm as lgb
 
         p = self.params
@@ -245,14 +249,7 @@ class LGBMRanker(Ranker):
         if valid is None:
             return booster, best, None
         vx, _, _, vs = valid.table
-        return booster, best, ap_differences(valid.orders, vs, vs + booster.predict(vx, num_iteration=best))
-
-    @staticmethod
-    def _validated_map(valid: Validation, booster, best: int) -> tuple[float, float]:
-        """MAP@12 of the validation week's buyers with the trees and with merge's order alone."""
-        vx, _, _, vs = valid.table
-        learned = vs + booster.predict(vx, num_iteration=best)
-        return valid.share * valid.orders.map(learned), valid.share * valid.orders.map(vs)
+        return booster, best, vs + booster.predict(vx, num_iteration=best)
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
         return self.fusion.score(week) if self.params.prior_weight > 0 else None
