@@ -353,9 +353,10 @@ class Cache:
         if not entry.owned:
             return
         files = [entry.path, entry.path.with_suffix(".json")]
-        if not self._shares_model(entry):
-            checkpoint = self.checkpoint_of(entry)
-            files += [checkpoint, checkpoint.with_suffix(".pt.json")]
+        checkpoint = self.checkpoint_of(entry)
+        saved = [checkpoint, checkpoint.with_suffix(".pt.json")]
+        if any(p.is_file() for p in saved) and not self._shares_model(entry):  # most sets train nothing: no scan
+            files += saved
         for path in files:
             if path.is_file() and not path.is_symlink():
                 path.unlink(missing_ok=True)
