@@ -22,7 +22,6 @@ from hmrec_cli.pipeline import recall
 from hmrec_cli.pipeline.manifests import CandidateManifest
 from hmrec_cli.pipeline.ray_engine import adopted, fanned_out, sets_cached, silent
 from hmrec_cli.pipeline.shards import Shard
-from hmrec_cli.toolkit.data_parallel import manifest_fields
 
 
 def sets_shard(shared: dict, shard: Shard) -> list[str]:
@@ -80,7 +79,6 @@ def assembled_set(store: Store, cache: Cache, planned: recall.RecallPlan, parts:
         rows=sum(m.rows for m in shares),
         seconds=round(seconds, 3),
         shards=[p.label for p in parts],
-        command=manifest_fields()["command"],  # the driver's: a worker's own is Ray's
         stamp={},
         **recall.set_figures(store, planned.request.week, of_buyers, planned.target),
     )
