@@ -6,7 +6,6 @@ one does."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -117,6 +116,7 @@ def _train_in_rank(rank: int, folder: str) -> None:
     import torch.distributed as dist
 
     from hmrec_cli.toolkit.batches import shuffled_batches
+    from hmrec_cli.toolkit.data_parallel import leave
     from hmrec_cli.toolkit.training import Settings, train
 
     dist.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
@@ -140,8 +140,7 @@ def _train_in_rank(rank: int, folder: str) -> None:
     if rank == 0:
         torch.save({"straight": straight.state_dict(), "resumed": resumed.state_dict()}, Path(folder) / "weights.pt")
     dist.barrier()
-    dist.destroy_process_group()
-    os._exit(0)  # as `data_parallel.leave` ends a launched rank: an interpreter teardown can abort gloo's threads
+    leave(0)  # as a launched rank ends: an interpreter teardown can abort gloo's threads
 
 
 def test_a_resumed_data_parallel_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path: Path) -> None:

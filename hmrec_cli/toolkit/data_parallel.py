@@ -112,12 +112,12 @@ def recorded_command(command: str | None) -> None:
 
 
 def leave(code: object) -> None:
-    """End a launched rank with `code` (a SystemExit's) without the interpreter's teardown: with
-    its work done and its output written, a rank left to exit normally aborted in about 1 run of 6
-    on 2 cores (`terminate called without an active exception`, exit -6: torch.distributed's
-    threads torn down while running, whether or not the process group was destroyed first), and
-    the launcher then failed the whole command. Outside a launched worker it returns."""
-    if not under_launcher():
+    """End a rank with `code` (a SystemExit's) without the interpreter's teardown: with its work
+    done and its output written, a rank left to exit normally aborted in about 1 run of 6 on 2
+    cores (`terminate called without an active exception`, exit -6: torch.distributed's threads
+    torn down while running, whether or not the process group was destroyed first), and the
+    launcher then failed the whole command. Outside a launched worker or a process group it returns."""
+    if not (under_launcher() or world()[1] > 1):
         return
     if not (code is None or isinstance(code, int)):
         print(code, file=sys.stderr)
