@@ -46,6 +46,15 @@ class Validation:
     orders: ManyOrders
     share: float
 
+    @property
+    def merge_order(self) -> np.ndarray:
+        """Each row's starting score: merge's order, which the trees correct."""
+        return self.table[3]
+
+    def gains(self, scores: np.ndarray) -> np.ndarray:
+        """Per-buyer AP@12 of `scores` minus that of merge's order."""
+        return ap_differences(self.orders, self.merge_order, scores)
+
 
 @dataclass(frozen=True)
 class LGBMParams:
@@ -178,18 +187,15 @@ class LGBMRanker(Ranker):
             log["validation"] = (
                 "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
             )
-            start = valid.table[3]
-            log["best"], log["start"] = valid.share * valid.orders.map(learned), valid.share * valid.orders.map(start)
+            log["best"] = valid.share * valid.orders.map(learned)
+            log["start"] = valid.share * valid.orders.map(valid.merge_order)
             if p.prior_weight > 0:
 
                 def earlier(j: int) -> np.ndarray | None:
                     week = self._validation(train[j], rng)
-                    if week is None:
-                        return None
-                    return ap_differences(week.orders, week.table[3], self._boost(settings, tables[:j], week, run)[2])
+                    return week.gains(self._boost(settings, tables[:j], week, run)[2]) if week is not None else None
 
-                newest = ap_differences(valid.orders, start, learned)
-                clear, log["gain"] = pooled_gain(newest, train, p.min_gain_se, earlier, run.on_progress)
+                clear, log["gain"] = pooled_gain(valid.gains(learned), train, p.min_gain_se, earlier, run.on_progress)
                 if not clear:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
         elif len(train) > 1 and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
