@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
@@ -138,7 +140,7 @@ def test_sampler_is_uniform_over_the_other_nodes_and_masks_single_node_levels() 
     assert not none.any()
 
 
-def scorer(tree: Tree, n_articles: int, seed: int = 0) -> NodeScorer:
+def scorer(tree: Tree, n_articles: int, seed: int = 0, repeat: bool = False) -> NodeScorer:
     torch.manual_seed(seed)
     codes = torch.from_numpy(np.random.default_rng(seed).integers(1, 4, (n_articles + 1, 2)))
     codes[0] = 0
@@ -146,7 +148,7 @@ def scorer(tree: Tree, n_articles: int, seed: int = 0) -> NodeScorer:
     shape = Shape(
         n_articles, tree.first_leaf, (4, 4), (3, 3), embedding_size=8, side_dim=4, attention_hidden=6, hidden=(16,)
     )
-    model = NodeScorer(shape, codes, customer_codes, torch.zeros(tree.n_nodes, dtype=torch.long))
+    model = NodeScorer(shape, codes, customer_codes, torch.zeros(tree.n_nodes, dtype=torch.long), repeat)
     install(model, tree)
     for p in model.parameters():  # random weights everywhere, so ties are unlikely
         torch.nn.init.normal_(p, std=0.5)
@@ -190,6 +192,46 @@ def test_narrow_beam_scores_beam_times_b_per_level_and_returns_valid_distinct_le
     assert tree.valid[leaves].all() and (leaves >= tree.first_leaf).all()
     assert all(np.unique(row).size == beam for row in leaves)
     assert torch.isfinite(found.scores).all() and (found.scores[:, :-1] >= found.scores[:, 1:]).all()
+
+
+def test_the_repeat_term_adds_each_history_purchase_to_its_articles_leaf_only() -> None:
+    """Scores with the term minus scores without it (same weights) are the term's bonus summed over
+    the history positions holding each leaf's article, and 0 on inner nodes."""
+    n = 40
+    tree = catalogue_tree(catalogue(n), 2)
+    model = scorer(tree, n, repeat=True)
+    items, ages, who, dense = batch(8, n)
+    nodes = torch.arange(tree.n_nodes)
+    with torch.no_grad():
+        enc = model.encode(items, ages, who, dense)
+        bonus = model.score(enc, nodes) - model.score(dataclasses.replace(enc, repeat=None), nodes)
+        weights = model.repeat.position_weights(items, ages)
+    article = model.leaf_article[nodes]  # index + 1, 0 on inner nodes
+    expected = ((items.unsqueeze(1) == article.view(1, -1, 1)) & (article > 0).view(1, -1, 1)).float()
+    assert torch.allclose(bonus, (expected * weights.unsqueeze(1)).sum(-1), atol=1e-5)
+    assert (bonus[:, : tree.first_leaf] == 0).all() and bonus[1:].abs().sum() > 0
+
+
+def test_with_the_repeat_term_beam_search_scores_the_customers_own_leaves_once() -> None:
+    """A beam of 2 over 300 articles reaches few leaves; a large repeat weight puts every article of
+    the customer's history (on sale) first, each once, whatever the inner nodes led to."""
+    n, beam = 300, 2
+    tree = catalogue_tree(catalogue(n), 2)
+    model = scorer(tree, n, repeat=True)
+    with torch.no_grad():
+        model.repeat.weight.fill_(1e3)
+    items, ages, who, dense = batch(9, n)
+    items[1] = torch.tensor([5, 5, 17, 0, 250, 17])  # repeats and padding
+    on_sale = np.setdiff1d(np.arange(n), [249])  # article index 249 (item 250) is not on sale
+    on = TreeOnDevice.of(tree, torch.device("cpu"), on_sale)
+    with torch.no_grad():
+        found = beam_search(model, on, model.encode(items, ages, who, dense), beam=beam, k=beam * 2 + 6)
+    got = tree.article_of_leaf[found.leaves.numpy() - tree.first_leaf]
+    assert set(got[1][:2]) == {4, 16} and 249 not in got[1]
+    for row, history, scores in zip(got, items.numpy(), found.scores.numpy(), strict=True):
+        own = {a - 1 for a in history if a > 0 and a - 1 in on_sale}
+        row = row[np.isfinite(scores)]
+        assert set(row[: len(own)]) == own and np.unique(row).size == row.size > len(own)
 
 
 def test_scores_are_not_an_inner_product_of_a_customer_and_a_node_vector() -> None:

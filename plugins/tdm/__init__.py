@@ -62,6 +62,10 @@ class TDMParams:
     )
     hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
     history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
+    repeat_term: bool = param(
+        False,
+        "a learned bonus per purchase age on the leaves of the customer's own recent articles, which beam search always scores",
+    )
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
     batch_size: int = param(256, "purchases per training step, at most (see min_steps)", valid=Between(2, 1_000_000))
     min_steps: int = param(

@@ -4,7 +4,9 @@ reference beam search is measured against).
 Beam search for a batch of customers (Zhu et al., 2018, algorithm 1): start at the first level
 with at least `beam` valid nodes and score all of them, keep the `beam` best per customer, expand
 them to their b children, score those (invalid children get -inf), keep the best `beam`, and so on
-down to the leaves, where the best k are the candidates. When no level above the leaves has
+down to the leaves, where the best k are the candidates. With the model's repeat term, the leaves
+of the customer's own articles join the last level's (each once, on sale only): the term ranks
+them, and the inner nodes above them need not have led the beam there. When no level above the leaves has
 `beam` valid nodes, every leaf is scored, so a beam as wide as the tree is exact. The work per
 customer is about beam * b * depth nodes: it grows with log N. Everything is batched over the
 customers; the only Python loop is over levels.
@@ -28,6 +30,7 @@ class TreeOnDevice:
     depth: int
     valid: torch.Tensor  # [nodes] bool
     level_nodes: list[torch.Tensor]  # valid node ids of each level
+    leaf_of_item: torch.Tensor  # [articles + 1] the leaf of article index + 1 when valid, else -1 (row 0: padding)
 
     @classmethod
     def of(cls, tree: Tree, device: torch.device, articles: np.ndarray | None = None) -> TreeOnDevice:
@@ -37,7 +40,15 @@ class TreeOnDevice:
             torch.from_numpy(ids[valid[ids]]).to(device)
             for ids in (tree.level_nodes(lv, valid_only=False) for lv in range(tree.depth + 1))
         ]
-        return cls(tree.branching, tree.depth, torch.from_numpy(valid).to(device), levels)
+        leaf_of_item = np.full(tree.leaf_of_article.size + 1, -1, dtype=np.int64)
+        leaf_of_item[1:] = np.where(valid[tree.leaf_of_article], tree.leaf_of_article, -1)
+        return cls(
+            tree.branching,
+            tree.depth,
+            torch.from_numpy(valid).to(device),
+            levels,
+            torch.from_numpy(leaf_of_item).to(device),
+        )
 
     def start_level(self, beam: int) -> int:
         """The first level with at least `beam` valid nodes (the leaf level when none has)."""
@@ -69,12 +80,28 @@ def beam_search(
     offsets = torch.arange(1, tree.branching + 1, device=chosen.device)
     for level in range(start + 1, tree.depth + 1):
         children = (chosen.unsqueeze(-1) * tree.branching + offsets).flatten(1)  # [B, beam * b]
-        scores = model.score(enc, children, table).float().masked_fill(~tree.valid[children], float("-inf"))
+        allowed = tree.valid[children]
+        if level == tree.depth and enc.repeat is not None:
+            children, allowed = with_own_leaves(children, allowed, tree.leaf_of_item[enc.items])
+        scores = model.score(enc, children, table).float().masked_fill(~allowed, float("-inf"))
         scored += children.shape[1]
         keep = k if level == tree.depth else beam
         top, pick = torch.topk(scores, min(keep, children.shape[1]), dim=1)
         chosen = torch.gather(children, 1, pick)
     return Found(chosen, top.float(), scored)
+
+
+def with_own_leaves(
+    children: torch.Tensor, allowed: torch.Tensor, own: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The beam's leaves [B, M] followed by the customer's own leaves `own` [B, L] (-1: none), and
+    which may be chosen: an own leaf only when valid and not already among the beam's or earlier."""
+    among_beam = (own.unsqueeze(-1) == children.unsqueeze(1)).any(-1)  # [B, L]
+    same = own.unsqueeze(-1) == own.unsqueeze(1)  # [B, L, L]
+    earlier = torch.ones(own.shape[1], own.shape[1], dtype=torch.bool, device=own.device).triu(1)  # q < p
+    repeated = (same & earlier).any(1)
+    fresh = (own >= 0) & ~among_beam & ~repeated
+    return torch.cat([children, own.clamp(min=0)], 1), torch.cat([allowed, fresh], 1)
 
 
 def exhaustive(

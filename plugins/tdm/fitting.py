@@ -290,6 +290,7 @@ def build_model(ctx: Context, p: TDMParams, tree: Tree) -> NodeScorer:
         torch.from_numpy(articles.values),
         torch.from_numpy(customers.values),
         torch.zeros(tree.n_nodes, dtype=torch.long),
+        p.repeat_term,
     )
 
 

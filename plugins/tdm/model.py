@@ -6,7 +6,10 @@ embedding. The customer's recent purchases (the same article vectors) are groupe
 windows by purchase age; within each window a local activation unit, queried by the node, weighs
 the purchases ([history, node, history - node, history * node] -> PReLU MLP -> weight; padding gets
 0) and the weighted purchases are averaged. The window vectors, their products with the node, the
-node and the customer's features go through a PReLU MLP to one logit.
+node and the customer's features go through a PReLU MLP to one logit. With the repeat term, a
+leaf of an article in the customer's own history gets a learned bonus per purchase age (the two
+towers' `RepeatTerm`): the attention pool blurs which articles were bought, and on logs where
+customers rebuy, those are the surest hits.
 
 Scoring is where the time goes (beam search scores ~beam * b * depth nodes per customer), so it
 is written as a few batched matrix products with nothing of size nodes x purchases x units built
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from hmrec_cli.toolkit.towers import RepeatTerm
 
 WINDOWS = (7, 30, 90)  # purchase-age windows in days: 1-7, 8-30, 31-90, older
 
@@ -48,6 +53,8 @@ class Encoded:
     attention: torch.Tensor  # [B, E + 1, L * H]: the activation unit's first layer as a matrix over [node, 1]
     windowed: torch.Tensor  # [B, L, W * E]: each purchase's vector in its window's slot, over the window's count
     customer: torch.Tensor  # [B, C] customer feature vector
+    items: torch.Tensor  # [B, L] the history's article indexes + 1 (0 = padding)
+    repeat: torch.Tensor | None  # [B, L] the repeat term's bonus of each history position (None: no term)
 
 
 class PReLU(nn.Module):
@@ -72,13 +79,19 @@ def mlp(widths: list[int]) -> nn.Sequential:
 
 class NodeScorer(nn.Module):
     def __init__(
-        self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, leaf_article: torch.Tensor
+        self,
+        shape: Shape,
+        article_codes: torch.Tensor,
+        customer_codes: torch.Tensor,
+        leaf_article: torch.Tensor,
+        repeat: bool = False,
     ):
         """`article_codes`: [articles + 1, fields] side-feature codes by article index + 1 (row 0 =
         padding); `customer_codes`: [customers, fields]; `leaf_article`: per node, the index + 1
-        of the article at that leaf (0 for inner and empty nodes)."""
+        of the article at that leaf (0 for inner and empty nodes); `repeat`: add the repeat term."""
         super().__init__()
         self.shape = shape
+        self.repeat = RepeatTerm() if repeat else None
         e, h = shape.embedding_size, shape.attention_hidden
         self.register_buffer("article_codes", article_codes, persistent=False)
         self.register_buffer("customer_codes", customer_codes, persistent=False)
@@ -132,7 +145,8 @@ class NodeScorer(nn.Module):
         windowed = (onehot.unsqueeze(-1) * vec.unsqueeze(2)).reshape(b, length, -1)
         codes = self.customer_codes[customers]
         customer = torch.cat([*(t(codes[:, i]) for i, t in enumerate(self.customer_side)), dense.to(vec.dtype)], dim=-1)
-        return Encoded(attention, windowed, customer)
+        repeat = None if self.repeat is None else self.repeat.position_weights(items, age_days)
+        return Encoded(attention, windowed, customer, items, repeat)
 
     def node_table(self) -> torch.Tensor:
         """[nodes, E] every node's vector, for scoring many customers with fixed weights."""
@@ -159,4 +173,14 @@ class NodeScorer(nn.Module):
             dim=-1,
         )
         with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many nodes in the beam
-            return self.head(features.float()).squeeze(-1)
+            logits = self.head(features.float()).squeeze(-1)
+            return logits if enc.repeat is None else logits + self.repeat_bonus(enc, nodes)
+
+    def repeat_bonus(self, enc: Encoded, nodes: torch.Tensor) -> torch.Tensor:
+        """[B, M] the repeat term of each node: summed over the history positions holding the
+        node's article (0 for inner nodes, whose leaf_article is 0, and for articles not bought)."""
+        articles = self.leaf_article[nodes]
+        if articles.dim() == 1:
+            articles = articles.unsqueeze(0)
+        held = (enc.items.unsqueeze(1) == articles.unsqueeze(-1)) & (articles > 0).unsqueeze(-1)  # [B, M, L]
+        return (held.float() * enc.repeat.float().unsqueeze(1)).sum(-1)
