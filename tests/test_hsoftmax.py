@@ -60,7 +60,7 @@ def test_huffman_tree_puts_frequent_articles_higher() -> None:
     assert (tree.child_count[tree.child_count > 0] == 2).all()
 
 
-def _model(tree: Tree, users: int = 7, seed: int = 0) -> tuple[HierarchicalSoftmax, torch.Tensor]:
+def _model(tree: Tree, users: int = 7, seed: int = 0, repeat: bool = False) -> tuple[HierarchicalSoftmax, torch.Tensor]:
     torch.manual_seed(seed)
     articles = tree.leaf_of.size
     shape = Shape(
@@ -73,7 +73,11 @@ def _model(tree: Tree, users: int = 7, seed: int = 0) -> tuple[HierarchicalSoftm
         hidden=(4,),
     )
     model = HierarchicalSoftmax(
-        shape, torch.zeros(articles + 1, 1, dtype=torch.long), torch.zeros(users, 1, dtype=torch.long), tree.arrays()
+        shape,
+        torch.zeros(articles + 1, 1, dtype=torch.long),
+        torch.zeros(users, 1, dtype=torch.long),
+        tree.arrays(),
+        repeat,
     )
     with torch.no_grad():
         model.node_vectors.normal_(0, 1.0)
@@ -119,3 +123,68 @@ def test_beam_as_wide_as_the_tree_equals_brute_force_top_k(articles, kind: str) 
     exact = model.leaf_log_probs(users)[rows, found]
     torch.testing.assert_close(log_p, exact.detach(), rtol=1e-5, atol=1e-5)
     assert all(found[rows == r].unique().numel() == k for r in range(users.shape[0]))
+
+
+def test_the_repeat_mixture_is_a_distribution_and_training_minimises_its_minus_log(articles) -> None:
+    """P(a) = (1 - g) P_tree(a) + g P_own(a) sums to 1 over the catalogue for a customer with a
+    history and one without; the loss is -log P of the target, bought before or not."""
+    tree = catalogue_tree(articles, 4)
+    model, users = _model(tree, users=3, repeat=True)
+    with torch.no_grad():
+        model.repeat.age_weight.normal_(0, 1.0)
+        model.repeat.gate.weight.normal_(0, 1.0)
+    items = torch.tensor([[3, 9, 3, 0], [0, 0, 0, 0], [5, 0, 0, 0]])  # article index + 1; 0 = padding
+    ages = torch.tensor([[2, 10, 40, 0], [0, 0, 0, 0], [1, 0, 0, 0]])
+    every = torch.arange(tree.leaf_of.size)
+    with torch.no_grad():
+        log_gate, log_rest = model.repeat.log_gates(users, items)
+        tree_p = model.leaf_log_probs(users).exp()
+        own = torch.stack([model.repeat.own_of(items, ages, torch.full((3,), a)) for a in every.tolist()], 1)
+        mixture = (1 - log_gate.exp()).unsqueeze(1) * tree_p + log_gate.exp().unsqueeze(1) * own
+        for row in range(3):
+            assert torch.allclose(model.tree_log_probs(users[[row] * 5], every[:5]), tree_p[row, :5].log(), atol=1e-5)
+    np.testing.assert_allclose(mixture.sum(1).numpy(), 1.0, rtol=1e-5)
+    assert own[1].sum() == 0 and torch.isclose(own[0].sum(), torch.tensor(1.0)) and own[0, 2] > 0 and own[0, 8] > 0
+    assert torch.allclose(log_rest.exp(), 1 - log_gate.exp()) and log_gate[1] == -torch.inf
+    for target in (2, 4):  # bought before by row 0, by row 2
+        want = -mixture[:, target].log().mean()
+        got = model.loss(users, torch.full((3,), target), items, ages)
+        assert torch.isclose(got, want, rtol=1e-5)
+
+
+def test_the_repeat_term_puts_the_customers_own_articles_where_the_mixture_ranks_them(store_dir: Path) -> None:
+    """With the gate forced near 1 the first articles of each customer are their own recent ones
+    on sale; forced near 0 the list is the tree's order, as without the term (an exact beam, so
+    an own article the beam did not reach cannot outrank what it found)."""
+    from hmrec_plugins.hsoftmax import HSoftmax
+
+    from hmrec_cli.data.splits import history, resolve_week
+    from hmrec_cli.plugin_api import Context, RunSettings
+    from hmrec_cli.toolkit.weekly_examples import user_inputs
+
+    store = Store.open(store_dir)
+    week = resolve_week("1", store.first_date, store.last_date)
+    ctx = Context(history(store.transactions, week), store.articles, store.customers, week)
+    quick = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
+    mixed = HSoftmax(HSoftmax.Params(**quick, beam=100_000, repeat_term=True))
+    mixed.fit(ctx, RunSettings(seed=0, device="cpu"))
+    who = store.customers["customer"].head(200)
+    inputs = user_inputs(ctx.history, week, who, 8)
+    own = {c: {a - 1 for a in row if a > 0} for c, row in zip(inputs.customer, inputs.items, strict=True)}
+    on_sale = set(np.flatnonzero(~mixed.fitted.excluded)) if mixed.fitted.excluded is not None else None
+    gate = mixed.fitted.model.repeat.gate
+    with torch.no_grad():
+        gate.weight.zero_()
+        gate.bias.fill_(30.0)
+    got = mixed.retrieve(who, 20).group_by("customer", maintain_order=True).agg("article")
+    checked = 0
+    for customer, arts in got.iter_rows():
+        mine = own[customer] if on_sale is None else own[customer] & on_sale
+        assert set(arts[: len(mine)]) == mine and len(set(arts)) == len(arts)
+        checked += len(mine) > 0
+    assert checked >= 50
+    with torch.no_grad():
+        gate.bias.fill_(-30.0)
+    low = mixed.retrieve(who, 20)
+    mixed.fitted.model.repeat = None  # the same tree and tower without the term: the beam's own order
+    assert low.select("customer", "article").equals(mixed.retrieve(who, 20).select("customer", "article"))

@@ -29,6 +29,11 @@ class HSoftmaxParams(TowerParams):
         32, "tree=catalogue: a node with more children gets balanced intermediate levels", valid=Between(2, 4096)
     )
     beam: int = param(100, "nodes kept per depth in the beam search (at least k are kept)", valid=Between(1, 100_000))
+    repeat_term: bool = param(
+        False,
+        "mix the tree's softmax with a softmax over the customer's own recent purchases (one learned weight per "
+        "purchase age; the share of each learned from the user vector), so articles bought again can rank first",
+    )
 
 
 class HSoftmax(FittedRetriever):

@@ -14,8 +14,9 @@ from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batch
 from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.toolkit.towers import tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
-from hmrec_cli.toolkit.weekly_examples import weekly_examples
+from hmrec_cli.toolkit.weekly_examples import user_inputs, weekly_examples
 
+OWN_CHUNK = 65_536  # (customer, own article) pairs whose tree probability is computed at once
 SEARCH_ENTRIES = 1_000_000  # children (or nodes) scored per beam-search step and chunk of customers: bounds memory
 
 
@@ -52,7 +53,9 @@ class Fitted:
         tree = build_tree(ctx, p)
         shape, article_table, customer_table = tower_shape(ctx, p)
         torch.manual_seed(run.seed)
-        self.model = HierarchicalSoftmax(shape, article_table, customer_table, tree.arrays()).to(self.device)
+        self.model = HierarchicalSoftmax(shape, article_table, customer_table, tree.arrays(), p.repeat_term).to(
+            self.device
+        )
         pairs = int(examples.pair_article.size)
         if pairs == 0:
             console.warn(f"hsoftmax: no purchases in the {p.weeks} training weeks; proposing the popular articles")
@@ -68,7 +71,7 @@ class Fitted:
             users = self.model.user(
                 t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example]
             )
-            return self.model.loss(users, t["pair_article"][idx])
+            return self.model.loss(users, t["pair_article"][idx], t["items"][example], t["age_days"][example])
 
         batch = scaled_batch(pairs, p.batch_size, p.min_steps)
         settings = Settings(
@@ -84,7 +87,8 @@ class Fitted:
             resume=run.resume,
             on_progress=run.on_progress,
         )
-        allowed = allowed_nodes(tree, unsold_articles(ctx.history, ctx.week, ctx.articles.height, p.sold_within_days))
+        self.excluded = unsold_articles(ctx.history, ctx.week, ctx.articles.height, p.sold_within_days)
+        allowed = allowed_nodes(tree, self.excluded)
         self.allowed = torch.from_numpy(allowed).to(self.device) if allowed is not None else None
         self.trained = True
         frequency = id_frequency(t["pair_article"], ctx.articles.height).cpu().numpy()
@@ -126,4 +130,58 @@ class Fitted:
                         }
                     )
                 )
-        return pl.concat(parts) if parts else pl.DataFrame(schema=CANDIDATE_SCHEMA)
+        found = pl.concat(parts) if parts else pl.DataFrame(schema=CANDIDATE_SCHEMA)
+        return found if self.model.repeat is None else self._with_repeats(found, ids, users, k)
+
+    def _with_repeats(self, found: pl.DataFrame, ids: np.ndarray, users: torch.Tensor, k: int) -> pl.DataFrame:
+        """The mixture's top k per customer: a leaf of the beam the customer never bought scores
+        log(1 - g) + log P_tree (so the beam's order stands), each of the customer's own articles on
+        sale log((1 - g) P_tree + g P_own), whether the beam reached it or not."""
+        inputs = user_inputs(self.ctx.history, self.ctx.week, pl.Series(ids), self.params.history_length)
+        items = torch.from_numpy(inputs.items).to(self.device)
+        with torch.no_grad():
+            log_gate, log_rest = (g.cpu().numpy() for g in self.model.repeat.log_gates(users, items))
+            shares = self.model.repeat.own_shares(items, torch.from_numpy(inputs.age_days).to(self.device))
+        row, position = (x.cpu().numpy() for x in torch.nonzero(items > 0, as_tuple=True))
+        own = (
+            pl.DataFrame(
+                {"row": row, "article": inputs.items[row, position] - 1, "share": shares.cpu().numpy()[row, position]}
+            )
+            .group_by("row", "article")
+            .agg(pl.col("share").sum())
+            .filter(pl.lit(True) if self.excluded is None else ~pl.col("article").is_in(np.flatnonzero(self.excluded)))
+            .sort("row", "article")
+        )
+        rows, articles = own["row"].to_numpy().copy(), own["article"].to_numpy().copy()
+        tree_log_p = np.zeros(rows.size, dtype=np.float32)
+        with torch.no_grad():
+            for lo in range(0, rows.size, OWN_CHUNK):
+                part = slice(lo, lo + OWN_CHUNK)
+                tree_log_p[part] = (
+                    self.model.tree_log_probs(
+                        users[torch.from_numpy(rows[part]).to(self.device)],
+                        torch.from_numpy(articles[part]).to(self.device),
+                    )
+                    .cpu()
+                    .numpy()
+                )
+        own_scores = np.logaddexp(log_rest[rows] + tree_log_p, log_gate[rows] + np.log(own["share"].to_numpy()))
+        owned = pl.DataFrame(
+            {
+                "customer": ids[rows].astype(np.uint32),
+                "article": articles.astype(np.uint32),
+                "score": own_scores.astype(np.float32),
+            }
+        )
+        rest = pl.DataFrame({"customer": ids.astype(np.uint32), "log_rest": log_rest.astype(np.float32)})
+        explored = (
+            found.join(owned, on=["customer", "article"], how="anti")
+            .join(rest, on="customer")
+            .select("customer", "article", score=pl.col("score") + pl.col("log_rest"))
+        )
+        return (
+            pl.concat([explored, owned])
+            .sort(["customer", "score", "article"], descending=[False, True, False])
+            .group_by("customer", maintain_order=True)
+            .head(k)
+        )

@@ -5,6 +5,12 @@ user . vector + bias, and an article's probability is the product along its path
 Training touches only the siblings along each purchase's path (cost grows with depth, not with
 the catalogue); retrieval is a beam search down the tree, vectorised over customers: ragged
 frontiers are flat (row, node, log-probability) tensors, never a Python loop per customer or node.
+
+With the repeat term the model is a repeat-explore mixture (RepeatNet, Ren et al., 2019): P(a) =
+(1 - g) P_tree(a) + g P_own(a), where P_own spreads over the customer's own recent purchases by a
+learned weight per purchase age and the gate g comes from the user vector. A tree's softmaxes
+cannot take an additive bonus on some leaves and stay normalised; a mixture can, and the gate
+learns how much of a week repeats (near 0 where nobody rebuys).
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hmrec_cli.toolkit.towers import Shape, UserTower
+from hmrec_cli.toolkit.towers import AGE_BUCKETS, Shape, UserTower, age_buckets
+
+GATE_START = -3.0  # the gate's starting logit: the mixture starts close to the tree alone (g ~ 0.05)
 
 
 class TreeTensors(nn.Module):
@@ -24,14 +32,55 @@ class TreeTensors(nn.Module):
             self.register_buffer(name, torch.as_tensor(values, dtype=torch.long))
 
 
+class RepeatMixture(nn.Module):
+    """The repeat half of the mixture: log g and log(1 - g) from the user vector, and P_own of an
+    article (a softmax over the history positions of one weight per purchase age, summed over the
+    positions holding the article; 0 when the customer never bought it)."""
+
+    def __init__(self, embedding_size: int):
+        super().__init__()
+        self.age_weight = nn.Parameter(torch.zeros(AGE_BUCKETS))
+        self.gate = nn.Linear(embedding_size, 1)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.constant_(self.gate.bias, GATE_START)
+
+    def log_gates(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[n] log g and log(1 - g); g = 0 for a customer without history (P_own has no mass there)."""
+        logit = self.gate(users.float()).squeeze(-1)
+        bought = (items > 0).any(1)
+        return (
+            torch.where(bought, nn.functional.logsigmoid(logit), -torch.inf),
+            torch.where(bought, nn.functional.logsigmoid(-logit), 0.0),
+        )
+
+    def own_shares(self, items: torch.Tensor, age_days: torch.Tensor) -> torch.Tensor:
+        """[n, L] P_own of each history position (0 on padding, and everywhere for a row without history)."""
+        padding = items == 0
+        empty = padding.all(1, keepdim=True)  # a softmax over no position would be nan
+        weights = self.age_weight[age_buckets(items, age_days)].masked_fill(padding & ~empty, -torch.inf)
+        return torch.softmax(weights, dim=1).masked_fill(padding, 0.0)
+
+    def own_of(self, items: torch.Tensor, age_days: torch.Tensor, articles: torch.Tensor) -> torch.Tensor:
+        """[n] P_own of each row's article (article indexes; 0 where not in the row's history)."""
+        return (self.own_shares(items, age_days) * (items - 1 == articles.unsqueeze(1))).sum(1)
+
+
 class HierarchicalSoftmax(nn.Module):
-    def __init__(self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, tree: dict):
+    def __init__(
+        self,
+        shape: Shape,
+        article_codes: torch.Tensor,
+        customer_codes: torch.Tensor,
+        tree: dict,
+        repeat: bool = False,
+    ):
         super().__init__()
         self.user = UserTower(shape, article_codes, customer_codes)
         self.tree = TreeTensors(tree)
         nodes = self.tree.parent.shape[0]
         self.node_vectors = nn.Parameter(torch.randn(nodes, shape.embedding_size) * 0.05)
         self.node_bias = nn.Parameter(torch.zeros(nodes))
+        self.repeat = RepeatMixture(shape.embedding_size) if repeat else None
 
     def _segment_log_softmax(self, logits: torch.Tensor, segment: torch.Tensor, segments: int) -> torch.Tensor:
         """log softmax of `logits` within each segment (flat, segment ids 0..segments-1)."""
@@ -54,16 +103,38 @@ class HierarchicalSoftmax(nn.Module):
     def _logits(self, users: torch.Tensor, rows: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
         return (users[rows].float() * self.node_vectors[nodes].float()).sum(-1) + self.node_bias[nodes].float()
 
-    def loss(self, users: torch.Tensor, articles: torch.Tensor) -> torch.Tensor:
-        """Mean over the batch of -log P(article | user): per step of each path, the log softmax
-        of the path's node among its siblings."""
+    def _path_steps(self, users: torch.Tensor, articles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per step of each article's path: its row and the log softmax of the path's node among
+        its siblings."""
         path = self.tree.path[articles]  # [B, depth]
         rows, column = torch.nonzero(path >= 0, as_tuple=True)
         step_node = path[rows, column]
         entry, sibling = self._children(self.tree.parent[step_node])
         logits = self._logits(users, rows[entry], sibling)
         log_p = self._segment_log_softmax(logits, entry, step_node.shape[0])
-        return -log_p[sibling == step_node[entry]].sum() / articles.shape[0]
+        return rows, log_p[sibling == step_node[entry]]
+
+    def tree_log_probs(self, users: torch.Tensor, articles: torch.Tensor) -> torch.Tensor:
+        """[B] log P_tree(article | user) of each row's article."""
+        rows, steps = self._path_steps(users, articles)
+        return torch.zeros(articles.shape[0], device=steps.device).index_add(0, rows, steps)
+
+    def loss(
+        self,
+        users: torch.Tensor,
+        articles: torch.Tensor,
+        items: torch.Tensor | None = None,
+        age_days: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean over the batch of -log P(article | user): the tree's, or the mixture's with the
+        repeat term (`items`, `age_days`: each row's history)."""
+        if self.repeat is None:
+            return -self._path_steps(users, articles)[1].sum() / articles.shape[0]
+        log_gate, log_rest = self.repeat.log_gates(users, items)
+        explore = log_rest + self.tree_log_probs(users, articles)
+        own = self.repeat.own_of(items, age_days, articles)
+        safe = torch.log(own.clamp_min(1e-30))  # finite on both branches, so where() passes no nan gradient
+        return -torch.where(own > 0, torch.logaddexp(explore, log_gate + safe), explore).mean()
 
     def node_log_probs(self, users: torch.Tensor) -> torch.Tensor:
         """[n, nodes]: log P(node | parent, user) of every non-root node (root: 0)."""
