@@ -19,7 +19,7 @@ from hmrec_cli.data.store import Store
 from hmrec_cli.plugin_api import Context, RunSettings
 from hmrec_cli.toolkit.ann import top_k_on_device
 from hmrec_cli.toolkit.batches import MIN_BATCH, scaled_batch
-from hmrec_cli.toolkit.towers import RepeatTerm
+from hmrec_cli.toolkit.towers import RepeatTerm, repeat_pairs
 
 QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
 
@@ -188,6 +188,32 @@ def test_annoy_search_finds_the_exact_top_50(tiny) -> None:
         }
     )
     assert approx.join(exact, on=["customer", "article"]).height / exact.height >= 0.95
+
+
+def test_annoy_search_with_the_repeat_term_finds_the_exact_top_50(tiny) -> None:
+    """The index cannot hold a per-customer bonus: its neighbours and the customer's own articles,
+    rescored with the term, are the exact search's top 50 (the same fit, search switched), and a
+    large term puts every own article on sale in the list."""
+    ctx, customers = tiny
+    model = SampledSoftmax(SampledSoftmax.Params(**QUICK, negatives=64, search="annoy", repeat_term=True))
+    model.fit(ctx, RunSettings(seed=0, device="cpu"))
+    with torch.no_grad():
+        model.fitted.model.repeat.weight.fill_(100.0)
+    who = customers.head(300)
+    approx = model.retrieve(who, 50)
+    index = model.fitted.index
+    model.fitted.index = None
+    exact = model.retrieve(who, 50)
+    model.fitted.index = index
+    rows, articles, _ = repeat_pairs(
+        model.fitted.model.repeat, ctx.history, ctx.week, who, QUICK["history_length"], "cpu"
+    )
+    ids = who.unique().sort().to_numpy()
+    own = pl.DataFrame({"customer": ids[rows.numpy()].astype(np.uint32), "article": articles.numpy().astype(np.uint32)})
+    own = own.unique().filter(pl.col("article").is_in(model.fitted.allowed))
+    assert own.height >= 100 and own.join(approx, on=["customer", "article"], how="anti").height == 0
+    assert approx.join(exact, on=["customer", "article"]).height / exact.height >= 0.95
+    assert approx.group_by("customer").len()["len"].max() == 50 and not approx.is_duplicated().any()
 
 
 @pytest.mark.parametrize("plugin", [YouTubeDNN, SampledSoftmax])

@@ -63,7 +63,7 @@ class SampledSoftmaxParams(TowerParams):
     repeat_term: bool = param(
         False,
         "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
-        "so articles bought again can rank first (search=exact only)",
+        "so articles bought again can rank first (with search=annoy: the index's neighbours and the customer's own articles, rescored)",
     )
 
 

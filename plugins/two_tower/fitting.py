@@ -8,7 +8,6 @@ import torch
 from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 from hmrec_cli import console
-from hmrec_cli.errors import InputError
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
@@ -33,8 +32,6 @@ class Fitted:
         n_articles = ctx.articles.height
         shape, article_table, customer_table = tower_shape(ctx, p)
         torch.manual_seed(run.seed)
-        if p.repeat_term and getattr(p, "search", "exact") == "annoy":
-            raise InputError("-o repeat_term=true needs search=exact (an annoy index cannot add the repeat term)")
         self.model = TwoTower(shape, article_table, customer_table, self.loss, p.repeat_term).to(self.device)
         pairs = int(examples.pair_article.size)
         if pairs == 0:
@@ -136,9 +133,6 @@ class Fitted:
                 k,
             )
         ids, users = self.user_vectors(customers)
-        if self.index is not None:
-            found = self.index.top_k(users.cpu().numpy(), ids, k)
-            return found.with_columns(article=pl.Series(self.allowed.astype(np.uint32)).gather(found["article"]))
         added = (
             repeat_pairs(
                 self.model.repeat, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
@@ -146,8 +140,43 @@ class Fitted:
             if self.model.repeat is not None
             else None
         )
+        if self.index is not None:
+            found = self.index.top_k(users.cpu().numpy(), ids, k)
+            found = found.with_columns(article=pl.Series(self.allowed.astype(np.uint32)).gather(found["article"]))
+            return found if added is None else self._with_own(found, ids, users, added, k)
         values, index = top_k_on_device(users, self.items, k, exclude=self.excluded, add_pairs=added)
         return candidate_frame(ids, values, index)
+
+    def _with_own(
+        self, found: pl.DataFrame, ids: np.ndarray, users: torch.Tensor, added: tuple, k: int
+    ) -> pl.DataFrame:
+        """The index's neighbours and the customer's own articles on sale, each scored by the inner
+        product plus its repeat term (an index of vectors cannot hold a per-customer bonus), top k."""
+        rows, articles, bonus = added
+        with torch.no_grad():
+            inner = (users[rows].float() * self.items[articles]).sum(-1)
+        own = (
+            pl.DataFrame(
+                {
+                    "customer": ids[rows.cpu().numpy()].astype(np.uint32),
+                    "article": articles.cpu().numpy().astype(np.uint32),
+                    "inner": inner.cpu().numpy(),
+                    "bonus": bonus.cpu().numpy(),
+                }
+            )
+            .group_by("customer", "article")
+            .agg(score=(pl.col("inner").first() + pl.col("bonus").sum()).cast(pl.Float32))
+            .filter(pl.lit(True) if self.excluded is None else pl.col("article").is_in(self.allowed))
+        )
+        found = found.join(own, on=["customer", "article"], how="left", suffix="_own").select(
+            "customer", "article", score=pl.coalesce("score_own", "score")
+        )
+        return (
+            pl.concat([found, own.join(found, on=["customer", "article"], how="anti")])
+            .sort(["customer", "score", "article"], descending=[False, True, False])
+            .group_by("customer", maintain_order=True)
+            .head(k)
+        )
 
 
 def softmax_lookup(kept: torch.Tensor | None, n_articles: int, device: torch.device) -> torch.Tensor:
