@@ -30,7 +30,7 @@ class HSoftmaxParams(TowerParams):
     )
     beam: int = param(100, "nodes kept per depth in the beam search (at least k are kept)", valid=Between(1, 100_000))
     repeat_term: bool = param(
-        False,
+        True,
         "mix the tree's softmax with a softmax over the customer's own recent purchases (one learned weight per "
         "purchase age; the share of each learned from the user vector), so articles bought again can rank first",
     )
@@ -38,7 +38,7 @@ class HSoftmaxParams(TowerParams):
 
 class HSoftmax(FittedRetriever):
     name = "hsoftmax"
-    version = "2"
+    version = "3"
     summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
     Params = HSoftmaxParams
 

@@ -63,7 +63,7 @@ class TDMParams:
     hidden: str = param("32,16", "widths of the scoring MLP's hidden layers (units, comma-separated)", valid=Widths())
     history_length: int = param(20, "recent purchases the model attends over", valid=Between(1, 512))
     repeat_term: bool = param(
-        False,
+        True,
         "a learned bonus per purchase age on the leaves of the customer's own recent articles, which beam search always scores",
     )
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
@@ -94,7 +94,7 @@ class TDMParams:
 
 class TDM(FittedRetriever):
     name = "tdm"
-    version = "4"
+    version = "5"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
 

@@ -38,7 +38,7 @@ class YouTubeDNNParams(TowerParams):
         valid=OneOf("sold", "all"),
     )
     repeat_term: bool = param(
-        False,
+        True,
         "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
         "so articles bought again can rank first",
     )
@@ -61,7 +61,7 @@ class SampledSoftmaxParams(TowerParams):
         50, "trees of the annoy index (search=annoy): more find neighbours better, build slower", valid=Between(1, 1000)
     )
     repeat_term: bool = param(
-        False,
+        True,
         "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
         "so articles bought again can rank first (with search=annoy: the index's neighbours and the customer's own articles, rescored)",
     )
@@ -78,7 +78,7 @@ class _TwoTower(FittedRetriever):
 
 class YouTubeDNN(_TwoTower):
     name = "youtube-dnn"
-    version = "3"
+    version = "4"
     summary = "YouTube DNN: pooled history + customer features -> user vector; full softmax over the catalogue"
     Params = YouTubeDNNParams
     loss = "full"
@@ -86,7 +86,7 @@ class YouTubeDNN(_TwoTower):
 
 class SampledSoftmax(_TwoTower):
     name = "sampled-softmax"
-    version = "2"
+    version = "3"
     summary = "Two towers (history + customer | article + side features); in-batch + popularity negatives with logQ"
     Params = SampledSoftmaxParams
     loss = "sampled"
