@@ -272,12 +272,19 @@ def main() -> None:
     )
     parser.add_argument("--retrievers", default="all", help="comma-separated, or all: " + ",".join(RETRIEVERS))
     parser.add_argument("--rankers", default="merge,lgbm,din")
-    parser.add_argument("--candidates", default="default,auto", help="default (the default sources), auto, or both")
+    parser.add_argument(
+        "--candidates",
+        default="default,auto",
+        help="comma-separated settings: default (the default sources), auto (--candidates auto); both unless named",
+    )
     parser.add_argument("--skip-retrievers", action="store_true")
     parser.add_argument("--skip-rankers", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="plugin:key=value, to every call")
     parser.add_argument("--tag", default="", help="suffix of the report files, e.g. after")
     args = parser.parse_args()
+    unknown = set(args.candidates.split(",")) - {"default", "auto"}
+    if unknown:
+        parser.error(f"--candidates: {', '.join(sorted(unknown))} is neither default nor auto")
 
     from hmrec_cli.data.splits import resolve_week, rolling_weeks
     from hmrec_cli.data.store import Store
