@@ -81,10 +81,12 @@ _HOMES = {
     "hmrec_cli.toolkit.sequences": ("purchase_sequences",),
     "hmrec_cli.toolkit.tower_params": ("TowerParams",),
     "hmrec_cli.toolkit.towers": (
+        "AGE_BUCKETS",
         "ArticleEncoder",
         "RepeatTerm",
         "Shape",
         "UserTower",
+        "age_buckets",
         "repeat_pairs",
         "tower_shape",
         "user_vectors",
