@@ -46,8 +46,8 @@ class RepeatMixture(nn.Module):
 
     def log_gates(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[n] log g and log(1 - g); g = 0 for a customer without history (P_own has no mass there)."""
-        logit = self.gate(users.float()).squeeze(-1)
-        bought = (items > 0).any(1)
+        logit = (users.float() * self.gate.weight.float()).sum(-1) + self.gate.bias.float()  # row by row: a
+        bought = (items > 0).any(1)  # matrix product's rounding would depend on how many rows (shards) come at once
         return (
             torch.where(bought, nn.functional.logsigmoid(logit), -torch.inf),
             torch.where(bought, nn.functional.logsigmoid(-logit), 0.0),
