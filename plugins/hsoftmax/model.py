@@ -46,8 +46,9 @@ class RepeatMixture(nn.Module):
 
     def log_gates(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[n] log g and log(1 - g); g = 0 for a customer without history (P_own has no mass there)."""
-        logit = (users.float() * self.gate.weight.float()).sum(-1) + self.gate.bias.float()  # row by row: a
-        bought = (items > 0).any(1)  # matrix product's rounding would depend on how many rows (shards) come at once
+        # row by row, not a matrix product, whose rounding depends on how many rows come at once (shards)
+        logit = (users.float() * self.gate.weight.float()).sum(-1) + self.gate.bias.float()
+        bought = (items > 0).any(1)
         return (
             torch.where(bought, nn.functional.logsigmoid(logit), -torch.inf),
             torch.where(bought, nn.functional.logsigmoid(-logit), 0.0),
