@@ -132,16 +132,18 @@ class RepeatTerm(nn.Module):
         return torch.where(items > 0, self.weight[age_buckets(items, age_days)], 0.0)
 
     def on_columns(self, items: torch.Tensor, age_days: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-        """[B, C] bonus of each row's history on article indexes `columns` (duplicates allowed),
-        one history position at a time so no [B, P, C] tensor is built."""
+        """[B, C] bonus of each row's history on article indexes `columns` (duplicates allowed): each
+        history position finds its article among the distinct columns by binary search, so the
+        cost grows with B x positions, not B x positions x C (which took 3x an epoch at full scale)."""
         weights = self.position_weights(items, age_days)
-        bonus = weights.new_zeros(items.shape[0], columns.shape[0])
-        for position in range(items.shape[1]):
-            bonus = (
-                bonus
-                + (items[:, position : position + 1] - 1 == columns.unsqueeze(0)) * weights[:, position : position + 1]
-            )
-        return bonus
+        distinct, inverse = torch.unique(columns, return_inverse=True)  # sorted
+        slot = torch.searchsorted(distinct, items - 1).clamp(max=distinct.numel() - 1)
+        held = (items > 0) & (distinct[slot] == items - 1)
+        rows = torch.arange(items.shape[0], device=items.device).unsqueeze(1).expand_as(items)
+        bonus = weights.new_zeros(items.shape[0], distinct.numel()).index_put(
+            (rows[held], slot[held]), weights[held], accumulate=True
+        )  # row-major entries: each cell sums its positions in order, as a loop over them would
+        return bonus[:, inverse]
 
     def on_lookup(
         self, items: torch.Tensor, age_days: torch.Tensor, column_of: torch.Tensor, width: int

@@ -86,7 +86,7 @@ class YouTubeDNN(_TwoTower):
 
 class SampledSoftmax(_TwoTower):
     name = "sampled-softmax"
-    version = "3"
+    version = "4"
     summary = "Two towers (history + customer | article + side features); in-batch + popularity negatives with logQ"
     Params = SampledSoftmaxParams
     loss = "sampled"
