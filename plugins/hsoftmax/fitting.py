@@ -9,7 +9,7 @@ from hmrec_plugins.hsoftmax.model import HierarchicalSoftmax
 from hmrec_plugins.hsoftmax.tree import Tree, catalogue_tree, huffman_tree
 
 from hmrec_cli import console
-from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity, top_k
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.toolkit.towers import tower_shape, user_vectors
@@ -179,9 +179,4 @@ class Fitted:
             .join(rest, on="customer")
             .select("customer", "article", score=pl.col("score") + pl.col("log_rest"))
         )
-        return (
-            pl.concat([explored, owned])
-            .sort(["customer", "score", "article"], descending=[False, True, False])
-            .group_by("customer", maintain_order=True)
-            .head(k)
-        )
+        return top_k(pl.concat([explored, owned]), k)

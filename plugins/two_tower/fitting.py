@@ -8,7 +8,7 @@ import torch
 from hmrec_plugins.two_tower.model import TwoTower, full_softmax_loss, sampled_softmax_loss
 
 from hmrec_cli import console
-from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity
+from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity, top_k
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
@@ -168,15 +168,7 @@ class Fitted:
             .agg(score=(pl.col("inner").first() + pl.col("bonus").sum()).cast(pl.Float32))
             .filter(pl.lit(True) if self.excluded is None else pl.col("article").is_in(self.allowed))
         )
-        found = found.join(own, on=["customer", "article"], how="left", suffix="_own").select(
-            "customer", "article", score=pl.coalesce("score_own", "score")
-        )
-        return (
-            pl.concat([found, own.join(found, on=["customer", "article"], how="anti")])
-            .sort(["customer", "score", "article"], descending=[False, True, False])
-            .group_by("customer", maintain_order=True)
-            .head(k)
-        )
+        return top_k(pl.concat([found.join(own, on=["customer", "article"], how="anti"), own]), k)
 
 
 def softmax_lookup(kept: torch.Tensor | None, n_articles: int, device: torch.device) -> torch.Tensor:
