@@ -13,14 +13,15 @@ new articles (docs/results.md, "The repeat term").
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from hmrec_cli.data.splits import history, resolve_week, truth
 from hmrec_cli.data.store import Store
+from hmrec_cli.pipeline.recall import candidate_scores, ranked_hits
 
 K = 100
 
@@ -42,30 +43,21 @@ def main() -> None:
     ap.add_argument("--week", required=True, help="the week's first day, YYYY-MM-DD")
     ap.add_argument("sets", nargs="+")
     args = ap.parse_args()
-    start = dt.date.fromisoformat(args.week)
-    tx = Store.open(args.data).transactions.select("t_dat", "customer", "article")
-    bought = tx.filter(pl.col("t_dat") < start).select("customer", "article").unique().with_columns(repeat=pl.lit(True))
-    truth = (
-        tx.filter(pl.col("t_dat").is_between(start, start + dt.timedelta(days=6)))
-        .select("customer", "article")
-        .unique()
-        .join(bought, on=["customer", "article"], how="left")
-        .with_columns(pl.col("repeat").fill_null(False))
+    store = Store.open(args.data)
+    week = resolve_week(args.week, store.first_date, store.last_date)
+    target = truth(store.transactions, week)
+    before = history(store.transactions, week).select("customer", "article").unique()
+    repeats = target.join(before, on=["customer", "article"], how="semi")
+    print(
+        f"{args.week}: {target.height:,} purchase pairs, {repeats.height / target.height:.1%} bought before by the buyer"
     )
-    print(f"{args.week}: {truth.height:,} purchase pairs, {truth['repeat'].mean():.1%} bought before by the buyer")
     first = None
     for spec in args.sets:
-        top = (
-            pl.read_parquet(candidate_file(args.cache, spec, args.week))
-            .sort(["customer", "score"], descending=[False, True])
-            .group_by("customer", maintain_order=True)
-            .head(K)
-            .select("customer", "article", hit=pl.lit(1.0))
-        )
-        found = truth.join(top, on=["customer", "article"], how="left").with_columns(pl.col("hit").fill_null(0.0))
-        recall = found.group_by("customer").agg(pl.col("hit").mean()).sort("customer")["hit"].to_numpy()
-        repeats = int(found.filter(pl.col("repeat"))["hit"].sum())
-        line = f"{spec}: recall@{K} {recall.mean():.4f}, hits {int(found['hit'].sum()):,} (repeats {repeats:,}, new {int(found['hit'].sum()) - repeats:,})"
+        candidates = pl.read_parquet(candidate_file(args.cache, spec, args.week))
+        hits = ranked_hits(candidates, target).filter(pl.col("pos") <= K)
+        recall = candidate_scores(candidates, target, (K,))[f"recall@{K}"].to_numpy()
+        again = hits.join(repeats, on=["customer", "article"], how="semi").height
+        line = f"{spec}: recall@{K} {recall.mean():.4f}, hits {hits.height:,} (repeats {again:,}, new {hits.height - again:,})"
         if first is None:
             first = recall
         else:
