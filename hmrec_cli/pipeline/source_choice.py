@@ -43,7 +43,6 @@ class ChoicePolicy:
         "bpr",
         "sampled-softmax",
         "youtube-dnn",
-        "hsoftmax",
     )
     min_gain_se: float = 1.0  # a source is added while its gain exceeds this many standard errors
     c: float = 10.0  # the equal-weight fusion's rank offset (merge's default)
