@@ -92,7 +92,7 @@ _HOMES = {
         "user_vectors",
     ),
     "hmrec_cli.toolkit.training": ("Settings", "resolve_device", "train"),
-    "hmrec_cli.toolkit.weekly_examples": ("USER_DENSE", "user_inputs", "weekly_examples"),
+    "hmrec_cli.toolkit.weekly_examples": ("USER_DENSE", "UserInputs", "user_inputs", "weekly_examples"),
 }
 MODULES = {"console": "hmrec_cli.console"}  # whole modules: console.warn, console.step, ...
 HOME = {name: module for module, names in _HOMES.items() for name in names} | MODULES

@@ -179,7 +179,7 @@ def test_annoy_search_finds_the_exact_top_50(tiny) -> None:
     model.fit(ctx, RunSettings(seed=0, device="cpu"))
     who = customers.head(300)
     approx = model.retrieve(who, 50)
-    ids, users = model.fitted.user_vectors(who)
+    ids, users = model.fitted.user_vectors(model.fitted.inputs(who))
     values, index = top_k_on_device(users, model.fitted.items, 50, exclude=model.fitted.excluded)
     exact = pl.DataFrame(
         {
@@ -205,9 +205,7 @@ def test_annoy_search_with_the_repeat_term_finds_the_exact_top_50(tiny) -> None:
     model.fitted.index = None
     exact = model.retrieve(who, 50)
     model.fitted.index = index
-    rows, articles, _ = repeat_pairs(
-        model.fitted.model.repeat, ctx.history, ctx.week, who, QUICK["history_length"], "cpu"
-    )
+    rows, articles, _ = repeat_pairs(model.fitted.model.repeat, model.fitted.inputs(who), "cpu")
     ids = who.unique().sort().to_numpy()
     own = pl.DataFrame({"customer": ids[rows.numpy()].astype(np.uint32), "article": articles.numpy().astype(np.uint32)})
     own = own.unique().filter(pl.col("article").is_in(model.fitted.allowed))

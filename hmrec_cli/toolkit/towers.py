@@ -5,7 +5,8 @@ User tower: history articles (id embedding + side-feature embeddings) pooled ove
 only, either by a time-decayed mean or by a target-free attention pool (a learned query scores
 each purchase from its vector and its age; softmax over the real positions), concatenated with
 customer side features and dense activity, then an MLP to the user vector. Its inputs are
-`hmrec_cli.toolkit.weekly_examples.UserInputs`; `user_vectors` runs it for any customers at a week's cut.
+`hmrec_cli.toolkit.weekly_examples.UserInputs`; `user_vectors` runs it on the inputs `user_inputs`
+builds for any customers at a week's cut (built once per call and shared with `repeat_pairs`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 import torch
 from torch import nn
 
 from hmrec_cli.toolkit.batches import predict_in_batches, to_device
 from hmrec_cli.toolkit.features import article_side_table, customer_codes
-from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, UserInputs
 
 AGE_BUCKETS = 16  # purchase age in log2 days (bucket 0 = padding), as DIN buckets it
 
@@ -159,11 +159,10 @@ class RepeatTerm(nn.Module):
 
 
 def repeat_pairs(
-    term: RepeatTerm, history: pl.DataFrame, week, customers: pl.Series, length: int, device: torch.device
+    term: RepeatTerm, inputs: UserInputs, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(row, article index, bonus) of every history position of `customers` (sorted and distinct,
-    rows in the order `user_vectors` returns them): the repeat term at serving."""
-    inputs = user_inputs(history, week, customers, length)
+    """(row, article index, bonus) of every history position of `inputs`' customers (rows in the
+    order `user_vectors` returns them for the same inputs): the repeat term at serving."""
     items = torch.from_numpy(inputs.items).to(device)
     with torch.no_grad():
         weights = term.position_weights(items, torch.from_numpy(inputs.age_days).to(device))
@@ -191,17 +190,10 @@ def tower_shape(ctx, params) -> tuple[Shape, torch.Tensor, torch.Tensor]:
 
 
 def user_vectors(
-    tower: UserTower,
-    history: pl.DataFrame,
-    week,
-    customers: pl.Series,
-    length: int,
-    device: torch.device,
-    batch: int = 8192,
+    tower: UserTower, inputs: UserInputs, device: torch.device, batch: int = 8192
 ) -> tuple[np.ndarray, torch.Tensor]:
-    """Sorted distinct customer indexes and their user vectors [n, E] on `device`, from the
-    history before `week` (customers without history get a vector from their features alone)."""
-    inputs = user_inputs(history, week, customers, length)
+    """`inputs`' customers (sorted, distinct) and their user vectors [n, E] on `device` (customers
+    without history get a vector from their features alone)."""
     t = to_device(inputs.arrays(), device)
     tower.eval()
     vectors = predict_in_batches(

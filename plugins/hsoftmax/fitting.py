@@ -14,7 +14,7 @@ from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batch
 from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.toolkit.towers import tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
-from hmrec_cli.toolkit.weekly_examples import user_inputs, weekly_examples
+from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
 OWN_CHUNK = 65_536  # (customer, own article) pairs whose tree probability is computed at once
 SEARCH_ENTRIES = 1_000_000  # children (or nodes) scored per beam-search step and chunk of customers: bounds memory
@@ -111,9 +111,8 @@ class Fitted:
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         if not self.trained:
             return fill_cold(pl.DataFrame(schema=CANDIDATE_SCHEMA), customers, self.popular, k)
-        ids, users = user_vectors(
-            self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
-        )
+        inputs = user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
+        ids, users = user_vectors(self.model.user, inputs, self.device)
         parts, beam = [], max(self.params.beam, k)
         chunk = max(
             1, SEARCH_ENTRIES // max(beam * int(self.model.tree.child_count.max()), self.model.tree.parent.shape[0])
@@ -131,13 +130,13 @@ class Fitted:
                     )
                 )
         found = pl.concat(parts) if parts else pl.DataFrame(schema=CANDIDATE_SCHEMA)
-        return found if self.model.repeat is None else self._with_repeats(found, ids, users, k)
+        return found if self.model.repeat is None else self._with_repeats(found, inputs, users, k)
 
-    def _with_repeats(self, found: pl.DataFrame, ids: np.ndarray, users: torch.Tensor, k: int) -> pl.DataFrame:
+    def _with_repeats(self, found: pl.DataFrame, inputs: UserInputs, users: torch.Tensor, k: int) -> pl.DataFrame:
         """The mixture's top k per customer: a leaf of the beam the customer never bought scores
         log(1 - g) + log P_tree (so the beam's order stands), each of the customer's own articles on
         sale log((1 - g) P_tree + g P_own), whether the beam reached it or not."""
-        inputs = user_inputs(self.ctx.history, self.ctx.week, pl.Series(ids), self.params.history_length)
+        ids = inputs.customer
         items = torch.from_numpy(inputs.items).to(self.device)
         with torch.no_grad():
             log_gate, log_rest = (g.cpu().numpy() for g in self.model.repeat.log_gates(users, items))

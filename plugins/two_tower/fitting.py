@@ -14,7 +14,7 @@ from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batch
 from hmrec_cli.toolkit.features import unsold_articles
 from hmrec_cli.toolkit.towers import repeat_pairs, tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
-from hmrec_cli.toolkit.weekly_examples import weekly_examples
+from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
 
 class Fitted:
@@ -117,11 +117,13 @@ class Fitted:
             self.allowed = np.flatnonzero(~excluded) if excluded is not None else np.arange(self.items.shape[0])
             self.index = AnnIndex.build(self.items.cpu().numpy()[self.allowed], self.params.trees, seed=self.seed)
 
-    def user_vectors(self, customers: pl.Series) -> tuple[np.ndarray, torch.Tensor]:
+    def inputs(self, customers: pl.Series) -> UserInputs:
+        """The user tower's inputs for `customers` at the week's cut."""
+        return user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
+
+    def user_vectors(self, inputs: UserInputs) -> tuple[np.ndarray, torch.Tensor]:
         """Sorted distinct customer indexes and their serving vectors (on the device)."""
-        ids, users = user_vectors(
-            self.model.user, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
-        )
+        ids, users = user_vectors(self.model.user, inputs, self.device)
         return ids, self.model.serving_users(users)
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
@@ -132,14 +134,9 @@ class Fitted:
                 self.popular,
                 k,
             )
-        ids, users = self.user_vectors(customers)
-        added = (
-            repeat_pairs(
-                self.model.repeat, self.ctx.history, self.ctx.week, customers, self.params.history_length, self.device
-            )
-            if self.model.repeat is not None
-            else None
-        )
+        inputs = self.inputs(customers)
+        ids, users = self.user_vectors(inputs)
+        added = repeat_pairs(self.model.repeat, inputs, self.device) if self.model.repeat is not None else None
         if self.index is not None:
             found = self.index.top_k(users.cpu().numpy(), ids, k)
             found = found.with_columns(article=pl.Series(self.allowed.astype(np.uint32)).gather(found["article"]))
