@@ -240,3 +240,31 @@ def test_request_fields_takes_every_field_and_refuses_unknown_ones() -> None:
     }
     with pytest.raises(ValueError, match="no fields"):
         request_fields(Asked("popular"), cutsomers="ab12")
+
+
+@pytest.mark.parametrize(
+    ("edit", "changes"),
+    [
+        (lambda s: s.replace('(25, "16-24"),', '(24, "16-24"),'), True),
+        (lambda s: s.replace('"""`popular`: the articles', '"""`popular`: the articles sold'), False),
+    ],
+    ids=["code", "docstring"],
+)
+def test_an_edited_plugin_changes_the_keys_of_what_it_makes(
+    edit, changes, store_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A plugin edited without a version bump (a third-party plugin in development, an experiment)
+    must not be served the sets or rankings its old code made: its code is in the key of its
+    candidate sets and of every ranking it feeds; a docstring is not."""
+    popular = sys.modules[importlib.import_module("hmrec_plugins.popular").__name__]
+    before = recall_key(store_dir, tmp_path), ranking_key(store_dir, tmp_path, ("popular", "repurchase"))
+    edited = tmp_path / "popular.py"
+    edited.write_text(edit(Path(popular.__file__).read_text()))
+    monkeypatch.setattr(popular, "__file__", str(edited))
+    code_digest.plugin_digest.cache_clear()
+    try:
+        after = recall_key(store_dir, tmp_path), ranking_key(store_dir, tmp_path, ("popular", "repurchase"))
+    finally:
+        monkeypatch.undo()
+        code_digest.plugin_digest.cache_clear()
+    assert (before[0] != after[0], before[1] != after[1]) == (changes, changes)

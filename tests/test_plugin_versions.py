@@ -14,26 +14,18 @@ may change) or, where they cannot (a rename, a refactor), say so by recording th
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from hmrec_cli.pipeline.code_digest import CORE, code_digest, core_closure, core_imports
+from hmrec_cli.pipeline.code_digest import CORE, code_digest, core_closure, core_imports, plugin_sources
 from hmrec_cli.registry import built_in
 
 LOCK = Path(__file__).with_name("plugin_versions.json")
 BUILT_IN = built_in()
 RECORD = "python tests/test_plugin_versions.py --record"
-
-
-def plugin_sources(cls: type) -> dict[str, str]:
-    """The plugin's module, or every module of its package when it is one."""
-    path = Path(inspect.getfile(cls))
-    files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
-    return {f.name: f.read_text() for f in files}
 
 
 @functools.cache

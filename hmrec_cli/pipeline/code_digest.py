@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +154,25 @@ def pipeline_state(module: str) -> dict:
         for m in with_policy
     }
     return {"code": digest, "policies": policies}
+
+
+def plugin_sources(cls: type) -> dict[str, str]:
+    """The plugin's module, or every module of its package when the class lives in its `__init__`."""
+    path = Path(inspect.getfile(cls))
+    files = sorted(path.parent.glob("*.py")) if path.name == "__init__.py" else [path]
+    return {f.name: f.read_text() for f in files}
+
+
+@functools.cache
+def plugin_digest(cls: type) -> str:
+    """What a cache key takes of a plugin's code: its sources (`plugin_sources`) and every core
+    module they reach. A plugin edited without a version bump (a third-party plugin in development,
+    an experiment in a workdir) then never serves the sets or rankings its old code made."""
+    try:
+        sources = plugin_sources(cls)
+    except (TypeError, OSError):  # a class no file holds (defined in an interactive session)
+        return "no-source"
+    h = hashlib.sha256(code_digest(sources).encode())
+    for name in core_closure(sources):
+        h.update(_module(name).digest)
+    return h.hexdigest()[:16]

@@ -18,8 +18,8 @@ training week keeps every row of at most `POLICY.newest_week_customers` buyers; 
 is scored chunk by chunk. Nothing holds customers x candidates x features for all customers at once.
 
 The cache key is derived, never listed by hand: the request's fields (`cache.request_fields`),
-the plugins' versions and parameters, and the code and POLICY constants of this module and of
-every core module it reaches (`code_digest.pipeline_state`).
+the plugins' versions, code (`code_digest.plugin_digest`) and parameters, and the code and POLICY
+constants of this module and of every core module it reaches (`code_digest.pipeline_state`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from hmrec_cli.metrics import K, ManyOrders, average_precision, recall
 from hmrec_cli.pipeline import settings as pipeline_settings
 from hmrec_cli.pipeline import shards, shared_fits, source_choice
 from hmrec_cli.pipeline.bought import drops_bought
-from hmrec_cli.pipeline.code_digest import pipeline_state
+from hmrec_cli.pipeline.code_digest import pipeline_state, plugin_digest
 from hmrec_cli.pipeline.manifests import CandidateManifest, RankingManifest
 from hmrec_cli.pipeline.recall import Request, device_kind_of, ordered, run, select_customers
 from hmrec_cli.pipeline.recall import prefit as recall_prefit
@@ -373,8 +373,12 @@ def plan(store: Store, request: RankRequest, seed: int, device: str) -> RankPlan
     parts = dict(  # -o options and hmrec.toml enter as the params they give
         auto=auto,
         version=cls.version,
+        code=plugin_digest(cls),
         params=params,
-        sources={s: {"version": c.version, "params": source_params[s]} for s, c in source_classes.items()},
+        sources={
+            s: {"version": c.version, "code": plugin_digest(c), "params": source_params[s]}
+            for s, c in source_classes.items()
+        },
         fingerprint=store.fingerprint,
         seed=seed,
         device=device_kind,

@@ -21,7 +21,7 @@ from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K
 from hmrec_cli.pipeline import bought, shards, shared_fits
 from hmrec_cli.pipeline.bought import bought_before, drops_bought
-from hmrec_cli.pipeline.code_digest import pipeline_state
+from hmrec_cli.pipeline.code_digest import pipeline_state, plugin_digest
 from hmrec_cli.pipeline.manifests import CandidateManifest
 from hmrec_cli.pipeline.settings import DropBought, PluginParams
 from hmrec_cli.pipeline.shards import Shard
@@ -293,8 +293,8 @@ class RecallPlan:
 
 
 def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
-    """Stage 1: validate the request and derive its key: the request's fields, the plugin's version
-    and parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
+    """Stage 1: validate the request and derive its key: the request's fields, the plugin's version,
+    code and parameters, and the code and POLICY of this module and all it reaches (`pipeline_state`)."""
     check_device(device)
     plugin = find("retriever", request.method)
     cls = plugin.load()
@@ -314,6 +314,7 @@ def plan(store: Store, request: Request, seed: int, device: str) -> RecallPlan:
     dropping = drops_bought(past, request.week, request.drop_bought, store.fingerprint)
     parts = dict(  # -o options and hmrec.toml enter as the params they give; the drop rule as whether it drops
         version=cls.version,
+        code=plugin_digest(cls),
         params=params,
         fingerprint=store.fingerprint,
         seed=seed,
