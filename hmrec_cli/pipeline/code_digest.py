@@ -132,10 +132,15 @@ def _stage(module: str) -> tuple[str, tuple[str, ...]]:
     """The digest of core module `module` ("hmrec_cli.pipeline.recall") and of all it reaches (as
     `code_digest` of their sources), and those among them that define a POLICY; once per process."""
     names = _closure({core_module(module)})
-    h = hashlib.sha256()
+    return _modules_digest(names), tuple(name for name in names if _module(name).has_policy)
+
+
+def _modules_digest(names: list[str], own: bytes = b"") -> str:
+    """sha256 over `own` (a plugin's dumped code) and the digests of core modules `names`."""
+    h = hashlib.sha256(own)
     for name in names:
         h.update(_module(name).digest)
-    return h.hexdigest()[:16], tuple(name for name in names if _module(name).has_policy)
+    return h.hexdigest()[:16]
 
 
 def pipeline_digest(module: str) -> str:
@@ -172,7 +177,6 @@ def plugin_digest(cls: type) -> str:
         sources = plugin_sources(cls)
     except (TypeError, OSError):  # a class no file holds (defined in an interactive session)
         return "no-source"
-    h = hashlib.sha256(code_digest(sources).encode())
-    for name in core_closure(sources):
-        h.update(_module(name).digest)
-    return h.hexdigest()[:16]
+    trees = {name: ast.parse(text) for name, text in sorted(sources.items())}  # each file parsed once
+    reached = _closure(set().union(*map(_imports, trees.values())))
+    return _modules_digest(reached, b"".join(_dumped(name, tree) for name, tree in trees.items()))
