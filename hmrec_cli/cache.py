@@ -4,7 +4,8 @@ Layout: `CACHE/<kind>/<method>/<week start>/<key>.parquet` with `<key>.json` bes
 `candidates`, `rankings`); a model's training checkpoint is `CACHE/models/<plugin>/<week>/<model key>.pt` (the manifest's
 `model_key`, the entry's key without its customers). The key
 hashes everything that decides the content: the request's fields (`request_fields`), plugin
-version, code (`code_digest.plugin_digest`: an edited plugin never serves its old sets), parameters, the store's fingerprint, and the pipeline's code and policy constants
+version, code (`code_digest.plugin_digest`: an edited plugin never serves its old sets),
+parameters, the store's fingerprint, and the pipeline's code and policy constants
 (`code_digest.pipeline_state`). A new ingest changes the fingerprint, so stale sets
 are never served. Parquet and its manifest (with the file's size and sha256) are both written to temp
 files, then the Parquet is renamed into place and the manifest after it; an entry counts only when

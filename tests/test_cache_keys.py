@@ -256,7 +256,7 @@ def test_an_edited_plugin_changes_the_keys_of_what_it_makes(
     """A plugin edited without a version bump (a third-party plugin in development, an experiment)
     must not be served the sets or rankings its old code made: its code is in the key of its
     candidate sets and of every ranking it feeds; a docstring is not."""
-    popular = sys.modules[importlib.import_module("hmrec_plugins.popular").__name__]
+    popular = importlib.import_module("hmrec_plugins.popular")
     before = recall_key(store_dir, tmp_path), ranking_key(store_dir, tmp_path, ("popular", "repurchase"))
     edited = tmp_path / "popular.py"
     edited.write_text(edit(Path(popular.__file__).read_text()))
