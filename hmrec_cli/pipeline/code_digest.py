@@ -44,10 +44,17 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
 
 def code_digest(sources: dict[str, str]) -> str:
     """sha256 over each file's name and parsed code without docstrings (ast.dump drops comments)."""
-    h = hashlib.sha256()
-    for name in sorted(sources):
-        h.update(_dumped(name, ast.parse(sources[name])))
-    return h.hexdigest()[:16]
+    return hashlib.sha256(_code(_parsed(sources))).hexdigest()[:16]
+
+
+def _parsed(sources: dict[str, str]) -> dict[str, ast.Module]:
+    """Each file's tree, by name in sorted order: parsed once for both its code and its imports."""
+    return {name: ast.parse(sources[name]) for name in sorted(sources)}
+
+
+def _code(trees: dict[str, ast.Module]) -> bytes:
+    """What a digest hashes of parsed files: each one's name and code without docstrings."""
+    return b"".join(_dumped(name, tree) for name, tree in trees.items())
 
 
 def _dumped(name: str, tree: ast.AST) -> bytes:
@@ -115,7 +122,11 @@ def core_module_imports(name: str) -> frozenset[str]:
 
 def core_closure(sources: dict[str, str]) -> list[str]:
     """Every core module the sources reach through imports, followed module to module."""
-    return _closure(set().union(*map(core_imports, sources.values())))
+    return _reached(_parsed(sources))
+
+
+def _reached(trees: dict[str, ast.Module]) -> list[str]:
+    return _closure(set().union(*map(_imports, trees.values())))
 
 
 def _closure(todo: set[str]) -> list[str]:
@@ -177,6 +188,5 @@ def plugin_digest(cls: type) -> str:
         sources = plugin_sources(cls)
     except (TypeError, OSError):  # a class no file holds (defined in an interactive session)
         return "no-source"
-    trees = {name: ast.parse(text) for name, text in sorted(sources.items())}  # each file parsed once
-    reached = _closure(set().union(*map(_imports, trees.values())))
-    return _modules_digest(reached, b"".join(_dumped(name, tree) for name, tree in trees.items()))
+    trees = _parsed(sources)
+    return _modules_digest(_reached(trees), _code(trees))
