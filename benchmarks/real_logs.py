@@ -3,7 +3,7 @@
     python benchmarks/real_logs.py --workdir W --log movielens=ML_100K_FOLDER --log groceries=GROCERIES_FOLDER \\
         --log ta-feng=TA_FENG_FOLDER --log hm-real=../shared/data/hm_real_sample [--weeks 4] \\
         [--week 0] [--retrievers all] [--rankers merge,lgbm,din] [--candidates default,auto] [--skip-retrievers] [--skip-rankers] \\
-        [-o itemcf:prior_buyers=5 ...] [--tag after]
+        [-o itemcf:prior_buyers=5 ...] [--seeds 0,1,2] [--tag after]
 
 Each `--log NAME=FOLDER` names a log and the folder of its own raw files (what each holds and where
 to get it: `benchmarks/log_converters.py`; `hm-real` is the customer-sampled H&M extract). The
@@ -14,7 +14,10 @@ last `--weeks` weeks:
 - runs `hmrec rank --train-weeks 4` for every ranker, with the default sources and with
   `--candidates auto`, and pools each ranker's AP@12 over the customer-weeks, with the standard
   error of its per-buyer difference from merge on the same candidates (and auto's merge against the
-  default sources' merge).
+  default sources' merge). With `--seeds 0,1,2` every ranker runs once per seed (a learned
+  ranker's seed draws its rows, features and initial weights); the table's figures are then those
+  of the seed-averaged ranker and a last column shows each seed's own x merge, the spread the
+  seed alone makes.
 `-o plugin:key=value` goes to every hmrec recall and rank call (a retriever's option reaches it as a
 source too), so a candidate default is measured before it is made the default; unchanged sets and
 rankings come from the cache (W/NAME-cache).
@@ -166,69 +169,104 @@ def ap_of(path: str, target: pl.DataFrame) -> np.ndarray:
 
 
 def rankers(
-    data: Path, cache: Path, weeks, names: list[str], settings: list[str], transactions, options: list[str]
+    data: Path,
+    cache: Path,
+    weeks,
+    names: list[str],
+    settings: list[str],
+    transactions,
+    options: list[str],
+    seeds: tuple[int, ...] = (0,),
 ) -> dict:
-    """Every ranker with each candidates setting, per week; AP@12 per buyer, pooled and paired."""
+    """Every ranker with each candidates setting and seed, per week; AP@12 per buyer, pooled and
+    paired. With several seeds a row is the seed-averaged ranker (each buyer's AP averaged over the
+    seeds) and `x_merge_by_seed` shows how far the seed alone moves the figure."""
     from hmrec_cli.data.splits import truth
 
-    ap: dict[str, list[np.ndarray]] = {}
+    ap: dict[tuple[str, int], list[np.ndarray]] = {}
     runs = []
     for week in weeks:
         target = truth(transactions, week)
         for setting in settings:
             candidates = ["--candidates", "auto"] if setting == "auto" else []
             for ranker in names:
-                manifest, usage = hmrec(
-                    "rank",
-                    "--ranker",
-                    ranker,
-                    "--data",
-                    str(data),
-                    "--cache",
-                    str(cache),
-                    "--week",
-                    week.start.isoformat(),
-                    "--train-weeks",
-                    "4",
-                    *candidates,
-                    *options,
-                    "--json",
-                    "-q",
-                    timed=True,
-                )
-                key = f"{ranker} ({setting})"
-                ap.setdefault(key, []).append(ap_of(manifest["path"], target))
-                runs.append(
-                    {
-                        "ranker": ranker,
-                        "candidates": setting,
-                        "week": manifest["week"],
-                        "sources": manifest["sources"],
-                        "path": manifest["path"],
-                        "week_map@12": manifest["figures"]["map@12"],
-                        "kept": manifest["training"].get("kept"),
-                        **usage,
-                        "load": load(),
-                    }
-                )
-                print(
-                    json.dumps({k: runs[-1][k] for k in ("ranker", "candidates", "week", "week_map@12", "sources")}),
-                    file=sys.stderr,
-                    flush=True,
-                )
-    pooled = {k: np.concatenate(v) for k, v in ap.items()}
+                for seed in seeds:
+                    manifest, usage = hmrec(
+                        "rank",
+                        "--ranker",
+                        ranker,
+                        "--data",
+                        str(data),
+                        "--cache",
+                        str(cache),
+                        "--week",
+                        week.start.isoformat(),
+                        "--train-weeks",
+                        "4",
+                        "--seed",
+                        str(seed),
+                        *candidates,
+                        *options,
+                        "--json",
+                        "-q",
+                        timed=True,
+                    )
+                    ap.setdefault((f"{ranker} ({setting})", seed), []).append(ap_of(manifest["path"], target))
+                    runs.append(
+                        {
+                            "ranker": ranker,
+                            "candidates": setting,
+                            "seed": seed,
+                            "week": manifest["week"],
+                            "sources": manifest["sources"],
+                            "path": manifest["path"],
+                            "week_map@12": manifest["figures"]["map@12"],
+                            "kept": manifest["training"].get("kept"),
+                            **usage,
+                            "load": load(),
+                        }
+                    )
+                    print(
+                        json.dumps(
+                            {k: runs[-1][k] for k in ("ranker", "candidates", "seed", "week", "week_map@12", "sources")}
+                        ),
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    by_seed = {key: np.concatenate(v) for key, v in ap.items()}
+    customer_weeks = int(next(iter(by_seed.values())).size)
+    return {
+        "pooled": pooled_table(by_seed, seeds),
+        "customer_weeks": customer_weeks,
+        "seeds": list(seeds),
+        "runs": runs,
+    }
+
+
+def pooled_table(by_seed: dict[tuple[str, int], np.ndarray], seeds: tuple[int, ...]) -> dict:
+    """One row per "ranker (setting)": the seed-averaged per-buyer AP@12 (buyers aligned across
+    keys), paired against merge on the same setting, and each seed's own ratio to that seed's merge."""
+    keys = list(dict.fromkeys(key for key, _ in by_seed))
+    pooled = {key: np.mean([by_seed[key, s] for s in seeds], axis=0) for key in keys}
     table = {}
     for key, values in pooled.items():
         ranker, setting = key.split(" (")[0], key.split(" (")[1].rstrip(")")
-        base = pooled[f"merge ({setting})"] if f"merge ({setting})" in pooled else None
+        base_key = f"merge ({setting})"
+        base = pooled.get(base_key)
         row = {"map@12": mean_se(values)}
         if base is not None and ranker != "merge":
             row["minus_merge"] = mean_se(values - base)
-            row["x_merge"] = float(values.mean() / base.mean()) if base.mean() else float("nan")
+            row["x_merge"] = ratio(values, base)
+            if len(seeds) > 1:
+                row["x_merge_by_seed"] = [ratio(by_seed[key, s], by_seed[base_key, s]) for s in seeds]
         if ranker == "merge" and setting == "auto" and "merge (default)" in pooled:
             row["minus_default_merge"] = mean_se(values - pooled["merge (default)"])
         table[key] = row
-    return {"pooled": table, "customer_weeks": int(next(iter(pooled.values())).size), "runs": runs}
+    return table
+
+
+def ratio(values: np.ndarray, base: np.ndarray) -> float:
+    return float(values.mean() / base.mean()) if base.mean() else float("nan")
 
 
 def markdown(name: str, report: dict) -> str:
@@ -245,13 +283,20 @@ def markdown(name: str, report: dict) -> str:
             lines.append(f"| {r} | {row['recall@100']:.4f} | {row.get('x_als', float('nan')):.2f} |")
         lines.append("")
     if report.get("rankers"):
-        lines += ["| ranker (sources) | MAP@12 | SE | minus merge (paired SE) | x merge |", "|---|---|---|---|---|"]
+        seeds = report["rankers"].get("seeds", [0])
+        spread = len(seeds) > 1
+        lines += [
+            "| ranker (sources) | MAP@12 | SE | minus merge (paired SE) | x merge |"
+            + (f" x merge, seeds {', '.join(map(str, seeds))} |" if spread else ""),
+            "|---|---|---|---|---|" + ("---|" if spread else ""),
+        ]
         for key, row in report["rankers"]["pooled"].items():
             diff = row.get("minus_merge") or row.get("minus_default_merge")
             paired = f"{diff['mean']:+.5f} ({diff['stderr']:.5f})" if diff else ""
+            by_seed = ", ".join(f"{x:.3f}" for x in row.get("x_merge_by_seed", []))
             lines.append(
                 f"| {key} | {row['map@12']['mean']:.5f} | {row['map@12']['stderr']:.5f} | {paired} "
-                f"| {row.get('x_merge', float('nan')):.3f} |"
+                f"| {row.get('x_merge', float('nan')):.3f} |" + (f" {by_seed} |" if spread else "")
             )
         chosen = sorted({",".join(r["sources"]) for r in report["rankers"]["runs"] if r["candidates"] == "auto"})
         if chosen:
@@ -280,8 +325,17 @@ def main() -> None:
     parser.add_argument("--skip-retrievers", action="store_true")
     parser.add_argument("--skip-rankers", action="store_true")
     parser.add_argument("-o", dest="options", action="append", default=[], help="plugin:key=value, to every call")
+    parser.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated: every ranker runs once per seed; rows average each buyer's AP over them",
+    )
     parser.add_argument("--tag", default="", help="suffix of the report files, e.g. after")
     args = parser.parse_args()
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+    except ValueError:
+        parser.error(f"--seeds {args.seeds}: expected comma-separated integers, e.g. 0,1,2")
     unknown = set(args.candidates.split(",")) - {"default", "auto"}
     if unknown:
         parser.error(f"--candidates: {', '.join(sorted(unknown))} is neither default nor auto")
@@ -319,7 +373,14 @@ def main() -> None:
             report["retrievers"] = retrievers(data, cache, weeks, names, transactions, options)
         if not args.skip_rankers:
             report["rankers"] = rankers(
-                data, cache, weeks, args.rankers.split(","), args.candidates.split(","), transactions, options
+                data,
+                cache,
+                weeks,
+                args.rankers.split(","),
+                args.candidates.split(","),
+                transactions,
+                options,
+                seeds,
             )
         report["wall_s"], report["load"] = round(time.time() - started), [load_start, load()]
         path = args.workdir / f"{name}{'-' + args.tag if args.tag else ''}.json"

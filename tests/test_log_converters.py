@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from hmrec_cli.data.store import Store
@@ -98,3 +100,24 @@ def test_ta_feng_and_groceries_convert_and_ingest(cli, tmp_path: Path) -> None:
     assert sorted(ta_feng.customers["age"].fill_null(-1).to_list()) == [-1, 47]  # the band's midpoint; no band, no age
     assert groceries.transactions.height == 3 and groceries.articles.height == 2 and groceries.customers.height == 2
     assert str(groceries.first_date) == "2015-01-05"
+
+
+def test_the_suite_averages_each_buyer_over_seeds_and_shows_each_seeds_ratio() -> None:
+    """`real_logs.py --seeds`: a row is the seed-averaged ranker, paired per buyer against merge,
+    and each seed's ratio is that seed's ranker over that seed's merge."""
+    spec = importlib.util.spec_from_file_location("real_logs", BENCHMARKS / "real_logs.py")
+    real_logs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_logs)
+    merge = np.array([0.5, 0.0, 0.5, 0.0])
+    by_seed = {
+        ("merge (default)", 0): merge,
+        ("merge (default)", 1): merge,
+        ("lgbm (default)", 0): np.array([1.0, 0.0, 0.5, 0.5]),  # 2.0 / 1.0
+        ("lgbm (default)", 1): np.array([0.5, 0.0, 0.5, 0.0]),  # 1.0 / 1.0
+    }
+    table = real_logs.pooled_table(by_seed, (0, 1))
+    lgbm = table["lgbm (default)"]
+    assert lgbm["x_merge_by_seed"] == [2.0, 1.0]
+    assert lgbm["x_merge"] == 1.5 and lgbm["map@12"]["mean"] == 0.375
+    assert lgbm["minus_merge"]["mean"] == 0.125
+    assert "x_merge_by_seed" not in real_logs.pooled_table(by_seed, (0,))["lgbm (default)"]
