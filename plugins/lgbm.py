@@ -8,7 +8,9 @@ weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cl
 so the trees only learn corrections to it, and when they do not clearly beat it on the newest
 training week none are kept: with few purchases to learn from, lgbm ranks as merge does. Where that
 week has too few buyers to tell (`fusion.rolling_weeks`), the earlier training weeks validate too,
-each by trees boosted on the weeks before it, and the decision pools their buyers.
+each by trees boosted on the weeks before it, and the decision pools their buyers. Trees that are
+kept are then boosted again on every training week, the newest too (`refit`), as many as the
+newest week picked, scaled by the weeks: what sells next week is likeliest in the newest one.
 LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import polars as pl
 from hmrec_cli import console
 from hmrec_cli.errors import InputError
 from hmrec_cli.metrics import K, ManyOrders
-from hmrec_cli.params import Between, LogUniform, Uniform, param
+from hmrec_cli.params import Between, Choice, LogUniform, Uniform, param
 from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.toolkit.features import WeekActivity
@@ -123,6 +125,12 @@ class LGBMParams:
         valid=Between(0, 1_000_000),
     )
 
+    refit: bool = param(
+        True,
+        "once the newest training week has picked the number of trees and shown their gain, boost again on every training week, the newest too, with that number scaled by the weeks",
+        search=Choice(False, True),
+    )
+
     def __post_init__(self) -> None:
         """A tree needs two leaves; 0 means scaled, beyond what a declared range can say."""
         if self.leaves == 1:
@@ -131,7 +139,7 @@ class LGBMParams:
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "6"
+    version = "7"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
@@ -203,6 +211,11 @@ class LGBMRanker(Ranker):
                 0,
                 "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order",
             )
+        if p.refit and self.best and valid is not None:  # the newest week holds next week's trends best
+            tables.append(valid.table)
+            rounds = max(1, round(self.best * len(tables) / (len(tables) - 1)))
+            self.booster, self.best, _ = self._boost(settings, tables, None, run, rounds)
+            log["refit"] = f"{self.best} trees boosted again on all {len(tables)} training weeks, the newest too"
         importance = (
             self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
         )
@@ -228,9 +241,10 @@ class LGBMRanker(Ranker):
             return None
         return Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)
 
-    def _boost(self, settings: dict, tables: list, valid: Validation | None, run: RunSettings):
-        """Boost on the training `tables` from merge's order, stopping early on `valid`: the booster,
-        its number of trees, and (with `valid`) its scores of the validation rows, predicted once."""
+    def _boost(self, settings: dict, tables: list, valid: Validation | None, run: RunSettings, rounds: int = 0):
+        """Boost on the training `tables` from merge's order, stopping early on `valid` (or for
+        exactly `rounds` trees): the booster, its number of trees, and (with `valid`) its scores of
+        the validation rows, predicted once."""
         import lightgbm as lgb
 
         p = self.params
@@ -250,8 +264,9 @@ class LGBMRanker(Ranker):
         callbacks.append(
             lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees)
         )
-        booster = lgb.train(settings, data, num_boost_round=p.trees, valid_sets=evals, callbacks=callbacks)
-        best = booster.best_iteration or p.trees
+        rounds = rounds or p.trees
+        booster = lgb.train(settings, data, num_boost_round=rounds, valid_sets=evals, callbacks=callbacks)
+        best = booster.best_iteration or rounds
         if valid is None:
             return booster, best, None
         vx, _, _, vs = valid.table

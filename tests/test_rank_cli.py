@@ -402,7 +402,7 @@ def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store
     assert set(importance) >= {"popular_rank", "repurchase_score", "fused_rank", "sales_7d", "bought_product"} and sum(
         importance.values()
     ) == pytest.approx(1, abs=1e-3)
-    assert 1 <= m["training"]["trees"] <= 20
+    assert 1 <= m["training"]["trees"] <= 2 * 20  # at most 20 picked, boosted again on both weeks
     newest = m["newest_training_week"]
     assert newest["week"] == m["train_weeks"][-1] and newest["ranker"] == "lgbm"
     assert {"lgbm", "merge"} <= newest.keys() and set(newest["sources"]) == {"popular", "repurchase"}
@@ -444,3 +444,35 @@ def test_lgbm_score_top_scores_only_merges_first_candidates(cli, store_dir: Path
     assert as_sets(twelve).equals(as_sets(merge)) and not twelve.equals(merge)
     code, out, _ = cli("rank", "--ranker", "merge", *args)  # from the cache: merge's newest-week row once, not twice
     assert code == 0 and len(re.findall(r"^\s*merge\s+0\.\d+\s*$", out, flags=re.M)) == 1, out
+
+
+def test_lgbm_boosts_its_kept_trees_again_on_every_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
+    """refit (the default): once the newest training week picked the trees and kept them, they are
+    boosted again on all the training weeks, as many as it picked scaled by the weeks (2 weeks: twice)."""
+    args = [
+        "rank",
+        "--ranker",
+        "lgbm",
+        "--candidates",
+        "popular,repurchase",
+        "--data",
+        store_dir,
+        "--cache",
+        tmp_path,
+        "--week",
+        "1",
+        "--train-weeks",
+        "2",
+        "--k",
+        "30",
+        "-o",
+        "trees=20",
+        "-o",
+        "min_gain_se=0",
+    ]
+    once = cli.json(*args, "-o", "refit=false")
+    again = cli.json(*args)
+    assert "refit" not in once["training"] and once["training"]["trees"] >= 1
+    assert again["training"]["trees"] == 2 * once["training"]["trees"] and "refit" in again["training"]
+    read = lambda m: pl.read_parquet(m["path"]).sort("customer", "rank")  # noqa: E731
+    assert not read(again).equals(read(once))

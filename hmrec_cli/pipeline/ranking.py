@@ -629,7 +629,8 @@ def newest_week_figures(model: Ranker, name: str, training: list[RankingWeek], s
     """MAP@12 on the newest training week's buyers (at most `POLICY.newest_week_customers`) of the
     fitted ranker, of `merge` fitted on the same weeks, and of each source's own order: the check that a learned ranker beats the simple
     orders on data it could have learned from. Both rankers saw this week (it picked the learned
-    ranker's epoch or trees, and merge tunes on it), so the figures are optimistic, alike. Only
+    ranker's epoch or trees, lgbm's trees are boosted again on it, and merge tunes on it), so the
+    figures are optimistic. Only
     the buyers with a purchase among their candidates are scored (the others score 0 in any order)."""
     week = training[-1]
     rows, share = buyers_with_a_hit(
