@@ -377,8 +377,9 @@ def test_bad_din_parameters_fail_before_any_work(cli, store_dir: Path, tmp_path:
     assert not (tmp_path / "candidates").exists()  # refused before any source was fitted
 
 
-def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
-    args = [
+def lgbm_on_week_1(store_dir: Path, cache: Path) -> list:
+    """`hmrec rank --ranker lgbm` on the tiny store's week 1, two training weeks, at most 20 trees."""
+    return [
         "rank",
         "--ranker",
         "lgbm",
@@ -387,7 +388,7 @@ def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store
         "--data",
         store_dir,
         "--cache",
-        tmp_path,
+        cache,
         "--week",
         "1",
         "--train-weeks",
@@ -397,6 +398,10 @@ def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store
         "-o",
         "trees=20",
     ]
+
+
+def test_lgbm_reports_feature_importance_and_the_newest_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
+    args = lgbm_on_week_1(store_dir, tmp_path)
     m = cli.json(*args)
     importance = m["training"]["feature_importance"]
     assert set(importance) >= {"popular_rank", "repurchase_score", "fused_rank", "sales_7d", "bought_product"} and sum(
@@ -449,27 +454,7 @@ def test_lgbm_score_top_scores_only_merges_first_candidates(cli, store_dir: Path
 def test_lgbm_boosts_its_kept_trees_again_on_every_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
     """refit (the default): once the newest training week picked the trees and kept them, they are
     boosted again on all the training weeks, as many as it picked scaled by the weeks (2 weeks: twice)."""
-    args = [
-        "rank",
-        "--ranker",
-        "lgbm",
-        "--candidates",
-        "popular,repurchase",
-        "--data",
-        store_dir,
-        "--cache",
-        tmp_path,
-        "--week",
-        "1",
-        "--train-weeks",
-        "2",
-        "--k",
-        "30",
-        "-o",
-        "trees=20",
-        "-o",
-        "min_gain_se=0",
-    ]
+    args = [*lgbm_on_week_1(store_dir, tmp_path), "-o", "min_gain_se=0"]
     once = cli.json(*args, "-o", "refit=false")
     again = cli.json(*args)
     assert "refit" not in once["training"] and once["training"]["trees"] >= 1
