@@ -113,6 +113,11 @@ def log_shape(transactions: pl.DataFrame, weeks) -> dict:
     return {"buyers_per_week": buyers, "repeat_share": repeats / pairs if pairs else float("nan")}
 
 
+def store_at(data: Path, cache: Path, week) -> list[str]:
+    """The store, cache and week arguments every `hmrec recall` and `hmrec rank` call here takes."""
+    return ["--data", str(data), "--cache", str(cache), "--week", week.start.isoformat()]
+
+
 def own_options(retriever: str, options: list[str]) -> list[str]:
     """`hmrec recall` takes a retriever's own options as key=value: those of `-o retriever:key=value`."""
     mine = [o.partition(":")[2] for o in options[1::2] if o.partition(":")[0] == retriever]
@@ -133,12 +138,7 @@ def retrievers(
                 "recall",
                 "--method",
                 name,
-                "--data",
-                str(data),
-                "--cache",
-                str(cache),
-                "--week",
-                week.start.isoformat(),
+                *store_at(data, cache, week),
                 "--k",
                 "100",
                 *own_options(name, options),
@@ -195,12 +195,7 @@ def rankers(
                         "rank",
                         "--ranker",
                         ranker,
-                        "--data",
-                        str(data),
-                        "--cache",
-                        str(cache),
-                        "--week",
-                        week.start.isoformat(),
+                        *store_at(data, cache, week),
                         "--train-weeks",
                         "4",
                         "--seed",
