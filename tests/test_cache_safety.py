@@ -317,7 +317,20 @@ def test_clearing_a_trained_retrievers_sets_removes_its_checkpoint(cli, store_di
     their `model_key` names (only rankings took theirs), so the models folder only grew."""
     cache = tmp_path / "cache"
     args = ["recall", "--method", "sampled-softmax", "--data", store_dir, "--cache", cache, "--week", "1"]
-    args += ["-o", "epochs=1", "-o", "weeks=1", "-o", "embedding_size=8", "-o", "hidden=16", "--device", "cpu"]
+    args += [
+        "-o",
+        "epochs=1",
+        "-o",
+        "weeks=1",
+        "-o",
+        "min_purchases=0",
+        "-o",
+        "embedding_size=8",
+        "-o",
+        "hidden=16",
+        "--device",
+        "cpu",
+    ]
     made = cli.json(*args)
     checkpoint = cache / "models" / "sampled-softmax" / made["week"] / f"{made['model_key']}.pt"
     assert checkpoint.is_file()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-TOWER = ("epochs=2", "weeks=2", "embedding_size=16", "hidden=32", "history_length=8", "negatives=64")
+TOWER = ("epochs=2", "weeks=2", "min_purchases=0", "embedding_size=16", "hidden=32", "history_length=8", "negatives=64")
 DIN = ("prior_weight=0", "epochs=3", "history_length=8", "hidden=32", "embedding_size=8", "side_embedding_size=4")
 
 
@@ -67,7 +67,10 @@ def test_two_workers_train_din_as_well_as_one(cli, store_dir: Path, tmp_path: Pa
 
 def test_submit_with_two_workers_writes_one_validated_submission(cli, store_dir: Path, tmp_path: Path) -> None:
     out, cache = tmp_path / "out" / "submission.csv", tmp_path / "cache"
-    quick = [f"sampled-softmax:{o}" for o in ("epochs=1", "weeks=1", "embedding_size=8", "hidden=16", "negatives=16")]
+    quick = [
+        f"sampled-softmax:{o}"
+        for o in ("epochs=1", "weeks=1", "min_purchases=0", "embedding_size=8", "hidden=16", "negatives=16")
+    ]
     args = ["submit", "--candidates", "sampled-softmax", "--data", store_dir, "--cache", cache, "--out", out]
     m = cli.json(*args, *options(tuple(quick)), "--device", "cpu", "--workers", "2")
     assert m["validated"] and m["path"] == str(out)

@@ -240,7 +240,7 @@ def test_a_checkpoint_folder_linked_out_of_the_cache_is_refused(cli, store_dir: 
     (cache / "models").mkdir(parents=True)
     elsewhere.mkdir()
     (cache / "models" / "youtube-dnn").symlink_to(elsewhere, target_is_directory=True)
-    options = [x for o in ("epochs=1", "weeks=2", "embedding_size=8", "hidden=8") for x in ("-o", o)]
+    options = [x for o in ("epochs=1", "weeks=2", "min_purchases=0", "embedding_size=8", "hidden=8") for x in ("-o", o)]
     code, _, err = cli(
         "recall",
         "--method",

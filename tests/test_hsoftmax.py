@@ -165,7 +165,9 @@ def test_the_repeat_term_puts_the_customers_own_articles_where_the_mixture_ranks
     store = Store.open(store_dir)
     week = resolve_week("1", store.first_date, store.last_date)
     ctx = Context(history(store.transactions, week), store.articles, store.customers, week)
-    quick = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
+    quick = dict(
+        epochs=1, weeks=3, min_purchases=0, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8
+    )
     mixed = HSoftmax(HSoftmax.Params(**quick, beam=100_000, repeat_term=True))
     mixed.fit(ctx, RunSettings(seed=0, device="cpu"))
     who = store.customers["customer"].head(200)

@@ -23,7 +23,15 @@ RETRIEVERS = [p.name for p in discover("retriever")]
 K = 20
 # trained retrievers run the same contract with small sizes and one epoch, so the suite stays fast;
 # on the CPU, where equal seeds give equal weights (CUDA atomics may differ in the last bits)
-QUICK_TOWER = ("epochs=1", "weeks=3", "embedding_size=16", "side_embedding_size=4", "hidden=32", "history_length=8")
+QUICK_TOWER = (
+    "epochs=1",
+    "weeks=3",
+    "min_purchases=0",
+    "embedding_size=16",
+    "side_embedding_size=4",
+    "hidden=32",
+    "history_length=8",
+)
 QUICK_TDM = (
     "epochs=1",
     "tree_rounds=1",

@@ -16,6 +16,11 @@ class TowerParams:
         "training weeks before the target week (each: buyers' history at its start -> what they bought in it)",
         valid=Between(1, 104),
     )
+    min_purchases: int = param(
+        100_000,
+        "go back more weeks than `weeks` (up to the whole history) until the training weeks hold this many purchases: a small shop's 8 weeks are too few to learn article vectors from (0: exactly `weeks`)",
+        valid=Between(0, 10**9),
+    )
     history_length: int = param(32, "most recent purchases the user tower reads", valid=Between(1, 512))
     pooling: str = param(
         "mean",

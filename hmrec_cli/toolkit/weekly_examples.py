@@ -86,11 +86,26 @@ def training_weeks(week: Week, weeks: int, first_date: date) -> list[Week]:
     return [w for w in (week.earlier(i) for i in range(weeks, 0, -1)) if w.start > first_date]
 
 
-def weekly_examples(history: pl.DataFrame, week: Week, weeks: int, length: int) -> WeeklyExamples:
-    """Examples of the `weeks` weeks before `week`, from `history` (cut at `week`'s start, sorted
-    by date as the store's is). Weeks without buyers or without earlier history contribute nothing."""
+def weeks_holding(history: pl.DataFrame, week: Week, weeks: int, min_purchases: int) -> int:
+    """`weeks`, or more when those hold fewer than `min_purchases` purchases (rows of `history`):
+    the fewest weeks back from `week` that reach it, or every week of the history if none do."""
+    if min_purchases <= 0 or history.height == 0:
+        return weeks
+    back = history.select(((pl.lit(week.start) - pl.col("t_dat")).dt.total_days() - 1) // 7)  # 0: the week just before
+    counts = np.cumsum(np.bincount(back.to_series().to_numpy()))
+    reached = np.flatnonzero(counts >= min_purchases)
+    return max(weeks, int(reached[0]) + 1 if reached.size else counts.size)
+
+
+def weekly_examples(
+    history: pl.DataFrame, week: Week, weeks: int, length: int, min_purchases: int = 0
+) -> WeeklyExamples:
+    """Examples of the `weeks` weeks before `week` (more if they hold fewer than `min_purchases`
+    purchases: `weeks_holding`), from `history` (cut at `week`'s start, sorted by date as the
+    store's is). Weeks without buyers or without earlier history contribute nothing."""
     if history.height and history["t_dat"].max() >= week.start:
         raise ValueError(f"history reaches {history['t_dat'].max()}, on or after the week start {week.start}")
+    weeks = weeks_holding(history, week, weeks, min_purchases)
     first = history["t_dat"].min() if history.height else week.start
     parts, pairs, starts = [], [], []
     offset = 0

@@ -38,7 +38,7 @@ class HSoftmaxParams(TowerParams):
 
 class HSoftmax(FittedRetriever):
     name = "hsoftmax"
-    version = "4"
+    version = "5"
     summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
     Params = HSoftmaxParams
 

@@ -49,7 +49,7 @@ class Fitted:
         self.ctx, self.device = ctx, resolve_device(run.device, console.warn)
         self.popular = recent_popularity(ctx.history, ctx.week)
         run.on_progress("examples", 0, 1)
-        examples = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length)
+        examples = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length, p.min_purchases)
         tree = build_tree(ctx, p)
         shape, article_table, customer_table = tower_shape(ctx, p)
         torch.manual_seed(run.seed)
