@@ -13,8 +13,10 @@ import torch
 from hmrec_cli.data.splits import Week
 from hmrec_cli.toolkit.ann import top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, shuffled_batches
+from hmrec_cli.toolkit.features import recent_sales
+from hmrec_cli.toolkit.towers import PopularityPrior
 from hmrec_cli.toolkit.training import Settings, train
-from hmrec_cli.toolkit.weekly_examples import USER_DENSE, weekly_examples
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, weekly_examples, weeks_holding
 
 TARGET = Week(date(2020, 9, 16), "last")
 
@@ -88,6 +90,46 @@ def test_rows_of_week_w_or_later_do_not_change_the_examples_for_w() -> None:
         assert np.array_equal(
             getattr(altered.users, field)[altered.week == w][shared], getattr(base.users, field)[base.week == w]
         )
+
+
+def test_a_thin_log_trains_on_as_many_weeks_as_hold_min_purchases() -> None:
+    """ROWS: 2 purchases in the week just before the target (days 1-7 before it), 2 in the one
+    before, 3 in the third, then 1 in each of the fourth, fifth and sixth (days 25, 30, 40)."""
+    history = _history(ROWS)
+    assert weeks_holding(history, TARGET, 2, 0) == 2  # off: exactly `weeks`
+    assert weeks_holding(history, TARGET, 2, 4) == 2  # two weeks already hold 4
+    assert weeks_holding(history, TARGET, 2, 5) == 3
+    assert weeks_holding(history, TARGET, 1, 8) == 4
+    assert weeks_holding(history, TARGET, 1, 11) == 6  # never reached: the whole history
+    assert (
+        weekly_examples(history, TARGET, 1, 2, min_purchases=5).starts == weekly_examples(history, TARGET, 3, 2).starts
+    )
+
+
+def test_recent_sales_count_only_the_days_before_each_start() -> None:
+    history = _history(ROWS)
+    starts = [TARGET.start - timedelta(days=14), TARGET.start]
+    counts = recent_sales(history, starts, 10)
+    assert counts[0].tolist() == [0, 0, 0, 1, 0, 0, 0, 2, 0, 0]  # days 15..21 before the target: 3 (16), 7 (19, 20)
+    assert counts[1].tolist() == [0, 0, 1, 0, 1, 0, 0, 0, 0, 0]  # days 1..7: 2 (2), 4 (3)
+
+
+def test_the_popularity_prior_recovers_the_law_the_purchases_follow() -> None:
+    """Purchases drawn with P(article) proportional to exp(sold + power x log sales) (0 for no
+    sale) over 2 weeks of 400 articles: the fit finds both parameters; a prior of zeros adds nothing."""
+    gen = torch.Generator().manual_seed(0)
+    counts = torch.randint(0, 30, (2, 400), generator=gen)
+    truth = PopularityPrior(sold=-1.5, power=0.8)
+    probability = torch.softmax(truth.logits(counts).double(), dim=1)
+    week = torch.arange(2).repeat_interleave(20_000)
+    target = torch.cat([torch.multinomial(probability[w], 20_000, replacement=True, generator=gen) for w in (0, 1)])
+    fitted = PopularityPrior.fit(counts, week, target)
+    assert abs(fitted.sold - truth.sold) < 0.1 and abs(fitted.power - truth.power) < 0.05
+    assert fitted.logits(torch.tensor([0, 1, 8])).tolist() == [
+        0.0,
+        *truth.__class__(fitted.sold, fitted.power).logits(torch.tensor([1, 8])).tolist(),
+    ]
+    assert PopularityPrior.fit(counts, week[:0], target[:0]) == PopularityPrior(0.0, 0.0)
 
 
 def test_id_frequency_counts_ids_and_sequence_occurrences() -> None:

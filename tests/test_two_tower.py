@@ -21,7 +21,9 @@ from hmrec_cli.toolkit.ann import top_k_on_device
 from hmrec_cli.toolkit.batches import MIN_BATCH, scaled_batch
 from hmrec_cli.toolkit.towers import RepeatTerm, repeat_pairs
 
-QUICK = dict(epochs=1, weeks=3, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8)
+QUICK = dict(
+    epochs=1, weeks=3, min_purchases=0, embedding_size=16, side_embedding_size=4, hidden="32", history_length=8
+)
 
 
 def _sampled_gap(scores: np.ndarray, q: np.ndarray, positive: int, draws: int, logq: bool, rng) -> float:
@@ -80,6 +82,39 @@ def test_the_sold_softmax_is_the_full_softmax_over_its_columns_and_leaves_the_re
     assert softmax_columns(pair_article, None, "sold")[0] is None  # every article proposable: nothing to leave out
 
 
+def _world(rows: list, customers: int, articles: int, target: Week) -> tuple[Context, pl.DataFrame]:
+    """A Context at `target` over (date, customer, article) `rows`, and what was bought from then on."""
+    tx = (
+        pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row")
+        .with_columns(price=pl.lit(0.02, pl.Float32), channel=pl.lit(2, pl.UInt8))
+        .sort("t_dat")
+    )
+    catalogue = pl.DataFrame(
+        {
+            "article": np.arange(articles, dtype=np.uint32),
+            "product_code": np.arange(articles, dtype=np.int32),
+            **{
+                f: np.zeros(articles, dtype=np.int32)
+                for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")
+            },
+            "product_group_name": ["Garment"] * articles,
+            "index_group_name": ["Ladieswear"] * articles,
+        }
+    )
+    people = pl.DataFrame(
+        {
+            "customer": np.arange(customers, dtype=np.uint32),
+            "age": np.full(customers, 30, dtype=np.uint8),
+            "club_member_status": ["ACTIVE"] * customers,
+            "fashion_news_frequency": ["NONE"] * customers,
+            "FN": [True] * customers,
+            "Active": [True] * customers,
+        }
+    )
+    ctx = Context(history=history(tx, target), articles=catalogue, customers=people, week=target)
+    return ctx, tx.filter(pl.col("t_dat") >= target.start).select("customer", "article")
+
+
 def _order_world(weeks: int = 6, per_week: int = 150):
     """Every customer bought two of the articles 0-9, one long ago and one just before their
     week; what they buy that week is 10 + the *more recent* one. The same pair in the other order
@@ -96,37 +131,7 @@ def _order_world(weeks: int = 6, per_week: int = 150):
             (start - timedelta(days=int(rng.integers(1, 4))), c, int(recent)),
         ]
         rows.append((start + timedelta(days=int(rng.integers(0, 7))), c, 10 + int(recent)))
-    tx = (
-        pl.DataFrame(rows, schema={"t_dat": pl.Date, "customer": pl.UInt32, "article": pl.UInt32}, orient="row")
-        .with_columns(price=pl.lit(0.02, pl.Float32), channel=pl.lit(2, pl.UInt8))
-        .sort("t_dat")
-    )
-    articles = pl.DataFrame(
-        {
-            "article": np.arange(20, dtype=np.uint32),
-            "product_code": np.arange(20, dtype=np.int32),
-            **{
-                f: np.zeros(20, dtype=np.int32)
-                for f in ("product_type_no", "colour_group_code", "department_no", "garment_group_no")
-            },
-            "product_group_name": ["Garment"] * 20,
-            "index_group_name": ["Ladieswear"] * 20,
-        }
-    )
-    customers = pl.DataFrame(
-        {
-            "customer": np.arange(n, dtype=np.uint32),
-            "age": np.full(n, 30, dtype=np.uint8),
-            "club_member_status": ["ACTIVE"] * n,
-            "fashion_news_frequency": ["NONE"] * n,
-            "FN": [True] * n,
-            "Active": [True] * n,
-        }
-    )
-    target = Week(starts[-1], starts[-1].isoformat())
-    ctx = Context(history=history(tx, target), articles=articles, customers=customers, week=target)
-    truth = tx.filter(pl.col("t_dat") >= target.start).select("customer", "article")
-    return ctx, truth
+    return _world(rows, n, 20, Week(starts[-1], starts[-1].isoformat()))
 
 
 def _hit_rate(candidates: pl.DataFrame, truth: pl.DataFrame, k: int) -> float:
@@ -161,6 +166,59 @@ def test_youtube_dnn_learns_what_the_order_of_the_history_says_and_popular_canno
     popular.fit(ctx, RunSettings())
     learned, blind = _hit_rate(dnn.retrieve(buyers, 2), truth, 1), _hit_rate(popular.retrieve(buyers, 2), truth, 1)
     assert learned > 0.8 and blind < 0.25  # ten equally likely next purchases: popularity guesses ~0.1
+
+
+def _trend_world(weeks: int = 10, per_week: int = 100):
+    """Each article 0..4 is the best seller for two weeks running (article w // 2 in week w): 70%
+    of a week's buyers buy it, the rest one of the articles 10-39. Every customer buys in one week
+    only, after one random purchase long before, so nothing about them tells; only what sold in
+    the days before the week does. The target week is the second of its best seller's two."""
+    rng = np.random.default_rng(2)
+    starts = [date(2020, 6, 3) + timedelta(days=7 * w) for w in range(weeks)]
+    rows = []
+    for c in range(weeks * per_week):
+        w = c // per_week
+        bought = w // 2 if rng.random() < 0.7 else int(rng.integers(10, 40))
+        rows += [
+            (starts[0] - timedelta(days=int(rng.integers(30, 60))), c, int(rng.integers(10, 40))),
+            (starts[w] + timedelta(days=int(rng.integers(0, 7))), c, bought),
+        ]
+    return _world(rows, weeks * per_week, 40, Week(starts[-1], starts[-1].isoformat()))
+
+
+@pytest.mark.parametrize("plugin", [YouTubeDNN, SampledSoftmax])
+def test_the_popularity_prior_follows_this_weeks_best_seller_where_a_bias_learns_the_mean(plugin) -> None:
+    ctx, truth = _trend_world()
+    buyers = truth["customer"].unique().sort()
+    rates = {}
+    for prior in (True, False):
+        params = dict(QUICK, weeks=8, epochs=4, min_steps=20, sold_within_days=0, popularity_prior=prior)
+        model = plugin(plugin.Params(**params, **({"negatives": 16} if plugin is SampledSoftmax else {})))
+        model.fit(ctx, RunSettings(seed=0, device="cpu"))
+        rates[prior] = _hit_rate(model.retrieve(buyers, 1), truth, 1)
+    # 0.7 buy the week's best seller; without the prior the model ranks another of the training weeks' first
+    assert rates[True] > 0.6 and rates[False] < 0.3
+
+
+def test_the_prior_is_folded_into_the_serving_vectors_as_a_last_column() -> None:
+    """Serving scores (items @ users) equal the model's inner product (+ youtube-dnn's bias) plus
+    the prior's offset of each article, for both article sides."""
+    from hmrec_plugins.two_tower.model import TwoTower
+
+    from hmrec_cli.toolkit.towers import Shape
+
+    shape = Shape(articles=6, article_fields=(3,), customer_fields=(2,), dense=1, embedding_size=4, side_dim=2)
+    codes, people = torch.zeros(6, 1, dtype=torch.long), torch.zeros(3, 1, dtype=torch.long)
+    offsets = torch.tensor([0.0, 1.0, -2.0, 0.5, 3.0])
+    users = torch.randn(3, 4)
+    for loss in ("full", "sampled"):
+        torch.manual_seed(0)
+        model = TwoTower(shape, codes, people, loss, prior=True)
+        with torch.no_grad():
+            plain = model.serving_items() if loss == "full" else model.articles(torch.arange(5))
+            expected = (users @ plain[:, :4].T) + (plain[:, 4] if loss == "full" else 0.0) + offsets
+            got = model.serving_users(users) @ model.serving_items(offsets).T
+        assert torch.allclose(got, expected, atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +302,7 @@ def test_recall_cli_keys_a_trained_retriever_by_device_and_keeps_its_training_lo
         tmp_path,
         "--k",
         "12",
-        *sum((["-o", o] for o in ("epochs=1", "weeks=2", "embedding_size=8", "hidden=8")), []),
+        *sum((["-o", o] for o in ("epochs=1", "weeks=2", "min_purchases=0", "embedding_size=8", "hidden=8")), []),
     ]
     first = cli.json(*args, "--device", "cpu")
     assert first["device"] == "cpu" and len(first["training"]["epochs"]) == 1
@@ -294,7 +352,13 @@ def test_a_small_log_trains_in_smaller_batches_enough_steps_to_learn() -> None:
     ctx, truth = _order_world()
     buyers = truth["customer"].unique().sort()
     world = dict(
-        weeks=5, half_life_days=10.0, sold_within_days=0, embedding_size=16, side_embedding_size=2, hidden="32"
+        weeks=5,
+        min_purchases=0,
+        half_life_days=10.0,
+        sold_within_days=0,
+        embedding_size=16,
+        side_embedding_size=2,
+        hidden="32",
     )
     rates = {}
     for min_steps in (0, YouTubeDNN.Params().min_steps):

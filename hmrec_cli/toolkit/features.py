@@ -102,6 +102,16 @@ def unsold_articles(history: pl.DataFrame, week: Week, articles: int, days: int)
     return mask
 
 
+def recent_sales(history: pl.DataFrame, starts, articles: int, days: int = 7) -> np.ndarray:
+    """int64 [len(starts), articles]: each article's sales in the `days` before each of `starts`
+    (dates), from `history` (rows on or after a start are not counted for it)."""
+    counts = np.zeros((len(starts), articles), dtype=np.int64)
+    for row, start in enumerate(starts):  # one filter per week: a handful of weeks
+        sold = history.filter(pl.col("t_dat").is_between(start - timedelta(days=days), start, closed="left"))
+        counts[row] = np.bincount(sold["article"].to_numpy().astype(np.int64), minlength=articles)
+    return counts
+
+
 def _days_before(week: Week) -> pl.Expr:
     return (pl.lit(week.start) - pl.col("t_dat")).dt.total_days()
 

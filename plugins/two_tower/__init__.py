@@ -13,8 +13,11 @@ They differ in the article side and the loss:
   probability (logQ, Yi et al., 2019; `-o logq=false` is the ablation). Serving by exact search
   or `-o search=annoy`.
 
-Trained on the `weeks` weeks before the target week (hmrec_cli.toolkit.weekly_examples): every example is
-a buyer's history cut at a week's start and one article they bought that week. Retrieval is the
+Trained on the `weeks` weeks before the target week, more on a small log (`min_purchases`;
+hmrec_cli.toolkit.weekly_examples): every example is a buyer's history cut at a week's start and
+one article they bought that week. Every logit carries a fixed popularity prior from the
+article's sales in the 7 days before the week, fitted before the towers train
+(hmrec_cli.toolkit.towers.PopularityPrior), so the towers learn what popularity does not explain. Retrieval is the
 exact top k of user vector x article matrix (hmrec_cli.toolkit.ann), among articles sold in the last
 `sold_within_days` days. Torch loads only when a model is fitted (`hmrec plugins` stays light).
 """
@@ -42,6 +45,11 @@ class YouTubeDNNParams(TowerParams):
         "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
         "so articles bought again can rank first",
     )
+    popularity_prior: bool = param(
+        True,
+        "add a fixed offset to every article's logit from its sales in the 7 days before the week "
+        "(fitted by maximum likelihood on the training weeks before the towers train), so they learn what popularity does not explain",
+    )
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,11 @@ class SampledSoftmaxParams(TowerParams):
         "add a learned bonus (one weight per purchase age) to the articles in the customer's own history, "
         "so articles bought again can rank first (with search=annoy: the index's neighbours and the customer's own articles, rescored)",
     )
+    popularity_prior: bool = param(
+        True,
+        "add a fixed offset to every article's logit from its sales in the 7 days before the week "
+        "(fitted by maximum likelihood on the training weeks before the towers train), so they learn what popularity does not explain",
+    )
 
 
 class _TwoTower(FittedRetriever):
@@ -78,7 +91,7 @@ class _TwoTower(FittedRetriever):
 
 class YouTubeDNN(_TwoTower):
     name = "youtube-dnn"
-    version = "4"
+    version = "5"
     summary = "YouTube DNN: pooled history + customer features -> user vector; full softmax over the catalogue"
     Params = YouTubeDNNParams
     loss = "full"
@@ -86,7 +99,7 @@ class YouTubeDNN(_TwoTower):
 
 class SampledSoftmax(_TwoTower):
     name = "sampled-softmax"
-    version = "4"
+    version = "5"
     summary = "Two towers (history + customer | article + side features); in-batch + popularity negatives with logQ"
     Params = SampledSoftmaxParams
     loss = "sampled"

@@ -11,8 +11,8 @@ from hmrec_cli import console
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity, top_k
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
-from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.toolkit.towers import repeat_pairs, tower_shape, user_vectors
+from hmrec_cli.toolkit.features import recent_sales, unsold_articles
+from hmrec_cli.toolkit.towers import PopularityPrior, repeat_pairs, tower_shape, user_vectors
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
@@ -28,11 +28,13 @@ class Fitted:
         self.ctx, self.device, self.seed = ctx, resolve_device(run.device, console.warn), run.seed
         self.popular = recent_popularity(ctx.history, ctx.week)
         run.on_progress("examples", 0, 1)
-        examples = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length)
+        examples = weekly_examples(ctx.history, ctx.week, p.weeks, p.history_length, p.min_purchases)
         n_articles = ctx.articles.height
         shape, article_table, customer_table = tower_shape(ctx, p)
         torch.manual_seed(run.seed)
-        self.model = TwoTower(shape, article_table, customer_table, self.loss, p.repeat_term).to(self.device)
+        self.model = TwoTower(shape, article_table, customer_table, self.loss, p.repeat_term, p.popularity_prior).to(
+            self.device
+        )
         pairs = int(examples.pair_article.size)
         if pairs == 0:
             console.warn(
@@ -48,11 +50,14 @@ class Fitted:
                 "pair_example": examples.pair_example,
                 "pair_article": examples.pair_article,
                 "pair_column": pair_column,
+                "week": examples.week,
             },
             self.device,
         )
         kept = torch.from_numpy(kept).to(self.device) if kept is not None else None
         column_of = softmax_lookup(kept, n_articles, self.device)  # article index + 1 -> softmax column, -1 = none
+        prior = self._prior(ctx, examples, kept) if p.popularity_prior else None
+        kept_prior = prior[:, kept] if prior is not None and kept is not None else prior
         frequency = id_frequency(t["pair_article"], n_articles)
         probability = frequency / frequency.sum()
         log_q = torch.log(probability) if getattr(p, "logq", False) else None
@@ -61,20 +66,22 @@ class Fitted:
             example, target = t["pair_example"][idx], t["pair_article"][idx]
             items, ages = t["items"][example], t["age_days"][example]
             users = self.model.user(t["customer"][example], items, ages, t["dense"][example])
-            repeat = self.model.repeat
+            repeat, weeks = self.model.repeat, t["week"][example]
             if self.loss == "full":
                 width = kept.numel() if kept is not None else n_articles
-                bonus = (
-                    (lambda lo, hi: repeat.on_lookup(items[lo:hi], ages[lo:hi], column_of, width))
-                    if repeat is not None
-                    else None
-                )
+
+                def bonus(lo: int, hi: int):
+                    added = repeat.on_lookup(items[lo:hi], ages[lo:hi], column_of, width) if repeat is not None else 0.0
+                    return added + (kept_prior[weeks[lo:hi]] if prior is not None else 0.0)
+
                 return full_softmax_loss(users, self.model.articles, t["pair_column"][idx], kept, bonus)
             negatives = torch.multinomial(probability, p.negatives, replacement=True) if p.negatives else target[:0]
             columns = torch.cat([target, negatives])
             scores = users.float() @ self.model.articles(columns).float().T
             if repeat is not None:
                 scores = scores + repeat.on_columns(items, ages, columns)
+            if prior is not None:
+                scores = scores + prior[weeks.unsqueeze(1), columns.unsqueeze(0)]
             return sampled_softmax_loss(
                 scores, log_q[columns] if log_q is not None else None, hidden_columns(example, target, negatives)
             )
@@ -93,7 +100,7 @@ class Fitted:
             resume=run.resume,
             on_progress=run.on_progress,
         )
-        self._serving(excluded)
+        self._serving(excluded, prior[-1] if prior is not None else None)
         softmax = (
             {"softmax_articles": int(kept.numel()) if kept is not None else n_articles} if self.loss == "full" else {}
         )
@@ -107,15 +114,31 @@ class Fitted:
             "device": self.device.type,
         }
 
-    def _serving(self, excluded: np.ndarray | None) -> None:
-        """Article vectors for search; the annoy index holds the proposable articles only."""
+    def _serving(self, excluded: np.ndarray | None, prior: torch.Tensor | None) -> None:
+        """Article vectors for search (with the week's popularity `prior` folded in); the annoy
+        index holds the proposable articles only."""
         with torch.no_grad():
-            self.items = self.model.serving_items().float()
+            self.items = self.model.serving_items(prior).float()
         self.excluded = torch.from_numpy(excluded).to(self.device) if excluded is not None else None
         self.index = None
         if getattr(self.params, "search", "exact") == "annoy":
             self.allowed = np.flatnonzero(~excluded) if excluded is not None else np.arange(self.items.shape[0])
             self.index = AnnIndex.build(self.items.cpu().numpy()[self.allowed], self.params.trees, seed=self.seed)
+
+    def _prior(self, ctx: Context, examples, kept: torch.Tensor | None) -> torch.Tensor:
+        """[training weeks + 1, articles] the popularity prior's offsets for each training week,
+        then for the target week (the last row), fitted on the training purchases over the
+        softmax's articles (`kept`, or all)."""
+        counts = torch.from_numpy(recent_sales(ctx.history, [*examples.starts, ctx.week.start], ctx.articles.height))
+        week = torch.from_numpy(examples.week[examples.pair_example])
+        target = torch.from_numpy(examples.pair_article)
+        if kept is not None:
+            columns = kept.cpu()
+            fitted = PopularityPrior.fit(counts[:-1, columns], week, torch.searchsorted(columns, target))
+        else:
+            fitted = PopularityPrior.fit(counts[:-1], week, target)
+        self.prior = fitted
+        return fitted.logits(counts).to(self.device)
 
     def inputs(self, customers: pl.Series) -> UserInputs:
         """The user tower's inputs for `customers` at the week's cut."""

@@ -41,11 +41,18 @@ class ItemTower(nn.Module):
 
 class TwoTower(nn.Module):
     def __init__(
-        self, shape: Shape, article_codes: torch.Tensor, customer_codes: torch.Tensor, loss: str, repeat: bool = False
+        self,
+        shape: Shape,
+        article_codes: torch.Tensor,
+        customer_codes: torch.Tensor,
+        loss: str,
+        repeat: bool = False,
+        prior: bool = False,
     ):
         super().__init__()
         self.loss_kind = loss
         self.repeat = RepeatTerm() if repeat else None
+        self.prior = prior  # serving adds a per-article offset as a last column (youtube-dnn: to the bias)
         self.user = UserTower(shape, article_codes, customer_codes)
         self.articles = (
             OutputEmbeddings(shape.articles - 1, shape.embedding_size)
@@ -53,16 +60,22 @@ class TwoTower(nn.Module):
             else ItemTower(shape, article_codes)
         )
 
-    def serving_items(self) -> torch.Tensor:
-        """[articles, D]: what user vectors (`serving_users`) are multiplied with."""
+    def serving_items(self, bonus: torch.Tensor | None = None) -> torch.Tensor:
+        """[articles, D]: what user vectors (`serving_users`) are multiplied with. A `bonus`
+        [articles] (the popularity prior's offsets) is a last column (youtube-dnn: added to its
+        bias column), which the users' matching 1 adds to every score."""
         if self.loss_kind == "full":
-            return self.articles.all()
-        return self.articles(
+            items = self.articles.all()
+            return items if bonus is None else torch.cat([items[:, :-1], (items[:, -1] + bonus).unsqueeze(1)], dim=1)
+        items = self.articles(
             torch.arange(self.articles.encoder.ids.num_embeddings - 1, device=self.articles.encoder.ids.weight.device)
         )
+        return items if bonus is None else torch.cat([items, bonus.unsqueeze(1)], dim=1)
 
     def serving_users(self, users: torch.Tensor) -> torch.Tensor:
-        return torch.cat([users, users.new_ones(users.shape[0], 1)], dim=1) if self.loss_kind == "full" else users
+        if self.loss_kind == "full" or self.prior:
+            return torch.cat([users, users.new_ones(users.shape[0], 1)], dim=1)
+        return users
 
 
 CHUNK_BYTES = 16 * 2**20  # logits per slice of the batch: under glibc's largest mmap threshold (32 MiB)
