@@ -62,6 +62,7 @@ _HOMES = {
         "article_codes",
         "article_side_table",
         "customer_codes",
+        "recent_sales",
         "unsold_articles",
     ),
     "hmrec_cli.toolkit.fitted_retriever": ("FittedRetriever",),
@@ -83,6 +84,7 @@ _HOMES = {
     "hmrec_cli.toolkit.towers": (
         "AGE_BUCKETS",
         "ArticleEncoder",
+        "PopularityPrior",
         "RepeatTerm",
         "Shape",
         "UserTower",
