@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import torch
@@ -56,7 +58,7 @@ class Fitted:
         )
         kept = torch.from_numpy(kept).to(self.device) if kept is not None else None
         column_of = softmax_lookup(kept, n_articles, self.device)  # article index + 1 -> softmax column, -1 = none
-        prior = self._prior(ctx, examples, kept) if p.popularity_prior else None
+        fitted_prior, prior = self._prior(ctx, examples, kept, pair_column) if p.popularity_prior else (None, None)
         kept_prior = prior[:, kept] if prior is not None and kept is not None else prior
         frequency = id_frequency(t["pair_article"], n_articles)
         probability = frequency / frequency.sum()
@@ -110,6 +112,7 @@ class Fitted:
             "pairs": pairs,
             "batch_size": batch,
             **softmax,
+            **({"popularity_prior": dataclasses.asdict(fitted_prior)} if fitted_prior is not None else {}),
             "weeks": [d.isoformat() for d in examples.starts],
             "device": self.device.type,
         }
@@ -125,20 +128,17 @@ class Fitted:
             self.allowed = np.flatnonzero(~excluded) if excluded is not None else np.arange(self.items.shape[0])
             self.index = AnnIndex.build(self.items.cpu().numpy()[self.allowed], self.params.trees, seed=self.seed)
 
-    def _prior(self, ctx: Context, examples, kept: torch.Tensor | None) -> torch.Tensor:
-        """[training weeks + 1, articles] the popularity prior's offsets for each training week,
-        then for the target week (the last row), fitted on the training purchases over the
-        softmax's articles (`kept`, or all)."""
+    def _prior(
+        self, ctx: Context, examples, kept: torch.Tensor | None, pair_column: np.ndarray
+    ) -> tuple[PopularityPrior, torch.Tensor]:
+        """The popularity prior, fitted on the training purchases over the softmax's articles
+        (`kept`, or all; `pair_column`: each purchase's column among them), and its offsets
+        [training weeks + 1, articles]: each training week's, then the target week's (last row)."""
         counts = torch.from_numpy(recent_sales(ctx.history, [*examples.starts, ctx.week.start], ctx.articles.height))
+        training = counts[:-1] if kept is None else counts[:-1, kept.cpu()]
         week = torch.from_numpy(examples.week[examples.pair_example])
-        target = torch.from_numpy(examples.pair_article)
-        if kept is not None:
-            columns = kept.cpu()
-            fitted = PopularityPrior.fit(counts[:-1, columns], week, torch.searchsorted(columns, target))
-        else:
-            fitted = PopularityPrior.fit(counts[:-1], week, target)
-        self.prior = fitted
-        return fitted.logits(counts).to(self.device)
+        fitted = PopularityPrior.fit(training, week, torch.from_numpy(pair_column))
+        return fitted, fitted.logits(counts).to(self.device)
 
     def inputs(self, customers: pl.Series) -> UserInputs:
         """The user tower's inputs for `customers` at the week's cut."""
