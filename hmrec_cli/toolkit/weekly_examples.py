@@ -11,7 +11,7 @@ it is used; `user_inputs` builds the same inputs for any customers at the target
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -87,14 +87,17 @@ def training_weeks(week: Week, weeks: int, first_date: date) -> list[Week]:
 
 
 def weeks_holding(history: pl.DataFrame, week: Week, weeks: int, min_purchases: int) -> int:
-    """`weeks`, or more when those hold fewer than `min_purchases` purchases (rows of `history`):
-    the fewest weeks back from `week` that reach it, or every week of the history if none do."""
+    """`weeks`, or more when those hold fewer than `min_purchases` purchases (rows of `history`,
+    cut at `week`'s start): the fewest weeks back from `week` that reach it, or every week of the
+    history if none do. Binary searches on the sorted dates: no pass over the rows."""
     if min_purchases <= 0 or history.height == 0:
         return weeks
-    back = history.select(((pl.lit(week.start) - pl.col("t_dat")).dt.total_days() - 1) // 7)  # 0: the week just before
-    counts = np.cumsum(np.bincount(back.to_series().to_numpy()))
-    reached = np.flatnonzero(counts >= min_purchases)
-    return max(weeks, int(reached[0]) + 1 if reached.size else counts.size)
+    dates = history["t_dat"] if history["t_dat"].is_sorted() else history["t_dat"].sort()
+    span = -(-(week.start - dates[0]).days // 7)  # weeks back to the first purchase
+    starts = pl.Series([week.start - timedelta(days=7 * i) for i in range(1, span + 1)])
+    held = history.height - dates.search_sorted(starts, side="left").to_numpy()  # purchases in the i weeks before
+    reached = np.flatnonzero(held >= min_purchases)
+    return max(weeks, int(reached[0]) + 1 if reached.size else span)
 
 
 def weekly_examples(
