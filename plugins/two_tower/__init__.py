@@ -17,9 +17,9 @@ Trained on the `weeks` weeks before the target week, more on a small log (`min_p
 hmrec_cli.toolkit.weekly_examples): every example is a buyer's history cut at a week's start and
 one article they bought that week. Every logit carries a fixed popularity prior from the
 article's sales in the 7 days before the week, fitted before the towers train
-(hmrec_cli.toolkit.towers.PopularityPrior), so the towers learn what popularity does not explain. Retrieval is the
-exact top k of user vector x article matrix (hmrec_cli.toolkit.ann), among articles sold in the last
-`sold_within_days` days. Torch loads only when a model is fitted (`hmrec plugins` stays light).
+(hmrec_cli.toolkit.towers.PopularityPrior), so the towers learn what popularity does not
+explain. Retrieval is the exact top k of user vector x article matrix (hmrec_cli.toolkit.ann),
+among articles sold in the last `sold_within_days` days. Torch loads only when a model is fitted (`hmrec plugins` stays light).
 """
 
 from __future__ import annotations
