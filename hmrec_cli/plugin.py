@@ -92,6 +92,7 @@ _HOMES = {
         "repeat_pairs",
         "tower_shape",
         "user_vectors",
+        "week_offsets",
     ),
     "hmrec_cli.toolkit.training": ("Settings", "resolve_device", "train"),
     "hmrec_cli.toolkit.weekly_examples": ("USER_DENSE", "UserInputs", "user_inputs", "weekly_examples"),

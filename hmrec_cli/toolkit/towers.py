@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from hmrec_cli.toolkit.batches import predict_in_batches, to_device
-from hmrec_cli.toolkit.features import article_side_table, customer_codes
+from hmrec_cli.toolkit.features import article_side_table, customer_codes, recent_sales
 from hmrec_cli.toolkit.weekly_examples import USER_DENSE, UserInputs
 
 AGE_BUCKETS = 16  # purchase age in log2 days (bucket 0 = padding), as DIN buckets it
@@ -201,6 +201,19 @@ class PopularityPrior:
             solver.step(loss)
         sold, power = params.detach().tolist()
         return cls(sold, power)
+
+
+def week_offsets(history, examples, start, articles: int, kept=None, columns=None):
+    """(the fitted PopularityPrior, its offsets [training weeks + 1, articles]): the prior fitted
+    on `examples`' purchases (a WeeklyExamples), then each training week's offsets and, last, the
+    offsets of the week starting at `start`. `kept`: the softmax's article indexes (None: all),
+    `columns`: each purchase's column among them (None: its article)."""
+    counts = torch.from_numpy(recent_sales(history, [*examples.starts, start], articles))
+    training = counts[:-1] if kept is None else counts[:-1, torch.as_tensor(kept).cpu()]
+    week = torch.from_numpy(examples.week[examples.pair_example])
+    target = torch.from_numpy(examples.pair_article if columns is None else columns)
+    fitted = PopularityPrior.fit(training, week, target)
+    return fitted, fitted.logits(counts)
 
 
 def repeat_pairs(

@@ -13,8 +13,8 @@ from hmrec_cli import console
 from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popularity, top_k
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
-from hmrec_cli.toolkit.features import recent_sales, unsold_articles
-from hmrec_cli.toolkit.towers import PopularityPrior, repeat_pairs, tower_shape, user_vectors
+from hmrec_cli.toolkit.features import unsold_articles
+from hmrec_cli.toolkit.towers import PopularityPrior, repeat_pairs, tower_shape, user_vectors, week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
@@ -131,14 +131,10 @@ class Fitted:
     def _prior(
         self, ctx: Context, examples, kept: torch.Tensor | None, pair_column: np.ndarray
     ) -> tuple[PopularityPrior, torch.Tensor]:
-        """The popularity prior, fitted on the training purchases over the softmax's articles
-        (`kept`, or all; `pair_column`: each purchase's column among them), and its offsets
-        [training weeks + 1, articles]: each training week's, then the target week's (last row)."""
-        counts = torch.from_numpy(recent_sales(ctx.history, [*examples.starts, ctx.week.start], ctx.articles.height))
-        training = counts[:-1] if kept is None else counts[:-1, kept.cpu()]
-        week = torch.from_numpy(examples.week[examples.pair_example])
-        fitted = PopularityPrior.fit(training, week, torch.from_numpy(pair_column))
-        return fitted, fitted.logits(counts).to(self.device)
+        """The popularity prior over the softmax's articles (`kept`, or all; `pair_column`: each
+        purchase's column among them), and its offsets [training weeks + 1, articles]."""
+        fitted, offsets = week_offsets(ctx.history, examples, ctx.week.start, ctx.articles.height, kept, pair_column)
+        return fitted, offsets.to(self.device)
 
     def inputs(self, customers: pl.Series) -> UserInputs:
         """The user tower's inputs for `customers` at the week's cut."""
