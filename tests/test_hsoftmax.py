@@ -125,6 +125,37 @@ def test_beam_as_wide_as_the_tree_equals_brute_force_top_k(articles, kind: str) 
     assert all(found[rows == r].unique().numel() == k for r in range(users.shape[0]))
 
 
+@pytest.mark.parametrize("kind", ["catalogue", "huffman"])
+def test_the_popularity_tilt_is_the_prior_at_zero_logits_and_stays_one_distribution(articles, kind: str) -> None:
+    """Each child's offset is the log of its leaves' summed exp(offset): with zero logits the tree
+    is exactly softmax(offsets) (the path's product telescopes); with any logits it still sums to
+    1, the loss is -log of it, and beam search (as wide as the tree) returns its top k."""
+    tree = catalogue_tree(articles, 4) if kind == "catalogue" else huffman_tree(np.arange(articles.height) % 17 + 1)
+    model, users = _model(tree, users=5)
+    by_article = torch.randn(2, articles.height) * 2.0  # two weeks' article offsets
+    offsets = model.node_offsets(by_article)
+    with torch.no_grad():
+        vectors, bias = model.node_vectors.clone(), model.node_bias.clone()
+        model.node_vectors.zero_()
+        model.node_bias.zero_()
+        for week in (0, 1):
+            flat = model.leaf_log_probs(users, offsets[week])
+            torch.testing.assert_close(flat, torch.log_softmax(by_article[week], 0).expand_as(flat), atol=1e-5, rtol=0)
+        model.node_vectors.copy_(vectors)
+        model.node_bias.copy_(bias)
+        tilted = model.leaf_log_probs(users, offsets[1])
+    np.testing.assert_allclose(tilted.exp().sum(1).numpy(), 1.0, rtol=1e-4)
+    assert not torch.allclose(tilted, model.leaf_log_probs(users).detach(), atol=1e-3)
+    target = torch.tensor([3] * users.shape[0])
+    week = torch.ones(users.shape[0], dtype=torch.long)
+    assert torch.isclose(model.loss(users, target, tilt=(offsets, week)), -tilted[:, 3].mean(), rtol=1e-5)
+    with torch.no_grad():
+        rows, found, log_p = model.beam_search(users, 10, beam=tree.nodes, offsets=offsets[1])
+        values, expected = torch.topk(tilted, 10, dim=1)
+    assert torch.equal(found.reshape(-1, 10), expected)
+    torch.testing.assert_close(log_p.reshape(-1, 10), values, rtol=1e-5, atol=1e-5)
+
+
 def test_the_repeat_mixture_is_a_distribution_and_training_minimises_its_minus_log(articles) -> None:
     """P(a) = (1 - g) P_tree(a) + g P_own(a) sums to 1 over the catalogue for a customer with a
     history and one without; the loss is -log P of the target, bought before or not."""

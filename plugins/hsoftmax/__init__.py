@@ -34,11 +34,17 @@ class HSoftmaxParams(TowerParams):
         "mix the tree's softmax with a softmax over the customer's own recent purchases (one learned weight per "
         "purchase age; the share of each learned from the user vector), so articles bought again can rank first",
     )
+    popularity_prior: bool = param(
+        True,
+        "tilt every softmax of the tree by the sales of the leaves below each child in the 7 days before the "
+        "week (the youtube-dnn prior, fitted first, then fixed), so the tree learns a residual on this week's "
+        "best sellers and beam search follows them",
+    )
 
 
 class HSoftmax(FittedRetriever):
     name = "hsoftmax"
-    version = "5"
+    version = "6"
     summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
     Params = HSoftmaxParams
 

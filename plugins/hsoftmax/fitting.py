@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import torch
@@ -12,7 +14,7 @@ from hmrec_cli import console
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity, top_k
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.toolkit.towers import tower_shape, user_vectors
+from hmrec_cli.toolkit.towers import tower_shape, user_vectors, week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
@@ -62,16 +64,27 @@ class Fitted:
             self.trained = False
             return {"examples": 0, "pairs": 0}
         t = to_device(
-            {**examples.users.arrays(), "pair_example": examples.pair_example, "pair_article": examples.pair_article},
+            {
+                **examples.users.arrays(),
+                "pair_example": examples.pair_example,
+                "pair_article": examples.pair_article,
+                "week": examples.week,
+            },
             self.device,
         )
+        prior, offsets = None, None
+        if p.popularity_prior:
+            prior, by_article = week_offsets(ctx.history, examples, ctx.week.start, ctx.articles.height)
+            offsets = self.model.node_offsets(by_article.to(self.device))  # training weeks', then the target week's
+        self.offsets = offsets[-1] if offsets is not None else None
 
         def loss_of(idx: torch.Tensor) -> torch.Tensor:
             example = t["pair_example"][idx]
             users = self.model.user(
                 t["customer"][example], t["items"][example], t["age_days"][example], t["dense"][example]
             )
-            return self.model.loss(users, t["pair_article"][idx], t["items"][example], t["age_days"][example])
+            tilt = (offsets, t["week"][example]) if offsets is not None else None
+            return self.model.loss(users, t["pair_article"][idx], t["items"][example], t["age_days"][example], tilt)
 
         batch = scaled_batch(pairs, p.batch_size, p.min_steps)
         settings = Settings(
@@ -98,6 +111,7 @@ class Fitted:
             "examples": examples.rows,
             "pairs": pairs,
             "batch_size": batch,
+            **({"popularity_prior": dataclasses.asdict(prior)} if prior is not None else {}),
             "weeks": [d.isoformat() for d in examples.starts],
             "device": self.device.type,
             "tree": {
@@ -119,7 +133,9 @@ class Fitted:
         )
         with torch.no_grad():
             for lo in range(0, ids.size, chunk):
-                rows, articles, log_p = self.model.beam_search(users[lo : lo + chunk], k, beam, self.allowed)
+                rows, articles, log_p = self.model.beam_search(
+                    users[lo : lo + chunk], k, beam, self.allowed, self.offsets
+                )
                 parts.append(
                     pl.DataFrame(
                         {
@@ -156,11 +172,12 @@ class Fitted:
         with torch.no_grad():
             for lo in range(0, rows.size, OWN_CHUNK):
                 part = slice(lo, lo + OWN_CHUNK)
+                chunk_rows = torch.from_numpy(rows[part]).to(self.device)
+                tilt = None
+                if self.offsets is not None:  # one week: every row reads row 0 of the offsets
+                    tilt = (self.offsets.unsqueeze(0), torch.zeros_like(chunk_rows))
                 tree_log_p[part] = (
-                    self.model.tree_log_probs(
-                        users[torch.from_numpy(rows[part]).to(self.device)],
-                        torch.from_numpy(articles[part]).to(self.device),
-                    )
+                    self.model.tree_log_probs(users[chunk_rows], torch.from_numpy(articles[part]).to(self.device), tilt)
                     .cpu()
                     .numpy()
                 )

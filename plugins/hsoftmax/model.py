@@ -11,6 +11,12 @@ With the repeat term the model is a repeat-explore mixture (RepeatNet, Ren et al
 learned weight per purchase age and the gate g comes from the user vector. A tree's softmaxes
 cannot take an additive bonus on some leaves and stay normalised; a mixture can, and the gate
 learns how much of a week repeats (near 0 where nobody rebuys).
+
+With the popularity prior every child's logit gets a fixed offset: the log of the summed
+exp(PopularityPrior offset) of the leaves below it (`node_offsets`). With zero logits the tree is
+then exactly the prior (the product down a path telescopes to exp(offset of the leaf) / their
+sum), so the learned logits are a residual on this week's best sellers, the softmaxes stay
+normalised, and beam search is steered by the offsets as much as by the model.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import torch
 from torch import nn
 
 from hmrec_cli.toolkit.towers import AGE_BUCKETS, Shape, UserTower, age_buckets
+
+Tilt = tuple[torch.Tensor, torch.Tensor]  # the prior's node offsets [weeks, nodes], and each row's week
 
 GATE_START = -3.0  # the gate's starting logit: the mixture starts close to the tree alone (g ~ 0.05)
 
@@ -101,23 +109,47 @@ class HierarchicalSoftmax(nn.Module):
         )
         return entry, child
 
-    def _logits(self, users: torch.Tensor, rows: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
-        return (users[rows].float() * self.node_vectors[nodes].float()).sum(-1) + self.node_bias[nodes].float()
+    def node_offsets(self, article_offsets: torch.Tensor) -> torch.Tensor:
+        """[weeks, nodes] the popularity prior's offset of every node: log of the summed
+        exp(offset) of the leaves below it, from `article_offsets` [weeks, articles] (one sparse
+        product of the leaf-to-ancestor incidence and the weeks' exp(offsets), in float64)."""
+        path = self.tree.path
+        article, column = torch.nonzero(path >= 0, as_tuple=True)
+        incidence = torch.sparse_coo_tensor(
+            torch.stack([path[article, column], article]),
+            torch.ones(article.shape[0], dtype=torch.float64, device=path.device),
+            (self.tree.parent.shape[0], path.shape[0]),
+            check_invariants=True,
+        )
+        top = article_offsets.double().amax(1, keepdim=True)  # exp of the offsets minus their week's largest
+        mass = torch.sparse.mm(incidence, torch.exp(article_offsets.double() - top).T).T
+        offsets = (torch.log(mass) + top).float()
+        offsets[:, 0] = 0.0  # the root is nobody's child: no leaf path lists it
+        return offsets
 
-    def _path_steps(self, users: torch.Tensor, articles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _logits(self, users: torch.Tensor, rows: torch.Tensor, nodes: torch.Tensor, tilt: Tilt | None) -> torch.Tensor:
+        logits = (users[rows].float() * self.node_vectors[nodes].float()).sum(-1) + self.node_bias[nodes].float()
+        if tilt is None:
+            return logits
+        offsets, week = tilt
+        return logits + offsets[week[rows], nodes]
+
+    def _path_steps(
+        self, users: torch.Tensor, articles: torch.Tensor, tilt: Tilt | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per step of each article's path: its row and the log softmax of the path's node among
-        its siblings."""
+        its siblings (`tilt`: the prior's node offsets [weeks, nodes] and each row's week)."""
         path = self.tree.path[articles]  # [B, depth]
         rows, column = torch.nonzero(path >= 0, as_tuple=True)
         step_node = path[rows, column]
         entry, sibling = self._children(self.tree.parent[step_node])
-        logits = self._logits(users, rows[entry], sibling)
+        logits = self._logits(users, rows[entry], sibling, tilt)
         log_p = self._segment_log_softmax(logits, entry, step_node.shape[0])
         return rows, log_p[sibling == step_node[entry]]
 
-    def tree_log_probs(self, users: torch.Tensor, articles: torch.Tensor) -> torch.Tensor:
+    def tree_log_probs(self, users: torch.Tensor, articles: torch.Tensor, tilt: Tilt | None = None) -> torch.Tensor:
         """[B] log P_tree(article | user) of each row's article."""
-        rows, steps = self._path_steps(users, articles)
+        rows, steps = self._path_steps(users, articles, tilt)
         return torch.zeros(articles.shape[0], device=steps.device).index_add(0, rows, steps)
 
     def loss(
@@ -126,20 +158,24 @@ class HierarchicalSoftmax(nn.Module):
         articles: torch.Tensor,
         items: torch.Tensor | None = None,
         age_days: torch.Tensor | None = None,
+        tilt: Tilt | None = None,
     ) -> torch.Tensor:
         """Mean over the batch of -log P(article | user): the tree's, or the mixture's with the
-        repeat term (`items`, `age_days`: each row's history)."""
+        repeat term (`items`, `age_days`: each row's history; `tilt`: the prior's offsets)."""
         if self.repeat is None:
-            return -self._path_steps(users, articles)[1].sum() / articles.shape[0]
+            return -self._path_steps(users, articles, tilt)[1].sum() / articles.shape[0]
         log_gate, log_rest = self.repeat.log_gates(users, items)
-        explore = log_rest + self.tree_log_probs(users, articles)
+        explore = log_rest + self.tree_log_probs(users, articles, tilt)
         own = self.repeat.own_of(items, age_days, articles)
         safe = torch.log(own.clamp_min(1e-30))  # finite on both branches, so where() passes no nan gradient
         return -torch.where(own > 0, torch.logaddexp(explore, log_gate + safe), explore).mean()
 
-    def node_log_probs(self, users: torch.Tensor) -> torch.Tensor:
-        """[n, nodes]: log P(node | parent, user) of every non-root node (root: 0)."""
+    def node_log_probs(self, users: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """[n, nodes]: log P(node | parent, user) of every non-root node (root: 0); `offsets`:
+        the serving week's node offsets [nodes]."""
         logits = users.float() @ self.node_vectors.float().T + self.node_bias.float()
+        if offsets is not None:
+            logits = logits + offsets
         logits[:, 0] = -torch.inf  # the root is nobody's child: out of its children's softmax
         parent = self.tree.parent.clamp(min=0).expand_as(logits)
         top = torch.full_like(logits, -torch.inf).scatter_reduce(1, parent, logits, "amax")
@@ -148,15 +184,17 @@ class HierarchicalSoftmax(nn.Module):
         out[:, 0] = 0.0
         return out
 
-    def leaf_log_probs(self, users: torch.Tensor) -> torch.Tensor:
+    def leaf_log_probs(self, users: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """[n, articles]: exact log P(article | user) of every article (brute force: the reference
         for beam search, and the scores of the leaves it reaches)."""
-        per_node = self.node_log_probs(users)
+        per_node = self.node_log_probs(users, offsets)
         path = self.tree.path
         gathered = per_node[:, path.clamp(min=0).flatten()].reshape(users.shape[0], *path.shape)
         return (gathered * (path >= 0)).sum(-1)
 
-    def _children_logits(self, users: torch.Tensor, children: torch.Tensor) -> torch.Tensor:
+    def _children_logits(
+        self, users: torch.Tensor, children: torch.Tensor, offsets: torch.Tensor | None
+    ) -> torch.Tensor:
         """Logits of `children` [rows, width, widest] for each row's user. Gathering each child's
         vector costs width x widest vectors per user; one product with every node's vector costs
         all nodes but runs as a dense matrix product, several times faster per node, so it is
@@ -164,35 +202,41 @@ class HierarchicalSoftmax(nn.Module):
         nodes = self.node_vectors.shape[0]
         if nodes <= 8 * children.shape[1] * children.shape[2]:
             every = users.float() @ self.node_vectors.float().T + self.node_bias.float()
-            return every.gather(1, children.flatten(1)).view(children.shape)
-        return (
-            torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float())
-            + self.node_bias[children].float()
-        )
+            logits = every.gather(1, children.flatten(1)).view(children.shape)
+        else:
+            logits = (
+                torch.einsum("re,rwce->rwc", users.float(), self.node_vectors[children].float())
+                + self.node_bias[children].float()
+            )
+        return logits if offsets is None else logits + offsets[children]
 
     def beam_search(
-        self, users: torch.Tensor, k: int, beam: int, allowed: torch.Tensor | None = None
+        self,
+        users: torch.Tensor,
+        k: int,
+        beam: int,
+        allowed: torch.Tensor | None = None,
+        offsets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Top k leaves per user by beam search: from the root, keep the `beam` inner nodes of
         highest path log-probability per user at each depth, expand all their children, and
         keep the k best leaves reached so far, each with its exact log-probability. `allowed`
-        (bool [nodes]): subtrees without an allowed leaf are never entered. Dense per user:
+        (bool [nodes]): subtrees without an allowed leaf are never entered; `offsets`: the serving
+        week's node offsets [nodes] (the popularity prior). Dense per user:
         [users, beam, widest] children per depth, padding scored -inf. Returns flat (row,
         article, log-probability), best first per row; a row may have fewer than k."""
         rows, device = users.shape[0], users.device
         widest = int(self.tree.child_count.max())
-        offsets = torch.arange(widest, device=device)
+        slot = torch.arange(widest, device=device)
         frontier = torch.zeros(rows, 1, dtype=torch.long, device=device)  # the root
         frontier_log_p = torch.zeros(rows, 1, device=device)
         best_nodes = torch.zeros(rows, 0, dtype=torch.long, device=device)
         best_log_p = torch.zeros(rows, 0, device=device)
         while bool(torch.isfinite(frontier_log_p).any()):
             counts = self.tree.child_count[frontier]
-            real = (offsets < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(
-                -1
-            )  # [rows, width, widest]
-            children = torch.where(real, self.tree.child_start[frontier].unsqueeze(-1) + offsets, 0)
-            logits = self._children_logits(users, children)
+            real = (slot < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(-1)  # [rows, width, widest]
+            children = torch.where(real, self.tree.child_start[frontier].unsqueeze(-1) + slot, 0)
+            logits = self._children_logits(users, children, offsets)
             log_p = frontier_log_p.unsqueeze(-1) + torch.log_softmax(logits.masked_fill(~real, -torch.inf), dim=-1)
             log_p = log_p.masked_fill(~real, -torch.inf).flatten(1)
             children = children.flatten(1)
