@@ -14,7 +14,7 @@ from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popular
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.toolkit.towers import PopularityPrior, repeat_pairs, tower_shape, user_vectors, week_offsets
+from hmrec_cli.toolkit.towers import repeat_pairs, tower_shape, user_vectors, week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
@@ -58,7 +58,10 @@ class Fitted:
         )
         kept = torch.from_numpy(kept).to(self.device) if kept is not None else None
         column_of = softmax_lookup(kept, n_articles, self.device)  # article index + 1 -> softmax column, -1 = none
-        fitted_prior, prior = self._prior(ctx, examples, kept, pair_column) if p.popularity_prior else (None, None)
+        fitted_prior, prior = None, None
+        if p.popularity_prior:  # over the softmax's articles; offsets of the training weeks, then the target week's
+            fitted_prior, prior = week_offsets(ctx.history, examples, ctx.week.start, n_articles, kept, pair_column)
+            prior = prior.to(self.device)
         kept_prior = prior[:, kept] if prior is not None and kept is not None else prior
         frequency = id_frequency(t["pair_article"], n_articles)
         probability = frequency / frequency.sum()
@@ -127,14 +130,6 @@ class Fitted:
         if getattr(self.params, "search", "exact") == "annoy":
             self.allowed = np.flatnonzero(~excluded) if excluded is not None else np.arange(self.items.shape[0])
             self.index = AnnIndex.build(self.items.cpu().numpy()[self.allowed], self.params.trees, seed=self.seed)
-
-    def _prior(
-        self, ctx: Context, examples, kept: torch.Tensor | None, pair_column: np.ndarray
-    ) -> tuple[PopularityPrior, torch.Tensor]:
-        """The popularity prior over the softmax's articles (`kept`, or all; `pair_column`: each
-        purchase's column among them), and its offsets [training weeks + 1, articles]."""
-        fitted, offsets = week_offsets(ctx.history, examples, ctx.week.start, ctx.articles.height, kept, pair_column)
-        return fitted, offsets.to(self.device)
 
     def inputs(self, customers: pl.Series) -> UserInputs:
         """The user tower's inputs for `customers` at the week's cut."""
