@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 import torch
 from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
+from hmrec_plugins.tdm.fitting import node_offsets
 from hmrec_plugins.tdm.model import NodeScorer, Shape
 from hmrec_plugins.tdm.sampler import LevelSampler
 from hmrec_plugins.tdm.tree import Tree, catalogue_tree, depth_for, kmeans_tree, level_start
@@ -140,7 +141,7 @@ def test_sampler_is_uniform_over_the_other_nodes_and_masks_single_node_levels() 
     assert not none.any()
 
 
-def scorer(tree: Tree, n_articles: int, seed: int = 0, repeat: bool = False) -> NodeScorer:
+def scorer(tree: Tree, n_articles: int, seed: int = 0, repeat: bool = False, prior: bool = False) -> NodeScorer:
     torch.manual_seed(seed)
     codes = torch.from_numpy(np.random.default_rng(seed).integers(1, 4, (n_articles + 1, 2)))
     codes[0] = 0
@@ -148,7 +149,8 @@ def scorer(tree: Tree, n_articles: int, seed: int = 0, repeat: bool = False) -> 
     shape = Shape(
         n_articles, tree.first_leaf, (4, 4), (3, 3), embedding_size=8, side_dim=4, attention_hidden=6, hidden=(16,)
     )
-    model = NodeScorer(shape, codes, customer_codes, torch.zeros(tree.n_nodes, dtype=torch.long), repeat)
+    levels = torch.from_numpy(tree.level_of(np.arange(tree.n_nodes))) if prior else None
+    model = NodeScorer(shape, codes, customer_codes, torch.zeros(tree.n_nodes, dtype=torch.long), repeat, levels)
     install(model, tree)
     for p in model.parameters():  # random weights everywhere, so ties are unlikely
         torch.nn.init.normal_(p, std=0.5)
@@ -210,6 +212,36 @@ def test_the_repeat_term_adds_each_history_purchase_to_its_articles_leaf_only() 
     expected = ((items.unsqueeze(1) == article.view(1, -1, 1)) & (article > 0).view(1, -1, 1)).float()
     assert torch.allclose(bonus, (expected * weights.unsqueeze(1)).sum(-1), atol=1e-5)
     assert (bonus[:, : tree.first_leaf] == 0).all() and bonus[1:].abs().sum() > 0
+
+
+def test_the_prior_adds_each_nodes_log_lift_over_its_levels_uniform_negatives() -> None:
+    """A node's offset is log(its subtree's share of softmax(article offsets) x its level's valid
+    nodes): the shares sum to 1 on every level, even sales give the leaves 0, and the leaves get
+    log(share x articles); scoring adds the row's week's offset times its level's learned weight."""
+    n = 40
+    tree = catalogue_tree(catalogue(n), 3)
+    by_article = torch.randn(2, n) * 2.0
+    offsets = node_offsets(tree, by_article)
+    for week in (0, 1):
+        share = torch.softmax(by_article[week].double(), 0)
+        for level in range(tree.depth + 1):
+            ids = torch.from_numpy(tree.level_nodes(level))
+            lift = offsets[week, ids].double().exp()
+            assert torch.isclose(lift.sum() / ids.numel(), torch.tensor(1.0, dtype=torch.float64))
+        leaves = torch.from_numpy(tree.leaf_of_article)
+        torch.testing.assert_close(offsets[week, leaves].double(), torch.log(share * n), atol=1e-5, rtol=0)
+    even = node_offsets(tree, torch.zeros(1, n))
+    assert even[0, torch.from_numpy(tree.leaf_of_article)].abs().max() < 1e-5
+    model = scorer(tree, n, prior=True)
+    items, ages, who, dense = batch(6, n)
+    nodes = torch.from_numpy(np.flatnonzero(tree.valid))
+    week = torch.tensor([0, 1, 1, 0, 1, 0])
+    with torch.no_grad():
+        enc = model.encode(items, ages, who, dense)
+        added = model.score(dataclasses.replace(enc, prior=(offsets, week)), nodes) - model.score(enc, nodes)
+    weight = model.prior_scale.detach()[torch.from_numpy(tree.level_of(nodes.numpy()))]
+    assert weight.unique().numel() == tree.depth + 1  # the random weights differ by level
+    torch.testing.assert_close(added, offsets[week][:, nodes] * weight, atol=1e-4, rtol=0)
 
 
 def test_with_the_repeat_term_beam_search_scores_the_customers_own_leaves_once() -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from hmrec_plugins.hsoftmax import HSoftmax
 from hmrec_plugins.popular import Popular
+from hmrec_plugins.tdm import TDM
 from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
 from hmrec_plugins.two_tower.fitting import softmax_columns
 from hmrec_plugins.two_tower.model import OutputEmbeddings, full_softmax_loss, sampled_softmax_loss
@@ -187,14 +188,21 @@ def _trend_world(weeks: int = 10, per_week: int = 100):
     return _world(rows, weeks * per_week, 40, Week(starts[-1], starts[-1].isoformat()))
 
 
-@pytest.mark.parametrize("plugin", [YouTubeDNN, SampledSoftmax, HSoftmax])
+def _trend_options(plugin) -> dict:
+    """Quick settings for the trend world: 8 training weeks, every article searchable."""
+    if plugin is TDM:
+        return dict(weeks=8, epochs=4, sold_within_days=0, valid_customers=0)
+    extra = {"negatives": 16} if plugin is SampledSoftmax else {}
+    return dict(QUICK, weeks=8, epochs=4, min_steps=20, sold_within_days=0, **extra)
+
+
+@pytest.mark.parametrize("plugin", [YouTubeDNN, SampledSoftmax, HSoftmax, TDM])
 def test_the_popularity_prior_follows_this_weeks_best_seller_where_a_bias_learns_the_mean(plugin) -> None:
     ctx, truth = _trend_world()
     buyers = truth["customer"].unique().sort()
     rates = {}
     for prior in (True, False):
-        params = dict(QUICK, weeks=8, epochs=4, min_steps=20, sold_within_days=0, popularity_prior=prior)
-        model = plugin(plugin.Params(**params, **({"negatives": 16} if plugin is SampledSoftmax else {})))
+        model = plugin(plugin.Params(**_trend_options(plugin), popularity_prior=prior))
         model.fit(ctx, RunSettings(seed=0, device="cpu"))
         rates[prior] = _hit_rate(model.retrieve(buyers, 1), truth, 1)
     # 0.7 buy the week's best seller; without the prior the model ranks another of the training weeks' first

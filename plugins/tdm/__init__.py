@@ -66,6 +66,10 @@ class TDMParams:
         True,
         "a learned bonus per purchase age on the leaves of the customer's own recent articles, which beam search always scores",
     )
+    popularity_prior: bool = param(
+        True,
+        "add to every node's logit the log of its subtree's share of the articles' sales in the 7 days before the week (the youtube-dnn prior, fitted first, then fixed) times its level's node count (the log odds against the level's uniform negatives), with a learned weight per level, so the model learns a residual on this week's best sellers and the beam follows them",
+    )
     negatives_per_level: int = param(6, "negative nodes drawn per tree level for each positive", valid=Between(1, 1000))
     batch_size: int = param(256, "purchases per training step, at most (see min_steps)", valid=Between(2, 1_000_000))
     min_steps: int = param(
@@ -94,7 +98,7 @@ class TDMParams:
 
 class TDM(FittedRetriever):
     name = "tdm"
-    version = "5"
+    version = "6"
     summary = "Tree-based deep model: deep node scorer, per-level negatives, beam search, tree learning"
     Params = TDMParams
 

@@ -13,12 +13,14 @@ most half the newest week's buyers are held out.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import torch
 from hmrec_plugins.tdm import TDMParams
 from hmrec_plugins.tdm.beam import TreeOnDevice, beam_search, exhaustive
-from hmrec_plugins.tdm.model import NodeScorer, Shape
+from hmrec_plugins.tdm.model import Encoded, NodeScorer, Shape
 from hmrec_plugins.tdm.sampler import LevelSampler
 from hmrec_plugins.tdm.tree import Tree, catalogue_tree, kmeans_tree
 from hmrec_plugins.tdm.tree_learning import VOTES_PER_ARTICLE, install, reassigned_tree, relearned_tree, sample_votes
@@ -29,10 +31,12 @@ from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popular
 from hmrec_cli.toolkit.batches import MIN_BATCH, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.data_parallel import leads
 from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
+from hmrec_cli.toolkit.towers import week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_examples
 
 RETRIEVE_BATCH = 256  # customers per beam search step
+EMPTY_MASS = 1e-30  # the share of a subtree without an article (such nodes are never valid): a finite log
 VALID_K = 100
 MAX_HELD_OUT_SHARE = 0.5  # of the newest training week's buyers: the rest still train the model
 
@@ -60,19 +64,32 @@ class Fitted:
         self.model = build_model(ctx, p, tree).to(self.device)
         install(self.model, tree)
         t = to_device(
-            {**data.users.arrays(), "pair_example": data.pair_example, "pair_article": data.pair_article}, self.device
+            {
+                **data.users.arrays(),
+                "pair_example": data.pair_example,
+                "pair_article": data.pair_article,
+                "week": data.week,
+            },
+            self.device,
         )
-        state: dict = {"leaves": None}
+        prior, by_article = None, None
+        if p.popularity_prior:  # training weeks' offsets, then the target week's (last row)
+            prior, by_article = week_offsets(ctx.history, data, ctx.week.start, ctx.articles.height)
+        state: dict = {"leaves": None, "offsets": None}
 
         def sampler() -> LevelSampler:
-            """The sampler of the model's current tree (rebuilt when the tree changed)."""
+            """The sampler of the model's current tree, and the prior's node offsets on it (both
+            rebuilt when the tree changed)."""
             leaves = self.model.leaf_article.detach()
             if state["leaves"] is None or not torch.equal(state["leaves"], leaves):
-                state["sampler"], state["leaves"] = (
-                    LevelSampler(tree_of(self.model, p.branching), self.device),
-                    leaves.clone(),
-                )
+                tree = tree_of(self.model, p.branching)
+                state["sampler"], state["leaves"] = LevelSampler(tree, self.device), leaves.clone()
+                if by_article is not None:
+                    state["offsets"] = node_offsets(tree, by_article).to(self.device)
             return state["sampler"]
+
+        def with_prior(enc: Encoded, week: torch.Tensor) -> Encoded:
+            return enc if state["offsets"] is None else dataclasses.replace(enc, prior=(state["offsets"], week))
 
         def rebuild(epoch: int) -> None:
             """A tree-learning round: the articles get new places in the tree."""
@@ -106,6 +123,7 @@ class Fitted:
             pair = train_on[batch]
             row = t["pair_example"][pair]
             enc = self.model.encode(t["items"][row], t["age_days"][row], t["customer"][row], t["dense"][row])
+            enc = with_prior(enc, t["week"][row])
             levels = state["sampler"]
             positives = levels.positives(t["pair_article"][pair])  # [B, D]
             negatives, mask = levels.negatives(positives, p.negatives_per_level)  # [B, D, n]
@@ -126,12 +144,17 @@ class Fitted:
             inputs = {
                 k: v[torch.from_numpy(rows).to(self.device)]
                 for k, v in t.items()
-                if k in ("items", "age_days", "customer", "dense")
+                if k in ("items", "age_days", "customer", "dense", "week")
             }
 
             def validate() -> float:
+                sampler()  # the prior's offsets on the current tree
                 found = self._search(
-                    TreeOnDevice.of(tree_of(self.model, p.branching), self.device), inputs, VALID_K, p.beam or VALID_K
+                    TreeOnDevice.of(tree_of(self.model, p.branching), self.device),
+                    inputs,
+                    VALID_K,
+                    p.beam or VALID_K,
+                    offsets=state["offsets"],
                 )[0]
                 got = pl.DataFrame({"row": np.repeat(rows, found.shape[1]), "article": found.ravel()})
                 hits = truth.join(got, on=["row", "article"], how="semi").group_by("row").len().rename({"len": "hits"})
@@ -154,6 +177,7 @@ class Fitted:
             on_progress=run.on_progress,
         ).as_dict()
         self.tree = tree_of(self.model, p.branching)
+        self.offsets = None if by_article is None else node_offsets(self.tree, by_article).to(self.device)
         if run.checkpoint is not None and leads():  # the final tree beside the checkpoint, as arrays anyone can read
             self.tree.save(run.checkpoint.with_name(run.checkpoint.stem + ".tree.npz"))
         unsold = unsold_articles(ctx.history, ctx.week, ctx.articles.height, p.sold_within_days)
@@ -176,14 +200,22 @@ class Fitted:
             "epochs_per_round": epochs,
             "steps_per_epoch": -(-int(train_pairs.size) // batch_size),
             "depth": self.tree.depth,
+            **({"popularity_prior": dataclasses.asdict(prior)} if prior is not None else {}),
             "device": self.device.type,
         }
 
     def _search(
-        self, on: TreeOnDevice, inputs: dict[str, torch.Tensor], k: int, beam: int, every_leaf: bool = False
+        self,
+        on: TreeOnDevice,
+        inputs: dict[str, torch.Tensor],
+        k: int,
+        beam: int,
+        every_leaf: bool = False,
+        offsets: torch.Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """[customers, k] article indexes (-1 where fewer leaves exist) and their scores, by beam
-        search (or by scoring every leaf)."""
+        search (or by scoring every leaf); `offsets`: the prior's node offsets [weeks, nodes], the
+        row of each customer's week in `inputs["week"]`."""
         self.model.eval()
         tree = tree_of(self.model, self.params.branching)
         article_of_leaf = torch.from_numpy(tree.article_of_leaf).to(self.device)
@@ -196,6 +228,8 @@ class Fitted:
             for lo in range(0, inputs["customer"].shape[0], RETRIEVE_BATCH):
                 part = {k: v[lo : lo + RETRIEVE_BATCH] for k, v in inputs.items()}
                 enc = self.model.encode(part["items"], part["age_days"], part["customer"], part["dense"])
+                if offsets is not None:
+                    enc = dataclasses.replace(enc, prior=(offsets, part["week"]))
                 found = (
                     exhaustive(self.model, on, enc, k, table=table)
                     if every_leaf
@@ -208,12 +242,11 @@ class Fitted:
 
     def retrieve(self, customers: pl.Series, k: int) -> pl.DataFrame:
         inputs = user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
+        arrays = to_device(inputs.arrays(), self.device)
+        if self.offsets is not None:  # every customer reads the target week's row (the last)
+            arrays["week"] = torch.full_like(arrays["customer"], self.offsets.shape[0] - 1)
         arts, scores = self._search(
-            self.on_sale,
-            to_device(inputs.arrays(), self.device),
-            k,
-            self.params.beam or k,
-            self.params.search == "exhaustive",
+            self.on_sale, arrays, k, self.params.beam or k, self.params.search == "exhaustive", self.offsets
         )
         keep = arts >= 0
         found = pl.DataFrame(
@@ -272,6 +305,23 @@ def purchase_vectors(ctx: Context, size: int = 32) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
+def node_offsets(tree: Tree, by_article: torch.Tensor) -> torch.Tensor:
+    """[weeks, nodes] the popularity prior's offset of every node of `tree`: the log of its
+    subtree's share of softmax(`by_article` [weeks, articles]) times its level's valid nodes. A
+    node is trained against negatives drawn uniformly from its level, so this is the log odds a
+    node's classifier gives when it knows only the prior (0 where the week's sales are spread
+    evenly); a level's share alone pushes deep nodes' logits so low that negatives teach nothing.
+    One scatter per level."""
+    weight = torch.softmax(by_article.double(), dim=1)
+    mass = torch.zeros(by_article.shape[0], tree.n_nodes, dtype=torch.float64)
+    level_size = torch.ones(tree.n_nodes, dtype=torch.float64)
+    paths = torch.from_numpy(tree.paths)
+    for level in range(tree.depth + 1):
+        mass.index_add_(1, paths[:, level], weight)
+        level_size[torch.from_numpy(tree.level_nodes(level))] = float(tree.level_nodes(level).size)
+    return (torch.log(mass.clamp_min(EMPTY_MASS)) + torch.log(level_size)).float()
+
+
 def build_model(ctx: Context, p: TDMParams, tree: Tree) -> NodeScorer:
     articles = article_side_table(ctx.articles, ctx.history, ctx.week, ctx.customers)  # row 0 = padding
     customers = customer_codes(ctx.customers)
@@ -291,6 +341,7 @@ def build_model(ctx: Context, p: TDMParams, tree: Tree) -> NodeScorer:
         torch.from_numpy(customers.values),
         torch.zeros(tree.n_nodes, dtype=torch.long),
         p.repeat_term,
+        torch.from_numpy(tree.level_of(np.arange(tree.n_nodes))) if p.popularity_prior else None,
     )
 
 

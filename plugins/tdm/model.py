@@ -9,7 +9,11 @@ the purchases ([history, node, history - node, history * node] -> PReLU MLP -> w
 node and the customer's features go through a PReLU MLP to one logit. With the repeat term, a
 leaf of an article in the customer's own history gets a learned bonus per purchase age (the two
 towers' `RepeatTerm`): the attention pool blurs which articles were bought, and on logs where
-customers rebuy, those are the surest hits.
+customers rebuy, those are the surest hits. With the popularity prior every node's logit gets a
+fixed offset: the log odds its subtree's share of the prior gives against the level's uniform
+negatives (fitting.node_offsets), times a learned weight per level (how far the week's sales
+decide that level, 1 at the start), so the model learns a residual on the week's best sellers and
+the beam follows them.
 
 Scoring is where the time goes (beam search scores ~beam * b * depth nodes per customer), so it
 is written as a few batched matrix products with nothing of size nodes x purchases x units built
@@ -55,6 +59,7 @@ class Encoded:
     customer: torch.Tensor  # [B, C] customer feature vector
     items: torch.Tensor  # [B, L] the history's article indexes + 1 (0 = padding)
     repeat: torch.Tensor | None  # [B, L] the repeat term's bonus of each history position (None: no term)
+    prior: tuple[torch.Tensor, torch.Tensor] | None = None  # the prior's node offsets [weeks, nodes], each row's week
 
 
 class PReLU(nn.Module):
@@ -85,17 +90,22 @@ class NodeScorer(nn.Module):
         customer_codes: torch.Tensor,
         leaf_article: torch.Tensor,
         repeat: bool = False,
+        node_level: torch.Tensor | None = None,
     ):
         """`article_codes`: [articles + 1, fields] side-feature codes by article index + 1 (row 0 =
         padding); `customer_codes`: [customers, fields]; `leaf_article`: per node, the index + 1
-        of the article at that leaf (0 for inner and empty nodes); `repeat`: add the repeat term."""
+        of the article at that leaf (0 for inner and empty nodes); `repeat`: add the repeat term;
+        `node_level`: [nodes] each node's level, given when the popularity prior is added (its
+        offsets get a learned weight per level, starting at 1)."""
         super().__init__()
         self.shape = shape
         self.repeat = RepeatTerm() if repeat else None
+        self.prior_scale = None if node_level is None else nn.Parameter(torch.ones(int(node_level.max()) + 1))
         e, h = shape.embedding_size, shape.attention_hidden
         self.register_buffer("article_codes", article_codes, persistent=False)
         self.register_buffer("customer_codes", customer_codes, persistent=False)
         self.register_buffer("leaf_article", leaf_article)  # persistent: the tree is part of the model
+        self.register_buffer("node_level", node_level, persistent=False)
         self.article_id = nn.Embedding(shape.articles + 1, e, padding_idx=0)
         self.article_side = nn.ModuleList(nn.Embedding(n, e) for n in shape.article_fields)
         self.inner = nn.Embedding(shape.first_leaf, e)
@@ -174,6 +184,10 @@ class NodeScorer(nn.Module):
         )
         with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many nodes in the beam
             logits = self.head(features.float()).squeeze(-1)
+            if enc.prior is not None:
+                offsets, week = enc.prior
+                at = nodes if nodes.dim() == 2 else nodes.unsqueeze(0)
+                logits = logits + offsets[week.unsqueeze(1), at] * self.prior_scale[self.node_level[at]]
             return logits if enc.repeat is None else logits + self.repeat_bonus(enc, nodes)
 
     def repeat_bonus(self, enc: Encoded, nodes: torch.Tensor) -> torch.Tensor:
