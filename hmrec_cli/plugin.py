@@ -89,6 +89,7 @@ _HOMES = {
         "Shape",
         "UserTower",
         "age_buckets",
+        "nothing_to_learn",
         "repeat_pairs",
         "tower_shape",
         "user_vectors",

@@ -16,6 +16,7 @@ from hmrec_plugins.two_tower import SampledSoftmax, YouTubeDNN
 from hmrec_plugins.two_tower.fitting import softmax_columns
 from hmrec_plugins.two_tower.model import OutputEmbeddings, full_softmax_loss, sampled_softmax_loss
 
+from hmrec_cli import console
 from hmrec_cli.data.splits import Week, history, resolve_week
 from hmrec_cli.data.store import Store
 from hmrec_cli.plugin_api import Context, RunSettings
@@ -207,6 +208,20 @@ def test_the_popularity_prior_follows_this_weeks_best_seller_where_a_bias_learns
         rates[prior] = _hit_rate(model.retrieve(buyers, 1), truth, 1)
     # 0.7 buy the week's best seller; without the prior the model ranks another of the training weeks' first
     assert rates[True] > 0.6 and rates[False] < 0.3, rates
+
+
+@pytest.mark.parametrize("plugin", [YouTubeDNN, HSoftmax])
+def test_a_fit_without_examples_names_the_weeks_it_searched(plugin) -> None:
+    """Every purchase falls 10 days before the week, with no history before it: min_purchases
+    widens 1 training week to the log's 2, and the warning names those 2."""
+    start = date(2020, 9, 16)
+    rows = [(start - timedelta(days=10), c, c % 3) for c in range(5)]
+    ctx, _ = _world(rows, 5, 3, Week(start, "last"))
+    said: list[str] = []
+    with console.warnings_to(said.append):
+        plugin(plugin.Params(**dict(QUICK, weeks=1, min_purchases=100))).fit(ctx, RunSettings(seed=0, device="cpu"))
+    expected = f"{plugin.name}: no week with purchases and earlier history in the 2 weeks before 2020-09-16; "
+    assert expected + "proposing the popular articles" in said, said
 
 
 def test_the_prior_is_folded_into_the_serving_vectors_as_a_last_column() -> None:

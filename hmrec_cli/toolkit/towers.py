@@ -19,7 +19,7 @@ from torch import nn
 
 from hmrec_cli.toolkit.batches import predict_in_batches, to_device
 from hmrec_cli.toolkit.features import article_side_table, customer_codes, recent_sales
-from hmrec_cli.toolkit.weekly_examples import USER_DENSE, UserInputs
+from hmrec_cli.toolkit.weekly_examples import USER_DENSE, UserInputs, weeks_holding
 
 AGE_BUCKETS = 16  # purchase age in log2 days (bucket 0 = padding), as DIN buckets it
 
@@ -214,6 +214,16 @@ def week_offsets(history, examples, start, articles: int, kept=None, columns=Non
     target = torch.from_numpy(examples.pair_article if columns is None else columns)
     fitted = PopularityPrior.fit(training, week, target)
     return fitted, fitted.logits(counts)
+
+
+def nothing_to_learn(name: str, ctx, params) -> str:
+    """The warning of a fit whose weeks hold no example, naming the weeks it searched: `weeks`, or
+    more where `min_purchases` widened them (`params`: a TowerParams)."""
+    searched = weeks_holding(ctx.history, ctx.week, params.weeks, params.min_purchases)
+    return (
+        f"{name}: no week with purchases and earlier history in the {searched} weeks before {ctx.week.start}; "
+        "proposing the popular articles"
+    )
 
 
 def repeat_pairs(

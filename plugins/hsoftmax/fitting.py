@@ -14,7 +14,7 @@ from hmrec_cli import console
 from hmrec_cli.plugin_api import CANDIDATE_SCHEMA, Context, RunSettings, fill_cold, recent_popularity, top_k
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.toolkit.towers import tower_shape, user_vectors, week_offsets
+from hmrec_cli.toolkit.towers import nothing_to_learn, tower_shape, user_vectors, week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
@@ -60,7 +60,7 @@ class Fitted:
         )
         pairs = int(examples.pair_article.size)
         if pairs == 0:
-            console.warn(f"hsoftmax: no purchases in the {p.weeks} training weeks; proposing the popular articles")
+            console.warn(nothing_to_learn("hsoftmax", ctx, p))
             self.trained = False
             return {"examples": 0, "pairs": 0}
         t = to_device(

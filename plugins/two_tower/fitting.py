@@ -14,7 +14,7 @@ from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popular
 from hmrec_cli.toolkit.ann import AnnIndex, candidate_frame, top_k_on_device
 from hmrec_cli.toolkit.batches import id_frequency, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.features import unsold_articles
-from hmrec_cli.toolkit.towers import repeat_pairs, tower_shape, user_vectors, week_offsets
+from hmrec_cli.toolkit.towers import nothing_to_learn, repeat_pairs, tower_shape, user_vectors, week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import UserInputs, user_inputs, weekly_examples
 
@@ -39,9 +39,7 @@ class Fitted:
         )
         pairs = int(examples.pair_article.size)
         if pairs == 0:
-            console.warn(
-                f"{'youtube-dnn' if self.loss == 'full' else 'sampled-softmax'}: no purchases in the {p.weeks} training weeks; proposing the popular articles"
-            )
+            console.warn(nothing_to_learn("youtube-dnn" if self.loss == "full" else "sampled-softmax", ctx, p))
             self.items = None
             return {"examples": 0, "pairs": 0}
         excluded = unsold_articles(ctx.history, ctx.week, n_articles, p.sold_within_days)
