@@ -91,6 +91,7 @@ _HOMES = {
         "age_buckets",
         "nothing_to_learn",
         "repeat_pairs",
+        "subtree_mass",
         "tower_shape",
         "user_vectors",
         "week_offsets",

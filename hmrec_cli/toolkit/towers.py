@@ -216,6 +216,21 @@ def week_offsets(history, examples, start, articles: int, kept=None, columns=Non
     return fitted, fitted.logits(counts)
 
 
+def subtree_mass(paths: torch.Tensor, nodes: int, weights: torch.Tensor) -> torch.Tensor:
+    """[weeks, nodes] the summed `weights` [weeks, articles] of the articles below each node of a
+    tree; `paths` [articles, L]: each article's nodes (-1: none). One sparse product of the
+    article-to-node incidence and the weights, in float64: the popularity prior on every node of a
+    tree (hsoftmax, TDM)."""
+    article, column = torch.nonzero(paths >= 0, as_tuple=True)
+    incidence = torch.sparse_coo_tensor(
+        torch.stack([paths[article, column], article]),
+        torch.ones(article.shape[0], dtype=torch.float64, device=paths.device),
+        (nodes, paths.shape[0]),
+        check_invariants=True,
+    )
+    return torch.sparse.mm(incidence, weights.double().T).T
+
+
 def nothing_to_learn(name: str, ctx, params) -> str:
     """The warning of a fit whose weeks hold no example, naming the weeks it searched: `weeks`, or
     more where `min_purchases` widened them (`params`: a TowerParams)."""

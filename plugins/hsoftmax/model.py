@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hmrec_cli.toolkit.towers import AGE_BUCKETS, Shape, UserTower, age_buckets
+from hmrec_cli.toolkit.towers import AGE_BUCKETS, Shape, UserTower, age_buckets, subtree_mass
 
 Tilt = tuple[torch.Tensor, torch.Tensor]  # the prior's node offsets [weeks, nodes], and each row's week
 
@@ -111,18 +111,9 @@ class HierarchicalSoftmax(nn.Module):
 
     def node_offsets(self, article_offsets: torch.Tensor) -> torch.Tensor:
         """[weeks, nodes] the popularity prior's offset of every node: log of the summed
-        exp(offset) of the leaves below it, from `article_offsets` [weeks, articles] (one sparse
-        product of the leaf-to-ancestor incidence and the weeks' exp(offsets), in float64)."""
-        path = self.tree.path
-        article, column = torch.nonzero(path >= 0, as_tuple=True)
-        incidence = torch.sparse_coo_tensor(
-            torch.stack([path[article, column], article]),
-            torch.ones(article.shape[0], dtype=torch.float64, device=path.device),
-            (self.tree.parent.shape[0], path.shape[0]),
-            check_invariants=True,
-        )
+        exp(offset) of the leaves below it, from `article_offsets` [weeks, articles]."""
         top = article_offsets.double().amax(1, keepdim=True)  # exp of the offsets minus their week's largest
-        mass = torch.sparse.mm(incidence, torch.exp(article_offsets.double() - top).T).T
+        mass = subtree_mass(self.tree.path, self.tree.parent.shape[0], torch.exp(article_offsets.double() - top))
         offsets = (torch.log(mass) + top).float()
         offsets[:, 0] = 0.0  # the root is nobody's child: no leaf path lists it
         return offsets

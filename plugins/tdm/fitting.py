@@ -31,7 +31,7 @@ from hmrec_cli.plugin_api import Context, RunSettings, fill_cold, recent_popular
 from hmrec_cli.toolkit.batches import MIN_BATCH, scaled_batch, shuffled_batches, to_device
 from hmrec_cli.toolkit.data_parallel import leads
 from hmrec_cli.toolkit.features import article_side_table, customer_codes, unsold_articles
-from hmrec_cli.toolkit.towers import week_offsets
+from hmrec_cli.toolkit.towers import subtree_mass, week_offsets
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 from hmrec_cli.toolkit.weekly_examples import USER_DENSE, user_inputs, weekly_examples
 
@@ -310,16 +310,11 @@ def node_offsets(tree: Tree, by_article: torch.Tensor) -> torch.Tensor:
     subtree's share of softmax(`by_article` [weeks, articles]) times its level's valid nodes. A
     node is trained against negatives drawn uniformly from its level, so this is the log odds a
     node's classifier gives when it knows only the prior (0 where the week's sales are spread
-    evenly); a level's share alone pushes deep nodes' logits so low that negatives teach nothing.
-    One scatter per level."""
-    weight = torch.softmax(by_article.double(), dim=1)
-    mass = torch.zeros(by_article.shape[0], tree.n_nodes, dtype=torch.float64)
-    level_size = torch.ones(tree.n_nodes, dtype=torch.float64)
-    paths = torch.from_numpy(tree.paths)
-    for level in range(tree.depth + 1):
-        mass.index_add_(1, paths[:, level], weight)
-        level_size[torch.from_numpy(tree.level_nodes(level))] = float(tree.level_nodes(level).size)
-    return (torch.log(mass.clamp_min(EMPTY_MASS)) + torch.log(level_size)).float()
+    evenly); a level's share alone pushes deep nodes' logits so low that negatives teach nothing."""
+    share = subtree_mass(torch.from_numpy(tree.paths), tree.n_nodes, torch.softmax(by_article.double(), dim=1))
+    level = tree.level_of(np.arange(tree.n_nodes))
+    level_size = np.where(tree.valid, np.bincount(level[tree.valid], minlength=tree.depth + 1)[level], 1)
+    return (torch.log(share.clamp_min(EMPTY_MASS)) + torch.log(torch.from_numpy(level_size.astype(np.float64)))).float()
 
 
 def build_model(ctx: Context, p: TDMParams, tree: Tree) -> NodeScorer:
