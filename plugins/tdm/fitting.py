@@ -88,9 +88,6 @@ class Fitted:
                     state["offsets"] = node_offsets(tree, by_article).to(self.device)
             return state["sampler"]
 
-        def with_prior(enc: Encoded, week: torch.Tensor) -> Encoded:
-            return enc if state["offsets"] is None else dataclasses.replace(enc, prior=(state["offsets"], week))
-
         def rebuild(epoch: int) -> None:
             """A tree-learning round: the articles get new places in the tree."""
             if p.tree_learning == "kmeans":
@@ -123,7 +120,7 @@ class Fitted:
             pair = train_on[batch]
             row = t["pair_example"][pair]
             enc = self.model.encode(t["items"][row], t["age_days"][row], t["customer"][row], t["dense"][row])
-            enc = with_prior(enc, t["week"][row])
+            enc = with_prior(enc, state["offsets"], t["week"][row])
             levels = state["sampler"]
             positives = levels.positives(t["pair_article"][pair])  # [B, D]
             negatives, mask = levels.negatives(positives, p.negatives_per_level)  # [B, D, n]
@@ -228,8 +225,7 @@ class Fitted:
             for lo in range(0, inputs["customer"].shape[0], RETRIEVE_BATCH):
                 part = {k: v[lo : lo + RETRIEVE_BATCH] for k, v in inputs.items()}
                 enc = self.model.encode(part["items"], part["age_days"], part["customer"], part["dense"])
-                if offsets is not None:
-                    enc = dataclasses.replace(enc, prior=(offsets, part["week"]))
+                enc = with_prior(enc, offsets, part.get("week"))
                 found = (
                     exhaustive(self.model, on, enc, k, table=table)
                     if every_leaf
@@ -303,6 +299,12 @@ def purchase_vectors(ctx: Context, size: int = 32) -> np.ndarray:
     _, s, vt = scipy.sparse.linalg.svds(matrix.astype(np.float64), k=rank, v0=v0)
     vectors = vt.T * s
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def with_prior(enc: Encoded, offsets: torch.Tensor | None, week: torch.Tensor | None) -> Encoded:
+    """`enc` scored with the prior's node `offsets` [weeks, nodes], each row reading its `week`'s
+    row (unchanged without a prior)."""
+    return enc if offsets is None else dataclasses.replace(enc, prior=(offsets, week))
 
 
 def node_offsets(tree: Tree, by_article: torch.Tensor) -> torch.Tensor:
