@@ -10,7 +10,10 @@ training week none are kept: with few purchases to learn from, lgbm ranks as mer
 week has too few buyers to tell (`fusion.rolling_weeks`), the earlier training weeks validate too,
 each by trees boosted on the weeks before it, and the decision pools their buyers. Trees that are
 kept are then boosted again on every training week, the newest too (`refit`), as many as the
-newest week picked, scaled by the weeks: what sells next week is likeliest in the newest one.
+newest week picked, scaled by the weeks: what sells next week is likeliest in the newest one. Only
+where that week has as many buyers as decide the gate alone (`ROLLING_BELOW`): on fewer, the number
+of trees early stopping picks is too noisy to scale, and boosting on them overfits (MovieLens,
+Groceries in docs/results.md).
 LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.toolkit.features import WeekActivity
 from hmrec_cli.toolkit.fusion import (
+    ROLLING_BELOW,
     Fusion,
     ap_differences,
     buyers_with_a_hit,
@@ -130,6 +134,11 @@ class LGBMParams:
         "once the newest training week has picked the number of trees and shown their gain, boost again on every training week, the newest too, with that number scaled by the weeks",
         search=Choice(False, True),
     )
+    refit_buyers: int = param(
+        ROLLING_BELOW,
+        "refit only when the newest training week has at least this many buyers with a purchase among their candidates (on fewer, the number of trees it picks is too noisy to scale)",
+        valid=Between(1, 10_000_000),
+    )
 
     def __post_init__(self) -> None:
         """A tree needs two leaves; 0 means scaled, beyond what a declared range can say."""
@@ -139,7 +148,7 @@ class LGBMParams:
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "7"
+    version = "8"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
@@ -211,7 +220,11 @@ class LGBMRanker(Ranker):
                 0,
                 "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order",
             )
-        if p.refit and self.best and valid is not None:  # the newest week holds next week's trends best
+        if p.refit and self.best and valid is not None and valid.orders.customers < p.refit_buyers:
+            log["refit"] = (
+                f"none: the newest training week's {valid.orders.customers} buyers with a purchase among their candidates are fewer than refit_buyers={p.refit_buyers}"
+            )
+        elif p.refit and self.best and valid is not None:  # the newest week holds next week's trends best
             tables.append(valid.table)
             rounds = max(1, round(self.best * len(tables) / (len(tables) - 1)))
             self.booster, self.best, _ = self._boost(settings, tables, None, run, rounds)

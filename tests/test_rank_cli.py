@@ -453,11 +453,17 @@ def test_lgbm_score_top_scores_only_merges_first_candidates(cli, store_dir: Path
 
 def test_lgbm_boosts_its_kept_trees_again_on_every_training_week(cli, store_dir: Path, tmp_path: Path) -> None:
     """refit (the default): once the newest training week picked the trees and kept them, they are
-    boosted again on all the training weeks, as many as it picked scaled by the weeks (2 weeks: twice)."""
+    boosted again on all the training weeks, as many as it picked scaled by the weeks (2 weeks: twice),
+    but only where that week has refit_buyers buyers with a hit: the tiny store's week has fewer."""
     args = [*lgbm_on_week_1(store_dir, tmp_path), "-o", "min_gain_se=0"]
     once = cli.json(*args, "-o", "refit=false")
-    again = cli.json(*args)
+    again = cli.json(*args, "-o", "refit_buyers=1")
     assert "refit" not in once["training"] and once["training"]["trees"] >= 1
-    assert again["training"]["trees"] == 2 * once["training"]["trees"] and "refit" in again["training"]
+    assert again["training"]["trees"] == 2 * once["training"]["trees"] and "boosted again" in again["training"]["refit"]
     read = lambda m: pl.read_parquet(m["path"]).sort("customer", "rank")  # noqa: E731
     assert not read(again).equals(read(once))
+    small = cli.json(*args)  # the default: too few buyers in the newest week to trust its number of trees
+    assert small["training"]["trees"] == once["training"]["trees"]
+    assert small["training"]["refit"].startswith("none: the newest training week's ")
+    assert "fewer than refit_buyers=2000" in small["training"]["refit"]
+    assert read(small).equals(read(once))
