@@ -11,13 +11,13 @@ DEMO  ?= demo
 DEMO_SOURCES ?= popular,repurchase,same-product,itemcf,als
 # The side-by-side step shows every built-in retriever (tests/test_demo.py checks it): the rest are
 # fitted once, for the last week (as DIN's sources they would be fitted for every training week too,
-# ~5x the time). Lighter than their defaults, so `make demo` stays under 5 minutes: sampled-softmax
+# ~5x the time). Lighter than their defaults, to keep `make demo` short (its time is in docs/results.md): sampled-softmax
 # and hsoftmax with 2 epochs, youtube-dnn (a full softmax, the slowest per epoch) with 1 (half and a
 # quarter of their training); TDM runs its defaults (no tree-learning round since 2026-11-28).
 DEMO_COMPARE ?= $(DEMO_SOURCES),usercf,bpr,youtube-dnn,sampled-softmax,hsoftmax,tdm
 DEMO_COMPARE_OPTS ?= -o sampled-softmax:epochs=2 -o hsoftmax:epochs=2 -o youtube-dnn:epochs=1
 DEMO_SCALE   ?= small
-# DIN with 4 training weeks and 4 epochs: enough purchases to beat merge and every source on the small world, and `make demo` stays under 5 minutes on 2 idle cores.
+# DIN with 4 training weeks and 4 epochs: enough purchases to beat merge and every source on the small world in a short run.
 DEMO_DIN     ?= --train-weeks 4 -o epochs=4 -o negative_share=0.1
 # Every built-in ranker ranks the same candidates: merge (the baseline), lgbm and DIN.
 DEMO_LGBM    ?= --train-weeks 4 -o negative_share=0.1
