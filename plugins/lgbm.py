@@ -131,7 +131,7 @@ class LGBMParams:
 
     refit: bool = param(
         True,
-        "once the newest training week has picked the number of trees and shown their gain, boost again on every training week, the newest too, with that number scaled by the weeks",
+        "once the newest training week has picked the number of trees and shown their gain, boost again on every training week, the newest too, with that number scaled by the weeks (where that week has refit_buyers buyers with a purchase among their candidates)",
         search=Choice(False, True),
     )
     refit_buyers: int = param(
@@ -220,15 +220,8 @@ class LGBMRanker(Ranker):
                 0,
                 "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order",
             )
-        if p.refit and self.best and valid is not None and valid.orders.customers < p.refit_buyers:
-            log["refit"] = (
-                f"none: the newest training week's {valid.orders.customers} buyers with a purchase among their candidates are fewer than refit_buyers={p.refit_buyers}"
-            )
-        elif p.refit and self.best and valid is not None:  # the newest week holds next week's trends best
-            tables.append(valid.table)
-            rounds = max(1, round(self.best * len(tables) / (len(tables) - 1)))
-            self.booster, self.best, _ = self._boost(settings, tables, None, run, rounds)
-            log["refit"] = f"{self.best} trees boosted again on all {len(tables)} training weeks, the newest too"
+        if p.refit and self.best and valid is not None:  # the newest week holds next week's trends best
+            log["refit"] = self._refit(settings, tables, valid, run)
         importance = (
             self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
         )
@@ -245,6 +238,18 @@ class LGBMRanker(Ranker):
                 n: round(float(s), 4) for n, s in sorted(zip(self.names, gain_share, strict=True), key=lambda t: -t[1])
             },
         }
+
+    def _refit(self, settings: dict, tables: list, valid: Validation, run: RunSettings) -> str:
+        """Boost the kept number of trees again on every training week, the newest too, scaled by
+        the weeks, where the newest week has `refit_buyers` buyers to have picked that number on;
+        what was done, for the fit's log."""
+        buyers = valid.orders.customers
+        if buyers < self.params.refit_buyers:
+            return f"none: the newest training week's {buyers} buyers with a purchase among their candidates are fewer than refit_buyers={self.params.refit_buyers}"
+        tables.append(valid.table)
+        rounds = max(1, round(self.best * len(tables) / (len(tables) - 1)))
+        self.booster, self.best, _ = self._boost(settings, tables, None, run, rounds)
+        return f"{self.best} trees boosted again on all {len(tables)} training weeks, the newest too"
 
     def _validation(self, week: RankingWeek, rng) -> Validation | None:
         """A labelled week's buyers with a purchase among their candidates, as a table to stop
