@@ -246,10 +246,10 @@ class LGBMRanker(Ranker):
         buyers = valid.orders.customers
         if buyers < self.params.refit_buyers:
             return f"none: the newest training week's {buyers} buyers with a purchase among their candidates are fewer than refit_buyers={self.params.refit_buyers}"
-        tables.append(valid.table)
-        rounds = max(1, round(self.best * len(tables) / (len(tables) - 1)))
-        self.booster, self.best, _ = self._boost(settings, tables, None, run, rounds)
-        return f"{self.best} trees boosted again on all {len(tables)} training weeks, the newest too"
+        every = [*tables, valid.table]
+        rounds = max(1, round(self.best * len(every) / len(tables)))
+        self.booster, self.best, _ = self._boost(settings, every, None, run, rounds)
+        return f"{self.best} trees boosted again on all {len(every)} training weeks, the newest too"
 
     def _validation(self, week: RankingWeek, rng) -> Validation | None:
         """A labelled week's buyers with a purchase among their candidates, as a table to stop
