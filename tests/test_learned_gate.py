@@ -4,9 +4,11 @@ inconclusive, and the decision pools every validated buyer."""
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
-from hmrec_cli.toolkit.fusion import ROLLING_BELOW, learned_gain, rolling_weeks
+from hmrec_cli.plugin_api import RankingWeek
+from hmrec_cli.toolkit.fusion import ROLLING_BELOW, buyers_with_a_hit, learned_gain, rolling_weeks
 
 
 def test_a_small_inconclusive_newest_week_rolls_over_every_earlier_week() -> None:
@@ -32,3 +34,20 @@ def test_pooling_weeks_shrinks_the_standard_error_of_the_same_gain() -> None:
     assert mean == pytest.approx(pooled.mean()) and se == pytest.approx(pooled.std(ddof=1) / np.sqrt(600))
     assert se < se_one * 0.65  # about 1 / sqrt(3)
     assert learned_gain([np.array([0.3])]) == (0.3, float("inf"))  # one buyer: never clear
+
+
+def test_the_halves_split_the_buyers_with_a_hit_the_same_way_at_every_seed() -> None:
+    """Half 0 picks a model, half 1 judges it: together every buyer with a purchase among the
+    candidates, once; about half each; the same split whatever the draw; the week's share of buyers
+    with a hit (what a half's MAP@12 is scaled by) is the whole week's, not the half's."""
+    customers = np.repeat(np.arange(0, 4000, 2, dtype=np.uint32), 3)  # even ids only: a parity split would fail
+    label = (np.arange(customers.size) % 3 == 0) & (customers % 10 != 0)  # a fifth of them buy nothing listed
+    week = RankingWeek(None, pl.DataFrame({"customer": customers, "label": label.astype(np.uint8)}), (), 12)
+    everyone, share = buyers_with_a_hit(week, 10**6, np.random.default_rng(0))
+    halves = [buyers_with_a_hit(week, 10**6, np.random.default_rng(seed), half=h) for seed, h in ((1, 0), (2, 1))]
+    ids = [set(rows["customer"]) for rows, _ in halves]
+    assert not ids[0] & ids[1] and ids[0] | ids[1] == set(everyone["customer"]) and share == pytest.approx(0.8)
+    assert all(abs(len(h) - 800) < 80 for h in ids) and all(s == share for _, s in halves)
+    assert set(buyers_with_a_hit(week, 10**6, np.random.default_rng(9), half=1)[0]["customer"]) == ids[1]
+    capped, _ = buyers_with_a_hit(week, 100, np.random.default_rng(0), half=1)
+    assert capped["customer"].n_unique() == 100 and set(capped["customer"]) <= ids[1]
