@@ -68,7 +68,6 @@ _HOMES = {
     "hmrec_cli.toolkit.fitted_retriever": ("FittedRetriever",),
     "hmrec_cli.toolkit.fusion": (
         "PASSES",
-        "ROLLING_BELOW",
         "TUNE_CUSTOMERS",
         "Fusion",
         "ap_differences",

@@ -1,19 +1,19 @@
 """`lgbm`: LightGBM lambdarank over the shared candidate feature table (`hmrec_cli.toolkit.candidate_features`),
 the ranker most winning H&M Kaggle solutions used. One query = one customer's candidates in one
-week; it learns from the older training weeks and the newest one picks the number of trees (early
-stopping on its MAP@12), so the week it ranks is never seen.
+week; it learns from the older training weeks and half the newest one's buyers pick the number of
+trees (early stopping on their MAP@12), so the week it ranks is never seen.
 
 Boosting starts from merge's order: the sources' reciprocal-rank fusion, tuned on the training
 weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.toolkit.fusion.prior`),
-so the trees only learn corrections to it, and when they do not clearly beat it on the newest
-training week none are kept: with few purchases to learn from, lgbm ranks as merge does. Where that
+so the trees only learn corrections to it, and when they do not clearly beat it on the other half of
+the newest training week's buyers (`fusion`'s gate) none are kept: with few purchases to learn from, lgbm ranks as merge does. Where that
 week has too few buyers to tell (`fusion.rolling_weeks`), the earlier training weeks validate too,
 each by trees boosted on the weeks before it, and the decision pools their buyers. Trees that are
 kept are then boosted again on every training week, the newest too (`refit`), as many as the
 newest week picked, scaled by the weeks: what sells next week is likeliest in the newest one. Only
-where that week has as many buyers as decide the gate alone (`ROLLING_BELOW`): on fewer, the number
-of trees early stopping picks is too noisy to scale, and boosting on them overfits (MovieLens,
-Groceries in docs/results.md).
+where that week has `refit_buyers` buyers with a purchase among their candidates: on fewer, the
+number of trees early stopping picks is too noisy to scale, and boosting on them overfits
+(MovieLens, Groceries in docs/results.md).
 LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from hmrec_cli.plugin_api import Ranker, RankingWeek, RunSettings
 from hmrec_cli.toolkit.candidate_features import candidate_features, dense_names
 from hmrec_cli.toolkit.features import WeekActivity
 from hmrec_cli.toolkit.fusion import (
-    ROLLING_BELOW,
     Fusion,
     ap_differences,
     buyers_with_a_hit,
@@ -61,12 +60,29 @@ class Validation:
         """Per-buyer AP@12 of `scores` minus that of merge's order."""
         return ap_differences(self.orders, self.merge_order, scores)
 
+    def map(self, scores: np.ndarray) -> float:
+        """The week's MAP@12 as these buyers estimate it (the others score 0 in any order)."""
+        return self.share * self.orders.map(scores)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A labelled week kept out of boosting, its buyers split in two by customer: `pick` stops the
+    boosting, `judge` measures the gain of the trees `pick` chose, which it did not bias."""
+
+    pick: Validation
+    judge: Validation
+
+    @property
+    def buyers(self) -> int:
+        return self.pick.orders.customers + self.judge.orders.customers
+
 
 @dataclass(frozen=True)
 class LGBMParams:
     trees: int = param(
         400,
-        "maximum boosting rounds (early stopping on the newest training week picks fewer)",
+        "maximum boosting rounds (early stopping on half the newest training week's buyers picks fewer)",
         valid=Between(1, 100_000),
     )
     learning_rate: float = param(
@@ -107,7 +123,7 @@ class LGBMParams:
     )
     valid_customers: int = param(
         20_000,
-        "at most this many buyers of the newest training week with a purchase among their candidates validate (the others score 0 in any order)",
+        "at most this many buyers of the newest training week with a purchase among their candidates in each half: one picks the number of trees, the other measures their gain (the others score 0 in any order)",
         valid=Between(1, 10_000_000),
     )
     prior_weight: float = param(
@@ -117,7 +133,7 @@ class LGBMParams:
     )
     min_gain_se: float = param(
         2.0,
-        "keep the trees only when they beat merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference",
+        "keep the trees only when they beat merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference, measured on the half of the buyers that did not pick the number of trees",
         valid=Between(0, 100),
     )
     threads: int = param(
@@ -135,7 +151,7 @@ class LGBMParams:
         search=Choice(False, True),
     )
     refit_buyers: int = param(
-        ROLLING_BELOW,
+        2_000,
         "refit only when the newest training week has at least this many buyers with a purchase among their candidates (on fewer, the number of trees it picks is too noisy to scale)",
         valid=Between(1, 10_000_000),
     )
@@ -148,7 +164,7 @@ class LGBMParams:
 
 class LGBMRanker(Ranker):
     name = "lgbm"
-    version = "8"
+    version = "9"
     summary = "LightGBM lambdarank over the shared candidate features (early stopping on the newest training week)"
     Params = LGBMParams
 
@@ -197,31 +213,35 @@ class LGBMRanker(Ranker):
             "lambdarank_truncation_level": 2 * K,
             "num_threads": p.threads,
         }
-        valid = self._validation(train[-1], rng) if len(train) > 1 else None
-        self.booster, self.best, learned = self._boost(settings, tables, valid, run)
+        held = self._held_out(train[-1], rng) if len(train) > 1 else None
+        self.booster, self.best = self._boost(settings, tables, held.pick if held else None, run)
         log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
-        if valid is not None:
+        if held is not None:
+            learned = self._predicted(self.booster, self.best, held.judge)
             log["validation"] = (
-                "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
+                "MAP@12 of the newest training week's buyers that did not pick the number of trees (0 = merge's order)"
             )
-            log["best"] = valid.share * valid.orders.map(learned)
-            log["start"] = valid.share * valid.orders.map(valid.merge_order)
+            log["best"], log["start"] = held.judge.map(learned), held.judge.map(held.judge.merge_order)
             if p.prior_weight > 0:
 
                 def earlier(j: int) -> np.ndarray | None:
-                    week = self._validation(train[j], rng)
-                    return week.gains(self._boost(settings, tables[:j], week, run)[2]) if week is not None else None
+                    week = self._held_out(train[j], rng)
+                    if week is None:
+                        return None
+                    booster, best = self._boost(settings, tables[:j], week.pick, run)
+                    return week.judge.gains(self._predicted(booster, best, week.judge))
 
-                clear, log["gain"] = pooled_gain(valid.gains(learned), train, p.min_gain_se, earlier, run.on_progress)
+                newest = held.judge.gains(learned)
+                clear, log["gain"] = pooled_gain(newest, train, p.min_gain_se, earlier, run.on_progress)
                 if not clear:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
-        elif len(train) > 1 and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
+        elif len(train) > 1 and p.prior_weight > 0:  # no buyers of the newest week to check a gain on
             self.best, log["gain"] = (
                 0,
-                "none measurable (no buyer of the newest training week has a purchase among the candidates): merge's order",
+                "none measurable (the newest training week has no buyer with a purchase among the candidates in one of its halves): merge's order",
             )
-        if p.refit and self.best and valid is not None:  # the newest week holds next week's trends best
-            log["refit"] = self._refit(settings, tables, valid, run)
+        if p.refit and self.best and held is not None:  # the newest week holds next week's trends best
+            log["refit"] = self._refit(settings, tables, held, run)
         importance = (
             self.booster.feature_importance("gain", iteration=self.best) if self.best else np.zeros(len(self.names))
         )
@@ -239,30 +259,34 @@ class LGBMRanker(Ranker):
             },
         }
 
-    def _refit(self, settings: dict, tables: list, valid: Validation, run: RunSettings) -> str:
-        """Boost the kept number of trees again on every training week, the newest too, scaled by
-        the weeks, where the newest week has `refit_buyers` buyers to have picked that number on;
-        what was done, for the fit's log."""
-        buyers = valid.orders.customers
-        if buyers < self.params.refit_buyers:
-            return f"none: the newest training week's {buyers} buyers with a purchase among their candidates are fewer than refit_buyers={self.params.refit_buyers}"
-        every = [*tables, valid.table]
-        rounds = max(1, round(self.best * len(every) / len(tables)))
-        self.booster, self.best, _ = self._boost(settings, every, None, run, rounds)
-        return f"{self.best} trees boosted again on all {len(every)} training weeks, the newest too"
+    def _refit(self, settings: dict, tables: list, held: HeldOut, run: RunSettings) -> str:
+        """Boost the kept number of trees again on every training week, the newest (both halves)
+        too, scaled by the weeks, where the newest week has `refit_buyers` buyers; what was done,
+        for the fit's log."""
+        if held.buyers < self.params.refit_buyers:
+            return f"none: the newest training week's {held.buyers} buyers with a purchase among their candidates are fewer than refit_buyers={self.params.refit_buyers}"
+        rounds = max(1, round(self.best * (len(tables) + 1) / len(tables)))
+        every = [*tables, held.pick.table, held.judge.table]
+        self.booster, self.best = self._boost(settings, every, None, run, rounds)
+        return f"{self.best} trees boosted again on all {len(tables) + 1} training weeks, the newest too"
 
-    def _validation(self, week: RankingWeek, rng) -> Validation | None:
-        """A labelled week's buyers with a purchase among their candidates, as a table to stop
-        boosting on and to measure the gain over merge's order on; None when it has none."""
-        rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng)
-        if not rows.height:
-            return None
-        return Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)
+    def _held_out(self, week: RankingWeek, rng) -> HeldOut | None:
+        """A labelled week's buyers with a purchase among their candidates, in two halves by
+        customer (one to stop boosting on, one to measure the gain over merge's order on); None
+        when either half has none."""
+        halves = []
+        for half in (0, 1):
+            rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng, half=half)
+            if not rows.height:
+                return None
+            halves.append(
+                Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)
+            )
+        return HeldOut(*halves)
 
     def _boost(self, settings: dict, tables: list, valid: Validation | None, run: RunSettings, rounds: int = 0):
         """Boost on the training `tables` from merge's order, stopping early on `valid` (or for
-        exactly `rounds` trees): the booster, its number of trees, and (with `valid`) its scores of
-        the validation rows, predicted once."""
+        exactly `rounds` trees): the booster and its number of trees."""
         import lightgbm as lgb
 
         p = self.params
@@ -284,11 +308,13 @@ class LGBMRanker(Ranker):
         )
         rounds = rounds or p.trees
         booster = lgb.train(settings, data, num_boost_round=rounds, valid_sets=evals, callbacks=callbacks)
-        best = booster.best_iteration or rounds
-        if valid is None:
-            return booster, best, None
-        vx, _, _, vs = valid.table
-        return booster, best, vs + booster.predict(vx, num_iteration=best)
+        return booster, booster.best_iteration or rounds
+
+    @staticmethod
+    def _predicted(booster, trees: int, valid: Validation) -> np.ndarray:
+        """Scores of the held-out rows: merge's order plus the first `trees` trees."""
+        x, _, _, start = valid.table
+        return start + booster.predict(x, num_iteration=trees)
 
     def merge_scores(self, week: RankingWeek) -> np.ndarray | None:
         return self.fusion.score(week) if self.params.prior_weight > 0 else None

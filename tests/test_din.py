@@ -173,6 +173,37 @@ def test_lgbm_starts_from_merge_and_keeps_trees_only_where_they_help(toy) -> Non
     assert map_of_scores(second[2].candidates, learned.score(second[2])) > 0.95
 
 
+def test_lgbm_picks_its_trees_on_one_half_of_the_buyers_and_judges_them_on_the_other(toy) -> None:
+    """Coin-flip purchases for the judging half of the newest training week's buyers: the same
+    trees (that half never stopped the boosting), judged on coin flips (no clear gain); for the
+    picking half instead: the gain is measured on the same buyers as before."""
+    from hmrec_plugins.lgbm import LGBMParams, LGBMRanker
+
+    from hmrec_cli.toolkit.fusion import buyers_with_a_hit
+
+    second = _relabelled(toy, lambda c: (c["src_rank"] == 1).cast(pl.UInt8))
+    judges = buyers_with_a_hit(second[1], 10**6, None, half=1)[0]["customer"].unique()
+    rng = np.random.default_rng(5)
+    coin = pl.Series(rng.integers(0, 2, second[1].candidates.height // 2).repeat(2) == np.tile([0, 1], 300))
+
+    def fitted(half: pl.Series) -> dict:
+        """The log of lgbm fitted where the buyers in `half` of the newest week bought at random."""
+        newest = second[1].candidates
+        label = pl.when(pl.col("customer").is_in(half.implode())).then(coin.cast(pl.UInt8)).otherwise("label")
+        weeks = [second[0], RankingWeek(second[1].ctx, newest.with_columns(label=label), ("src",), 2)]
+        params = LGBMParams(trees=30, patience=30, min_data_in_leaf=5, refit=False)
+        return LGBMRanker(params).fit(weeks, RunSettings(seed=0))
+
+    clean, judged_on_coins = fitted(judges.head(0)), fitted(judges)
+    everyone = second[1].candidates["customer"].unique()
+    pickers = everyone.filter(~everyone.is_in(judges.implode()))
+    picked_on_coins = fitted(pickers)
+    assert clean["trees"] >= 1 and clean["gain"]["map@12"] > 0.3
+    assert judged_on_coins["trees"] == 0 and judged_on_coins["gain"]["map@12"] < clean["gain"]["map@12"] - 0.2
+    assert judged_on_coins["gain"]["buyers"] == clean["gain"]["buyers"] == picked_on_coins["gain"]["buyers"]
+    assert 0 < picked_on_coins["gain"]["buyers"] < everyone.len()
+
+
 def test_score_top_scores_only_merges_first_candidates(toy) -> None:
     """-o score_top=N: the network scores each customer's first N candidates in merge's order (the
     same scores as scoring all), the rest follow below them in merge's order; N above every

@@ -1,8 +1,8 @@
 """`din`: the Deep Interest Network ranker. Learns, from the labelled candidates of earlier weeks,
 which of a customer's candidates they buy, attending over their recent purchases with the
-candidate as the query; the newest training week picks the epoch (early stopping). It starts
-from merge's order (the sources' fusion tuned on the training weeks, as `merge` tunes it) and
-keeps what it learned only when that clearly beats merge's order on the newest training week (on
+candidate as the query; half the newest training week's buyers pick the epoch (early stopping). It
+starts from merge's order (the sources' fusion tuned on the training weeks, as `merge` tunes it) and
+keeps what it learned only when that clearly beats merge's order on the newest week's other half (on
 the earlier training weeks too, each by a network fitted on the weeks before it, where the newest
 has too few buyers to tell: `fusion.rolling_weeks`).
 
@@ -88,12 +88,12 @@ class DINParams:
     )
     min_gain_se: float = param(
         2.0,
-        "keep the trained network only when it beats merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference",
+        "keep the trained network only when it beats merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference, measured on the half of the buyers that did not pick the epoch",
         valid=Between(0, 100),
     )
     valid_customers: int = param(
         5_000,
-        "at most this many buyers of the newest training week with a purchase among their candidates score each epoch (the others score 0 in any order)",
+        "at most this many buyers of the newest training week with a purchase among their candidates in each half: one half scores each epoch, the other measures the gain (the others score 0 in any order)",
         valid=Between(1, 10_000_000),
     )
     score_top: int = param(
@@ -105,7 +105,7 @@ class DINParams:
 
 class DINRanker(Ranker):
     name = "din"
-    version = "7"
+    version = "8"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
     uses_device = True

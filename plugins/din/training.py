@@ -37,6 +37,15 @@ class Validation:
     prior: np.ndarray
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """A labelled week kept out of training, its buyers split in two by customer: `pick` picks the
+    epoch, `judge` measures the gain of the network `pick` chose, which it did not bias."""
+
+    pick: Validation
+    judge: Validation
+
+
 class Trained:
     """A DIN fitted on labelled weeks (`fit`), scoring new weeks (`score`)."""
 
@@ -56,7 +65,7 @@ class Trained:
         for i, week in enumerate(train_weeks):
             run.on_progress(f"features {week.ctx.week.start}", i, len(train_weeks))
             if i == len(train_weeks) - 1 and len(train_weeks) > 1:
-                valid, held_out = self._validation(week, rng), True
+                valid, held_out = self._held_out(week, rng), True
                 continue
             # sample first, then compute features for the kept rows only
             fitted.append(week_inputs(replace(week, candidates=self._sampled(week, rng)), p.history_length))
@@ -70,14 +79,14 @@ class Trained:
             console.warn(
                 f"din: only {positives} purchases among the training candidates; a learned ranker needs thousands (it keeps merge's order unless training clearly beats it on the held-out training weeks)"
             )
-        self.model, log = self._train(train_weeks[0], data, valid, run, final=True)
+        self.model, log = self._train(train_weeks[0], data, valid.pick if valid else None, run, final=True)
         decay = scaled_decay(p, int(data.article.size))
         out = {
             **log.as_dict(),
             "training_rows": int(data.article.size),
             "positives": positives,
             "device": self.device.type,
-            "validation": "MAP@12 of the newest training week's buyers"
+            "validation": "MAP@12 of half the newest training week's buyers (the other half measures the gain)"
             if valid is not None
             else "none (one training week)",
             "dense_features": dense_names(train_weeks[0].sources),
@@ -85,43 +94,53 @@ class Trained:
             "fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight},
         }
         if valid is not None and p.prior_weight > 0:
-            newest = ap_differences(valid.orders, valid.prior, self._predict(self.model, valid.tensors))
+            newest = self._gains(self.model, valid.judge)
 
             def earlier(j: int) -> np.ndarray | None:
-                week, before = self._validation(train_weeks[j], rng), concat(fitted[:j])
+                week, before = self._held_out(train_weeks[j], rng), concat(fitted[:j])
                 if week is None or before.label.sum() <= 0:
                     return None
-                model, _ = self._train(train_weeks[0], before, week, run, final=False)
-                return ap_differences(week.orders, week.prior, self._predict(model, week.tensors))
+                model, _ = self._train(train_weeks[0], before, week.pick, run, final=False)
+                return self._gains(model, week.judge)
 
             clear, gain = pooled_gain(newest, train_weeks, p.min_gain_se, earlier, run.on_progress)
             self.prior_only = not clear  # training did not clearly help: merge's order
             out.update(
-                start=valid.share * valid.orders.map(valid.prior),
+                start=valid.judge.share * valid.judge.orders.map(valid.judge.prior),
                 gain=gain,
                 kept="merge's order" if self.prior_only else "trained",
             )
         elif held_out and p.prior_weight > 0:  # no buyer of the newest week to check a gain on
             self.prior_only = True
             out.update(
-                gain="none measurable (no buyer of the newest training week has a purchase among the candidates)",
+                gain="none measurable (the newest training week has no buyer with a purchase among the candidates in one of its halves)",
                 kept="merge's order",
             )
         return out
 
-    def _validation(self, week: RankingWeek, rng) -> Validation | None:
-        """A labelled week's buyers with a purchase among their candidates, ready to pick the epoch
-        on and to measure the gain over merge's order on; None when it has none."""
-        rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng)
-        if not rows.height:
-            return None
-        inputs = week_inputs(replace(week, candidates=rows), self.params.history_length)
-        return Validation(
-            to_device(_arrays(inputs), self.device),
-            ManyOrders(rows, negative_share=week.negative_share),
-            share,
-            inputs.prior,
-        )
+    def _held_out(self, week: RankingWeek, rng) -> HeldOut | None:
+        """A labelled week's buyers with a purchase among their candidates, in two halves by
+        customer (one to pick the epoch on, one to measure the gain over merge's order on); None
+        when either half has none."""
+        halves = []
+        for half in (0, 1):
+            rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng, half=half)
+            if not rows.height:
+                return None
+            inputs = week_inputs(replace(week, candidates=rows), self.params.history_length)
+            halves.append(
+                Validation(
+                    to_device(_arrays(inputs), self.device),
+                    ManyOrders(rows, negative_share=week.negative_share),
+                    share,
+                    inputs.prior,
+                )
+            )
+        return HeldOut(*halves)
+
+    def _gains(self, model: DIN, valid: Validation) -> np.ndarray:
+        """Per-buyer AP@12 of `model`'s scores minus that of merge's order."""
+        return ap_differences(valid.orders, valid.prior, self._predict(model, valid.tensors))
 
     def _train(self, week: RankingWeek, data: WeekInputs, valid: Validation | None, run: RunSettings, final: bool):
         """A DIN for `week`'s articles and customers trained on `data`, the epoch picked on `valid`;

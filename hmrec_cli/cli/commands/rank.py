@@ -266,16 +266,17 @@ def show_epochs(training: dict, console) -> None:
 
 def kept_merge(ranker: str, manifest: RankingManifest) -> str | None:
     """One line when a learned ranker kept merge's order, else None. Its gate (lgbm, din: the
-    training log's `gain` on the newest training week, the `min_gain_se` parameter) keeps the
-    trained model only when the gain is above min_gain_se standard errors of the per-buyer difference."""
+    training log's `gain` on held-out buyers of the training weeks, the `min_gain_se` parameter) keeps
+    the trained model only when the gain is above min_gain_se standard errors of the per-buyer difference."""
     gain, bar = manifest.training.get("gain"), manifest.params.get("min_gain_se")
     if gain is None or bar is None:
         return None
     if isinstance(gain, str):  # no buyer of the newest training week to measure a gain on
-        return f"{ranker} kept merge's order: no gain measurable on the newest training week (no buyer has a purchase among the candidates)"
+        return f"{ranker} kept merge's order: no gain measurable on the newest training week (no buyer has a purchase among the candidates in one of its halves)"
     if not gain["map@12"] <= bar * gain["stderr"]:
         return None
-    return f"{ranker} kept merge's order: gain {gain['map@12']:+.4f} ± {gain['stderr']:.4f} on the newest training week, below {bar:g} SE"
+    weeks = "the newest training week" if gain["weeks"] == 1 else f"{gain['weeks']} training weeks"
+    return f"{ranker} kept merge's order: gain {gain['map@12']:+.4f} ± {gain['stderr']:.4f} on {gain['buyers']:,} held-out buyers of {weeks}, below {bar:g} SE"
 
 
 def show_newest_week(newest: dict, console, kept: bool = False) -> None:
