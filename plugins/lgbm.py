@@ -1,12 +1,14 @@
 """`lgbm`: LightGBM lambdarank over the shared candidate feature table (`hmrec_cli.toolkit.candidate_features`),
 the ranker most winning H&M Kaggle solutions used. One query = one customer's candidates in one
-week; it learns from the older training weeks and half the newest one's buyers pick the number of
-trees (early stopping on their MAP@12), so the week it ranks is never seen.
+week; it learns from the older training weeks and the newest one picks the number of trees (early
+stopping on its MAP@12), so the week it ranks is never seen.
 
 Boosting starts from merge's order: the sources' reciprocal-rank fusion, tuned on the training
 weeks exactly as `merge` tunes it, enters as each row's initial score (`hmrec_cli.toolkit.fusion.prior`),
-so the trees only learn corrections to it, and when they do not clearly beat it on the other half of
-the newest training week's buyers (`fusion`'s gate) none are kept: with few purchases to learn from, lgbm ranks as merge does. Where that
+so the trees only learn corrections to it, and when they do not clearly beat it on the newest
+training week none are kept (`fusion`'s gate, cross-fitted: the week's buyers are split in two by
+customer, and each half is judged by the number of trees the other half's MAP@12 picked, so no
+buyer judges trees it chose): with few purchases to learn from, lgbm ranks as merge does. Where that
 week has too few buyers to tell (`fusion.rolling_weeks`), the earlier training weeks validate too,
 each by trees boosted on the weeks before it, and the decision pools their buyers. Trees that are
 kept are then boosted again on every training week, the newest too (`refit`), as many as the
@@ -18,6 +20,7 @@ LightGBM is imported on first use (`hmrec plugins` stays light)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -67,22 +70,59 @@ class Validation:
 
 @dataclass(frozen=True)
 class HeldOut:
-    """A labelled week kept out of boosting, its buyers split in two by customer: `pick` stops the
-    boosting, `judge` measures the gain of the trees `pick` chose, which it did not bias."""
+    """A labelled week kept out of boosting, its buyers in two halves by customer. Boosting stops
+    on both together; each half then judges the number of trees the other half picked."""
 
-    pick: Validation
-    judge: Validation
+    halves: tuple[Validation, Validation]
 
     @property
-    def buyers(self) -> int:
-        return self.pick.orders.customers + self.judge.orders.customers
+    def buyers(self) -> tuple[int, int]:
+        return self.halves[0].orders.customers, self.halves[1].orders.customers
+
+    def map(self, scores: tuple[np.ndarray, np.ndarray]) -> float:
+        """The week's MAP@12 as both halves estimate it, from each half's scores."""
+        return float(np.average([h.map(s) for h, s in zip(self.halves, scores, strict=True)], weights=self.buyers))
+
+    def cross_fitted(self, scores_with: Callable[[Validation, int], np.ndarray], picks: tuple[int, int]) -> np.ndarray:
+        """Per-buyer gains over merge's order, each half's buyers scored (`scores_with(half, trees)`)
+        with the number of trees the other half picked."""
+        a, b = self.halves
+        return np.concatenate([a.gains(scores_with(a, picks[1])), b.gains(scores_with(b, picks[0]))])
+
+
+class StopOnBoth:
+    """LightGBM early stopping on both halves of a held-out week (their buyers' mean MAP@12, as one
+    validation set of all of them would stop), keeping each half's own curve so that each half's
+    best number of trees is known too."""
+
+    def __init__(self, buyers: tuple[int, int], patience: int):
+        self.weights, self.patience = np.asarray(buyers, dtype=np.float64) / sum(buyers), patience
+        self.curves: list[list[float]] = []
+        self.best = (-np.inf, 0)
+
+    def __call__(self, env) -> None:
+        import lightgbm as lgb
+
+        scores = [result[2] for result in env.evaluation_result_list]  # (dataset, metric, value, bigger is better)
+        self.curves.append(scores)
+        both = float(self.weights @ scores)
+        if both > self.best[0]:
+            self.best = (both, env.iteration)
+        if env.iteration - self.best[1] >= self.patience or env.iteration == env.end_iteration - 1:
+            raise lgb.callback.EarlyStopException(self.best[1], env.evaluation_result_list)
+
+    @property
+    def picks(self) -> tuple[int, int]:
+        """Each half's own best number of trees (its first best, as early stopping keeps)."""
+        curves = np.asarray(self.curves)
+        return int(np.argmax(curves[:, 0])) + 1, int(np.argmax(curves[:, 1])) + 1
 
 
 @dataclass(frozen=True)
 class LGBMParams:
     trees: int = param(
         400,
-        "maximum boosting rounds (early stopping on half the newest training week's buyers picks fewer)",
+        "maximum boosting rounds (early stopping on the newest training week picks fewer)",
         valid=Between(1, 100_000),
     )
     learning_rate: float = param(
@@ -123,7 +163,7 @@ class LGBMParams:
     )
     valid_customers: int = param(
         20_000,
-        "at most this many buyers of the newest training week with a purchase among their candidates in each half: one picks the number of trees, the other measures their gain (the others score 0 in any order)",
+        "at most this many buyers of the newest training week with a purchase among their candidates validate, in each of the two halves the gate cross-fits (the others score 0 in any order)",
         valid=Between(1, 10_000_000),
     )
     prior_weight: float = param(
@@ -133,7 +173,7 @@ class LGBMParams:
     )
     min_gain_se: float = param(
         2.0,
-        "keep the trees only when they beat merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference, measured on the half of the buyers that did not pick the number of trees",
+        "keep the trees only when they beat merge's order on the held-out training weeks (the newest; the earlier ones too where it is small) by this many standard errors of the per-buyer difference, each half of the buyers scored with the number of trees the other half picked",
         valid=Between(0, 100),
     )
     threads: int = param(
@@ -214,24 +254,25 @@ class LGBMRanker(Ranker):
             "num_threads": p.threads,
         }
         held = self._held_out(train[-1], rng) if len(train) > 1 else None
-        self.booster, self.best = self._boost(settings, tables, held.pick if held else None, run)
+        self.booster, self.best, picks = self._boost(settings, tables, held, run)
         log = {"fusion": {"weights": self.fusion.weights, "c": self.fusion.c, "prior_weight": p.prior_weight}}
         if held is not None:
-            learned = self._predicted(self.booster, self.best, held.judge)
             log["validation"] = (
-                "MAP@12 of the newest training week's buyers that did not pick the number of trees (0 = merge's order)"
+                "MAP@12 of the newest training week's buyers (picks the number of trees; 0 = merge's order)"
             )
-            log["best"], log["start"] = held.judge.map(learned), held.judge.map(held.judge.merge_order)
+            log["best"] = held.map(tuple(self._predicted(self.booster, h, self.best) for h in held.halves))
+            log["start"] = held.map(tuple(h.merge_order for h in held.halves))
+            log["picks"] = picks
             if p.prior_weight > 0:
 
                 def earlier(j: int) -> np.ndarray | None:
                     week = self._held_out(train[j], rng)
                     if week is None:
                         return None
-                    booster, best = self._boost(settings, tables[:j], week.pick, run)
-                    return week.judge.gains(self._predicted(booster, best, week.judge))
+                    booster, _, own = self._boost(settings, tables[:j], week, run)
+                    return week.cross_fitted(lambda half, trees: self._predicted(booster, half, trees), own)
 
-                newest = held.judge.gains(learned)
+                newest = held.cross_fitted(lambda half, trees: self._predicted(self.booster, half, trees), picks)
                 clear, log["gain"] = pooled_gain(newest, train, p.min_gain_se, earlier, run.on_progress)
                 if not clear:  # the trees do not clearly help: keep merge's order
                     self.best, log["best"] = 0, log["start"]
@@ -263,17 +304,17 @@ class LGBMRanker(Ranker):
         """Boost the kept number of trees again on every training week, the newest (both halves)
         too, scaled by the weeks, where the newest week has `refit_buyers` buyers; what was done,
         for the fit's log."""
-        if held.buyers < self.params.refit_buyers:
-            return f"none: the newest training week's {held.buyers} buyers with a purchase among their candidates are fewer than refit_buyers={self.params.refit_buyers}"
+        if (buyers := sum(held.buyers)) < self.params.refit_buyers:
+            return f"none: the newest training week's {buyers} buyers with a purchase among their candidates are fewer than refit_buyers={self.params.refit_buyers}"
         rounds = max(1, round(self.best * (len(tables) + 1) / len(tables)))
-        every = [*tables, held.pick.table, held.judge.table]
-        self.booster, self.best = self._boost(settings, every, None, run, rounds)
+        every = [*tables, *(h.table for h in held.halves)]
+        self.booster, self.best, _ = self._boost(settings, every, None, run, rounds)
         return f"{self.best} trees boosted again on all {len(tables) + 1} training weeks, the newest too"
 
     def _held_out(self, week: RankingWeek, rng) -> HeldOut | None:
         """A labelled week's buyers with a purchase among their candidates, in two halves by
-        customer (one to stop boosting on, one to measure the gain over merge's order on); None
-        when either half has none."""
+        customer (boosting stops on both; each judges the trees the other picked); None when either
+        half has none."""
         halves = []
         for half in (0, 1):
             rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng, half=half)
@@ -282,11 +323,12 @@ class LGBMRanker(Ranker):
             halves.append(
                 Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)
             )
-        return HeldOut(*halves)
+        return HeldOut(tuple(halves))
 
-    def _boost(self, settings: dict, tables: list, valid: Validation | None, run: RunSettings, rounds: int = 0):
-        """Boost on the training `tables` from merge's order, stopping early on `valid` (or for
-        exactly `rounds` trees): the booster and its number of trees."""
+    def _boost(self, settings: dict, tables: list, held: HeldOut | None, run: RunSettings, rounds: int = 0):
+        """Boost on the training `tables` from merge's order, stopping early on `held` (or for
+        exactly `rounds` trees): the booster, its number of trees and (with `held`) each half's own
+        best number of trees."""
         import lightgbm as lgb
 
         p = self.params
@@ -298,20 +340,25 @@ class LGBMRanker(Ranker):
             feature_name=self.names,
             free_raw_data=True,
         )
-        evals, callbacks = [], []
-        if valid is not None:
-            vx, vy, vg, vs = valid.table
-            evals = [lgb.Dataset(vx, vy, group=vg, init_score=vs, reference=data)]
-            callbacks = [lgb.early_stopping(p.patience, verbose=False)]
+        evals, callbacks, stop = [], [], None
+        if held is not None:
+            evals = [
+                lgb.Dataset(x, y, group=g, init_score=s, reference=data)
+                for x, y, g, s in (h.table for h in held.halves)
+            ]
+            stop = StopOnBoth(held.buyers, p.patience)
+            callbacks = [stop]
         callbacks.append(
             lambda env: run.on_progress(f"boosting round {env.iteration + 1}/{p.trees}", env.iteration + 1, p.trees)
         )
         rounds = rounds or p.trees
         booster = lgb.train(settings, data, num_boost_round=rounds, valid_sets=evals, callbacks=callbacks)
-        return booster, booster.best_iteration or rounds
+        if stop is None:
+            return booster, rounds, None
+        return booster, booster.best_iteration, stop.picks
 
     @staticmethod
-    def _predicted(booster, trees: int, valid: Validation) -> np.ndarray:
+    def _predicted(booster, valid: Validation, trees: int) -> np.ndarray:
         """Scores of the held-out rows: merge's order plus the first `trees` trees."""
         x, _, _, start = valid.table
         return start + booster.predict(x, num_iteration=trees)

@@ -173,16 +173,16 @@ def test_lgbm_starts_from_merge_and_keeps_trees_only_where_they_help(toy) -> Non
     assert map_of_scores(second[2].candidates, learned.score(second[2])) > 0.95
 
 
-def test_lgbm_picks_its_trees_on_one_half_of_the_buyers_and_judges_them_on_the_other(toy) -> None:
-    """Coin-flip purchases for the judging half of the newest training week's buyers: the same
-    trees (that half never stopped the boosting), judged on coin flips (no clear gain); for the
-    picking half instead: the gain is measured on the same buyers as before."""
+def test_lgbm_judges_each_half_of_the_buyers_by_the_trees_the_other_half_picked(toy) -> None:
+    """Coin-flip purchases for one half of the newest training week's buyers: the other half picks
+    the same number of trees as before (its curve never saw the coins), and the gain, measured on
+    every buyer, falls: the coin half's buyers are judged by trees they did not pick."""
     from hmrec_plugins.lgbm import LGBMParams, LGBMRanker
 
     from hmrec_cli.toolkit.fusion import buyers_with_a_hit
 
     second = _relabelled(toy, lambda c: (c["src_rank"] == 1).cast(pl.UInt8))
-    judges = buyers_with_a_hit(second[1], 10**6, None, half=1)[0]["customer"].unique()
+    coin_half = buyers_with_a_hit(second[1], 10**6, None, half=1)[0]["customer"].unique()
     rng = np.random.default_rng(5)
     coin = pl.Series(rng.integers(0, 2, second[1].candidates.height // 2).repeat(2) == np.tile([0, 1], 300))
 
@@ -194,14 +194,31 @@ def test_lgbm_picks_its_trees_on_one_half_of_the_buyers_and_judges_them_on_the_o
         params = LGBMParams(trees=30, patience=30, min_data_in_leaf=5, refit=False)
         return LGBMRanker(params).fit(weeks, RunSettings(seed=0))
 
-    clean, judged_on_coins = fitted(judges.head(0)), fitted(judges)
-    everyone = second[1].candidates["customer"].unique()
-    pickers = everyone.filter(~everyone.is_in(judges.implode()))
-    picked_on_coins = fitted(pickers)
+    clean, coins = fitted(coin_half.head(0)), fitted(coin_half)
     assert clean["trees"] >= 1 and clean["gain"]["map@12"] > 0.3
-    assert judged_on_coins["trees"] == 0 and judged_on_coins["gain"]["map@12"] < clean["gain"]["map@12"] - 0.2
-    assert judged_on_coins["gain"]["buyers"] == clean["gain"]["buyers"] == picked_on_coins["gain"]["buyers"]
-    assert 0 < picked_on_coins["gain"]["buyers"] < everyone.len()
+    assert coins["picks"][0] == clean["picks"][0]
+    assert coins["gain"]["map@12"] < clean["gain"]["map@12"] - 0.1
+    assert coins["gain"]["buyers"] == clean["gain"]["buyers"] == second[1].candidates["customer"].n_unique()
+
+
+def test_a_held_out_half_is_scored_with_the_other_halfs_number_of_trees() -> None:
+    from hmrec_plugins.lgbm import HeldOut, Validation
+
+    from hmrec_cli.metrics import ManyOrders
+
+    rows = pl.DataFrame({"customer": [0, 0, 1, 1], "article": [0, 1, 0, 1], "label": [1, 0, 0, 1], "bought": [1] * 4})
+    start = np.array([1.0, 0.0, 1.0, 0.0])  # merge's order: right for customer 0, wrong for 1
+    half = Validation((np.zeros((4, 1)), rows["label"].to_numpy(), np.array([2, 2]), start), ManyOrders(rows), 1.0)
+    asked = []
+
+    def scores_with(which: Validation, trees: int) -> np.ndarray:
+        asked.append((which is half, trees))
+        return -start if trees == 7 else start  # 7 trees reverse merge's order
+
+    other = Validation(half.table, half.orders, 1.0)
+    gains = HeldOut((half, other)).cross_fitted(scores_with, picks=(3, 7))
+    assert asked == [(True, 7), (False, 3)]
+    np.testing.assert_allclose(gains, [-0.5, 0.5, 0.0, 0.0])
 
 
 def test_score_top_scores_only_merges_first_candidates(toy) -> None:

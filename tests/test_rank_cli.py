@@ -379,7 +379,7 @@ def test_bad_din_parameters_fail_before_any_work(cli, store_dir: Path, tmp_path:
 
 def lgbm_on_week_1(store_dir: Path, cache: Path) -> list:
     """`hmrec rank --ranker lgbm` on the tiny store's week 1, two training weeks, at most 20 trees,
-    kept on any gain (the newest week's 115 judging buyers are too few to show one clearly)."""
+    kept on any gain (the newest week's 219 buyers with a hit show +0.0056 +- 0.0032, under 2 SE)."""
     return [
         "rank",
         "--ranker",

@@ -9,10 +9,12 @@ labelled weeks' MAP@12 (the caller passes only weeks before the one it ranks).
 The gate a learned ranker keeps what it learned by (`learned_gain`, `rolling_weeks`): only when it
 beats merge's order on labelled weeks it was not fitted on, by `min_gain_se` standard errors of the
 per-buyer difference in AP@12, measured on buyers whose purchases did not choose the model: a
-held-out week's buyers are split in two by a hash of the customer (`buyers_with_a_hit(half=)`), one
-half picks the number of trees or epochs (early stopping), the other measures the gain. Measured on
-the buyers that picked it, the gain of the best of many stopping points is biased upward: on Ta-Feng
-it passed a model of 5 trees on +0.0006 that lost 2% in the week it ranked (docs/results.md). One week of a small shop has a few hundred buyers with a purchase
+held-out week's buyers are split in two by a hash of the customer (`buyers_with_a_hit(half=)`).
+DIN picks its epoch on one half and is judged on the other; lgbm, whose boosting records both
+halves' curves at once, judges each half by the number of trees the other half's curve picked
+(cross-fitting: every buyer judges, none judges trees it chose). Measured on the buyers that picked
+it, the gain of the best of many stopping points is biased upward: on Ta-Feng it passed a model of
+5 trees on +0.0006 that lost 2% in the week it ranked (docs/results.md). One week of a small shop has a few hundred buyers with a purchase
 among their candidates: too few to tell a 10% gain from noise. So when the newest training week
 alone does not show a clear gain and has fewer than `ROLLING_BELOW` such buyers, the earlier
 training weeks validate too, each by a model fitted only on the weeks before it (rolling forward in
