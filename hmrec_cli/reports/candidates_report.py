@@ -103,7 +103,9 @@ def compare(
             scores, curve = scored(cands, target)
             results[name].scores.append(scores)
             results[name].curves.append(curve)
-            segments.append(scores.join(week_segments, on="customer").with_columns(set=pl.lit(name)))
+            segments.append(  # sorted: a join's row order varies between runs, and so would a mean's last digit
+                scores.join(week_segments, on="customer").sort("customer").with_columns(set=pl.lit(name))
+            )
             sets.append(cands)
         merged = (
             pl.concat([s.select("customer", "article", "score") for s in sets])
