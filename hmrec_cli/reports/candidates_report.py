@@ -175,11 +175,18 @@ def table_rows(results: list[SetResult]) -> list[dict]:
 
 
 def segment_rows(segments: pl.DataFrame) -> list[dict]:
-    """Per set and segment, with the keys of the sets' rows (`buyer_weeks`: a buyer counts once per week)."""
-    grouped = segments.group_by("set", "segment", maintain_order=True).agg(
-        pl.len().alias("buyer_weeks"),
-        pl.col("recall@100").mean(),
-        pl.col("recall@all").mean(),
-        pl.col("ap").mean().alias("map@12"),
-    )
-    return grouped.sort("set", "segment").to_dicts()
+    """Per set and segment, with the keys of the sets' rows (`buyer_weeks`: a buyer counts once per
+    week). The means are numpy's over each group's rows in their order: polars 2.2 sums a group's
+    floats in an order of its own, so a sharded run's last digit differed from a plain one's."""
+    rows = [
+        {
+            "set": name,
+            "segment": segment,
+            "buyer_weeks": group.height,
+            "recall@100": float(np.mean(group["recall@100"].to_numpy())),
+            "recall@all": float(np.mean(group["recall@all"].to_numpy())),
+            "map@12": float(np.mean(group["ap"].to_numpy())),
+        }
+        for (name, segment), group in segments.group_by("set", "segment", maintain_order=True)
+    ]
+    return sorted(rows, key=lambda row: (row["set"], row["segment"]))
