@@ -72,6 +72,7 @@ _HOMES = {
         "Fusion",
         "ap_differences",
         "buyers_with_a_hit",
+        "halves_with_a_hit",
         "pooled_gain",
         "rolling_weeks",
         "learned_gain",

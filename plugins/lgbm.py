@@ -36,7 +36,7 @@ from hmrec_cli.toolkit.features import WeekActivity
 from hmrec_cli.toolkit.fusion import (
     Fusion,
     ap_differences,
-    buyers_with_a_hit,
+    halves_with_a_hit,
     pooled_gain,
     scored_top,
     tune,
@@ -96,20 +96,21 @@ class StopOnBoth:
     best number of trees is known too."""
 
     def __init__(self, buyers: tuple[int, int], patience: int):
+        from lightgbm.callback import EarlyStopException  # LightGBM loads on first use, not with the plugin
+
         self.weights, self.patience = np.asarray(buyers, dtype=np.float64) / sum(buyers), patience
         self.curves: list[list[float]] = []
         self.best = (-np.inf, 0)
+        self._stop = EarlyStopException
 
     def __call__(self, env) -> None:
-        import lightgbm as lgb
-
         scores = [result[2] for result in env.evaluation_result_list]  # (dataset, metric, value, bigger is better)
         self.curves.append(scores)
         both = float(self.weights @ scores)
         if both > self.best[0]:
             self.best = (both, env.iteration)
         if env.iteration - self.best[1] >= self.patience or env.iteration == env.end_iteration - 1:
-            raise lgb.callback.EarlyStopException(self.best[1], env.evaluation_result_list)
+            raise self._stop(self.best[1], env.evaluation_result_list)
 
     @property
     def picks(self) -> tuple[int, int]:
@@ -315,15 +316,15 @@ class LGBMRanker(Ranker):
         """A labelled week's buyers with a purchase among their candidates, in two halves by
         customer (boosting stops on both; each judges the trees the other picked); None when either
         half has none."""
-        halves = []
-        for half in (0, 1):
-            rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng, half=half)
-            if not rows.height:
-                return None
-            halves.append(
+        halves, share = halves_with_a_hit(week, self.params.valid_customers, rng)
+        if not all(rows.height for rows in halves):
+            return None
+        return HeldOut(
+            tuple(
                 Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)
+                for rows in halves
             )
-        return HeldOut(tuple(halves))
+        )
 
     def _boost(self, settings: dict, tables: list, held: HeldOut | None, run: RunSettings, rounds: int = 0):
         """Boost on the training `tables` from merge's order, stopping early on `held` (or for

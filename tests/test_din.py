@@ -179,10 +179,10 @@ def test_lgbm_judges_each_half_of_the_buyers_by_the_trees_the_other_half_picked(
     every buyer, falls: the coin half's buyers are judged by trees they did not pick."""
     from hmrec_plugins.lgbm import LGBMParams, LGBMRanker
 
-    from hmrec_cli.toolkit.fusion import buyers_with_a_hit
+    from hmrec_cli.toolkit.fusion import halves_with_a_hit
 
     second = _relabelled(toy, lambda c: (c["src_rank"] == 1).cast(pl.UInt8))
-    coin_half = buyers_with_a_hit(second[1], 10**6, None, half=1)[0]["customer"].unique()
+    coin_half = halves_with_a_hit(second[1], 10**6, None)[0][1]["customer"].unique()
     rng = np.random.default_rng(5)
     coin = pl.Series(rng.integers(0, 2, second[1].candidates.height // 2).repeat(2) == np.tile([0, 1], 300))
 

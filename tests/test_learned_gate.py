@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from hmrec_cli.plugin_api import RankingWeek
-from hmrec_cli.toolkit.fusion import ROLLING_BELOW, buyers_with_a_hit, learned_gain, rolling_weeks
+from hmrec_cli.toolkit.fusion import ROLLING_BELOW, buyers_with_a_hit, halves_with_a_hit, learned_gain, rolling_weeks
 
 
 def test_a_small_inconclusive_newest_week_rolls_over_every_earlier_week() -> None:
@@ -44,10 +44,11 @@ def test_the_halves_split_the_buyers_with_a_hit_the_same_way_at_every_seed() -> 
     label = (np.arange(customers.size) % 3 == 0) & (customers % 10 != 0)  # a fifth of them buy nothing listed
     week = RankingWeek(None, pl.DataFrame({"customer": customers, "label": label.astype(np.uint8)}), (), 12)
     everyone, share = buyers_with_a_hit(week, 10**6, np.random.default_rng(0))
-    halves = [buyers_with_a_hit(week, 10**6, np.random.default_rng(seed), half=h) for seed, h in ((1, 0), (2, 1))]
+    by_half, half_share = halves_with_a_hit(week, 10**6, np.random.default_rng(1))
+    halves = [(rows, half_share) for rows in by_half]  # each half with the share it is scaled by
     ids = [set(rows["customer"]) for rows, _ in halves]
     assert not ids[0] & ids[1] and ids[0] | ids[1] == set(everyone["customer"]) and share == pytest.approx(0.8)
     assert all(abs(len(h) - 800) < 80 for h in ids) and all(s == share for _, s in halves)
-    assert set(buyers_with_a_hit(week, 10**6, np.random.default_rng(9), half=1)[0]["customer"]) == ids[1]
-    capped, _ = buyers_with_a_hit(week, 100, np.random.default_rng(0), half=1)
+    assert set(halves_with_a_hit(week, 10**6, np.random.default_rng(9))[0][1]["customer"]) == ids[1]
+    capped = halves_with_a_hit(week, 100, np.random.default_rng(0))[0][1]
     assert capped["customer"].n_unique() == 100 and set(capped["customer"]) <= ids[1]

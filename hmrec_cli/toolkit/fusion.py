@@ -9,13 +9,12 @@ labelled weeks' MAP@12 (the caller passes only weeks before the one it ranks).
 The gate a learned ranker keeps what it learned by (`learned_gain`, `rolling_weeks`): only when it
 beats merge's order on labelled weeks it was not fitted on, by `min_gain_se` standard errors of the
 per-buyer difference in AP@12, measured on buyers whose purchases did not choose the model: a
-held-out week's buyers are split in two by a hash of the customer (`buyers_with_a_hit(half=)`).
-DIN picks its epoch on one half and is judged on the other; lgbm, whose boosting records both
-halves' curves at once, judges each half by the number of trees the other half's curve picked
+held-out week's buyers are split in two by a hash of the customer (`halves_with_a_hit`). DIN
+picks its epoch on one half and is judged on the other; lgbm, whose boosting records both halves'
+curves at once, judges each half by the number of trees the other half's curve picked
 (cross-fitting: every buyer judges, none judges trees it chose). Measured on the buyers that picked
-it, the gain of the best of many stopping points is biased upward: on Ta-Feng it passed a model of
-5 trees on +0.0006 that lost 2% in the week it ranked (docs/results.md). One week of a small shop has a few hundred buyers with a purchase
-among their candidates: too few to tell a 10% gain from noise. So when the newest training week
+it, the gain of the best of many stopping points is biased upward. One week of a small shop has a
+few hundred buyers with a purchase among their candidates: too few to tell a 10% gain from noise. So when the newest training week
 alone does not show a clear gain and has fewer than `ROLLING_BELOW` such buyers, the earlier
 training weeks validate too, each by a model fitted only on the weeks before it (rolling forward in
 time, never back), and the decision pools every validated buyer's difference: 4 training weeks give
@@ -115,20 +114,29 @@ def scored_top(
     return scores
 
 
-def buyers_with_a_hit(week: RankingWeek, limit: int, rng, half: int | None = None) -> tuple[pl.DataFrame, float]:
+def buyers_with_a_hit(week: RankingWeek, limit: int, rng) -> tuple[pl.DataFrame, float]:
     """The candidates of at most `limit` buyers with a purchase among them (drawn with `rng`), and
     the share of all the week's buyers that have one: any order gives the others AP 0, so the week's
-    MAP@12 is the share times these buyers' MAP@12, for a fraction of the rows to score. `half` (0
-    or 1): only buyers in that half of a fixed split of customers by a hash of their id, so one half
-    can pick a model and the other measure it."""
-    cands = week.candidates
-    hit = _hit_customers(cands)
-    share = _share(week, hit.size)
-    if half is not None:
-        hit = hit[_half_of(hit) == half]
+    MAP@12 is the share times these buyers' MAP@12, for a fraction of the rows to score."""
+    hit = _hit_customers(week.candidates)
+    return _rows_of(week.candidates, hit, limit, rng), _share(week, hit.size)
+
+
+def halves_with_a_hit(week: RankingWeek, limit: int, rng) -> tuple[tuple[pl.DataFrame, pl.DataFrame], float]:
+    """`buyers_with_a_hit` in two halves of a fixed split of customers by a hash of their id (at
+    most `limit` buyers each, half 0 drawn first), so one half can pick a model and the other
+    measure it; the share is the whole week's, so either half's MAP@12 times it estimates the week's."""
+    hit = _hit_customers(week.candidates)
+    half = _half_of(hit)
+    rows = tuple(_rows_of(week.candidates, hit[half == h], limit, rng) for h in (0, 1))
+    return rows, _share(week, hit.size)
+
+
+def _rows_of(candidates: pl.DataFrame, hit: np.ndarray, limit: int, rng) -> pl.DataFrame:
+    """The candidates of the customers `hit`, at most `limit` of them drawn with `rng`."""
     if hit.size > limit:
         hit = np.sort(rng.choice(hit, limit, replace=False))
-    return cands.filter(pl.col("customer").is_in(pl.Series(hit).implode())), share
+    return candidates.filter(pl.col("customer").is_in(pl.Series(hit).implode()))
 
 
 def _half_of(customers: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from hmrec_cli.plugin_api import RankingWeek, RunSettings
 from hmrec_cli.toolkit.batches import id_frequency, predict_in_batches, shuffled_batches, to_device
 from hmrec_cli.toolkit.candidate_features import dense_names
 from hmrec_cli.toolkit.features import PRICE_BANDS, WeekActivity, article_codes, customer_codes
-from hmrec_cli.toolkit.fusion import Fusion, ap_differences, buyers_with_a_hit, pooled_gain, tune
+from hmrec_cli.toolkit.fusion import Fusion, ap_differences, halves_with_a_hit, pooled_gain, tune
 from hmrec_cli.toolkit.training import Settings, resolve_device, train
 
 FEW_POSITIVES = 1000  # below this DIN rarely beats the sources' own order (the real 0.1% sample has ~300)
@@ -122,21 +122,20 @@ class Trained:
         """A labelled week's buyers with a purchase among their candidates, in two halves by
         customer (one to pick the epoch on, one to measure the gain over merge's order on); None
         when either half has none."""
-        halves = []
-        for half in (0, 1):
-            rows, share = buyers_with_a_hit(week, self.params.valid_customers, rng, half=half)
-            if not rows.height:
-                return None
-            inputs = week_inputs(replace(week, candidates=rows), self.params.history_length)
-            halves.append(
-                Validation(
-                    to_device(_arrays(inputs), self.device),
-                    ManyOrders(rows, negative_share=week.negative_share),
-                    share,
-                    inputs.prior,
-                )
-            )
-        return HeldOut(*halves)
+        halves, share = halves_with_a_hit(week, self.params.valid_customers, rng)
+        if not all(rows.height for rows in halves):
+            return None
+        return HeldOut(*(self._validation(week, rows, share) for rows in halves))
+
+    def _validation(self, week: RankingWeek, rows: pl.DataFrame, share: float) -> Validation:
+        """`rows` of `week` (some buyers' candidates) ready to score on the device."""
+        inputs = week_inputs(replace(week, candidates=rows), self.params.history_length)
+        return Validation(
+            to_device(_arrays(inputs), self.device),
+            ManyOrders(rows, negative_share=week.negative_share),
+            share,
+            inputs.prior,
+        )
 
     def _gains(self, model: DIN, valid: Validation) -> np.ndarray:
         """Per-buyer AP@12 of `model`'s scores minus that of merge's order."""
