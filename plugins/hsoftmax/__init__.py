@@ -44,7 +44,7 @@ class HSoftmaxParams(TowerParams):
 
 class HSoftmax(FittedRetriever):
     name = "hsoftmax"
-    version = "6"
+    version = "7"
     summary = "YouTube-DNN user tower, hierarchical softmax over a catalogue or Huffman tree; beam search"
     Params = HSoftmaxParams
 

@@ -127,10 +127,11 @@ class Fitted:
             return fill_cold(pl.DataFrame(schema=CANDIDATE_SCHEMA), customers, self.popular, k)
         inputs = user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
         ids, users = user_vectors(self.model.user, inputs, self.device)
-        parts, beam = [], max(self.params.beam, k)
-        chunk = max(
-            1, SEARCH_ENTRIES // max(beam * int(self.model.tree.child_count.max()), self.model.tree.parent.shape[0])
-        )
+        tree, parts, beam = self.model.tree, [], max(self.params.beam, k)
+        frontier = min(
+            beam, int((tree.child_count > 0).sum())
+        )  # a beam wider than the tree's inner nodes holds them all
+        chunk = max(1, SEARCH_ENTRIES // max(frontier * int(tree.child_count.max()), tree.parent.shape[0]))
         with torch.no_grad():
             for lo in range(0, ids.size, chunk):
                 rows, articles, log_p = self.model.beam_search(

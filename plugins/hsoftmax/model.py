@@ -239,7 +239,8 @@ class HierarchicalSoftmax(nn.Module):
             best_log_p, where = torch.topk(pool_log_p, min(k, pool_log_p.shape[1]), dim=1)
             best_nodes = pool_nodes.gather(1, where)
             inner = log_p.masked_fill(leaf, -torch.inf)
-            frontier_log_p, where = torch.topk(inner, min(beam, inner.shape[1]), dim=1)
+            reached = int(torch.isfinite(inner).sum(1).max())  # the rest is padding: never widen the beam with it
+            frontier_log_p, where = torch.topk(inner, min(beam, reached), dim=1)
             frontier = children.gather(1, where)
         found = torch.isfinite(best_log_p)
         row = torch.arange(rows, device=device).unsqueeze(1).expand_as(best_nodes)
