@@ -316,9 +316,9 @@ class LGBMRanker(Ranker):
         """A labelled week's buyers with a purchase among their candidates, in two halves by
         customer (boosting stops on both; each judges the trees the other picked); None when either
         half has none."""
-        halves, share = halves_with_a_hit(week, self.params.valid_customers, rng)
-        if not all(rows.height for rows in halves):
+        if (split := halves_with_a_hit(week, self.params.valid_customers, rng)) is None:
             return None
+        halves, share = split
         return HeldOut(
             tuple(
                 Validation(self._table(rows, week), ManyOrders(rows, negative_share=week.negative_share), share)

@@ -52,3 +52,12 @@ def test_the_halves_split_the_buyers_with_a_hit_the_same_way_at_every_seed() -> 
     assert set(halves_with_a_hit(week, 10**6, np.random.default_rng(9))[0][1]["customer"]) == ids[1]
     capped = halves_with_a_hit(week, 100, np.random.default_rng(0))[0][1]
     assert capped["customer"].n_unique() == 100 and set(capped["customer"]) <= ids[1]
+
+
+def test_no_halves_when_one_half_has_no_buyer_with_a_hit() -> None:
+    """One buyer with a hit falls in one half: the other has nothing to pick or measure on."""
+    customers = np.arange(50, dtype=np.uint32)
+    label = (customers == 7).astype(np.uint8)
+    week = RankingWeek(None, pl.DataFrame({"customer": customers, "label": label}), (), 12)
+    assert buyers_with_a_hit(week, 10**6, np.random.default_rng(0))[0].height == 1
+    assert halves_with_a_hit(week, 10**6, np.random.default_rng(0)) is None

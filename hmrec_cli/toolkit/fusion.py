@@ -122,12 +122,15 @@ def buyers_with_a_hit(week: RankingWeek, limit: int, rng) -> tuple[pl.DataFrame,
     return _rows_of(week.candidates, hit, limit, rng), _share(week, hit.size)
 
 
-def halves_with_a_hit(week: RankingWeek, limit: int, rng) -> tuple[tuple[pl.DataFrame, pl.DataFrame], float]:
+def halves_with_a_hit(week: RankingWeek, limit: int, rng) -> tuple[tuple[pl.DataFrame, pl.DataFrame], float] | None:
     """`buyers_with_a_hit` in two halves of a fixed split of customers by a hash of their id (at
     most `limit` buyers each, half 0 drawn first), so one half can pick a model and the other
-    measure it; the share is the whole week's, so either half's MAP@12 times it estimates the week's."""
+    measure it; the share is the whole week's, so either half's MAP@12 times it estimates the week's.
+    None when either half has no such buyer: nothing to pick or to measure on."""
     hit = _hit_customers(week.candidates)
     half = _half_of(hit)
+    if not (half == 0).any() or not (half == 1).any():
+        return None
     rows = tuple(_rows_of(week.candidates, hit[half == h], limit, rng) for h in (0, 1))
     return rows, _share(week, hit.size)
 

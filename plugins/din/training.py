@@ -122,9 +122,9 @@ class Trained:
         """A labelled week's buyers with a purchase among their candidates, in two halves by
         customer (one to pick the epoch on, one to measure the gain over merge's order on); None
         when either half has none."""
-        halves, share = halves_with_a_hit(week, self.params.valid_customers, rng)
-        if not all(rows.height for rows in halves):
+        if (split := halves_with_a_hit(week, self.params.valid_customers, rng)) is None:
             return None
+        halves, share = split
         return HeldOut(*(self._validation(week, rows, share) for rows in halves))
 
     def _validation(self, week: RankingWeek, rows: pl.DataFrame, share: float) -> Validation:

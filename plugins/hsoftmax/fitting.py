@@ -128,9 +128,8 @@ class Fitted:
         inputs = user_inputs(self.ctx.history, self.ctx.week, customers, self.params.history_length)
         ids, users = user_vectors(self.model.user, inputs, self.device)
         tree, parts, beam = self.model.tree, [], max(self.params.beam, k)
-        frontier = min(
-            beam, int((tree.child_count > 0).sum())
-        )  # a beam wider than the tree's inner nodes holds them all
+        # a beam wider than the tree's inner nodes holds them all: chunk by what it can hold
+        frontier = min(beam, int((tree.child_count > 0).sum()))
         chunk = max(1, SEARCH_ENTRIES // max(frontier * int(tree.child_count.max()), tree.parent.shape[0]))
         with torch.no_grad():
             for lo in range(0, ids.size, chunk):

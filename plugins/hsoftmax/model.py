@@ -223,7 +223,7 @@ class HierarchicalSoftmax(nn.Module):
         frontier_log_p = torch.zeros(rows, 1, device=device)
         best_nodes = torch.zeros(rows, 0, dtype=torch.long, device=device)
         best_log_p = torch.zeros(rows, 0, device=device)
-        while bool(torch.isfinite(frontier_log_p).any()):
+        while frontier.shape[1]:  # a depth that reached no inner node leaves an empty frontier
             counts = self.tree.child_count[frontier]
             real = (slot < counts.unsqueeze(-1)) & torch.isfinite(frontier_log_p).unsqueeze(-1)  # [rows, width, widest]
             children = torch.where(real, self.tree.child_start[frontier].unsqueeze(-1) + slot, 0)
