@@ -63,6 +63,22 @@ def test_wide_and_deep_starts_at_the_prior_and_the_deep_part_grows_from_zero() -
     assert narrow.wide is None and narrow.head[-1].weight.abs().sum() > 0
 
 
+def test_dense_features_past_the_clip_score_as_at_its_edge() -> None:
+    """A feature far outside the training rows (a promotion's sales, 27 standard deviations out on
+    Ta-Feng) scores as one at the clip: neither the wide part nor the network extrapolates past it.
+    Unclipped, the same weights score it otherwise."""
+    model = _model()
+    torch.nn.init.normal_(model.wide.weight)
+    b = _batch()
+    far, edge = ({**b, "dense": b["dense"].clone()} for _ in range(2))
+    far["dense"][:, 0], edge["dense"][:, 0] = 27.0, model.shape.dense_clip
+    with torch.no_grad():
+        torch.testing.assert_close(model(**far), model(**edge))
+        unclipped = DIN(replace(model.shape, dense_clip=0.0), model.article_codes, model.customer_codes)
+        unclipped.load_state_dict(model.state_dict())
+        assert not torch.allclose(unclipped.eval()(**far), model(**far))
+
+
 def _batch(length: int = 5, batch: int = 8):
     g = torch.Generator().manual_seed(1)
     history = torch.randint(1, ARTICLES + 1, (batch, length), generator=g)

@@ -67,6 +67,11 @@ class DINParams:
     wide: bool = param(
         True, "wide & deep: a linear part over the dense features beside the network, whose output starts at zero"
     )
+    dense_clip: float = param(
+        3.0,
+        "clip each dense feature, standardised on the training rows, to +-this many standard deviations (0: no clip)",
+        valid=Between(0, 1000),
+    )
     reg: float = param(
         1e-5,
         "mini-batch-aware L2 on article id embeddings: each id a batch uses (candidate or history) over its frequency",
@@ -105,7 +110,7 @@ class DINParams:
 
 class DINRanker(Ranker):
     name = "din"
-    version = "8"
+    version = "9"
     summary = "Deep Interest Network: attention over purchase history, side features, source scores"
     Params = DINParams
     uses_device = True

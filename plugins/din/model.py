@@ -11,6 +11,9 @@ tuned order, -log(1 + position), given with the batch) plus a linear (wide) part
 standardised dense features plus the network. The wide part and the network's output layer start
 at zero, so training starts exactly at merge's order; the linear part and then the deep part
 move away from it only where the data supports it (with few buyers, DIN stays close to merge).
+The dense features are standardised on the training rows and clipped to a few standard
+deviations: a week unlike every training week (a promotion's sales, 27 standard deviations out on
+Ta-Feng) must not send either part where it never learned.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class Shape:
     hidden: tuple[int, ...] = (200, 80)
     history: str = "attention"  # attention | mean | none (a history-blind model)
     wide: bool = True  # a linear part over the dense features beside the network
+    dense_clip: float = 3.0  # standardised dense features are clipped to +-this (0: not clipped)
 
 
 class DIN(nn.Module):
@@ -176,6 +180,8 @@ class DIN(nn.Module):
             self.price_band(price_band),
         ]
         standard = (dense - self.dense_mean) / self.dense_std
+        if self.shape.dense_clip > 0:  # nothing past what training saw: a promotion's 27-sigma sales misled the network
+            standard = standard.clamp(-self.shape.dense_clip, self.shape.dense_clip)
         parts.append(standard)
         features = torch.cat(parts, dim=-1)
         with torch.autocast(features.device.type, enabled=False):  # bf16 logits would tie many candidates

@@ -220,6 +220,7 @@ class Trained:
             hidden=tuple(int(h) for h in p.hidden.split(",") if h.strip()),
             history=p.history,
             wide=p.wide,
+            dense_clip=p.dense_clip,
         )
         model = DIN(shape, torch.from_numpy(article_table), torch.from_numpy(customers.values))
         model.dense_mean.copy_(torch.from_numpy(data.dense.mean(0)))
