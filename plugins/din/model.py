@@ -180,7 +180,7 @@ class DIN(nn.Module):
             self.price_band(price_band),
         ]
         standard = (dense - self.dense_mean) / self.dense_std
-        if self.shape.dense_clip > 0:  # nothing past what training saw: a promotion's 27-sigma sales misled the network
+        if self.shape.dense_clip > 0:  # why: the module docstring
             standard = standard.clamp(-self.shape.dense_clip, self.shape.dense_clip)
         parts.append(standard)
         features = torch.cat(parts, dim=-1)
