@@ -44,7 +44,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest_full import machine, parse_time
+from ingest_full import machine, packages, parse_time
 
 TIME = Path("/usr/bin/time")
 SOURCES = ("popular", "repurchase", "same-product", "itemcf", "als", "sampled-softmax")
@@ -190,6 +190,7 @@ def main() -> None:
         json.dumps(
             {
                 "machine": machine(),
+                "packages": packages(),
                 "profile": args.profile,
                 "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
                 "load_1min": os.getloadavg()[0],

@@ -32,6 +32,22 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
+def packages() -> dict[str, str]:
+    """hmrec's and each required library's installed version: dependencies are ranges, so a fresh
+    install can move a figure, and a report must say what it ran on."""
+    from importlib import metadata
+
+    from hmrec_cli.cli.doctor import REQUIRED
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return {name: version(name) for name in ("hmrec", *REQUIRED)}
+
+
 def timed_ingest(raw: Path, store: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS GiB) of one forced ingest, measured by /usr/bin/time -v."""
     hmrec = Path(sys.executable).parent / "hmrec"

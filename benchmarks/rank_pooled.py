@@ -30,6 +30,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest_full import packages  # a sibling script
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -249,6 +251,7 @@ def main() -> None:
         "over_best_simple": {r: pooled[r]["map@12"] / simple for r in rankers if r != "merge"},
         f"paired_minus_{rankers[0]}": paired(ap, rankers),
         "runs": runs,
+        "packages": packages(),
     }
     print(json.dumps(report, indent=2))
 

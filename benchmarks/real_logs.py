@@ -42,7 +42,8 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from log_converters import CONVERTERS  # noqa: E402  (sibling scripts, not a package)
+from ingest_full import packages  # noqa: E402  (sibling scripts, not a package)
+from log_converters import CONVERTERS  # noqa: E402
 from rank_pooled import hmrec, mean_se  # noqa: E402
 
 RETRIEVERS = (
@@ -361,6 +362,7 @@ def main() -> None:
             "weeks": [w.start.isoformat() for w in weeks],
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "date": date.today().isoformat(),
+            "packages": packages(),
             "options": args.options,
             "shape": log_shape(transactions, weeks),
         }
