@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from datetime import date
@@ -42,7 +41,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_full import packages  # noqa: E402  (sibling scripts, not a package)
+from ingest_full import machine, packages  # noqa: E402  (sibling scripts, not a package)
 from log_converters import CONVERTERS  # noqa: E402
 from rank_pooled import hmrec, mean_se  # noqa: E402
 
@@ -342,6 +341,7 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     options = [x for o in args.options for x in ("-o", o)]
     names = list(RETRIEVERS) if args.retrievers == "all" else args.retrievers.split(",")
+    ran_on = {"machine": machine(), "date": date.today().isoformat(), "packages": packages()}
     for spec in args.log:
         name, _, folder = spec.partition("=")
         if name not in (*CONVERTERS, "hm-real") or not folder:
@@ -360,9 +360,7 @@ def main() -> None:
             "log": name,
             "source": folder,
             "weeks": [w.start.isoformat() for w in weeks],
-            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-            "date": date.today().isoformat(),
-            "packages": packages(),
+            **ran_on,
             "options": args.options,
             "shape": log_shape(transactions, weeks),
         }
